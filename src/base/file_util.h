@@ -1,0 +1,28 @@
+// Small POSIX file helpers with crash-safe publishing.
+#pragma once
+
+#include <string>
+
+#include "base/bytes.h"
+#include "base/result.h"
+
+namespace efs2s3 {
+
+// Reads a whole file. kNotFound if it does not exist.
+Result<Bytes> ReadFile(const std::string& path);
+
+// Writes `data` to a temporary file beside `path`, fsyncs it, then publishes it:
+// with create_only, via link() so an existing `path` is never replaced
+// (kAlreadyExists); otherwise via rename(). The directory is fsynced afterwards.
+// A crash at any point leaves either the old state or the complete new file
+// (plus, at worst, a ".tmp-*" file that readers ignore).
+Result<void> WriteFileAtomic(const std::string& path, ByteSpan data, bool create_only,
+                             bool sync = true);
+
+// mkdir -p. Existing directories are fine.
+Result<void> MakeDirs(const std::string& path, unsigned mode = 0700);
+
+// Random bytes from the OS CSPRNG (OpenSSL RAND_bytes).
+Bytes RandomBytes(size_t n);
+
+}  // namespace efs2s3

@@ -1,0 +1,24 @@
+#include "storage/backend.h"
+
+namespace efs2s3::storage {
+
+const char* ObjectTypeDir(ObjectType type) {
+  switch (type) {
+    case ObjectType::kConfig: return "";
+    case ObjectType::kKey: return "keys";
+    case ObjectType::kPack: return "data";
+    case ObjectType::kIndex: return "index";
+    case ObjectType::kSnapshot: return "snapshots";
+    case ObjectType::kLock: return "locks";
+  }
+  return "";
+}
+
+std::string ObjectKey(const Handle& h) {
+  if (h.type == ObjectType::kConfig) return "config";
+  std::string dir = ObjectTypeDir(h.type);
+  if (h.type == ObjectType::kPack) return dir + "/" + h.name.substr(0, 2) + "/" + h.name;
+  return dir + "/" + h.name;
+}
+
+}  // namespace efs2s3::storage

@@ -1,0 +1,92 @@
+// storage: where repository objects live.
+//
+// A Backend stores immutable named objects grouped by type. It knows nothing about
+// packs, encryption or snapshots: only (type, name) -> bytes. Every repository
+// location (a local directory, s3://bucket/prefix) is a Backend; decorators (retry,
+// concurrency limits) wrap one another, composed in Open() (registry.h).
+//
+// Object keys, relative to the repository root (docs/FORMAT.md, "Layout"):
+//   config                      kConfig   (name is ignored; always "config")
+//   keys/<name>                 kKey
+//   data/<name[0:2]>/<name>     kPack
+//   index/<name>                kIndex
+//   snapshots/<name>            kSnapshot
+//   locks/<name>                kLock
+//
+// Error contract (checked by the conformance suite, storage/testing/):
+//   - a missing object is kNotFound, on Load, Stat and Remove;
+//   - a create-only Save of an existing object is kAlreadyExists and leaves it as it was;
+//   - retryable failures are kTransient; everything else is permanent;
+//   - a ranged Load past the end of the object is kCorruption (never a short result).
+// All methods are thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "base/bytes.h"
+#include "base/result.h"
+
+namespace efs2s3::storage {
+
+enum class ObjectType { kConfig, kKey, kPack, kIndex, kSnapshot, kLock };
+
+// Directory name of a type ("keys", "data", ...), "" for kConfig.
+const char* ObjectTypeDir(ObjectType type);
+
+struct Handle {
+  ObjectType type;
+  std::string name;  // lowercase hex (or "config")
+};
+
+// Key of an object relative to the repository root, e.g. "data/3f/3fa2...".
+std::string ObjectKey(const Handle& h);
+
+struct ObjectInfo {
+  std::string name;
+  std::uint64_t size = 0;
+};
+
+struct SaveOptions {
+  // Fail with kAlreadyExists instead of replacing an existing object.
+  bool create_only = false;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  Backend() = default;
+  Backend(const Backend&) = delete;
+  Backend& operator=(const Backend&) = delete;
+
+  // A human-readable location ("/srv/repo", "s3:bucket/prefix"), without secrets.
+  virtual std::string Location() const = 0;
+
+  // Creates the empty layout (directories, or nothing for object stores).
+  // kAlreadyExists if a config object is present.
+  virtual Result<void> Create() = 0;
+
+  // Stores `data` atomically: readers see either nothing or all of it.
+  virtual Result<void> Save(const Handle& h, ByteSpan data, const SaveOptions& opts) = 0;
+
+  // Reads `length` bytes at `offset`; length 0 means "to the end".
+  virtual Result<Bytes> Load(const Handle& h, std::uint64_t offset = 0,
+                             std::uint64_t length = 0) = 0;
+
+  virtual Result<ObjectInfo> Stat(const Handle& h) = 0;
+
+  // Removes an object. kNotFound if it does not exist.
+  virtual Result<void> Remove(const Handle& h) = 0;
+
+  // Calls fn once per object of `type`, in no particular order. Stops at and
+  // returns the first error fn returns.
+  virtual Result<void> List(ObjectType type,
+                            const std::function<Result<void>(const ObjectInfo&)>& fn) = 0;
+
+  // Number of requests the backend can usefully have in flight (S3: tens).
+  virtual int Concurrency() const { return 4; }
+};
+
+}  // namespace efs2s3::storage
