@@ -1,0 +1,101 @@
+#include <gtest/gtest.h>
+
+#include <random>
+#include <set>
+
+#include "codec/chunker.h"
+#include "codec/compress.h"
+
+namespace efs2s3::codec {
+namespace {
+
+Bytes RandomData(size_t n, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  Bytes b(n);
+  for (auto& x : b) x = static_cast<std::uint8_t>(rng());
+  return b;
+}
+
+std::vector<size_t> Cuts(const Chunker& c, ByteSpan data) {
+  std::vector<size_t> cuts;
+  size_t pos = 0;
+  while (pos < data.size()) {
+    size_t n = c.NextCut(data.subspan(pos), true);
+    pos += n;
+    cuts.push_back(pos);
+  }
+  return cuts;
+}
+
+class ChunkerTest : public ::testing::Test {
+ protected:
+  ChunkerParams params_{16 * 1024, 64 * 1024, 256 * 1024};
+  GearTable gear_ = MakeGearTable(AsBytes("seed"));
+};
+
+TEST_F(ChunkerTest, RespectsSizeBounds) {
+  Chunker c(params_, gear_);
+  Bytes data = RandomData(8 << 20, 1);
+  auto cuts = Cuts(c, data);
+  size_t prev = 0;
+  for (size_t i = 0; i < cuts.size(); ++i) {
+    size_t len = cuts[i] - prev;
+    EXPECT_LE(len, params_.max_size);
+    if (i + 1 < cuts.size()) {
+      EXPECT_GE(len, params_.min_size);
+    }
+    prev = cuts[i];
+  }
+  // The average is within a factor of two of the target.
+  double avg = static_cast<double>(data.size()) / static_cast<double>(cuts.size());
+  EXPECT_GT(avg, params_.avg_size / 2.0);
+  EXPECT_LT(avg, params_.avg_size * 2.0);
+}
+
+TEST_F(ChunkerTest, BoundariesStableUnderInsertion) {
+  // Given data and the same data with 100 bytes inserted near the start, then all but
+  // the first few cut points are the same (shifted by 100).
+  Chunker c(params_, gear_);
+  Bytes data = RandomData(4 << 20, 2);
+  Bytes changed = data;
+  Bytes extra = RandomData(100, 3);
+  changed.insert(changed.begin() + 5000, extra.begin(), extra.end());
+  auto a = Cuts(c, data);
+  auto b = Cuts(c, changed);
+  std::set<size_t> shifted;
+  for (size_t x : b) shifted.insert(x - 100);
+  size_t common = 0;
+  for (size_t x : a) common += shifted.count(x);
+  EXPECT_GE(common + 2, a.size());
+}
+
+TEST_F(ChunkerTest, DifferentSeedsCutDifferently) {
+  GearTable other = MakeGearTable(AsBytes("other"));
+  Bytes data = RandomData(2 << 20, 4);
+  EXPECT_NE(Cuts(Chunker(params_, gear_), data), Cuts(Chunker(params_, other), data));
+}
+
+TEST_F(ChunkerTest, NeedsMoreDataUnlessEof) {
+  Chunker c(params_, gear_);
+  Bytes small = RandomData(1000, 5);
+  EXPECT_EQ(c.NextCut(small, false), 0u);
+  EXPECT_EQ(c.NextCut(small, true), 1000u);
+  Bytes zeros(params_.max_size * 2);
+  EXPECT_EQ(c.NextCut(zeros, false), params_.max_size);
+}
+
+TEST(CompressTest, RoundTripAndCorruption) {
+  Bytes data(100000, 'a');
+  Bytes z = Compress(data);
+  EXPECT_LT(z.size(), 1000u);
+  EXPECT_EQ(*Decompress(z, data.size()), data);
+  EXPECT_FALSE(Decompress(z, data.size() + 1));
+  z[z.size() / 2] ^= 0xff;
+  auto r = Decompress(z, data.size());
+  if (r) {
+    EXPECT_NE(*r, data);
+  }
+}
+
+}  // namespace
+}  // namespace efs2s3::codec
