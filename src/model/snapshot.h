@@ -1,0 +1,49 @@
+// Snapshots: one backup run's root tree and its description.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/id.h"
+#include "base/result.h"
+
+namespace efs2s3::model {
+
+struct SnapshotSummary {
+  std::uint64_t files_new = 0, files_changed = 0, files_unchanged = 0;
+  std::uint64_t dirs_new = 0, dirs_changed = 0, dirs_unchanged = 0;
+  std::uint64_t other_nodes = 0;
+  std::uint64_t errors = 0;
+  std::uint64_t bytes_read = 0;     // file bytes read from the source
+  std::uint64_t bytes_total = 0;    // size of all files in the snapshot
+  std::uint64_t bytes_added = 0;    // plaintext bytes of new blobs
+  std::uint64_t bytes_stored = 0;   // bytes of new blobs after compression+encryption
+  std::uint64_t blobs_added = 0;
+  double duration_seconds = 0;
+};
+
+struct Snapshot {
+  std::int64_t time_ns = 0;  // unix epoch, nanoseconds
+  std::string hostname;
+  std::string username;
+  std::vector<std::string> paths;  // absolute, as given
+  std::vector<std::string> tags;
+  std::vector<std::string> excludes;
+  Id tree;
+  std::optional<Id> parent;
+  std::string program_version;
+  SnapshotSummary summary;
+};
+
+// JSON text (docs/FORMAT.md, "Snapshots").
+std::string EncodeSnapshot(const Snapshot& s);
+Result<Snapshot> DecodeSnapshot(std::string_view json_text);
+
+// RFC 3339 in UTC with nanoseconds, e.g. "2026-11-27T15:04:05.123456789Z".
+std::string FormatTime(std::int64_t unix_ns, bool local = false);
+// Accepts RFC 3339 ("2026-11-27T15:04:05Z", offsets, fractions) and
+// "YYYY-MM-DD HH:MM:SS" (local time).
+Result<std::int64_t> ParseTime(std::string_view text);
+
+}  // namespace efs2s3::model
