@@ -1,0 +1,200 @@
+#include <gtest/gtest.h>
+
+#include "base/file_util.h"
+#include "repo/lock.h"
+#include "repo/repository.h"
+#include "storage/local/local_backend.h"
+#include "storage/mem/mem_backend.h"
+
+namespace efs2s3::repo {
+namespace {
+
+InitOptions FastInit() {
+  InitOptions o;
+  o.kdf = {1024, 8, 1};  // cheap KDF for tests
+  o.pack_size = 64 * 1024;
+  return o;
+}
+
+std::string TempDir() {
+  char tmpl[] = "/tmp/efs2s3-repotest-XXXXXX";
+  EFS2S3_CHECK(::mkdtemp(tmpl) != nullptr);
+  return tmpl;
+}
+
+TEST(PackTest, RoundTripAndTamper) {
+  crypto::Key k{};
+  PackWriter w;
+  for (int i = 0; i < 3; ++i) {
+    PackEntry e;
+    e.id.bytes[0] = static_cast<std::uint8_t>(i);
+    e.raw_length = 10;
+    w.Add(e, Bytes(40 + static_cast<size_t>(i), 7));
+  }
+  auto [bytes, entries] = w.Finish(k);
+  size_t needed = 0;
+  auto parsed = ParsePackHeader(k, bytes, bytes.size(), &needed);
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  ASSERT_EQ(parsed->size(), 3u);
+  EXPECT_EQ((*parsed)[2].offset, 81u);
+  EXPECT_EQ((*parsed)[1].length, 41u);
+  // A short tail asks for more.
+  auto part = ParsePackHeader(k, ByteSpan(bytes).last(10), bytes.size(), &needed);
+  ASSERT_FALSE(part);
+  EXPECT_EQ(part.error().code, ErrorCode::kNotFound);
+  EXPECT_GT(needed, 10u);
+  Bytes bad = bytes;
+  bad[bad.size() - 10] ^= 1;
+  EXPECT_EQ(ParsePackHeader(k, bad, bad.size(), &needed).error().code, ErrorCode::kCorruption);
+}
+
+TEST(IndexTest, BuildFindMerge) {
+  IndexBuilder a, b;
+  std::vector<PackEntry> ea, eb;
+  for (int i = 0; i < 100; ++i) {
+    PackEntry e;
+    e.id.bytes[0] = static_cast<std::uint8_t>(i * 2);
+    e.offset = static_cast<std::uint32_t>(i);
+    e.raw_length = 5;
+    e.compressed = i % 2;
+    (i % 2 ? ea : eb).push_back(e);
+  }
+  Id pa, pb;
+  pa.bytes[31] = 1;
+  pb.bytes[31] = 2;
+  a.AddPack(pa, ea);
+  b.AddPack(pb, eb);
+  auto ra = IndexRun::FromBytes(a.Finish());
+  auto rb = IndexRun::FromBytes(b.Finish());
+  ASSERT_TRUE(ra && rb);
+  // Given id 2*i for i odd in pack A and even in pack B, then lookups find the right pack.
+  Id probe;
+  probe.bytes[0] = 2;  // i = 1: pack A, compressed, offset 1
+  EXPECT_FALSE((*rb)->Find(probe));
+  auto loc = (*ra)->Find(probe);
+  ASSERT_TRUE(loc);
+  EXPECT_EQ(loc->pack, pa);
+  EXPECT_EQ(loc->offset, 1u);
+  EXPECT_TRUE(loc->compressed);
+  std::string dir = TempDir();
+  ASSERT_TRUE(MergeRuns({ra->get(), rb->get()}, dir + "/m.run"));
+  auto m = IndexRun::MapFile(dir + "/m.run");
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_EQ((*m)->size(), 100u);
+  auto l2 = (*m)->Find(probe);
+  ASSERT_TRUE(l2);
+  EXPECT_EQ(l2->pack, pa);
+  EXPECT_TRUE(l2->compressed);
+  probe.bytes[0] = 4;  // i = 2: pack B
+  auto l3 = (*m)->Find(probe);
+  ASSERT_TRUE(l3);
+  EXPECT_FALSE(l3->compressed);
+  EXPECT_EQ(l3->pack, pb);
+  probe.bytes[0] = 3;
+  EXPECT_FALSE((*m)->Find(probe));
+  EXPECT_FALSE(IndexRun::FromBytes(ToBytes("garbage")));
+}
+
+class RepositoryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = TempDir();
+    auto r = Repository::Init(storage::NewLocalBackend(dir_ + "/repo"), "pw", FastInit(),
+                              {dir_ + "/cache"});
+    ASSERT_TRUE(r) << r.error().message;
+    repo_ = std::move(*r);
+  }
+  Result<std::unique_ptr<Repository>> Reopen(std::string pw = "pw") {
+    return Repository::Open(storage::NewLocalBackend(dir_ + "/repo"), pw, {dir_ + "/cache"});
+  }
+  std::string dir_;
+  std::unique_ptr<Repository> repo_;
+};
+
+TEST_F(RepositoryTest, BlobsSurviveReopenAndDedup) {
+  std::vector<Id> ids;
+  for (int i = 0; i < 50; ++i) {
+    Bytes data = RandomBytes(4000);
+    auto r = repo_->SaveBlob(BlobType::kData, data);
+    ASSERT_TRUE(r);
+    EXPECT_TRUE(r->added);
+    ids.push_back(r->id);
+    auto again = repo_->SaveBlob(BlobType::kData, data);
+    EXPECT_FALSE(again->added);
+  }
+  ASSERT_TRUE(repo_->Flush());
+  auto r2 = Reopen();
+  ASSERT_TRUE(r2) << r2.error().message;
+  for (const Id& id : ids) {
+    auto b = (*r2)->LoadBlob(id);
+    ASSERT_TRUE(b) << b.error().message;
+    EXPECT_EQ((*r2)->BlobId(*b), id);
+  }
+}
+
+TEST_F(RepositoryTest, WrongPasswordAndMissingRepository) {
+  auto r = Reopen("nope");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kWrongPassword);
+  auto m = Repository::Open(storage::NewLocalBackend(dir_ + "/none"), "pw", {});
+  ASSERT_FALSE(m);
+  EXPECT_EQ(m.error().code, ErrorCode::kNoRepository);
+}
+
+TEST_F(RepositoryTest, SecondKeyOpensAndCanBeRemoved) {
+  auto name = repo_->AddKey("second", {1024, 8, 1});
+  ASSERT_TRUE(name);
+  auto r2 = Reopen("second");
+  ASSERT_TRUE(r2);
+  EXPECT_EQ((*r2)->key_name(), *name);
+  EXPECT_FALSE((*r2)->RemoveKey(*name));  // in use
+  ASSERT_TRUE(repo_->RemoveKey(*name));
+  EXPECT_EQ(Reopen("second").error().code, ErrorCode::kWrongPassword);
+}
+
+TEST_F(RepositoryTest, DamagedPackIsReportedNamingBlobAndPack) {
+  auto r = repo_->SaveBlob(BlobType::kData, RandomBytes(1000));
+  ASSERT_TRUE(repo_->Flush());
+  auto loc = repo_->Lookup(r->id);
+  ASSERT_TRUE(loc);
+  std::string path = dir_ + "/repo/" + storage::ObjectKey({storage::ObjectType::kPack, loc->pack.Hex()});
+  Bytes b = *ReadFile(path);
+  b[loc->offset + 20] ^= 1;
+  ASSERT_TRUE(WriteFileAtomic(path, b, false));
+  auto l = repo_->LoadBlob(r->id);
+  ASSERT_FALSE(l);
+  EXPECT_EQ(l.error().code, ErrorCode::kCorruption);
+  EXPECT_NE(l.error().message.find(loc->pack.Hex()), std::string::npos) << l.error().message;
+}
+
+TEST_F(RepositoryTest, ManyIndexFilesAreMergedInCache) {
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(repo_->SaveBlob(BlobType::kData, RandomBytes(100)));
+    ASSERT_TRUE(repo_->Flush());
+  }
+  auto r2 = Reopen();
+  ASSERT_TRUE(r2);
+  EXPECT_EQ((*r2)->IndexNames().size(), 20u);
+  size_t n = 0;
+  ASSERT_TRUE((*r2)->ForEachIndexed([&](const Id&, const BlobLocation&) -> Result<void> {
+    ++n;
+    return Ok();
+  }));
+  EXPECT_EQ(n, 20u);
+}
+
+TEST_F(RepositoryTest, ExclusiveLockConflicts) {
+  auto shared = AcquireLock(*repo_, false);
+  ASSERT_TRUE(shared);
+  auto shared2 = AcquireLock(*repo_, false);
+  ASSERT_TRUE(shared2);
+  auto ex = AcquireLock(*repo_, true);
+  ASSERT_FALSE(ex);
+  EXPECT_EQ(ex.error().code, ErrorCode::kLocked);
+  shared->reset();
+  shared2->reset();
+  EXPECT_TRUE(AcquireLock(*repo_, true));
+}
+
+}  // namespace
+}  // namespace efs2s3::repo

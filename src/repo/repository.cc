@@ -1,0 +1,624 @@
+#include "repo/repository.h"
+
+#include <pwd.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "base/file_util.h"
+#include "codec/compress.h"
+
+namespace efs2s3::repo {
+
+using json = nlohmann::json;
+using storage::Handle;
+using storage::ObjectType;
+
+namespace {
+// Write an index checkpoint after this many packs or this much time, so that an
+// interrupted backup can reuse what it already uploaded.
+constexpr int kCheckpointPacks = 64;
+constexpr auto kCheckpointInterval = std::chrono::minutes(5);
+// Merge the cached runs when there are more than this many.
+constexpr size_t kMaxRuns = 16;
+
+std::string HostName() {
+  char buf[256] = {0};
+  ::gethostname(buf, sizeof buf - 1);
+  return buf;
+}
+std::string UserName() {
+  if (passwd* pw = ::getpwuid(::getuid())) return pw->pw_name;
+  return std::to_string(::getuid());
+}
+std::string NowRfc3339() {
+  auto now = std::chrono::system_clock::now().time_since_epoch();
+  return model::FormatTime(std::chrono::duration_cast<std::chrono::nanoseconds>(now).count());
+}
+}  // namespace
+
+std::string DefaultCacheDir() {
+  if (const char* x = ::getenv("XDG_CACHE_HOME"); x && *x) return std::string(x) + "/efs2s3";
+  if (const char* h = ::getenv("HOME"); h && *h) return std::string(h) + "/.cache/efs2s3";
+  return "/tmp/efs2s3-cache-" + std::to_string(::getuid());
+}
+
+Repository::Repository(std::unique_ptr<storage::Backend> backend, const OpenOptions& open)
+    : backend_(std::move(backend)), open_(open),
+      last_index_write_(std::chrono::steady_clock::now()) {}
+
+Repository::~Repository() {
+  if (temp_cache_ && !cache_dir_.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(cache_dir_, ec);
+  }
+}
+
+std::string Repository::ConfigJson() const {
+  json j = {{"version", config_.version},
+            {"id", config_.id},
+            {"chunker",
+             {{"min_size", config_.chunker.min_size},
+              {"avg_size", config_.chunker.avg_size},
+              {"max_size", config_.chunker.max_size},
+              {"gear_seed", Base64Encode(config_.gear_seed)}}},
+            {"pack_size", config_.pack_size},
+            {"compression", "zstd"},
+            {"zstd_level", config_.zstd_level}};
+  return j.dump(2);
+}
+
+static Result<RepoConfig> ParseConfig(std::string_view text) {
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return MakeError(ErrorCode::kCorruption, "config: not JSON");
+  RepoConfig c;
+  try {
+    c.version = j.at("version").get<int>();
+    if (c.version != 1)
+      return MakeError(ErrorCode::kUnsupported,
+                       "config: repository format version " + std::to_string(c.version) +
+                           " is not supported by this efs2s3");
+    c.id = j.at("id").get<std::string>();
+    const json& ch = j.at("chunker");
+    c.chunker.min_size = ch.at("min_size").get<std::uint32_t>();
+    c.chunker.avg_size = ch.at("avg_size").get<std::uint32_t>();
+    c.chunker.max_size = ch.at("max_size").get<std::uint32_t>();
+    auto seed = Base64Decode(ch.at("gear_seed").get<std::string>());
+    if (!seed) return MakeError(ErrorCode::kCorruption, "config: bad gear seed");
+    c.gear_seed = *seed;
+    c.pack_size = j.at("pack_size").get<std::uint32_t>();
+    c.zstd_level = j.value("zstd_level", 3);
+  } catch (const json::exception& e) {
+    return MakeError(ErrorCode::kCorruption, std::string("config: ") + e.what());
+  }
+  if (c.chunker.min_size == 0 || c.chunker.min_size > c.chunker.avg_size ||
+      c.chunker.avg_size > c.chunker.max_size || (c.chunker.avg_size & (c.chunker.avg_size - 1)) ||
+      c.chunker.max_size > (64u << 20))
+    return MakeError(ErrorCode::kCorruption, "config: invalid chunker parameters");
+  return c;
+}
+
+Result<std::unique_ptr<Repository>> Repository::Init(std::unique_ptr<storage::Backend> backend,
+                                                     std::string_view password,
+                                                     const InitOptions& options,
+                                                     const OpenOptions& open) {
+  if (password.empty())
+    return MakeError(ErrorCode::kInvalidArgument, "an empty password is not allowed");
+  auto exists = backend->Stat({ObjectType::kConfig, "config"});
+  if (exists)
+    return MakeError(ErrorCode::kAlreadyExists,
+                     backend->Location() + ": a repository already exists here");
+  RETURN_IF_ERROR(backend->Create());
+  std::unique_ptr<Repository> repo(new Repository(std::move(backend), open));
+  repo->key_ = NewMasterKey();
+  RepoConfig& c = repo->config_;
+  c.id = HexEncode(RandomBytes(32));
+  c.chunker = options.chunker;
+  c.gear_seed = RandomBytes(32);
+  c.pack_size = options.pack_size;
+  c.zstd_level = options.zstd_level;
+  // The key file first: a config without a key would be unreadable.
+  ASSIGN_OR_RETURN(repo->key_name_, repo->AddKey(password, options.kdf));
+  Bytes sealed = crypto::Seal(repo->key_.encrypt, AsBytes(repo->ConfigJson()));
+  RETURN_IF_ERROR(repo->backend_->Save({ObjectType::kConfig, "config"}, sealed,
+                                       {.create_only = true}));
+  repo->gear_ = codec::MakeGearTable(c.gear_seed);
+  repo->chunker_ = std::make_unique<codec::Chunker>(c.chunker, repo->gear_);
+  RETURN_IF_ERROR(repo->LoadIndex());
+  return repo;
+}
+
+Result<std::unique_ptr<Repository>> Repository::Open(std::unique_ptr<storage::Backend> backend,
+                                                     std::string_view password,
+                                                     const OpenOptions& open) {
+  auto st = backend->Stat({ObjectType::kConfig, "config"});
+  if (!st) {
+    if (st.error().code == ErrorCode::kNotFound)
+      return MakeError(ErrorCode::kNoRepository,
+                       backend->Location() + ": no repository here (config not found; run init)");
+    return st.error();
+  }
+  std::unique_ptr<Repository> repo(new Repository(std::move(backend), open));
+  RETURN_IF_ERROR(repo->LoadConfig(password));
+  RETURN_IF_ERROR(repo->LoadIndex());
+  return repo;
+}
+
+Result<void> Repository::LoadConfig(std::string_view password) {
+  std::vector<storage::ObjectInfo> keys;
+  RETURN_IF_ERROR(backend_->List(ObjectType::kKey, [&](const storage::ObjectInfo& i) -> Result<void> {
+    keys.push_back(i);
+    return Ok();
+  }));
+  if (keys.empty())
+    return MakeError(ErrorCode::kCorruption, backend_->Location() + ": repository has no key files");
+  std::optional<Error> last;
+  bool opened = false;
+  for (const auto& k : keys) {
+    auto text = backend_->Load({ObjectType::kKey, k.name});
+    if (!text) {
+      last = text.error();
+      continue;
+    }
+    auto m = OpenKeyFile(AsString(*text), password);
+    if (m) {
+      key_ = *m;
+      key_name_ = k.name;
+      opened = true;
+      break;
+    }
+    if (m.error().code != ErrorCode::kWrongPassword) last = m.error().Wrap("keys/" + k.name);
+  }
+  if (!opened) {
+    if (last && last->code != ErrorCode::kCorruption) return *last;
+    return MakeError(ErrorCode::kWrongPassword,
+                     backend_->Location() + ": wrong password (no key file opens with it)");
+  }
+  ASSIGN_OR_RETURN(Bytes sealed, backend_->Load({ObjectType::kConfig, "config"}));
+  auto plain = crypto::Open(key_.encrypt, sealed);
+  if (!plain) return MakeError(ErrorCode::kCorruption, "config: authentication failed");
+  ASSIGN_OR_RETURN(config_, ParseConfig(AsString(*plain)));
+  gear_ = codec::MakeGearTable(config_.gear_seed);
+  chunker_ = std::make_unique<codec::Chunker>(config_.chunker, gear_);
+  return Ok();
+}
+
+Result<std::string> Repository::AddKey(std::string_view password,
+                                       const crypto::ScryptParams& params) {
+  if (password.empty())
+    return MakeError(ErrorCode::kInvalidArgument, "an empty password is not allowed");
+  KeyFileInfo info{NowRfc3339(), HostName(), UserName(), params};
+  std::string text = MakeKeyFile(key_, password, params, info);
+  std::string name = HexEncode(crypto::Sha256(AsBytes(text)));
+  RETURN_IF_ERROR(backend_->Save({ObjectType::kKey, name}, AsBytes(text), {.create_only = true}));
+  return name;
+}
+
+Result<std::vector<std::pair<std::string, KeyFileInfo>>> Repository::ListKeys() {
+  std::vector<std::pair<std::string, KeyFileInfo>> out;
+  std::vector<std::string> names;
+  RETURN_IF_ERROR(backend_->List(ObjectType::kKey, [&](const storage::ObjectInfo& i) -> Result<void> {
+    names.push_back(i.name);
+    return Ok();
+  }));
+  for (const auto& n : names) {
+    ASSIGN_OR_RETURN(Bytes text, backend_->Load({ObjectType::kKey, n}));
+    auto info = ParseKeyFileInfo(AsString(text));
+    if (!info) return info.error().Wrap("keys/" + n);
+    out.emplace_back(n, *info);
+  }
+  std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.second.created < b.second.created; });
+  return out;
+}
+
+Result<void> Repository::RemoveKey(const std::string& name) {
+  if (name == key_name_)
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "keys/" + name + ": refusing to remove the key in use (open with another password)");
+  return backend_->Remove({ObjectType::kKey, name});
+}
+
+// ---- Index --------------------------------------------------------------------
+
+Result<void> Repository::LoadIndex() {
+  if (cache_dir_.empty()) {
+    if (open_.cache_dir.empty()) {
+      char tmpl[] = "/tmp/efs2s3-cache-XXXXXX";
+      if (!::mkdtemp(tmpl)) return PosixError("temporary cache", errno);
+      cache_dir_ = tmpl;
+      temp_cache_ = true;
+    } else {
+      cache_dir_ = open_.cache_dir + "/" + config_.id;
+    }
+  }
+  std::string run_dir = cache_dir_ + "/index";
+  RETURN_IF_ERROR(MakeDirs(run_dir));
+
+  std::set<std::string> present;
+  RETURN_IF_ERROR(backend_->List(ObjectType::kIndex, [&](const storage::ObjectInfo& i) -> Result<void> {
+    present.insert(i.name);
+    return Ok();
+  }));
+
+  struct RunInfo {
+    std::string file;
+    std::vector<std::string> covers;
+    std::vector<std::string> supersedes;
+    std::unique_ptr<IndexRun> run;
+  };
+  std::vector<RunInfo> runs;
+  // The manifest lists the cached runs and which index files each covers.
+  std::string manifest_path = cache_dir_ + "/index-manifest.json";
+  if (auto m = ReadFile(manifest_path)) {
+    json j = json::parse(AsString(*m), nullptr, false);
+    if (j.is_object() && j.contains("runs") && j["runs"].is_array()) {
+      for (const auto& r : j["runs"]) {
+        RunInfo ri;
+        ri.file = r.value("file", "");
+        ri.covers = r.value("covers", std::vector<std::string>{});
+        ri.supersedes = r.value("supersedes", std::vector<std::string>{});
+        if (ri.file.empty() || ri.file.find('/') != std::string::npos) continue;
+        runs.push_back(std::move(ri));
+      }
+    }
+  }
+  std::set<std::string> covered;
+  std::set<std::string> superseded;
+  std::vector<RunInfo> valid;
+  for (auto& r : runs) {
+    bool ok = !r.covers.empty() &&
+              std::all_of(r.covers.begin(), r.covers.end(),
+                          [&](const std::string& c) { return present.count(c) && !covered.count(c); });
+    if (!ok) continue;
+    auto mapped = IndexRun::MapFile(run_dir + "/" + r.file);
+    if (!mapped) continue;
+    r.run = std::move(*mapped);
+    for (const auto& c : r.covers) covered.insert(c);
+    valid.push_back(std::move(r));
+  }
+  // Fetch the index files no cached run covers.
+  for (const std::string& name : present) {
+    if (covered.count(name)) continue;
+    ASSIGN_OR_RETURN(Bytes plain, LoadObject(ObjectType::kIndex, name));
+    auto run = IndexRun::FromBytes(plain);
+    if (!run) return run.error().Wrap("index/" + name);
+    std::string file = name + ".run";
+    RETURN_IF_ERROR(WriteFileAtomic(run_dir + "/" + file, plain, false, false));
+    RunInfo ri;
+    ri.file = file;
+    ri.covers = {name};
+    for (const Id& s : (*run)->supersedes()) ri.supersedes.push_back(s.Hex());
+    ri.run = std::move(*run);
+    valid.push_back(std::move(ri));
+    covered.insert(name);
+  }
+  for (const auto& r : valid)
+    for (const auto& s : r.supersedes) superseded.insert(s);
+  // Runs holding superseded index files are dropped; their other index files are
+  // fetched again (this happens only after prune).
+  bool dropped = false;
+  std::vector<RunInfo> kept;
+  std::vector<std::string> refetch;
+  for (auto& r : valid) {
+    bool stale = std::any_of(r.covers.begin(), r.covers.end(),
+                             [&](const std::string& c) { return superseded.count(c); });
+    if (!stale) {
+      kept.push_back(std::move(r));
+      continue;
+    }
+    dropped = true;
+    for (const auto& c : r.covers)
+      if (!superseded.count(c)) refetch.push_back(c);
+  }
+  for (const std::string& name : refetch) {
+    ASSIGN_OR_RETURN(Bytes plain, LoadObject(ObjectType::kIndex, name));
+    ASSIGN_OR_RETURN(auto run, IndexRun::FromBytes(plain));
+    std::string file = name + ".run";
+    RETURN_IF_ERROR(WriteFileAtomic(run_dir + "/" + file, plain, false, false));
+    RunInfo ri{file, {name}, {}, std::move(run)};
+    for (const Id& s : ri.run->supersedes()) ri.supersedes.push_back(s.Hex());
+    kept.push_back(std::move(ri));
+  }
+  (void)dropped;
+  // Too many runs: merge them all into one (k-way, streaming).
+  if (kept.size() > kMaxRuns) {
+    std::vector<const IndexRun*> inputs;
+    RunInfo merged;
+    for (auto& r : kept) {
+      inputs.push_back(r.run.get());
+      merged.covers.insert(merged.covers.end(), r.covers.begin(), r.covers.end());
+      merged.supersedes.insert(merged.supersedes.end(), r.supersedes.begin(), r.supersedes.end());
+    }
+    merged.file = "merged-" + HexEncode(RandomBytes(16)) + ".run";
+    RETURN_IF_ERROR(MergeRuns(inputs, run_dir + "/" + merged.file));
+    ASSIGN_OR_RETURN(merged.run, IndexRun::MapFile(run_dir + "/" + merged.file));
+    kept.clear();
+    kept.push_back(std::move(merged));
+  }
+  // Publish the manifest, then remove run files it no longer names.
+  json jr = json::array();
+  std::set<std::string> live;
+  for (const auto& r : kept) {
+    jr.push_back({{"file", r.file}, {"covers", r.covers}, {"supersedes", r.supersedes}});
+    live.insert(r.file);
+  }
+  json manifest = {{"runs", jr}};
+  RETURN_IF_ERROR(WriteFileAtomic(manifest_path, AsBytes(manifest.dump()), false, false));
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(run_dir, ec)) {
+    std::string f = e.path().filename().string();
+    if (!live.count(f) && f.size() > 4 && f.substr(f.size() - 4) == ".run")
+      std::filesystem::remove(e.path(), ec);
+  }
+  std::lock_guard lock(mu_);
+  runs_.clear();
+  index_names_.clear();
+  for (auto& r : kept) {
+    runs_.push_back(std::move(r.run));
+    index_names_.insert(index_names_.end(), r.covers.begin(), r.covers.end());
+  }
+  return Ok();
+}
+
+Result<void> Repository::ReloadIndex() { return LoadIndex(); }
+
+Result<void> Repository::ForEachIndexed(
+    const std::function<Result<void>(const Id&, const BlobLocation&)>& fn) {
+  for (const auto& run : runs_) {
+    for (size_t i = 0; i < run->size(); ++i) {
+      Id id;
+      BlobLocation loc = run->At(i, &id);
+      RETURN_IF_ERROR(fn(id, loc));
+    }
+  }
+  return Ok();
+}
+
+std::optional<BlobLocation> Repository::LookupLocked(const Id& id) {
+  if (auto it = pending_.find(id); it != pending_.end()) return it->second;
+  for (const auto& run : runs_)
+    if (auto loc = run->Find(id)) return loc;
+  return std::nullopt;
+}
+
+std::optional<BlobLocation> Repository::Lookup(const Id& id) {
+  std::lock_guard lock(mu_);
+  return LookupLocked(id);
+}
+
+bool Repository::HasBlob(const Id& id) {
+  std::lock_guard lock(mu_);
+  return inflight_.count(id) || LookupLocked(id).has_value();
+}
+
+// ---- Blobs --------------------------------------------------------------------
+
+Id Repository::BlobId(ByteSpan plaintext) const {
+  crypto::Digest d = crypto::HmacSha256(key_.id_key, plaintext);
+  return Id::FromSpan(d);
+}
+
+Result<SaveBlobResult> Repository::SaveBlob(BlobType type, ByteSpan plaintext) {
+  return SaveBlobWithId(type, BlobId(plaintext), plaintext);
+}
+
+Result<SaveBlobResult> Repository::SaveBlobWithId(BlobType type, const Id& id, ByteSpan plaintext) {
+  {
+    std::lock_guard lock(mu_);
+    if (inflight_.count(id) || LookupLocked(id)) return SaveBlobResult{id, false, 0};
+    inflight_.insert(id);
+  }
+  Bytes compressed = codec::Compress(plaintext, config_.zstd_level);
+  bool use_compressed = compressed.size() < plaintext.size();
+  Bytes sealed = crypto::Seal(key_.encrypt, use_compressed ? ByteSpan(compressed) : plaintext);
+  std::uint64_t stored = sealed.size();
+  PackEntry e;
+  e.id = id;
+  e.type = type;
+  e.compressed = use_compressed;
+  e.raw_length = static_cast<std::uint32_t>(plaintext.size());
+  std::optional<PackWriter> full;
+  {
+    std::lock_guard lock(mu_);
+    PackWriter& w = writers_[static_cast<int>(type)];
+    w.Add(e, std::move(sealed));
+    if (w.size() >= config_.pack_size) {
+      full.emplace(std::move(w));
+      w = PackWriter();
+    }
+  }
+  if (full) RETURN_IF_ERROR(UploadPack(std::move(*full)));
+  return SaveBlobResult{id, true, stored};
+}
+
+Result<void> Repository::UploadPack(PackWriter writer) {
+  auto [bytes, entries] = writer.Finish(key_.encrypt);
+  Id name = Id::FromSpan(crypto::Sha256(bytes));
+  auto saved = backend_->Save({ObjectType::kPack, name.Hex()}, bytes, {});
+  std::optional<IndexBuilder> checkpoint;
+  {
+    std::lock_guard lock(mu_);
+    for (const PackEntry& e : entries) {
+      inflight_.erase(e.id);
+      if (saved)
+        pending_[e.id] = BlobLocation{name, e.type, e.compressed, e.offset, e.length, e.raw_length};
+    }
+    if (!saved) return saved.error();
+    pending_index_.AddPack(name, entries);
+    ++stats_.packs_uploaded;
+    stats_.bytes_uploaded += bytes.size();
+    auto now = std::chrono::steady_clock::now();
+    if (pending_index_.pack_count() >= kCheckpointPacks ||
+        now - last_index_write_ >= kCheckpointInterval) {
+      checkpoint.emplace(std::move(pending_index_));
+      pending_index_ = IndexBuilder();
+      last_index_write_ = now;
+    }
+  }
+  if (checkpoint) RETURN_IF_ERROR(WriteIndex(std::move(*checkpoint)));
+  return Ok();
+}
+
+Result<void> Repository::WriteIndex(IndexBuilder builder) {
+  if (builder.pack_count() == 0) return Ok();
+  Bytes plain = builder.Finish();
+  ASSIGN_OR_RETURN(Id name, SaveObject(ObjectType::kIndex, plain));
+  ++stats_.index_files_written;
+  // The new index file becomes a cached run right away, so `pending_` stays small.
+  std::string file = name.Hex() + ".run";
+  RETURN_IF_ERROR(WriteFileAtomic(cache_dir_ + "/index/" + file, plain, false, false));
+  ASSIGN_OR_RETURN(auto run, IndexRun::FromBytes(std::move(plain)));
+  std::lock_guard lock(mu_);
+  for (size_t i = 0; i < run->size(); ++i) {
+    Id id;
+    run->At(i, &id);
+    pending_.erase(id);
+  }
+  runs_.push_back(std::move(run));
+  index_names_.push_back(name.Hex());
+  return Ok();
+}
+
+Result<void> Repository::Flush() {
+  for (int t = 0; t < 2; ++t) {
+    PackWriter w;
+    {
+      std::lock_guard lock(mu_);
+      if (writers_[t].empty()) continue;
+      w = std::move(writers_[t]);
+      writers_[t] = PackWriter();
+    }
+    RETURN_IF_ERROR(UploadPack(std::move(w)));
+  }
+  IndexBuilder b;
+  {
+    std::lock_guard lock(mu_);
+    b = std::move(pending_index_);
+    pending_index_ = IndexBuilder();
+    last_index_write_ = std::chrono::steady_clock::now();
+  }
+  return WriteIndex(std::move(b));
+}
+
+Result<Bytes> Repository::LoadBlob(const Id& id) {
+  auto loc = Lookup(id);
+  if (!loc) return MakeError(ErrorCode::kNotFound, "blob " + id.Hex() + ": not in the index");
+  std::string where = "blob " + id.Short() + " in pack " + loc->pack.Hex();
+  auto sealed = backend_->Load({ObjectType::kPack, loc->pack.Hex()}, loc->offset, loc->length);
+  if (!sealed) return sealed.error().Wrap(where);
+  auto plain = crypto::Open(key_.encrypt, *sealed);
+  if (!plain) return MakeError(ErrorCode::kCorruption, where + ": authentication failed");
+  Bytes data;
+  if (loc->compressed) {
+    auto d = codec::Decompress(*plain, loc->raw_length);
+    if (!d) return d.error().Wrap(where);
+    data = std::move(*d);
+  } else {
+    data = std::move(*plain);
+  }
+  if (data.size() != loc->raw_length || BlobId(data) != id)
+    return MakeError(ErrorCode::kCorruption, where + ": content does not match its ID");
+  return data;
+}
+
+Result<Id> Repository::SaveTree(const model::Tree& tree) {
+  Bytes enc = model::EncodeTree(tree);
+  ASSIGN_OR_RETURN(SaveBlobResult r, SaveBlob(BlobType::kTree, enc));
+  return r.id;
+}
+
+Result<model::Tree> Repository::LoadTree(const Id& id) {
+  ASSIGN_OR_RETURN(Bytes data, LoadBlob(id));
+  auto t = model::DecodeTree(data);
+  if (!t) return t.error().Wrap("tree " + id.Hex());
+  return t;
+}
+
+// ---- Whole objects ------------------------------------------------------------
+
+Result<Id> Repository::SaveObject(ObjectType type, ByteSpan plaintext) {
+  Bytes sealed = crypto::Seal(key_.encrypt, plaintext);
+  Id name = Id::FromSpan(crypto::Sha256(sealed));
+  if (type == ObjectType::kLock) name = Id::FromSpan(RandomBytes(32));
+  RETURN_IF_ERROR(backend_->Save({type, name.Hex()}, sealed, {.create_only = true}));
+  return name;
+}
+
+Result<Bytes> Repository::LoadObject(ObjectType type, const std::string& name) {
+  Handle h{type, name};
+  std::string key = storage::ObjectKey(h);
+  ASSIGN_OR_RETURN(Bytes sealed, backend_->Load(h));
+  if (type != ObjectType::kLock && HexEncode(crypto::Sha256(sealed)) != name)
+    return MakeError(ErrorCode::kCorruption, key + ": content does not match its name (damaged)");
+  auto plain = crypto::Open(key_.encrypt, sealed);
+  if (!plain) return MakeError(ErrorCode::kCorruption, key + ": authentication failed");
+  return plain;
+}
+
+Result<Id> Repository::SaveSnapshot(const model::Snapshot& snapshot) {
+  return SaveObject(ObjectType::kSnapshot, AsBytes(model::EncodeSnapshot(snapshot)));
+}
+
+Result<model::Snapshot> Repository::LoadSnapshot(const Id& id) {
+  ASSIGN_OR_RETURN(Bytes plain, LoadObject(ObjectType::kSnapshot, id.Hex()));
+  auto s = model::DecodeSnapshot(AsString(plain));
+  if (!s) return s.error().Wrap("snapshots/" + id.Hex());
+  return s;
+}
+
+Result<std::vector<std::pair<Id, model::Snapshot>>> Repository::ListSnapshots() {
+  std::vector<std::string> names;
+  RETURN_IF_ERROR(backend_->List(ObjectType::kSnapshot, [&](const storage::ObjectInfo& i) -> Result<void> {
+    names.push_back(i.name);
+    return Ok();
+  }));
+  std::vector<std::pair<Id, model::Snapshot>> out;
+  for (const auto& n : names) {
+    auto id = Id::FromHex(n);
+    if (!id) continue;
+    ASSIGN_OR_RETURN(model::Snapshot s, LoadSnapshot(*id));
+    out.emplace_back(*id, std::move(s));
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return a.second.time_ns != b.second.time_ns ? a.second.time_ns < b.second.time_ns
+                                                : a.first < b.first;
+  });
+  return out;
+}
+
+Result<std::pair<Id, model::Snapshot>> Repository::FindSnapshot(
+    const std::string& spec, const std::string& host, const std::vector<std::string>& paths) {
+  ASSIGN_OR_RETURN(auto all, ListSnapshots());
+  if (spec == "latest") {
+    for (auto it = all.rbegin(); it != all.rend(); ++it) {
+      if (!host.empty() && it->second.hostname != host) continue;
+      if (!paths.empty()) {
+        auto a = it->second.paths, b = paths;
+        std::sort(a.begin(), a.end());
+        std::sort(b.begin(), b.end());
+        if (a != b) continue;
+      }
+      return *it;
+    }
+    return MakeError(ErrorCode::kNotFound, "no snapshot matches 'latest'" +
+                                               (host.empty() ? "" : " for host " + host));
+  }
+  std::optional<std::pair<Id, model::Snapshot>> found;
+  for (auto& s : all) {
+    if (s.first.Hex().rfind(spec, 0) == 0) {
+      if (found)
+        return MakeError(ErrorCode::kInvalidArgument, "snapshot ID prefix '" + spec + "' is ambiguous");
+      found = s;
+    }
+  }
+  if (!found || spec.empty()) return MakeError(ErrorCode::kNotFound, "snapshot '" + spec + "' not found");
+  return *found;
+}
+
+}  // namespace efs2s3::repo

@@ -1,0 +1,172 @@
+// repo: the repository, i.e. everything between storage (named bytes) and the
+// commands (snapshots of trees of files).
+//
+// A Repository owns the backend, the master key, the config, the index and the
+// packers. Write order (docs/FORMAT.md, "Crash safety"): a blob becomes visible to
+// other processes only through an index file, which is written only after every pack
+// it names is stored; a snapshot is written only after the index files covering all
+// its blobs. So a crash at any point leaves, at worst, unreferenced packs.
+//
+// Thread-safety: SaveBlob, LoadBlob, LoadTree, SaveTree, Lookup are thread-safe;
+// Flush and the snapshot/key/index management methods must not run concurrently
+// with SaveBlob.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "base/id.h"
+#include "base/result.h"
+#include "codec/chunker.h"
+#include "crypto/crypto.h"
+#include "model/node.h"
+#include "model/snapshot.h"
+#include "repo/index.h"
+#include "repo/keys.h"
+#include "repo/pack.h"
+#include "storage/backend.h"
+
+namespace efs2s3::repo {
+
+struct RepoConfig {
+  int version = 1;
+  std::string id;  // random, 64 hex digits
+  codec::ChunkerParams chunker;
+  Bytes gear_seed;                          // secret: cut points depend on it
+  std::uint32_t pack_size = 16 << 20;       // target pack size
+  int zstd_level = 3;
+};
+
+struct InitOptions {
+  crypto::ScryptParams kdf;
+  codec::ChunkerParams chunker;
+  std::uint32_t pack_size = 16 << 20;
+  int zstd_level = 3;
+};
+
+struct OpenOptions {
+  std::string cache_dir;  // root of all caches; "" means a temporary cache
+};
+
+struct SaveBlobResult {
+  Id id;
+  bool added = false;           // false: already in the repository (dedup)
+  std::uint64_t stored_size = 0;  // sealed size if added
+};
+
+struct RepoStats {
+  std::atomic<std::uint64_t> packs_uploaded{0};
+  std::atomic<std::uint64_t> bytes_uploaded{0};
+  std::atomic<std::uint64_t> index_files_written{0};
+};
+
+class Repository {
+ public:
+  // Creates a repository with a first key. kAlreadyExists if one is there.
+  static Result<std::unique_ptr<Repository>> Init(std::unique_ptr<storage::Backend> backend,
+                                                  std::string_view password,
+                                                  const InitOptions& options,
+                                                  const OpenOptions& open);
+  // Opens and loads the index. kNoRepository if there is no config, kWrongPassword
+  // if no key file opens with the password.
+  static Result<std::unique_ptr<Repository>> Open(std::unique_ptr<storage::Backend> backend,
+                                                  std::string_view password,
+                                                  const OpenOptions& open);
+  ~Repository();
+
+  storage::Backend& backend() { return *backend_; }
+  const RepoConfig& config() const { return config_; }
+  const MasterKey& key() const { return key_; }
+  const codec::Chunker& chunker() const { return *chunker_; }
+  RepoStats& stats() { return stats_; }
+  const std::string& key_name() const { return key_name_; }
+
+  Id BlobId(ByteSpan plaintext) const;
+
+  // Stores a blob unless the repository already has it. The blob is durable and
+  // visible to other processes after the next Flush (or index checkpoint).
+  Result<SaveBlobResult> SaveBlob(BlobType type, ByteSpan plaintext);
+  // Same, with the ID already computed by the caller.
+  Result<SaveBlobResult> SaveBlobWithId(BlobType type, const Id& id, ByteSpan plaintext);
+
+  // Reads, authenticates, decompresses and verifies a blob against its ID.
+  // kNotFound if not indexed; kCorruption naming blob and pack otherwise.
+  Result<Bytes> LoadBlob(const Id& id);
+  std::optional<BlobLocation> Lookup(const Id& id);
+  bool HasBlob(const Id& id);
+
+  Result<Id> SaveTree(const model::Tree& tree);
+  Result<model::Tree> LoadTree(const Id& id);
+
+  // Writes all pending packs, then an index file for them. Thread-compatible.
+  Result<void> Flush();
+
+  // Sealed whole objects (snapshots, index, locks, config). The name is the
+  // SHA-256 of the stored bytes, except for locks (random).
+  Result<Id> SaveObject(storage::ObjectType type, ByteSpan plaintext);
+  // Loads, checks the name against the content hash (not for locks) and opens.
+  Result<Bytes> LoadObject(storage::ObjectType type, const std::string& name);
+
+  Result<Id> SaveSnapshot(const model::Snapshot& snapshot);
+  Result<model::Snapshot> LoadSnapshot(const Id& id);
+  // All snapshots, sorted by time. Unreadable ones are reported through `on_error`.
+  Result<std::vector<std::pair<Id, model::Snapshot>>> ListSnapshots();
+  // Resolves "latest", a full ID or a unique prefix; host/path filters apply to latest.
+  Result<std::pair<Id, model::Snapshot>> FindSnapshot(const std::string& spec,
+                                                     const std::string& host = "",
+                                                     const std::vector<std::string>& paths = {});
+
+  // Keys.
+  Result<std::string> AddKey(std::string_view password, const crypto::ScryptParams& params);
+  Result<std::vector<std::pair<std::string, KeyFileInfo>>> ListKeys();
+  Result<void> RemoveKey(const std::string& name);
+
+  // Index maintenance.
+  Result<void> ReloadIndex();
+  // Calls fn for every indexed blob (id, location), run by run; duplicates possible.
+  Result<void> ForEachIndexed(const std::function<Result<void>(const Id&, const BlobLocation&)>& fn);
+  std::vector<std::string> IndexNames() const { return index_names_; }
+
+  std::string ConfigJson() const;
+
+ private:
+  Repository(std::unique_ptr<storage::Backend> backend, const OpenOptions& open);
+  Result<void> LoadConfig(std::string_view password);
+  Result<void> LoadIndex();
+  Result<void> UploadPack(PackWriter writer);
+  Result<void> WriteIndex(IndexBuilder builder);
+  std::optional<BlobLocation> LookupLocked(const Id& id);
+
+  std::unique_ptr<storage::Backend> backend_;
+  OpenOptions open_;
+  std::string cache_dir_;       // this repository's cache directory
+  bool temp_cache_ = false;
+  MasterKey key_;
+  std::string key_name_;
+  RepoConfig config_;
+  codec::GearTable gear_{};
+  std::unique_ptr<codec::Chunker> chunker_;
+  RepoStats stats_;
+
+  std::mutex mu_;
+  std::vector<std::unique_ptr<IndexRun>> runs_;  // guarded by mu_ for mutation
+  std::vector<std::string> index_names_;
+  std::unordered_set<Id, IdHash> inflight_;                 // in a pack being built
+  std::unordered_map<Id, BlobLocation, IdHash> pending_;    // stored, not yet indexed
+  PackWriter writers_[2];                                   // by BlobType
+  IndexBuilder pending_index_;
+  std::chrono::steady_clock::time_point last_index_write_;
+};
+
+// The cache root: $XDG_CACHE_HOME/efs2s3 or ~/.cache/efs2s3.
+std::string DefaultCacheDir();
+
+}  // namespace efs2s3::repo
