@@ -1,0 +1,126 @@
+# Shared set-up for the end-to-end tests: load it with `load common`.
+#
+# Run the suite from the repository root:
+#   bats tests/e2e                       # default suite (a few minutes on 2 cores)
+#   EFS2S3=path/to/efs2s3 bats tests/e2e # another binary
+#   EFS2S3_E2E_LARGE=0 bats tests/e2e    # skip the 1 GiB round trip
+#
+# Each test gets a fresh temporary directory ($T) with a repository ($REPO), a cache
+# ($XDG_CACHE_HOME) and room for source trees and restore targets. The binary is
+# ${EFS2S3:-build/src/cli/efs2s3}, relative paths taken from the repository root.
+# The password comes from EFS2S3_PASSWORD, as a user would set it.
+
+bats_require_minimum_version 1.5.0
+
+E2E_ROOT="$(cd "$BATS_TEST_DIRNAME/../.." && pwd)"
+TOOLS="$E2E_ROOT/tests/tools"
+EFS2S3="${EFS2S3:-build/src/cli/efs2s3}"
+[[ "$EFS2S3" == /* ]] || EFS2S3="$E2E_ROOT/$EFS2S3"
+# Under sudo or in a container the first python3 on PATH may not be readable by the
+# unprivileged user of some tests; prefer the system one.
+PYTHON="$(command -v /usr/bin/python3 || command -v python3)"
+
+# Exit codes (issue #2, one switch in the CLI).
+EXIT_OK=0
+EXIT_FATAL=1
+EXIT_INCOMPLETE=3
+EXIT_NO_REPO=10
+EXIT_LOCKED=11
+EXIT_WRONG_PASSWORD=12
+EXIT_INTERRUPTED=130
+
+common_setup() {
+  if [[ ! -x "$EFS2S3" ]]; then
+    echo "efs2s3 binary not found: $EFS2S3 (build it, or set EFS2S3)" >&2
+    return 1
+  fi
+  T="$BATS_TEST_TMPDIR"
+  REPO="$T/repo"
+  export EFS2S3_PASSWORD="correct horse battery staple"
+  export XDG_CACHE_HOME="$T/cache"
+  unset EFS2S3_REPOSITORY EFS2S3_PASSWORD_FILE
+}
+
+# Generated trees have 0000 and read-only directories: make them removable.
+common_teardown() {
+  if [[ -n "${T:-}" && -d "$T" ]]; then
+    chmod -R u+rwx "$T" 2>/dev/null || true
+  fi
+}
+
+setup() { common_setup; }
+teardown() { common_teardown; }
+
+is_root() { [[ "$(id -u)" == 0 ]]; }
+
+# efs ARGS...: the binary on the test repository.
+efs() { "$EFS2S3" -r "$REPO" "$@"; }
+
+init_repo() {
+  run efs init
+  if (( status != 0 )); then
+    echo "init failed ($status): $output" >&2
+    return 1
+  fi
+}
+
+# gentree DIR [ARGS...]: a generated tree (see tests/tools/gentree.py).
+gentree() { "$PYTHON" "$TOOLS/gentree.py" "$@"; }
+
+# comparetree A B [FLAGS...]: fails and prints every difference unless identical.
+# Ownership is compared only when running as root (only root restores it).
+comparetree() {
+  local flags=()
+  is_root || flags+=(--no-owner)
+  "$PYTHON" "$TOOLS/comparetree.py" "$@" "${flags[@]}"
+}
+
+# restore_tree SNAPSHOT SOURCE TARGET [ARGS...]: restore the backed-up directory SOURCE
+# so that TARGET corresponds to SOURCE itself.
+restore_tree() {
+  local snap="$1" source="$2" target="$3"
+  shift 3
+  efs restore "$snap:$source" --target "$target" "$@"
+}
+
+# repo_size: bytes in the repository (apparent sizes, not blocks).
+repo_size() { du -sb "$REPO" | cut -f1; }
+
+# data_objects: the pack objects under REPO/data, largest first, one per line.
+data_objects() {
+  find "$REPO/data" -type f -printf '%s %p\n' | sort -rn | cut -d' ' -f2-
+}
+
+# random_file PATH BYTES: incompressible content.
+random_file() { head -c "$2" /dev/urandom >"$1"; }
+
+# assert_status N: with a useful message.
+assert_status() {
+  if [[ "$status" != "$1" ]]; then
+    echo "expected exit status $1, got $status; output:" >&2
+    printf '%s\n' "$output" >&2
+    [[ -z "${stderr:-}" ]] || printf 'stderr:\n%s\n' "$stderr" >&2
+    return 1
+  fi
+}
+
+# assert_output_has TEXT: $output (and $stderr, when separated) contains TEXT.
+assert_output_has() {
+  if [[ "$output" != *"$1"* && "${stderr:-}" != *"$1"* ]]; then
+    echo "output does not contain: $1" >&2
+    printf 'output:\n%s\n' "$output" >&2
+    [[ -z "${stderr:-}" ]] || printf 'stderr:\n%s\n' "$stderr" >&2
+    return 1
+  fi
+}
+
+# as_nobody CMD...: run CMD as an unprivileged user (uid/gid 65534), keeping the
+# environment. Tests that need it skip when not root or when setpriv is missing.
+as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"; }
+
+require_nobody() {
+  is_root || skip "needs root to switch to an unprivileged user"
+  command -v setpriv >/dev/null || skip "setpriv not installed"
+  # The binary must be reachable by the unprivileged user.
+  as_nobody test -x "$EFS2S3" || skip "$EFS2S3 not executable by uid 65534"
+}

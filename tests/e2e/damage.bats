@@ -1,0 +1,135 @@
+#!/usr/bin/env bats
+# A damaged, truncated or missing pack object: restore saves what it can, names what it
+# cannot, and exits non-zero.
+
+load common
+
+NFILES=5
+
+# Five files of 200 KiB random data: one blob each (below the minimum chunk size), all
+# in one data pack. Compression cannot shrink them, so the pack is about 1 MiB.
+setup() {
+  common_setup
+  mkdir "$T/src"
+  for i in $(seq 1 $NFILES); do
+    random_file "$T/src/file-$i" $((200 * 1024))
+  done
+  init_repo
+  run efs backup "$T/src"
+  assert_status 0
+  # Data and tree blobs go to separate packs: the data pack is the largest object.
+  PACK=$(data_objects | head -n1)
+  [[ -n "$PACK" ]]
+  PACK_NAME=$(basename "$PACK")
+  PACK_NAME=${PACK_NAME%%.*}
+  echo "data pack: $PACK ($(stat -c %s "$PACK") bytes)" >&2
+  (( $(stat -c %s "$PACK") > NFILES * 200 * 1024 ))
+}
+
+# flip_byte FILE OFFSET
+flip_byte() {
+  "$PYTHON" - "$1" "$2" <<'PY'
+import os, sys
+path, offset = sys.argv[1], int(sys.argv[2])
+os.chmod(path, 0o644)  # objects may be stored read-only
+with open(path, "r+b") as f:
+    f.seek(offset)
+    b = f.read(1)
+    f.seek(offset)
+    f.write(bytes([b[0] ^ 0x40]))
+PY
+}
+
+# count_restored: how many source files were restored byte for byte; names the rest
+# in $BROKEN.
+count_restored() {
+  local ok=0 i
+  BROKEN=()
+  for i in $(seq 1 $NFILES); do
+    if cmp -s "$T/src/file-$i" "$T/restore/file-$i"; then
+      ok=$((ok + 1))
+    else
+      BROKEN+=("file-$i")
+    fi
+  done
+  echo "$ok"
+}
+
+@test "one flipped byte in a data pack: every other file is restored, the damaged one reported" {
+  flip_byte "$PACK" $((100 * 1024))
+
+  run --separate-stderr restore_tree latest "$T/src" "$T/restore"
+  (( status != 0 )) || { echo "restore exited 0 despite a damaged blob" >&2; false; }
+  (( status != EXIT_INTERRUPTED ))
+  stdout_and_err="$output"$'\n'"$stderr"
+
+  ok=$(count_restored)
+  echo "restored intact: $ok of $NFILES; broken: ${BROKEN[*]}" >&2
+  (( ok == NFILES - 1 ))
+  # The damaged file is reported by name.
+  [[ "$stdout_and_err" == *"${BROKEN[0]}"* ]]
+}
+
+@test "a damaged restore never leaves a wrong file without reporting it" {
+  flip_byte "$PACK" $((500 * 1024))
+  run --separate-stderr restore_tree latest "$T/src" "$T/restore"
+  (( status != 0 ))
+  count_restored >/dev/null
+  for name in "${BROKEN[@]}"; do
+    [[ "$output$stderr" == *"$name"* ]] || { echo "$name is wrong but not reported" >&2; false; }
+  done
+}
+
+@test "restore --verify of an intact repository restores every file and exits 0" {
+  run restore_tree latest "$T/src" "$T/restore" --verify
+  assert_status 0
+  (( $(count_restored) == NFILES ))
+}
+
+@test "truncated pack: an error names the object and the intact files are restored" {
+  size=$(stat -c %s "$PACK")
+  chmod u+w "$PACK"
+  truncate -s $((size / 2)) "$PACK"
+
+  run --separate-stderr restore_tree latest "$T/src" "$T/restore"
+  (( status != 0 ))
+  (( status != EXIT_INTERRUPTED ))
+  assert_output_has "${PACK_NAME:0:8}"
+  ok=$(count_restored)
+  echo "restored intact: $ok of $NFILES; broken: ${BROKEN[*]}" >&2
+  (( ok >= 1 && ok < NFILES ))
+  # Each error is one line naming the object: no line is a multi-line dump.
+  while IFS= read -r line; do
+    (( ${#line} < 1000 ))
+  done <<<"$stderr"
+}
+
+@test "missing pack: an error names the object, exit non-zero" {
+  rm -f "$PACK"
+  run --separate-stderr restore_tree latest "$T/src" "$T/restore"
+  (( status != 0 ))
+  (( status != EXIT_INTERRUPTED ))
+  assert_output_has "${PACK_NAME:0:8}"
+}
+
+@test "damaged tree pack: a one-line error naming the object" {
+  tree_pack=$(data_objects | tail -n1)
+  [[ "$tree_pack" != "$PACK" ]]
+  tree_name=$(basename "$tree_pack")
+  tree_name=${tree_name%%.*}
+  flip_byte "$tree_pack" 40
+
+  run --separate-stderr restore_tree latest "$T/src" "$T/restore"
+  (( status != 0 ))
+  (( status != EXIT_INTERRUPTED ))
+  assert_output_has "${tree_name:0:8}"
+}
+
+@test "check reports a flipped byte in a data pack" {
+  run efs check --read-data
+  [[ "$status" == 0 ]] || skip "check --read-data not available (exit $status): $output"
+  flip_byte "$PACK" $((100 * 1024))
+  run --separate-stderr efs check --read-data
+  (( status != 0 ))
+  assert_output_has "${PACK_NAME:0:8}"
+}

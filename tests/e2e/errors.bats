@@ -1,0 +1,101 @@
+#!/usr/bin/env bats
+# Wrong password, missing repository, misuse: one-line errors and documented exit codes.
+
+load common
+
+# one_line_error: the error output is exactly one line.
+one_line_error() {
+  local lines
+  lines=$(printf '%s' "$stderr" | grep -c '' || true)
+  if (( lines != 1 )); then
+    printf 'expected a one-line error, got %s lines:\n%s\n' "$lines" "$stderr" >&2
+    return 1
+  fi
+}
+
+@test "wrong password exits 12 with a one-line error" {
+  init_repo
+  EFS2S3_PASSWORD="wrong" run --separate-stderr efs snapshots
+  assert_status "$EXIT_WRONG_PASSWORD"
+  one_line_error
+}
+
+@test "wrong password on backup and restore exits 12 and changes nothing" {
+  init_repo
+  mkdir "$T/src"
+  echo hello >"$T/src/f"
+  before=$(find "$REPO" -type f | sort)
+  EFS2S3_PASSWORD="wrong" run --separate-stderr efs backup "$T/src"
+  assert_status "$EXIT_WRONG_PASSWORD"
+  EFS2S3_PASSWORD="wrong" run --separate-stderr efs restore latest --target "$T/restore"
+  assert_status "$EXIT_WRONG_PASSWORD"
+  [[ ! -e "$T/restore" ]] || [[ -z "$(ls -A "$T/restore")" ]]
+  after=$(find "$REPO" -type f | sort)
+  [[ "$before" == "$after" ]]
+}
+
+@test "missing repository exits 10 with a one-line error" {
+  REPO="$T/does-not-exist"
+  run --separate-stderr efs snapshots
+  assert_status "$EXIT_NO_REPO"
+  one_line_error
+  [[ ! -e "$REPO" ]]
+}
+
+@test "backup into a missing repository exits 10 and does not create it" {
+  REPO="$T/does-not-exist"
+  mkdir "$T/src"
+  run --separate-stderr efs backup "$T/src"
+  assert_status "$EXIT_NO_REPO"
+  [[ ! -e "$REPO" ]]
+}
+
+@test "an empty directory is not a repository: exit 10" {
+  mkdir "$REPO"
+  run --separate-stderr efs snapshots
+  assert_status "$EXIT_NO_REPO"
+}
+
+@test "the repository can come from EFS2S3_REPOSITORY" {
+  init_repo
+  EFS2S3_REPOSITORY="$REPO" run "$EFS2S3" snapshots
+  assert_status 0
+}
+
+@test "init on an existing repository fails and keeps it usable" {
+  init_repo
+  config_before=$(find "$REPO" -type f -exec sha256sum {} + | sort)
+  EFS2S3_PASSWORD="another password" run --separate-stderr efs init
+  (( status != 0 ))
+  [[ "$(find "$REPO" -type f -exec sha256sum {} + | sort)" == "$config_before" ]]
+  run efs snapshots
+  assert_status 0
+}
+
+@test "a missing password is an error, not a prompt" {
+  init_repo
+  unset EFS2S3_PASSWORD
+  run --separate-stderr efs snapshots </dev/null
+  (( status != 0 ))
+  (( status != 130 ))
+}
+
+@test "the password can come from a file" {
+  init_repo
+  printf '%s\n' "$EFS2S3_PASSWORD" >"$T/pw"
+  unset EFS2S3_PASSWORD
+  run efs --password-file "$T/pw" snapshots
+  assert_status 0
+}
+
+@test "an unknown snapshot ID is an error" {
+  init_repo
+  run --separate-stderr efs restore deadbeefdeadbeef --target "$T/restore"
+  (( status != 0 ))
+  [[ ! -e "$T/restore" ]] || [[ -z "$(ls -A "$T/restore")" ]]
+}
+
+@test "an unknown command exits non-zero" {
+  run --separate-stderr "$EFS2S3" no-such-command
+  (( status != 0 ))
+}

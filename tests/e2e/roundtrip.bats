@@ -1,0 +1,85 @@
+#!/usr/bin/env bats
+# Backup -> restore gives back every node, name and attribute (tests/tools/comparetree.py).
+
+load common
+
+@test "round trip of the generated tree restores every attribute" {
+  gentree "$T/src" --small
+  init_repo
+
+  run efs backup "$T/src"
+  assert_status 0
+
+  run restore_tree latest "$T/src" "$T/restore" --sparse
+  assert_status 0
+  run comparetree "$T/src" "$T/restore"
+  assert_status 0
+}
+
+@test "restore with --verify of the generated tree succeeds" {
+  gentree "$T/src" --small
+  init_repo
+  run efs backup "$T/src"
+  assert_status 0
+  run restore_tree latest "$T/src" "$T/restore" --sparse --verify
+  assert_status 0
+  run comparetree "$T/src" "$T/restore"
+  assert_status 0
+}
+
+@test "round trip of the full tree with the 50 MiB and the sparse 1 GiB file" {
+  [[ "${EFS2S3_E2E_LARGE:-1}" != 0 ]] || skip "EFS2S3_E2E_LARGE=0"
+  gentree "$T/src"
+  init_repo
+
+  run efs backup "$T/src"
+  assert_status 0
+  # 50 MiB of one repeated MiB and a 1 GiB file of mostly holes store little.
+  size=$(repo_size)
+  (( size < 40 * 1024 * 1024 )) || { echo "repository is $size bytes" >&2; false; }
+
+  run restore_tree latest "$T/src" "$T/restore" --sparse
+  assert_status 0
+  run comparetree "$T/src" "$T/restore"
+  assert_status 0
+}
+
+@test "restore of a subdirectory gives exactly that subtree" {
+  gentree "$T/src" --small
+  init_repo
+  run efs backup "$T/src"
+  assert_status 0
+  run restore_tree latest "$T/src/hard" "$T/restore"
+  assert_status 0
+  run comparetree "$T/src/hard" "$T/restore"
+  assert_status 0
+}
+
+@test "ls lists names that are not UTF-8 or contain a newline" {
+  gentree "$T/src" --small
+  init_repo
+  run efs backup "$T/src"
+  assert_status 0
+  run efs ls latest "$T/src/names"
+  assert_status 0
+  assert_output_has "colon:in:name"
+  assert_output_has "-leading-dash"
+  assert_output_has "unicode-名前-ñ-🎉"
+}
+
+@test "a second backup from the parent snapshot restores identically" {
+  gentree "$T/src" --small
+  init_repo
+  run efs backup "$T/src"
+  assert_status 0
+  echo "changed" >"$T/src/files/new-after-first-backup"
+  # atime after mtime, so that reading the file does not update it (relatime).
+  touch -m -d "2001-02-03 04:05:06.789" "$T/src/files/new-after-first-backup"
+  touch -a -d "2110-01-01 00:00:00.123456789" "$T/src/files/new-after-first-backup"
+  run efs backup "$T/src"
+  assert_status 0
+  run restore_tree latest "$T/src" "$T/restore" --sparse
+  assert_status 0
+  run comparetree "$T/src" "$T/restore"
+  assert_status 0
+}

@@ -1,0 +1,157 @@
+#!/usr/bin/env bats
+# Source files that cannot be read, vanish, or change while read are listed, the rest of
+# the backup completes, and the exit code is 3.
+
+load common
+
+teardown() {
+  [[ -z "${BG_PID:-}" ]] || kill "$BG_PID" 2>/dev/null || true
+  [[ -z "${U:-}" ]] || { chmod -R u+rwx "$U" 2>/dev/null; rm -rf "$U"; }
+  common_teardown
+}
+
+# A directory the unprivileged user can reach (bats' own temporary directory is 0700).
+nobody_dir() {
+  U=$(mktemp -d "${TMPDIR:-/tmp}/efs2s3-e2e-XXXXXX")
+  chmod 755 "$U"
+  chown 65534:65534 "$U"
+  REPO="$U/repo"
+  export XDG_CACHE_HOME="$U/cache"
+}
+
+# snapshot_count: number of snapshots in the repository (via --json).
+snapshot_count() { efs --json snapshots | jq 'length'; }
+
+# wait_until_open PID PATTERN: until PID has a file matching PATTERN open; fails if PID
+# exits first.
+wait_until_open() {
+  local pid="$1" pattern="$2"
+  while kill -0 "$pid" 2>/dev/null; do
+    if ls -l "/proc/$pid/fd" 2>/dev/null | grep -q -- "$pattern"; then
+      return 0
+    fi
+    sleep 0.005
+  done
+  return 1
+}
+
+@test "an unreadable file is listed, the rest is backed up, exit 3" {
+  require_nobody
+  nobody_dir
+  as_nobody mkdir "$U/src" "$U/src/sub"
+  as_nobody sh -c "echo one >'$U/src/ok-1'; echo two >'$U/src/sub/ok-2'; echo secret >'$U/src/secret'"
+  as_nobody chmod 000 "$U/src/secret"
+  run as_nobody "$EFS2S3" -r "$REPO" init
+  assert_status 0
+
+  run --separate-stderr as_nobody "$EFS2S3" -r "$REPO" backup "$U/src"
+  assert_status "$EXIT_INCOMPLETE"
+  assert_output_has "secret"
+
+  # The snapshot exists and holds the readable files.
+  run as_nobody "$EFS2S3" -r "$REPO" restore "latest:$U/src" --target "$U/restore"
+  assert_status 0
+  cmp "$U/src/ok-1" "$U/restore/ok-1"
+  cmp "$U/src/sub/ok-2" "$U/restore/sub/ok-2"
+}
+
+@test "an unreadable directory is listed, the rest is backed up, exit 3" {
+  require_nobody
+  nobody_dir
+  as_nobody mkdir -p "$U/src/closed/inner" "$U/src/open"
+  as_nobody sh -c "echo a >'$U/src/open/a'; echo b >'$U/src/closed/inner/b'"
+  as_nobody chmod 000 "$U/src/closed"
+  run as_nobody "$EFS2S3" -r "$REPO" init
+  assert_status 0
+
+  run --separate-stderr as_nobody "$EFS2S3" -r "$REPO" backup "$U/src"
+  assert_status "$EXIT_INCOMPLETE"
+  assert_output_has "closed"
+
+  run as_nobody "$EFS2S3" -r "$REPO" restore "latest:$U/src" --target "$U/restore"
+  assert_status 0
+  cmp "$U/src/open/a" "$U/restore/open/a"
+}
+
+@test "files that vanish during the backup are listed, exit 3" {
+  # Sixteen 8 MiB files keep the readers busy; the small files after them in the same
+  # directory are deleted once the backup has opened the first big one, that is after
+  # the directory was listed and before the small files are read.
+  mkdir "$T/src"
+  for i in $(seq -w 1 16); do random_file "$T/src/a-big-$i" $((8 * 1024 * 1024)); done
+  for i in $(seq -w 1 50); do echo "vanishing $i" >"$T/src/z-vanish-$i"; done
+  echo "stays" >"$T/src/zz-stays"
+  init_repo
+
+  "$EFS2S3" -r "$REPO" backup "$T/src" >"$T/out" 2>&1 &
+  BG_PID=$!
+  if wait_until_open "$BG_PID" "$T/src/a-big-"; then
+    rm -f "$T/src"/z-vanish-*
+    raced=1
+  fi
+  status=0
+  wait "$BG_PID" || status=$?
+  BG_PID=
+  output=$(cat "$T/out")
+  [[ -n "${raced:-}" ]] || skip "backup finished before the files could be removed"
+
+  assert_status "$EXIT_INCOMPLETE"
+  assert_output_has "z-vanish-"
+  run efs ls latest "$T/src"
+  assert_status 0
+  assert_output_has "zz-stays"
+  assert_output_has "a-big-16"
+}
+
+@test "a file that grows while read is listed, exit 3" {
+  mkdir "$T/src"
+  random_file "$T/src/growing" $((32 * 1024 * 1024))
+  echo "stays" >"$T/src/other"
+  init_repo
+
+  # Appends 64 KiB every few milliseconds for at most 60 seconds.
+  "$PYTHON" -c '
+import os, sys, time
+end = time.monotonic() + 60
+with open(sys.argv[1], "ab", buffering=0) as f:
+    while time.monotonic() < end:
+        f.write(os.urandom(65536))
+        time.sleep(0.002)
+' "$T/src/growing" &
+  BG_PID=$!
+
+  run --separate-stderr efs backup "$T/src"
+  kill "$BG_PID"
+  BG_PID=
+  assert_status "$EXIT_INCOMPLETE"
+  assert_output_has "growing"
+  run efs ls latest "$T/src"
+  assert_status 0
+  assert_output_has "other"
+}
+
+@test "an interrupted backup exits 130 and leaves a usable repository" {
+  mkdir "$T/src"
+  for i in $(seq -w 1 16); do random_file "$T/src/big-$i" $((8 * 1024 * 1024)); done
+  init_repo
+  run efs backup "$T/src"
+  assert_status 0
+  random_file "$T/src/new" $((64 * 1024 * 1024))
+  touch "$T/src"/big-*   # changed mtimes: everything is read again
+
+  "$EFS2S3" -r "$REPO" backup "$T/src" >"$T/out" 2>&1 &
+  BG_PID=$!
+  wait_until_open "$BG_PID" "$T/src/" || skip "backup finished before it could be interrupted"
+  kill -INT "$BG_PID"
+  status=0
+  wait "$BG_PID" || status=$?
+  BG_PID=
+  output=$(cat "$T/out")
+  assert_status "$EXIT_INTERRUPTED"
+
+  # No partial snapshot, no stale lock: the next commands work.
+  (( $(snapshot_count) == 1 ))
+  run efs backup "$T/src"
+  assert_status 0
+  (( $(snapshot_count) == 2 ))
+}
