@@ -1,0 +1,619 @@
+#include "archiver/archiver.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <mutex>
+
+#include "base/file_util.h"
+#include "base/thread_pool.h"
+
+namespace efs2s3::archiver {
+
+using model::Node;
+using model::NodeType;
+using model::Tree;
+
+bool IsExcluded(const std::vector<std::string>& patterns, const std::string& path) {
+  std::string base = path.substr(path.find_last_of('/') + 1);
+  for (const std::string& p : patterns) {
+    if (p.empty()) continue;
+    if (p.find('/') == std::string::npos) {
+      if (::fnmatch(p.c_str(), base.c_str(), 0) == 0) return true;
+    } else if (::fnmatch(p.c_str(), path.c_str(), 0) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+Result<std::vector<std::string>> ReadExcludeFile(const std::string& path) {
+  ASSIGN_OR_RETURN(Bytes data, ReadFile(path));
+  std::vector<std::string> out;
+  std::string line;
+  for (char c : AsString(data)) {
+    if (c == '\n') {
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (!line.empty() && line[0] != '#') out.push_back(line);
+      line.clear();
+    } else {
+      line.push_back(c);
+    }
+  }
+  if (!line.empty() && line[0] != '#') out.push_back(line);
+  return out;
+}
+
+namespace {
+
+class FdCloser {
+ public:
+  explicit FdCloser(int fd) : fd_(fd) {}
+  ~FdCloser() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  FdCloser(const FdCloser&) = delete;
+  FdCloser& operator=(const FdCloser&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+model::Timespec Ts(const struct timespec& t) {
+  return {static_cast<std::int64_t>(t.tv_sec), static_cast<std::uint32_t>(t.tv_nsec)};
+}
+
+std::optional<NodeType> TypeOf(mode_t m) {
+  if (S_ISREG(m)) return NodeType::kFile;
+  if (S_ISDIR(m)) return NodeType::kDir;
+  if (S_ISLNK(m)) return NodeType::kSymlink;
+  if (S_ISFIFO(m)) return NodeType::kFifo;
+  if (S_ISSOCK(m)) return NodeType::kSocket;
+  if (S_ISCHR(m)) return NodeType::kCharDev;
+  if (S_ISBLK(m)) return NodeType::kBlockDev;
+  return std::nullopt;
+}
+
+// Reads all extended attributes. fd >= 0 uses f*xattr, else l*xattr on path.
+Result<std::vector<std::pair<std::string, std::string>>> ReadXattrs(int fd,
+                                                                    const std::string& path) {
+  std::vector<std::pair<std::string, std::string>> out;
+  std::vector<char> names(4096);
+  for (;;) {
+    ssize_t n = fd >= 0 ? ::flistxattr(fd, names.data(), names.size())
+                        : ::llistxattr(path.c_str(), names.data(), names.size());
+    if (n >= 0) {
+      names.resize(static_cast<size_t>(n));
+      break;
+    }
+    if (errno == ERANGE) {
+      names.resize(names.size() * 4);
+      continue;
+    }
+    if (errno == ENOTSUP || errno == ENOSYS) return out;
+    return PosixError(path + ": listing xattrs", errno);
+  }
+  size_t pos = 0;
+  while (pos < names.size()) {
+    std::string name(names.data() + pos);
+    pos += name.size() + 1;
+    if (name.empty()) continue;
+    std::vector<char> value(256);
+    for (;;) {
+      ssize_t n = fd >= 0 ? ::fgetxattr(fd, name.c_str(), value.data(), value.size())
+                          : ::lgetxattr(path.c_str(), name.c_str(), value.data(), value.size());
+      if (n >= 0) {
+        out.emplace_back(name, std::string(value.data(), static_cast<size_t>(n)));
+        break;
+      }
+      if (errno == ERANGE) {
+        value.resize(value.size() * 8 + 65536);
+        continue;
+      }
+      if (errno == ENODATA) break;  // removed meanwhile
+      return PosixError(path + ": reading xattr " + name, errno);
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+class Archiver {
+ public:
+  Archiver(repo::Repository& repo, const BackupOptions& opts)
+      : repo_(repo), opts_(opts), pool_(std::max(1, opts.workers), 4096) {}
+
+  Result<BackupResult> Run();
+
+ private:
+  struct Counters {
+    std::atomic<std::uint64_t> files_new{0}, files_changed{0}, files_unchanged{0};
+    std::atomic<std::uint64_t> dirs_new{0}, dirs_changed{0}, dirs_unchanged{0};
+    std::atomic<std::uint64_t> other{0}, errors{0}, bytes_read{0}, bytes_total{0};
+    std::atomic<std::uint64_t> bytes_added{0}, bytes_stored{0}, blobs_added{0};
+  };
+
+  bool Cancelled() const { return opts_.cancel && opts_.cancel->load(); }
+  void ReportError(const std::string& path, const Error& e) {
+    ++counters_.errors;
+    if (opts_.progress) ++opts_.progress->errors;
+    if (opts_.on_error) opts_.on_error(path, e);
+  }
+
+  std::string UserName(std::uint32_t uid);
+  std::string GroupName(std::uint32_t gid);
+  Node NodeFromStat(const std::string& name, const struct stat& st);
+  // Fills a node for dirfd/name. Returns nullopt (after reporting) if the entry
+  // cannot be read and should be left out.
+  std::optional<Node> SaveEntry(int dirfd, const std::string& name, const std::string& path,
+                                const Node* parent, dev_t root_dev, bool* is_dir);
+  Result<void> SaveFileContent(int fd, const std::string& path, Node& node);
+  Result<Node> SaveDir(int dirfd, const std::string& name, const std::string& path,
+                       const Node* parent, dev_t root_dev, const struct stat& st);
+  Result<Id> SaveDirContents(int fd, const std::string& path, const Node* parent,
+                             dev_t root_dev);
+  std::optional<Tree> LoadParentTree(const Node* parent);
+
+  repo::Repository& repo_;
+  const BackupOptions& opts_;
+  ThreadPool pool_;
+  Counters counters_;
+  std::mutex names_mu_;
+  std::map<std::uint32_t, std::string> users_, groups_;
+};
+
+std::string Archiver::UserName(std::uint32_t uid) {
+  std::lock_guard lock(names_mu_);
+  auto it = users_.find(uid);
+  if (it != users_.end()) return it->second;
+  struct passwd pw {}, *res = nullptr;
+  char buf[4096];
+  std::string name;
+  if (::getpwuid_r(uid, &pw, buf, sizeof buf, &res) == 0 && res) name = res->pw_name;
+  users_[uid] = name;
+  return name;
+}
+
+std::string Archiver::GroupName(std::uint32_t gid) {
+  std::lock_guard lock(names_mu_);
+  auto it = groups_.find(gid);
+  if (it != groups_.end()) return it->second;
+  struct group gr {}, *res = nullptr;
+  char buf[4096];
+  std::string name;
+  if (::getgrgid_r(gid, &gr, buf, sizeof buf, &res) == 0 && res) name = res->gr_name;
+  groups_[gid] = name;
+  return name;
+}
+
+Node Archiver::NodeFromStat(const std::string& name, const struct stat& st) {
+  Node n;
+  n.name = name;
+  n.type = *TypeOf(st.st_mode);
+  n.mode = st.st_mode & 07777;
+  n.uid = st.st_uid;
+  n.gid = st.st_gid;
+  n.user = UserName(st.st_uid);
+  n.group = GroupName(st.st_gid);
+  n.mtime = Ts(st.st_mtim);
+  n.atime = Ts(st.st_atim);
+  n.ctime = Ts(st.st_ctim);
+  n.inode = st.st_ino;
+  n.device = st.st_dev;
+  n.links = st.st_nlink;
+  if (n.type == NodeType::kFile) {
+    n.size = static_cast<std::uint64_t>(st.st_size);
+    n.sparse = static_cast<std::uint64_t>(st.st_blocks) * 512 < n.size;
+  }
+  if (n.type == NodeType::kCharDev || n.type == NodeType::kBlockDev) n.rdev = st.st_rdev;
+  return n;
+}
+
+std::optional<Tree> Archiver::LoadParentTree(const Node* parent) {
+  if (!parent || parent->type != NodeType::kDir || !parent->subtree) return std::nullopt;
+  auto t = repo_.LoadTree(*parent->subtree);
+  if (!t) return std::nullopt;  // a damaged parent only costs re-reading
+  return std::move(*t);
+}
+
+Result<void> Archiver::SaveFileContent(int fd, const std::string& path, Node& node) {
+  const codec::Chunker& chunker = repo_.chunker();
+  size_t max = chunker.params().max_size;
+  Bytes buf;
+  buf.reserve(std::min<std::uint64_t>(node.size, max) + 65536);
+  bool eof = false;
+  std::uint64_t total = 0;
+  node.content.clear();
+  while (!eof || !buf.empty()) {
+    if (Cancelled()) return MakeError(ErrorCode::kCancelled, "interrupted");
+    while (!eof && buf.size() < max) {
+      size_t old = buf.size();
+      size_t want = std::max<size_t>(max - old, 65536);
+      buf.resize(old + want);
+      ssize_t n = ::read(fd, buf.data() + old, want);
+      if (n < 0) {
+        buf.resize(old);
+        if (errno == EINTR) continue;
+        return PosixError(path, errno);
+      }
+      buf.resize(old + static_cast<size_t>(n));
+      if (n == 0) eof = true;
+      total += static_cast<std::uint64_t>(n);
+      counters_.bytes_read += static_cast<std::uint64_t>(n);
+      if (opts_.progress) {
+        opts_.progress->bytes_read += static_cast<std::uint64_t>(n);
+        opts_.progress->bytes_done += static_cast<std::uint64_t>(n);
+      }
+    }
+    if (buf.empty()) break;
+    size_t cut = chunker.NextCut(buf, eof);
+    if (cut == 0) continue;
+    ByteSpan chunk(buf.data(), cut);
+    if (opts_.dry_run) {
+      node.content.push_back(repo_.BlobId(chunk));
+    } else {
+      ASSIGN_OR_RETURN(repo::SaveBlobResult r, repo_.SaveBlob(repo::BlobType::kData, chunk));
+      if (r.added) {
+        ++counters_.blobs_added;
+        counters_.bytes_added += cut;
+        counters_.bytes_stored += r.stored_size;
+      }
+      node.content.push_back(r.id);
+    }
+    buf.erase(buf.begin(), buf.begin() + static_cast<long>(cut));
+  }
+  if (total != node.size) {
+    std::uint64_t expected = node.size;
+    node.size = total;
+    return MakeError(ErrorCode::kIo, path + ": file changed size while being read (" +
+                                         std::to_string(expected) + " -> " +
+                                         std::to_string(total) + " bytes)");
+  }
+  return Ok();
+}
+
+std::optional<Node> Archiver::SaveEntry(int dirfd, const std::string& name,
+                                        const std::string& path, const Node* parent,
+                                        dev_t /*root_dev*/, bool* is_dir) {
+  *is_dir = false;
+  struct stat st {};
+  if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    ReportError(path, PosixError(path, errno));
+    return std::nullopt;
+  }
+  if (!TypeOf(st.st_mode)) {
+    ReportError(path, MakeError(ErrorCode::kUnsupported, path + ": unsupported file type"));
+    return std::nullopt;
+  }
+  Node node = NodeFromStat(name, st);
+  switch (node.type) {
+    case NodeType::kDir:
+      *is_dir = true;
+      return node;  // the caller recurses
+    case NodeType::kSymlink: {
+      std::string target(static_cast<size_t>(st.st_size) + 1, '\0');
+      for (;;) {
+        ssize_t n = ::readlinkat(dirfd, name.c_str(), target.data(), target.size());
+        if (n < 0) {
+          ReportError(path, PosixError(path, errno));
+          return std::nullopt;
+        }
+        if (static_cast<size_t>(n) < target.size()) {
+          target.resize(static_cast<size_t>(n));
+          break;
+        }
+        target.resize(target.size() * 2);
+      }
+      node.link_target = target;
+      break;
+    }
+    case NodeType::kFile:
+      break;
+    default:
+      ++counters_.other;
+      break;
+  }
+  if (node.type != NodeType::kFile) {
+    auto x = ReadXattrs(-1, path);
+    if (x) node.xattrs = std::move(*x);
+    return node;
+  }
+  counters_.bytes_total += node.size;
+  if (opts_.progress) ++opts_.progress->files;
+  // Unchanged since the parent snapshot: one stat, no open.
+  if (parent && parent->type == NodeType::kFile && parent->size == node.size &&
+      parent->mtime == node.mtime && parent->ctime == node.ctime &&
+      parent->inode == node.inode &&
+      std::all_of(parent->content.begin(), parent->content.end(),
+                  [&](const Id& id) { return repo_.HasBlob(id); })) {
+    node.content = parent->content;
+    node.xattrs = parent->xattrs;
+    ++counters_.files_unchanged;
+    if (opts_.progress) opts_.progress->bytes_done += node.size;
+    return node;
+  }
+  int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+  if (fd < 0 && errno == EPERM)
+    fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    ReportError(path, PosixError(path, errno));
+    return std::nullopt;
+  }
+  FdCloser closer(fd);
+  auto x = ReadXattrs(fd, path);
+  if (x) node.xattrs = std::move(*x);
+  auto saved = SaveFileContent(fd, path, node);
+  if (!saved) {
+    if (saved.error().code == ErrorCode::kCancelled) return std::nullopt;
+    ReportError(path, saved.error());
+    if (node.content.empty() && node.size > 0) return std::nullopt;
+    // Changed while read: keep what was read, already reported.
+  }
+  if (parent && parent->type == NodeType::kFile) ++counters_.files_changed;
+  else ++counters_.files_new;
+  return node;
+}
+
+Result<Id> Archiver::SaveDirContents(int fd, const std::string& path, const Node* parent,
+                                     dev_t root_dev) {
+  int dup = ::dup(fd);
+  DIR* d = dup >= 0 ? ::fdopendir(dup) : nullptr;
+  if (!d) {
+    if (dup >= 0) ::close(dup);
+    return PosixError(path, errno);
+  }
+  std::vector<std::string> names;
+  errno = 0;
+  while (dirent* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (n == "." || n == "..") continue;
+    names.push_back(std::move(n));
+  }
+  int err = errno;
+  ::closedir(d);
+  if (err) return PosixError(path, err);
+  std::sort(names.begin(), names.end());
+
+  std::optional<Tree> parent_tree = LoadParentTree(parent);
+  std::map<std::string, const Node*> parent_nodes;
+  if (parent_tree)
+    for (const Node& n : parent_tree->nodes) parent_nodes[n.name] = &n;
+  auto parent_of = [&](const std::string& n) -> const Node* {
+    auto it = parent_nodes.find(n);
+    return it == parent_nodes.end() ? nullptr : it->second;
+  };
+
+  std::string prefix = path == "/" ? "/" : path + "/";
+  struct Pending {
+    std::string name;
+    std::future<std::pair<std::optional<Node>, bool>> fut;
+  };
+  std::vector<Pending> jobs;
+  for (const std::string& n : names) {
+    std::string child = prefix + n;
+    if (IsExcluded(opts_.excludes, child)) continue;
+    const Node* pn = parent_of(n);
+    jobs.push_back({n, pool_.Submit([this, fd, n, child, pn, root_dev] {
+                      bool is_dir = false;
+                      auto node = SaveEntry(fd, n, child, pn, root_dev, &is_dir);
+                      return std::make_pair(std::move(node), is_dir);
+                    })});
+  }
+  Tree tree;
+  for (Pending& job : jobs) {
+    auto [node, is_dir] = job.fut.get();
+    if (!node) continue;
+    if (is_dir) {
+      std::string child = prefix + job.name;
+      struct stat st {};
+      if (::fstatat(fd, job.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        ReportError(child, PosixError(child, errno));
+        continue;
+      }
+      auto sub = SaveDir(fd, job.name, child, parent_of(job.name), root_dev, st);
+      if (!sub) {
+        if (sub.error().code == ErrorCode::kNotFound || sub.error().code == ErrorCode::kPermission ||
+            sub.error().code == ErrorCode::kIo) {
+          ReportError(child, sub.error());
+          continue;
+        }
+        return sub.error();
+      }
+      node = std::move(*sub);
+    }
+    tree.nodes.push_back(std::move(*node));
+  }
+  if (Cancelled()) return MakeError(ErrorCode::kCancelled, "interrupted");
+  if (opts_.dry_run) return repo_.BlobId(model::EncodeTree(tree));
+  return repo_.SaveTree(tree);
+}
+
+Result<Node> Archiver::SaveDir(int dirfd, const std::string& name, const std::string& path,
+                               const Node* parent, dev_t root_dev, const struct stat& st) {
+  Node node = NodeFromStat(name, st);
+  if (opts_.progress) ++opts_.progress->dirs;
+  int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return PosixError(path, errno);
+  FdCloser closer(fd);
+  auto x = ReadXattrs(fd, path);
+  if (x) node.xattrs = std::move(*x);
+  if (opts_.one_file_system && st.st_dev != root_dev) {
+    // A mount point: recorded as an empty directory.
+    ASSIGN_OR_RETURN(node.subtree, opts_.dry_run ? Result<Id>(repo_.BlobId(model::EncodeTree({})))
+                                                 : repo_.SaveTree({}));
+    return node;
+  }
+  ASSIGN_OR_RETURN(node.subtree, SaveDirContents(fd, path, parent, root_dev));
+  if (!parent || parent->type != NodeType::kDir) ++counters_.dirs_new;
+  else if (parent->subtree == node.subtree) ++counters_.dirs_unchanged;
+  else ++counters_.dirs_changed;
+  return node;
+}
+
+// Intermediate directories of the backup paths, as a trie of components.
+struct PathTrie {
+  bool target = false;
+  std::map<std::string, PathTrie> children;
+};
+
+Result<BackupResult> Archiver::Run() {
+  auto start = std::chrono::steady_clock::now();
+  std::vector<std::string> abs_paths;
+  for (const std::string& p : opts_.paths) {
+    std::error_code ec;
+    std::filesystem::path a = std::filesystem::absolute(p, ec).lexically_normal();
+    std::string s = a.string();
+    while (s.size() > 1 && s.back() == '/') s.pop_back();
+    struct stat st {};
+    if (::lstat(s.c_str(), &st) != 0) return PosixError(s, errno);
+    abs_paths.push_back(s);
+  }
+  std::sort(abs_paths.begin(), abs_paths.end());
+  abs_paths.erase(std::unique(abs_paths.begin(), abs_paths.end()), abs_paths.end());
+  PathTrie root;
+  for (const std::string& p : abs_paths) {
+    PathTrie* t = &root;
+    for (const auto& comp : std::filesystem::path(p)) {
+      std::string c = comp.string();
+      if (c == "/" || c.empty()) continue;
+      t = &t->children[c];
+    }
+    t->target = true;
+  }
+  std::optional<Tree> parent_root;
+  std::optional<model::Snapshot> parent_snap;
+  if (opts_.parent) {
+    auto ps = repo_.LoadSnapshot(*opts_.parent);
+    if (ps) {
+      parent_snap = *ps;
+      auto t = repo_.LoadTree(ps->tree);
+      if (t) parent_root = std::move(*t);
+    }
+  }
+  // Saves the trie below `dir_path` (already open as dirfd) into a tree.
+  std::function<Result<Id>(const PathTrie&, int, const std::string&, const Tree*)> save_trie =
+      [&](const PathTrie& trie, int dirfd, const std::string& dir_path,
+          const Tree* parent_tree) -> Result<Id> {
+    if (trie.target) {
+      struct stat st {};
+      if (::fstat(dirfd, &st) != 0) return PosixError(dir_path, errno);
+      Node pn;
+      const Node* parent = nullptr;
+      if (parent_root && dir_path == "/") {
+        pn.type = NodeType::kDir;
+        pn.subtree = parent_snap->tree;
+        parent = &pn;
+      }
+      return SaveDirContents(dirfd, dir_path, parent, st.st_dev);
+    }
+    Tree tree;
+    for (const auto& [name, child] : trie.children) {
+      std::string child_path = (dir_path == "/" ? "/" : dir_path + "/") + name;
+      const Node* pnode = nullptr;
+      if (parent_tree)
+        for (const Node& n : parent_tree->nodes)
+          if (n.name == name) pnode = &n;
+      struct stat st {};
+      if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+        return PosixError(child_path, errno);
+      if (child.target && !S_ISDIR(st.st_mode)) {
+        bool is_dir = false;
+        auto node = SaveEntry(dirfd, name, child_path, pnode, st.st_dev, &is_dir);
+        if (node) tree.nodes.push_back(std::move(*node));
+        continue;
+      }
+      if (!S_ISDIR(st.st_mode))
+        return MakeError(ErrorCode::kInvalidArgument, child_path + ": not a directory");
+      if (child.target) {
+        ASSIGN_OR_RETURN(Node n, SaveDir(dirfd, name, child_path, pnode, st.st_dev, st));
+        tree.nodes.push_back(std::move(n));
+        continue;
+      }
+      // An intermediate directory: its own metadata, only the chosen children.
+      Node n = NodeFromStat(name, st);
+      int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (fd < 0) return PosixError(child_path, errno);
+      FdCloser closer(fd);
+      std::optional<Tree> sub_parent = LoadParentTree(pnode);
+      ASSIGN_OR_RETURN(n.subtree, save_trie(child, fd, child_path, sub_parent ? &*sub_parent : nullptr));
+      tree.nodes.push_back(std::move(n));
+    }
+    if (opts_.dry_run) return repo_.BlobId(model::EncodeTree(tree));
+    return repo_.SaveTree(tree);
+  };
+  int rootfd = ::open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (rootfd < 0) return PosixError("/", errno);
+  FdCloser closer(rootfd);
+  auto root_id = save_trie(root, rootfd, "/", parent_root ? &*parent_root : nullptr);
+  if (!root_id) {
+    if (root_id.error().code == ErrorCode::kCancelled && !opts_.dry_run) {
+      // Index what was uploaded so the next run does not upload it again.
+      (void)repo_.Flush();
+    }
+    return root_id.error();
+  }
+  if (!opts_.dry_run) RETURN_IF_ERROR(repo_.Flush());
+
+  model::Snapshot snap;
+  auto now = std::chrono::system_clock::now().time_since_epoch();
+  snap.time_ns = opts_.time_ns.value_or(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(now).count());
+  if (opts_.hostname.empty()) {
+    char buf[256] = {0};
+    ::gethostname(buf, sizeof buf - 1);
+    snap.hostname = buf;
+  } else {
+    snap.hostname = opts_.hostname;
+  }
+  snap.username = UserName(::getuid());
+  snap.paths = abs_paths;
+  snap.tags = opts_.tags;
+  snap.excludes = opts_.excludes;
+  snap.tree = *root_id;
+  snap.parent = opts_.parent;
+  snap.program_version = EFS2S3_VERSION;
+  model::SnapshotSummary& m = snap.summary;
+  m.files_new = counters_.files_new;
+  m.files_changed = counters_.files_changed;
+  m.files_unchanged = counters_.files_unchanged;
+  m.dirs_new = counters_.dirs_new;
+  m.dirs_changed = counters_.dirs_changed;
+  m.dirs_unchanged = counters_.dirs_unchanged;
+  m.other_nodes = counters_.other;
+  m.errors = counters_.errors;
+  m.bytes_read = counters_.bytes_read;
+  m.bytes_total = counters_.bytes_total;
+  m.bytes_added = counters_.bytes_added;
+  m.bytes_stored = counters_.bytes_stored;
+  m.blobs_added = counters_.blobs_added;
+  m.duration_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  BackupResult result;
+  result.snapshot = snap;
+  if (opts_.dry_run) return result;
+  ASSIGN_OR_RETURN(result.snapshot_id, repo_.SaveSnapshot(snap));
+  return result;
+}
+
+}  // namespace
+
+Result<BackupResult> RunBackup(repo::Repository& repo, const BackupOptions& options) {
+  Archiver a(repo, options);
+  return a.Run();
+}
+
+}  // namespace efs2s3::archiver

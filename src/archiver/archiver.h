@@ -1,0 +1,70 @@
+// archiver: backup of file trees into a repository.
+//
+// Algorithm (one snapshot):
+//   for each backup path, depth first:
+//     SaveDir(dir, parent_tree):
+//       readdir, then for every entry in parallel (file workers):
+//         lstat; read xattrs;
+//         file unchanged vs. parent (size, mtime, ctime, inode)? reuse its blob list
+//         else read, chunk (FastCDC), SaveBlob each chunk
+//       subdirectories: SaveDir(sub, parent subtree)   (recursion on this thread)
+//       SaveTree(sorted nodes) -> subtree ID
+//   intermediate directories of absolute paths become trees too (like restic)
+//   Flush (packs, then index), then SaveSnapshot.
+// Per-file problems (vanished, unreadable, changed while read) go to on_error and
+// the backup goes on; they are counted in the summary (exit code 3 in the CLI).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/id.h"
+#include "base/result.h"
+#include "model/snapshot.h"
+#include "repo/repository.h"
+
+namespace efs2s3::archiver {
+
+// Live counters, read by the progress display from another thread.
+struct BackupProgress {
+  std::atomic<std::uint64_t> files{0}, dirs{0}, bytes_read{0}, bytes_done{0};
+  std::atomic<std::uint64_t> errors{0};
+  std::uint64_t bytes_expected = 0;  // from the parent snapshot, 0 if unknown
+};
+
+struct BackupOptions {
+  std::vector<std::string> paths;
+  std::vector<std::string> excludes;  // glob patterns (docs/COMMANDS.md, "Excludes")
+  bool one_file_system = false;
+  std::string hostname;  // "" = this host
+  std::vector<std::string> tags;
+  std::optional<std::int64_t> time_ns;  // snapshot time; default now
+  std::optional<Id> parent;             // snapshot to compare with
+  int workers = 16;                     // files in flight
+  bool dry_run = false;
+  // Called for every per-file error; the backup continues. Thread-safe calls.
+  std::function<void(const std::string& path, const Error& error)> on_error;
+  BackupProgress* progress = nullptr;
+  const std::atomic<bool>* cancel = nullptr;
+};
+
+struct BackupResult {
+  Id snapshot_id;
+  model::Snapshot snapshot;
+};
+
+// Errors: kCancelled when *cancel became true (what was stored so far is indexed,
+// so the next run reuses it); repository errors are fatal.
+Result<BackupResult> RunBackup(repo::Repository& repo, const BackupOptions& options);
+
+// True if `path` (absolute) or its last component matches an exclude pattern.
+bool IsExcluded(const std::vector<std::string>& patterns, const std::string& path);
+
+// Reads an exclude file: one pattern per line, '#' comments and blank lines ignored.
+Result<std::vector<std::string>> ReadExcludeFile(const std::string& path);
+
+}  // namespace efs2s3::archiver

@@ -1,0 +1,469 @@
+#include "restorer/restorer.h"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
+#include <fnmatch.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <map>
+#include <mutex>
+
+#include "archiver/archiver.h"
+#include "base/file_util.h"
+#include "base/thread_pool.h"
+
+namespace efs2s3::restorer {
+
+using model::Node;
+using model::NodeType;
+
+namespace {
+
+std::vector<std::string> SplitPath(const std::string& path) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : path) {
+    if (c == '/') {
+      if (!cur.empty()) out.push_back(cur);
+      cur.clear();
+    } else {
+      cur.push_back(c);
+    }
+  }
+  if (!cur.empty()) out.push_back(cur);
+  return out;
+}
+
+struct timespec ToTs(const model::Timespec& t) {
+  struct timespec ts {};
+  ts.tv_sec = static_cast<time_t>(t.sec);
+  ts.tv_nsec = static_cast<long>(t.nsec);
+  return ts;
+}
+
+// Opens `rel` below `root` without following any symlink and without leaving
+// `root` (openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS; plain O_NOFOLLOW openat on
+// kernels without openat2, where every intermediate directory was created by us).
+int OpenBeneath(int root, const std::string& rel, int flags, mode_t mode = 0) {
+  struct open_how how {};
+  how.flags = static_cast<std::uint64_t>(flags | O_CLOEXEC | O_NOFOLLOW);
+  how.mode = (flags & O_CREAT) ? mode : 0;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS;
+  long fd = ::syscall(SYS_openat2, root, rel.c_str(), &how, sizeof how);
+  if (fd < 0 && errno == ENOSYS) return ::openat(root, rel.c_str(), flags | O_CLOEXEC | O_NOFOLLOW, mode);
+  return static_cast<int>(fd);
+}
+
+std::string Parent(const std::string& rel) {
+  size_t p = rel.find_last_of('/');
+  return p == std::string::npos ? "." : rel.substr(0, p);
+}
+
+bool AllZero(ByteSpan b) {
+  return std::all_of(b.begin(), b.end(), [](std::uint8_t x) { return x == 0; });
+}
+
+class Restorer {
+ public:
+  Restorer(repo::Repository& repo, const RestoreOptions& opts)
+      : repo_(repo), opts_(opts), pool_(std::max(1, opts.workers), 1024),
+        as_root_(::geteuid() == 0) {}
+
+  Result<RestoreResult> Run(const model::Snapshot& snap);
+
+ private:
+  struct DirMeta {
+    std::string rel;  // relative to the target, "" for the target itself
+    Node node;
+  };
+  bool Cancelled() const { return opts_.cancel && opts_.cancel->load(); }
+  void ReportError(const std::string& path, const Error& e) {
+    std::lock_guard lock(mu_);
+    ++result_.errors;
+    if (opts_.progress) ++opts_.progress->errors;
+    if (opts_.on_error) opts_.on_error(path, e);
+  }
+  bool Selected(const std::string& snap_path, bool is_dir, bool* descend) const;
+  Result<void> RestoreTree(int dirfd, const Id& tree_id, const std::string& snap_path,
+                           const std::string& rel, bool parent_selected);
+  void RestoreNode(int dirfd, const Node& node, const std::string& snap_path,
+                   const std::string& rel);
+  Result<void> WriteFile(const std::string& rel, const Node& node, const std::string& snap_path);
+  Result<void> VerifyFile(int fd, const Node& node, const std::string& snap_path);
+  void ApplyMeta(int fd, int dirfd, const std::string& name, const Node& node,
+                 const std::string& snap_path);
+
+  repo::Repository& repo_;
+  const RestoreOptions& opts_;
+  ThreadPool pool_;
+  bool as_root_;
+  std::mutex mu_;
+  RestoreResult result_;
+  std::vector<std::future<void>> jobs_;
+  std::vector<DirMeta> dirs_;
+  // Hard links: (device, inode) -> first restored path relative to the target.
+  std::map<std::pair<std::uint64_t, std::uint64_t>, std::string> link_first_;
+  std::vector<std::pair<std::string, std::string>> links_;  // (existing, new)
+  int target_fd_ = -1;
+};
+
+bool Restorer::Selected(const std::string& snap_path, bool is_dir, bool* descend) const {
+  *descend = is_dir;
+  if (archiver::IsExcluded(opts_.excludes, snap_path)) {
+    *descend = false;
+    return false;
+  }
+  if (opts_.includes.empty()) return true;
+  for (const std::string& p : opts_.includes) {
+    if (archiver::IsExcluded({p}, snap_path)) return true;
+    // A directory on the way to a possible match is descended into.
+    if (is_dir && p.find('/') != std::string::npos) {
+      std::string prefix = snap_path + "/";
+      if (p.compare(0, prefix.size(), prefix) == 0) return false;
+      // Patterns with wildcards before the end may match anything below.
+      if (p.find_first_of("*?[") != std::string::npos &&
+          p.find_first_of("*?[") < prefix.size())
+        return false;
+    }
+  }
+  return false;
+}
+
+void Restorer::ApplyMeta(int fd, int dirfd, const std::string& name, const Node& node,
+                         const std::string& snap_path) {
+  auto fail = [&](const char* what) {
+    ReportError(snap_path, PosixError(snap_path + ": " + what, errno));
+  };
+  bool is_link = node.type == NodeType::kSymlink;
+  std::string proc = "/proc/self/fd/" + std::to_string(dirfd) + "/" + name;
+  for (const auto& [k, v] : node.xattrs) {
+    int r = fd >= 0 ? ::fsetxattr(fd, k.c_str(), v.data(), v.size(), 0)
+                    : ::lsetxattr(proc.c_str(), k.c_str(), v.data(), v.size(), 0);
+    if (r != 0 && errno != ENOTSUP && !(errno == EPERM && !as_root_)) fail("setting xattrs");
+  }
+  if (as_root_) {
+    int r = fd >= 0 ? ::fchown(fd, node.uid, node.gid)
+                    : ::fchownat(dirfd, name.c_str(), node.uid, node.gid, AT_SYMLINK_NOFOLLOW);
+    if (r != 0) fail("setting owner");
+  }
+  if (!is_link) {
+    int r = fd >= 0 ? ::fchmod(fd, node.mode) : ::fchmodat(dirfd, name.c_str(), node.mode, 0);
+    if (r != 0) fail("setting mode");
+  }
+  struct timespec times[2] = {ToTs(node.atime), ToTs(node.mtime)};
+  int r = fd >= 0 ? ::futimens(fd, times)
+                  : ::utimensat(dirfd, name.c_str(), times, AT_SYMLINK_NOFOLLOW);
+  if (r != 0) fail("setting times");
+}
+
+Result<void> Restorer::VerifyFile(int fd, const Node& node, const std::string& snap_path) {
+  if (::lseek(fd, 0, SEEK_SET) != 0) return PosixError(snap_path, errno);
+  std::uint64_t total = 0;
+  for (const Id& id : node.content) {
+    auto loc = repo_.Lookup(id);
+    if (!loc) return MakeError(ErrorCode::kNotFound, snap_path + ": blob " + id.Short() + " not indexed");
+    Bytes buf(loc->raw_length);
+    size_t done = 0;
+    while (done < buf.size()) {
+      ssize_t n = ::read(fd, buf.data() + done, buf.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return MakeError(ErrorCode::kCorruption, snap_path + ": verify: file is short");
+      done += static_cast<size_t>(n);
+    }
+    if (repo_.BlobId(buf) != id)
+      return MakeError(ErrorCode::kCorruption, snap_path + ": verify: content differs at offset " +
+                                                   std::to_string(total));
+    total += buf.size();
+  }
+  std::uint8_t extra;
+  if (::read(fd, &extra, 1) != 0)
+    return MakeError(ErrorCode::kCorruption, snap_path + ": verify: file is longer than the snapshot");
+  return Ok();
+}
+
+Result<void> Restorer::WriteFile(const std::string& rel, const Node& node,
+                                 const std::string& snap_path) {
+  const int flags = O_RDWR | O_CREAT | O_EXCL;
+  int fd = OpenBeneath(target_fd_, rel, flags, 0600);
+  if (fd < 0 && errno == EEXIST) {
+    int dfd = OpenBeneath(target_fd_, Parent(rel), O_RDONLY | O_DIRECTORY);
+    if (dfd < 0) return PosixError(snap_path, errno);
+    int r = ::unlinkat(dfd, node.name.c_str(), 0);
+    int err = errno;
+    ::close(dfd);
+    if (r != 0) return PosixError(snap_path, err);
+    fd = OpenBeneath(target_fd_, rel, flags, 0600);
+  }
+  if (fd < 0) return PosixError(snap_path, errno);
+  std::uint64_t offset = 0;
+  Result<void> status = Ok();
+  for (const Id& id : node.content) {
+    if (Cancelled()) {
+      status = MakeError(ErrorCode::kCancelled, "interrupted");
+      break;
+    }
+    auto blob = repo_.LoadBlob(id);
+    if (!blob) {
+      status = blob.error().Wrap(snap_path);
+      break;
+    }
+    if (!(opts_.sparse && AllZero(*blob))) {
+      size_t done = 0;
+      while (done < blob->size()) {
+        ssize_t n = ::pwrite(fd, blob->data() + done, blob->size() - done,
+                             static_cast<off_t>(offset + done));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+          status = PosixError(snap_path, errno);
+          break;
+        }
+        done += static_cast<size_t>(n);
+      }
+      if (!status) break;
+    }
+    offset += blob->size();
+    if (opts_.progress) opts_.progress->bytes += blob->size();
+  }
+  if (status && ::ftruncate(fd, static_cast<off_t>(offset)) != 0) status = PosixError(snap_path, errno);
+  if (status && opts_.verify) {
+    status = VerifyFile(fd, node, snap_path);
+    if (status) {
+      std::lock_guard lock(mu_);
+      ++result_.verified;
+    }
+  }
+  if (!status) {
+    ::close(fd);
+    // Never leave a silently damaged file behind.
+    int dfd = OpenBeneath(target_fd_, Parent(rel), O_RDONLY | O_DIRECTORY);
+    if (dfd >= 0) {
+      ::unlinkat(dfd, node.name.c_str(), 0);
+      ::close(dfd);
+    }
+    return status;
+  }
+  ApplyMeta(fd, -1, node.name, node, snap_path);
+  ::close(fd);
+  std::lock_guard lock(mu_);
+  ++result_.files;
+  result_.bytes += offset;
+  if (opts_.progress) ++opts_.progress->files;
+  return Ok();
+}
+
+void Restorer::RestoreNode(int dirfd, const Node& node, const std::string& snap_path,
+                           const std::string& rel) {
+  const char* name = node.name.c_str();
+  if (node.type == NodeType::kFile && node.links > 1) {
+    std::lock_guard lock(mu_);
+    auto key = std::make_pair(node.device, node.inode);
+    auto it = link_first_.find(key);
+    if (it != link_first_.end()) {
+      links_.emplace_back(it->second, rel);
+      return;
+    }
+    link_first_[key] = rel;
+  }
+  (void)dirfd;
+  if (opts_.dry_run) {
+    std::lock_guard lock(mu_);
+    if (node.type == NodeType::kFile) {
+      ++result_.files;
+      result_.bytes += node.size;
+    } else {
+      ++result_.other;
+    }
+    return;
+  }
+  if (node.type == NodeType::kFile) {
+    jobs_.push_back(pool_.Submit([this, rel, node, snap_path] {
+      auto r = WriteFile(rel, node, snap_path);
+      if (!r && r.error().code != ErrorCode::kCancelled) ReportError(snap_path, r.error());
+    }));
+    return;
+  }
+  auto replace = [&](auto create) {
+    if (create() == 0) return true;
+    if (errno == EEXIST && ::unlinkat(dirfd, name, 0) == 0 && create() == 0) return true;
+    ReportError(snap_path, PosixError(snap_path, errno));
+    return false;
+  };
+  bool ok = false;
+  switch (node.type) {
+    case NodeType::kSymlink:
+      ok = replace([&] { return ::symlinkat(node.link_target.c_str(), dirfd, name); });
+      break;
+    case NodeType::kFifo:
+      ok = replace([&] { return ::mkfifoat(dirfd, name, 0600); });
+      break;
+    case NodeType::kSocket:
+      ok = replace([&] { return ::mknodat(dirfd, name, S_IFSOCK | 0600, 0); });
+      break;
+    case NodeType::kCharDev:
+    case NodeType::kBlockDev:
+      if (!as_root_) {
+        ReportError(snap_path, MakeError(ErrorCode::kPermission,
+                                         snap_path + ": device nodes can only be restored as root"));
+        return;
+      }
+      ok = replace([&] {
+        return ::mknodat(dirfd, name,
+                         (node.type == NodeType::kCharDev ? S_IFCHR : S_IFBLK) | 0600,
+                         static_cast<dev_t>(node.rdev));
+      });
+      break;
+    default:
+      break;
+  }
+  if (!ok) return;
+  ApplyMeta(-1, dirfd, node.name, node, snap_path);
+  std::lock_guard lock(mu_);
+  ++result_.other;
+}
+
+Result<void> Restorer::RestoreTree(int dirfd, const Id& tree_id, const std::string& snap_path,
+                                   const std::string& rel, bool parent_selected) {
+  auto tree = repo_.LoadTree(tree_id);
+  if (!tree) {
+    ReportError(snap_path.empty() ? "/" : snap_path, tree.error());
+    return Ok();
+  }
+  for (const Node& node : tree->nodes) {
+    if (Cancelled()) return MakeError(ErrorCode::kCancelled, "interrupted");
+    std::string child_snap = snap_path + "/" + node.name;
+    std::string child_rel = rel.empty() ? node.name : rel + "/" + node.name;
+    bool descend = false;
+    bool selected = parent_selected || Selected(child_snap, node.type == NodeType::kDir, &descend);
+    if (parent_selected && archiver::IsExcluded(opts_.excludes, child_snap)) continue;
+    if (parent_selected) descend = node.type == NodeType::kDir;
+    if (node.type != NodeType::kDir) {
+      if (selected) RestoreNode(dirfd, node, child_snap, child_rel);
+      continue;
+    }
+    if (!selected && !descend) continue;
+    if (opts_.dry_run) {
+      {
+        std::lock_guard lock(mu_);
+        ++result_.dirs;
+      }
+      RETURN_IF_ERROR(RestoreTree(dirfd, *node.subtree, child_snap, child_rel, selected));
+      continue;
+    }
+    const char* name = node.name.c_str();
+    if (::mkdirat(dirfd, name, 0700) != 0 && errno != EEXIST) {
+      ReportError(child_snap, PosixError(child_snap, errno));
+      continue;
+    }
+    int fd = ::openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+      ReportError(child_snap, PosixError(child_snap + " (refusing to follow a symlink)", errno));
+      continue;
+    }
+    {
+      std::lock_guard lock(mu_);
+      ++result_.dirs;
+      if (opts_.progress) ++opts_.progress->dirs;
+      dirs_.push_back({child_rel, node});
+    }
+    auto r = RestoreTree(fd, *node.subtree, child_snap, child_rel, selected);
+    ::close(fd);
+    RETURN_IF_ERROR(r);
+  }
+  return Ok();
+}
+
+Result<RestoreResult> Restorer::Run(const model::Snapshot& snap) {
+  // Find what to restore.
+  Node start;
+  start.type = NodeType::kDir;
+  start.subtree = snap.tree;
+  std::string base;  // snapshot path of `start`
+  for (const std::string& comp : SplitPath(opts_.subpath)) {
+    if (!model::IsSafeName(comp))
+      return MakeError(ErrorCode::kInvalidArgument, "bad path component '" + comp + "' in " + opts_.subpath);
+    if (start.type != NodeType::kDir)
+      return MakeError(ErrorCode::kNotFound, base + " is not a directory in the snapshot");
+    ASSIGN_OR_RETURN(model::Tree t, repo_.LoadTree(*start.subtree));
+    auto it = std::find_if(t.nodes.begin(), t.nodes.end(), [&](const Node& n) { return n.name == comp; });
+    if (it == t.nodes.end())
+      return MakeError(ErrorCode::kNotFound, base + "/" + comp + ": not in the snapshot");
+    start = *it;
+    base += "/" + comp;
+  }
+  if (!opts_.dry_run) RETURN_IF_ERROR(MakeDirs(opts_.target, 0755));
+  target_fd_ = ::open(opts_.target.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (target_fd_ < 0) return PosixError(opts_.target, errno);
+  Result<void> walked = Ok();
+  if (start.type == NodeType::kDir) {
+    walked = RestoreTree(target_fd_, *start.subtree, base, "", false);
+  } else {
+    bool descend = false;
+    if (Selected(base, false, &descend)) RestoreNode(target_fd_, start, base, start.name);
+  }
+  for (auto& j : jobs_) j.get();
+  jobs_.clear();
+  // Hard links, then directory metadata deepest first (adding entries changes
+  // a directory's mtime).
+  for (const auto& [existing, fresh] : links_) {
+    if (opts_.dry_run) break;
+    int dfd = OpenBeneath(target_fd_, Parent(fresh), O_RDONLY | O_DIRECTORY);
+    std::string name = fresh.substr(fresh.find_last_of('/') + 1);
+    if (dfd < 0 || (::linkat(target_fd_, existing.c_str(), dfd, name.c_str(), 0) != 0 &&
+                    !(errno == EEXIST && ::unlinkat(dfd, name.c_str(), 0) == 0 &&
+                      ::linkat(target_fd_, existing.c_str(), dfd, name.c_str(), 0) == 0)))
+      ReportError("/" + fresh, PosixError("/" + fresh + ": creating hard link", errno));
+    else {
+      std::lock_guard lock(mu_);
+      ++result_.files;
+    }
+    if (dfd >= 0) ::close(dfd);
+  }
+  if (!opts_.dry_run) {
+    for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) {
+      int fd = OpenBeneath(target_fd_, it->rel, O_RDONLY | O_DIRECTORY);
+      if (fd < 0) {
+        ReportError(it->rel, PosixError(it->rel, errno));
+        continue;
+      }
+      ApplyMeta(fd, -1, it->node.name, it->node, "/" + it->rel);
+      ::close(fd);
+    }
+  }
+  ::close(target_fd_);
+  RETURN_IF_ERROR(walked);
+  if (Cancelled()) return MakeError(ErrorCode::kCancelled, "interrupted");
+  return result_;
+}
+
+}  // namespace
+
+Result<RestoreResult> RunRestore(repo::Repository& repo, const model::Snapshot& snapshot,
+                                 const RestoreOptions& options) {
+  Restorer r(repo, options);
+  return r.Run(snapshot);
+}
+
+Result<model::Node> FindNode(repo::Repository& repo, const Id& root, const std::string& path) {
+  Node cur;
+  cur.type = NodeType::kDir;
+  cur.subtree = root;
+  std::string seen;
+  for (const std::string& comp : SplitPath(path)) {
+    if (cur.type != NodeType::kDir)
+      return MakeError(ErrorCode::kNotFound, seen + ": not a directory");
+    ASSIGN_OR_RETURN(model::Tree t, repo.LoadTree(*cur.subtree));
+    auto it = std::find_if(t.nodes.begin(), t.nodes.end(), [&](const Node& n) { return n.name == comp; });
+    seen += "/" + comp;
+    if (it == t.nodes.end()) return MakeError(ErrorCode::kNotFound, seen + ": not in the snapshot");
+    cur = *it;
+  }
+  return cur;
+}
+
+}  // namespace efs2s3::restorer

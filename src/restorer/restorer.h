@@ -1,0 +1,60 @@
+// restorer: writes a snapshot (or part of it) back to a directory.
+//
+// Algorithm:
+//   resolve SUBPATH in the snapshot's trees
+//   walk trees depth first, relative to an O_DIRECTORY fd of --target:
+//     directories: mkdirat + openat(O_NOFOLLOW)   (never follows a symlink)
+//     files: queued to workers: openat(O_CREAT|O_EXCL|O_NOFOLLOW), write blobs
+//            (holes with --sparse), xattrs, owner (root), mode, times
+//     symlinks, fifos, sockets, devices: created in place with their metadata
+//     later members of a hard-link group: remembered
+//   wait for the workers; create hard links
+//   set directory metadata deepest first (times last, after their content)
+// Names come from trees that were authenticated and checked (no "/", "..", NUL),
+// and every path operation is relative to a directory fd this restore created, so
+// no entry can redirect a write outside the target. A damaged blob makes that one
+// file fail (reported, removed); the rest is restored.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "model/snapshot.h"
+#include "repo/repository.h"
+
+namespace efs2s3::restorer {
+
+struct RestoreProgress {
+  std::atomic<std::uint64_t> files{0}, dirs{0}, bytes{0}, errors{0};
+  std::uint64_t bytes_expected = 0;
+};
+
+struct RestoreOptions {
+  std::string target;
+  std::string subpath;                // "" or "/" = everything
+  std::vector<std::string> includes;  // glob patterns on snapshot paths
+  std::vector<std::string> excludes;
+  bool sparse = false;
+  bool verify = false;  // re-read every restored file and compare with its blobs
+  bool dry_run = false;
+  int workers = 8;
+  std::function<void(const std::string& path, const Error& error)> on_error;
+  RestoreProgress* progress = nullptr;
+  const std::atomic<bool>* cancel = nullptr;
+};
+
+struct RestoreResult {
+  std::uint64_t files = 0, dirs = 0, other = 0, bytes = 0, errors = 0, verified = 0;
+};
+
+Result<RestoreResult> RunRestore(repo::Repository& repo, const model::Snapshot& snapshot,
+                                 const RestoreOptions& options);
+
+// Finds the node at `path` ("/a/b") below tree `root`. kNotFound if absent.
+Result<model::Node> FindNode(repo::Repository& repo, const Id& root, const std::string& path);
+
+}  // namespace efs2s3::restorer
