@@ -1,0 +1,217 @@
+#include "storage/s3/http.h"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+
+namespace efs2s3::storage::s3 {
+namespace {
+
+std::once_flag g_curl_init;
+
+struct Transfer {
+  ByteSpan body;
+  size_t sent = 0;
+  HttpResponse* resp = nullptr;
+};
+
+size_t ReadBody(char* buf, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  size_t want = std::min(size * n, t->body.size() - t->sent);
+  if (want) std::memcpy(buf, t->body.data() + t->sent, want);
+  t->sent += want;
+  return want;
+}
+
+int SeekBody(void* user, curl_off_t offset, int origin) {
+  auto* t = static_cast<Transfer*>(user);
+  if (origin != SEEK_SET || offset < 0 ||
+      static_cast<size_t>(offset) > t->body.size())
+    return CURL_SEEKFUNC_FAIL;
+  t->sent = static_cast<size_t>(offset);
+  return CURL_SEEKFUNC_OK;
+}
+
+size_t WriteBody(char* buf, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  t->resp->body.insert(t->resp->body.end(),
+                       reinterpret_cast<std::uint8_t*>(buf),
+                       reinterpret_cast<std::uint8_t*>(buf) + size * n);
+  return size * n;
+}
+
+std::string Trim(std::string_view s) {
+  size_t b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string_view::npos) return "";
+  size_t e = s.find_last_not_of(" \t\r\n");
+  return std::string(s.substr(b, e - b + 1));
+}
+
+size_t WriteHeader(char* buf, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  std::string_view line(buf, size * n);
+  if (line.rfind("HTTP/", 0) == 0) {
+    // A new response (after 100 Continue or a redirect): forget earlier
+    // headers.
+    t->resp->headers.clear();
+    return size * n;
+  }
+  size_t colon = line.find(':');
+  if (colon == std::string_view::npos) return size * n;
+  std::string name(line.substr(0, colon));
+  for (char& c : name)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::string value = Trim(line.substr(colon + 1));
+  if (name == "content-length" && t->resp->body.capacity() == 0) {
+    // Pre-size the body buffer; capped so a lying server cannot make us
+    // allocate much.
+    unsigned long long len = std::strtoull(value.c_str(), nullptr, 10);
+    t->resp->body.reserve(
+        static_cast<size_t>(std::min<unsigned long long>(len, 256u << 20)));
+  }
+  t->resp->headers[name] = value;
+  return size * n;
+}
+
+}  // namespace
+
+struct HttpClient::Pool {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<CURL*> idle;
+  int in_flight = 0;
+  int dropped = 0;
+  curl_slist* resolve = nullptr;
+
+  ~Pool() {
+    for (CURL* h : idle) curl_easy_cleanup(h);
+    curl_slist_free_all(resolve);
+  }
+};
+
+HttpClient::HttpClient(HttpOptions options)
+    : options_(std::move(options)), pool_(std::make_unique<Pool>()) {
+  std::call_once(g_curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  if (options_.max_in_flight < 1) options_.max_in_flight = 1;
+  for (const auto& r : options_.resolve)
+    pool_->resolve = curl_slist_append(pool_->resolve, r.c_str());
+}
+
+HttpClient::~HttpClient() = default;
+
+int HttpClient::dropped_connections() const {
+  std::lock_guard lock(pool_->mu);
+  return pool_->dropped;
+}
+
+Result<HttpResponse> HttpClient::Do(const HttpRequest& req) {
+  CURL* h = nullptr;
+  {
+    std::unique_lock lock(pool_->mu);
+    pool_->cv.wait(lock,
+                   [&] { return pool_->in_flight < options_.max_in_flight; });
+    ++pool_->in_flight;
+    if (!pool_->idle.empty()) {
+      h = pool_->idle.back();
+      pool_->idle.pop_back();
+    }
+  }
+  if (h == nullptr) h = curl_easy_init();
+  EFS2S3_CHECK(h != nullptr);
+  curl_easy_reset(h);
+
+  HttpResponse resp;
+  Transfer t{req.body, 0, &resp};
+  curl_slist* headers = nullptr;
+  for (const auto& [name, value] : req.headers) {
+    std::string line = value.empty() ? name + ";" : name + ": " + value;
+    headers = curl_slist_append(headers, line.c_str());
+  }
+  // No "Expect: 100-continue": one round trip less, and no half-read
+  // connections.
+  headers = curl_slist_append(headers, "Expect:");
+  // libcurl adds "Accept: */*" and, for POST, a form Content-Type unless told
+  // not to.
+  headers = curl_slist_append(headers, "Accept:");
+
+  curl_easy_setopt(h, CURLOPT_URL, req.url.c_str());
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(options_.connect_timeout.count()));
+  curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(
+      h, CURLOPT_LOW_SPEED_TIME,
+      std::max(1L, static_cast<long>(options_.stall_timeout.count() / 1000)));
+  if (options_.total_timeout.count() > 0)
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
+                     static_cast<long>(options_.total_timeout.count()));
+  if (pool_->resolve) curl_easy_setopt(h, CURLOPT_RESOLVE, pool_->resolve);
+  if (!options_.ca_file.empty())
+    curl_easy_setopt(h, CURLOPT_CAINFO, options_.ca_file.c_str());
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, WriteBody);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
+  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, WriteHeader);
+  curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
+
+  if (req.method == "GET") {
+    curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+  } else if (req.method == "HEAD") {
+    curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+  } else if (req.method == "PUT") {
+    curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(h, CURLOPT_READFUNCTION, ReadBody);
+    curl_easy_setopt(h, CURLOPT_READDATA, &t);
+    curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, SeekBody);
+    curl_easy_setopt(h, CURLOPT_SEEKDATA, &t);
+    curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE,
+                     static_cast<curl_off_t>(req.body.size()));
+  } else if (req.method == "POST") {
+    curl_easy_setopt(h, CURLOPT_POST, 1L);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, req.body.data());
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+                     static_cast<curl_off_t>(req.body.size()));
+  } else {
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req.method.c_str());
+  }
+
+  CURLcode rc = curl_easy_perform(h);
+  curl_slist_free_all(headers);
+  if (rc == CURLE_OK)
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp.status);
+
+  bool drop = rc != CURLE_OK || (!req.body.empty() && resp.status >= 400) ||
+              resp.status >= 500;
+  {
+    std::lock_guard lock(pool_->mu);
+    --pool_->in_flight;
+    if (drop) {
+      ++pool_->dropped;
+    } else {
+      pool_->idle.push_back(h);
+      h = nullptr;
+    }
+  }
+  pool_->cv.notify_one();
+  if (h) curl_easy_cleanup(h);
+
+  if (rc != CURLE_OK) {
+    ErrorCode code = ErrorCode::kTransient;
+    if (rc == CURLE_URL_MALFORMAT || rc == CURLE_UNSUPPORTED_PROTOCOL)
+      code = ErrorCode::kInvalidArgument;
+    // A certificate that does not verify will not verify on the next attempt
+    // either.
+    if (rc == CURLE_PEER_FAILED_VERIFICATION ||
+        rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_CERTPROBLEM)
+      code = ErrorCode::kIo;
+    return MakeError(code, req.what + ": " + req.method +
+                               " failed: " + curl_easy_strerror(rc));
+  }
+  return resp;
+}
+
+}  // namespace efs2s3::storage::s3

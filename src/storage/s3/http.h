@@ -1,0 +1,84 @@
+// A small blocking HTTP/1.1 client on libcurl, shared by many threads.
+//
+// HttpClient keeps a pool of curl easy handles; each keeps its connection alive
+// between requests, so a busy client holds up to `max_in_flight` persistent
+// connections. Do() blocks while `max_in_flight` requests are already running.
+//
+// A handle whose request failed at the transport level, or whose request body
+// may not have been read by the server (a status >= 400 answering a request
+// with a body), is closed instead of being returned to the pool: such a
+// connection may be stalled or out of sync (radosgw leaves it half-read).
+//
+// Errors: transport failures (connect refused, reset, timeout, truncated body)
+// are kTransient; a malformed URL is kInvalidArgument. HTTP statuses are not
+// errors here. Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/bytes.h"
+#include "base/result.h"
+#include "storage/s3/sigv4.h"
+
+namespace efs2s3::storage::s3 {
+
+struct HttpOptions {
+  int max_in_flight = 32;
+  std::chrono::milliseconds connect_timeout{10000};
+  // A transfer that moves less than 1 byte/s for this long is aborted.
+  std::chrono::milliseconds stall_timeout{60000};
+  // Whole request, 0 = no limit.
+  std::chrono::milliseconds total_timeout{0};
+  // curl CURLOPT_RESOLVE entries ("bucket.localhost:7480:127.0.0.1"), for
+  // tests.
+  std::vector<std::string> resolve;
+  // Path of a CA bundle, "" for the system default.
+  std::string ca_file;
+};
+
+struct HttpRequest {
+  std::string method;  // GET, HEAD, PUT, POST, DELETE
+  std::string url;
+  HeaderList headers;
+  ByteSpan body;
+  // A short description for error messages ("s3:bucket/key"); never
+  // credentials.
+  std::string what;
+};
+
+struct HttpResponse {
+  long status = 0;
+  std::map<std::string, std::string> headers;  // lower-case names
+  Bytes body;
+
+  // Header value or "".
+  std::string Header(const std::string& lower_name) const {
+    auto it = headers.find(lower_name);
+    return it == headers.end() ? "" : it->second;
+  }
+};
+
+class HttpClient {
+ public:
+  explicit HttpClient(HttpOptions options = {});
+  ~HttpClient();
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  Result<HttpResponse> Do(const HttpRequest& req);
+
+  const HttpOptions& options() const { return options_; }
+  // Number of connections closed because of errors (for tests).
+  int dropped_connections() const;
+
+ private:
+  struct Pool;
+  HttpOptions options_;
+  std::unique_ptr<Pool> pool_;
+};
+
+}  // namespace efs2s3::storage::s3

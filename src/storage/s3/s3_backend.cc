@@ -1,0 +1,244 @@
+#include "storage/s3/s3_backend.h"
+
+#include <algorithm>
+
+namespace efs2s3::storage::s3 {
+namespace {
+
+bool ValidStorageClass(const std::string& s) {
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || c == '_' || std::isdigit(c);
+  });
+}
+
+bool ValidBucket(const std::string& b) {
+  if (b.size() < 3 || b.size() > 63) return false;
+  return std::all_of(b.begin(), b.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '-' || c == '_';
+  });
+}
+
+class S3Backend : public Backend, public S3Maintenance {
+ public:
+  S3Backend(std::shared_ptr<S3Client> client, S3Location where, S3Options opts)
+      : client_(std::move(client)),
+        where_(std::move(where)),
+        opts_(std::move(opts)) {}
+
+  std::string Location() const override {
+    return "s3:" + where_.bucket +
+           (where_.prefix.empty() ? "" : "/" + where_.prefix);
+  }
+
+  Result<void> Create() override {
+    auto head = client_->HeadBucket(where_.bucket);
+    if (!head && head.error().code == ErrorCode::kNoRepository) {
+      RETURN_IF_ERROR(client_->CreateBucket(where_.bucket));
+    } else if (!head) {
+      return head.error();
+    }
+    auto st = Stat({ObjectType::kConfig, "config"});
+    if (st)
+      return MakeError(ErrorCode::kAlreadyExists,
+                       Location() + ": a repository already exists here");
+    if (st.error().code != ErrorCode::kNotFound) return st.error();
+    return Ok();
+  }
+
+  Result<void> Save(const Handle& h, ByteSpan data,
+                    const SaveOptions& opts) override {
+    PutOptions put;
+    put.create_only = opts.create_only;
+    put.storage_class = h.type == ObjectType::kPack ? opts_.storage_class_data
+                                                    : opts_.storage_class_meta;
+    put.sse = opts_.sse;
+    put.sse_kms_key_id = opts_.sse_kms_key_id;
+    std::string key = Key(h);
+    if (data.size() >= opts_.multipart_threshold && data.size() > (5u << 20)) {
+      if (opts.create_only) {
+        // radosgw ignores If-None-Match on CompleteMultipartUpload: check
+        // first.
+        auto st = client_->HeadObject(where_.bucket, key);
+        if (st)
+          return MakeError(ErrorCode::kAlreadyExists,
+                           S3Name(where_.bucket, key) + ": already exists");
+        if (st.error().code != ErrorCode::kNotFound) return st.error();
+      }
+      return client_->PutObjectMultipart(
+          where_.bucket, key, data, put,
+          {opts_.multipart_part_size, std::max(1, opts_.multipart_parallel)});
+    }
+    return client_->PutObject(where_.bucket, key, data, put);
+  }
+
+  Result<Bytes> Load(const Handle& h, std::uint64_t offset,
+                     std::uint64_t length) override {
+    return client_->GetObject(where_.bucket, Key(h), offset, length);
+  }
+
+  Result<ObjectInfo> Stat(const Handle& h) override {
+    ASSIGN_OR_RETURN(ObjectMeta m, client_->HeadObject(where_.bucket, Key(h)));
+    return ObjectInfo{h.name, m.size};
+  }
+
+  Result<void> Remove(const Handle& h) override {
+    std::string key = Key(h);
+    RETURN_IF_ERROR(client_->HeadObject(where_.bucket, key));
+    return client_->DeleteObject(where_.bucket, key);
+  }
+
+  Result<void> List(
+      ObjectType type,
+      const std::function<Result<void>(const ObjectInfo&)>& fn) override {
+    if (type == ObjectType::kConfig) {
+      auto st = Stat({type, "config"});
+      if (!st)
+        return st.error().code == ErrorCode::kNotFound
+                   ? Ok()
+                   : Result<void>(st.error());
+      return fn(*st);
+    }
+    std::string dir = Root() + ObjectTypeDir(type) + "/";
+    return client_->ListObjects(
+        where_.bucket, dir, [&](const ListedObject& o) -> Result<void> {
+          std::string rel = o.key.substr(dir.size());
+          size_t slash = rel.find('/');
+          if (type == ObjectType::kPack) {
+            // data/<2 hex>/<name>
+            if (slash != 2 || rel.find('/', 3) != std::string::npos)
+              return Ok();
+            rel = rel.substr(3);
+          } else if (slash != std::string::npos) {
+            return Ok();
+          }
+          if (rel.empty()) return Ok();
+          return fn(ObjectInfo{rel, o.size});
+        });
+  }
+
+  int Concurrency() const override { return std::max(1, opts_.connections); }
+
+  Result<std::vector<MultipartUpload>> ListIncompleteUploads() override {
+    std::vector<MultipartUpload> out;
+    RETURN_IF_ERROR(client_->ListMultipartUploads(
+        where_.bucket, Root(), [&](const MultipartUpload& u) -> Result<void> {
+          out.push_back(u);
+          return Ok();
+        }));
+    return out;
+  }
+
+  Result<int> AbortIncompleteUploads(
+      std::chrono::system_clock::time_point before) override {
+    ASSIGN_OR_RETURN(std::vector<MultipartUpload> uploads,
+                     ListIncompleteUploads());
+    int n = 0;
+    for (const auto& u : uploads) {
+      auto t = ParseIsoTime(u.initiated);
+      if (t && *t >= before) continue;
+      RETURN_IF_ERROR(
+          client_->AbortMultipartUpload(where_.bucket, u.key, u.upload_id));
+      ++n;
+    }
+    return n;
+  }
+
+ private:
+  std::string Root() const {
+    return where_.prefix.empty() ? "" : where_.prefix + "/";
+  }
+  std::string Key(const Handle& h) const { return Root() + ObjectKey(h); }
+
+  std::shared_ptr<S3Client> client_;
+  S3Location where_;
+  S3Options opts_;
+};
+
+}  // namespace
+
+Result<S3Config> ResolveS3Config(const S3Options& opts, const Getenv& env) {
+  S3Config c;
+  c.region = opts.region;
+  if (c.region.empty()) c.region = ResolveRegion(env);
+  if (c.region.empty()) c.region = "us-east-1";
+  c.endpoint = opts.endpoint;
+  for (const char* var : {"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"})
+    if (c.endpoint.empty()) c.endpoint = env(var).value_or("");
+  if (!c.endpoint.empty()) {
+    if (c.endpoint.find("://") == std::string::npos)
+      c.endpoint = "https://" + c.endpoint;
+    if (c.endpoint.rfind("http://", 0) != 0 &&
+        c.endpoint.rfind("https://", 0) != 0)
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "S3 endpoint " + c.endpoint +
+                           ": only http:// and https:// are supported");
+  }
+  c.path_style = opts.path_style;
+  c.http.max_in_flight = std::max(1, opts.connections);
+  c.http.connect_timeout =
+      std::chrono::seconds(std::max(1, opts.connect_timeout_s));
+  c.http.stall_timeout =
+      std::chrono::seconds(std::max(1, opts.stall_timeout_s));
+  c.http.total_timeout =
+      std::chrono::seconds(std::max(0, opts.request_timeout_s));
+  c.retry.max_attempts = std::max(1, opts.max_attempts);
+  if (!opts.sse.empty() && opts.sse != "AES256" && opts.sse != "aws:kms")
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "--s3-sse " + opts.sse + ": use AES256 or aws:kms");
+  if (!opts.sse_kms_key_id.empty() && opts.sse != "aws:kms")
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "--s3-sse-kms-key-id needs --s3-sse aws:kms");
+  if (!ValidStorageClass(opts.storage_class_data) ||
+      !ValidStorageClass(opts.storage_class_meta))
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "S3 storage classes are upper-case names such as STANDARD "
+                     "or GLACIER_IR");
+  return c;
+}
+
+Result<S3Location> ParseS3Location(const std::string& location) {
+  std::string rest;
+  if (location.rfind("s3://", 0) == 0)
+    rest = location.substr(5);
+  else if (location.rfind("s3:", 0) == 0)
+    rest = location.substr(3);
+  else
+    return MakeError(ErrorCode::kInvalidArgument,
+                     location + ": not an s3: location");
+  while (!rest.empty() && rest.front() == '/') rest.erase(0, 1);
+  S3Location loc;
+  size_t slash = rest.find('/');
+  loc.bucket = rest.substr(0, slash);
+  if (slash != std::string::npos) loc.prefix = rest.substr(slash + 1);
+  while (!loc.prefix.empty() && loc.prefix.back() == '/') loc.prefix.pop_back();
+  while (!loc.prefix.empty() && loc.prefix.front() == '/')
+    loc.prefix.erase(0, 1);
+  if (!ValidBucket(loc.bucket))
+    return MakeError(
+        ErrorCode::kInvalidArgument,
+        location + ": \"" + loc.bucket +
+            "\" is not a valid bucket name (3-63 characters: a-z 0-9 . -)");
+  return loc;
+}
+
+Result<std::unique_ptr<Backend>> NewS3Backend(const S3Location& where,
+                                              const S3Options& opts,
+                                              const Getenv& env) {
+  ASSIGN_OR_RETURN(S3Config config, ResolveS3Config(opts, env));
+  auto client = std::make_shared<S3Client>(std::move(config),
+                                           NewDefaultCredentialsChain(env));
+  return NewS3BackendWithClient(std::move(client), where, opts);
+}
+
+std::unique_ptr<Backend> NewS3BackendWithClient(
+    std::shared_ptr<S3Client> client, const S3Location& where,
+    const S3Options& opts) {
+  return std::make_unique<S3Backend>(std::move(client), where, opts);
+}
+
+S3Maintenance* AsS3Maintenance(Backend& backend) {
+  return dynamic_cast<S3Maintenance*>(&backend);
+}
+
+}  // namespace efs2s3::storage::s3

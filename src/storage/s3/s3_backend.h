@@ -1,0 +1,64 @@
+// A repository in an S3 bucket (Amazon S3 or a compatible server such as
+// radosgw).
+//
+// Object keys are "<prefix>/<ObjectKey(h)>" (backend.h). Save uses a single PUT
+// with Content-MD5 and a signed payload hash, or a parallel multipart upload
+// from S3Options::multipart_threshold on; create-only saves send If-None-Match:
+// * and map 412 to kAlreadyExists. Storage class and server-side encryption
+// come from S3Options: data packs get storage_class_data, everything else
+// storage_class_meta. Retries live in the S3 client (s3_client.h), per request.
+//
+// Remove checks existence first (S3 deletes missing keys silently, the Backend
+// contract wants kNotFound). Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "storage/backend.h"
+#include "storage/options.h"
+#include "storage/s3/credentials.h"
+#include "storage/s3/s3_client.h"
+
+namespace efs2s3::storage::s3 {
+
+// Client settings from options and the environment: endpoint (options,
+// AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else Amazon S3 of the region), region
+// (options, AWS_REGION, AWS_DEFAULT_REGION, config file, else us-east-1).
+// kInvalidArgument for malformed values.
+Result<S3Config> ResolveS3Config(const S3Options& opts, const Getenv& env);
+
+// Parses "s3://bucket[/prefix]" or "s3:bucket[/prefix]".
+struct S3Location {
+  std::string bucket;
+  std::string prefix;  // no leading or trailing '/'
+};
+Result<S3Location> ParseS3Location(const std::string& location);
+
+// Opens a bucket/prefix with the default credentials chain.
+Result<std::unique_ptr<Backend>> NewS3Backend(const S3Location& where,
+                                              const S3Options& opts,
+                                              const Getenv& env = ProcessEnv());
+// Same with a given client (tests, custom credentials).
+std::unique_ptr<Backend> NewS3BackendWithClient(
+    std::shared_ptr<S3Client> client, const S3Location& where,
+    const S3Options& opts);
+
+// Maintenance only an S3 backend offers: multipart uploads left behind by
+// crashed runs.
+class S3Maintenance {
+ public:
+  virtual ~S3Maintenance() = default;
+  // Incomplete multipart uploads under the repository prefix.
+  virtual Result<std::vector<MultipartUpload>> ListIncompleteUploads() = 0;
+  // Aborts those started before `before`; returns how many were aborted.
+  virtual Result<int> AbortIncompleteUploads(
+      std::chrono::system_clock::time_point before) = 0;
+};
+
+// The maintenance interface of an S3 backend, nullptr for other backends.
+S3Maintenance* AsS3Maintenance(Backend& backend);
+
+}  // namespace efs2s3::storage::s3

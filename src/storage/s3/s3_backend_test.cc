@@ -1,0 +1,381 @@
+// The storage conformance suite and S3-specific tests against a real S3 server.
+//
+// The server comes from the environment (scripts/radosgw.sh start prints it):
+//   EFS2S3_TEST_S3_ENDPOINT  e.g. http://127.0.0.1:7480
+//   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (or any source of the credentials
+//   chain)
+// Without it the tests skip, unless EFS2S3_TEST_DISALLOW_SKIP contains "S3",
+// which makes them fail. Each test gets a fresh prefix in the bucket
+// EFS2S3_TEST_S3_BUCKET (default "efs2s3-test"), created when missing.
+//
+// moto_server, when installed, is a second target for storage classes and SSE
+// headers.
+#include "storage/s3/s3_backend.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <set>
+#include <thread>
+
+#include "base/file_util.h"
+#include "storage/testing/backend_conformance.h"
+
+extern char** environ;
+
+namespace efs2s3::storage::s3 {
+namespace {
+
+std::string EnvOr(const char* name, const std::string& fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? v : fallback;
+}
+
+bool SkipDisallowed() {
+  return EnvOr("EFS2S3_TEST_DISALLOW_SKIP", "").find("S3") != std::string::npos;
+}
+
+std::string TestEndpoint() { return EnvOr("EFS2S3_TEST_S3_ENDPOINT", ""); }
+std::string TestBucket() {
+  return EnvOr("EFS2S3_TEST_S3_BUCKET", "efs2s3-test");
+}
+
+// Records a failure when no server is configured but skipping is disallowed.
+bool ServerConfigured() {
+  if (!TestEndpoint().empty()) return true;
+  if (SkipDisallowed())
+    ADD_FAILURE() << "EFS2S3_TEST_S3_ENDPOINT is not set but "
+                     "EFS2S3_TEST_DISALLOW_SKIP=S3; "
+                     "start a server with scripts/radosgw.sh start DIR";
+  return false;
+}
+
+S3Options TestOptions() {
+  S3Options o;
+  o.endpoint = TestEndpoint();
+  o.connections = 16;
+  o.max_attempts = 4;
+  return o;
+}
+
+std::string RandomPrefix() { return "t-" + HexEncode(RandomBytes(8)); }
+
+// A backend on a fresh prefix of the test bucket; nullptr when not configured.
+std::unique_ptr<Backend> FreshS3(S3Options opts = TestOptions()) {
+  if (!ServerConfigured()) return nullptr;
+  auto b = NewS3Backend({TestBucket(), RandomPrefix()}, opts);
+  EXPECT_TRUE(b.has_value()) << b.error().message;
+  if (!b) return nullptr;
+  auto created = (*b)->Create();
+  EXPECT_TRUE(created.has_value()) << created.error().message;
+  return std::move(*b);
+}
+
+std::unique_ptr<Backend> FreshS3Default() { return FreshS3(); }
+
+INSTANTIATE_TEST_SUITE_P(S3, BackendConformanceTest,
+                         ::testing::Values(BackendUnderTest{"radosgw",
+                                                            FreshS3Default}),
+                         BackendName);
+
+class S3ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!ServerConfigured())
+      GTEST_SKIP() << "EFS2S3_TEST_S3_ENDPOINT is not set";
+  }
+};
+
+TEST_F(S3ServerTest, MultipartRoundTrip) {
+  // Given a 5 MiB multipart threshold, when a 12.5 MiB pack is saved, then it
+  // is uploaded in three parts and reads back whole and across part boundaries.
+  S3Options o = TestOptions();
+  o.multipart_threshold = 5u << 20;
+  o.multipart_part_size = 5u << 20;
+  o.multipart_parallel = 3;
+  auto b = FreshS3(o);
+  ASSERT_TRUE(b);
+  Bytes data = RandomBytes((12u << 20) + (512u << 10));
+  Handle h{ObjectType::kPack, HexEncode(RandomBytes(32))};
+  auto saved = b->Save(h, data, {});
+  ASSERT_TRUE(saved) << saved.error().message;
+  auto st = b->Stat(h);
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->size, data.size());
+  auto all = b->Load(h);
+  ASSERT_TRUE(all);
+  EXPECT_TRUE(*all == data);
+  auto cross = b->Load(h, (5u << 20) - 100, 200);
+  ASSERT_TRUE(cross);
+  EXPECT_EQ(*cross, Bytes(data.begin() + (5 << 20) - 100,
+                          data.begin() + (5 << 20) + 100));
+  // Create-only multipart onto an existing object is refused.
+  auto again = b->Save(h, data, {.create_only = true});
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, ErrorCode::kAlreadyExists);
+  // No upload is left behind.
+  auto pending = AsS3Maintenance(*b)->ListIncompleteUploads();
+  ASSERT_TRUE(pending) << pending.error().message;
+  EXPECT_TRUE(pending->empty());
+}
+
+TEST_F(S3ServerTest, WrongSecretIsAClearPermissionError) {
+  // Given a wrong secret key, then every request fails with kPermission naming
+  // the object, saying what is wrong, and never echoing the secret.
+  S3Config config = *ResolveS3Config(TestOptions(), ProcessEnv());
+  const std::string secret = "definitely-not-the-right-secret-0123456789";
+  auto client = std::make_shared<S3Client>(
+      config, NewStaticCredentials(
+                  {EnvOr("AWS_ACCESS_KEY_ID", "x"), secret, "", {}, "test"}));
+  auto b = NewS3BackendWithClient(client, {TestBucket(), RandomPrefix()},
+                                  TestOptions());
+  Handle h{ObjectType::kSnapshot, HexEncode(RandomBytes(32))};
+  auto r = b->Save(h, ToBytes("x"), {});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kPermission) << r.error().message;
+  EXPECT_NE(r.error().message.find(ObjectKey(h)), std::string::npos)
+      << r.error().message;
+  EXPECT_NE(r.error().message.find("secret"), std::string::npos)
+      << r.error().message;
+  EXPECT_EQ(r.error().message.find(secret), std::string::npos);
+  EXPECT_EQ(r.error().message.find('<'), std::string::npos)
+      << "no XML: " << r.error().message;
+  auto l = b->Load(h);
+  ASSERT_FALSE(l);
+  EXPECT_EQ(l.error().code, ErrorCode::kPermission) << l.error().message;
+  EXPECT_EQ(client->http().options().max_in_flight, config.http.max_in_flight);
+}
+
+TEST_F(S3ServerTest, IfNoneMatchIsEnforcedByTheServer) {
+  // Given an object, then a second create-only PUT gets 412 from the server,
+  // reported as kAlreadyExists, and the first content stays.
+  auto config = ResolveS3Config(TestOptions(), ProcessEnv());
+  ASSERT_TRUE(config);
+  S3Client client(*config, NewDefaultCredentialsChain());
+  std::string key = RandomPrefix() + "/locks/x";
+  ASSERT_TRUE(client.CreateBucket(TestBucket()));
+  PutOptions create_only;
+  create_only.create_only = true;
+  ASSERT_TRUE(client.PutObject(TestBucket(), key, AsBytes("one"), create_only));
+  auto r = client.PutObject(TestBucket(), key, AsBytes("two"), create_only);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kAlreadyExists) << r.error().message;
+  EXPECT_NE(r.error().message.find("412"), std::string::npos)
+      << r.error().message;
+  EXPECT_EQ(*client.GetObject(TestBucket(), key), ToBytes("one"));
+}
+
+TEST_F(S3ServerTest, ListPaginatesAndBatchDeleteRemovesAll) {
+  // Given more objects than one listing page holds (a page of 7 here), then
+  // List sees each once, and DeleteObjects removes them all.
+  auto config = ResolveS3Config(TestOptions(), ProcessEnv());
+  ASSERT_TRUE(config);
+  config->list_page_size = 7;
+  auto client =
+      std::make_shared<S3Client>(*config, NewDefaultCredentialsChain());
+  S3Location where{TestBucket(), RandomPrefix()};
+  auto b = NewS3BackendWithClient(client, where, TestOptions());
+  ASSERT_TRUE(b->Create());
+  std::set<std::string> names;
+  for (int i = 0; i < 30; ++i) names.insert(HexEncode(RandomBytes(32)));
+  std::vector<std::thread> threads;
+  std::vector<std::string> vnames(names.begin(), names.end());
+  for (int t = 0; t < 6; ++t)
+    threads.emplace_back([&, t] {
+      for (size_t i = static_cast<size_t>(t); i < vnames.size(); i += 6)
+        EXPECT_TRUE(
+            b->Save({ObjectType::kPack, vnames[i]}, ToBytes(vnames[i]), {}));
+    });
+  for (auto& th : threads) th.join();
+  std::multiset<std::string> listed;
+  ASSERT_TRUE(
+      b->List(ObjectType::kPack, [&](const ObjectInfo& o) -> Result<void> {
+        listed.insert(o.name);
+        return Ok();
+      }));
+  EXPECT_EQ(listed.size(), names.size());
+  EXPECT_EQ(std::set<std::string>(listed.begin(), listed.end()), names);
+  std::vector<std::string> keys;
+  for (const auto& n : names)
+    keys.push_back(where.prefix + "/" + ObjectKey({ObjectType::kPack, n}));
+  ASSERT_TRUE(client->DeleteObjects(TestBucket(), keys));
+  int left = 0;
+  ASSERT_TRUE(
+      b->List(ObjectType::kPack, [&](const ObjectInfo&) -> Result<void> {
+        ++left;
+        return Ok();
+      }));
+  EXPECT_EQ(left, 0);
+}
+
+TEST_F(S3ServerTest, LeftoverMultipartUploadsAreListedAndAborted) {
+  // Given a multipart upload a crashed run left behind, then maintenance lists
+  // it and aborts it.
+  auto config = ResolveS3Config(TestOptions(), ProcessEnv());
+  ASSERT_TRUE(config);
+  auto client =
+      std::make_shared<S3Client>(*config, NewDefaultCredentialsChain());
+  S3Location where{TestBucket(), RandomPrefix()};
+  auto b = NewS3BackendWithClient(client, where, TestOptions());
+  ASSERT_TRUE(b->Create());
+  auto id = client->CreateMultipartUpload(TestBucket(),
+                                          where.prefix + "/data/ab/abcd", {});
+  ASSERT_TRUE(id) << id.error().message;
+  auto* m = AsS3Maintenance(*b);
+  ASSERT_NE(m, nullptr);
+  auto pending = m->ListIncompleteUploads();
+  ASSERT_TRUE(pending) << pending.error().message;
+  ASSERT_EQ(pending->size(), 1u);
+  EXPECT_EQ((*pending)[0].upload_id, *id);
+  // Uploads started after the cut-off are kept.
+  auto kept = m->AbortIncompleteUploads(std::chrono::system_clock::now() -
+                                        std::chrono::hours(1));
+  ASSERT_TRUE(kept);
+  EXPECT_EQ(*kept, 0);
+  auto n = m->AbortIncompleteUploads(std::chrono::system_clock::now() +
+                                     std::chrono::minutes(5));
+  ASSERT_TRUE(n) << n.error().message;
+  EXPECT_EQ(*n, 1);
+  EXPECT_TRUE(m->ListIncompleteUploads()->empty());
+}
+
+TEST_F(S3ServerTest, MissingBucketIsNoRepositoryAndCreateMakesIt) {
+  // Given a bucket that does not exist, then reads say so clearly, and Create()
+  // makes it.
+  std::string bucket = "efs2s3-missing-" + HexEncode(RandomBytes(4));
+  auto b = NewS3Backend({bucket, "repo"}, TestOptions());
+  ASSERT_TRUE(b);
+  auto r = (*b)->Load({ObjectType::kConfig, "config"});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kNoRepository) << r.error().message;
+  EXPECT_NE(r.error().message.find(bucket), std::string::npos);
+  ASSERT_TRUE((*b)->Create());
+  ASSERT_TRUE((*b)->Save({ObjectType::kConfig, "config"}, ToBytes("c"),
+                         {.create_only = true}));
+  EXPECT_EQ((*b)->Create().error().code, ErrorCode::kAlreadyExists);
+}
+
+TEST_F(S3ServerTest, VirtualHostAddressing) {
+  // Given the endpoint as a host name (radosgw's rgw_dns_name is localhost),
+  // then virtual-host style requests (bucket.localhost) work.
+  std::string ep = TestEndpoint();
+  if (ep.find("127.0.0.1") == std::string::npos)
+    GTEST_SKIP() << "needs a loopback endpoint";
+  S3Options o = TestOptions();
+  o.endpoint = ep.replace(ep.find("127.0.0.1"), 9, "localhost");
+  auto config = ResolveS3Config(o, ProcessEnv());
+  ASSERT_TRUE(config);
+  std::string port = o.endpoint.substr(o.endpoint.rfind(':') + 1);
+  config->http.resolve = {TestBucket() + ".localhost:" + port + ":127.0.0.1"};
+  auto client =
+      std::make_shared<S3Client>(*config, NewDefaultCredentialsChain());
+  EXPECT_EQ(client->ObjectUrl(TestBucket(), "k"),
+            "http://" + TestBucket() + ".localhost:" + port + "/k");
+  auto b = NewS3BackendWithClient(client, {TestBucket(), RandomPrefix()}, o);
+  ASSERT_TRUE(b->Create());
+  Handle h{ObjectType::kIndex, HexEncode(RandomBytes(32))};
+  auto saved = b->Save(h, ToBytes("virtual"), {});
+  ASSERT_TRUE(saved) << saved.error().message;
+  EXPECT_EQ(*b->Load(h), ToBytes("virtual"));
+}
+
+// ---- moto_server: storage classes and SSE headers
+// -----------------------------------
+
+class MotoServer {
+ public:
+  MotoServer() {
+    std::string exe = FindInPath("moto_server");
+    if (exe.empty()) return;
+    port_ = 20000 + static_cast<int>(RandomBytes(2)[0]) * 100 +
+            static_cast<int>(::getpid() % 100);
+    std::string port = std::to_string(port_);
+    const char* argv[] = {exe.c_str(), "-H",         "127.0.0.1",
+                          "-p",        port.c_str(), nullptr};
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    if (posix_spawn(&pid_, exe.c_str(), &fa, nullptr, const_cast<char**>(argv),
+                    environ) != 0)
+      pid_ = 0;
+    posix_spawn_file_actions_destroy(&fa);
+    if (!pid_) return;
+    HttpClient http;
+    for (int i = 0; i < 100; ++i) {
+      auto r = http.Do({"GET", endpoint() + "/", {}, {}, "moto"});
+      if (r && r->status > 0) {
+        ready_ = true;
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  ~MotoServer() {
+    if (pid_) {
+      ::kill(pid_, SIGTERM);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  bool ready() const { return ready_; }
+  std::string endpoint() const {
+    return "http://127.0.0.1:" + std::to_string(port_);
+  }
+
+ private:
+  static std::string FindInPath(const std::string& name) {
+    std::string path = EnvOr("PATH", "");
+    size_t pos = 0;
+    while (pos <= path.size()) {
+      size_t end = path.find(':', pos);
+      if (end == std::string::npos) end = path.size();
+      std::string cand = path.substr(pos, end - pos) + "/" + name;
+      if (::access(cand.c_str(), X_OK) == 0) return cand;
+      pos = end + 1;
+    }
+    return "";
+  }
+  pid_t pid_ = 0;
+  int port_ = 0;
+  bool ready_ = false;
+};
+
+TEST(S3MotoTest, StorageClassPerObjectKindAndSse) {
+  // Given data packs in GLACIER_IR and metadata in STANDARD_IA with SSE AES256,
+  // then the server reports those classes per object kind.
+  MotoServer moto;
+  if (!moto.ready())
+    GTEST_SKIP() << "moto_server is not installed or did not start";
+  S3Options o;
+  o.endpoint = moto.endpoint();
+  o.storage_class_data = "GLACIER_IR";
+  o.storage_class_meta = "STANDARD_IA";
+  o.sse = "AES256";
+  auto config =
+      ResolveS3Config(o, [](const std::string&) { return std::nullopt; });
+  ASSERT_TRUE(config);
+  auto client = std::make_shared<S3Client>(
+      *config, NewStaticCredentials({"testing", "testing", "", {}, "test"}));
+  auto b = NewS3BackendWithClient(client, {"moto-bucket", "repo"}, o);
+  auto created = b->Create();
+  ASSERT_TRUE(created) << created.error().message;
+  Handle pack{ObjectType::kPack, HexEncode(RandomBytes(32))};
+  Handle snap{ObjectType::kSnapshot, HexEncode(RandomBytes(32))};
+  ASSERT_TRUE(b->Save(pack, ToBytes("pack"), {}));
+  ASSERT_TRUE(b->Save(snap, ToBytes("snap"), {.create_only = true}));
+  auto pm = client->HeadObject("moto-bucket", "repo/" + ObjectKey(pack));
+  ASSERT_TRUE(pm) << pm.error().message;
+  EXPECT_EQ(pm->storage_class, "GLACIER_IR");
+  auto sm = client->HeadObject("moto-bucket", "repo/" + ObjectKey(snap));
+  ASSERT_TRUE(sm);
+  EXPECT_EQ(sm->storage_class, "STANDARD_IA");
+  EXPECT_EQ(*b->Load(snap), ToBytes("snap"));
+}
+
+}  // namespace
+}  // namespace efs2s3::storage::s3

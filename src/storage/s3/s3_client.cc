@@ -1,0 +1,702 @@
+#include "storage/s3/s3_client.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <pugixml.hpp>
+#include <random>
+#include <thread>
+
+namespace efs2s3::storage::s3 {
+namespace {
+
+const std::string kEmptySha256 =
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+struct XmlError {
+  std::string code;
+  std::string message;
+};
+
+XmlError ParseXmlError(const Bytes& body) {
+  XmlError e;
+  if (body.empty()) return e;
+  pugi::xml_document doc;
+  if (!doc.load_buffer(body.data(), body.size())) return e;
+  pugi::xml_node err = doc.child("Error");
+  e.code = err.child_value("Code");
+  e.message = err.child_value("Message");
+  return e;
+}
+
+std::string StripQuotes(std::string s) {
+  if (s.size() >= 2 && s.front() == '"' && s.back() == '"')
+    s = s.substr(1, s.size() - 2);
+  return s;
+}
+
+bool IsIpLiteral(const std::string& host) {
+  if (!host.empty() && host.front() == '[') return true;
+  return !host.empty() && std::all_of(host.begin(), host.end(), [](char c) {
+    return std::isdigit(c) || c == '.';
+  });
+}
+
+std::chrono::milliseconds Backoff(const RetryPolicy& p, int attempt) {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  double cap =
+      static_cast<double>(p.base_delay.count()) * std::pow(2.0, attempt - 1);
+  cap = std::min(cap, static_cast<double>(p.max_delay.count()));
+  std::uniform_real_distribution<double> dist(0.0, cap);
+  // Full jitter, but never less than a tenth of the step so a storm of retries
+  // spreads.
+  return std::chrono::milliseconds(
+      static_cast<long long>(std::max(cap / 10, dist(rng))));
+}
+
+std::string XmlEscape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      default:
+        out.push_back(c);
+    }
+  }
+  return out;
+}
+
+void AddPutHeaders(HeaderList& h, const PutOptions& opts) {
+  if (!opts.storage_class.empty())
+    h.emplace_back("x-amz-storage-class", opts.storage_class);
+  if (!opts.sse.empty())
+    h.emplace_back("x-amz-server-side-encryption", opts.sse);
+  if (opts.sse == "aws:kms" && !opts.sse_kms_key_id.empty())
+    h.emplace_back("x-amz-server-side-encryption-aws-kms-key-id",
+                   opts.sse_kms_key_id);
+}
+
+}  // namespace
+
+std::string S3Name(const std::string& bucket, const std::string& key) {
+  return "s3:" + bucket + (key.empty() ? "" : "/" + key);
+}
+
+bool IsRetryableStatus(const HttpResponse& resp) {
+  if (resp.status == 429) return true;
+  if (resp.status >= 500) return resp.status != 501;
+  if (resp.status == 400 || resp.status == 409) {
+    std::string code = ParseXmlError(resp.body).code;
+    return code == "RequestTimeout" || code == "OperationAborted" ||
+           code == "ConditionalRequestConflict" || code == "SlowDown";
+  }
+  return false;
+}
+
+Error S3Error(const HttpResponse& resp, const std::string& method,
+              const std::string& what) {
+  XmlError x = ParseXmlError(resp.body);
+  std::string detail = "HTTP " + std::to_string(resp.status) +
+                       (x.code.empty() ? "" : " " + x.code);
+  if (!x.message.empty()) detail += ": " + x.message;
+  auto err = [&](ErrorCode c, const std::string& text) {
+    return MakeError(c,
+                     what + ": " + text + " (" + method + ", " + detail + ")");
+  };
+  switch (resp.status) {
+    case 403:
+      if (x.code == "SignatureDoesNotMatch")
+        return err(ErrorCode::kPermission,
+                   "access denied: the request signature does not match; is "
+                   "the secret access "
+                   "key right?");
+      if (x.code == "InvalidAccessKeyId")
+        return err(ErrorCode::kPermission,
+                   "access denied: the access key id is not known");
+      if (x.code == "RequestTimeTooSkewed")
+        return err(ErrorCode::kPermission,
+                   "access denied: this machine's clock is wrong");
+      return err(ErrorCode::kPermission, "access denied");
+    case 404:
+      if (x.code == "NoSuchBucket")
+        return err(ErrorCode::kNoRepository, "the bucket does not exist");
+      return err(ErrorCode::kNotFound, "not found");
+    case 412:
+      return err(ErrorCode::kAlreadyExists, "already exists");
+    case 416:
+      return err(ErrorCode::kCorruption,
+                 "the requested range is beyond the object's end");
+    case 501:
+      return err(ErrorCode::kUnsupported, "the server does not implement this");
+    default:
+      break;
+  }
+  if (x.code == "ExpiredToken" || x.code == "InvalidToken" ||
+      x.code == "TokenRefreshRequired")
+    return err(ErrorCode::kPermission, "the session token has expired");
+  if (IsRetryableStatus(resp))
+    return err(ErrorCode::kTransient, "the server is unavailable");
+  if (resp.status == 400 &&
+      (x.code == "BadDigest" || x.code == "XAmzContentSHA256Mismatch"))
+    return err(ErrorCode::kIo,
+               "the server received different bytes than were sent");
+  return err(ErrorCode::kIo, "request failed");
+}
+
+S3Client::S3Client(S3Config config,
+                   std::unique_ptr<CredentialsProvider> credentials)
+    : config_(std::move(config)),
+      credentials_(std::move(credentials)),
+      http_(config_.http) {
+  if (!config_.retry.sleep)
+    config_.retry.sleep = [](std::chrono::milliseconds d) {
+      std::this_thread::sleep_for(d);
+    };
+  if (config_.region.empty()) config_.region = "us-east-1";
+  std::string ep = config_.endpoint;
+  if (ep.empty()) ep = "https://s3." + config_.region + ".amazonaws.com";
+  size_t sep = ep.find("://");
+  scheme_ = sep == std::string::npos ? "https" : ep.substr(0, sep);
+  std::string rest = sep == std::string::npos ? ep : ep.substr(sep + 3);
+  size_t slash = rest.find('/');
+  authority_ = rest.substr(0, slash);
+  if (slash != std::string::npos) base_path_ = rest.substr(slash);
+  while (!base_path_.empty() && base_path_.back() == '/') base_path_.pop_back();
+  // Drop a default port: the Host header must match what the server
+  // reconstructs.
+  if ((scheme_ == "https" && authority_.ends_with(":443")) ||
+      (scheme_ == "http" && authority_.ends_with(":80")))
+    authority_ = authority_.substr(0, authority_.rfind(':'));
+  std::string host = authority_;
+  if (host.front() != '[') host = host.substr(0, host.find(':'));
+  ip_host_ = IsIpLiteral(host);
+}
+
+S3Client::~S3Client() = default;
+
+S3Client::Target S3Client::MakeTarget(const std::string& bucket,
+                                      const std::string& key,
+                                      const std::string& query) const {
+  Target t;
+  // Virtual-host addressing needs a DNS name; buckets with dots break TLS
+  // wildcards.
+  bool path_style =
+      config_.path_style || ip_host_ ||
+      (scheme_ == "https" && bucket.find('.') != std::string::npos);
+  t.host = authority_;
+  t.path = base_path_;
+  if (!bucket.empty()) {
+    if (path_style)
+      t.path += "/" + bucket;
+    else
+      t.host = bucket + "." + authority_;
+  }
+  t.path += "/" + key;
+  if (path_style && !bucket.empty() && key.empty())
+    t.path.pop_back();  // "/bucket"
+  if (t.path.empty()) t.path = "/";
+  t.url = scheme_ + "://" + t.host + UriEncode(t.path, true) +
+          (query.empty() ? "" : "?" + query);
+  return t;
+}
+
+std::string S3Client::ObjectUrl(const std::string& bucket,
+                                const std::string& key) const {
+  return MakeTarget(bucket, key, "").url;
+}
+
+Result<HttpResponse> S3Client::Execute(Call& call) {
+  const std::string payload_hash =
+      call.body.empty() ? kEmptySha256 : Sha256Hex(call.body);
+  const std::string md5 = call.content_md5 ? ContentMd5(call.body) : "";
+  const std::string query = CanonicalQuery(call.query);
+  const Target target = MakeTarget(call.bucket, call.key, query);
+  const int max_attempts = std::max(1, config_.retry.max_attempts);
+  bool refreshed_token = false;
+  Error last;
+  for (call.attempts = 1;; ++call.attempts) {
+    ASSIGN_OR_RETURN(Credentials creds, credentials_->Get());
+    long long now = std::chrono::duration_cast<std::chrono::seconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
+    SigningRequest sreq;
+    sreq.method = call.method;
+    sreq.path = target.path;
+    sreq.query = call.query;
+    sreq.payload_hash = payload_hash;
+    sreq.headers = call.headers;
+    sreq.headers.emplace_back("Host", target.host);
+    sreq.headers.emplace_back("x-amz-date", AmzDate(now));
+    sreq.headers.emplace_back("x-amz-content-sha256", payload_hash);
+    if (!md5.empty()) sreq.headers.emplace_back("Content-MD5", md5);
+    if (!creds.session_token.empty())
+      sreq.headers.emplace_back("x-amz-security-token", creds.session_token);
+    Signature sig = Sign(sreq, {creds.access_key_id, creds.secret_access_key},
+                         {config_.region, "s3", AmzDate(now)});
+    HttpRequest hreq{call.method, target.url, std::move(sreq.headers),
+                     call.body, call.what};
+    hreq.headers.emplace_back("Authorization", sig.authorization);
+
+    auto resp = http_.Do(hreq);
+    bool retry = false;
+    if (!resp) {
+      last = resp.error();
+      retry = last.code == ErrorCode::kTransient;
+      call.ambiguous = true;
+    } else if (resp->status >= 200 && resp->status < 300) {
+      if (!call.validate) return resp;
+      auto ok = call.validate(*resp);
+      if (ok) return resp;
+      last = ok.error();
+      retry = last.code == ErrorCode::kTransient;
+    } else {
+      last = S3Error(*resp, call.method, call.what);
+      retry = IsRetryableStatus(*resp);
+      if (resp->status >= 500) call.ambiguous = true;
+      std::string code = ParseXmlError(resp->body).code;
+      if ((code == "ExpiredToken" || code == "InvalidToken" ||
+           code == "TokenRefreshRequired") &&
+          !refreshed_token) {
+        credentials_->Invalidate();
+        refreshed_token = true;
+        retry = true;
+      }
+    }
+    if (!retry) return last;
+    if (call.attempts >= max_attempts) {
+      last.message +=
+          fmt::format(" (gave up after {} attempts)", call.attempts);
+      return last;
+    }
+    config_.retry.sleep(Backoff(config_.retry, call.attempts));
+  }
+}
+
+Result<void> S3Client::PutObject(const std::string& bucket,
+                                 const std::string& key, ByteSpan data,
+                                 const PutOptions& opts) {
+  const std::string md5hex = Md5Hex(data);
+  Call call;
+  call.method = "PUT";
+  call.bucket = bucket;
+  call.key = key;
+  call.body = data;
+  call.content_md5 = true;
+  call.what = S3Name(bucket, key);
+  call.headers.emplace_back("Content-Type", "application/octet-stream");
+  if (opts.create_only) call.headers.emplace_back("If-None-Match", "*");
+  AddPutHeaders(call.headers, opts);
+  if (opts.sse != "aws:kms") {
+    // The ETag of a single-part object is its MD5 (not with SSE-KMS): verify
+    // the server stored what was sent.
+    call.validate = [&](const HttpResponse& r) -> Result<void> {
+      std::string etag = StripQuotes(r.Header("etag"));
+      if (!etag.empty() && etag != md5hex)
+        return MakeError(
+            ErrorCode::kTransient,
+            call.what + ": the server's ETag does not match the data sent");
+      return Ok();
+    };
+  }
+  auto r = Execute(call);
+  if (!r && r.error().code == ErrorCode::kAlreadyExists && call.ambiguous) {
+    // An earlier attempt may have created the object before its answer was
+    // lost.
+    auto meta = HeadObject(bucket, key);
+    if (meta && meta->size == data.size() && meta->etag == md5hex) return Ok();
+  }
+  if (!r) return r.error();
+  return Ok();
+}
+
+Result<Bytes> S3Client::GetObject(const std::string& bucket,
+                                  const std::string& key, std::uint64_t offset,
+                                  std::uint64_t length) {
+  Call call;
+  call.method = "GET";
+  call.bucket = bucket;
+  call.key = key;
+  call.what = S3Name(bucket, key);
+  bool ranged = offset > 0 || length > 0;
+  if (ranged)
+    call.headers.emplace_back(
+        "Range", length > 0
+                     ? fmt::format("bytes={}-{}", offset, offset + length - 1)
+                     : fmt::format("bytes={}-", offset));
+  Bytes result;
+  call.validate = [&](const HttpResponse& r) -> Result<void> {
+    std::uint64_t total = 0, first = 0;
+    if (r.status == 206) {
+      // "bytes FIRST-LAST/TOTAL"
+      std::string cr = r.Header("content-range");
+      unsigned long long a = 0, b = 0, t = 0;
+      if (std::sscanf(cr.c_str(), "bytes %llu-%llu/%llu", &a, &b, &t) != 3)
+        return MakeError(ErrorCode::kTransient,
+                         call.what + ": bad Content-Range " + cr);
+      total = t;
+      first = a;
+    } else {
+      total = r.body.size();
+      std::string cl = r.Header("content-length");
+      if (!cl.empty() && std::stoull(cl) != total)
+        return MakeError(ErrorCode::kTransient, call.what + ": short body");
+    }
+    if (offset > total || (length > 0 && offset + length > total))
+      return MakeError(
+          ErrorCode::kCorruption,
+          fmt::format(
+              "{}: object is {} bytes, shorter than the requested range "
+              "{}+{}",
+              call.what, total, offset, length));
+    std::uint64_t want = length > 0 ? length : total - offset;
+    std::uint64_t skip =
+        offset - first;  // a 200 answer carries the whole object
+    if (r.body.size() < skip + want)
+      return MakeError(ErrorCode::kTransient,
+                       fmt::format("{}: short body ({} of {} bytes)", call.what,
+                                   r.body.size(), skip + want));
+    result.assign(r.body.begin() + static_cast<std::ptrdiff_t>(skip),
+                  r.body.begin() + static_cast<std::ptrdiff_t>(skip + want));
+    return Ok();
+  };
+  auto r = Execute(call);
+  if (!r) {
+    if (r.error().code == ErrorCode::kCorruption && length == 0) {
+      // 416 for a range starting exactly at the end: an empty tail, not an
+      // error.
+      auto meta = HeadObject(bucket, key);
+      if (meta && meta->size == offset) return Bytes{};
+    }
+    return r.error();
+  }
+  return result;
+}
+
+Result<ObjectMeta> S3Client::HeadObject(const std::string& bucket,
+                                        const std::string& key) {
+  Call call;
+  call.method = "HEAD";
+  call.bucket = bucket;
+  call.key = key;
+  call.what = S3Name(bucket, key);
+  ASSIGN_OR_RETURN(HttpResponse r, Execute(call));
+  ObjectMeta m;
+  m.size = std::stoull(
+      r.Header("content-length").empty() ? "0" : r.Header("content-length"));
+  m.etag = StripQuotes(r.Header("etag"));
+  m.storage_class = r.Header("x-amz-storage-class");
+  return m;
+}
+
+Result<void> S3Client::DeleteObject(const std::string& bucket,
+                                    const std::string& key) {
+  Call call;
+  call.method = "DELETE";
+  call.bucket = bucket;
+  call.key = key;
+  call.what = S3Name(bucket, key);
+  auto r = Execute(call);
+  if (!r && r.error().code != ErrorCode::kNotFound) return r.error();
+  return Ok();
+}
+
+Result<void> S3Client::DeleteObjects(const std::string& bucket,
+                                     const std::vector<std::string>& keys) {
+  for (size_t start = 0; start < keys.size(); start += 1000) {
+    size_t end = std::min(keys.size(), start + 1000);
+    std::string body = "<Delete><Quiet>true</Quiet>";
+    for (size_t i = start; i < end; ++i)
+      body += "<Object><Key>" + XmlEscape(keys[i]) + "</Key></Object>";
+    body += "</Delete>";
+    Call call;
+    call.method = "POST";
+    call.bucket = bucket;
+    call.query = {{"delete", ""}};
+    call.body = AsBytes(body);
+    call.content_md5 = true;
+    call.what = S3Name(bucket, "") + " (delete " + std::to_string(end - start) +
+                " objects)";
+    call.headers.emplace_back("Content-Type", "application/xml");
+    ASSIGN_OR_RETURN(HttpResponse r, Execute(call));
+    pugi::xml_document doc;
+    doc.load_buffer(r.body.data(), r.body.size());
+    int failed = 0;
+    std::string first;
+    for (pugi::xml_node e : doc.child("DeleteResult").children("Error")) {
+      if (std::string(e.child_value("Code")) == "NoSuchKey") continue;
+      if (failed++ == 0)
+        first = S3Name(bucket, e.child_value("Key")) + ": " +
+                e.child_value("Code") + " " + e.child_value("Message");
+    }
+    if (failed)
+      return MakeError(
+          ErrorCode::kIo,
+          fmt::format("{} of {} objects could not be deleted, first: {}",
+                      failed, end - start, first));
+  }
+  return Ok();
+}
+
+Result<void> S3Client::ListObjects(
+    const std::string& bucket, const std::string& prefix,
+    const std::function<Result<void>(const ListedObject&)>& fn) {
+  std::string token;
+  for (;;) {
+    Call call;
+    call.method = "GET";
+    call.bucket = bucket;
+    call.query = {{"list-type", "2"},
+                  {"prefix", prefix},
+                  {"max-keys", std::to_string(config_.list_page_size)}};
+    call.what = S3Name(bucket, prefix);
+    if (!token.empty()) call.query.emplace_back("continuation-token", token);
+    ASSIGN_OR_RETURN(HttpResponse r, Execute(call));
+    pugi::xml_document doc;
+    if (!doc.load_buffer(r.body.data(), r.body.size()))
+      return MakeError(ErrorCode::kTransient,
+                       call.what + ": unreadable ListObjectsV2 answer");
+    pugi::xml_node root = doc.child("ListBucketResult");
+    for (pugi::xml_node c : root.children("Contents")) {
+      ListedObject o{c.child_value("Key"),
+                     std::strtoull(c.child_value("Size"), nullptr, 10)};
+      RETURN_IF_ERROR(fn(o));
+    }
+    token = root.child_value("NextContinuationToken");
+    if (std::string(root.child_value("IsTruncated")) != "true") return Ok();
+    if (token.empty())
+      return MakeError(
+          ErrorCode::kIo,
+          call.what + ": truncated listing without a continuation token");
+  }
+}
+
+Result<std::string> S3Client::CreateMultipartUpload(const std::string& bucket,
+                                                    const std::string& key,
+                                                    const PutOptions& opts) {
+  Call call;
+  call.method = "POST";
+  call.bucket = bucket;
+  call.key = key;
+  call.query = {{"uploads", ""}};
+  call.what = S3Name(bucket, key);
+  call.headers.emplace_back("Content-Type", "application/octet-stream");
+  AddPutHeaders(call.headers, opts);
+  ASSIGN_OR_RETURN(HttpResponse r, Execute(call));
+  pugi::xml_document doc;
+  doc.load_buffer(r.body.data(), r.body.size());
+  std::string id =
+      doc.child("InitiateMultipartUploadResult").child_value("UploadId");
+  if (id.empty())
+    return MakeError(ErrorCode::kIo, call.what + ": no UploadId in the answer");
+  return id;
+}
+
+Result<std::string> S3Client::UploadPart(const std::string& bucket,
+                                         const std::string& key,
+                                         const std::string& upload_id, int part,
+                                         ByteSpan data, bool check_etag) {
+  Call call;
+  call.method = "PUT";
+  call.bucket = bucket;
+  call.key = key;
+  call.query = {{"partNumber", std::to_string(part)}, {"uploadId", upload_id}};
+  call.body = data;
+  call.content_md5 = true;
+  call.what = S3Name(bucket, key) + " (part " + std::to_string(part) + ")";
+  const std::string md5hex = check_etag ? Md5Hex(data) : "";
+  std::string etag;
+  call.validate = [&](const HttpResponse& r) -> Result<void> {
+    etag = StripQuotes(r.Header("etag"));
+    if (etag.empty() || (check_etag && etag != md5hex))
+      return MakeError(ErrorCode::kTransient,
+                       call.what + ": unexpected ETag in the answer");
+    return Ok();
+  };
+  RETURN_IF_ERROR(Execute(call));
+  return etag;
+}
+
+Result<void> S3Client::CompleteMultipartUpload(
+    const std::string& bucket, const std::string& key,
+    const std::string& upload_id, const std::vector<std::string>& etags,
+    bool create_only) {
+  std::string body = "<CompleteMultipartUpload>";
+  for (size_t i = 0; i < etags.size(); ++i)
+    body += fmt::format(
+        "<Part><PartNumber>{}</PartNumber><ETag>\"{}\"</ETag></Part>", i + 1,
+        etags[i]);
+  body += "</CompleteMultipartUpload>";
+  Call call;
+  call.method = "POST";
+  call.bucket = bucket;
+  call.key = key;
+  call.query = {{"uploadId", upload_id}};
+  call.body = AsBytes(body);
+  call.what = S3Name(bucket, key);
+  call.headers.emplace_back("Content-Type", "application/xml");
+  if (create_only) call.headers.emplace_back("If-None-Match", "*");
+  // S3 may answer 200 and report an error in the body.
+  call.validate = [&](const HttpResponse& r) -> Result<void> {
+    pugi::xml_document doc;
+    doc.load_buffer(r.body.data(), r.body.size());
+    if (doc.child("Error")) {
+      HttpResponse as_error = r;
+      as_error.status =
+          std::string(doc.child("Error").child_value("Code")) == "InternalError"
+              ? 500
+              : 400;
+      Error e = S3Error(as_error, "POST", call.what);
+      if (as_error.status == 500) e.code = ErrorCode::kTransient;
+      return e;
+    }
+    return Ok();
+  };
+  RETURN_IF_ERROR(Execute(call));
+  return Ok();
+}
+
+Result<void> S3Client::AbortMultipartUpload(const std::string& bucket,
+                                            const std::string& key,
+                                            const std::string& upload_id) {
+  Call call;
+  call.method = "DELETE";
+  call.bucket = bucket;
+  call.key = key;
+  call.query = {{"uploadId", upload_id}};
+  call.what = S3Name(bucket, key);
+  auto r = Execute(call);
+  if (!r && r.error().code != ErrorCode::kNotFound) return r.error();
+  return Ok();
+}
+
+Result<void> S3Client::PutObjectMultipart(const std::string& bucket,
+                                          const std::string& key, ByteSpan data,
+                                          const PutOptions& opts,
+                                          const MultipartOptions& mp) {
+  std::uint64_t part_size = std::max<std::uint64_t>(mp.part_size, 5u << 20);
+  // At most 10,000 parts.
+  while ((data.size() + part_size - 1) / part_size > 10000) part_size *= 2;
+  const size_t parts =
+      std::max<size_t>(1, (data.size() + part_size - 1) / part_size);
+  ASSIGN_OR_RETURN(std::string upload_id,
+                   CreateMultipartUpload(bucket, key, opts));
+
+  std::vector<std::string> etags(parts);
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::mutex mu;
+  Error first_error;
+  const bool check_etag = opts.sse != "aws:kms";
+  auto worker = [&] {
+    for (size_t i = next++; i < parts && !failed; i = next++) {
+      size_t off = i * part_size;
+      size_t len = std::min<size_t>(part_size, data.size() - off);
+      auto etag = UploadPart(bucket, key, upload_id, static_cast<int>(i + 1),
+                             data.subspan(off, len), check_etag);
+      if (!etag) {
+        std::lock_guard lock(mu);
+        if (!failed.exchange(true)) first_error = etag.error();
+        return;
+      }
+      etags[i] = *etag;
+    }
+  };
+  int nthreads = std::clamp<int>(mp.parallel, 1, static_cast<int>(parts));
+  std::vector<std::thread> threads;
+  for (int t = 1; t < nthreads; ++t) threads.emplace_back(worker);
+  worker();
+  for (auto& t : threads) t.join();
+
+  Result<void> done = failed ? Result<void>(first_error)
+                             : CompleteMultipartUpload(bucket, key, upload_id,
+                                                       etags, opts.create_only);
+  if (!done) {
+    // Parts of a failed upload cost storage until aborted.
+    (void)AbortMultipartUpload(bucket, key, upload_id);
+    return done.error();
+  }
+  return Ok();
+}
+
+Result<void> S3Client::ListMultipartUploads(
+    const std::string& bucket, const std::string& prefix,
+    const std::function<Result<void>(const MultipartUpload&)>& fn) {
+  std::string key_marker, id_marker;
+  for (;;) {
+    Call call;
+    call.method = "GET";
+    call.bucket = bucket;
+    call.query = {{"uploads", ""}, {"prefix", prefix}};
+    call.what = S3Name(bucket, prefix) + " (multipart uploads)";
+    if (!key_marker.empty()) call.query.emplace_back("key-marker", key_marker);
+    if (!id_marker.empty())
+      call.query.emplace_back("upload-id-marker", id_marker);
+    ASSIGN_OR_RETURN(HttpResponse r, Execute(call));
+    pugi::xml_document doc;
+    if (!doc.load_buffer(r.body.data(), r.body.size()))
+      return MakeError(ErrorCode::kTransient,
+                       call.what + ": unreadable answer");
+    pugi::xml_node root = doc.child("ListMultipartUploadsResult");
+    for (pugi::xml_node u : root.children("Upload"))
+      RETURN_IF_ERROR(fn({u.child_value("Key"), u.child_value("UploadId"),
+                          u.child_value("Initiated")}));
+    if (std::string(root.child_value("IsTruncated")) != "true") return Ok();
+    key_marker = root.child_value("NextKeyMarker");
+    id_marker = root.child_value("NextUploadIdMarker");
+    if (key_marker.empty() && id_marker.empty())
+      return MakeError(ErrorCode::kIo,
+                       call.what + ": truncated listing without markers");
+  }
+}
+
+Result<void> S3Client::HeadBucket(const std::string& bucket) {
+  Call call;
+  call.method = "HEAD";
+  call.bucket = bucket;
+  call.what = S3Name(bucket, "");
+  auto r = Execute(call);
+  if (!r && r.error().code == ErrorCode::kNotFound)
+    return MakeError(ErrorCode::kNoRepository,
+                     call.what + ": the bucket does not exist");
+  if (!r) return r.error();
+  return Ok();
+}
+
+Result<void> S3Client::CreateBucket(const std::string& bucket) {
+  std::string body;
+  // Only Amazon S3 wants a location constraint; other servers reject unknown
+  // regions.
+  if (config_.endpoint.empty() && config_.region != "us-east-1")
+    body = "<CreateBucketConfiguration><LocationConstraint>" + config_.region +
+           "</LocationConstraint></CreateBucketConfiguration>";
+  Call call;
+  call.method = "PUT";
+  call.bucket = bucket;
+  call.body = AsBytes(body);
+  call.what = S3Name(bucket, "");
+  auto r = Execute(call);
+  if (!r) {
+    if (r.error().message.find("BucketAlreadyOwnedByYou") != std::string::npos)
+      return Ok();
+    return r.error();
+  }
+  return Ok();
+}
+
+}  // namespace efs2s3::storage::s3

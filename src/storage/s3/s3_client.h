@@ -1,0 +1,194 @@
+// A minimal S3 REST client: the calls a backup repository needs, signed with
+// SigV4, retried with backoff, and with S3 error answers mapped to efs2s3 error
+// codes.
+//
+// Retry policy (Execute): a request is retried, re-sent whole with the same
+// Content-MD5 and payload hash, on transport errors
+// (connect/reset/timeout/truncated body), HTTP 5xx except 501, 429, 503
+// SlowDown, 400 RequestTimeout and 409
+// OperationAborted/ConditionalRequestConflict, with exponential backoff and
+// full jitter. An expired session token makes it fetch credentials again and
+// retry. No other 4xx is ever retried.
+//
+// Error mapping: 404 NoSuchKey/NoSuchUpload -> kNotFound, 404 NoSuchBucket ->
+// kNoRepository, 403 -> kPermission, 412 -> kAlreadyExists, 416 -> kCorruption,
+// retryable statuses after the last attempt -> kTransient, anything else ->
+// kIo. Every message names the object ("s3:bucket/key: ...") and never contains
+// credentials.
+//
+// Thread-safe: one client serves all threads of a process.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/bytes.h"
+#include "base/result.h"
+#include "storage/s3/credentials.h"
+#include "storage/s3/http.h"
+
+namespace efs2s3::storage::s3 {
+
+struct RetryPolicy {
+  int max_attempts = 8;
+  std::chrono::milliseconds base_delay{200};
+  std::chrono::milliseconds max_delay{20000};
+  // How to wait between attempts; tests replace it.
+  std::function<void(std::chrono::milliseconds)> sleep;
+};
+
+struct S3Config {
+  // "https://s3.eu-west-1.amazonaws.com", "http://127.0.0.1:7480" (may carry a
+  // path).
+  std::string endpoint;
+  std::string region = "us-east-1";
+  // Path-style (https://host/bucket/key) instead of virtual-host
+  // (https://bucket.host/key).
+  bool path_style = false;
+  HttpOptions http;
+  RetryPolicy retry;
+  // max-keys of ListObjectsV2 (S3 caps it at 1000); smaller in tests of
+  // pagination.
+  int list_page_size = 1000;
+};
+
+struct PutOptions {
+  bool create_only = false;    // If-None-Match: *
+  std::string storage_class;   // "" = the bucket default
+  std::string sse;             // "", "AES256", "aws:kms"
+  std::string sse_kms_key_id;  // with aws:kms
+};
+
+struct ObjectMeta {
+  std::uint64_t size = 0;
+  std::string etag;           // without quotes
+  std::string storage_class;  // "" when the server does not say (STANDARD)
+};
+
+struct ListedObject {
+  std::string key;
+  std::uint64_t size = 0;
+};
+
+struct MultipartUpload {
+  std::string key;
+  std::string upload_id;
+  std::string initiated;  // ISO 8601
+};
+
+struct MultipartOptions {
+  std::uint64_t part_size = 16u << 20;  // at least 5 MiB
+  int parallel = 4;
+};
+
+class S3Client {
+ public:
+  S3Client(S3Config config, std::unique_ptr<CredentialsProvider> credentials);
+  ~S3Client();
+
+  Result<void> PutObject(const std::string& bucket, const std::string& key,
+                         ByteSpan data, const PutOptions& opts);
+  // Whole object when offset == 0 and length == 0; otherwise exactly `length`
+  // bytes (or to the end when length == 0) or kCorruption when the object is
+  // shorter.
+  Result<Bytes> GetObject(const std::string& bucket, const std::string& key,
+                          std::uint64_t offset = 0, std::uint64_t length = 0);
+  Result<ObjectMeta> HeadObject(const std::string& bucket,
+                                const std::string& key);
+  // S3 semantics: deleting a missing key succeeds.
+  Result<void> DeleteObject(const std::string& bucket, const std::string& key);
+  // DeleteObjects in batches of 1000 keys; fails if any key could not be
+  // deleted.
+  Result<void> DeleteObjects(const std::string& bucket,
+                             const std::vector<std::string>& keys);
+  // ListObjectsV2 over all pages. Stops at and returns the first error of fn.
+  Result<void> ListObjects(
+      const std::string& bucket, const std::string& prefix,
+      const std::function<Result<void>(const ListedObject&)>& fn);
+
+  // Multipart upload with parts sent in parallel; aborted on failure.
+  Result<void> PutObjectMultipart(const std::string& bucket,
+                                  const std::string& key, ByteSpan data,
+                                  const PutOptions& opts,
+                                  const MultipartOptions& mp);
+  Result<void> ListMultipartUploads(
+      const std::string& bucket, const std::string& prefix,
+      const std::function<Result<void>(const MultipartUpload&)>& fn);
+  // Starts a multipart upload; returns its upload id.
+  Result<std::string> CreateMultipartUpload(const std::string& bucket,
+                                            const std::string& key,
+                                            const PutOptions& opts);
+  Result<void> AbortMultipartUpload(const std::string& bucket,
+                                    const std::string& key,
+                                    const std::string& upload_id);
+
+  // kNoRepository when the bucket does not exist, kPermission when it is not
+  // ours.
+  Result<void> HeadBucket(const std::string& bucket);
+  Result<void> CreateBucket(const std::string& bucket);
+
+  // The URL of an object (tests, messages).
+  std::string ObjectUrl(const std::string& bucket,
+                        const std::string& key) const;
+  const S3Config& config() const { return config_; }
+  HttpClient& http() { return http_; }
+
+  // One signed request as Execute() sends it.
+  struct Call {
+    std::string method;
+    std::string bucket;
+    std::string key;
+    std::vector<std::pair<std::string, std::string>> query;
+    HeaderList headers;
+    ByteSpan body;
+    bool content_md5 = false;
+    std::string what;  // for messages: "s3:bucket/key"
+    // Checks a 2xx answer; a kTransient error makes the call retry.
+    std::function<Result<void>(const HttpResponse&)> validate;
+    // Set by Execute: attempts made, and whether an earlier attempt may have
+    // reached the server (transport error or 5xx).
+    int attempts = 0;
+    bool ambiguous = false;
+  };
+  Result<HttpResponse> Execute(Call& call);
+
+ private:
+  struct Target {
+    std::string url;
+    std::string host;  // Host header
+    std::string path;  // decoded path for signing
+  };
+  Target MakeTarget(const std::string& bucket, const std::string& key,
+                    const std::string& query) const;
+  Result<std::string> UploadPart(const std::string& bucket,
+                                 const std::string& key,
+                                 const std::string& upload_id, int part,
+                                 ByteSpan data, bool check_etag);
+  Result<void> CompleteMultipartUpload(const std::string& bucket,
+                                       const std::string& key,
+                                       const std::string& upload_id,
+                                       const std::vector<std::string>& etags,
+                                       bool create_only);
+
+  S3Config config_;
+  std::unique_ptr<CredentialsProvider> credentials_;
+  HttpClient http_;
+  std::string scheme_;     // "https"
+  std::string authority_;  // "host:port"
+  std::string base_path_;  // "" or "/prefix" of the endpoint URL
+  bool ip_host_ = false;
+};
+
+// "s3:bucket/key" as used in messages.
+std::string S3Name(const std::string& bucket, const std::string& key);
+
+// Maps a non-2xx answer to an Error (exposed for tests).
+Error S3Error(const HttpResponse& resp, const std::string& method,
+              const std::string& what);
+// Whether an answer should be retried.
+bool IsRetryableStatus(const HttpResponse& resp);
+
+}  // namespace efs2s3::storage::s3
