@@ -270,8 +270,12 @@ Result<HttpResponse> S3Client::Execute(Call& call) {
       retry = IsRetryableStatus(*resp);
       if (resp->status >= 500) call.ambiguous = true;
       std::string code = ParseXmlError(resp->body).code;
+      // A HEAD answer has no body to say why; with temporary credentials a bare
+      // 400 is most likely an expired token.
+      bool maybe_expired = call.method == "HEAD" && resp->status == 400 &&
+                           !creds.session_token.empty();
       if ((code == "ExpiredToken" || code == "InvalidToken" ||
-           code == "TokenRefreshRequired") &&
+           code == "TokenRefreshRequired" || maybe_expired) &&
           !refreshed_token) {
         credentials_->Invalidate();
         refreshed_token = true;

@@ -1,0 +1,377 @@
+// S3 client behaviour against a local fake server (testing/fake_aws.py):
+// retries, error mapping, headers, multipart abort, addressing and option
+// resolution.
+#include "storage/s3/s3_client.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "storage/s3/s3_backend.h"
+#include "storage/s3/testing/fake_aws.h"
+
+namespace efs2s3::storage::s3 {
+namespace {
+
+using nlohmann::json;
+using std::chrono::milliseconds;
+
+const std::string kSecret = "s3cr3t-never-printed-0123456789";
+
+Getenv FakeEnv(std::map<std::string, std::string> vars) {
+  return [vars = std::move(vars)](
+             const std::string& n) -> std::optional<std::string> {
+    auto it = vars.find(n);
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+class CountingCredentials : public CredentialsProvider {
+ public:
+  Result<Credentials> Get() override {
+    ++gets;
+    return Credentials{"AKIDTEST", kSecret, token, std::nullopt, "test"};
+  }
+  void Invalidate() override { ++invalidations; }
+  int gets = 0;
+  int invalidations = 0;
+  std::string token = "session-token-1";
+};
+
+class S3ClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(fake_.ok()) << "could not start fake_aws.py with python3";
+    S3Config c;
+    c.endpoint = fake_.url();
+    c.region = "eu-west-1";
+    c.retry.max_attempts = 4;
+    c.retry.base_delay = milliseconds(100);
+    c.retry.sleep = [this](milliseconds d) { sleeps_.push_back(d); };
+    auto creds = std::make_unique<CountingCredentials>();
+    creds_ = creds.get();
+    client_ = std::make_unique<S3Client>(c, std::move(creds));
+  }
+
+  // Every message must be free of the secret and of raw XML.
+  static void ExpectClean(const Error& e) {
+    EXPECT_EQ(e.message.find(kSecret), std::string::npos) << e.message;
+    EXPECT_EQ(e.message.find('<'), std::string::npos) << e.message;
+  }
+
+  testing::FakeAws fake_;
+  std::unique_ptr<S3Client> client_;
+  CountingCredentials* creds_ = nullptr;
+  std::vector<milliseconds> sleeps_;
+};
+
+TEST_F(S3ClientTest, PutSendsDigestsSignatureAndOptions) {
+  // Given a create-only PUT with storage class and SSE-KMS, then the request
+  // carries Content-MD5, the payload SHA-256, the conditional, the options and
+  // a signature over them, and the session token; the secret is in no header.
+  PutOptions o;
+  o.create_only = true;
+  o.storage_class = "GLACIER_IR";
+  o.sse = "aws:kms";
+  o.sse_kms_key_id = "arn:aws:kms:eu-west-1:1:key/k";
+  ASSERT_TRUE(
+      client_->PutObject("bkt", "repo/data/ab/abcd", AsBytes("hello"), o));
+  json log = fake_.Log();
+  ASSERT_EQ(log.size(), 1u);
+  const json& h = log[0]["headers"];
+  EXPECT_EQ(log[0]["method"], "PUT");
+  EXPECT_EQ(log[0]["path"], "/bkt/repo/data/ab/abcd");
+  EXPECT_EQ(h["content-md5"], "XUFAKrxLKna5cZ2REBfFkg==");
+  EXPECT_EQ(h["x-amz-content-sha256"], Sha256Hex(AsBytes("hello")));
+  EXPECT_EQ(h["if-none-match"], "*");
+  EXPECT_EQ(h["x-amz-storage-class"], "GLACIER_IR");
+  EXPECT_EQ(h["x-amz-server-side-encryption"], "aws:kms");
+  EXPECT_EQ(h["x-amz-server-side-encryption-aws-kms-key-id"],
+            "arn:aws:kms:eu-west-1:1:key/k");
+  EXPECT_EQ(h["x-amz-security-token"], "session-token-1");
+  EXPECT_EQ(h.count("expect"), 0u);
+  std::string authz = h["authorization"];
+  EXPECT_EQ(authz.rfind("AWS4-HMAC-SHA256 Credential=AKIDTEST/", 0), 0u)
+      << authz;
+  EXPECT_NE(authz.find("/eu-west-1/s3/aws4_request"), std::string::npos);
+  EXPECT_NE(authz.find("content-md5;content-type;host;if-none-match;x-amz-"
+                       "content-sha256;x-amz-date;"
+                       "x-amz-security-token;x-amz-server-side-encryption"),
+            std::string::npos)
+      << authz;
+  EXPECT_EQ(log.dump().find(kSecret), std::string::npos);
+}
+
+TEST_F(S3ClientTest, RetriesServerErrorsThenSucceeds) {
+  // Given two 503s, then the PUT is re-sent whole and succeeds on the third
+  // attempt, with growing backoff between attempts.
+  fake_.Script(
+      {{{"status", 503}, {"body", "<Error><Code>SlowDown</Code></Error>"}},
+       {{"status", 500}}});
+  ASSERT_TRUE(client_->PutObject("bkt", "k", AsBytes("payload"), {}));
+  json log = fake_.Log();
+  ASSERT_EQ(log.size(), 3u);
+  for (const json& r : log) {
+    EXPECT_EQ(r["body_size"], 7);
+    EXPECT_EQ(r["headers"]["content-md5"], ContentMd5(AsBytes("payload")));
+  }
+  ASSERT_EQ(sleeps_.size(), 2u);
+  EXPECT_LE(sleeps_[0], milliseconds(100));
+  EXPECT_LE(sleeps_[1], milliseconds(200));
+  EXPECT_GE(sleeps_[0], milliseconds(10));
+}
+
+TEST_F(S3ClientTest, RetriesThrottlingTimeoutsResetsAndShortBodies) {
+  // Given 429, 400 RequestTimeout, a reset connection and a truncated body,
+  // then each is retried and the GET returns the full object.
+  fake_.Script({{{"status", 429}},
+                {{"status", 400},
+                 {"body", "<Error><Code>RequestTimeout</Code></Error>"}},
+                {{"reset", true}},
+                {{"status", 200}, {"body", "0123456789"}, {"truncate", true}},
+                {{"status", 200}, {"body", "0123456789"}}});
+  S3Config c = client_->config();
+  c.retry.max_attempts = 6;
+  S3Client client(c, NewStaticCredentials({"AKIDTEST", kSecret, "", {}, "t"}));
+  auto r = client.GetObject("bkt", "k");
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(*r, ToBytes("0123456789"));
+  EXPECT_EQ(fake_.Log().size(), 5u);
+}
+
+TEST_F(S3ClientTest, NeverRetriesOtherClientErrors) {
+  // Given 403, 400 and 404 answers, then each is final after one request and
+  // mapped.
+  fake_.Script(
+      {{{"status", 403},
+        {"body",
+         "<Error><Code>AccessDenied</Code><Message>no</Message></Error>"}},
+       {{"status", 400},
+        {"body", "<Error><Code>InvalidArgument</Code></Error>"}},
+       {{"status", 404}, {"body", "<Error><Code>NoSuchKey</Code></Error>"}},
+       {{"status", 404}, {"body", "<Error><Code>NoSuchBucket</Code></Error>"}},
+       {{"status", 403},
+        {"body", "<Error><Code>SignatureDoesNotMatch</Code></Error>"}}});
+  auto denied = client_->GetObject("bkt", "a");
+  ASSERT_FALSE(denied);
+  EXPECT_EQ(denied.error().code, ErrorCode::kPermission);
+  EXPECT_NE(denied.error().message.find("s3:bkt/a"), std::string::npos);
+  ExpectClean(denied.error());
+  auto bad = client_->GetObject("bkt", "b");
+  EXPECT_EQ(bad.error().code, ErrorCode::kIo);
+  auto missing = client_->GetObject("bkt", "c");
+  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+  auto no_bucket = client_->GetObject("bkt", "d");
+  EXPECT_EQ(no_bucket.error().code, ErrorCode::kNoRepository);
+  auto sig = client_->PutObject("bkt", "e", AsBytes("x"), {});
+  ASSERT_FALSE(sig);
+  EXPECT_EQ(sig.error().code, ErrorCode::kPermission);
+  EXPECT_NE(sig.error().message.find("secret access key"), std::string::npos);
+  ExpectClean(sig.error());
+  EXPECT_EQ(fake_.Log().size(), 5u);
+  EXPECT_TRUE(sleeps_.empty());
+  // The PUT answered with an error before its body was surely read: not reused.
+  EXPECT_EQ(client_->http().dropped_connections(), 1);
+}
+
+TEST_F(S3ClientTest, GivesUpAfterMaxAttempts) {
+  fake_.Script(json::array({{{"status", 500}},
+                            {{"status", 502}},
+                            {{"status", 503}},
+                            {{"status", 504}},
+                            {{"status", 200}}}));
+  auto r = client_->DeleteObject("bkt", "k");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kTransient);
+  EXPECT_NE(r.error().message.find("gave up after 4 attempts"),
+            std::string::npos)
+      << r.error().message;
+  EXPECT_EQ(fake_.Log().size(), 4u);
+}
+
+TEST_F(S3ClientTest, ExpiredTokenRefreshesCredentials) {
+  // Given an ExpiredToken answer (or a bare 400 to a HEAD with a session
+  // token), then credentials are fetched again and the request retried once.
+  fake_.Script({{{"status", 400},
+                 {"body", "<Error><Code>ExpiredToken</Code></Error>"}}});
+  ASSERT_TRUE(client_->GetObject("bkt", "k"));
+  EXPECT_EQ(creds_->invalidations, 1);
+  EXPECT_EQ(creds_->gets, 2);
+  fake_.Script({{{"status", 400}}});
+  ASSERT_TRUE(client_->HeadBucket("bkt"));
+  EXPECT_EQ(creds_->invalidations, 2);
+  // Not forever: a second ExpiredToken in a row is final.
+  fake_.Script(
+      {{{"status", 400}, {"body", "<Error><Code>ExpiredToken</Code></Error>"}},
+       {{"status", 400},
+        {"body", "<Error><Code>ExpiredToken</Code></Error>"}}});
+  auto r = client_->GetObject("bkt", "k");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kPermission);
+}
+
+TEST_F(S3ClientTest, CreateOnlyRetryRecognisesItsOwnWrite) {
+  // Given a create-only PUT whose first answer is lost, when the retry meets
+  // 412, then the object's ETag shows it is our write and the save succeeds.
+  fake_.Script({{{"reset", true}},
+                {{"status", 412}},
+                {{"status", 200},
+                 {"headers",
+                  {{"ETag", "\"" + Md5Hex(AsBytes("lock")) + "\""},
+                   {"Content-Length", "4"}}}}});
+  PutOptions o;
+  o.create_only = true;
+  auto r = client_->PutObject("bkt", "locks/x", AsBytes("lock"), o);
+  ASSERT_TRUE(r) << r.error().message;
+  // Without a lost answer, 412 is "already exists".
+  fake_.Script({{{"status", 412}}});
+  auto again = client_->PutObject("bkt", "locks/x", AsBytes("lock"), o);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, ErrorCode::kAlreadyExists);
+}
+
+TEST_F(S3ClientTest, RangedGetChecksLengths) {
+  // Given a 206 whose Content-Range shows the object ends early, then
+  // kCorruption (permanent); given a body shorter than announced, a retry.
+  fake_.Script({{{"status", 206},
+                 {"body", "56789"},
+                 {"headers", {{"Content-Range", "bytes 5-9/10"}}}}});
+  auto past = client_->GetObject("bkt", "k", 5, 10);
+  ASSERT_FALSE(past);
+  EXPECT_EQ(past.error().code, ErrorCode::kCorruption);
+  json log = fake_.Log();
+  EXPECT_EQ(log.back()["headers"]["range"], "bytes=5-14");
+  fake_.Script({{{"status", 206},
+                 {"body", "56"},
+                 {"headers", {{"Content-Range", "bytes 5-7/10"}}}},
+                {{"status", 206},
+                 {"body", "567"},
+                 {"headers", {{"Content-Range", "bytes 5-7/10"}}}}});
+  auto ok = client_->GetObject("bkt", "k", 5, 3);
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_EQ(*ok, ToBytes("567"));
+}
+
+TEST_F(S3ClientTest, FailedMultipartUploadIsAborted) {
+  // Given a part upload that is refused, then the upload is aborted.
+  fake_.Script({{{"body",
+                  "<InitiateMultipartUploadResult><UploadId>U1</UploadId>"
+                  "</InitiateMultipartUploadResult>"}},
+                {{"status", 403}}});
+  Bytes data(6u << 20, 7);
+  auto r = client_->PutObjectMultipart("bkt", "big", data, {}, {5u << 20, 1});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kPermission);
+  EXPECT_NE(r.error().message.find("part 1"), std::string::npos)
+      << r.error().message;
+  json log = fake_.Log();
+  ASSERT_EQ(log.size(), 3u);
+  EXPECT_EQ(log[0]["path"], "/bkt/big?uploads=");
+  EXPECT_EQ(log[1]["path"], "/bkt/big?partNumber=1&uploadId=U1");
+  EXPECT_EQ(log[2]["method"], "DELETE");
+  EXPECT_EQ(log[2]["path"], "/bkt/big?uploadId=U1");
+}
+
+TEST_F(S3ClientTest, MultipartUploadSendsAllPartsAndCompletes) {
+  fake_.Script({{{"body",
+                  "<InitiateMultipartUploadResult><UploadId>U2</UploadId>"
+                  "</InitiateMultipartUploadResult>"}}});
+  Bytes data((11u << 20) + 3, 1);
+  // The fake answers parts without an ETag header; answer them with the right
+  // ones.
+  Bytes part(5u << 20, 1), last(((11u << 20) + 3) - (10u << 20), 1);
+  json answers = json::array();
+  answers.push_back({{"headers", {{"ETag", "\"" + Md5Hex(part) + "\""}}}});
+  answers.push_back({{"headers", {{"ETag", "\"" + Md5Hex(part) + "\""}}}});
+  answers.push_back({{"headers", {{"ETag", "\"" + Md5Hex(last) + "\""}}}});
+  fake_.Script(answers);
+  auto r = client_->PutObjectMultipart("bkt", "big", data, {}, {5u << 20, 1});
+  ASSERT_TRUE(r) << r.error().message;
+  json log = fake_.Log();
+  ASSERT_EQ(log.size(), 5u);
+  EXPECT_EQ(log[3]["body_size"], 1u << 20 | 3);
+  EXPECT_EQ(log[4]["path"], "/bkt/big?uploadId=U2");
+  EXPECT_EQ(log[4]["method"], "POST");
+}
+
+TEST(S3AddressingTest, PathAndVirtualHostUrls) {
+  auto creds = [] { return NewStaticCredentials({"a", "b", "", {}, "t"}); };
+  S3Config c;
+  c.region = "eu-west-1";
+  EXPECT_EQ(S3Client(c, creds()).ObjectUrl("bkt", "data/ab/c d"),
+            "https://bkt.s3.eu-west-1.amazonaws.com/data/ab/c%20d");
+  c.path_style = true;
+  EXPECT_EQ(S3Client(c, creds()).ObjectUrl("bkt", "k"),
+            "https://s3.eu-west-1.amazonaws.com/bkt/k");
+  c.path_style = false;
+  // Dotted buckets over TLS and IP endpoints fall back to path style.
+  EXPECT_EQ(S3Client(c, creds()).ObjectUrl("my.bkt", "k"),
+            "https://s3.eu-west-1.amazonaws.com/my.bkt/k");
+  c.endpoint = "http://127.0.0.1:9000";
+  EXPECT_EQ(S3Client(c, creds()).ObjectUrl("bkt", "k"),
+            "http://127.0.0.1:9000/bkt/k");
+  c.endpoint = "https://minio.example.com:443/base/";
+  EXPECT_EQ(S3Client(c, creds()).ObjectUrl("bkt", "k"),
+            "https://bkt.minio.example.com/base/k");
+}
+
+TEST(S3OptionsTest, EndpointAndRegionResolution) {
+  S3Options o;
+  auto c = ResolveS3Config(o, FakeEnv({}));
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->endpoint, "");
+  EXPECT_EQ(c->region, "us-east-1");
+  c = ResolveS3Config(o, FakeEnv({{"AWS_ENDPOINT_URL", "http://a:1"},
+                                  {"AWS_ENDPOINT_URL_S3", "http://s3:2"},
+                                  {"AWS_DEFAULT_REGION", "eu-north-1"}}));
+  EXPECT_EQ(c->endpoint, "http://s3:2");
+  EXPECT_EQ(c->region, "eu-north-1");
+  c = ResolveS3Config(o, FakeEnv({{"AWS_ENDPOINT_URL", "minio.local:9000"},
+                                  {"AWS_REGION", "ap-south-1"},
+                                  {"AWS_DEFAULT_REGION", "eu-north-1"}}));
+  EXPECT_EQ(c->endpoint, "https://minio.local:9000");
+  EXPECT_EQ(c->region, "ap-south-1");
+  o.endpoint = "http://flag:3";
+  o.region = "us-west-2";
+  o.connections = 48;
+  c = ResolveS3Config(o, FakeEnv({{"AWS_ENDPOINT_URL_S3", "http://s3:2"},
+                                  {"AWS_REGION", "x"}}));
+  EXPECT_EQ(c->endpoint, "http://flag:3");
+  EXPECT_EQ(c->region, "us-west-2");
+  EXPECT_EQ(c->http.max_in_flight, 48);
+  o.sse = "aes";
+  EXPECT_EQ(ResolveS3Config(o, FakeEnv({})).error().code,
+            ErrorCode::kInvalidArgument);
+  o.sse = "AES256";
+  o.sse_kms_key_id = "k";
+  EXPECT_EQ(ResolveS3Config(o, FakeEnv({})).error().code,
+            ErrorCode::kInvalidArgument);
+  o.sse = "aws:kms";
+  EXPECT_TRUE(ResolveS3Config(o, FakeEnv({})));
+  o.storage_class_data = "glacier";
+  EXPECT_FALSE(ResolveS3Config(o, FakeEnv({})));
+  o.storage_class_data = "DEEP_ARCHIVE";
+  o.endpoint = "ftp://x";
+  EXPECT_FALSE(ResolveS3Config(o, FakeEnv({})));
+}
+
+TEST(S3LocationTest, Parses) {
+  auto a = ParseS3Location("s3://bucket/some/prefix/");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->bucket, "bucket");
+  EXPECT_EQ(a->prefix, "some/prefix");
+  auto b = ParseS3Location("s3:bucket");
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->bucket, "bucket");
+  EXPECT_EQ(b->prefix, "");
+  auto c = ParseS3Location("s3:my-bucket/repo");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->prefix, "repo");
+  EXPECT_FALSE(ParseS3Location("s3://"));
+  EXPECT_FALSE(ParseS3Location("s3://Upper/x"));
+  EXPECT_FALSE(ParseS3Location("/local"));
+}
+
+}  // namespace
+}  // namespace efs2s3::storage::s3
