@@ -78,11 +78,6 @@ std::unique_ptr<Backend> FreshS3(S3Options opts = TestOptions()) {
 
 std::unique_ptr<Backend> FreshS3Default() { return FreshS3(); }
 
-INSTANTIATE_TEST_SUITE_P(S3, BackendConformanceTest,
-                         ::testing::Values(BackendUnderTest{"radosgw",
-                                                            FreshS3Default}),
-                         BackendName);
-
 class S3ServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -345,6 +340,12 @@ class MotoServer {
   bool ready_ = false;
 };
 
+// One moto_server for the whole run, started on first use, stopped at exit.
+MotoServer* SharedMoto() {
+  static MotoServer moto;
+  return moto.ready() ? &moto : nullptr;
+}
+
 TEST(S3MotoTest, StorageClassPerObjectKindAndSse) {
   // Given data packs in GLACIER_IR and metadata in STANDARD_IA with SSE AES256,
   // then the server reports those classes per object kind.
@@ -376,6 +377,30 @@ TEST(S3MotoTest, StorageClassPerObjectKindAndSse) {
   EXPECT_EQ(sm->storage_class, "STANDARD_IA");
   EXPECT_EQ(*b->Load(snap), ToBytes("snap"));
 }
+
+// moto accepts any credentials and checks no signature: a second opinion on S3
+// semantics, not a substitute for radosgw. Skips when moto_server is absent.
+std::unique_ptr<Backend> FreshMoto() {
+  MotoServer* moto = SharedMoto();
+  if (!moto) return nullptr;
+  S3Options o;
+  o.endpoint = moto->endpoint();
+  auto config =
+      ResolveS3Config(o, [](const std::string&) { return std::nullopt; });
+  auto client = std::make_shared<S3Client>(
+      *config, NewStaticCredentials({"testing", "testing", "", {}, "test"}));
+  auto b =
+      NewS3BackendWithClient(client, {"moto-conformance", RandomPrefix()}, o);
+  auto created = b->Create();
+  EXPECT_TRUE(created) << created.error().message;
+  return b;
+}
+
+INSTANTIATE_TEST_SUITE_P(S3, BackendConformanceTest,
+                         ::testing::Values(BackendUnderTest{"radosgw",
+                                                            FreshS3Default},
+                                           BackendUnderTest{"moto", FreshMoto}),
+                         BackendName);
 
 }  // namespace
 }  // namespace efs2s3::storage::s3
