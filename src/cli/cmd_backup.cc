@@ -1,0 +1,148 @@
+// backup
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <mutex>
+
+#include "archiver/archiver.h"
+#include "cli/context.h"
+#include "cli/progress.h"
+#include "model/snapshot.h"
+
+namespace efs2s3::cli {
+
+namespace {
+struct BackupCliOptions {
+  std::vector<std::string> paths;
+  std::vector<std::string> tags;
+  std::string host;
+  std::string time;
+  std::vector<std::string> excludes;
+  std::vector<std::string> exclude_files;
+  bool one_file_system = false;
+  std::string parent;
+  bool force = false;  // ignore the parent: re-read everything
+  int workers = 16;
+  bool dry_run = false;
+};
+
+Result<int> RunBackup(const BackupCliOptions& o, Context& ctx) {
+  ASSIGN_OR_RETURN(repo::Repository * repo, ctx.OpenRepository(Context::LockMode::kShared));
+  archiver::BackupOptions opts;
+  opts.paths = o.paths;
+  opts.excludes = o.excludes;
+  for (const auto& f : o.exclude_files) {
+    ASSIGN_OR_RETURN(auto more, archiver::ReadExcludeFile(f));
+    opts.excludes.insert(opts.excludes.end(), more.begin(), more.end());
+  }
+  opts.one_file_system = o.one_file_system;
+  opts.hostname = o.host;
+  opts.tags = o.tags;
+  opts.workers = o.workers;
+  opts.dry_run = o.dry_run;
+  if (!o.time.empty()) {
+    ASSIGN_OR_RETURN(std::int64_t t, model::ParseTime(o.time));
+    opts.time_ns = t;
+  }
+  // The parent: given, or the latest snapshot of this host with the same paths.
+  archiver::BackupProgress progress;
+  if (!o.force) {
+    std::string host = o.host;
+    if (host.empty()) {
+      char buf[256] = {0};
+      ::gethostname(buf, sizeof buf - 1);
+      host = buf;
+    }
+    std::vector<std::string> abs;
+    for (const auto& p : o.paths) {
+      std::error_code ec;
+      std::string a = std::filesystem::absolute(p, ec).lexically_normal().string();
+      while (a.size() > 1 && a.back() == '/') a.pop_back();
+      abs.push_back(a);
+    }
+    auto parent = repo->FindSnapshot(o.parent.empty() ? "latest" : o.parent, o.parent.empty() ? host : "",
+                                     o.parent.empty() ? abs : std::vector<std::string>{});
+    if (parent) {
+      opts.parent = parent->first;
+      progress.bytes_expected = parent->second.summary.bytes_total;
+      ctx.Verbose(fmt::format("using parent snapshot {}\n", parent->first.Short()));
+    } else if (!o.parent.empty()) {
+      return parent.error();
+    }
+  }
+  std::mutex err_mu;
+  std::vector<std::pair<std::string, std::string>> errors;
+  opts.on_error = [&](const std::string& path, const Error& e) {
+    std::lock_guard lock(err_mu);
+    errors.emplace_back(path, e.message);
+    ctx.Warn(fmt::format("\r\033[Kerror: {}\n", Printable(e.message)));
+  };
+  opts.progress = &progress;
+  opts.cancel = &ctx.cancel;
+  Result<archiver::BackupResult> result = MakeError(ErrorCode::kUnknown, "");
+  {
+    ProgressReporter reporter(ctx, "backup", [&] {
+      return ProgressSample{progress.files, progress.dirs, progress.bytes_done,
+                            progress.bytes_expected, progress.errors};
+    });
+    result = archiver::RunBackup(*repo, opts);
+  }
+  if (!result) return result.error();
+  const model::Snapshot& s = result->snapshot;
+  const model::SnapshotSummary& m = s.summary;
+  if (ctx.global.json) {
+    nlohmann::json errs = nlohmann::json::array();
+    for (const auto& [p, e] : errors) errs.push_back({{"path", p}, {"error", e}});
+    ctx.PrintJson({{"message_type", "summary"},
+                   {"snapshot_id", o.dry_run ? "" : result->snapshot_id.Hex()},
+                   {"parent", s.parent ? s.parent->Hex() : ""},
+                   {"dry_run", o.dry_run},
+                   {"files_new", m.files_new}, {"files_changed", m.files_changed},
+                   {"files_unchanged", m.files_unchanged}, {"dirs_new", m.dirs_new},
+                   {"dirs_changed", m.dirs_changed}, {"dirs_unchanged", m.dirs_unchanged},
+                   {"other_nodes", m.other_nodes}, {"bytes_read", m.bytes_read},
+                   {"bytes_total", m.bytes_total}, {"bytes_added", m.bytes_added},
+                   {"bytes_stored", m.bytes_stored}, {"blobs_added", m.blobs_added},
+                   {"packs_uploaded", repo->stats().packs_uploaded.load()},
+                   {"duration_seconds", m.duration_seconds}, {"errors", errs}});
+  } else {
+    ctx.Info(fmt::format(
+        "Files:       {} new, {} changed, {} unchanged\n"
+        "Dirs:        {} new, {} changed, {} unchanged\n"
+        "Read:        {} of {} in {:.2f} s\n"
+        "Added:       {} ({} stored in {} packs)\n",
+        m.files_new, m.files_changed, m.files_unchanged, m.dirs_new, m.dirs_changed,
+        m.dirs_unchanged, HumanBytes(m.bytes_read), HumanBytes(m.bytes_total),
+        m.duration_seconds, HumanBytes(m.bytes_added), HumanBytes(m.bytes_stored),
+        repo->stats().packs_uploaded.load()));
+    if (o.dry_run) ctx.Info("dry run: no snapshot saved\n");
+    else ctx.Info(fmt::format("snapshot {} saved\n", result->snapshot_id.Short()));
+    if (!errors.empty()) {
+      ctx.Warn(fmt::format("{} file(s) could not be read:\n", errors.size()));
+      for (const auto& [p, e] : errors) ctx.Warn("  " + Printable(p) + "\n");
+    }
+  }
+  return errors.empty() ? 0 : 3;
+}
+}  // namespace
+
+void RegisterBackup(CLI::App& app, Context& ctx) {
+  auto o = std::make_shared<BackupCliOptions>();
+  CLI::App* c = app.add_subcommand("backup", "Back up files and directories into a new snapshot");
+  c->add_option("paths", o->paths, "Files and directories to back up")->required();
+  c->add_option("--tag", o->tags, "Tag the snapshot (repeatable)");
+  c->add_option("--host", o->host, "Host name to record (default: this host)");
+  c->add_option("--time", o->time, "Snapshot time to record (RFC 3339 or 'YYYY-MM-DD HH:MM:SS')");
+  c->add_option("-e,--exclude", o->excludes, "Exclude a glob pattern (repeatable)");
+  c->add_option("--exclude-file", o->exclude_files, "Read exclude patterns from a file (repeatable)");
+  c->add_flag("-x,--one-file-system", o->one_file_system, "Do not cross file system boundaries");
+  c->add_option("--parent", o->parent, "Compare with this snapshot instead of the latest");
+  c->add_flag("--force", o->force, "Re-read all files, ignoring the parent snapshot");
+  c->add_option("--workers", o->workers, "Files read in parallel (default 16)");
+  c->add_flag("-n,--dry-run", o->dry_run, "Read and hash everything but store nothing");
+  c->callback([&ctx, o] { ctx.run = [&ctx, o] { return RunBackup(*o, ctx); }; });
+}
+
+}  // namespace efs2s3::cli

@@ -1,0 +1,22 @@
+// The table of commands: one Register function per cmd_*.cc file.
+#include "cli/context.h"
+
+namespace efs2s3::cli {
+
+void RegisterInit(CLI::App& app, Context& ctx);  // init, key, version, unlock
+void RegisterBackup(CLI::App& app, Context& ctx);
+void RegisterSnapshots(CLI::App& app, Context& ctx);  // snapshots, ls, find, diff
+void RegisterRestore(CLI::App& app, Context& ctx);
+void RegisterCat(CLI::App& app, Context& ctx);
+void RegisterForget(CLI::App& app, Context& ctx);
+
+void RegisterCommands(CLI::App& app, Context& ctx) {
+  RegisterInit(app, ctx);
+  RegisterBackup(app, ctx);
+  RegisterRestore(app, ctx);
+  RegisterSnapshots(app, ctx);
+  RegisterForget(app, ctx);
+  RegisterCat(app, ctx);
+}
+
+}  // namespace efs2s3::cli

@@ -1,0 +1,71 @@
+// What every command shares: global options, the repository, output and signals.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "base/result.h"
+#include "repo/lock.h"
+#include "repo/repository.h"
+#include "storage/options.h"
+
+namespace efs2s3::cli {
+
+struct GlobalOptions {
+  std::string repository;        // -r, EFS2S3_REPOSITORY
+  std::string password_file;     // --password-file, EFS2S3_PASSWORD_FILE
+  std::string password_command;  // --password-command, EFS2S3_PASSWORD_COMMAND
+  std::string cache_dir;         // --cache-dir
+  bool no_cache = false;
+  bool json = false;
+  bool quiet = false;
+  int verbose = 0;
+  bool no_lock = false;
+  storage::BackendOptions backend;
+};
+
+class Context {
+ public:
+  GlobalOptions global;
+  std::atomic<bool> cancel{false};
+  // The command to run after parsing: returns the exit code.
+  std::function<Result<int>()> run;
+
+  // Reads the password from (in order) EFS2S3_PASSWORD, --password-file /
+  // EFS2S3_PASSWORD_FILE, --password-command / EFS2S3_PASSWORD_COMMAND, or a
+  // terminal prompt. kInvalidArgument if none is available.
+  Result<std::string> Password(bool confirm = false, const char* prompt = "enter password: ");
+  Result<std::unique_ptr<storage::Backend>> OpenBackend();
+  // Opens the repository; takes a shared or exclusive lock unless lock == kNone.
+  enum class LockMode { kNone, kShared, kExclusive };
+  Result<repo::Repository*> OpenRepository(LockMode lock);
+  repo::OpenOptions CacheOptions() const;
+
+  // Output: text to stdout unless --json; JSON documents to stdout with --json.
+  void Print(const std::string& text) const;
+  void Info(const std::string& text) const;  // not with -q or --json
+  void Verbose(const std::string& text) const;
+  void PrintJson(const nlohmann::json& j) const;
+  bool IsTerminal() const;
+  void Warn(const std::string& text) const;  // stderr, always
+
+  ~Context();
+
+ private:
+  std::unique_ptr<repo::Repository> repo_;
+  std::unique_ptr<repo::Lock> lock_;
+};
+
+// Each command registers its subcommand (cmd_*.cc); the table is in commands.cc.
+void RegisterCommands(CLI::App& app, Context& ctx);
+
+// JSON string for raw bytes (invalid UTF-8 replaced), and a path printer.
+std::string Printable(std::string_view raw);
+std::string HumanBytes(std::uint64_t n);
+
+}  // namespace efs2s3::cli
