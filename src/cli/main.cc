@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
 
   CLI::App app{"efs2s3: incremental, deduplicated, encrypted backups of EFS/NFS trees to S3 or a directory"};
   app.require_subcommand(1);
+  app.fallthrough();  // global options may also follow the command
   app.set_help_all_flag("--help-all", "Help for every command");
   GlobalOptions& g = ctx.global;
   app.add_option("-r,--repo", g.repository, "Repository location: a directory or s3://BUCKET[/PREFIX] (env EFS2S3_REPOSITORY)");
