@@ -22,8 +22,8 @@ echo "== efs2s3 backup (incremental)"
 $bin -r "$demo/repo" --cache-dir "$demo/cache" backup "$demo/source" --tag demo
 echo "== efs2s3 snapshots"
 $bin -r "$demo/repo" --cache-dir "$demo/cache" snapshots
-echo "== efs2s3 restore latest:$demo/source --verify"
-$bin -r "$demo/repo" --cache-dir "$demo/cache" restore "latest:$demo/source" --target "$demo/restored" --verify
+echo "== efs2s3 restore latest:$demo/source --sparse --verify"
+$bin -r "$demo/repo" --cache-dir "$demo/cache" restore "latest:$demo/source" --target "$demo/restored" --sparse --verify
 echo "== compare source and restore"
 python3 tests/tools/comparetree.py "$demo/source" "$demo/restored" --no-atime
 echo "set-up done: the binary is $bin"

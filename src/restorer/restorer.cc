@@ -142,16 +142,23 @@ void Restorer::ApplyMeta(int fd, int dirfd, const std::string& name, const Node&
   };
   bool is_link = node.type == NodeType::kSymlink;
   std::string proc = "/proc/self/fd/" + std::to_string(dirfd) + "/" + name;
-  for (const auto& [k, v] : node.xattrs) {
-    int r = fd >= 0 ? ::fsetxattr(fd, k.c_str(), v.data(), v.size(), 0)
-                    : ::lsetxattr(proc.c_str(), k.c_str(), v.data(), v.size(), 0);
-    if (r != 0 && errno != ENOTSUP && !(errno == EPERM && !as_root_)) fail("setting xattrs");
-  }
+  // Order matters: chown clears security.capability (and setuid), so capabilities
+  // are set after the owner and the mode after both.
+  auto set_xattrs = [&](bool capability) {
+    for (const auto& [k, v] : node.xattrs) {
+      if ((k == "security.capability") != capability) continue;
+      int r = fd >= 0 ? ::fsetxattr(fd, k.c_str(), v.data(), v.size(), 0)
+                      : ::lsetxattr(proc.c_str(), k.c_str(), v.data(), v.size(), 0);
+      if (r != 0 && errno != ENOTSUP && !(errno == EPERM && !as_root_)) fail("setting xattrs");
+    }
+  };
+  set_xattrs(false);
   if (as_root_) {
     int r = fd >= 0 ? ::fchown(fd, node.uid, node.gid)
                     : ::fchownat(dirfd, name.c_str(), node.uid, node.gid, AT_SYMLINK_NOFOLLOW);
     if (r != 0) fail("setting owner");
   }
+  set_xattrs(true);
   if (!is_link) {
     int r = fd >= 0 ? ::fchmod(fd, node.mode) : ::fchmodat(dirfd, name.c_str(), node.mode, 0);
     if (r != 0) fail("setting mode");
@@ -213,20 +220,37 @@ Result<void> Restorer::WriteFile(const std::string& rel, const Node& node,
       status = blob.error().Wrap(snap_path);
       break;
     }
-    if (!(opts_.sparse && AllZero(*blob))) {
-      size_t done = 0;
-      while (done < blob->size()) {
-        ssize_t n = ::pwrite(fd, blob->data() + done, blob->size() - done,
-                             static_cast<off_t>(offset + done));
+    // With --sparse, 4 KiB blocks (aligned in the file) that are all zero are not
+    // written; the final ftruncate leaves them as holes.
+    const size_t kBlock = 4096;
+    size_t pos = 0;
+    while (pos < blob->size() && status) {
+      size_t end = blob->size();
+      if (opts_.sparse) {
+        size_t next = kBlock - static_cast<size_t>((offset + pos) % kBlock);
+        end = std::min(blob->size(), pos + next);
+        if (AllZero(ByteSpan(*blob).subspan(pos, end - pos))) {
+          pos = end;
+          continue;
+        }
+        // Extend over following non-zero blocks to write in one call.
+        while (end < blob->size()) {
+          size_t stop = std::min(blob->size(), end + kBlock);
+          if (AllZero(ByteSpan(*blob).subspan(end, stop - end))) break;
+          end = stop;
+        }
+      }
+      while (pos < end) {
+        ssize_t n = ::pwrite(fd, blob->data() + pos, end - pos, static_cast<off_t>(offset + pos));
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
           status = PosixError(snap_path, errno);
           break;
         }
-        done += static_cast<size_t>(n);
+        pos += static_cast<size_t>(n);
       }
-      if (!status) break;
     }
+    if (!status) break;
     offset += blob->size();
     if (opts_.progress) opts_.progress->bytes += blob->size();
   }
@@ -400,6 +424,10 @@ Result<RestoreResult> Restorer::Run(const model::Snapshot& snap) {
   target_fd_ = ::open(opts_.target.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (target_fd_ < 0) return PosixError(opts_.target, errno);
   Result<void> walked = Ok();
+  if (start.type == NodeType::kDir && !base.empty()) {
+    // The target takes the metadata of the restored directory (like rsync src/ dst/).
+    dirs_.push_back({".", start});
+  }
   if (start.type == NodeType::kDir) {
     walked = RestoreTree(target_fd_, *start.subtree, base, "", false);
   } else {
