@@ -283,11 +283,18 @@ Result<void> Repository::LoadIndex() {
     valid.push_back(std::move(r));
   }
   // Fetch the index files no cached run covers.
+  std::vector<std::pair<std::string, Error>> unreadable;
   for (const std::string& name : present) {
     if (covered.count(name)) continue;
-    ASSIGN_OR_RETURN(Bytes plain, LoadObject(ObjectType::kIndex, name));
-    auto run = IndexRun::FromBytes(plain);
+    auto loaded = LoadObject(ObjectType::kIndex, name);
+    Result<std::unique_ptr<IndexRun>> run =
+        loaded ? IndexRun::FromBytes(*loaded) : Result<std::unique_ptr<IndexRun>>(loaded.error());
+    if (!run && open_.skip_unreadable_index && run.error().code != ErrorCode::kTransient) {
+      unreadable.emplace_back(name, run.error());
+      continue;
+    }
     if (!run) return run.error().Wrap("index/" + name);
+    Bytes& plain = *loaded;
     std::string file = name + ".run";
     RETURN_IF_ERROR(WriteFileAtomic(run_dir + "/" + file, plain, false, false));
     RunInfo ri;
@@ -357,6 +364,7 @@ Result<void> Repository::LoadIndex() {
       std::filesystem::remove(e.path(), ec);
   }
   std::lock_guard lock(mu_);
+  unreadable_index_ = std::move(unreadable);
   runs_.clear();
   index_names_.clear();
   for (auto& r : kept) {

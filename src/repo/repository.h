@@ -54,6 +54,9 @@ struct InitOptions {
 
 struct OpenOptions {
   std::string cache_dir;  // root of all caches; "" means a temporary cache
+  // Open even if some index files cannot be read or parsed (check, repair): they are
+  // left out of the index and listed by UnreadableIndex().
+  bool skip_unreadable_index = false;
 };
 
 struct SaveBlobResult {
@@ -134,6 +137,10 @@ class Repository {
   // Calls fn for every indexed blob (id, location), run by run; duplicates possible.
   Result<void> ForEachIndexed(const std::function<Result<void>(const Id&, const BlobLocation&)>& fn);
   std::vector<std::string> IndexNames() const { return index_names_; }
+  // Index files left out by OpenOptions::skip_unreadable_index, with the reason.
+  const std::vector<std::pair<std::string, Error>>& UnreadableIndex() const {
+    return unreadable_index_;
+  }
 
   std::string ConfigJson() const;
 
@@ -159,6 +166,7 @@ class Repository {
   std::mutex mu_;
   std::vector<std::unique_ptr<IndexRun>> runs_;  // guarded by mu_ for mutation
   std::vector<std::string> index_names_;
+  std::vector<std::pair<std::string, Error>> unreadable_index_;
   std::unordered_set<Id, IdHash> inflight_;                 // in a pack being built
   std::unordered_map<Id, BlobLocation, IdHash> pending_;    // stored, not yet indexed
   PackWriter writers_[2];                                   // by BlobType
