@@ -74,12 +74,18 @@ class S3Backend : public Backend, public S3Maintenance {
 
   Result<Bytes> Load(const Handle& h, std::uint64_t offset,
                      std::uint64_t length) override {
-    return client_->GetObject(where_.bucket, Key(h), offset, length);
+    auto r = client_->GetObject(where_.bucket, Key(h), offset, length);
+    if (!r && h.type == ObjectType::kConfig)
+      return ExplainMissingConfig(r.error());
+    return r;
   }
 
   Result<ObjectInfo> Stat(const Handle& h) override {
-    ASSIGN_OR_RETURN(ObjectMeta m, client_->HeadObject(where_.bucket, Key(h)));
-    return ObjectInfo{h.name, m.size};
+    auto m = client_->HeadObject(where_.bucket, Key(h));
+    if (!m && h.type == ObjectType::kConfig)
+      return ExplainMissingConfig(m.error());
+    if (!m) return m.error();
+    return ObjectInfo{h.name, m->size};
   }
 
   Result<void> Remove(const Handle& h) override {
@@ -145,6 +151,18 @@ class S3Backend : public Backend, public S3Maintenance {
   }
 
  private:
+  // A HEAD of a key in a missing bucket is a bare 404: when the config is
+  // missing, say whether the whole bucket is.
+  Error ExplainMissingConfig(const Error& e) {
+    if (e.code != ErrorCode::kNotFound) return e;
+    auto bucket = client_->HeadBucket(where_.bucket);
+    if (!bucket && bucket.error().code == ErrorCode::kNoRepository)
+      return MakeError(ErrorCode::kNoRepository,
+                       S3Name(where_.bucket, "") +
+                           ": the bucket does not exist (init creates it)");
+    return e;
+  }
+
   std::string Root() const {
     return where_.prefix.empty() ? "" : where_.prefix + "/";
   }

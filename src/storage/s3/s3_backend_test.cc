@@ -143,6 +143,12 @@ TEST_F(S3ServerTest, WrongSecretIsAClearPermissionError) {
   auto l = b->Load(h);
   ASSERT_FALSE(l);
   EXPECT_EQ(l.error().code, ErrorCode::kPermission) << l.error().message;
+  // A HEAD answer has no body; the backend still says what is wrong.
+  auto st = b->Stat(h);
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code, ErrorCode::kPermission);
+  EXPECT_NE(st.error().message.find("secret"), std::string::npos)
+      << st.error().message;
   EXPECT_EQ(client->http().options().max_in_flight, config.http.max_in_flight);
 }
 
@@ -249,6 +255,11 @@ TEST_F(S3ServerTest, MissingBucketIsNoRepositoryAndCreateMakesIt) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, ErrorCode::kNoRepository) << r.error().message;
   EXPECT_NE(r.error().message.find(bucket), std::string::npos);
+  auto st = (*b)->Stat({ObjectType::kConfig, "config"});
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code, ErrorCode::kNoRepository) << st.error().message;
+  EXPECT_NE(st.error().message.find("bucket does not exist"),
+            std::string::npos);
   ASSERT_TRUE((*b)->Create());
   ASSERT_TRUE((*b)->Save({ObjectType::kConfig, "config"}, ToBytes("c"),
                          {.create_only = true}));

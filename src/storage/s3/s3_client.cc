@@ -399,7 +399,20 @@ Result<ObjectMeta> S3Client::HeadObject(const std::string& bucket,
   call.bucket = bucket;
   call.key = key;
   call.what = S3Name(bucket, key);
-  ASSIGN_OR_RETURN(HttpResponse r, Execute(call));
+  auto head = Execute(call);
+  if (!head && head.error().code == ErrorCode::kPermission &&
+      head.error().message.find("(HEAD, HTTP 403)") != std::string::npos) {
+    // A HEAD answer has no body, so it cannot say why access was denied. Ask
+    // again with a one-byte GET, whose answer names the reason (wrong secret,
+    // unknown key).
+    Call probe = call;
+    probe.method = "GET";
+    probe.headers.emplace_back("Range", "bytes=0-0");
+    auto r = Execute(probe);
+    if (!r && r.error().code == ErrorCode::kPermission) return r.error();
+  }
+  if (!head) return head.error();
+  const HttpResponse& r = *head;
   ObjectMeta m;
   m.size = std::stoull(
       r.Header("content-length").empty() ? "0" : r.Header("content-length"));
