@@ -129,6 +129,11 @@ Error S3Error(const HttpResponse& resp, const std::string& method,
       if (x.code == "InvalidAccessKeyId")
         return err(ErrorCode::kPermission,
                    "access denied: the access key id is not known");
+      if (x.code == "InvalidObjectState")
+        return err(ErrorCode::kIo,
+                   "the object is in an archive storage class (GLACIER, "
+                   "DEEP_ARCHIVE) and "
+                   "must be restored before it can be read");
       if (x.code == "RequestTimeTooSkewed")
         return err(ErrorCode::kPermission,
                    "access denied: this machine's clock is wrong");

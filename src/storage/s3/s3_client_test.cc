@@ -169,7 +169,13 @@ TEST_F(S3ClientTest, NeverRetriesOtherClientErrors) {
   EXPECT_EQ(sig.error().code, ErrorCode::kPermission);
   EXPECT_NE(sig.error().message.find("secret access key"), std::string::npos);
   ExpectClean(sig.error());
-  EXPECT_EQ(fake_.Log().size(), 5u);
+  fake_.Script({{{"status", 403},
+                 {"body", "<Error><Code>InvalidObjectState</Code></Error>"}}});
+  auto archived = client_->GetObject("bkt", "f");
+  ASSERT_FALSE(archived);
+  EXPECT_NE(archived.error().message.find("archive storage class"),
+            std::string::npos);
+  EXPECT_EQ(fake_.Log().size(), 6u);
   EXPECT_TRUE(sleeps_.empty());
   // The PUT answered with an error before its body was surely read: not reused.
   EXPECT_EQ(client_->http().dropped_connections(), 1);
