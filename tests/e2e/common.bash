@@ -124,3 +124,13 @@ require_nobody() {
   # The binary must be reachable by the unprivileged user.
   as_nobody test -x "$EFS2S3" || skip "$EFS2S3 not executable by uid 65534"
 }
+
+# assert_no_terminal_codes TEXT: no carriage returns or escape sequences in TEXT (output
+# that is not a terminal gets plain lines).
+assert_no_terminal_codes() {
+  if [[ "$1" == *$'\r'* || "$1" == *$'\e'* ]]; then
+    printf 'terminal control characters in output that is not a terminal:\n' >&2
+    printf '%s' "$1" | od -c | head -n5 >&2
+    return 1
+  fi
+}

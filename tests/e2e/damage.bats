@@ -70,6 +70,14 @@ count_restored() {
   [[ "$stdout_and_err" == *"${BROKEN[0]}"* ]]
 }
 
+@test "restore errors off a terminal are plain lines without terminal control codes" {
+  flip_byte "$PACK" $((100 * 1024))
+  run --separate-stderr restore_tree latest "$T/src" "$T/restore"
+  (( status != 0 ))
+  assert_no_terminal_codes "$stderr"
+  assert_no_terminal_codes "$output"
+}
+
 @test "a damaged restore never leaves a wrong file without reporting it" {
   flip_byte "$PACK" $((500 * 1024))
   run --separate-stderr restore_tree latest "$T/src" "$T/restore"

@@ -47,6 +47,7 @@ wait_until_open() {
   run --separate-stderr as_nobody "$EFS2S3" -r "$REPO" backup "$U/src"
   assert_status "$EXIT_INCOMPLETE"
   assert_output_has "secret"
+  assert_no_terminal_codes "$output$stderr"
 
   # The snapshot exists and holds the readable files.
   run as_nobody "$EFS2S3" -r "$REPO" restore "latest:$U/src" --target "$U/restore"
@@ -74,11 +75,12 @@ wait_until_open() {
 }
 
 @test "files that vanish during the backup are listed, exit 3" {
-  # Sixteen 8 MiB files keep the readers busy; the small files after them in the same
-  # directory are deleted once the backup has opened the first big one, that is after
-  # the directory was listed and before the small files are read.
+  # More big files than the backup has files in flight keep the readers busy; the small
+  # files after them in the same directory are deleted once the backup has opened the
+  # first big one, that is after the directory was listed and before the small files
+  # are read.
   mkdir "$T/src"
-  for i in $(seq -w 1 16); do random_file "$T/src/a-big-$i" $((8 * 1024 * 1024)); done
+  for i in $(seq -w 1 24); do random_file "$T/src/a-big-$i" $((4 * 1024 * 1024)); done
   for i in $(seq -w 1 50); do echo "vanishing $i" >"$T/src/z-vanish-$i"; done
   echo "stays" >"$T/src/zz-stays"
   init_repo
@@ -100,7 +102,7 @@ wait_until_open() {
   run efs ls latest "$T/src"
   assert_status 0
   assert_output_has "zz-stays"
-  assert_output_has "a-big-16"
+  assert_output_has "a-big-24"
 }
 
 @test "a file that grows while read is listed, exit 3" {
