@@ -181,6 +181,29 @@ TEST_F(S3ClientTest, NeverRetriesOtherClientErrors) {
   EXPECT_EQ(client_->http().dropped_connections(), 1);
 }
 
+TEST_F(S3ClientTest, ConnectionsPersistAndAreDroppedAfterErrors) {
+  // Given sequential requests, then they share one connection; given an error
+  // answer to a request with a body, then that connection is closed and the
+  // next one is new.
+  fake_.Script(
+      {json::object(),
+       json::object(),
+       json::object(),
+       {{"status", 400}, {"body", "<Error><Code>BadDigest</Code></Error>"}}});
+  ASSERT_TRUE(client_->GetObject("bkt", "a"));
+  ASSERT_TRUE(client_->GetObject("bkt", "b"));
+  ASSERT_TRUE(client_->PutObject("bkt", "c", AsBytes("x"), {}));
+  ASSERT_FALSE(client_->PutObject("bkt", "d", AsBytes("y"), {}));
+  ASSERT_TRUE(client_->GetObject("bkt", "e"));
+  json log = fake_.Log();
+  ASSERT_EQ(log.size(), 5u);
+  EXPECT_EQ(log[0]["client_port"], log[1]["client_port"]);
+  EXPECT_EQ(log[0]["client_port"], log[2]["client_port"]);
+  EXPECT_EQ(log[0]["client_port"], log[3]["client_port"]);
+  EXPECT_NE(log[3]["client_port"], log[4]["client_port"]);
+  EXPECT_EQ(client_->http().dropped_connections(), 1);
+}
+
 TEST_F(S3ClientTest, GivesUpAfterMaxAttempts) {
   fake_.Script(json::array({{{"status", 500}},
                             {{"status", 502}},

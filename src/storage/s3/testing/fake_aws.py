@@ -69,7 +69,7 @@ class Handler(BaseHTTPRequestHandler):
             with lock:
                 log.append({"method": self.command, "path": self.path,
                             "headers": {k.lower(): v for k, v in self.headers.items()},
-                            "body_size": len(body)})
+                            "body_size": len(body), "client_port": self.client_address[1]})
         if path == "/_script":
             with lock:
                 script.extend(json.loads(body))
