@@ -7,9 +7,9 @@
 #   scripts/radosgw.sh env DIR     # prints the export lines of a running server again
 #
 # Example:
-#   eval "$(scripts/radosgw.sh start /tmp/rgw)"
+#   eval "$(scripts/radosgw.sh start build/rgw)"
 #   ctest --test-dir build -R S3
-#   scripts/radosgw.sh stop /tmp/rgw
+#   scripts/radosgw.sh stop build/rgw
 #
 # One monitor, one OSD on a sparse file, no manager, no systemd. Works as root or as
 # an ordinary user (the daemons run as the caller). Missing packages are installed with
