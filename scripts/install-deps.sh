@@ -5,7 +5,7 @@ set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config git python3
       libssl-dev libzstd-dev libcurl4-openssl-dev libcli11-dev libfmt-dev
       nlohmann-json3-dev libexpected-dev libgtest-dev libgmock-dev libpugixml-dev
-      attr acl bats)
+      attr acl bats jq)
 if [[ "${1:-}" == "--with-s3-server" ]]; then
   pkgs+=(radosgw ceph-mon ceph-osd ceph-common uuid-runtime curl)
 fi

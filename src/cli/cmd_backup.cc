@@ -77,7 +77,7 @@ Result<int> RunBackup(const BackupCliOptions& o, Context& ctx) {
   opts.on_error = [&](const std::string& path, const Error& e) {
     std::lock_guard lock(err_mu);
     errors.emplace_back(path, e.message);
-    ctx.Warn(fmt::format("\r\033[Kerror: {}\n", Printable(e.message)));
+    ctx.WarnLine("error: " + Printable(e.message));
   };
   opts.progress = &progress;
   opts.cancel = &ctx.cancel;

@@ -42,7 +42,7 @@ Result<int> RunRestore(const RestoreCliOptions& o, Context& ctx) {
   opts.on_error = [&](const std::string& path, const Error& e) {
     std::lock_guard lock(mu);
     errors.emplace_back(path, e.message);
-    ctx.Warn(fmt::format("\r\033[Kerror: {}\n", Printable(e.message)));
+    ctx.WarnLine("error: " + Printable(e.message));
   };
   restorer::RestoreProgress progress;
   progress.bytes_expected = sub.empty() ? snap.second.summary.bytes_total : 0;

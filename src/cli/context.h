@@ -53,6 +53,8 @@ class Context {
   void PrintJson(const nlohmann::json& j) const;
   bool IsTerminal() const;
   void Warn(const std::string& text) const;  // stderr, always
+  // A warning line that first clears a progress line (on a terminal only).
+  void WarnLine(const std::string& text) const { Warn((IsTerminal() ? "\r\033[K" : "") + text + "\n"); }
 
   ~Context();
 
