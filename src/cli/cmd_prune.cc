@@ -1,8 +1,170 @@
-// prune (placeholder until maintenance lands)
+// prune: plan, print and execute (src/maintenance/prune.h).
+#include <fmt/format.h>
+
+#include <charconv>
+
 #include "cli/context.h"
+#include "cli/maintenance_util.h"
+#include "maintenance/prune.h"
 
 namespace efs2s3::cli {
-Result<int> RunPruneFromForget(Context&, bool) {
-  return MakeError(ErrorCode::kUnsupported, "prune is not available yet");
+
+namespace {
+
+struct PruneCliOptions {
+  std::string max_unused = "5%";
+  bool dry_run = false;
+};
+
+// "5%", "5" (percent) or "0%".
+Result<double> ParseMaxUnused(const std::string& text) {
+  std::string num = text;
+  if (!num.empty() && num.back() == '%') num.pop_back();
+  char* end = nullptr;
+  double v = std::strtod(num.c_str(), &end);
+  if (num.empty() || end != num.c_str() + num.size() || v < 0 || v > 100)
+    return MakeError(
+        ErrorCode::kInvalidArgument,
+        "--max-unused: '" + text + "' is not a percentage between 0% and 100%");
+  return v / 100.0;
 }
+
+nlohmann::json CountJson(const maintenance::PruneCount& c) {
+  return {{"packs", c.packs}, {"blobs", c.blobs}, {"bytes", c.bytes}};
+}
+
+void PrintPlan(const Context& ctx, const maintenance::PrunePlan& p,
+               bool dry_run) {
+  auto line = [&](const char* what, const maintenance::PruneCount& c,
+                  const std::string& extra) {
+    ctx.Info(fmt::format("  {:<8} {:>8} packs {:>10} blobs {:>12}{}\n", what,
+                         c.packs, c.blobs, HumanBytes(c.bytes), extra));
+  };
+  ctx.Info(fmt::format("{} snapshots use {} blobs ({} trees)\n", p.snapshots,
+                       p.used_blobs, p.trees));
+  line("total", p.total, "");
+  line("keep", p.keep,
+       fmt::format("  ({} unused left in them)",
+                   HumanBytes(p.unused_bytes_kept)));
+  line("delete", p.remove,
+       p.unindexed.packs
+           ? fmt::format("  ({} packs no index names)", p.unindexed.packs)
+           : "");
+  line("repack", p.repack,
+       fmt::format("  (copy {} used blobs, {})", p.repack_copy.blobs,
+                   HumanBytes(p.repack_copy.bytes)));
+  if (p.nothing_to_do) {
+    ctx.Info("nothing to prune\n");
+    return;
+  }
+  ctx.Info(fmt::format("index: {} files replaced by about {}\n",
+                       p.old_index_files, p.new_index_files));
+  ctx.Info(fmt::format(
+      "{} about {} new packs; requests: {} reads, {} writes, {} deletes\n",
+      dry_run ? "would write" : "writing", p.new_packs, p.requests_read,
+      p.requests_write, p.requests_delete));
+}
+
+nlohmann::json PlanJson(const maintenance::PrunePlan& p) {
+  return {{"snapshots", p.snapshots},
+          {"used_blobs", p.used_blobs},
+          {"trees", p.trees},
+          {"total", CountJson(p.total)},
+          {"keep", CountJson(p.keep)},
+          {"delete", CountJson(p.remove)},
+          {"unindexed", CountJson(p.unindexed)},
+          {"repack", CountJson(p.repack)},
+          {"repack_copy", CountJson(p.repack_copy)},
+          {"unused_bytes_kept", p.unused_bytes_kept},
+          {"new_packs", p.new_packs},
+          {"old_index_files", p.old_index_files},
+          {"new_index_files", p.new_index_files},
+          {"requests",
+           {{"read", p.requests_read},
+            {"write", p.requests_write},
+            {"delete", p.requests_delete}}},
+          {"nothing_to_do", p.nothing_to_do}};
+}
+
+Result<int> Prune(repo::Repository& repo, double max_unused, bool dry_run,
+                  Context& ctx) {
+  maintenance::PruneOptions po;
+  po.max_unused = max_unused;
+  po.cancel = &ctx.cancel;
+  po.progress = StepPrinter(ctx);
+  auto plan = maintenance::PlanPrune(repo, po);
+  ClearSteps(ctx);
+  if (!plan) return plan.error();
+  if (!ctx.global.json) PrintPlan(ctx, *plan, dry_run);
+  maintenance::PruneResult done;
+  if (!dry_run && !plan->nothing_to_do) {
+    auto r = maintenance::ExecutePrune(repo, *plan, po);
+    ClearSteps(ctx);
+    if (!r) return r.error();
+    done = *r;
+    ctx.Info(fmt::format(
+        "done: {} packs deleted ({}), {} packs written ({}), {} blobs "
+        "repacked, {} index files "
+        "written, {} deleted\n",
+        done.packs_deleted, HumanBytes(done.bytes_deleted), done.packs_written,
+        HumanBytes(done.bytes_written), done.blobs_repacked, done.index_written,
+        done.index_deleted));
+  }
+  if (ctx.global.json)
+    ctx.PrintJson({{"message_type", "prune"},
+                   {"dry_run", dry_run},
+                   {"plan", PlanJson(*plan)},
+                   {"result",
+                    {{"packs_deleted", done.packs_deleted},
+                     {"bytes_deleted", done.bytes_deleted},
+                     {"packs_written", done.packs_written},
+                     {"bytes_written", done.bytes_written},
+                     {"blobs_repacked", done.blobs_repacked},
+                     {"index_written", done.index_written},
+                     {"index_deleted", done.index_deleted}}}});
+  return 0;
+}
+
+Result<int> RunPrune(const PruneCliOptions& o, Context& ctx) {
+  ASSIGN_OR_RETURN(double max_unused, ParseMaxUnused(o.max_unused));
+  if (ctx.global.no_lock && !o.dry_run)
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "prune needs the exclusive repository lock: --no-lock "
+                     "only with --dry-run");
+  ASSIGN_OR_RETURN(
+      repo::Repository * repo,
+      ctx.OpenRepository(o.dry_run ? Context::LockMode::kNone
+                                   : Context::LockMode::kExclusive));
+  return Prune(*repo, max_unused, o.dry_run, ctx);
+}
+
+}  // namespace
+
+// forget --prune: forget already holds the exclusive lock (unless --dry-run) on
+// the repository it opened; prune works on a second handle to it in the same
+// process, under that lock. With --dry-run nothing was removed, so the plan
+// shows the repository as it is.
+Result<int> RunPruneFromForget(Context& ctx, bool dry_run) {
+  if (ctx.global.no_lock && !dry_run)
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "prune needs the exclusive repository lock: --no-lock "
+                     "only with --dry-run");
+  ASSIGN_OR_RETURN(auto backend, ctx.OpenBackend());
+  ASSIGN_OR_RETURN(std::string pw, ctx.Password());
+  ASSIGN_OR_RETURN(auto repo, repo::Repository::Open(std::move(backend), pw,
+                                                     ctx.CacheOptions()));
+  return Prune(*repo, 0.05, dry_run, ctx);
+}
+
+void RegisterPrune(CLI::App& app, Context& ctx) {
+  auto o = std::make_shared<PruneCliOptions>();
+  CLI::App* c = app.add_subcommand(
+      "prune",
+      "Delete data no snapshot uses (plan first; docs/MAINTENANCE.md)");
+  c->add_option("--max-unused", o->max_unused,
+                "Repack packs with more than this share unused (default 5%)");
+  c->add_flag("-n,--dry-run", o->dry_run, "Only print the plan");
+  c->callback([&ctx, o] { ctx.run = [&ctx, o] { return RunPrune(*o, ctx); }; });
+}
+
 }  // namespace efs2s3::cli

@@ -9,6 +9,9 @@ void RegisterSnapshots(CLI::App& app, Context& ctx);  // snapshots, ls, find, di
 void RegisterRestore(CLI::App& app, Context& ctx);
 void RegisterCat(CLI::App& app, Context& ctx);
 void RegisterForget(CLI::App& app, Context& ctx);
+void RegisterPrune(CLI::App& app, Context& ctx);   // cmd_prune.cc
+void RegisterCheck(CLI::App& app, Context& ctx);   // cmd_check.cc
+void RegisterRepair(CLI::App& app, Context& ctx);  // cmd_repair.cc
 
 void RegisterCommands(CLI::App& app, Context& ctx) {
   RegisterInit(app, ctx);
@@ -16,6 +19,9 @@ void RegisterCommands(CLI::App& app, Context& ctx) {
   RegisterRestore(app, ctx);
   RegisterSnapshots(app, ctx);
   RegisterForget(app, ctx);
+  RegisterPrune(app, ctx);
+  RegisterCheck(app, ctx);
+  RegisterRepair(app, ctx);
   RegisterCat(app, ctx);
 }
 

@@ -99,6 +99,7 @@ class Checker {
       trees_;  // visited tree -> contains a problem
   std::unordered_map<Id, size_t, IdHash>
       bad_blobs_;  // blob or tree -> problem index
+  std::vector<std::string> snapshot_names_;
   std::vector<std::pair<Id, model::Snapshot>> snapshots_;
 };
 
@@ -362,14 +363,7 @@ Result<void> Checker::CollectPaths(const std::string& snapshot, const Id& tree,
 
 Result<void> Checker::CheckSnapshots() {
   Progress("checking snapshots and trees");
-  std::vector<std::string> names;
-  RETURN_IF_ERROR(repo_.backend().List(
-      ObjectType::kSnapshot, [&](const storage::ObjectInfo& i) -> Result<void> {
-        names.push_back(i.name);
-        return Ok();
-      }));
-  std::sort(names.begin(), names.end());
-  for (const auto& n : names) {
+  for (const auto& n : snapshot_names_) {
     auto id = Id::FromHex(n);
     auto s = id ? repo_.LoadSnapshot(*id)
                 : Result<model::Snapshot>(
@@ -396,6 +390,16 @@ Result<void> Checker::CheckSnapshots() {
 }
 
 Result<CheckReport> Checker::Run() {
+  // Snapshots are listed before the index is (re)loaded: a backup writes its index
+  // files before its snapshot, so every snapshot listed here has its blobs in the
+  // index loaded next, even with backups running (check takes a shared lock).
+  RETURN_IF_ERROR(repo_.backend().List(
+      ObjectType::kSnapshot, [&](const storage::ObjectInfo& i) -> Result<void> {
+        snapshot_names_.push_back(i.name);
+        return Ok();
+      }));
+  std::sort(snapshot_names_.begin(), snapshot_names_.end());
+  RETURN_IF_ERROR(repo_.ReloadIndex());
   RETURN_IF_ERROR(CheckIndexFiles());
   RETURN_IF_ERROR(CheckIndexAgainstPacks());
   if (o_.read_data) RETURN_IF_ERROR(ReadData());

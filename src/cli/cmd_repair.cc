@@ -1,0 +1,115 @@
+// repair index | repair snapshots (src/maintenance/repair.h).
+#include <fmt/format.h>
+
+#include "cli/context.h"
+#include "cli/maintenance_util.h"
+#include "maintenance/repair.h"
+
+namespace efs2s3::cli {
+
+namespace {
+
+struct RepairCliOptions {
+  bool dry_run = false, read_data = false, forget = false;
+};
+
+Result<int> RunRepairIndex(const RepairCliOptions& o, Context& ctx) {
+  ASSIGN_OR_RETURN(auto m, OpenForMaintenance(ctx, true, false));
+  maintenance::RepairIndexOptions ro;
+  ro.dry_run = o.dry_run;
+  ro.cancel = &ctx.cancel;
+  ro.progress = StepPrinter(ctx);
+  auto r = maintenance::RepairIndex(*m->repo, ro);
+  ClearSteps(ctx);
+  if (!r) return r.error();
+  nlohmann::json bad = nlohmann::json::array();
+  for (const auto& [pack, why] : r->unreadable_packs) {
+    bad.push_back({{"pack", pack}, {"message", why}});
+    ctx.Warn("warning: pack " + pack + " left out: " + why + "\n");
+  }
+  if (ctx.global.json) {
+    ctx.PrintJson({{"message_type", "repair_index"},
+                   {"dry_run", o.dry_run},
+                   {"packs", r->packs},
+                   {"blobs", r->blobs},
+                   {"unreadable_packs", bad},
+                   {"index_written", r->index_written},
+                   {"index_deleted", r->index_deleted}});
+  } else {
+    ctx.Info(fmt::format(
+        "{} {} packs ({} blobs); {} index files written, {} old ones deleted\n",
+        o.dry_run ? "would index" : "indexed", r->packs, r->blobs,
+        r->index_written, r->index_deleted));
+  }
+  return 0;
+}
+
+Result<int> RunRepairSnapshots(const RepairCliOptions& o, Context& ctx) {
+  ASSIGN_OR_RETURN(auto m, OpenForMaintenance(ctx, true, false));
+  maintenance::RepairSnapshotsOptions ro;
+  ro.dry_run = o.dry_run;
+  ro.read_data = o.read_data;
+  ro.forget = o.forget;
+  ro.cancel = &ctx.cancel;
+  ro.progress = StepPrinter(ctx);
+  auto r = maintenance::RepairSnapshots(*m->repo, ro);
+  ClearSteps(ctx);
+  if (!r) return r.error();
+  bool unrepairable = false;
+  nlohmann::json changed = nlohmann::json::array();
+  for (const auto& c : r->changed) {
+    unrepairable = unrepairable || c.action == "unrepairable";
+    changed.push_back({{"snapshot", c.old_id},
+                       {"new_snapshot", c.new_id},
+                       {"action", c.action},
+                       {"dropped", c.dropped}});
+    if (ctx.global.json) continue;
+    std::string what =
+        c.action == "rewritten"
+            ? (o.dry_run ? "would be rewritten"
+                         : "rewritten as " + c.new_id.substr(0, 8))
+        : c.action == "removed"
+            ? (o.dry_run ? "would be removed" : "removed")
+            : "cannot be repaired (its root tree is unusable; "
+              "--forget removes it)";
+    ctx.Print("snapshot " + c.old_id.substr(0, 8) + " " + what + "\n");
+    for (const auto& d : c.dropped)
+      ctx.Print("  dropped " + Printable(d) + "\n");
+  }
+  if (ctx.global.json)
+    ctx.PrintJson({{"message_type", "repair_snapshots"},
+                   {"dry_run", o.dry_run},
+                   {"snapshots", r->snapshots},
+                   {"changed", changed}});
+  else if (r->changed.empty())
+    ctx.Info(
+        fmt::format("{} snapshots checked, none needs repair\n", r->snapshots));
+  return unrepairable ? 1 : 0;
+}
+
+}  // namespace
+
+void RegisterRepair(CLI::App& app, Context& ctx) {
+  auto o = std::make_shared<RepairCliOptions>();
+  CLI::App* c = app.add_subcommand(
+      "repair", "Rebuild the index or remove damaged data from snapshots");
+  c->require_subcommand(1);
+  CLI::App* idx =
+      c->add_subcommand("index", "Rebuild the index from the pack headers");
+  idx->add_flag("-n,--dry-run", o->dry_run, "Only read the packs and report");
+  idx->callback(
+      [&ctx, o] { ctx.run = [&ctx, o] { return RunRepairIndex(*o, ctx); }; });
+  CLI::App* snaps = c->add_subcommand(
+      "snapshots",
+      "Rewrite snapshots without the files whose data is missing or damaged");
+  snaps->add_flag("-n,--dry-run", o->dry_run, "Only report what would change");
+  snaps->add_flag("--read-data", o->read_data,
+                  "Also authenticate every data blob (reads all data)");
+  snaps->add_flag("--forget", o->forget,
+                  "Remove snapshots whose root tree is unusable");
+  snaps->callback([&ctx, o] {
+    ctx.run = [&ctx, o] { return RunRepairSnapshots(*o, ctx); };
+  });
+}
+
+}  // namespace efs2s3::cli
