@@ -1,14 +1,22 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages efs2s3 needs to build and test.
-# Usage: scripts/install-deps.sh [--with-s3-server]
+# Usage: scripts/install-deps.sh [--with-s3-server] [--with-bench]
+#   --with-bench: the EFS stand-in (libfuse3) and the peers bench/run.sh compares with
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config git python3
       libssl-dev libzstd-dev libcurl4-openssl-dev libcli11-dev libfmt-dev
       nlohmann-json3-dev libexpected-dev libgtest-dev libgmock-dev libpugixml-dev
       attr acl bats jq)
-if [[ "${1:-}" == "--with-s3-server" ]]; then
-  pkgs+=(radosgw ceph-mon ceph-osd ceph-common uuid-runtime curl)
-fi
+for arg in "$@"; do
+  case "$arg" in
+    --with-s3-server) pkgs+=(radosgw ceph-mon ceph-osd ceph-common uuid-runtime curl) ;;
+    --with-bench)
+      pkgs+=(fuse3 libfuse3-dev restic rclone time linux-source-6.1 xz-utils
+             radosgw ceph-mon ceph-osd ceph-common uuid-runtime curl)
+      command -v aws >/dev/null || pkgs+=(awscli) ;;
+    *) echo "install-deps.sh: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
