@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <semaphore>
 
 #include "base/file_util.h"
 #include "base/thread_pool.h"
@@ -135,7 +136,8 @@ Result<std::vector<std::pair<std::string, std::string>>> ReadXattrs(int fd,
 class Archiver {
  public:
   Archiver(repo::Repository& repo, const BackupOptions& opts)
-      : repo_(repo), opts_(opts), pool_(std::max(1, opts.workers), 4096) {}
+      : repo_(repo), opts_(opts), pool_(std::max(1, opts.readers), 4096),
+        walker_slots_(std::max(0, opts.walkers - 1)) {}
 
   Result<BackupResult> Run();
 
@@ -160,7 +162,8 @@ class Archiver {
   // Fills a node for dirfd/name. Returns nullopt (after reporting) if the entry
   // cannot be read and should be left out.
   std::optional<Node> SaveEntry(int dirfd, const std::string& name, const std::string& path,
-                                const Node* parent, dev_t root_dev, bool* is_dir);
+                                const Node* parent, dev_t root_dev, bool* is_dir,
+                                struct stat* st_out = nullptr);
   Result<void> SaveFileContent(int fd, const std::string& path, Node& node);
   Result<Node> SaveDir(int dirfd, const std::string& name, const std::string& path,
                        const Node* parent, dev_t root_dev, const struct stat& st);
@@ -171,6 +174,7 @@ class Archiver {
   repo::Repository& repo_;
   const BackupOptions& opts_;
   ThreadPool pool_;
+  std::counting_semaphore<4096> walker_slots_;
   Counters counters_;
   std::mutex names_mu_;
   std::map<std::uint32_t, std::string> users_, groups_;
@@ -288,13 +292,15 @@ Result<void> Archiver::SaveFileContent(int fd, const std::string& path, Node& no
 
 std::optional<Node> Archiver::SaveEntry(int dirfd, const std::string& name,
                                         const std::string& path, const Node* parent,
-                                        dev_t /*root_dev*/, bool* is_dir) {
+                                        dev_t /*root_dev*/, bool* is_dir,
+                                        struct stat* st_out) {
   *is_dir = false;
   struct stat st {};
   if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
     ReportError(path, PosixError(path, errno));
     return std::nullopt;
   }
+  if (st_out) *st_out = st;
   if (!TypeOf(st.st_mode)) {
     ReportError(path, MakeError(ErrorCode::kUnsupported, path + ": unsupported file type"));
     return std::nullopt;
@@ -398,9 +404,14 @@ Result<Id> Archiver::SaveDirContents(int fd, const std::string& path, const Node
   };
 
   std::string prefix = path == "/" ? "/" : path + "/";
+  struct EntryResult {
+    std::optional<Node> node;
+    bool is_dir = false;
+    struct stat st {};
+  };
   struct Pending {
     std::string name;
-    std::future<std::pair<std::optional<Node>, bool>> fut;
+    std::future<EntryResult> fut;
   };
   std::vector<Pending> jobs;
   for (const std::string& n : names) {
@@ -408,35 +419,56 @@ Result<Id> Archiver::SaveDirContents(int fd, const std::string& path, const Node
     if (IsExcluded(opts_.excludes, child)) continue;
     const Node* pn = parent_of(n);
     jobs.push_back({n, pool_.Submit([this, fd, n, child, pn, root_dev] {
-                      bool is_dir = false;
-                      auto node = SaveEntry(fd, n, child, pn, root_dev, &is_dir);
-                      return std::make_pair(std::move(node), is_dir);
+                      EntryResult r;
+                      r.node = SaveEntry(fd, n, child, pn, root_dev, &r.is_dir, &r.st);
+                      return r;
                     })});
   }
-  Tree tree;
-  for (Pending& job : jobs) {
-    auto [node, is_dir] = job.fut.get();
-    if (!node) continue;
-    if (is_dir) {
-      std::string child = prefix + job.name;
-      struct stat st {};
-      if (::fstatat(fd, job.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-        ReportError(child, PosixError(child, errno));
-        continue;
-      }
-      auto sub = SaveDir(fd, job.name, child, parent_of(job.name), root_dev, st);
-      if (!sub) {
-        if (sub.error().code == ErrorCode::kNotFound || sub.error().code == ErrorCode::kPermission ||
-            sub.error().code == ErrorCode::kIo) {
-          ReportError(child, sub.error());
-          continue;
-        }
-        return sub.error();
-      }
-      node = std::move(*sub);
+  // Subdirectories run on walker threads while slots are free, else inline.
+  struct SubDir {
+    size_t slot;  // position in `results`
+    std::future<Result<Node>> fut;
+  };
+  std::vector<std::optional<Node>> results(jobs.size());
+  std::vector<SubDir> subdirs;
+  Result<void> failure = Ok();
+  auto take_dir = [&](size_t slot, const std::string& child, Result<Node> sub) {
+    if (sub) {
+      results[slot] = std::move(*sub);
+      return;
     }
-    tree.nodes.push_back(std::move(*node));
+    ErrorCode c = sub.error().code;
+    if (c == ErrorCode::kNotFound || c == ErrorCode::kPermission || c == ErrorCode::kIo) {
+      ReportError(child, sub.error());
+    } else if (failure) {
+      failure = sub.error();
+    }
+  };
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    EntryResult e = jobs[i].fut.get();
+    if (!e.node) continue;
+    if (!e.is_dir) {
+      results[i] = std::move(e.node);
+      continue;
+    }
+    const std::string& n = jobs[i].name;
+    std::string child = prefix + n;
+    const Node* pn = parent_of(n);
+    if (walker_slots_.try_acquire()) {
+      subdirs.push_back({i, std::async(std::launch::async, [this, fd, n, child, pn, root_dev, st = e.st] {
+                           auto r = SaveDir(fd, n, child, pn, root_dev, st);
+                           walker_slots_.release();
+                           return r;
+                         })});
+    } else {
+      take_dir(i, child, SaveDir(fd, n, child, pn, root_dev, e.st));
+    }
   }
+  for (SubDir& sd : subdirs) take_dir(sd.slot, prefix + jobs[sd.slot].name, sd.fut.get());
+  RETURN_IF_ERROR(failure);
+  Tree tree;
+  for (auto& r : results)
+    if (r) tree.nodes.push_back(std::move(*r));
   if (Cancelled()) return MakeError(ErrorCode::kCancelled, "interrupted");
   if (opts_.dry_run) return repo_.BlobId(model::EncodeTree(tree));
   return repo_.SaveTree(tree);
@@ -472,6 +504,8 @@ struct PathTrie {
 
 Result<BackupResult> Archiver::Run() {
   auto start = std::chrono::steady_clock::now();
+  if (!opts_.dry_run)
+    repo_.SetUploadConcurrency(opts_.uploads > 0 ? opts_.uploads : repo_.backend().Concurrency());
   std::vector<std::string> abs_paths;
   for (const std::string& p : opts_.paths) {
     std::error_code ec;

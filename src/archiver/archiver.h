@@ -3,11 +3,13 @@
 // Algorithm (one snapshot):
 //   for each backup path, depth first:
 //     SaveDir(dir, parent_tree):
-//       readdir, then for every entry in parallel (file workers):
+//       readdir, then for every entry in parallel (--readers workers):
 //         lstat; read xattrs;
 //         file unchanged vs. parent (size, mtime, ctime, inode)? reuse its blob list
 //         else read, chunk (FastCDC), SaveBlob each chunk
-//       subdirectories: SaveDir(sub, parent subtree)   (recursion on this thread)
+//       subdirectories: SaveDir(sub, parent subtree) on a new walker thread while
+//         fewer than --walkers run, else on this thread (a thread only ever waits
+//         for work that is already running, so this cannot deadlock)
 //       SaveTree(sorted nodes) -> subtree ID
 //   intermediate directories of absolute paths become trees too (like restic)
 //   Flush (packs, then index), then SaveSnapshot.
@@ -44,7 +46,9 @@ struct BackupOptions {
   std::vector<std::string> tags;
   std::optional<std::int64_t> time_ns;  // snapshot time; default now
   std::optional<Id> parent;             // snapshot to compare with
-  int workers = 16;                     // files in flight
+  int readers = 16;  // entries (stat + read) in flight
+  int walkers = 32;  // directories scanned in parallel
+  int uploads = 0;   // packs uploaded in parallel (0 = the backend's concurrency)
   bool dry_run = false;
   // Called for every per-file error; the backup continues. Thread-safe calls.
   std::function<void(const std::string& path, const Error& error)> on_error;

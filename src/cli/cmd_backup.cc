@@ -24,7 +24,7 @@ struct BackupCliOptions {
   bool one_file_system = false;
   std::string parent;
   bool force = false;  // ignore the parent: re-read everything
-  int workers = 16;
+  int readers = 16, walkers = 32, uploads = 0;
   bool dry_run = false;
 };
 
@@ -40,7 +40,9 @@ Result<int> RunBackup(const BackupCliOptions& o, Context& ctx) {
   opts.one_file_system = o.one_file_system;
   opts.hostname = o.host;
   opts.tags = o.tags;
-  opts.workers = o.workers;
+  opts.readers = o.readers;
+  opts.walkers = o.walkers;
+  opts.uploads = o.uploads;
   opts.dry_run = o.dry_run;
   if (!o.time.empty()) {
     ASSIGN_OR_RETURN(std::int64_t t, model::ParseTime(o.time));
@@ -140,7 +142,9 @@ void RegisterBackup(CLI::App& app, Context& ctx) {
   c->add_flag("-x,--one-file-system", o->one_file_system, "Do not cross file system boundaries");
   c->add_option("--parent", o->parent, "Compare with this snapshot instead of the latest");
   c->add_flag("--force", o->force, "Re-read all files, ignoring the parent snapshot");
-  c->add_option("--workers", o->workers, "Files read in parallel (default 16)");
+  c->add_option("--readers,--workers", o->readers, "Entries stat'ed and read in parallel (default 16)");
+  c->add_option("--walkers", o->walkers, "Directories scanned in parallel (default 32)");
+  c->add_option("--uploads", o->uploads, "Packs uploaded in parallel (default: the backend's, S3 32, local 4)");
   c->add_flag("-n,--dry-run", o->dry_run, "Read and hash everything but store nothing");
   c->callback([&ctx, o] { ctx.run = [&ctx, o] { return RunBackup(*o, ctx); }; });
 }

@@ -441,7 +441,29 @@ Result<SaveBlobResult> Repository::SaveBlobWithId(BlobType type, const Id& id, B
       w = PackWriter();
     }
   }
-  if (full) RETURN_IF_ERROR(UploadPack(std::move(*full)));
+  if (full) {
+    if (uploads_) {
+      {
+        std::lock_guard lock(mu_);
+        ++uploads_in_flight_;
+      }
+      // Submit blocks while the upload queue is full: backpressure on the readers.
+      auto pack = std::make_shared<PackWriter>(std::move(*full));
+      (void)uploads_->Submit([this, pack] {
+        auto r = UploadPack(std::move(*pack));
+        std::lock_guard lock(mu_);
+        if (!r && !upload_error_) upload_error_ = r.error();
+        --uploads_in_flight_;
+        uploads_done_.notify_all();
+      });
+    } else {
+      RETURN_IF_ERROR(UploadPack(std::move(*full)));
+    }
+  }
+  {
+    std::lock_guard lock(mu_);
+    if (upload_error_) return *upload_error_;
+  }
   return SaveBlobResult{id, true, stored};
 }
 
@@ -493,7 +515,17 @@ Result<void> Repository::WriteIndex(IndexBuilder builder) {
   return Ok();
 }
 
+void Repository::SetUploadConcurrency(int n) {
+  uploads_.reset();
+  if (n > 0) uploads_ = std::make_unique<ThreadPool>(n, static_cast<size_t>(n / 2 + 1));
+}
+
 Result<void> Repository::Flush() {
+  {
+    std::unique_lock lock(mu_);
+    uploads_done_.wait(lock, [&] { return uploads_in_flight_ == 0; });
+    if (upload_error_) return *upload_error_;
+  }
   for (int t = 0; t < 2; ++t) {
     PackWriter w;
     {

@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -24,6 +25,7 @@
 #include <vector>
 
 #include "base/id.h"
+#include "base/thread_pool.h"
 #include "base/result.h"
 #include "codec/chunker.h"
 #include "crypto/crypto.h"
@@ -109,8 +111,14 @@ class Repository {
   Result<Id> SaveTree(const model::Tree& tree);
   Result<model::Tree> LoadTree(const Id& id);
 
-  // Writes all pending packs, then an index file for them. Thread-compatible.
+  // Writes all pending packs, then an index file for them; waits for background
+  // uploads. Thread-compatible.
   Result<void> Flush();
+
+  // Uploads full packs on `n` background threads (at most n + n/2 + 1 packs in
+  // memory), so the threads calling SaveBlob go on reading. 0 = upload on the
+  // calling thread. An upload error is returned by the next SaveBlob or Flush.
+  void SetUploadConcurrency(int n);
 
   // Sealed whole objects (snapshots, index, locks, config). The name is the
   // SHA-256 of the stored bytes, except for locks (random).
@@ -172,6 +180,11 @@ class Repository {
   PackWriter writers_[2];                                   // by BlobType
   IndexBuilder pending_index_;
   std::chrono::steady_clock::time_point last_index_write_;
+
+  std::unique_ptr<ThreadPool> uploads_;
+  std::condition_variable uploads_done_;
+  int uploads_in_flight_ = 0;        // guarded by mu_
+  std::optional<Error> upload_error_;  // guarded by mu_
 };
 
 // The cache root: $XDG_CACHE_HOME/efs2s3 or ~/.cache/efs2s3.
