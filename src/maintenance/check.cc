@@ -390,9 +390,10 @@ Result<void> Checker::CheckSnapshots() {
 }
 
 Result<CheckReport> Checker::Run() {
-  // Snapshots are listed before the index is (re)loaded: a backup writes its index
-  // files before its snapshot, so every snapshot listed here has its blobs in the
-  // index loaded next, even with backups running (check takes a shared lock).
+  // Snapshots are listed before the index is (re)loaded: a backup writes its
+  // index files before its snapshot, so every snapshot listed here has its
+  // blobs in the index loaded next, even with backups running (check takes a
+  // shared lock).
   RETURN_IF_ERROR(repo_.backend().List(
       ObjectType::kSnapshot, [&](const storage::ObjectInfo& i) -> Result<void> {
         snapshot_names_.push_back(i.name);

@@ -255,7 +255,7 @@ Result<void> Repack(repo::Repository& repo, PrunePlan& plan,
       auto ok = VerifySealedBlob(repo, e, sealed);
       if (!ok)
         return ok.error().Wrap(
-            "prune: pack " + pack.Hex() +
+            "prune: blob " + e.id.Hex() + " in pack " + pack.Hex() +
             " (run `efs2s3 check --read-data`; nothing was deleted)");
       repo::PackWriter& w = writers[e.type == repo::BlobType::kTree ? 1 : 0];
       w.Add(e, Bytes(sealed.begin(), sealed.end()));

@@ -38,22 +38,21 @@ Result<void> CollectUsedBlobs(repo::Repository& repo,
 
 Result<void> VerifySealedBlob(repo::Repository& repo,
                               const repo::PackEntry& entry, ByteSpan sealed) {
-  std::string where = "blob " + entry.id.Hex();
   auto plain = crypto::Open(repo.key().encrypt, sealed);
   if (!plain)
-    return MakeError(ErrorCode::kCorruption, where + ": authentication failed");
+    return MakeError(ErrorCode::kCorruption, "damaged: authentication failed");
   Bytes data;
   if (entry.compressed) {
     auto d = codec::Decompress(*plain, entry.raw_length);
     if (!d)
-      return MakeError(ErrorCode::kCorruption, where + ": does not decompress");
+      return MakeError(ErrorCode::kCorruption, "damaged: does not decompress");
     data = std::move(*d);
   } else {
     data = std::move(*plain);
   }
   if (data.size() != entry.raw_length || repo.BlobId(data) != entry.id)
     return MakeError(ErrorCode::kCorruption,
-                     where + ": content does not match its ID");
+                     "damaged: content does not match its ID");
   return Ok();
 }
 

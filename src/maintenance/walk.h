@@ -31,7 +31,8 @@ Result<void> CollectUsedBlobs(repo::Repository& repo,
                               WalkStats* stats);
 
 // Authenticates one sealed blob as stored in a pack: decrypts, decompresses and
-// compares the content with its ID. kCorruption naming the blob otherwise.
+// compares the content with its ID. kCorruption ("damaged: ...", without the
+// blob ID: callers add it) otherwise.
 Result<void> VerifySealedBlob(repo::Repository& repo,
                               const repo::PackEntry& entry, ByteSpan sealed);
 
