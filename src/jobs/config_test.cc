@@ -1,0 +1,169 @@
+#include "jobs/config.h"
+
+#include <gtest/gtest.h>
+
+namespace efs2s3::jobs {
+namespace {
+
+const char kGood[] = R"(state_dir = "state"
+
+[jobs.nightly]
+repository = "s3://bucket/efs"
+password_file = "pw"
+source = { efs = "fs-12345678", path = "/", region = "eu-west-1" }
+exclude = ["*.tmp", "/mnt/efs/scratch/*"]
+tags = ["nightly"]
+host = "efs-main"
+schedule = "0 3 * * *"
+timezone = "Europe/Berlin"
+
+[jobs.nightly.retention]
+keep_daily = 7
+keep_weekly = 5
+keep_within = "30d"
+
+[jobs.nightly.prune]
+every = "7d"
+max_unused = "5%"
+
+[jobs.nightly.check]
+every = "1d"
+read_data_subset = "5%"
+
+[jobs.nightly.hooks]
+pre = "echo pre"
+post = ["echo a", "echo b"]
+
+[jobs.nightly.report]
+webhook = "https://hooks.example.com/x"
+file = "/var/log/efs2s3.jsonl"
+
+[jobs.nightly.env]
+AWS_PROFILE = "backup"
+
+[jobs.nightly.s3]
+endpoint = "http://127.0.0.1:9000"
+path_style = true
+
+[jobs.local]
+repository = "/backup/repo"
+source = { paths = ["/data", "/home"] }
+)";
+
+// The error message of parsing `text`, or "" if it parses.
+std::string ErrorOf(const std::string& text) {
+  auto c = ParseConfig(text, "/etc/efs2s3/efs2s3.toml");
+  return c ? "" : c.error().message;
+}
+
+TEST(ConfigTest, ParsesAFullJob) {
+  auto c = ParseConfig(kGood, "/etc/efs2s3/efs2s3.toml");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->state_dir, "/etc/efs2s3/state");  // relative to the file
+  ASSERT_EQ(c->jobs.size(), 2u);
+  const Job* j = c->Find("nightly");
+  ASSERT_NE(j, nullptr);
+  EXPECT_EQ(j->repository, "s3://bucket/efs");
+  EXPECT_EQ(j->password_file, "/etc/efs2s3/pw");
+  ASSERT_TRUE(j->efs);
+  EXPECT_EQ(j->efs->file_system_id, "fs-12345678");
+  EXPECT_EQ(j->efs->region, "eu-west-1");
+  EXPECT_EQ(j->excludes.size(), 2u);
+  ASSERT_TRUE(j->schedule);
+  EXPECT_EQ(j->retention.keep_daily, 7);
+  EXPECT_EQ(j->retention.keep_within, "30d");
+  EXPECT_TRUE(j->prune.enabled);
+  EXPECT_EQ(j->prune.every.count(), 7 * 86400);
+  EXPECT_EQ(j->check.read_data_subset, "5%");
+  EXPECT_EQ(j->pre_hooks.size(), 1u);
+  EXPECT_EQ(j->post_hooks.size(), 2u);
+  EXPECT_EQ(j->env.at("AWS_PROFILE"), "backup");
+  ASSERT_EQ(j->s3_options.size(), 2u);
+  EXPECT_EQ(j->s3_options[0].first, "--s3-endpoint");
+  EXPECT_EQ(j->s3_options[1].first, "--s3-path-style");
+  const Job* l = c->Find("local");
+  ASSERT_NE(l, nullptr);
+  EXPECT_EQ(l->paths.size(), 2u);
+  EXPECT_FALSE(l->schedule);
+}
+
+TEST(ConfigTest, SyntaxErrorNamesFileAndLine) {
+  std::string e = ErrorOf("[jobs.a]\nrepository = \"/r\"\nsource = {\n");
+  EXPECT_EQ(e.rfind("/etc/efs2s3/efs2s3.toml:3:", 0), 0u) << e;
+}
+
+TEST(ConfigTest, BadScheduleNamesLineAndKey) {
+  std::string e = ErrorOf(
+      "[jobs.a]\nrepository = \"/r\"\nsource = { paths = [\"/d\"] }\n"
+      "schedule = \"0 25 * * *\"\n");
+  EXPECT_EQ(e.rfind("/etc/efs2s3/efs2s3.toml:4:", 0), 0u) << e;
+  EXPECT_NE(e.find("jobs.a.schedule: "), std::string::npos) << e;
+  EXPECT_NE(e.find("hour field: 25 out of range 0-23"), std::string::npos) << e;
+}
+
+TEST(ConfigTest, UnknownKeyIsAnError) {
+  std::string e = ErrorOf(
+      "[jobs.a]\nrepository = \"/r\"\nsource = { paths = [\"/d\"] }\n"
+      "[jobs.a.retention]\nkeep_dialy = 7\n");
+  EXPECT_NE(e.find(":5:1: jobs.a.retention.keep_dialy: unknown key"),
+            std::string::npos)
+      << e;
+}
+
+TEST(ConfigTest, WrongTypeNamesTheKey) {
+  std::string e = ErrorOf(
+      "[jobs.a]\nrepository = \"/r\"\nsource = { paths = [\"/d\"] }\n"
+      "[jobs.a.retention]\nkeep_daily = \"seven\"\n");
+  EXPECT_NE(e.find(":5:14: jobs.a.retention.keep_daily: expected an integer"),
+            std::string::npos)
+      << e;
+}
+
+TEST(ConfigTest, ValidationErrors) {
+  const std::string head = "[jobs.a]\nrepository = \"/r\"\n";
+  EXPECT_NE(ErrorOf(head).find("jobs.a.source: missing"), std::string::npos);
+  EXPECT_NE(ErrorOf("[jobs.a]\nsource = { paths = [\"/d\"] }\n")
+                .find("jobs.a.repository: missing"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf(head + "source = { efs = \"fs-xyz\" }\n")
+                .find("jobs.a.source.efs: 'fs-xyz' is not an EFS"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf(head + "source = { paths = [\"rel\"] }\n")
+                .find("must be an absolute path"),
+            std::string::npos);
+  EXPECT_NE(
+      ErrorOf(head + "source = { paths = [\"/d\"], efs = \"fs-12345678\" }\n")
+          .find("exactly one of paths or efs"),
+      std::string::npos);
+  EXPECT_NE(
+      ErrorOf(head + "source = { paths = [\"/d\"] }\ntimezone = \"Mars/X\"\n")
+          .find(":4:12: jobs.a.timezone: unknown time zone"),
+      std::string::npos);
+  EXPECT_NE(
+      ErrorOf(head + "source = { paths = [\"/d\"] }\n[jobs.a.retention]\n")
+          .find("no keep_* rule"),
+      std::string::npos);
+  EXPECT_NE(
+      ErrorOf(
+          head +
+          "source = { paths = [\"/d\"] }\n[jobs.a.prune]\nevery = \"soon\"\n")
+          .find("jobs.a.prune.every: interval 'soon'"),
+      std::string::npos);
+  EXPECT_NE(ErrorOf(head + "source = { paths = [\"/d\"] "
+                           "}\n[jobs.a.report]\nwebhook = \"ftp://x\"\n")
+                .find("jobs.a.report.webhook: must be an http"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("state_dir = \"/s\"\n").find("jobs: no job defined"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("[jobs.\"a b\"]\n").find("job names may use"),
+            std::string::npos);
+}
+
+TEST(ConfigTest, MissingFileIsNotFound) {
+  auto c = LoadConfig("/nonexistent/efs2s3.toml");
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().code, ErrorCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace efs2s3::jobs

@@ -1,0 +1,59 @@
+// Deployment generators: systemd units, a cron line, a CloudFormation template.
+//
+// All are pure functions of the job and the options; they return text (or a
+// JSON document) and never touch the system.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "jobs/config.h"
+
+namespace efs2s3::jobs {
+
+struct SystemdUnits {
+  std::string service_name, service;  // efs2s3-<job>.service
+  std::string timer_name, timer;      // efs2s3-<job>.timer
+};
+
+// `exe` and `config_path` are written into ExecStart. kInvalidArgument when
+// the job has no schedule.
+Result<SystemdUnits> GenerateSystemd(const Job& job, const std::string& exe,
+                                     const std::string& config_path);
+
+// systemd OnCalendar= values for a cron schedule (two when both day-of-month
+// and day-of-week are restricted: cron ORs them, systemd ANDs).
+std::vector<std::string> OnCalendar(const Schedule& s, const std::string& tz);
+
+// A file for /etc/cron.d (with the user field). kInvalidArgument for @every
+// schedules that cron cannot express, or no schedule.
+Result<std::string> GenerateCron(const Job& job, const std::string& exe,
+                                 const std::string& config_path,
+                                 const std::string& user);
+
+// EventBridge Scheduler expression: "cron(0 3 * * ? *)" or "rate(6 hours)".
+// kInvalidArgument when both day fields are restricted.
+Result<std::string> AwsScheduleExpression(const Schedule& s);
+
+struct AwsOptions {
+  std::string file_system_id;
+  std::string bucket;
+  std::string prefix;  // "" = the job's name
+  std::vector<std::string> subnets;
+  std::vector<std::string> security_groups;
+  bool ec2 = false;            // EC2 instance instead of a Fargate task
+  std::string kms_key_arn;     // default for the KmsKeyArn parameter
+  bool create_bucket = false;  // default for the CreateBucket parameter
+  std::string image;           // default for ImageUri (Fargate)
+  std::string binary_url;      // default for BinaryUrl (EC2)
+};
+
+// A CloudFormation template (JSON). The job's retention, prune/check settings,
+// excludes and tags are carried over; its source becomes the EFS file system
+// and its repository s3://bucket/prefix. kInvalidArgument for missing options.
+Result<nlohmann::ordered_json> GenerateCloudFormation(const Job& job,
+                                                      const AwsOptions& o);
+
+}  // namespace efs2s3::jobs

@@ -1,0 +1,74 @@
+// Running a job: hooks, mount, backup, forget, prune and check as child
+// processes of the efs2s3 binary itself, then the report.
+//
+//   lock (job + repository) ──► pre hooks ──► mount EFS ──► backup
+//     ──► forget (retention) ──► prune (when due) ──► check (when due)
+//     ──► unmount ──► post hooks (always) ──► report (state dir, file, webhook)
+//
+// A failed pre hook, mount or backup skips the repository steps; post hooks
+// and the report always run. The job's exit code is the worst step's (see
+// WorseExitCode); a failed hook counts as 1.
+//
+// Each child runs in its own process group, so a terminal's ^C reaches only
+// efs2s3 itself; when `cancel` becomes true the running child gets one
+// SIGTERM (a backup then saves a checkpoint and exits 130), the remaining
+// steps are skipped and the job ends with 130.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "jobs/config.h"
+#include "jobs/efs.h"
+#include "jobs/report.h"
+
+namespace efs2s3::jobs {
+
+struct RunOptions {
+  std::string exe;       // the efs2s3 binary for child steps
+  bool dry_run = false;  // plan only: every step is "skipped", with its command
+  // Run prune and check even if they are not due.
+  bool force_maintenance = false;
+  const std::atomic<bool>* cancel = nullptr;
+  // Log lines (children's stderr, step starts and ends).
+  std::function<void(const std::string&)> log;
+  // For tests: EFS discovery inputs.
+  storage::s3::Getenv env = storage::s3::ProcessEnv();
+  Resolver resolver = SystemResolver();
+};
+
+// Runs `job`. Returns the report (also saved in the state directory and
+// delivered); kLocked if the job is already running on its repository, other
+// errors only when the state directory is unusable.
+Result<JobReport> RunJob(const Config& config, const Job& job,
+                         const RunOptions& opts);
+
+// The result of one child process.
+struct ChildResult {
+  int exit_code = 0;  // 128+N for a signal
+  bool interrupted = false;
+  bool timed_out = false;
+  std::string out;                     // stdout
+  std::vector<std::string> err_lines;  // the last lines of stderr
+};
+
+// Runs argv (argv[0] looked up in PATH) with `env` (full environment),
+// forwarding stderr lines to `log`. Cancellation and the timeout (0 = none)
+// send SIGTERM to the child's process group, then SIGKILL after 30 s.
+Result<ChildResult> RunChild(
+    const std::vector<std::string>& argv,
+    const std::map<std::string, std::string>& env,
+    const std::atomic<bool>* cancel, std::chrono::seconds timeout,
+    const std::function<void(const std::string&)>& log);
+
+// Delivers a report: appends one JSON line to `file` and/or POSTs the JSON
+// document to `webhook`. Returns the errors, if any.
+std::vector<std::string> DeliverReport(const nlohmann::json& report,
+                                       const std::string& file,
+                                       const std::string& webhook);
+
+}  // namespace efs2s3::jobs
