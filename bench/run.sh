@@ -297,6 +297,7 @@ measure_read_limit() {
 
 # ---- the run ----
 started=$(date -u +%Y-%m-%dT%H:%MZ)
+built_from="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src CMakeLists.txt || echo " with uncommitted changes in src/")"
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 measure_cpu_limits
 measure_put_limits
@@ -317,7 +318,7 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 {
   echo "Run of $started, $(nproc) cores: $(lscpu | sed -n 's/^Model name: *//p'), $(free -g | awk '/Mem:/ {print $2}') GiB RAM, Linux $(uname -r)."
   echo "Load average at start $load_start, at end $load_end."
-  echo "efs2s3 built from commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src CMakeLists.txt || echo " with uncommitted changes in src/")."
+  echo "efs2s3 built from commit $built_from (the tree when the run started)."
   echo "Versions: efs2s3 $("$EFS2S3" version 2>/dev/null | head -n1 | tr -d '\n'); $(restic version | cut -d' ' -f1-2); $(rclone version | head -n1); $(aws --version 2>&1 | cut -d' ' -f1); radosgw $(radosgw --version | awk '{print $3}')."
   echo
   echo "Command: \`CORPORA=\"$CORPORA\" RUNS=$RUNS LATENCY=$LATENCY$([[ $LATENCY == 1 ]] && echo " BENCH_DELAY_US=$BENCH_DELAY_US") CORPUS_B_FILES=${CORPUS_B_FILES:-100000} CORPUS_C_MIB=${CORPUS_C_MIB:-1024}$([[ -n ${CORPUS_A_MAX_FILES:-} ]] && echo " CORPUS_A_MAX_FILES=$CORPUS_A_MAX_FILES") bench/run.sh\`"
