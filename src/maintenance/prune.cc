@@ -220,8 +220,9 @@ Result<void> Repack(repo::Repository& repo, PrunePlan& plan,
     if (w.empty()) return Ok();
     auto [bytes, entries] = w.Finish(repo.key().encrypt);
     Id name = Id::FromSpan(crypto::Sha256(bytes));
-    RETURN_IF_ERROR(
-        repo.backend().Save({ObjectType::kPack, name.Hex()}, bytes, {}));
+    bool tree_pack = !entries.empty() && entries[0].type == repo::BlobType::kTree;
+    RETURN_IF_ERROR(repo.backend().Save({ObjectType::kPack, name.Hex()}, bytes,
+                                        {.metadata = tree_pack}));
     ++result.packs_written;
     result.bytes_written += bytes.size();
     return index.AddPack(name, entries);

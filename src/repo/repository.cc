@@ -470,7 +470,8 @@ Result<SaveBlobResult> Repository::SaveBlobWithId(BlobType type, const Id& id, B
 Result<void> Repository::UploadPack(PackWriter writer) {
   auto [bytes, entries] = writer.Finish(key_.encrypt);
   Id name = Id::FromSpan(crypto::Sha256(bytes));
-  auto saved = backend_->Save({ObjectType::kPack, name.Hex()}, bytes, {});
+  bool tree_pack = !entries.empty() && entries[0].type == BlobType::kTree;
+  auto saved = backend_->Save({ObjectType::kPack, name.Hex()}, bytes, {.metadata = tree_pack});
   std::optional<IndexBuilder> checkpoint;
   {
     std::lock_guard lock(mu_);

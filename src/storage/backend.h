@@ -52,6 +52,9 @@ struct ObjectInfo {
 struct SaveOptions {
   // Fail with kAlreadyExists instead of replacing an existing object.
   bool create_only = false;
+  // The object holds metadata (a pack of tree blobs): object stores keep it in the
+  // metadata storage class, so listing and planning never need a cold retrieval.
+  bool metadata = false;
 };
 
 class Backend {

@@ -50,8 +50,9 @@ class S3Backend : public Backend, public S3Maintenance {
                     const SaveOptions& opts) override {
     PutOptions put;
     put.create_only = opts.create_only;
-    put.storage_class = h.type == ObjectType::kPack ? opts_.storage_class_data
-                                                    : opts_.storage_class_meta;
+    put.storage_class = h.type == ObjectType::kPack && !opts.metadata
+                            ? opts_.storage_class_data
+                            : opts_.storage_class_meta;
     put.sse = opts_.sse;
     put.sse_kms_key_id = opts_.sse_kms_key_id;
     std::string key = Key(h);
