@@ -149,10 +149,10 @@ Result<int> RunPruneFromForget(Context& ctx, bool dry_run) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "prune needs the exclusive repository lock: --no-lock "
                      "only with --dry-run");
-  ASSIGN_OR_RETURN(auto backend, ctx.OpenBackend());
-  ASSIGN_OR_RETURN(std::string pw, ctx.Password());
-  ASSIGN_OR_RETURN(auto repo, repo::Repository::Open(std::move(backend), pw,
-                                                     ctx.CacheOptions()));
+  // forget opened the repository (with the exclusive lock unless dry-run).
+  repo::Repository* repo = ctx.repository();
+  if (!repo)
+    return MakeError(ErrorCode::kInvalidArgument, "forget --prune: no open repository");
   return Prune(*repo, 0.05, dry_run, ctx);
 }
 

@@ -45,6 +45,8 @@ class Context {
   enum class LockMode { kNone, kShared, kExclusive };
   Result<repo::Repository*> OpenRepository(LockMode lock);
   repo::OpenOptions CacheOptions() const;
+  // The repository opened by OpenRepository, or nullptr.
+  repo::Repository* repository() { return repo_.get(); }
 
   // Output: text to stdout unless --json; JSON documents to stdout with --json.
   void Print(const std::string& text) const;
