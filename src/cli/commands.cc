@@ -13,6 +13,10 @@ void RegisterPrune(CLI::App& app, Context& ctx);   // cmd_prune.cc
 void RegisterCheck(CLI::App& app, Context& ctx);   // cmd_check.cc
 void RegisterRepair(CLI::App& app, Context& ctx);  // cmd_repair.cc
 
+void RegisterJob(CLI::App& app, Context& ctx);       // cmd_job.cc: job, daemon
+void RegisterGenerate(CLI::App& app, Context& ctx);  // cmd_generate.cc
+void RegisterMountEfs(CLI::App& app, Context& ctx);  // cmd_mount_efs.cc
+
 void RegisterCommands(CLI::App& app, Context& ctx) {
   RegisterInit(app, ctx);
   RegisterBackup(app, ctx);
@@ -23,6 +27,9 @@ void RegisterCommands(CLI::App& app, Context& ctx) {
   RegisterCheck(app, ctx);
   RegisterRepair(app, ctx);
   RegisterCat(app, ctx);
+  RegisterJob(app, ctx);
+  RegisterGenerate(app, ctx);
+  RegisterMountEfs(app, ctx);
 }
 
 }  // namespace efs2s3::cli

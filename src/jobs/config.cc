@@ -373,8 +373,12 @@ Result<Config> ParseConfig(const std::string& text, const std::string& path) {
                                  e.source().begin.column, e.description()));
   }
   const toml::table& root = parsed.table();
-  std::string base =
-      std::filesystem::path(path).parent_path().lexically_normal().string();
+  std::error_code ec;
+  std::filesystem::path abs = std::filesystem::absolute(path, ec);
+  std::string base = (ec ? std::filesystem::path(path) : abs)
+                         .parent_path()
+                         .lexically_normal()
+                         .string();
   if (base.empty()) base = std::string(".");
   Config c;
   c.path = path;

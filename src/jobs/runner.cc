@@ -26,6 +26,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr size_t kErrLines = 20;
 
+}  // namespace
+
 std::map<std::string, std::string> ProcessEnvironment() {
   std::map<std::string, std::string> env;
   for (char** e = environ; e && *e; ++e) {
@@ -35,6 +37,8 @@ std::map<std::string, std::string> ProcessEnvironment() {
   }
   return env;
 }
+
+namespace {
 
 double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
@@ -83,9 +87,12 @@ class JobRun {
  private:
   bool Cancelled() const { return opts_.cancel && opts_.cancel->load(); }
   // Runs one step's command and records it. Returns the step.
+  // Clean-up steps (unmount, post hooks) are not cancellable: they run to
+  // the end (or their timeout) after an interruption.
   StepReport& Step(const std::string& name, std::vector<std::string> argv,
                    std::chrono::seconds timeout, bool efs2s3_child,
-                   std::initializer_list<const char*> figure_types = {});
+                   std::initializer_list<const char*> figure_types = {},
+                   bool cancellable = true);
   void Skip(const std::string& name, const std::string& reason) {
     StepReport s;
     s.name = name;
@@ -174,11 +181,13 @@ bool JobRun::Due(const Maintenance& m, std::time_t last,
 
 StepReport& JobRun::Step(const std::string& name, std::vector<std::string> argv,
                          std::chrono::seconds timeout, bool efs2s3_child,
-                         std::initializer_list<const char*> figure_types) {
+                         std::initializer_list<const char*> figure_types,
+                         bool cancellable) {
   StepReport s;
   s.name = name;
   s.command = ShellJoin(argv);
-  if (efs2s3_child) s.command = ShellJoin({argv.begin() + 1, argv.end()});
+  if (efs2s3_child)
+    s.command = "efs2s3 " + ShellJoin({argv.begin() + 1, argv.end()});
   s.started = std::time(nullptr);
   if (opts_.dry_run) {
     s.status = StepStatus::kSkipped;
@@ -187,7 +196,8 @@ StepReport& JobRun::Step(const std::string& name, std::vector<std::string> argv,
   }
   Log(opts_, fmt::format("job {}: {}: {}", job_.name, name, s.command));
   Clock::time_point t0 = Clock::now();
-  auto r = RunChild(argv, env_, opts_.cancel, timeout, opts_.log);
+  auto r = RunChild(argv, env_, cancellable ? opts_.cancel : nullptr, timeout,
+                    opts_.log);
   s.duration_seconds = Seconds(t0);
   if (!r) {
     s.status = StepStatus::kFailed;
@@ -268,8 +278,8 @@ Result<JobReport> JobRun::Run() {
         Step(job_.pre_hooks.size() > 1 ? fmt::format("pre-hook-{}", i + 1)
                                        : "pre-hook",
              {"/bin/sh", "-c", job_.pre_hooks[i]}, job_.hook_timeout, false);
-    if (s.status == StepStatus::kFailed ||
-        s.status == StepStatus::kInterrupted) {
+    if (!opts_.dry_run && (s.status == StepStatus::kFailed ||
+                           s.status == StepStatus::kInterrupted)) {
       ok = false;
       why_not = s.status == StepStatus::kInterrupted ? "interrupted"
                                                      : "pre-hook failed";
@@ -337,7 +347,8 @@ Result<JobReport> JobRun::Run() {
     }
     if (s.figures.contains("errors"))
       s.figures["errors"] = s.figures["errors"].size();
-    if (s.status != StepStatus::kOk && s.status != StepStatus::kWarning) {
+    if (!opts_.dry_run && s.status != StepStatus::kOk &&
+        s.status != StepStatus::kWarning) {
       ok = false;
       why_not = s.status == StepStatus::kInterrupted ? "interrupted"
                                                      : "backup failed";
@@ -391,7 +402,8 @@ Result<JobReport> JobRun::Run() {
   }
 
   if (mount)
-    Step("unmount", mount->unmount_command, std::chrono::seconds(120), false);
+    Step("unmount", mount->unmount_command, std::chrono::seconds(120), false,
+         {}, false);
 
   // Post hooks always run and learn how the job went.
   int code = ExitCode();
@@ -400,7 +412,8 @@ Result<JobReport> JobRun::Run() {
   for (size_t i = 0; i < job_.post_hooks.size(); ++i)
     Step(job_.post_hooks.size() > 1 ? fmt::format("post-hook-{}", i + 1)
                                     : "post-hook",
-         {"/bin/sh", "-c", job_.post_hooks[i]}, job_.hook_timeout, false);
+         {"/bin/sh", "-c", job_.post_hooks[i]}, job_.hook_timeout, false, {},
+         false);
 
   code = ExitCode();
   if (Cancelled()) code = WorseExitCode(code, 130);

@@ -56,6 +56,9 @@ struct ChildResult {
   std::vector<std::string> err_lines;  // the last lines of stderr
 };
 
+// This process's environment as a map.
+std::map<std::string, std::string> ProcessEnvironment();
+
 // Runs argv (argv[0] looked up in PATH) with `env` (full environment),
 // forwarding stderr lines to `log`. Cancellation and the timeout (0 = none)
 // send SIGTERM to the child's process group, then SIGKILL after 30 s.

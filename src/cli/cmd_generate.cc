@@ -1,0 +1,186 @@
+// generate systemd | cron | aws JOB: deployment files for a configured job.
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "base/file_util.h"
+#include "cli/context.h"
+#include "jobs/generate.h"
+
+namespace efs2s3::cli {
+
+namespace {
+
+struct GenerateCliOptions {
+  std::string config, name, exe, output_dir, output, user = "root";
+  jobs::AwsOptions aws;
+  std::string subnets_csv;
+};
+
+Result<jobs::Config> Load(const GenerateCliOptions& o) {
+  return jobs::LoadConfig(o.config.empty() ? jobs::DefaultConfigPath()
+                                           : o.config);
+}
+
+Result<const jobs::Job*> Find(const jobs::Config& c, const std::string& name) {
+  const jobs::Job* j = c.Find(name);
+  if (!j)
+    return MakeError(ErrorCode::kInvalidArgument,
+                     fmt::format("{}: no job named '{}'", c.path, name));
+  return j;
+}
+
+std::string Exe(const GenerateCliOptions& o) {
+  if (!o.exe.empty()) return o.exe;
+  std::error_code ec;
+  auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? "/usr/bin/efs2s3" : p.string();
+}
+
+std::string AbsConfig(const jobs::Config& c) {
+  std::error_code ec;
+  auto p = std::filesystem::absolute(c.path, ec);
+  return ec ? c.path : p.lexically_normal().string();
+}
+
+Result<void> Write(const std::string& path, const std::string& text) {
+  return WriteFileAtomic(path, AsBytes(text), false, false);
+}
+
+Result<int> GenerateSystemd(const GenerateCliOptions& o, Context& ctx) {
+  ASSIGN_OR_RETURN(jobs::Config c, Load(o));
+  ASSIGN_OR_RETURN(const jobs::Job* j, Find(c, o.name));
+  ASSIGN_OR_RETURN(jobs::SystemdUnits u,
+                   jobs::GenerateSystemd(*j, Exe(o), AbsConfig(c)));
+  if (!o.output_dir.empty()) {
+    RETURN_IF_ERROR(MakeDirs(o.output_dir, 0755));
+    RETURN_IF_ERROR(Write(o.output_dir + "/" + u.service_name, u.service));
+    RETURN_IF_ERROR(Write(o.output_dir + "/" + u.timer_name, u.timer));
+    ctx.Info(fmt::format(
+        "wrote {0}/{1} and {0}/{2}\nenable with: systemctl daemon-reload && "
+        "systemctl enable --now {2}\n",
+        o.output_dir, u.service_name, u.timer_name));
+    return 0;
+  }
+  if (ctx.global.json) {
+    ctx.PrintJson({{u.service_name, u.service}, {u.timer_name, u.timer}});
+  } else {
+    ctx.Print(fmt::format("# ---- {}\n{}\n# ---- {}\n{}", u.service_name,
+                          u.service, u.timer_name, u.timer));
+  }
+  return 0;
+}
+
+Result<int> GenerateCron(const GenerateCliOptions& o, Context& ctx) {
+  ASSIGN_OR_RETURN(jobs::Config c, Load(o));
+  ASSIGN_OR_RETURN(const jobs::Job* j, Find(c, o.name));
+  ASSIGN_OR_RETURN(std::string text,
+                   jobs::GenerateCron(*j, Exe(o), AbsConfig(c), o.user));
+  if (!o.output.empty()) {
+    RETURN_IF_ERROR(Write(o.output, text));
+    return 0;
+  }
+  ctx.Print(text);
+  return 0;
+}
+
+Result<int> GenerateAws(GenerateCliOptions o, Context& ctx) {
+  ASSIGN_OR_RETURN(jobs::Config c, Load(o));
+  ASSIGN_OR_RETURN(const jobs::Job* j, Find(c, o.name));
+  // --subnets a,b or repeated.
+  std::vector<std::string> subnets;
+  for (const std::string& s : o.aws.subnets) {
+    size_t pos = 0;
+    while (pos <= s.size()) {
+      size_t comma = s.find(',', pos);
+      std::string part = s.substr(
+          pos, comma == std::string::npos ? std::string::npos : comma - pos);
+      if (!part.empty()) subnets.push_back(part);
+      if (comma == std::string::npos) break;
+      pos = comma + 1;
+    }
+  }
+  o.aws.subnets = subnets;
+  ASSIGN_OR_RETURN(nlohmann::ordered_json t,
+                   jobs::GenerateCloudFormation(*j, o.aws));
+  std::string text = t.dump(2) + "\n";
+  if (!o.output.empty()) {
+    RETURN_IF_ERROR(Write(o.output, text));
+    ctx.Info(fmt::format(
+        "wrote {}\ndeploy with: aws cloudformation deploy --template-file {} "
+        "--stack-name efs2s3-{} --capabilities CAPABILITY_IAM "
+        "--parameter-overrides PasswordSecretArn=arn:aws:secretsmanager:...\n",
+        o.output, o.output, j->name));
+    return 0;
+  }
+  ctx.Print(text);
+  return 0;
+}
+
+}  // namespace
+
+void RegisterGenerate(CLI::App& app, Context& ctx) {
+  CLI::App* g = app.add_subcommand(
+      "generate", "Deployment files for a job: systemd units, cron, AWS");
+  g->require_subcommand(1);
+  auto common = [](CLI::App* c, std::shared_ptr<GenerateCliOptions> o) {
+    c->add_option("job", o->name, "Job name")->required();
+    c->add_option("-c,--config", o->config,
+                  "Configuration file (env EFS2S3_CONFIG, default "
+                  "/etc/efs2s3/efs2s3.toml)");
+  };
+
+  auto sd = std::make_shared<GenerateCliOptions>();
+  CLI::App* s = g->add_subcommand("systemd", "A service and a timer unit");
+  common(s, sd);
+  s->add_option("--exe", sd->exe,
+                "Binary path for ExecStart (default: this one)");
+  s->add_option("--output-dir", sd->output_dir,
+                "Write the units there (e.g. /etc/systemd/system)");
+  s->callback([&ctx, sd] {
+    ctx.run = [&ctx, sd] { return GenerateSystemd(*sd, ctx); };
+  });
+
+  auto cr = std::make_shared<GenerateCliOptions>();
+  CLI::App* c = g->add_subcommand("cron", "A file for /etc/cron.d");
+  common(c, cr);
+  c->add_option("--exe", cr->exe, "Binary path (default: this one)");
+  c->add_option("--user", cr->user, "User field (default root)");
+  c->add_option("-o,--output", cr->output, "Write to this file");
+  c->callback(
+      [&ctx, cr] { ctx.run = [&ctx, cr] { return GenerateCron(*cr, ctx); }; });
+
+  auto aw = std::make_shared<GenerateCliOptions>();
+  CLI::App* a = g->add_subcommand(
+      "aws",
+      "A CloudFormation template: EventBridge Scheduler -> ECS Fargate task "
+      "(or EC2 instance) that backs up EFS to S3");
+  common(a, aw);
+  a->add_option("--efs", aw->aws.file_system_id,
+                "File system ID (default: the job's source)");
+  a->add_option("--bucket", aw->aws.bucket, "Repository bucket")->required();
+  a->add_option("--prefix", aw->aws.prefix,
+                "Repository prefix in the bucket (default: the job's name)");
+  a->add_option("--subnets", aw->aws.subnets,
+                "Subnets for the task/instance (comma-separated or repeated)")
+      ->required();
+  a->add_option("--security-group", aw->aws.security_groups,
+                "Security group allowing NFS (2049) to the mount targets "
+                "(repeatable)")
+      ->required();
+  a->add_flag("--ec2", aw->aws.ec2,
+              "Start an EC2 instance that mounts, runs the job and terminates");
+  a->add_option("--kms-key-arn", aw->aws.kms_key_arn, "SSE-KMS key");
+  a->add_flag("--create-bucket", aw->aws.create_bucket,
+              "Create the bucket in the stack");
+  a->add_option("--image", aw->aws.image,
+                "Container image with efs2s3 (Fargate)");
+  a->add_option("--binary-url", aw->aws.binary_url,
+                "s3://bucket/key of the efs2s3 binary (EC2)");
+  a->add_option("-o,--output", aw->output, "Write the template to this file");
+  a->callback(
+      [&ctx, aw] { ctx.run = [&ctx, aw] { return GenerateAws(*aw, ctx); }; });
+}
+
+}  // namespace efs2s3::cli
