@@ -66,11 +66,13 @@ class S3Backend : public Backend, public S3Maintenance {
                            S3Name(where_.bucket, key) + ": already exists");
         if (st.error().code != ErrorCode::kNotFound) return st.error();
       }
-      return client_->PutObjectMultipart(
+      RETURN_IF_ERROR(client_->PutObjectMultipart(
           where_.bucket, key, data, put,
-          {opts_.multipart_part_size, std::max(1, opts_.multipart_parallel)});
+          {opts_.multipart_part_size, std::max(1, opts_.multipart_parallel)}));
+      return Ok();
     }
-    return client_->PutObject(where_.bucket, key, data, put);
+    RETURN_IF_ERROR(client_->PutObject(where_.bucket, key, data, put));
+    return Ok();
   }
 
   Result<Bytes> Load(const Handle& h, std::uint64_t offset,

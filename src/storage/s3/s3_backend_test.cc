@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -169,6 +170,51 @@ TEST_F(S3ServerTest, IfNoneMatchIsEnforcedByTheServer) {
   EXPECT_NE(r.error().message.find("412"), std::string::npos)
       << r.error().message;
   EXPECT_EQ(*client.GetObject(TestBucket(), key), ToBytes("one"));
+}
+
+TEST_F(S3ServerTest, MetadataListingOddKeysCopyAndRequestCounts) {
+  // Given objects with user metadata and keys holding spaces, '+', '%', a tab
+  // and multi-byte UTF-8, then HEAD returns the metadata, the listing returns
+  // each key exactly (encoding-type=url) with its ETag, CopyObject keeps the
+  // metadata, and the client counts the requests it sent.
+  auto config = ResolveS3Config(TestOptions(), ProcessEnv());
+  ASSERT_TRUE(config);
+  S3Client client(*config, NewDefaultCredentialsChain());
+  ASSERT_TRUE(client.CreateBucket(TestBucket()));
+  std::string prefix = RandomPrefix() + "/";
+  std::vector<std::string> names = {"a b+c%41", "tab\there",
+                                    "\xc3\xa9t\xc3\xa9", "z/y"};
+  PutOptions put;
+  put.metadata = {{"mtime", "1700000000.123456789"}, {"mode", "100644"}};
+  std::map<std::string, std::string> etags;
+  for (const auto& n : names) {
+    auto etag = client.PutObject(TestBucket(), prefix + n, AsBytes(n), put);
+    ASSERT_TRUE(etag) << etag.error().message;
+    EXPECT_EQ(*etag, Md5Hex(AsBytes(n)));
+    etags[prefix + n] = *etag;
+  }
+  auto head = client.HeadObject(TestBucket(), prefix + names[0]);
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->metadata["mtime"], "1700000000.123456789");
+  EXPECT_EQ(head->metadata["mode"], "100644");
+  EXPECT_FALSE(head->last_modified.empty());
+  std::map<std::string, std::string> listed;
+  ASSERT_TRUE(client.ListObjects(TestBucket(), prefix,
+                                 [&](const ListedObject& o) -> Result<void> {
+                                   listed[o.key] = o.etag;
+                                   EXPECT_FALSE(o.last_modified.empty());
+                                   return Ok();
+                                 }));
+  EXPECT_EQ(listed, etags);
+  ASSERT_TRUE(client.CopyObject(TestBucket(), prefix + names[0], TestBucket(),
+                                prefix + "copy/" + names[0], {}));
+  auto copied = client.HeadObject(TestBucket(), prefix + "copy/" + names[0]);
+  ASSERT_TRUE(copied) << copied.error().message;
+  EXPECT_EQ(copied->metadata["mtime"], "1700000000.123456789");
+  RequestCounts n = client.request_counts();
+  EXPECT_EQ(n.put, names.size() + 2);  // the bucket, the objects, the copy
+  EXPECT_EQ(n.head, 2u);
+  EXPECT_EQ(n.list, 1u);
 }
 
 TEST_F(S3ServerTest, ListPaginatesAndBatchDeleteRemovesAll) {

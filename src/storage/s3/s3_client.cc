@@ -91,6 +91,32 @@ void AddPutHeaders(HeaderList& h, const PutOptions& opts) {
   if (opts.sse == "aws:kms" && !opts.sse_kms_key_id.empty())
     h.emplace_back("x-amz-server-side-encryption-aws-kms-key-id",
                    opts.sse_kms_key_id);
+  for (const auto& [name, value] : opts.metadata)
+    h.emplace_back("x-amz-meta-" + name, value);
+}
+
+// Decodes the %XX escapes of a ListObjectsV2 answer with encoding-type=url.
+std::string UrlDecode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 &&
+        hex(s[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2])));
+      i += 2;
+    } else if (s[i] == '+') {
+      out.push_back(' ');
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -227,6 +253,27 @@ std::string S3Client::ObjectUrl(const std::string& bucket,
   return MakeTarget(bucket, key, "").url;
 }
 
+void S3Client::Count(const Call& call) {
+  size_t i = 0;  // get
+  if (call.method == "HEAD") {
+    i = 1;
+  } else if (call.method == "PUT") {
+    i = 2;
+  } else if (call.method == "POST") {
+    i = 3;
+  } else if (call.method == "DELETE") {
+    i = 5;
+  } else if (call.key.empty()) {
+    i = 4;  // a GET of the bucket lists it
+  }
+  ++counts_[i];
+}
+
+RequestCounts S3Client::request_counts() const {
+  return {counts_[0].load(), counts_[1].load(), counts_[2].load(),
+          counts_[3].load(), counts_[4].load(), counts_[5].load()};
+}
+
 Result<HttpResponse> S3Client::Execute(Call& call) {
   const std::string payload_hash =
       call.body.empty() ? kEmptySha256 : Sha256Hex(call.body);
@@ -259,6 +306,7 @@ Result<HttpResponse> S3Client::Execute(Call& call) {
                      call.body, call.what};
     hreq.headers.emplace_back("Authorization", sig.authorization);
 
+    Count(call);
     auto resp = http_.Do(hreq);
     bool retry = false;
     if (!resp) {
@@ -298,9 +346,9 @@ Result<HttpResponse> S3Client::Execute(Call& call) {
   }
 }
 
-Result<void> S3Client::PutObject(const std::string& bucket,
-                                 const std::string& key, ByteSpan data,
-                                 const PutOptions& opts) {
+Result<std::string> S3Client::PutObject(const std::string& bucket,
+                                        const std::string& key, ByteSpan data,
+                                        const PutOptions& opts) {
   const std::string md5hex = Md5Hex(data);
   Call call;
   call.method = "PUT";
@@ -329,10 +377,12 @@ Result<void> S3Client::PutObject(const std::string& bucket,
     // An earlier attempt may have created the object before its answer was
     // lost.
     auto meta = HeadObject(bucket, key);
-    if (meta && meta->size == data.size() && meta->etag == md5hex) return Ok();
+    if (meta && meta->size == data.size() && meta->etag == md5hex)
+      return meta->etag;
   }
   if (!r) return r.error();
-  return Ok();
+  std::string etag = StripQuotes(r->Header("etag"));
+  return etag.empty() ? md5hex : etag;
 }
 
 Result<Bytes> S3Client::GetObject(const std::string& bucket,
@@ -424,6 +474,9 @@ Result<ObjectMeta> S3Client::HeadObject(const std::string& bucket,
       r.Header("content-length").empty() ? "0" : r.Header("content-length"));
   m.etag = StripQuotes(r.Header("etag"));
   m.storage_class = r.Header("x-amz-storage-class");
+  m.last_modified = r.Header("last-modified");
+  for (const auto& [name, value] : r.headers)
+    if (name.starts_with("x-amz-meta-")) m.metadata[name.substr(11)] = value;
   return m;
 }
 
@@ -486,6 +539,7 @@ Result<void> S3Client::ListObjects(
     call.bucket = bucket;
     call.query = {{"list-type", "2"},
                   {"prefix", prefix},
+                  {"encoding-type", "url"},
                   {"max-keys", std::to_string(config_.list_page_size)}};
     call.what = S3Name(bucket, prefix);
     if (!token.empty()) call.query.emplace_back("continuation-token", token);
@@ -495,9 +549,14 @@ Result<void> S3Client::ListObjects(
       return MakeError(ErrorCode::kTransient,
                        call.what + ": unreadable ListObjectsV2 answer");
     pugi::xml_node root = doc.child("ListBucketResult");
+    // Servers that ignore encoding-type send keys as they are.
+    const bool encoded = std::string(root.child_value("EncodingType")) == "url";
     for (pugi::xml_node c : root.children("Contents")) {
-      ListedObject o{c.child_value("Key"),
-                     std::strtoull(c.child_value("Size"), nullptr, 10)};
+      std::string k = c.child_value("Key");
+      ListedObject o{encoded ? UrlDecode(k) : k,
+                     std::strtoull(c.child_value("Size"), nullptr, 10),
+                     StripQuotes(c.child_value("ETag")),
+                     c.child_value("LastModified")};
       RETURN_IF_ERROR(fn(o));
     }
     token = root.child_value("NextContinuationToken");
@@ -555,7 +614,7 @@ Result<std::string> S3Client::UploadPart(const std::string& bucket,
   return etag;
 }
 
-Result<void> S3Client::CompleteMultipartUpload(
+Result<std::string> S3Client::CompleteMultipartUpload(
     const std::string& bucket, const std::string& key,
     const std::string& upload_id, const std::vector<std::string>& etags,
     bool create_only) {
@@ -574,10 +633,13 @@ Result<void> S3Client::CompleteMultipartUpload(
   call.what = S3Name(bucket, key);
   call.headers.emplace_back("Content-Type", "application/xml");
   if (create_only) call.headers.emplace_back("If-None-Match", "*");
+  std::string etag;
   // S3 may answer 200 and report an error in the body.
   call.validate = [&](const HttpResponse& r) -> Result<void> {
     pugi::xml_document doc;
     doc.load_buffer(r.body.data(), r.body.size());
+    etag = StripQuotes(
+        doc.child("CompleteMultipartUploadResult").child_value("ETag"));
     if (doc.child("Error")) {
       HttpResponse as_error = r;
       as_error.status =
@@ -591,7 +653,7 @@ Result<void> S3Client::CompleteMultipartUpload(
     return Ok();
   };
   RETURN_IF_ERROR(Execute(call));
-  return Ok();
+  return etag;
 }
 
 Result<void> S3Client::AbortMultipartUpload(const std::string& bucket,
@@ -608,10 +670,11 @@ Result<void> S3Client::AbortMultipartUpload(const std::string& bucket,
   return Ok();
 }
 
-Result<void> S3Client::PutObjectMultipart(const std::string& bucket,
-                                          const std::string& key, ByteSpan data,
-                                          const PutOptions& opts,
-                                          const MultipartOptions& mp) {
+Result<std::string> S3Client::PutObjectMultipart(const std::string& bucket,
+                                                 const std::string& key,
+                                                 ByteSpan data,
+                                                 const PutOptions& opts,
+                                                 const MultipartOptions& mp) {
   std::uint64_t part_size = std::max<std::uint64_t>(mp.part_size, 5u << 20);
   // At most 10,000 parts.
   while ((data.size() + part_size - 1) / part_size > 10000) part_size *= 2;
@@ -646,14 +709,49 @@ Result<void> S3Client::PutObjectMultipart(const std::string& bucket,
   worker();
   for (auto& t : threads) t.join();
 
-  Result<void> done = failed ? Result<void>(first_error)
-                             : CompleteMultipartUpload(bucket, key, upload_id,
-                                                       etags, opts.create_only);
+  Result<std::string> done =
+      failed ? Result<std::string>(first_error)
+             : CompleteMultipartUpload(bucket, key, upload_id, etags,
+                                       opts.create_only);
   if (!done) {
     // Parts of a failed upload cost storage until aborted.
     (void)AbortMultipartUpload(bucket, key, upload_id);
     return done.error();
   }
+  return done;
+}
+
+Result<void> S3Client::CopyObject(const std::string& src_bucket,
+                                  const std::string& src_key,
+                                  const std::string& bucket,
+                                  const std::string& key,
+                                  const PutOptions& opts) {
+  Call call;
+  call.method = "PUT";
+  call.bucket = bucket;
+  call.key = key;
+  call.what =
+      S3Name(bucket, key) + " (copy of " + S3Name(src_bucket, src_key) + ")";
+  call.headers.emplace_back("x-amz-copy-source",
+                            UriEncode("/" + src_bucket + "/" + src_key, true));
+  call.headers.emplace_back("x-amz-metadata-directive", "COPY");
+  PutOptions o = opts;
+  o.metadata.clear();  // COPY keeps the source's metadata
+  AddPutHeaders(call.headers, o);
+  // S3 may answer 200 and report an error in the body.
+  call.validate = [&](const HttpResponse& r) -> Result<void> {
+    pugi::xml_document doc;
+    doc.load_buffer(r.body.data(), r.body.size());
+    if (doc.child("Error")) {
+      HttpResponse as_error = r;
+      as_error.status = 500;
+      Error e = S3Error(as_error, "PUT", call.what);
+      e.code = ErrorCode::kTransient;
+      return e;
+    }
+    return Ok();
+  };
+  RETURN_IF_ERROR(Execute(call));
   return Ok();
 }
 

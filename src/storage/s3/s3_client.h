@@ -19,8 +19,10 @@
 // Thread-safe: one client serves all threads of a process.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -60,17 +62,34 @@ struct PutOptions {
   std::string storage_class;   // "" = the bucket default
   std::string sse;             // "", "AES256", "aws:kms"
   std::string sse_kms_key_id;  // with aws:kms
+  // User metadata, sent as x-amz-meta-NAME headers (names in lower case).
+  std::vector<std::pair<std::string, std::string>> metadata;
 };
 
 struct ObjectMeta {
   std::uint64_t size = 0;
   std::string etag;           // without quotes
   std::string storage_class;  // "" when the server does not say (STANDARD)
+  std::string last_modified;  // HTTP date, as the server sent it
+  // User metadata (x-amz-meta-NAME), names in lower case without the prefix.
+  std::map<std::string, std::string> metadata;
 };
 
 struct ListedObject {
   std::string key;
   std::uint64_t size = 0;
+  std::string etag;           // without quotes
+  std::string last_modified;  // ISO 8601 ("2024-01-02T03:04:05.000Z")
+};
+
+// Requests sent by a client (every attempt counts: S3 bills them all).
+struct RequestCounts {
+  std::uint64_t get = 0;      // GET of an object
+  std::uint64_t head = 0;     // HEAD
+  std::uint64_t put = 0;      // PUT of an object or a part, CopyObject
+  std::uint64_t post = 0;     // multipart create/complete, DeleteObjects
+  std::uint64_t list = 0;     // ListObjectsV2, ListMultipartUploads
+  std::uint64_t delete_ = 0;  // DELETE (free on S3)
 };
 
 struct MultipartUpload {
@@ -89,8 +108,10 @@ class S3Client {
   S3Client(S3Config config, std::unique_ptr<CredentialsProvider> credentials);
   ~S3Client();
 
-  Result<void> PutObject(const std::string& bucket, const std::string& key,
-                         ByteSpan data, const PutOptions& opts);
+  // Returns the ETag the server gave the object (without quotes).
+  Result<std::string> PutObject(const std::string& bucket,
+                                const std::string& key, ByteSpan data,
+                                const PutOptions& opts);
   // Whole object when offset == 0 and length == 0; otherwise exactly `length`
   // bytes (or to the end when length == 0) or kCorruption when the object is
   // shorter.
@@ -104,16 +125,23 @@ class S3Client {
   // deleted.
   Result<void> DeleteObjects(const std::string& bucket,
                              const std::vector<std::string>& keys);
-  // ListObjectsV2 over all pages. Stops at and returns the first error of fn.
+  // Server-side copy (x-amz-copy-source) of an object of up to 5 GiB, with
+  // its metadata; opts chooses the storage class and encryption of the copy.
+  Result<void> CopyObject(const std::string& src_bucket,
+                          const std::string& src_key, const std::string& bucket,
+                          const std::string& key, const PutOptions& opts);
+  // ListObjectsV2 over all pages (encoding-type=url, so keys with any
+  // character survive the XML). Stops at and returns the first error of fn.
   Result<void> ListObjects(
       const std::string& bucket, const std::string& prefix,
       const std::function<Result<void>(const ListedObject&)>& fn);
 
-  // Multipart upload with parts sent in parallel; aborted on failure.
-  Result<void> PutObjectMultipart(const std::string& bucket,
-                                  const std::string& key, ByteSpan data,
-                                  const PutOptions& opts,
-                                  const MultipartOptions& mp);
+  // Multipart upload with parts sent in parallel; aborted on failure. Returns
+  // the ETag of the object.
+  Result<std::string> PutObjectMultipart(const std::string& bucket,
+                                         const std::string& key, ByteSpan data,
+                                         const PutOptions& opts,
+                                         const MultipartOptions& mp);
   Result<void> ListMultipartUploads(
       const std::string& bucket, const std::string& prefix,
       const std::function<Result<void>(const MultipartUpload&)>& fn);
@@ -124,6 +152,18 @@ class S3Client {
   Result<void> AbortMultipartUpload(const std::string& bucket,
                                     const std::string& key,
                                     const std::string& upload_id);
+  // One part (numbered from 1) of an upload; returns its ETag. check_etag
+  // compares the ETag with the MD5 of data (not with SSE-KMS).
+  Result<std::string> UploadPart(const std::string& bucket,
+                                 const std::string& key,
+                                 const std::string& upload_id, int part,
+                                 ByteSpan data, bool check_etag);
+  // Completes an upload from the ETags of parts 1..N; returns the object's
+  // ETag.
+  Result<std::string> CompleteMultipartUpload(
+      const std::string& bucket, const std::string& key,
+      const std::string& upload_id, const std::vector<std::string>& etags,
+      bool create_only);
 
   // kNoRepository when the bucket does not exist, kPermission when it is not
   // ours.
@@ -135,6 +175,8 @@ class S3Client {
                         const std::string& key) const;
   const S3Config& config() const { return config_; }
   HttpClient& http() { return http_; }
+  // Requests sent so far by this client.
+  RequestCounts request_counts() const;
 
   // One signed request as Execute() sends it.
   struct Call {
@@ -163,15 +205,7 @@ class S3Client {
   };
   Target MakeTarget(const std::string& bucket, const std::string& key,
                     const std::string& query) const;
-  Result<std::string> UploadPart(const std::string& bucket,
-                                 const std::string& key,
-                                 const std::string& upload_id, int part,
-                                 ByteSpan data, bool check_etag);
-  Result<void> CompleteMultipartUpload(const std::string& bucket,
-                                       const std::string& key,
-                                       const std::string& upload_id,
-                                       const std::vector<std::string>& etags,
-                                       bool create_only);
+  void Count(const Call& call);
 
   S3Config config_;
   std::unique_ptr<CredentialsProvider> credentials_;
@@ -180,6 +214,7 @@ class S3Client {
   std::string authority_;  // "host:port"
   std::string base_path_;  // "" or "/prefix" of the endpoint URL
   bool ip_host_ = false;
+  std::atomic<std::uint64_t> counts_[6] = {};
 };
 
 // "s3:bucket/key" as used in messages.
