@@ -288,7 +288,8 @@ measure_read_limit() {
   local per=$((files / 128 + 1))
   ((per > 64)) && per=64
   t0=$(date +%s.%N)
-  find "$SRC" -type f -print0 | xargs -0 -r -n "$per" -P 32 cat >/dev/null
+  find "$SRC" -type f -print0 | xargs -0 -r -n "$per" -P 32 cat >/dev/null ||
+    log "reading corpus $c failed"
   t1=$(date +%s.%N)
   unmount_src
   limit "read corpus $c, 32 readers$([[ $LATENCY == 1 ]] && echo ", latencyfs ${BENCH_DELAY_US} us")" \

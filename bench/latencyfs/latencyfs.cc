@@ -27,15 +27,19 @@
 // on EFS (NFS 4.1).
 //
 // Design: the low-level libfuse 3 API. Each inode the kernel knows is an Inode
-// that holds an O_PATH descriptor of the source object and a lookup count; the
-// fuse inode number is the Inode's address. Inodes are shared by (st_dev,
-// st_ino), so hard links map to one inode, and are freed when the kernel
-// forgets them.
+// that holds the path it was first found under (relative to SOURCE) and a
+// lookup count; the fuse inode number is the Inode's address. Inodes are shared
+// by (st_dev, st_ino), so hard links map to one inode, and are freed when the
+// kernel forgets them. Paths, not descriptors, so that a tree of millions of
+// files needs no descriptor per file; the price is that renaming a directory in
+// SOURCE while mounted confuses the inodes below it (benchmarks change files in
+// place).
 #define FUSE_USE_VERSION 312
 
 #include <dirent.h>
 #include <fcntl.h>
 #include <fuse3/fuse_lowlevel.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/uio.h>
@@ -95,12 +99,13 @@ struct PathCounters {
 };
 
 struct Inode {
-  int fd = -1;  // O_PATH | O_NOFOLLOW
   dev_t dev = 0;
   ino_t ino = 0;
   std::uint64_t nlookup = 0;  // guarded by Fs::mu
   PathCounters* counters = nullptr;
   std::string path;  // the first path it was found under, relative to SOURCE
+  // The path for *at() calls relative to SOURCE.
+  const char* rel() const { return path.empty() ? "." : path.c_str(); }
 };
 
 // Special inodes of the control files (an Inode's address is never this small).
@@ -122,6 +127,7 @@ struct Options {
 
 struct Fs {
   Options opt;
+  int source_fd = -1;  // O_PATH of SOURCE
   Inode root;
   std::mutex mu;
   std::map<std::pair<dev_t, ino_t>, Inode*> inodes;  // guarded by mu
@@ -182,7 +188,9 @@ std::string ChildPath(const Inode& parent, const char* name) {
   return parent.path.empty() ? std::string(name) : parent.path + "/" + name;
 }
 
-std::string ProcPath(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
+std::string SourcePath(const Inode& inode) {
+  return g_fs->opt.source + "/" + inode.path;
+}
 
 // ---- control files ----
 
@@ -267,18 +275,12 @@ void FsLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
     }
   }
   std::string path = ChildPath(dir, name);
-  Request r(kLookup,
-            nullptr);  // counted per path below, once the object is known
-  int fd = ::openat(dir.fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) {
-    fuse_reply_err(req, errno);
-    return;
-  }
+  // Counted per path below, once the object is known.
+  Request r(kLookup, nullptr);
   struct fuse_entry_param e {};
-  if (::fstatat(fd, "", &e.attr, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
-    int err = errno;
-    ::close(fd);
-    fuse_reply_err(req, err);
+  if (::fstatat(g_fs->source_fd, path.c_str(), &e.attr, AT_SYMLINK_NOFOLLOW) !=
+      0) {
+    fuse_reply_err(req, errno);
     return;
   }
   // A lookup is the stat of the named object: it counts against the child's
@@ -291,17 +293,14 @@ void FsLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
     Inode*& slot = g_fs->inodes[{e.attr.st_dev, e.attr.st_ino}];
     if (slot == nullptr) {
       slot = new Inode;
-      slot->fd = fd;
       slot->dev = e.attr.st_dev;
       slot->ino = e.attr.st_ino;
       slot->counters = counters;
       slot->path = path;
-      fd = -1;
     }
     inode = slot;
     ++inode->nlookup;
   }
-  if (fd >= 0) ::close(fd);
   e.ino = reinterpret_cast<fuse_ino_t>(inode);
   e.attr_timeout = g_fs->opt.attr_timeout;
   e.entry_timeout = g_fs->opt.entry_timeout;
@@ -315,7 +314,6 @@ void Forget(fuse_ino_t ino, std::uint64_t n) {
   inode.nlookup -= n < inode.nlookup ? n : inode.nlookup;
   if (inode.nlookup == 0) {
     g_fs->inodes.erase({inode.dev, inode.ino});
-    ::close(inode.fd);
     delete &inode;
   }
 }
@@ -342,7 +340,7 @@ void FsGetattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info*) {
   Inode& inode = GetInode(ino);
   Request r(kGetattr, &inode);
   struct stat st {};
-  if (::fstatat(inode.fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
+  if (::fstatat(g_fs->source_fd, inode.rel(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
     fuse_reply_err(req, errno);
     return;
   }
@@ -353,7 +351,8 @@ void FsReadlink(fuse_req_t req, fuse_ino_t ino) {
   Inode& inode = GetInode(ino);
   Request r(kReadlink, &inode);
   std::vector<char> buf(PATH_MAX + 1);
-  ssize_t n = ::readlinkat(inode.fd, "", buf.data(), buf.size() - 1);
+  ssize_t n =
+      ::readlinkat(g_fs->source_fd, inode.rel(), buf.data(), buf.size() - 1);
   if (n < 0) {
     fuse_reply_err(req, errno);
     return;
@@ -373,7 +372,8 @@ struct DirHandle {
 void FsOpendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) {
   Inode& inode = GetInode(ino);
   Request r(kOpendir, &inode);
-  int fd = ::openat(inode.fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int fd = ::openat(g_fs->source_fd, inode.rel(),
+                    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) {
     fuse_reply_err(req, errno);
     return;
@@ -464,7 +464,8 @@ void FsOpen(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) {
     return;
   }
   int flags = fi->flags & ~(O_NOFOLLOW | O_CREAT | O_EXCL | O_TRUNC);
-  int fd = ::open(ProcPath(inode.fd).c_str(), flags | O_CLOEXEC);
+  int fd =
+      ::openat(g_fs->source_fd, inode.rel(), flags | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) {
     fuse_reply_err(req, errno);
     return;
@@ -510,7 +511,7 @@ void FsRelease(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) {
 void FsStatfs(fuse_req_t req, fuse_ino_t) {
   Request r(kStatfs, nullptr);
   struct statvfs st {};
-  if (::fstatvfs(g_fs->root.fd, &st) != 0) {
+  if (::fstatvfs(g_fs->source_fd, &st) != 0) {
     fuse_reply_err(req, errno);
     return;
   }
@@ -524,11 +525,11 @@ void FsListxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
     fuse_reply_err(req, ENOSYS);  // the kernel stops asking
     return;
   }
-  std::string p = ProcPath(inode.fd);
+  std::string p = SourcePath(inode);
   std::vector<char> buf(size);
   ssize_t n = ::llistxattr(p.c_str(), size ? buf.data() : nullptr, size);
   if (n < 0) {
-    fuse_reply_err(req, errno == ELOOP ? ENOTSUP : errno);
+    fuse_reply_err(req, errno);
   } else if (size == 0) {
     fuse_reply_xattr(req, static_cast<size_t>(n));
   } else {
@@ -543,11 +544,11 @@ void FsGetxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
     fuse_reply_err(req, ENOSYS);
     return;
   }
-  std::string p = ProcPath(inode.fd);
+  std::string p = SourcePath(inode);
   std::vector<char> buf(size);
   ssize_t n = ::lgetxattr(p.c_str(), name, size ? buf.data() : nullptr, size);
   if (n < 0) {
-    fuse_reply_err(req, errno == ELOOP ? ENOTSUP : errno);
+    fuse_reply_err(req, errno);
   } else if (size == 0) {
     fuse_reply_xattr(req, static_cast<size_t>(n));
   } else {
@@ -641,8 +642,16 @@ int main(int argc, char** argv) {
     }
   }
   if (fs.opt.source.empty()) Usage("SOURCE is missing");
-  fs.root.fd = ::open(fs.opt.source.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (fs.root.fd < 0) {
+  // Open files and directories of many clients at once: the soft limit of 1024
+  // can be too few.
+  struct rlimit nofile {};
+  if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0) {
+    nofile.rlim_cur = nofile.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &nofile);
+  }
+  fs.source_fd =
+      ::open(fs.opt.source.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (fs.source_fd < 0) {
     std::fprintf(stderr, "latencyfs: %s: %s\n", fs.opt.source.c_str(),
                  std::strerror(errno));
     return 1;
