@@ -388,6 +388,14 @@ Result<std::string> S3Client::PutObject(const std::string& bucket,
 Result<Bytes> S3Client::GetObject(const std::string& bucket,
                                   const std::string& key, std::uint64_t offset,
                                   std::uint64_t length) {
+  ASSIGN_OR_RETURN(Fetched f, GetObjectWithMeta(bucket, key, offset, length));
+  return std::move(f.data);
+}
+
+Result<S3Client::Fetched> S3Client::GetObjectWithMeta(const std::string& bucket,
+                                                      const std::string& key,
+                                                      std::uint64_t offset,
+                                                      std::uint64_t length) {
   Call call;
   call.method = "GET";
   call.bucket = bucket;
@@ -399,7 +407,7 @@ Result<Bytes> S3Client::GetObject(const std::string& bucket,
         "Range", length > 0
                      ? fmt::format("bytes={}-{}", offset, offset + length - 1)
                      : fmt::format("bytes={}-", offset));
-  Bytes result;
+  Fetched result;
   call.validate = [&](const HttpResponse& r) -> Result<void> {
     std::uint64_t total = 0, first = 0;
     if (r.status == 206) {
@@ -431,8 +439,16 @@ Result<Bytes> S3Client::GetObject(const std::string& bucket,
       return MakeError(ErrorCode::kTransient,
                        fmt::format("{}: short body ({} of {} bytes)", call.what,
                                    r.body.size(), skip + want));
-    result.assign(r.body.begin() + static_cast<std::ptrdiff_t>(skip),
-                  r.body.begin() + static_cast<std::ptrdiff_t>(skip + want));
+    result.data.assign(
+        r.body.begin() + static_cast<std::ptrdiff_t>(skip),
+        r.body.begin() + static_cast<std::ptrdiff_t>(skip + want));
+    result.meta.size = total;
+    result.meta.etag = StripQuotes(r.Header("etag"));
+    result.meta.storage_class = r.Header("x-amz-storage-class");
+    result.meta.last_modified = r.Header("last-modified");
+    for (const auto& [name, value] : r.headers)
+      if (name.starts_with("x-amz-meta-"))
+        result.meta.metadata[name.substr(11)] = value;
     return Ok();
   };
   auto r = Execute(call);
@@ -441,7 +457,7 @@ Result<Bytes> S3Client::GetObject(const std::string& bucket,
       // 416 for a range starting exactly at the end: an empty tail, not an
       // error.
       auto meta = HeadObject(bucket, key);
-      if (meta && meta->size == offset) return Bytes{};
+      if (meta && meta->size == offset) return Fetched{Bytes{}, *meta};
     }
     return r.error();
   }

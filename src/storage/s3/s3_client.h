@@ -117,6 +117,16 @@ class S3Client {
   // shorter.
   Result<Bytes> GetObject(const std::string& bucket, const std::string& key,
                           std::uint64_t offset = 0, std::uint64_t length = 0);
+  // The same, with the object's metadata from the answer's headers (size is
+  // the whole object's).
+  struct Fetched {
+    Bytes data;
+    ObjectMeta meta;
+  };
+  Result<Fetched> GetObjectWithMeta(const std::string& bucket,
+                                    const std::string& key,
+                                    std::uint64_t offset = 0,
+                                    std::uint64_t length = 0);
   Result<ObjectMeta> HeadObject(const std::string& bucket,
                                 const std::string& key);
   // S3 semantics: deleting a missing key succeeds.
