@@ -1,0 +1,961 @@
+#include "sync/sync.h"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <future>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "base/bytes.h"
+#include "base/file_util.h"
+#include "storage/s3/sigv4.h"
+#include "sync/local_fs.h"
+#include "sync/manifest.h"
+
+namespace efs2s3::sync {
+
+using storage::s3::ListedObject;
+using storage::s3::RequestCounts;
+using storage::s3::S3Client;
+
+double RequestCost(const RequestCounts& n) {
+  return static_cast<double>(n.put + n.post + n.list) * 0.005 / 1000 +
+         static_cast<double>(n.get + n.head) * 0.0004 / 1000;
+}
+
+namespace {
+
+RequestCounts Minus(const RequestCounts& a, const RequestCounts& b) {
+  return {a.get - b.get,   a.head - b.head, a.put - b.put,
+          a.post - b.post, a.list - b.list, a.delete_ - b.delete_};
+}
+
+std::string Parent(const std::string& rel) {
+  size_t p = rel.find_last_of('/');
+  return p == std::string::npos ? "" : rel.substr(0, p);
+}
+
+std::string Base(const std::string& rel) {
+  return rel.substr(rel.find_last_of('/') + 1);
+}
+
+// An ETag that is the MD5 of the content (a single-part upload).
+bool IsPlainMd5(const std::string& etag) {
+  return etag.size() == 32 &&
+         etag.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// Bytes of file contents held in memory at once.
+class Budget {
+ public:
+  explicit Budget(std::uint64_t limit) : limit_(limit) {}
+  void Acquire(std::uint64_t n) {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return used_ == 0 || used_ + n <= limit_; });
+    used_ += n;
+  }
+  void Release(std::uint64_t n) {
+    {
+      std::lock_guard lock(mu_);
+      used_ -= n;
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::uint64_t used_ = 0, limit_;
+};
+
+class Slots {
+ public:
+  explicit Slots(int n) : free_(std::max(1, n)) {}
+  void Acquire() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return free_ > 0; });
+    --free_;
+  }
+  void Release() {
+    {
+      std::lock_guard lock(mu_);
+      ++free_;
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int free_;
+};
+
+// Runs fn(0..n-1) on up to `threads` threads.
+void ParallelFor(size_t n, int threads, const std::function<void(size_t)>& fn) {
+  std::atomic<size_t> next{0};
+  auto worker = [&] {
+    for (size_t i = next++; i < n; i = next++) fn(i);
+  };
+  size_t t = std::min<size_t>(n, static_cast<size_t>(std::max(1, threads)));
+  std::vector<std::thread> pool;
+  for (size_t k = 1; k < t; ++k) pool.emplace_back(worker);
+  worker();
+  for (auto& th : pool) th.join();
+}
+
+class Md5 {
+ public:
+  Md5() : ctx_(EVP_MD_CTX_new()) {
+    EVP_DigestInit_ex(ctx_, EVP_md5(), nullptr);
+  }
+  ~Md5() { EVP_MD_CTX_free(ctx_); }
+  Md5(const Md5&) = delete;
+  Md5& operator=(const Md5&) = delete;
+  void Update(ByteSpan b) { EVP_DigestUpdate(ctx_, b.data(), b.size()); }
+  std::string Hex() {
+    unsigned char out[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_DigestFinal_ex(ctx_, out, &len);
+    return HexEncode(ByteSpan(out, len));
+  }
+
+ private:
+  EVP_MD_CTX* ctx_;
+};
+
+// Reads exactly n bytes at offset; kIo when the file is shorter (it changed).
+Result<void> ReadAt(int fd, std::uint8_t* buf, size_t n, std::uint64_t off,
+                    const std::string& rel) {
+  size_t done = 0;
+  while (done < n) {
+    ssize_t r =
+        ::pread(fd, buf + done, n - done, static_cast<off_t>(off + done));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return PosixError(rel, errno);
+    }
+    if (r == 0)
+      return MakeError(ErrorCode::kIo, rel + ": file shrank while being read");
+    done += static_cast<size_t>(r);
+  }
+  return Ok();
+}
+
+Result<void> WriteAll(int fd, ByteSpan data, std::uint64_t off,
+                      const std::string& rel) {
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t r = ::pwrite(fd, data.data() + done, data.size() - done,
+                         static_cast<off_t>(off + done));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return PosixError(rel, errno);
+    }
+    done += static_cast<size_t>(r);
+  }
+  return Ok();
+}
+
+Result<std::string> Md5OfFile(int fd, const std::string& rel) {
+  Md5 md5;
+  std::vector<std::uint8_t> buf(1 << 20);
+  std::uint64_t off = 0;
+  for (;;) {
+    ssize_t r = ::pread(fd, buf.data(), buf.size(), static_cast<off_t>(off));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return PosixError(rel, errno);
+    }
+    if (r == 0) break;
+    md5.Update(ByteSpan(buf.data(), static_cast<size_t>(r)));
+    off += static_cast<std::uint64_t>(r);
+  }
+  return md5.Hex();
+}
+
+Attributes AttrsOf(const Entry& e) {
+  Attributes a;
+  a.kind = e.kind;
+  a.mtime = e.mtime;
+  a.atime = e.atime;
+  a.mode = e.mode;
+  a.uid = e.uid;
+  a.gid = e.gid;
+  a.md5 = e.md5;
+  return a;
+}
+
+Attributes AttrsOf(const Entry& e, const struct stat& st) {
+  Attributes a = AttrsOf(e);
+  a.mtime = {static_cast<std::int64_t>(st.st_mtim.tv_sec),
+             static_cast<std::uint32_t>(st.st_mtim.tv_nsec)};
+  a.atime = Time{static_cast<std::int64_t>(st.st_atim.tv_sec),
+                 static_cast<std::uint32_t>(st.st_atim.tv_nsec)};
+  a.mode = st.st_mode & 07777;
+  a.uid = st.st_uid;
+  a.gid = st.st_gid;
+  return a;
+}
+
+struct RemoteObject {
+  std::string key_rel;  // key relative to the prefix
+  std::uint64_t size = 0;
+  std::string etag;
+  Time last_modified;
+  std::optional<Attributes> attrs;
+  bool verified = false;    // attrs are known (manifest or HEAD)
+  size_t entry = SIZE_MAX;  // index into remote_ or SIZE_MAX when filtered
+};
+
+class Syncer {
+ public:
+  Syncer(S3Client& client, const SyncOptions& opts)
+      : client_(client),
+        opts_(opts),
+        budget_(opts.memory_limit),
+        large_(opts.large_parallel),
+        as_root_(::geteuid() == 0) {}
+
+  Result<SyncResult> Run();
+
+ private:
+  bool Cancelled() const { return opts_.cancel && opts_.cancel->load(); }
+  void ReportError(const std::string& rel, const Error& e) {
+    ++errors_;
+    if (opts_.progress) ++opts_.progress->errors;
+    if (opts_.on_error) opts_.on_error(rel, e);
+  }
+  void Warn(const std::string& text) {
+    if (opts_.on_warning) opts_.on_warning(text);
+  }
+  void Done(std::uint64_t bytes) {
+    ++copied_;
+    copied_bytes_ += bytes;
+    if (opts_.progress) {
+      ++opts_.progress->files;
+      opts_.progress->bytes += bytes;
+    }
+  }
+
+  Result<void> ListRemote();
+  void BuildRemoteEntries();
+  void HeadUnverified(const std::vector<Entry>& local);
+  Result<void> Upload(const Entry& e, const Action& a, bool replaces);
+  Result<void> UploadLarge(int fd, const struct stat& st, const Entry& e,
+                           const std::string& key, storage::s3::PutOptions put);
+  Result<void> Backup(const std::string& key_rel);
+  Result<void> Download(const Entry& e, const Action& a);
+  Result<void> DownloadLarge(int tmpfd, const std::string& key,
+                             std::uint64_t size, const std::string& rel);
+  Result<void> WriteLocal(int dirfd, const std::string& rel, const Entry& e,
+                          const Attributes* attrs, ByteSpan data, int tmpfd,
+                          const std::string& tmpname);
+  void ApplyDirMarkers();
+  Result<void> WriteManifest();
+
+  S3Client& client_;
+  const SyncOptions& opts_;
+  Filter filter_;
+  Budget budget_;
+  Slots large_;
+  bool as_root_;
+  mode_t umask_ = 022;
+  int root_ = -1;
+
+  Manifest old_manifest_;
+  bool manifest_ok_ = false;
+  std::vector<RemoteObject> objects_;
+  std::map<std::string, size_t> object_by_key_;
+  std::vector<Entry> remote_;       // usable remote entries (filtered)
+  std::vector<size_t> remote_obj_;  // remote_[i] -> objects_ index
+  std::vector<Entry> dir_markers_;  // download: markers to create
+
+  std::mutex mu_;
+  Manifest new_entries_;              // objects written by this run
+  std::vector<std::string> deleted_;  // key_rel of deleted objects
+  std::atomic<std::uint64_t> copied_{0}, copied_bytes_{0}, errors_{0};
+  std::atomic<std::uint64_t> unchanged_{0}, backed_up_{0}, heads_{0};
+};
+
+Result<void> Syncer::ListRemote() {
+  Result<Bytes> manifest = MakeError(ErrorCode::kNotFound, "");
+  std::thread fetch([&] {
+    manifest = client_.GetObject(opts_.bucket, opts_.prefix + kManifestName);
+  });
+  Result<void> listed = client_.ListObjects(
+      opts_.bucket, opts_.prefix, [&](const ListedObject& o) -> Result<void> {
+        if (Cancelled()) return MakeError(ErrorCode::kCancelled, "interrupted");
+        std::string key_rel = o.key.substr(opts_.prefix.size());
+        if (key_rel == kManifestName) return Ok();
+        RemoteObject r;
+        r.key_rel = std::move(key_rel);
+        r.size = o.size;
+        r.etag = o.etag;
+        r.last_modified = ParseRfc3339(o.last_modified).value_or(Time{});
+        objects_.push_back(std::move(r));
+        return Ok();
+      });
+  fetch.join();
+  RETURN_IF_ERROR(listed);
+  if (manifest) {
+    auto m = DecodeManifest(*manifest);
+    if (m) {
+      old_manifest_ = std::move(*m);
+      manifest_ok_ = true;
+    } else {
+      Warn(storage::s3::S3Name(opts_.bucket, opts_.prefix + kManifestName) +
+           ": ignored: " + m.error().message);
+    }
+  } else if (manifest.error().code != ErrorCode::kNotFound) {
+    return manifest.error();
+  }
+  for (size_t i = 0; i < objects_.size(); ++i) {
+    RemoteObject& r = objects_[i];
+    object_by_key_[r.key_rel] = i;
+    auto it = old_manifest_.find(r.key_rel);
+    if (it != old_manifest_.end() && it->second.size == r.size &&
+        it->second.etag == r.etag) {
+      r.attrs = it->second.attrs;
+      r.verified = true;
+    }
+  }
+  return Ok();
+}
+
+// Remote objects -> entries, for the objects the filters and links take.
+void Syncer::BuildRemoteEntries() {
+  remote_.clear();
+  remote_obj_.clear();
+  for (size_t i = 0; i < objects_.size(); ++i) {
+    RemoteObject& r = objects_[i];
+    r.entry = SIZE_MAX;
+    bool marker = !r.key_rel.empty() && r.key_rel.back() == '/';
+    std::string rel = UnescapeKey(r.key_rel);
+    std::string path = marker ? rel.substr(0, rel.size() - 1) : rel;
+    if (!IsSafeRelativePath(path)) {
+      if (!r.key_rel.empty() && r.key_rel != "/")
+        Warn(r.key_rel + ": skipped (not a usable relative path)");
+      continue;
+    }
+    if (marker ? filter_.Excluded(path) : !filter_.Included(path)) continue;
+    Entry e;
+    e.rel = rel;
+    e.size = r.size;
+    if (r.attrs) {
+      e.kind = r.attrs->kind;
+      e.mtime = r.attrs->mtime;
+      e.atime = r.attrs->atime;
+      e.mode = r.attrs->mode;
+      e.uid = r.attrs->uid;
+      e.gid = r.attrs->gid;
+      e.md5 = r.attrs->md5;
+    } else {
+      e.mtime = r.last_modified;
+      e.exact = false;
+    }
+    if (marker) e.kind = Kind::kDir;
+    if (e.md5.empty() && IsPlainMd5(r.etag) && opts_.put.sse != "aws:kms")
+      e.md5 = r.etag;
+    if (e.kind == Kind::kSymlink && !opts_.links) {
+      if (!opts_.upload)
+        Warn(path + ": symlink skipped (--links copies symlinks)");
+      continue;
+    }
+    r.entry = remote_.size();
+    remote_.push_back(std::move(e));
+    remote_obj_.push_back(i);
+  }
+}
+
+// One HEAD for each object without known attributes whose size equals the
+// local file's: only then do the attributes decide anything.
+void Syncer::HeadUnverified(const std::vector<Entry>& local) {
+  std::map<std::string_view, const Entry*> by_rel;
+  for (const Entry& e : local) by_rel.emplace(e.rel, &e);
+  std::vector<size_t> todo;
+  for (size_t i = 0; i < remote_.size(); ++i) {
+    RemoteObject& r = objects_[remote_obj_[i]];
+    if (r.verified) continue;
+    auto it = by_rel.find(remote_[i].rel);
+    if (it != by_rel.end() && it->second->size == r.size)
+      todo.push_back(remote_obj_[i]);
+  }
+  ParallelFor(todo.size(), opts_.transfers, [&](size_t k) {
+    if (Cancelled()) return;
+    RemoteObject& r = objects_[todo[k]];
+    ++heads_;
+    auto m = client_.HeadObject(opts_.bucket, opts_.prefix + r.key_rel);
+    if (!m) return;  // compared by Last-Modified
+    if (m->etag != r.etag || m->size != r.size) return;  // changed meanwhile
+    r.attrs = FromMetadata(m->metadata);
+    r.verified = true;
+  });
+}
+
+Result<void> Syncer::Backup(const std::string& key_rel) {
+  if (opts_.backup_bucket.empty()) return Ok();
+  storage::s3::PutOptions put = opts_.put;
+  RETURN_IF_ERROR(client_.CopyObject(opts_.bucket, opts_.prefix + key_rel,
+                                     opts_.backup_bucket,
+                                     opts_.backup_prefix + key_rel, put));
+  ++backed_up_;
+  return Ok();
+}
+
+Result<void> Syncer::Upload(const Entry& e, const Action& a, bool replaces) {
+  const std::string key_rel = EscapeName(e.rel);
+  const std::string key = opts_.prefix + key_rel;
+  storage::s3::PutOptions put = opts_.put;
+  Bytes body;
+  Attributes attrs = AttrsOf(e);
+  bool reserved = false;
+  std::uint64_t size = 0;
+  Fd file;
+  if (e.kind == Kind::kDir) {
+    attrs.md5.clear();
+  } else if (e.kind == Kind::kSymlink) {
+    std::string parent = Parent(e.rel);
+    Fd dir(parent.empty() ? ::dup(root_)
+                          : OpenBeneath(root_, parent, O_RDONLY | O_DIRECTORY));
+    if (dir.get() < 0) return PosixError(e.rel, -dir.get());
+    std::vector<char> buf(static_cast<size_t>(e.size) + 2);
+    ssize_t n =
+        ::readlinkat(dir.get(), Base(e.rel).c_str(), buf.data(), buf.size());
+    if (n < 0) return PosixError(e.rel, errno);
+    body.assign(buf.begin(), buf.begin() + n);
+    attrs.md5.clear();
+  } else {
+    int fd = OpenBeneath(root_, e.rel, O_RDONLY);
+    if (fd < 0) return PosixError(e.rel, -fd);
+    Fd owned(fd);
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) return PosixError(e.rel, errno);
+    if (!S_ISREG(st.st_mode))
+      return MakeError(ErrorCode::kIo, e.rel + ": no longer a regular file");
+    attrs = AttrsOf(e, st);
+    size = static_cast<std::uint64_t>(st.st_size);
+    if (a.type == Action::Type::kCheck) {
+      ASSIGN_OR_RETURN(std::string md5, Md5OfFile(fd, e.rel));
+      if (md5 == a.md5) {
+        ++unchanged_;
+        return Ok();
+      }
+    }
+    if (replaces) RETURN_IF_ERROR(Backup(key_rel));
+    if (size >= opts_.multipart_threshold && size > (5u << 20)) {
+      put.metadata = ToMetadata(attrs, false);
+      large_.Acquire();
+      auto r = UploadLarge(fd, st, e, key, put);
+      large_.Release();
+      return r;
+    }
+    budget_.Acquire(size);
+    reserved = true;
+    body.resize(static_cast<size_t>(size));
+    auto r = ReadAt(fd, body.data(), body.size(), 0, e.rel);
+    if (!r) {
+      budget_.Release(size);
+      return r.error();
+    }
+  }
+  if (e.kind != Kind::kFile && replaces) RETURN_IF_ERROR(Backup(key_rel));
+  put.metadata = ToMetadata(attrs, false);
+  auto etag = client_.PutObject(opts_.bucket, key, body, put);
+  if (reserved) budget_.Release(size);
+  if (!etag) return etag.error();
+  if (IsPlainMd5(*etag) && opts_.put.sse != "aws:kms" && e.kind == Kind::kFile)
+    attrs.md5 = *etag;
+  {
+    std::lock_guard lock(mu_);
+    new_entries_[key_rel] = {body.size(), *etag, attrs};
+  }
+  Done(body.size());
+  return Ok();
+}
+
+Result<void> Syncer::UploadLarge(int fd, const struct stat& st, const Entry& e,
+                                 const std::string& key,
+                                 storage::s3::PutOptions put) {
+  const std::uint64_t size = static_cast<std::uint64_t>(st.st_size);
+  std::uint64_t part = std::max<std::uint64_t>(opts_.part_size, 5u << 20);
+  while ((size + part - 1) / part > 10000) part *= 2;
+  const size_t parts = static_cast<size_t>((size + part - 1) / part);
+  ASSIGN_OR_RETURN(std::string id,
+                   client_.CreateMultipartUpload(opts_.bucket, key, put));
+  std::vector<std::string> etags(parts);
+  std::vector<std::future<Result<std::string>>> inflight(parts);
+  Md5 md5;
+  Result<void> status = Ok();
+  const bool check = put.sse != "aws:kms";
+  size_t waited = 0;
+  for (size_t i = 0; i < parts && status; ++i) {
+    if (Cancelled()) {
+      status = MakeError(ErrorCode::kCancelled, "interrupted");
+      break;
+    }
+    // Keep at most part_parallel parts in flight (in memory).
+    while (i - waited >=
+           static_cast<size_t>(std::max(1, opts_.part_parallel))) {
+      auto r = inflight[waited].get();
+      if (!r)
+        status = r.error();
+      else
+        etags[waited] = *r;
+      ++waited;
+    }
+    if (!status) break;
+    std::uint64_t off = i * part;
+    auto buf = std::make_shared<Bytes>(
+        static_cast<size_t>(std::min(part, size - off)));
+    status = ReadAt(fd, buf->data(), buf->size(), off, e.rel);
+    if (!status) break;
+    md5.Update(*buf);
+    inflight[i] =
+        std::async(std::launch::async, [this, key, id, i, buf, check] {
+          auto r = client_.UploadPart(opts_.bucket, key, id,
+                                      static_cast<int>(i + 1), *buf, check);
+          if (r && opts_.progress) opts_.progress->bytes += buf->size();
+          return r;
+        });
+  }
+  for (; waited < parts; ++waited) {
+    if (!inflight[waited].valid()) continue;
+    auto r = inflight[waited].get();
+    if (!r && status) status = r.error();
+    if (r) etags[waited] = *r;
+  }
+  Result<std::string> etag = status ? client_.CompleteMultipartUpload(
+                                          opts_.bucket, key, id, etags, false)
+                                    : Result<std::string>(status.error());
+  if (!etag) {
+    (void)client_.AbortMultipartUpload(opts_.bucket, key, id);
+    return etag.error();
+  }
+  Attributes attrs = AttrsOf(e, st);
+  attrs.md5 = md5.Hex();
+  {
+    std::lock_guard lock(mu_);
+    new_entries_[EscapeName(e.rel)] = {size, *etag, attrs};
+  }
+  ++copied_;
+  copied_bytes_ += size;
+  if (opts_.progress) ++opts_.progress->files;
+  return Ok();
+}
+
+Result<void> Syncer::DownloadLarge(int tmpfd, const std::string& key,
+                                   std::uint64_t size, const std::string& rel) {
+  std::uint64_t part = std::max<std::uint64_t>(opts_.part_size, 1u << 20);
+  const size_t parts = static_cast<size_t>((size + part - 1) / part);
+  std::mutex mu;
+  Result<void> status = Ok();
+  ParallelFor(parts, opts_.part_parallel, [&](size_t i) {
+    {
+      std::lock_guard lock(mu);
+      if (!status) return;
+    }
+    std::uint64_t off = i * part;
+    std::uint64_t len = std::min(part, size - off);
+    auto r = client_.GetObject(opts_.bucket, key, off, len);
+    Result<void> w =
+        r ? WriteAll(tmpfd, *r, off, rel) : Result<void>(r.error());
+    if (w && opts_.progress) opts_.progress->bytes += len;
+    if (!w) {
+      std::lock_guard lock(mu);
+      if (status) status = w.error();
+    }
+  });
+  return status;
+}
+
+// Sets owner, mode and times on the temporary file, then renames it into
+// place.
+Result<void> Syncer::WriteLocal(int dirfd, const std::string& rel,
+                                const Entry& e, const Attributes* attrs,
+                                ByteSpan data, int tmpfd,
+                                const std::string& tmpname) {
+  if (!data.empty()) RETURN_IF_ERROR(WriteAll(tmpfd, data, 0, rel));
+  if (as_root_ && attrs && attrs->uid && attrs->gid)
+    if (::fchown(tmpfd, *attrs->uid, *attrs->gid) != 0)
+      return PosixError(rel + ": chown", errno);
+  mode_t mode = attrs && attrs->mode ? static_cast<mode_t>(*attrs->mode)
+                                     : (0666 & ~umask_);
+  if (::fchmod(tmpfd, mode) != 0) return PosixError(rel + ": chmod", errno);
+  struct timespec ts[2] = {};
+  if (attrs && attrs->atime) {
+    ts[0].tv_sec = static_cast<time_t>(attrs->atime->sec);
+    ts[0].tv_nsec = attrs->atime->nsec;
+  } else {
+    ts[0].tv_nsec = UTIME_NOW;
+  }
+  Time m = attrs ? attrs->mtime : e.mtime;
+  ts[1].tv_sec = static_cast<time_t>(m.sec);
+  ts[1].tv_nsec = m.nsec;
+  if (::futimens(tmpfd, ts) != 0) return PosixError(rel + ": utimens", errno);
+  if (::renameat(dirfd, tmpname.c_str(), dirfd, Base(rel).c_str()) != 0)
+    return PosixError(rel, errno);
+  return Ok();
+}
+
+Result<void> Syncer::Download(const Entry& e, const Action& a) {
+  const RemoteObject& obj = objects_[remote_obj_[a.index]];
+  const std::string key = opts_.prefix + obj.key_rel;
+  const std::string parent = Parent(e.rel);
+  Fd dir(parent.empty() ? ::dup(root_)
+                        : OpenBeneath(root_, parent, O_RDONLY | O_DIRECTORY));
+  if (dir.get() < 0) return PosixError(e.rel, -dir.get());
+  const std::string name = Base(e.rel);
+  if (a.type == Action::Type::kCheck) {
+    int fd =
+        ::openat(dir.get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0) {
+      Fd owned(fd);
+      auto md5 = Md5OfFile(fd, e.rel);
+      if (md5 && *md5 == a.md5) {
+        ++unchanged_;
+        return Ok();
+      }
+    }
+  }
+  const std::string tmpname =
+      ".efs2s3-sync-" + HexEncode(RandomBytes(6)) + ".tmp";
+  auto make_tmp = [&]() -> Result<int> {
+    int fd =
+        ::openat(dir.get(), tmpname.c_str(),
+                 O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) return PosixError(e.rel, errno);
+    return fd;
+  };
+  auto cleanup = [&] { ::unlinkat(dir.get(), tmpname.c_str(), 0); };
+
+  if (obj.size >= opts_.multipart_threshold && e.kind == Kind::kFile) {
+    large_.Acquire();
+    auto head = client_.HeadObject(opts_.bucket, key);
+    Result<void> r = Ok();
+    std::optional<Attributes> attrs = obj.attrs;
+    if (!head) {
+      r = head.error();
+    } else {
+      if (auto fresh = FromMetadata(head->metadata)) attrs = fresh;
+      if (attrs && attrs->kind != Kind::kFile)
+        r = MakeError(ErrorCode::kIo, e.rel + ": not a file object");
+    }
+    if (r) {
+      auto fd = make_tmp();
+      if (!fd) {
+        r = fd.error();
+      } else {
+        Fd tmp(*fd);
+        r = DownloadLarge(tmp.get(), key, head->size, e.rel);
+        if (r)
+          r = WriteLocal(dir.get(), e.rel, e, attrs ? &*attrs : nullptr, {},
+                         tmp.get(), tmpname);
+        if (!r) cleanup();
+      }
+    }
+    large_.Release();
+    RETURN_IF_ERROR(r);
+    ++copied_;
+    copied_bytes_ += obj.size;
+    if (opts_.progress) ++opts_.progress->files;
+    return Ok();
+  }
+
+  budget_.Acquire(obj.size);
+  auto got = client_.GetObjectWithMeta(opts_.bucket, key);
+  struct Release {
+    Budget& b;
+    std::uint64_t n;
+    ~Release() { b.Release(n); }
+  } release{budget_, obj.size};
+  if (!got) return got.error();
+  std::optional<Attributes> attrs = FromMetadata(got->meta.metadata);
+  if (!attrs) attrs = obj.attrs;
+  if (IsPlainMd5(got->meta.etag) && opts_.put.sse != "aws:kms" &&
+      storage::s3::Md5Hex(got->data) != got->meta.etag)
+    return MakeError(ErrorCode::kCorruption,
+                     e.rel + ": downloaded content does not match its ETag");
+  if (attrs && attrs->kind == Kind::kSymlink) {
+    if (!opts_.links) {
+      Warn(e.rel + ": symlink skipped (--links copies symlinks)");
+      return Ok();
+    }
+    std::string target(AsString(got->data));
+    if (::unlinkat(dir.get(), name.c_str(), 0) != 0 && errno != ENOENT)
+      return PosixError(e.rel, errno);
+    if (::symlinkat(target.c_str(), dir.get(), name.c_str()) != 0)
+      return PosixError(e.rel, errno);
+    if (as_root_ && attrs->uid && attrs->gid)
+      (void)::fchownat(dir.get(), name.c_str(), *attrs->uid, *attrs->gid,
+                       AT_SYMLINK_NOFOLLOW);
+    struct timespec ts[2] = {};
+    ts[0].tv_nsec = UTIME_OMIT;
+    if (attrs->atime) {
+      ts[0].tv_sec = static_cast<time_t>(attrs->atime->sec);
+      ts[0].tv_nsec = attrs->atime->nsec;
+    }
+    ts[1].tv_sec = static_cast<time_t>(attrs->mtime.sec);
+    ts[1].tv_nsec = attrs->mtime.nsec;
+    if (::utimensat(dir.get(), name.c_str(), ts, AT_SYMLINK_NOFOLLOW) != 0)
+      return PosixError(e.rel, errno);
+    Done(got->data.size());
+    return Ok();
+  }
+  ASSIGN_OR_RETURN(int fd, make_tmp());
+  Fd tmp(fd);
+  auto r = WriteLocal(dir.get(), e.rel, e, attrs ? &*attrs : nullptr, got->data,
+                      tmp.get(), tmpname);
+  if (!r) {
+    cleanup();
+    return r.error();
+  }
+  Done(got->data.size());
+  return Ok();
+}
+
+void Syncer::ApplyDirMarkers() {
+  // Deepest first, so setting a parent's times is not undone by a child.
+  std::sort(dir_markers_.begin(), dir_markers_.end(),
+            [](const Entry& a, const Entry& b) { return a.rel > b.rel; });
+  for (const Entry& e : dir_markers_) {
+    std::string path = e.rel.substr(0, e.rel.size() - 1);
+    auto made = MakeDirsBeneath(root_, path);
+    if (!made) {
+      ReportError(e.rel, made.error());
+      continue;
+    }
+    if (!e.exact) continue;
+    Fd d(OpenBeneath(root_, path, O_RDONLY | O_DIRECTORY));
+    if (d.get() < 0) continue;
+    if (as_root_ && e.uid && e.gid) (void)::fchown(d.get(), *e.uid, *e.gid);
+    if (e.mode) (void)::fchmod(d.get(), static_cast<mode_t>(*e.mode));
+    struct timespec ts[2] = {};
+    ts[0].tv_nsec = UTIME_OMIT;
+    if (e.atime) {
+      ts[0].tv_sec = static_cast<time_t>(e.atime->sec);
+      ts[0].tv_nsec = e.atime->nsec;
+    }
+    ts[1].tv_sec = static_cast<time_t>(e.mtime.sec);
+    ts[1].tv_nsec = e.mtime.nsec;
+    (void)::futimens(d.get(), ts);
+  }
+}
+
+Result<void> Syncer::WriteManifest() {
+  Manifest m;
+  for (const RemoteObject& r : objects_)
+    m[r.key_rel] = {r.size, r.etag, r.verified ? r.attrs : std::nullopt};
+  for (const std::string& k : deleted_) m.erase(k);
+  for (auto& [k, v] : new_entries_) m[k] = v;
+  Bytes data = EncodeManifest(m);
+  if (manifest_ok_ && data == EncodeManifest(old_manifest_)) return Ok();
+  if (m.empty() && !manifest_ok_) return Ok();
+  storage::s3::PutOptions put;
+  put.sse = opts_.put.sse;
+  put.sse_kms_key_id = opts_.put.sse_kms_key_id;
+  auto r =
+      client_.PutObject(opts_.bucket, opts_.prefix + kManifestName, data, put);
+  if (!r) return r.error();
+  return Ok();
+}
+
+Result<SyncResult> Syncer::Run() {
+  const RequestCounts start = client_.request_counts();
+  filter_ = Filter(opts_.excludes, opts_.includes);
+  umask_ = ::umask(022);
+  ::umask(umask_);
+
+  if (opts_.upload) {
+    auto hb = client_.HeadBucket(opts_.bucket);
+    if (!hb && hb.error().code == ErrorCode::kNoRepository && !opts_.dry_run)
+      RETURN_IF_ERROR(client_.CreateBucket(opts_.bucket));
+    else if (!hb && hb.error().code != ErrorCode::kNoRepository)
+      return hb.error();
+  } else if (!opts_.dry_run) {
+    RETURN_IF_ERROR(MakeDirs(opts_.local, 0755));
+  }
+
+  // The walk and the listing overlap.
+  WalkOptions w;
+  w.threads = opts_.walkers;
+  w.filter = &filter_;
+  w.links = opts_.links;
+  w.warn_links = opts_.upload;
+  w.keep_empty_dirs = opts_.upload && opts_.keep_empty_dirs;
+  w.reserved_name = opts_.upload ? kManifestName : "";
+  w.on_error = [&](const std::string& rel, const Error& e) {
+    ReportError(rel, e);
+  };
+  w.on_warning = [&](const std::string& t) { Warn(t); };
+  w.counter = opts_.progress ? &opts_.progress->scanned : nullptr;
+  w.cancel = opts_.cancel;
+  Result<std::vector<Entry>> local = std::vector<Entry>{};
+  std::thread walker([&] {
+    struct stat st {};
+    if (opts_.upload || ::stat(opts_.local.c_str(), &st) == 0)
+      local = WalkTree(opts_.local, w);
+  });
+  Result<void> listed = ListRemote();
+  walker.join();
+  if (!listed && !opts_.upload &&
+      listed.error().code == ErrorCode::kNoRepository)
+    return listed.error();
+  RETURN_IF_ERROR(listed);
+  if (!local) return local.error();
+  if (Cancelled()) return MakeError(ErrorCode::kCancelled, "interrupted");
+
+  BuildRemoteEntries();
+  HeadUnverified(*local);
+  BuildRemoteEntries();  // with the attributes learned
+  if (!opts_.upload) {
+    // Directory markers are applied after the files, not planned.
+    std::vector<Entry> files;
+    std::vector<size_t> objs;
+    for (size_t i = 0; i < remote_.size(); ++i) {
+      if (remote_[i].kind == Kind::kDir) {
+        dir_markers_.push_back(remote_[i]);
+      } else {
+        files.push_back(remote_[i]);
+        objs.push_back(remote_obj_[i]);
+      }
+    }
+    remote_ = std::move(files);
+    remote_obj_ = std::move(objs);
+  }
+
+  PlanOptions po;
+  po.compare = opts_.compare;
+  po.delete_extra = opts_.delete_extra;
+  po.compare_owner = opts_.upload || as_root_;
+  const std::vector<Entry>& src = opts_.upload ? *local : remote_;
+  const std::vector<Entry>& dst = opts_.upload ? remote_ : *local;
+  Plan plan = MakePlan(src, dst, po);
+  unchanged_ = plan.unchanged;
+  if (opts_.progress) opts_.progress->bytes_expected = plan.copy_bytes;
+  const char* verb = opts_.upload ? "upload" : "download";
+  if (opts_.on_action) {
+    for (const Action& a : plan.copies)
+      opts_.on_action(verb, src[a.index].rel, a.why);
+    for (const Action& a : plan.deletes)
+      opts_.on_action("delete", dst[a.index].rel, a.why);
+  }
+
+  SyncResult result;
+  result.source_entries = src.size();
+  result.manifest_used = manifest_ok_;
+  if (!opts_.dry_run) {
+    if (opts_.upload) {
+      root_ = ::open(opts_.local.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (root_ < 0) return PosixError(opts_.local, errno);
+      std::map<std::string_view, bool> existing;
+      for (const Entry& e : remote_) existing.emplace(e.rel, true);
+      ParallelFor(plan.copies.size(), opts_.transfers, [&](size_t i) {
+        if (Cancelled()) return;
+        const Action& a = plan.copies[i];
+        const Entry& e = src[a.index];
+        auto r = Upload(e, a, existing.count(e.rel) > 0);
+        if (!r) ReportError(e.rel, r.error());
+      });
+      // Deletions: copied away first with --backup-prefix, then in batches.
+      std::vector<std::string> keys(plan.deletes.size());
+      std::vector<bool> ok(plan.deletes.size(), true);
+      ParallelFor(plan.deletes.size(), opts_.transfers, [&](size_t i) {
+        const RemoteObject& o = objects_[remote_obj_[plan.deletes[i].index]];
+        keys[i] = o.key_rel;
+        auto r = Backup(o.key_rel);
+        if (!r) {
+          ok[i] = false;
+          ReportError(dst[plan.deletes[i].index].rel, r.error());
+        }
+      });
+      std::vector<std::string> doomed;
+      for (size_t i = 0; i < keys.size(); ++i)
+        if (ok[i]) doomed.push_back(opts_.prefix + keys[i]);
+      if (!Cancelled() && !doomed.empty()) {
+        auto r = client_.DeleteObjects(opts_.bucket, doomed);
+        if (!r) {
+          ReportError(opts_.prefix, r.error());
+        } else {
+          for (size_t i = 0; i < keys.size(); ++i)
+            if (ok[i]) deleted_.push_back(keys[i]);
+        }
+      }
+      auto m = WriteManifest();
+      if (!m) ReportError(kManifestName, m.error());
+    } else {
+      root_ = ::open(opts_.local.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (root_ < 0) return PosixError(opts_.local, errno);
+      // Parent directories first, once each.
+      std::vector<std::string> dirs;
+      for (const Action& a : plan.copies)
+        dirs.push_back(Parent(src[a.index].rel));
+      std::sort(dirs.begin(), dirs.end());
+      dirs.erase(std::unique(dirs.begin(), dirs.end()), dirs.end());
+      for (const std::string& d : dirs) {
+        if (d.empty()) continue;
+        auto r = MakeDirsBeneath(root_, d);
+        if (!r) ReportError(d, r.error());
+      }
+      ParallelFor(plan.copies.size(), opts_.transfers, [&](size_t i) {
+        if (Cancelled()) return;
+        const Action& a = plan.copies[i];
+        auto r = Download(src[a.index], a);
+        if (!r) ReportError(src[a.index].rel, r.error());
+      });
+      for (const Action& a : plan.deletes) {
+        const Entry& e = dst[a.index];
+        std::string parent = Parent(e.rel);
+        Fd d(parent.empty()
+                 ? ::dup(root_)
+                 : OpenBeneath(root_, parent, O_RDONLY | O_DIRECTORY));
+        if (d.get() < 0 || ::unlinkat(d.get(), Base(e.rel).c_str(), 0) != 0) {
+          ReportError(e.rel, PosixError(e.rel, d.get() < 0 ? -d.get() : errno));
+          continue;
+        }
+        deleted_.push_back(e.rel);
+      }
+      ApplyDirMarkers();
+    }
+    ::close(root_);
+  }
+  if (Cancelled()) return MakeError(ErrorCode::kCancelled, "interrupted");
+  result.copied = copied_;
+  result.copied_bytes = copied_bytes_;
+  result.unchanged = unchanged_;
+  result.deleted = opts_.dry_run ? 0 : deleted_.size();
+  result.backed_up = backed_up_;
+  result.errors = errors_;
+  result.heads = heads_;
+  result.requests = Minus(client_.request_counts(), start);
+  result.request_cost_usd = RequestCost(result.requests);
+  return result;
+}
+
+}  // namespace
+
+Result<SyncResult> RunSync(S3Client& client, const SyncOptions& opts) {
+  Syncer s(client, opts);
+  return s.Run();
+}
+
+}  // namespace efs2s3::sync
