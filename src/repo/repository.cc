@@ -550,20 +550,24 @@ Result<void> Repository::Flush() {
 Result<Bytes> Repository::LoadBlob(const Id& id) {
   auto loc = Lookup(id);
   if (!loc) return MakeError(ErrorCode::kNotFound, "blob " + id.Hex() + ": not in the index");
-  std::string where = "blob " + id.Short() + " in pack " + loc->pack.Hex();
   auto sealed = backend_->Load({ObjectType::kPack, loc->pack.Hex()}, loc->offset, loc->length);
-  if (!sealed) return sealed.error().Wrap(where);
-  auto plain = crypto::Open(key_.encrypt, *sealed);
+  if (!sealed) return sealed.error().Wrap("blob " + id.Short() + " in pack " + loc->pack.Hex());
+  return DecodeBlob(id, *loc, *sealed);
+}
+
+Result<Bytes> Repository::DecodeBlob(const Id& id, const BlobLocation& loc, ByteSpan sealed) const {
+  std::string where = "blob " + id.Short() + " in pack " + loc.pack.Hex();
+  auto plain = crypto::Open(key_.encrypt, sealed);
   if (!plain) return MakeError(ErrorCode::kCorruption, where + ": authentication failed");
   Bytes data;
-  if (loc->compressed) {
-    auto d = codec::Decompress(*plain, loc->raw_length);
+  if (loc.compressed) {
+    auto d = codec::Decompress(*plain, loc.raw_length);
     if (!d) return d.error().Wrap(where);
     data = std::move(*d);
   } else {
     data = std::move(*plain);
   }
-  if (data.size() != loc->raw_length || BlobId(data) != id)
+  if (data.size() != loc.raw_length || BlobId(data) != id)
     return MakeError(ErrorCode::kCorruption, where + ": content does not match its ID");
   return data;
 }

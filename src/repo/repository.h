@@ -105,6 +105,9 @@ class Repository {
   // Reads, authenticates, decompresses and verifies a blob against its ID.
   // kNotFound if not indexed; kCorruption naming blob and pack otherwise.
   Result<Bytes> LoadBlob(const Id& id);
+  // Authenticates, decompresses and verifies a sealed blob read by the caller
+  // (e.g. as part of a larger range of its pack). kCorruption naming blob and pack.
+  Result<Bytes> DecodeBlob(const Id& id, const BlobLocation& loc, ByteSpan sealed) const;
   std::optional<BlobLocation> Lookup(const Id& id);
   bool HasBlob(const Id& id);
 

@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <map>
 #include <mutex>
+#include <optional>
 
 #include "archiver/archiver.h"
 #include "base/file_util.h"
@@ -94,7 +95,33 @@ class Restorer {
                            const std::string& rel, bool parent_selected);
   void RestoreNode(int dirfd, const Node& node, const std::string& snap_path,
                    const std::string& rel);
-  Result<void> WriteFile(const std::string& rel, const Node& node, const std::string& snap_path);
+  // Files are restored in batches, pack by pack: every pack (or range of it) is
+  // fetched once and its blobs are written to all the files and offsets that
+  // need them, so a large file is written by many workers at once and a pack
+  // full of small files costs one request.
+  struct FileJob {
+    std::string rel, snap_path;
+    Node node;
+    std::atomic<size_t> remaining{0};
+    std::atomic<bool> failed{false};
+    std::atomic<std::uint64_t> bytes{0};
+    std::optional<Error> error;  // guarded by mu_
+  };
+  struct Piece {
+    Id id;
+    repo::BlobLocation loc;
+    FileJob* file;
+    std::uint64_t offset;  // in the file
+  };
+  void QueueFile(const Node& node, const std::string& snap_path, const std::string& rel);
+  void RunBatch();
+  Result<void> CreateFile(FileJob& f);
+  void FailFile(FileJob& f, const Error& e);
+  void PieceDone(FileJob& f);
+  void FinishFile(FileJob& f);
+  void RestorePack(const Id& pack, std::vector<Piece>& pieces);
+  void RestoreRange(const Id& pack, std::vector<Piece>& pieces, size_t i, size_t j);
+  Result<void> WriteAt(FileJob& f, std::uint64_t offset, ByteSpan data);
   Result<void> VerifyFile(int fd, const Node& node, const std::string& snap_path);
   void ApplyMeta(int fd, int dirfd, const std::string& name, const Node& node,
                  const std::string& snap_path);
@@ -105,7 +132,8 @@ class Restorer {
   bool as_root_;
   std::mutex mu_;
   RestoreResult result_;
-  std::vector<std::future<void>> jobs_;
+  std::vector<std::unique_ptr<FileJob>> batch_;
+  std::uint64_t batch_bytes_ = 0;
   std::vector<DirMeta> dirs_;
   // Hard links: (device, inode) -> first restored path relative to the target.
   std::map<std::pair<std::uint64_t, std::uint64_t>, std::string> link_first_;
@@ -194,91 +222,227 @@ Result<void> Restorer::VerifyFile(int fd, const Node& node, const std::string& s
   return Ok();
 }
 
-Result<void> Restorer::WriteFile(const std::string& rel, const Node& node,
-                                 const std::string& snap_path) {
+Result<void> Restorer::CreateFile(FileJob& f) {
   const int flags = O_RDWR | O_CREAT | O_EXCL;
-  int fd = OpenBeneath(target_fd_, rel, flags, 0600);
+  int fd = OpenBeneath(target_fd_, f.rel, flags, 0600);
   if (fd < 0 && errno == EEXIST) {
-    int dfd = OpenBeneath(target_fd_, Parent(rel), O_RDONLY | O_DIRECTORY);
-    if (dfd < 0) return PosixError(snap_path, errno);
-    int r = ::unlinkat(dfd, node.name.c_str(), 0);
+    int dfd = OpenBeneath(target_fd_, Parent(f.rel), O_RDONLY | O_DIRECTORY);
+    if (dfd < 0) return PosixError(f.snap_path, errno);
+    int r = ::unlinkat(dfd, f.node.name.c_str(), 0);
     int err = errno;
     ::close(dfd);
-    if (r != 0) return PosixError(snap_path, err);
-    fd = OpenBeneath(target_fd_, rel, flags, 0600);
+    if (r != 0) return PosixError(f.snap_path, err);
+    fd = OpenBeneath(target_fd_, f.rel, flags, 0600);
   }
-  if (fd < 0) return PosixError(snap_path, errno);
-  std::uint64_t offset = 0;
+  if (fd < 0) return PosixError(f.snap_path, errno);
+  ::close(fd);
+  return Ok();
+}
+
+Result<void> Restorer::WriteAt(FileJob& f, std::uint64_t offset, ByteSpan data) {
+  int fd = OpenBeneath(target_fd_, f.rel, O_WRONLY);
+  if (fd < 0) return PosixError(f.snap_path, errno);
+  // With --sparse, 4 KiB blocks (aligned in the file) that are all zero are not
+  // written; the final ftruncate leaves them as holes.
+  const size_t kBlock = 4096;
   Result<void> status = Ok();
-  for (const Id& id : node.content) {
-    if (Cancelled()) {
-      status = MakeError(ErrorCode::kCancelled, "interrupted");
-      break;
-    }
-    auto blob = repo_.LoadBlob(id);
-    if (!blob) {
-      status = blob.error().Wrap(snap_path);
-      break;
-    }
-    // With --sparse, 4 KiB blocks (aligned in the file) that are all zero are not
-    // written; the final ftruncate leaves them as holes.
-    const size_t kBlock = 4096;
-    size_t pos = 0;
-    while (pos < blob->size() && status) {
-      size_t end = blob->size();
-      if (opts_.sparse) {
-        size_t next = kBlock - static_cast<size_t>((offset + pos) % kBlock);
-        end = std::min(blob->size(), pos + next);
-        if (AllZero(ByteSpan(*blob).subspan(pos, end - pos))) {
-          pos = end;
-          continue;
-        }
-        // Extend over following non-zero blocks to write in one call.
-        while (end < blob->size()) {
-          size_t stop = std::min(blob->size(), end + kBlock);
-          if (AllZero(ByteSpan(*blob).subspan(end, stop - end))) break;
-          end = stop;
-        }
+  size_t pos = 0;
+  while (pos < data.size() && status) {
+    size_t end = data.size();
+    if (opts_.sparse) {
+      size_t next = kBlock - static_cast<size_t>((offset + pos) % kBlock);
+      end = std::min(data.size(), pos + next);
+      if (AllZero(data.subspan(pos, end - pos))) {
+        pos = end;
+        continue;
       }
-      while (pos < end) {
-        ssize_t n = ::pwrite(fd, blob->data() + pos, end - pos, static_cast<off_t>(offset + pos));
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-          status = PosixError(snap_path, errno);
-          break;
-        }
-        pos += static_cast<size_t>(n);
+      while (end < data.size()) {  // extend over following non-zero blocks
+        size_t stop = std::min(data.size(), end + kBlock);
+        if (AllZero(data.subspan(end, stop - end))) break;
+        end = stop;
       }
     }
-    if (!status) break;
-    offset += blob->size();
-    if (opts_.progress) opts_.progress->bytes += blob->size();
+    while (pos < end) {
+      ssize_t n = ::pwrite(fd, data.data() + pos, end - pos, static_cast<off_t>(offset + pos));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        status = PosixError(f.snap_path, errno);
+        break;
+      }
+      pos += static_cast<size_t>(n);
+    }
   }
-  if (status && ::ftruncate(fd, static_cast<off_t>(offset)) != 0) status = PosixError(snap_path, errno);
+  ::close(fd);
+  return status;
+}
+
+void Restorer::FailFile(FileJob& f, const Error& e) {
+  std::lock_guard lock(mu_);
+  if (!f.error) f.error = e;
+  f.failed = true;
+}
+
+void Restorer::PieceDone(FileJob& f) {
+  if (f.remaining.fetch_sub(1) == 1) FinishFile(f);
+}
+
+void Restorer::FinishFile(FileJob& f) {
+  auto remove = [&] {
+    // Never leave a silently damaged file behind.
+    int dfd = OpenBeneath(target_fd_, Parent(f.rel), O_RDONLY | O_DIRECTORY);
+    if (dfd >= 0) {
+      ::unlinkat(dfd, f.node.name.c_str(), 0);
+      ::close(dfd);
+    }
+  };
+  if (f.failed) {
+    if (f.error && f.error->code != ErrorCode::kCancelled) ReportError(f.snap_path, *f.error);
+    remove();
+    return;
+  }
+  int fd = OpenBeneath(target_fd_, f.rel, O_RDWR);
+  Result<void> status = Ok();
+  if (fd < 0) status = PosixError(f.snap_path, errno);
+  std::uint64_t size = f.bytes.load();
+  if (status && ::ftruncate(fd, static_cast<off_t>(size)) != 0) status = PosixError(f.snap_path, errno);
   if (status && opts_.verify) {
-    status = VerifyFile(fd, node, snap_path);
+    status = VerifyFile(fd, f.node, f.snap_path);
     if (status) {
       std::lock_guard lock(mu_);
       ++result_.verified;
     }
   }
   if (!status) {
-    ::close(fd);
-    // Never leave a silently damaged file behind.
-    int dfd = OpenBeneath(target_fd_, Parent(rel), O_RDONLY | O_DIRECTORY);
-    if (dfd >= 0) {
-      ::unlinkat(dfd, node.name.c_str(), 0);
-      ::close(dfd);
-    }
-    return status;
+    if (fd >= 0) ::close(fd);
+    ReportError(f.snap_path, status.error());
+    remove();
+    return;
   }
-  ApplyMeta(fd, -1, node.name, node, snap_path);
+  ApplyMeta(fd, -1, f.node.name, f.node, f.snap_path);
   ::close(fd);
   std::lock_guard lock(mu_);
   ++result_.files;
-  result_.bytes += offset;
+  result_.bytes += size;
   if (opts_.progress) ++opts_.progress->files;
-  return Ok();
+}
+
+void Restorer::RestorePack(const Id& pack, std::vector<Piece>& pieces) {
+  std::sort(pieces.begin(), pieces.end(),
+            [](const Piece& a, const Piece& b) { return a.loc.offset < b.loc.offset; });
+  // Ranges: neighbouring blobs with small gaps are read in one request.
+  constexpr std::uint64_t kMaxGap = 1 << 20, kMaxRange = 32 << 20;
+  size_t i = 0;
+  while (i < pieces.size()) {
+    std::uint64_t begin = pieces[i].loc.offset;
+    std::uint64_t end = begin + pieces[i].loc.length;
+    size_t j = i + 1;
+    while (j < pieces.size() && pieces[j].loc.offset <= end + kMaxGap &&
+           pieces[j].loc.offset + pieces[j].loc.length - begin <= kMaxRange) {
+      end = std::max<std::uint64_t>(end, pieces[j].loc.offset + pieces[j].loc.length);
+      ++j;
+    }
+    RestoreRange(pack, pieces, i, j);
+    i = j;
+  }
+}
+
+void Restorer::RestoreRange(const Id& pack, std::vector<Piece>& pieces, size_t i, size_t j) {
+  std::uint64_t begin = pieces[i].loc.offset, end = begin;
+  for (size_t p = i; p < j; ++p)
+    end = std::max<std::uint64_t>(end, pieces[p].loc.offset + pieces[p].loc.length);
+  Result<Bytes> range = MakeError(ErrorCode::kCancelled, "interrupted");
+  if (!Cancelled()) {
+    range = repo_.backend().Load({storage::ObjectType::kPack, pack.Hex()}, begin, end - begin);
+    if (!range) range = range.error().Wrap("pack " + pack.Hex());
+  }
+  if (!range && range.error().code != ErrorCode::kCancelled && pieces[i].id != pieces[j - 1].id) {
+    // A damaged (e.g. truncated) pack: read blob by blob to save what is intact.
+    while (i < j) {
+      size_t m = i;
+      while (m < j && pieces[m].id == pieces[i].id) ++m;
+      RestoreRange(pack, pieces, i, m);
+      i = m;
+    }
+    return;
+  }
+  // Pieces of the same blob are adjacent after sorting: decode each blob once.
+  size_t k = i;
+  while (k < j) {
+    size_t m = k;
+    while (m < j && pieces[m].id == pieces[k].id) ++m;
+    Result<Bytes> blob =
+        range ? repo_.DecodeBlob(pieces[k].id, pieces[k].loc,
+                                 ByteSpan(*range).subspan(pieces[k].loc.offset - begin, pieces[k].loc.length))
+              : Result<Bytes>(range.error());
+    for (size_t p = k; p < m; ++p) {
+      FileJob& f = *pieces[p].file;
+      if (!blob) {
+        FailFile(f, blob.error().Wrap(f.snap_path));
+      } else if (!f.failed) {
+        auto w = WriteAt(f, pieces[p].offset, *blob);
+        if (!w) FailFile(f, w.error());
+        else if (opts_.progress) opts_.progress->bytes += blob->size();
+      }
+      PieceDone(f);
+    }
+    k = m;
+  }
+}
+
+void Restorer::RunBatch() {
+  if (batch_.empty()) return;
+  std::vector<std::unique_ptr<FileJob>> batch = std::move(batch_);
+  batch_.clear();
+  batch_bytes_ = 0;
+  // Create all files in parallel (on a network file system each create is a round trip).
+  std::vector<std::future<void>> creates;
+  for (auto& f : batch) {
+    FileJob* fp = f.get();
+    creates.push_back(pool_.Submit([this, fp] {
+      auto r = CreateFile(*fp);
+      if (!r) FailFile(*fp, r.error());
+    }));
+  }
+  for (auto& c : creates) c.get();
+  // Plan: which pieces each pack provides.
+  std::map<Id, std::vector<Piece>> by_pack;
+  std::vector<FileJob*> ready;
+  for (auto& f : batch) {
+    f->remaining = f->node.content.size() + 1;  // +1: released after planning
+    std::uint64_t offset = 0;
+    for (const Id& id : f->node.content) {
+      auto loc = repo_.Lookup(id);
+      if (!loc) {
+        FailFile(*f, MakeError(ErrorCode::kNotFound,
+                               f->snap_path + ": blob " + id.Hex() + " is not in the index"));
+        f->remaining.fetch_sub(1);
+        continue;
+      }
+      by_pack[loc->pack].push_back({id, *loc, f.get(), offset});
+      offset += loc->raw_length;
+    }
+    f->bytes = offset;
+    ready.push_back(f.get());
+  }
+  std::vector<std::future<void>> packs;
+  for (auto& [pack, pieces] : by_pack) {
+    Id p = pack;
+    std::vector<Piece>* pcs = &pieces;
+    packs.push_back(pool_.Submit([this, p, pcs] { RestorePack(p, *pcs); }));
+  }
+  for (FileJob* f : ready) PieceDone(*f);  // files with no pieces finish here
+  for (auto& p : packs) p.get();
+}
+
+void Restorer::QueueFile(const Node& node, const std::string& snap_path, const std::string& rel) {
+  auto f = std::make_unique<FileJob>();
+  f->rel = rel;
+  f->snap_path = snap_path;
+  f->node = node;
+  batch_bytes_ += node.size;
+  batch_.push_back(std::move(f));
+  // Bounded batches keep memory bounded whatever the tree size.
+  if (batch_.size() >= 4096 || batch_bytes_ >= (1ULL << 30)) RunBatch();
 }
 
 void Restorer::RestoreNode(int dirfd, const Node& node, const std::string& snap_path,
@@ -306,10 +470,7 @@ void Restorer::RestoreNode(int dirfd, const Node& node, const std::string& snap_
     return;
   }
   if (node.type == NodeType::kFile) {
-    jobs_.push_back(pool_.Submit([this, rel, node, snap_path] {
-      auto r = WriteFile(rel, node, snap_path);
-      if (!r && r.error().code != ErrorCode::kCancelled) ReportError(snap_path, r.error());
-    }));
+    QueueFile(node, snap_path, rel);
     return;
   }
   auto replace = [&](auto create) {
@@ -434,8 +595,7 @@ Result<RestoreResult> Restorer::Run(const model::Snapshot& snap) {
     bool descend = false;
     if (Selected(base, false, &descend)) RestoreNode(target_fd_, start, base, start.name);
   }
-  for (auto& j : jobs_) j.get();
-  jobs_.clear();
+  RunBatch();
   // Hard links, then directory metadata deepest first (adding entries changes
   // a directory's mtime).
   for (const auto& [existing, fresh] : links_) {
