@@ -8,6 +8,7 @@ void RegisterBackup(CLI::App& app, Context& ctx);
 void RegisterSnapshots(CLI::App& app, Context& ctx);  // snapshots, ls, find, diff
 void RegisterRestore(CLI::App& app, Context& ctx);
 void RegisterCat(CLI::App& app, Context& ctx);
+void RegisterUploads(CLI::App& app, Context& ctx);  // cmd_uploads.cc
 void RegisterForget(CLI::App& app, Context& ctx);
 void RegisterPrune(CLI::App& app, Context& ctx);   // cmd_prune.cc
 void RegisterCheck(CLI::App& app, Context& ctx);   // cmd_check.cc
@@ -27,6 +28,7 @@ void RegisterCommands(CLI::App& app, Context& ctx) {
   RegisterCheck(app, ctx);
   RegisterRepair(app, ctx);
   RegisterCat(app, ctx);
+  RegisterUploads(app, ctx);
   RegisterJob(app, ctx);
   RegisterGenerate(app, ctx);
   RegisterMountEfs(app, ctx);
