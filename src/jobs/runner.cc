@@ -229,8 +229,11 @@ int JobRun::ExitCode() const {
   int code = 0;
   for (const StepReport& s : report_.steps) {
     int c = s.exit_code;
-    // A failed hook or mount (whatever its own code) fails the job with 1.
-    if (s.status == StepStatus::kFailed && (c == 0 || c == 3 || c > 128)) c = 1;
+    // A failed hook, mount or unmount (whatever its own code) fails the job
+    // with 1; the efs2s3 steps' codes keep their meaning (README).
+    bool tool = s.name == "backup" || s.name == "forget" || s.name == "prune" ||
+                s.name == "check";
+    if (s.status == StepStatus::kFailed && (!tool || c == 0 || c == 3)) c = 1;
     if (s.status == StepStatus::kSkipped) c = 0;
     code = WorseExitCode(code, c);
   }
@@ -300,7 +303,10 @@ Result<JobReport> JobRun::Run() {
                           ? config_.state_dir + "/mnt/" + e.file_system_id
                           : e.mount_point;
     auto plan = PlanEfsMount(req, opts_.env, opts_.resolver);
-    if (!plan) {
+    if (!plan && opts_.dry_run) {
+      Skip("mount", "cannot plan the mount here: " + plan.error().message);
+      paths_ = {req.mount_point};
+    } else if (!plan) {
       StepReport s;
       s.name = "mount";
       s.status = StepStatus::kFailed;

@@ -1,0 +1,317 @@
+#!/usr/bin/env bats
+# Scheduled jobs (docs/JOBS.md): job run/list/status, the daemon and its
+# signals, EFS mount discovery against local stand-ins, the generators.
+
+load common
+
+setup() {
+  common_setup
+  unset EFS2S3_PASSWORD
+  SRC="$T/src"
+  mkdir -p "$SRC/d"
+  echo hello >"$SRC/a"
+  echo world >"$SRC/d/b"
+  echo "job password" >"$T/pw"
+  EFS2S3_PASSWORD_FILE="$T/pw" "$EFS2S3" -r "$REPO" init -q
+  CONF="$T/efs2s3.toml"
+  write_config
+}
+teardown() {
+  [[ -z "${BG_PID:-}" ]] || kill "$BG_PID" 2>/dev/null || true
+  [[ -z "${MOTO_PID:-}" ]] || kill "$MOTO_PID" 2>/dev/null || true
+  [[ -z "${IMDS_PID:-}" ]] || kill "$IMDS_PID" 2>/dev/null || true
+  common_teardown
+}
+
+# write_config [PRE_HOOK] [SCHEDULE]: one job "nightly" on $SRC.
+write_config() {
+  local pre="${1:-true}" schedule="${2:-0 3 * * *}"
+  cat >"$CONF" <<EOT
+state_dir = "state"
+
+[jobs.nightly]
+repository = "$REPO"
+password_file = "pw"
+source = { paths = ["$SRC"] }
+tags = ["nightly"]
+schedule = "$schedule"
+timezone = "Europe/Berlin"
+
+[jobs.nightly.retention]
+keep_last = 3
+
+[jobs.nightly.prune]
+every = "7d"
+
+[jobs.nightly.check]
+read_data_subset = "100%"
+
+[jobs.nightly.hooks]
+pre = '$pre'
+post = 'echo "\$EFS2S3_JOB_EXIT_CODE" > "$T/post-hook-ran"'
+
+[jobs.nightly.report]
+file = "reports.jsonl"
+EOT
+}
+
+job() { "$EFS2S3" job "$@" --config "$CONF"; }
+last_report() { cat "$T/state/jobs/nightly/last.json"; }
+
+# wait_for FILE [SECONDS]
+wait_for() {
+  local i
+  for ((i = 0; i < ${2:-20} * 10; i++)); do
+    [[ -e "$1" ]] && return 0
+    sleep 0.1
+  done
+  echo "timed out waiting for $1" >&2
+  return 1
+}
+
+@test "job run: backup, forget, prune, check; a report; exit 0" {
+  run --separate-stderr job run nightly
+  assert_status 0
+  assert_output_has "job nightly: ok (exit 0)"
+  run jq -r '[.status, .exit_code, ([.steps[] | .name + "=" + .status] | join(","))] | join(" ")' \
+    "$T/state/jobs/nightly/last.json"
+  [[ "$output" == "ok 0 pre-hook=ok,backup=ok,forget=ok,prune=ok,check=ok,post-hook=ok" ]]
+  [[ "$(last_report | jq '.steps[1].figures.files_new')" == 2 ]]
+  [[ "$(last_report | jq '.steps[4].figures.ok')" == true ]]
+  [[ "$(last_report | jq -r '.snapshot_id')" =~ ^[0-9a-f]{64}$ ]]
+  [[ "$(cat "$T/post-hook-ran")" == 0 ]]
+  [[ "$(wc -l <"$T/reports.jsonl")" == 1 ]]
+  # The snapshot is in the repository, with the job's tag.
+  run env EFS2S3_PASSWORD_FILE="$T/pw" "$EFS2S3" -r "$REPO" snapshots --json
+  assert_status 0
+  [[ "$(echo "$output" | jq -r '.[0].tags[0]')" == nightly ]]
+  # Prune is not due again for 7 days; check has no interval: it runs each time.
+  run --separate-stderr job run nightly --json
+  assert_status 0
+  [[ "$(echo "$output" | jq -r '.steps[] | select(.name=="prune") | .status')" == skipped ]]
+  [[ "$(echo "$output" | jq -r '.steps[] | select(.name=="prune") | .reason')" == "not due until "* ]]
+  [[ "$(echo "$output" | jq -r '.steps[] | select(.name=="check") | .status')" == ok ]]
+  # list and status show it.
+  run job list
+  assert_status 0
+  assert_output_has "ok (0)"
+  run job status nightly --json
+  assert_status 0
+  [[ "$(echo "$output" | jq -r '.last_report.status')" == ok ]]
+  [[ "$(echo "$output" | jq -r '.next_run')" == *"T01:00:00Z" || "$(echo "$output" | jq -r '.next_run')" == *"T02:00:00Z" ]]
+}
+
+@test "job run: a configuration error names file, line and key; nothing runs" {
+  sed -i 's/^keep_last = 3/keep_lats = 3/' "$CONF"
+  run --separate-stderr job run nightly
+  assert_status 1
+  [[ "$stderr" == *"efs2s3.toml:12:1: jobs.nightly.retention.keep_lats: unknown key"* ]]
+  [[ ! -e "$T/state" ]]
+  write_config true "0 3 * * 8"
+  run --separate-stderr job run nightly
+  assert_status 1
+  [[ "$stderr" == *"efs2s3.toml:8:12: jobs.nightly.schedule: "*"day-of-week field: 8 out of range 0-7"* ]]
+}
+
+@test "job run: a failing pre-hook fails the job with a clear report" {
+  write_config 'echo "database dump failed" >&2; exit 4'
+  run --separate-stderr job run nightly
+  assert_status 1
+  assert_output_has "job nightly: failed (exit 1)"
+  last_report | jq -e '.status == "failed" and .exit_code == 1' >/dev/null
+  last_report | jq -e '.steps[0] | .name == "pre-hook" and .status == "failed" and .exit_code == 4' >/dev/null
+  last_report | jq -e '.steps[0].errors | index("database dump failed")' >/dev/null
+  last_report | jq -e '.steps[] | select(.name == "backup") | .status == "skipped" and .reason == "pre-hook failed"' >/dev/null
+  # Post hooks still run and know the outcome.
+  [[ "$(cat "$T/post-hook-ran")" == 1 ]]
+  run env EFS2S3_PASSWORD_FILE="$T/pw" "$EFS2S3" -r "$REPO" snapshots --json
+  [[ "$(echo "$output" | jq length)" == 0 ]]
+}
+
+@test "job run: the same job is not started twice" {
+  write_config "touch $T/started; while [ ! -e $T/go ]; do sleep 0.1; done"
+  "$EFS2S3" job run nightly --config "$CONF" >"$T/first.out" 2>&1 &
+  BG_PID=$!
+  wait_for "$T/started"
+  run --separate-stderr job run nightly
+  assert_status "$EXIT_LOCKED"
+  [[ "$stderr" == *"job nightly is already running on $REPO (pid "* ]]
+  touch "$T/go"
+  wait "$BG_PID"
+  BG_PID=
+  last_report | jq -e '.status == "ok"' >/dev/null
+}
+
+@test "job run: SIGTERM stops the backup at a checkpoint, exit 130, post hooks run" {
+  truncate -s 30G "$SRC/sparse"  # long to read, nothing to store
+  "$EFS2S3" job run nightly --config "$CONF" >"$T/out" 2>"$T/err" &
+  BG_PID=$!
+  for ((i = 0; i < 100; i++)); do
+    grep -q "backup: efs2s3" "$T/err" && break
+    sleep 0.1
+  done
+  sleep 1
+  kill -TERM "$BG_PID"
+  local rc=0
+  wait "$BG_PID" || rc=$?
+  BG_PID=
+  [[ "$rc" == 130 ]] || { cat "$T/out" "$T/err"; false; }
+  last_report | jq -e '.status == "interrupted" and .exit_code == 130' >/dev/null
+  last_report | jq -e '.steps[] | select(.name == "backup") | .status == "interrupted" and .exit_code == 130' >/dev/null
+  last_report | jq -e '.steps[] | select(.name == "forget") | .status == "skipped"' >/dev/null
+  last_report | jq -e '.steps[] | select(.name == "post-hook") | .status == "ok"' >/dev/null
+  [[ "$(cat "$T/post-hook-ran")" == 130 ]]
+}
+
+@test "job run --dry-run prints the commands, including the EFS mount" {
+  cat >"$CONF" <<EOT
+state_dir = "state"
+[jobs.efs]
+repository = "s3://bucket/efs"
+password_command = "cat /etc/pw"
+source = { efs = "fs-12345678", path = "/data", region = "eu-west-1", mount_point = "/mnt/fs" }
+exclude = ["*.tmp"]
+host = "efs-prod"
+[jobs.efs.s3]
+endpoint = "http://127.0.0.1:9"
+path_style = true
+EOT
+  AWS_EC2_METADATA_DISABLED=true run --separate-stderr "$EFS2S3" job run efs --config "$CONF" --dry-run
+  assert_status 0
+  assert_output_has "efs2s3 --json -r s3://bucket/efs --s3-endpoint http://127.0.0.1:9 --s3-path-style backup /mnt/fs --host efs-prod --exclude '*.tmp'"
+  # fs-12345678.efs.eu-west-1.amazonaws.com resolves only in AWS; without DNS
+  # and instance metadata the plan is an error naming both.
+  if getent hosts fs-12345678.efs.eu-west-1.amazonaws.com >/dev/null; then
+    assert_output_has "mount -t nfs4 -o nfsvers=4.1,rsize=1048576,wsize=1048576,hard,timeo=600,retrans=2,noresvport,ro fs-12345678.efs.eu-west-1.amazonaws.com:/data /mnt/fs"
+  fi
+}
+
+@test "mount-efs: region from instance metadata, mount target IP from DescribeMountTargets when DNS fails" {
+  command -v moto_server >/dev/null || skip "moto_server not installed"
+  "$PYTHON" -c "import boto3" 2>/dev/null || PYTHON=python3
+  python3 -c "import boto3" || skip "boto3 not installed"
+  local port
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  moto_server -H 127.0.0.1 -p "$port" >"$T/moto.log" 2>&1 &
+  MOTO_PID=$!
+  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
+  export AWS_ENDPOINT_URL_EFS="http://127.0.0.1:$port"
+  # Two mount targets; this instance is in eu-west-1b.
+  local fs
+  fs=$(python3 - "$port" <<'EOP'
+import sys, time, boto3
+url = "http://127.0.0.1:%s" % sys.argv[1]
+for _ in range(100):
+    try:
+        ec2 = boto3.client("ec2", endpoint_url=url, region_name="eu-west-1")
+        vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        break
+    except Exception:
+        time.sleep(0.1)
+efs = boto3.client("efs", endpoint_url=url, region_name="eu-west-1")
+fs = efs.create_file_system(CreationToken="t")["FileSystemId"]
+for i, az in enumerate(["eu-west-1a", "eu-west-1b"]):
+    sn = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.%d.0/24" % i, AvailabilityZone=az)["Subnet"]["SubnetId"]
+    efs.create_mount_target(FileSystemId=fs, SubnetId=sn, IpAddress="10.0.%d.25" % i)
+print(fs)
+EOP
+)
+  [[ "$fs" == fs-* ]]
+  coproc IMDS { exec python3 "$TOOLS/fake_imds.py" eu-west-1 eu-west-1b; }
+  IMDS_PID=$IMDS_PID
+  local imds_port
+  read -r imds_port <&"${IMDS[0]}"
+  export AWS_EC2_METADATA_SERVICE_ENDPOINT="http://127.0.0.1:$imds_port"
+  unset AWS_REGION AWS_DEFAULT_REGION
+  export AWS_CONFIG_FILE=/nonexistent AWS_SHARED_CREDENTIALS_FILE=/nonexistent
+  run --separate-stderr "$EFS2S3" mount-efs "$fs" /mnt/efs --dry-run --json
+  assert_status 0
+  echo "$output" | jq -e '.region == "eu-west-1" and .availability_zone == "eu-west-1b" and .resolved_by == "mount-target" and .host == "10.0.1.25"' >/dev/null
+  echo "$output" | jq -e '.mount_command | join(" ") == "mount -t nfs4 -o nfsvers=4.1,rsize=1048576,wsize=1048576,hard,timeo=600,retrans=2,noresvport,ro 10.0.1.25:/ /mnt/efs"' >/dev/null
+  # An availability zone without a mount target is a clear error.
+  kill "$IMDS_PID"
+  coproc IMDS2 { exec python3 "$TOOLS/fake_imds.py" eu-west-1 eu-west-1c; }
+  IMDS_PID=$IMDS2_PID
+  read -r imds_port <&"${IMDS2[0]}"
+  export AWS_EC2_METADATA_SERVICE_ENDPOINT="http://127.0.0.1:$imds_port"
+  run --separate-stderr "$EFS2S3" mount-efs "$fs" /mnt/efs --dry-run
+  assert_status 1
+  [[ "$stderr" == *"has no mount target in availability zone eu-west-1c (mount targets in: eu-west-1a, eu-west-1b)"* ]]
+}
+
+@test "daemon: runs a job on its schedule, reloads on SIGHUP, stops cleanly on SIGTERM" {
+  write_config true "@every 1s"
+  "$EFS2S3" daemon --config "$CONF" >"$T/daemon.out" 2>"$T/daemon.err" &
+  BG_PID=$!
+  wait_for "$T/state/jobs/nightly/last.json" 30
+  # SIGHUP: a second job appears.
+  sed 's/jobs.nightly/jobs.second/g' "$CONF" | sed -n '/^\[jobs.second\]/,$p' >>"$CONF"
+  kill -HUP "$BG_PID"
+  wait_for "$T/state/jobs/second/last.json" 30
+  kill -TERM "$BG_PID"
+  local rc=0
+  wait "$BG_PID" || rc=$?
+  BG_PID=
+  [[ "$rc" == 0 ]] || { cat "$T/daemon.err"; false; }
+  grep -q "daemon: reloaded" "$T/daemon.err"
+  grep -q "daemon: job nightly finished: ok (exit 0)" "$T/daemon.err"
+  grep -q "daemon: stopped" "$T/daemon.err"
+  [[ "$(jq -r .status "$T/state/jobs/second/last.json")" == ok ]]
+}
+
+@test "daemon: a broken file on SIGHUP keeps the previous configuration" {
+  write_config true "@every 1s"
+  "$EFS2S3" daemon --config "$CONF" --max-runs 3 2>"$T/daemon.err" &
+  BG_PID=$!
+  wait_for "$T/state/jobs/nightly/last.json" 30
+  echo "schedule = " >>"$CONF"
+  kill -HUP "$BG_PID"
+  local rc=0
+  wait "$BG_PID" || rc=$?
+  BG_PID=
+  [[ "$rc" == 0 ]]
+  grep -q "reload failed, keeping the previous configuration: .*efs2s3.toml:" "$T/daemon.err"
+  [[ "$(ls "$T/state/jobs/nightly/runs" | wc -l)" -ge 2 ]]
+}
+
+@test "generate systemd: units that systemd-analyze accepts" {
+  run "$EFS2S3" generate systemd nightly --config "$CONF" --output-dir "$T/units"
+  assert_status 0
+  grep -q "^ExecStart=$EFS2S3 job run nightly --config $CONF$" "$T/units/efs2s3-nightly.service"
+  grep -q "^OnCalendar=\*-\*-\* 3:0:00 Europe/Berlin$" "$T/units/efs2s3-nightly.timer"
+  command -v systemd-analyze >/dev/null || skip "systemd-analyze not installed"
+  run systemd-analyze verify "$T/units/efs2s3-nightly.service" "$T/units/efs2s3-nightly.timer"
+  [[ "$output" != *"efs2s3-nightly"* ]] || { echo "$output"; false; }
+  run systemd-analyze calendar "*-*-* 3:0:00 Europe/Berlin"
+  assert_status 0
+}
+
+@test "generate cron: a cron.d line" {
+  run "$EFS2S3" generate cron nightly --config "$CONF"
+  assert_status 0
+  assert_output_has "CRON_TZ=Europe/Berlin"
+  assert_output_has "0 3 * * * root $EFS2S3 job run nightly --config $CONF"
+}
+
+@test "generate aws: Fargate and EC2 templates pass cfn-lint and grant only the repository" {
+  local kind
+  for kind in fargate ec2; do
+    local extra=()
+    [[ "$kind" == ec2 ]] && extra=(--ec2 --binary-url s3://tools/efs2s3)
+    run "$EFS2S3" generate aws nightly --config "$CONF" --efs fs-12345678 \
+      --bucket backups --prefix efs/prod --subnets subnet-0123456789abcdef0,subnet-0123456789abcdef1 \
+      --security-group sg-0123456789abcdef0 --image 123456789012.dkr.ecr.eu-west-1.amazonaws.com/efs2s3:1 \
+      --create-bucket -o "$T/$kind.json" "${extra[@]}"
+    assert_status 0
+    run python3 "$TOOLS/check_cfn.py" "$T/$kind.json" backups efs/prod "${extra[@]:0:1}"
+    [[ "$status" == 0 ]] || { echo "$output"; false; }
+    jq -e '.Parameters.ScheduleExpression.Default == "cron(0 3 * * ? *)" and .Parameters.ScheduleTimezone.Default == "Europe/Berlin"' "$T/$kind.json" >/dev/null
+    if command -v cfn-lint >/dev/null; then
+      run cfn-lint "$T/$kind.json"
+      [[ "$status" == 0 ]] || { echo "$output"; false; }
+    fi
+  done
+  jq -e '.Resources.TaskDefinition.Properties.Volumes[0].EFSVolumeConfiguration | .TransitEncryption == "ENABLED" and .AuthorizationConfig.IAM == "ENABLED"' "$T/fargate.json" >/dev/null
+  run "$EFS2S3" generate aws nightly --config "$CONF" --bucket b --subnets s --security-group g
+  assert_status 1
+}
