@@ -183,6 +183,30 @@ TEST_F(RepositoryTest, ManyIndexFilesAreMergedInCache) {
   EXPECT_EQ(n, 20u);
 }
 
+TEST_F(RepositoryTest, TreePacksAreCachedLocally) {
+  // Given a tree read once, then it is read from the cache after its pack is gone
+  // from the repository; data blobs are not cached.
+  model::Tree t;
+  model::Node n;
+  n.name = "f";
+  n.type = model::NodeType::kFile;
+  t.nodes.push_back(n);
+  auto id = repo_->SaveTree(t);
+  ASSERT_TRUE(id);
+  auto data = repo_->SaveBlob(BlobType::kData, RandomBytes(100));
+  ASSERT_TRUE(repo_->Flush());
+  ASSERT_TRUE(repo_->LoadTree(*id));
+  ASSERT_TRUE(repo_->LoadBlob(data->id));
+  for (const Id& blob : {*id, data->id}) {
+    auto loc = repo_->Lookup(blob);
+    ASSERT_TRUE(repo_->backend().Remove({storage::ObjectType::kPack, loc->pack.Hex()}));
+  }
+  auto again = repo_->LoadTree(*id);
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(*again, t);
+  EXPECT_FALSE(repo_->LoadBlob(data->id));
+}
+
 TEST_F(RepositoryTest, ExclusiveLockConflicts) {
   auto shared = AcquireLock(*repo_, false);
   ASSERT_TRUE(shared);

@@ -547,12 +547,44 @@ Result<void> Repository::Flush() {
   return WriteIndex(std::move(b));
 }
 
+Result<Bytes> Repository::LoadTreePackRange(const BlobLocation& loc) {
+  // Tree packs are cached whole (sealed, named by their SHA-256) in the local cache,
+  // so walking a parent snapshot or `ls` does not fetch trees again on every run.
+  std::string dir = cache_dir_ + "/packs/" + loc.pack.Hex().substr(0, 2);
+  std::string path = dir + "/" + loc.pack.Hex();
+  auto cached = ReadFile(path);
+  if (!cached) {
+    ASSIGN_OR_RETURN(Bytes pack, backend_->Load({ObjectType::kPack, loc.pack.Hex()}));
+    if (Id::FromSpan(crypto::Sha256(pack)) != loc.pack)
+      return MakeError(ErrorCode::kCorruption,
+                       "pack " + loc.pack.Hex() + ": content does not match its name (damaged)");
+    if (MakeDirs(dir)) (void)WriteFileAtomic(path, pack, false, false);
+    cached = std::move(pack);
+  }
+  if (loc.offset + static_cast<std::uint64_t>(loc.length) > cached->size()) {
+    ::unlink(path.c_str());
+    return MakeError(ErrorCode::kCorruption, "pack " + loc.pack.Hex() + ": shorter than its index says");
+  }
+  return Bytes(cached->begin() + loc.offset, cached->begin() + loc.offset + loc.length);
+}
+
 Result<Bytes> Repository::LoadBlob(const Id& id) {
   auto loc = Lookup(id);
   if (!loc) return MakeError(ErrorCode::kNotFound, "blob " + id.Hex() + ": not in the index");
-  auto sealed = backend_->Load({ObjectType::kPack, loc->pack.Hex()}, loc->offset, loc->length);
+  auto sealed = loc->type == BlobType::kTree && !temp_cache_
+                    ? LoadTreePackRange(*loc)
+                    : backend_->Load({ObjectType::kPack, loc->pack.Hex()}, loc->offset, loc->length);
   if (!sealed) return sealed.error().Wrap("blob " + id.Short() + " in pack " + loc->pack.Hex());
-  return DecodeBlob(id, *loc, *sealed);
+  auto blob = DecodeBlob(id, *loc, *sealed);
+  if (!blob && loc->type == BlobType::kTree && !temp_cache_) {
+    // A damaged cache entry must not hide a good pack: drop it and read again.
+    std::string path = cache_dir_ + "/packs/" + loc->pack.Hex().substr(0, 2) + "/" + loc->pack.Hex();
+    if (::unlink(path.c_str()) == 0) {
+      auto again = backend_->Load({ObjectType::kPack, loc->pack.Hex()}, loc->offset, loc->length);
+      if (again) return DecodeBlob(id, *loc, *again);
+    }
+  }
+  return blob;
 }
 
 Result<Bytes> Repository::DecodeBlob(const Id& id, const BlobLocation& loc, ByteSpan sealed) const {

@@ -162,6 +162,7 @@ class Repository {
   Result<void> UploadPack(PackWriter writer);
   Result<void> WriteIndex(IndexBuilder builder);
   std::optional<BlobLocation> LookupLocked(const Id& id);
+  Result<Bytes> LoadTreePackRange(const BlobLocation& loc);
 
   std::unique_ptr<storage::Backend> backend_;
   OpenOptions open_;
