@@ -17,6 +17,7 @@ void RegisterRepair(CLI::App& app, Context& ctx);  // cmd_repair.cc
 void RegisterJob(CLI::App& app, Context& ctx);       // cmd_job.cc: job, daemon
 void RegisterGenerate(CLI::App& app, Context& ctx);  // cmd_generate.cc
 void RegisterMountEfs(CLI::App& app, Context& ctx);  // cmd_mount_efs.cc
+void RegisterSync(CLI::App& app, Context& ctx);      // cmd_sync.cc
 
 void RegisterCommands(CLI::App& app, Context& ctx) {
   RegisterInit(app, ctx);
@@ -32,6 +33,7 @@ void RegisterCommands(CLI::App& app, Context& ctx) {
   RegisterJob(app, ctx);
   RegisterGenerate(app, ctx);
   RegisterMountEfs(app, ctx);
+  RegisterSync(app, ctx);
 }
 
 }  // namespace efs2s3::cli

@@ -144,6 +144,8 @@ bool IsSafeRelativePath(std::string_view rel) {
 }
 
 std::string FormatRcloneTime(Time t) {
+  if (t.sec < 0 && t.nsec > 0)  // -1.5 s is {-2, 500000000}
+    return fmt::format("-{}.{:09}", -(t.sec + 1), 1000000000u - t.nsec);
   return fmt::format("{}.{:09}", t.sec, t.nsec);
 }
 
@@ -162,6 +164,10 @@ std::optional<Time> ParseRcloneTime(std::string_view s) {
   std::string f(frac.substr(0, 9));
   f.resize(9, '0');
   t.nsec = static_cast<std::uint32_t>(std::strtoul(f.c_str(), nullptr, 10));
+  if (neg && t.nsec > 0) {
+    t.sec -= 1;
+    t.nsec = 1000000000u - t.nsec;
+  }
   return t;
 }
 

@@ -34,8 +34,8 @@ struct Time {
   friend bool operator==(const Time&, const Time&) = default;
 };
 
-// rclone's mtime format: "SEC.NNNNNNNNN" with SEC rounded down and the
-// fraction added ("-2.500000000" is -1.5 s), as rclone parses it.
+// rclone's mtime format: seconds since 1970 as a signed decimal with nine
+// fractional digits ("1700000000.000000005", "-1.500000000").
 std::string FormatRcloneTime(Time t);
 std::optional<Time> ParseRcloneTime(std::string_view s);
 // RFC 3339 in UTC with nanoseconds ("2006-01-02T15:04:05.123456789Z"), as

@@ -425,6 +425,11 @@ Result<void> Syncer::Backup(const std::string& key_rel) {
 Result<void> Syncer::Upload(const Entry& e, const Action& a, bool replaces) {
   const std::string key_rel = EscapeName(e.rel);
   const std::string key = opts_.prefix + key_rel;
+  if (key.size() > 1024)
+    return MakeError(ErrorCode::kInvalidArgument,
+                     e.rel.substr(0, 60) + "...: the object key would be " +
+                         std::to_string(key.size()) +
+                         " bytes, longer than S3 allows (1024)");
   storage::s3::PutOptions put = opts_.put;
   Bytes body;
   Attributes attrs = AttrsOf(e);

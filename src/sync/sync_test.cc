@@ -75,11 +75,14 @@ TEST(KeyEscapeTest, UnsafeRelativePathsAreRefused) {
 }
 
 TEST(MetadataTest, RcloneTimeFormat) {
-  // Then times are written as rclone writes and parses them, also before
-  // 1970 (seconds rounded down, fraction added).
+  // Then times are written as signed decimals, as rclone reads them, also
+  // before 1970.
   EXPECT_EQ(FormatRcloneTime({1700000000, 5}), "1700000000.000000005");
-  EXPECT_EQ(FormatRcloneTime({-2, 500000000}), "-2.500000000");
-  EXPECT_EQ(ParseRcloneTime("-2.5"), (Time{-2, 500000000}));
+  EXPECT_EQ(FormatRcloneTime({-2, 500000000}), "-1.500000000");
+  EXPECT_EQ(FormatRcloneTime({-2, 0}), "-2.000000000");
+  EXPECT_EQ(ParseRcloneTime("-1.5"), (Time{-2, 500000000}));
+  EXPECT_EQ(ParseRcloneTime("-0.25"), (Time{-1, 750000000}));
+  EXPECT_EQ(ParseRcloneTime("-2"), (Time{-2, 0}));
   EXPECT_EQ(ParseRcloneTime("1700000000"), (Time{1700000000, 0}));
   EXPECT_EQ(ParseRcloneTime("1.1234567899"), (Time{1, 123456789}));
   EXPECT_FALSE(ParseRcloneTime("x1"));

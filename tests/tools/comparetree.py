@@ -192,11 +192,24 @@ def TypeName(mode: int) -> str:
 def Compare(a_root: bytes, b_root: bytes, args: argparse.Namespace) -> tuple[list[str], int]:
     a, b = Scan(a_root), Scan(b_root)
     diffs: list[str] = []
+    if args.sync:
+        # What `efs2s3 sync --links --keep-empty-dirs` carries: files, symlinks and empty
+        # directories with content, mode, owner and times. Other node types are left
+        # out, and so are directories that hold nothing sync carries.
+        def Carried(e: Entry) -> bool:
+            m = e.st.st_mode
+            return stat.S_ISREG(m) or stat.S_ISLNK(m) or stat.S_ISDIR(m)
+        a = {rel: e for rel, e in a.items() if Carried(e)}
+        for tree in (a, b):
+            for e in tree.values():
+                e.xattrs = {}
 
     def Diff(rel: bytes, what: str, va: object, vb: object) -> None:
         diffs.append(f"{Escape(rel)}: {what}: A={Show(va)} B={Show(vb)}")
 
     for rel in sorted(a.keys() - b.keys()):
+        if args.sync and stat.S_ISDIR(a[rel].st.st_mode):
+            continue
         diffs.append(f"{Escape(rel)}: only in A ({TypeName(a[rel].st.st_mode)})")
     for rel in sorted(b.keys() - a.keys()):
         diffs.append(f"{Escape(rel)}: only in B ({TypeName(b[rel].st.st_mode)})")
@@ -213,6 +226,8 @@ def Compare(a_root: bytes, b_root: bytes, args: argparse.Namespace) -> tuple[lis
         if stat.S_IFMT(sa.st_mode) != stat.S_IFMT(sb.st_mode):
             Diff(rel, "type", TypeName(sa.st_mode), TypeName(sb.st_mode))
             continue
+        if args.sync and stat.S_ISDIR(sa.st_mode) and ea.children:
+            continue  # only empty directories carry their metadata
         if sa.st_mode != sb.st_mode:
             Diff(rel, "mode", f"{sa.st_mode:o}", f"{sb.st_mode:o}")
         if not args.no_owner:
@@ -238,7 +253,7 @@ def Compare(a_root: bytes, b_root: bytes, args: argparse.Namespace) -> tuple[lis
             if va != vb:
                 Diff(rel, f"xattr {Escape(name)}",
                      "<absent>" if va is None else va, "<absent>" if vb is None else vb)
-        if rel in a_groups and rel in b_groups:
+        if rel in a_groups and rel in b_groups and not args.sync:
             # Compare the group as names in both trees; paths missing from B are
             # reported above already.
             ga = tuple(p for p in a_groups[rel] if p in b)
@@ -246,7 +261,7 @@ def Compare(a_root: bytes, b_root: bytes, args: argparse.Namespace) -> tuple[lis
             if ga != gb:
                 Diff(rel, "hard links", "{" + ", ".join(Escape(p) for p in ga) + "}",
                      "{" + ", ".join(Escape(p) for p in gb) + "}")
-        if not args.no_sparse and stat.S_ISREG(sa.st_mode):
+        if not args.no_sparse and not args.sync and stat.S_ISREG(sa.st_mode):
             alloc_a, alloc_b = sa.st_blocks * 512, sb.st_blocks * 512
             if alloc_a < sa.st_size and alloc_b > alloc_a + max(MIB, alloc_a // 2):
                 Diff(rel, "allocated bytes (sparse)", alloc_a, alloc_b)
@@ -260,6 +275,9 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--no-atime", action="store_true", help="do not compare atimes")
     ap.add_argument("--no-owner", action="store_true", help="do not compare uid and gid")
     ap.add_argument("--no-sparse", action="store_true", help="do not compare allocation")
+    ap.add_argument("--sync", action="store_true",
+                    help="compare only what efs2s3 sync carries: files, symlinks and empty "
+                         "directories (no xattrs, hard links, sparseness, other node types)")
     args = ap.parse_args(argv)
     for root in (args.a, args.b):
         if not os.path.isdir(root) or os.path.islink(root):
