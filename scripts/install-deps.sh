@@ -10,7 +10,10 @@ pkgs=(build-essential cmake ninja-build pkg-config git python3
       attr acl bats jq)
 for arg in "$@"; do
   case "$arg" in
-    --with-s3-server) pkgs+=(radosgw ceph-mon ceph-osd ceph-common uuid-runtime curl) ;;
+    --with-s3-server)
+      # rclone and awscli: the sync interoperability tests (tests/e2e/sync.bats).
+      pkgs+=(radosgw ceph-mon ceph-osd ceph-common uuid-runtime curl rclone)
+      command -v aws >/dev/null || pkgs+=(awscli) ;;
     --with-bench)
       pkgs+=(fuse3 libfuse3-dev restic rclone time linux-source-6.1 xz-utils
              radosgw ceph-mon ceph-osd ceph-common uuid-runtime curl)

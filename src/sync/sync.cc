@@ -450,7 +450,10 @@ Result<void> Syncer::Upload(const Entry& e, const Action& a, bool replaces) {
     body.assign(buf.begin(), buf.begin() + n);
     attrs.md5.clear();
   } else {
-    int fd = OpenBeneath(root_, e.rel, O_RDONLY);
+    // O_NOATIME: reading for a mirror leaves atimes as they were (it needs
+    // ownership or CAP_FOWNER; without, the plain open).
+    int fd = OpenBeneath(root_, e.rel, O_RDONLY | O_NOATIME);
+    if (fd == -EPERM) fd = OpenBeneath(root_, e.rel, O_RDONLY);
     if (fd < 0) return PosixError(e.rel, -fd);
     Fd owned(fd);
     struct stat st {};
