@@ -470,6 +470,8 @@ Result<Id> Archiver::SaveDirContents(int fd, const std::string& path, const Node
   for (auto& r : results)
     if (r) tree.nodes.push_back(std::move(*r));
   if (Cancelled()) return MakeError(ErrorCode::kCancelled, "interrupted");
+  // Nothing below changed: reuse the parent's tree without encoding it again.
+  if (parent_tree && parent->subtree && tree.nodes == parent_tree->nodes) return *parent->subtree;
   if (opts_.dry_run) return repo_.BlobId(model::EncodeTree(tree));
   return repo_.SaveTree(tree);
 }
