@@ -246,7 +246,12 @@ Result<void> Archiver::SaveFileContent(int fd, const std::string& path, Node& no
     if (Cancelled()) return MakeError(ErrorCode::kCancelled, "interrupted");
     while (!eof && buf.size() < max) {
       size_t old = buf.size();
-      size_t want = std::max<size_t>(max - old, 65536);
+      // Read what the file still holds (plus a little, to see EOF or growth): a
+      // small file must not cost a zero-filled buffer of the maximum chunk size.
+      std::uint64_t expect_left = total < node.size ? node.size - total : 0;
+      size_t want = static_cast<size_t>(
+          std::min<std::uint64_t>(std::max<std::uint64_t>(max - old, 65536),
+                                  std::max<std::uint64_t>(expect_left + 1, 65536)));
       buf.resize(old + want);
       ssize_t n = ::read(fd, buf.data() + old, want);
       if (n < 0) {
@@ -295,6 +300,7 @@ std::optional<Node> Archiver::SaveEntry(int dirfd, const std::string& name,
                                         dev_t /*root_dev*/, bool* is_dir,
                                         struct stat* st_out) {
   *is_dir = false;
+  if (Cancelled()) return std::nullopt;  // interrupted: left out of the partial snapshot
   struct stat st {};
   if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
     ReportError(path, PosixError(path, errno));
@@ -438,6 +444,7 @@ Result<Id> Archiver::SaveDirContents(int fd, const std::string& path, const Node
       return;
     }
     ErrorCode c = sub.error().code;
+    if (c == ErrorCode::kCancelled) return;  // left out of the partial snapshot
     if (c == ErrorCode::kNotFound || c == ErrorCode::kPermission || c == ErrorCode::kIo) {
       ReportError(child, sub.error());
     } else if (failure) {
@@ -451,6 +458,7 @@ Result<Id> Archiver::SaveDirContents(int fd, const std::string& path, const Node
       results[i] = std::move(e.node);
       continue;
     }
+    if (Cancelled()) continue;  // do not descend further once interrupted
     const std::string& n = jobs[i].name;
     std::string child = prefix + n;
     const Node* pn = parent_of(n);
@@ -469,7 +477,8 @@ Result<Id> Archiver::SaveDirContents(int fd, const std::string& path, const Node
   Tree tree;
   for (auto& r : results)
     if (r) tree.nodes.push_back(std::move(*r));
-  if (Cancelled()) return MakeError(ErrorCode::kCancelled, "interrupted");
+  // When interrupted, the tree holds what was completed: it becomes part of a
+  // partial snapshot that the next run uses as its parent.
   // Nothing below changed: reuse the parent's tree without encoding it again.
   if (parent_tree && parent->subtree && tree.nodes == parent_tree->nodes) return *parent->subtree;
   if (opts_.dry_run) return repo_.BlobId(model::EncodeTree(tree));
@@ -602,6 +611,7 @@ Result<BackupResult> Archiver::Run() {
     }
     return root_id.error();
   }
+  const bool partial = Cancelled();
   if (!opts_.dry_run) RETURN_IF_ERROR(repo_.Flush());
 
   model::Snapshot snap;
@@ -618,6 +628,7 @@ Result<BackupResult> Archiver::Run() {
   snap.username = UserName(::getuid());
   snap.paths = abs_paths;
   snap.tags = opts_.tags;
+  if (partial) snap.tags.push_back("partial");
   snap.excludes = opts_.excludes;
   snap.tree = *root_id;
   snap.parent = opts_.parent;
@@ -640,6 +651,7 @@ Result<BackupResult> Archiver::Run() {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   BackupResult result;
   result.snapshot = snap;
+  result.partial = partial;
   if (opts_.dry_run) return result;
   ASSIGN_OR_RETURN(result.snapshot_id, repo_.SaveSnapshot(snap));
   return result;

@@ -59,10 +59,14 @@ struct BackupOptions {
 struct BackupResult {
   Id snapshot_id;
   model::Snapshot snapshot;
+  // Interrupted (*cancel): the snapshot (tagged "partial") holds what was completed;
+  // the next run uses it as its parent and neither re-reads nor re-uploads that.
+  bool partial = false;
 };
 
-// Errors: kCancelled when *cancel became true (what was stored so far is indexed,
-// so the next run reuses it); repository errors are fatal.
+// When *cancel becomes true, the walk stops descending, files being read are left
+// out, and a partial snapshot of what was completed is saved (result.partial).
+// Repository errors are fatal.
 Result<BackupResult> RunBackup(repo::Repository& repo, const BackupOptions& options);
 
 // True if `path` (absolute) or its last component matches an exclude pattern.

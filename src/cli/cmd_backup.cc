@@ -101,6 +101,7 @@ Result<int> RunBackup(const BackupCliOptions& o, Context& ctx) {
                    {"snapshot_id", o.dry_run ? "" : result->snapshot_id.Hex()},
                    {"parent", s.parent ? s.parent->Hex() : ""},
                    {"dry_run", o.dry_run},
+                   {"partial", result->partial},
                    {"files_new", m.files_new}, {"files_changed", m.files_changed},
                    {"files_unchanged", m.files_unchanged}, {"dirs_new", m.dirs_new},
                    {"dirs_changed", m.dirs_changed}, {"dirs_unchanged", m.dirs_unchanged},
@@ -125,6 +126,11 @@ Result<int> RunBackup(const BackupCliOptions& o, Context& ctx) {
       ctx.Warn(fmt::format("{} file(s) could not be read:\n", errors.size()));
       for (const auto& [p, e] : errors) ctx.Warn("  " + Printable(p) + "\n");
     }
+  }
+  if (result->partial) {
+    ctx.Warn("interrupted: the partial snapshot " + result->snapshot_id.Short() +
+             " holds what was completed; the next backup continues from it\n");
+    return 130;
   }
   return errors.empty() ? 0 : 3;
 }

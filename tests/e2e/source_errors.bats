@@ -151,9 +151,14 @@ with open(sys.argv[1], "ab", buffering=0) as f:
   output=$(cat "$T/out")
   assert_status "$EXIT_INTERRUPTED"
 
-  # No partial snapshot, no stale lock: the next commands work.
-  (( $(snapshot_count) == 1 ))
-  run efs backup "$T/src"
-  assert_status 0
+  # A partial snapshot (tagged "partial") records what was completed; no stale lock.
   (( $(snapshot_count) == 2 ))
+  [[ "$(efs snapshots --json | jq -r '.[-1].tags | join(",")')" == "partial" ]]
+  run efs backup "$T/src" --json
+  assert_status 0
+  (( $(snapshot_count) == 3 ))
+  # The resumed run does not read again what the partial snapshot holds.
+  partial_files=$(efs ls latest "$T/src" --json >/dev/null; efs snapshots --json | jq '.[-2].summary.files_new + .[-2].summary.files_changed')
+  unchanged=$(tail -n 1 <<<"$output" | jq '.files_unchanged')
+  (( unchanged >= partial_files ))
 }
