@@ -16,6 +16,7 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <deque>
 #include <mutex>
 #include <semaphore>
 
@@ -133,10 +134,61 @@ Result<std::vector<std::pair<std::string, std::string>>> ReadXattrs(int fd,
   return out;
 }
 
+// Reads a large file ahead of the chunker with several preads in flight, so one
+// big file on a network file system is not limited to one round trip at a time.
+class ReadAhead {
+ public:
+  ReadAhead(ThreadPool& pool, int fd, size_t block, size_t depth)
+      : pool_(pool), fd_(fd), block_(block), depth_(depth) {}
+  ~ReadAhead() {
+    for (auto& f : queue_) f.wait();  // tasks use fd_
+  }
+  ReadAhead(const ReadAhead&) = delete;
+  ReadAhead& operator=(const ReadAhead&) = delete;
+
+  // The next block in file order; empty at the end of the file.
+  Result<Bytes> Next() {
+    if (done_) return Bytes{};
+    Fill();
+    Result<Bytes> r = queue_.front().get();
+    queue_.pop_front();
+    if (!r || r->size() < block_) done_ = true;  // a short block is the end
+    return r;
+  }
+
+ private:
+  void Fill() {
+    while (queue_.size() < depth_) {
+      std::uint64_t off = next_;
+      next_ += block_;
+      queue_.push_back(pool_.Submit([fd = fd_, off, n = block_]() -> Result<Bytes> {
+        Bytes b(n);
+        size_t got = 0;
+        while (got < n) {
+          ssize_t r = ::pread(fd, b.data() + got, n - got, static_cast<off_t>(off + got));
+          if (r < 0 && errno == EINTR) continue;
+          if (r < 0) return PosixError("read", errno);
+          if (r == 0) break;
+          got += static_cast<size_t>(r);
+        }
+        b.resize(got);
+        return b;
+      }));
+    }
+  }
+  ThreadPool& pool_;
+  int fd_;
+  size_t block_, depth_;
+  std::uint64_t next_ = 0;
+  bool done_ = false;
+  std::deque<std::future<Result<Bytes>>> queue_;
+};
+
 class Archiver {
  public:
   Archiver(repo::Repository& repo, const BackupOptions& opts)
       : repo_(repo), opts_(opts), pool_(std::max(1, opts.readers), 4096),
+        read_ahead_pool_(std::max(4, opts.readers), 256),
         walker_slots_(std::max(0, opts.walkers - 1)) {}
 
   Result<BackupResult> Run();
@@ -174,6 +226,7 @@ class Archiver {
   repo::Repository& repo_;
   const BackupOptions& opts_;
   ThreadPool pool_;
+  ThreadPool read_ahead_pool_;  // preads of large files; its tasks never wait
   std::counting_semaphore<4096> walker_slots_;
   Counters counters_;
   std::mutex names_mu_;
@@ -242,9 +295,27 @@ Result<void> Archiver::SaveFileContent(int fd, const std::string& path, Node& no
   bool eof = false;
   std::uint64_t total = 0;
   node.content.clear();
+  // Files of at least 4 maximum chunks are read ahead: 4 blocks of 2 MiB in flight.
+  std::optional<ReadAhead> ahead;
+  if (node.size >= 4ULL * max) ahead.emplace(read_ahead_pool_, fd, 2u << 20, 4);
   while (!eof || !buf.empty()) {
     if (Cancelled()) return MakeError(ErrorCode::kCancelled, "interrupted");
-    while (!eof && buf.size() < max) {
+    while (!eof && buf.size() < max && ahead) {
+      auto block = ahead->Next();
+      if (!block) return block.error().Wrap(path);
+      if (block->empty()) {
+        eof = true;
+        break;
+      }
+      buf.insert(buf.end(), block->begin(), block->end());
+      total += block->size();
+      counters_.bytes_read += block->size();
+      if (opts_.progress) {
+        opts_.progress->bytes_read += block->size();
+        opts_.progress->bytes_done += block->size();
+      }
+    }
+    while (!eof && buf.size() < max && !ahead) {
       size_t old = buf.size();
       // Read what the file still holds (plus a little, to see EOF or growth): a
       // small file must not cost a zero-filled buffer of the maximum chunk size.
