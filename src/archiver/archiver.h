@@ -40,7 +40,7 @@ struct BackupProgress {
 
 struct BackupOptions {
   std::vector<std::string> paths;
-  std::vector<std::string> excludes;  // glob patterns (docs/COMMANDS.md, "Excludes")
+  std::vector<std::string> excludes;  // glob patterns (README, "Patterns")
   bool one_file_system = false;
   std::string hostname;  // "" = this host
   std::vector<std::string> tags;
