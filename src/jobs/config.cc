@@ -8,6 +8,7 @@
 #include <set>
 
 #include "base/file_util.h"
+#include "jobs/sns.h"
 #include "policy/forget_policy.h"
 
 // toml++ is used header-only and without exceptions, in this file only: parse
@@ -302,6 +303,18 @@ Result<void> ReadJob(const std::string& name, const toml::table& t,
       return rr.Fail(rr.Get("webhook"), "webhook",
                      "must be an http:// or https:// URL");
     RETURN_IF_ERROR(rr.String("file", j.report_file, true));
+    RETURN_IF_ERROR(rr.String("sns_topic", j.report_sns_topic));
+    if (!j.report_sns_topic.empty()) {
+      auto topic = ParseSnsTopicArn(j.report_sns_topic);
+      if (!topic)
+        return rr.Fail(rr.Get("sns_topic"), "sns_topic", topic.error().message);
+    }
+    std::string when;
+    RETURN_IF_ERROR(rr.String("sns_when", when));
+    if (!when.empty() && when != "always" && when != "problems")
+      return rr.Fail(rr.Get("sns_when"), "sns_when",
+                     "must be \"always\" or \"problems\"");
+    j.report_sns_problems_only = when == "problems";
     RETURN_IF_ERROR(rr.NoUnknownKeys());
   }
   ASSIGN_OR_RETURN(const toml::table* env, r.Table("env"));

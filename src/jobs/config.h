@@ -12,6 +12,8 @@
 //   [jobs.nightly.check]      every = "1d"  read_data_subset = "5%"
 //   [jobs.nightly.hooks]      pre = ["..."]  post = ["..."]
 //   [jobs.nightly.report]     webhook = "https://..."  file = "/var/log/..."
+//                             sns_topic = "arn:aws:sns:..."  sns_when =
+//                             "problems"
 //   [jobs.nightly.env]        AWS_PROFILE = "backup"
 //   [jobs.nightly.s3]         endpoint = "..."  region = "..."  ...
 //
@@ -84,6 +86,10 @@ struct Job {
   std::vector<std::string> pre_hooks, post_hooks;
   std::chrono::seconds hook_timeout{3600};
   std::string report_webhook, report_file;
+  // SNS topic ARN; with report_sns_problems_only only runs that are not "ok"
+  // are published.
+  std::string report_sns_topic;
+  bool report_sns_problems_only = false;
   std::map<std::string, std::string> env;
   // Global options passed on to every child ("--s3-endpoint", value).
   std::vector<std::pair<std::string, std::string>> s3_options;

@@ -15,6 +15,7 @@
 #include <deque>
 
 #include "base/file_util.h"
+#include "jobs/sns.h"
 #include "storage/s3/http.h"
 
 extern char** environ;
@@ -436,6 +437,24 @@ Result<JobReport> JobRun::Run() {
     std::vector<std::string> errs =
         DeliverReport(report_.ToJson(), job_.report_file, job_.report_webhook);
     for (const auto& e : errs) Log(opts_, "warning: report: " + e);
+  }
+  if (!job_.report_sns_topic.empty() &&
+      (!job_.report_sns_problems_only || report_.Status() != "ok")) {
+    // The job's [env] (AWS_PROFILE, endpoints) applies here as to its steps.
+    storage::s3::Getenv env =
+        [this](const std::string& name) -> std::optional<std::string> {
+      auto it = job_.env.find(name);
+      if (it != job_.env.end()) return it->second;
+      return opts_.env(name);
+    };
+    auto id = SnsPublish(
+        SnsReportMessage(report_.ToJson(), job_.report_sns_topic), env);
+    if (!id) {
+      Log(opts_, "warning: report: sns: " + id.error().message);
+    } else {
+      Log(opts_, "job " + job_.name + ": report published to " +
+                     job_.report_sns_topic + " (message " + *id + ")");
+    }
   }
   RETURN_IF_ERROR(state_dir_.SaveReport(report_));
   return report_;

@@ -315,3 +315,78 @@ EOP
   run "$EFS2S3" generate aws nightly --config "$CONF" --bucket b --subnets s --security-group g
   assert_status 1
 }
+
+# sqs_messages PORT QUEUE_URL: the SNS envelopes waiting in the queue, one JSON per line.
+sqs_messages() {
+  python3 - "$1" "$2" <<'EOP'
+import json, sys, boto3
+sqs = boto3.client("sqs", endpoint_url="http://127.0.0.1:%s" % sys.argv[1], region_name="us-east-1")
+r = sqs.receive_message(QueueUrl=sys.argv[2], MaxNumberOfMessages=10, WaitTimeSeconds=1)
+for m in r.get("Messages", []):
+    print(json.dumps(json.loads(m["Body"])))
+    sqs.delete_message(QueueUrl=sys.argv[2], ReceiptHandle=m["ReceiptHandle"])
+EOP
+}
+
+@test "report: published to an SNS topic (moto_server); sns_when = problems; a missing topic is a warning" {
+  command -v moto_server >/dev/null || skip "moto_server not installed"
+  python3 -c "import boto3" || skip "boto3 not installed"
+  local port
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  moto_server -H 127.0.0.1 -p "$port" >"$T/moto.log" 2>&1 &
+  MOTO_PID=$!
+  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
+  export AWS_CONFIG_FILE=/nonexistent AWS_SHARED_CREDENTIALS_FILE=/nonexistent
+  export AWS_ENDPOINT_URL_SNS="http://127.0.0.1:$port"
+  # A topic with an SQS queue subscribed, to read what was published.
+  local out topic queue
+  out=$(python3 - "$port" <<'EOP'
+import sys, time, boto3
+url = "http://127.0.0.1:%s" % sys.argv[1]
+for _ in range(100):
+    try:
+        sns = boto3.client("sns", endpoint_url=url, region_name="us-east-1")
+        topic = sns.create_topic(Name="efs2s3-reports")["TopicArn"]
+        break
+    except Exception:
+        time.sleep(0.1)
+sqs = boto3.client("sqs", endpoint_url=url, region_name="us-east-1")
+q = sqs.create_queue(QueueName="reports")["QueueUrl"]
+arn = sqs.get_queue_attributes(QueueUrl=q, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+print(topic, q)
+EOP
+)
+  read -r topic queue <<<"$out"
+  [[ "$topic" == arn:aws:sns:us-east-1:*:efs2s3-reports ]]
+  printf 'sns_topic = "%s"\n' "$topic" >>"$CONF"
+  run --separate-stderr job run nightly
+  assert_status 0
+  assert_output_has "report published to $topic (message "
+  run sqs_messages "$port" "$queue"
+  [[ "$(echo "$output" | wc -l)" == 1 ]]
+  [[ "$(echo "$output" | jq -r .Subject)" == "efs2s3 job nightly: ok (exit 0)" ]]
+  echo "$output" | jq -r .Message | jq -e '.message_type == "job_report" and .job == "nightly" and .status == "ok" and (.steps | length) == 6' >/dev/null
+
+  # sns_when = "problems": nothing for a good run, the report for a failed one.
+  write_config
+  printf 'sns_topic = "%s"\nsns_when = "problems"\n' "$topic" >>"$CONF"
+  run --separate-stderr job run nightly
+  assert_status 0
+  run sqs_messages "$port" "$queue"
+  [[ -z "$output" ]]
+  write_config 'echo "no database" >&2; exit 4'
+  printf 'sns_topic = "%s"\nsns_when = "problems"\n' "$topic" >>"$CONF"
+  run --separate-stderr job run nightly
+  assert_status 1
+  run sqs_messages "$port" "$queue"
+  [[ "$(echo "$output" | jq -r .Subject)" == "efs2s3 job nightly: failed (exit 1)" ]]
+  echo "$output" | jq -r .Message | jq -e '.status == "failed" and (.steps[0].errors | index("no database"))' >/dev/null
+
+  # A topic that does not exist: a warning; the job's exit code is its own.
+  write_config
+  printf 'sns_topic = "%s"\n' "${topic%:*}:missing" >>"$CONF"
+  run --separate-stderr job run nightly
+  assert_status 0
+  assert_output_has "warning: report: sns: SNS Publish to ${topic%:*}:missing"
+}
