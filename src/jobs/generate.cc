@@ -621,6 +621,61 @@ Result<nlohmann::ordered_json> GenerateCloudFormation(const Job& job,
                     {"SecurityGroups", Ref("SecurityGroups")},
                     {"AssignPublicIp", "DISABLED"}}}}}}},
               {"RetryPolicy", {{"MaximumRetryAttempts", 2}}}};
+    // Restores: a second task definition that mounts the same access point
+    // read-write and runs any efs2s3 command given as the container's command
+    // (aws ecs run-task --overrides), with a role that reads the repository
+    // and may only write its locks.
+    ojson restore_statements = ojson::array();
+    restore_statements.push_back(statements[0]);  // ListRepository
+    restore_statements.push_back({{"Sid", "ReadRepository"},
+                                  {"Effect", "Allow"},
+                                  {"Action", {"s3:GetObject"}},
+                                  {"Resource", objects_arn}});
+    restore_statements.push_back(
+        {{"Sid", "RepositoryLocks"},
+         {"Effect", "Allow"},
+         {"Action", {"s3:PutObject", "s3:DeleteObject"}},
+         {"Resource", Sub("arn:${AWS::Partition}:s3:::${BucketName}/" +
+                          SubEscape(prefix) + "/locks/*")}});
+    ojson mount_rw = statements[2];
+    mount_rw["Sid"] = "MountFileSystemReadWrite";
+    mount_rw["Action"] = {"elasticfilesystem:ClientMount",
+                          "elasticfilesystem:ClientWrite",
+                          "elasticfilesystem:ClientRootAccess"};
+    restore_statements.push_back(mount_rw);
+    restore_statements.push_back(kms_statement);
+    r["RestoreRole"] = {
+        {"Type", "AWS::IAM::Role"},
+        {"Properties",
+         {{"Description",
+           "efs2s3 restore: reads the repository, writes the file system"},
+          {"AssumeRolePolicyDocument",
+           {{"Version", "2012-10-17"},
+            {"Statement",
+             {{{"Effect", "Allow"},
+               {"Principal", {{"Service", "ecs-tasks.amazonaws.com"}}},
+               {"Action", "sts:AssumeRole"}}}}}},
+          {"Policies",
+           {{{"PolicyName", "efs2s3-restore"},
+             {"PolicyDocument",
+              {{"Version", "2012-10-17"},
+               {"Statement", restore_statements}}}}}}}}};
+    ojson restore_env = ojson::array();
+    restore_env.push_back(
+        {{"Name", "EFS2S3_REPOSITORY"},
+         {"Value", Sub("s3://${BucketName}/" + SubEscape(prefix))}});
+    restore_env.push_back(
+        {{"Name", "AWS_REGION"}, {"Value", Ref("AWS::Region")}});
+    ojson restore_task = r["TaskDefinition"];
+    restore_task["Properties"]["TaskRoleArn"] = GetAtt("RestoreRole", "Arn");
+    ojson& c = restore_task["Properties"]["ContainerDefinitions"][0];
+    c["EntryPoint"] = {"efs2s3"};
+    c["Command"] = {"snapshots"};
+    c["Environment"] = restore_env;
+    c["MountPoints"][0]["ReadOnly"] = false;
+    c["LogConfiguration"]["Options"]["awslogs-stream-prefix"] = "restore";
+    r["RestoreTaskDefinition"] = restore_task;
+
     // A task that stops with a non-zero exit code is a failed run.
     r["FailureRule"] = {
         {"Type", "AWS::Events::Rule"},
@@ -781,6 +836,12 @@ Result<nlohmann::ordered_json> GenerateCloudFormation(const Job& job,
                   {"LogGroup", {{"Value", Ref("LogGroup")}}},
                   {"FailureTopic", {{"Value", Ref("FailureTopic")}}},
                   {"JobRole", {{"Value", GetAtt("JobRole", "Arn")}}}};
+  if (!o.ec2) {
+    t["Outputs"]["Cluster"] = {{"Value", Ref("Cluster")}};
+    t["Outputs"]["TaskDefinition"] = {{"Value", Ref("TaskDefinition")}};
+    t["Outputs"]["RestoreTaskDefinition"] = {
+        {"Value", Ref("RestoreTaskDefinition")}};
+  }
   return t;
 }
 

@@ -5,7 +5,9 @@ Usage: check_cfn.py TEMPLATE.json BUCKET PREFIX [--ec2]
 Checks that every Ref/GetAtt/Sub variable names a resource or parameter, that the
 expected resources exist, and that the job role grants nothing beyond the
 repository bucket/prefix, the KMS key, the file system (and, on EC2, the password
-secret, the binary object, the log group and the failure topic).
+secret, the binary object, the log group and the failure topic). On Fargate, the
+restore role only reads the repository (writing nothing but its locks) and mounts
+the file system read-write through the access point.
 """
 import json
 import re
@@ -50,7 +52,8 @@ walk(t, check_refs)
 common = {"Schedule", "SchedulerRole", "JobRole", "LogGroup", "AccessPoint",
           "FailureTopic", "Bucket"}
 need = common | ({"LaunchTemplate", "InstanceProfile"} if ec2 else
-                 {"Cluster", "TaskDefinition", "ExecutionRole", "FailureRule"})
+                 {"Cluster", "TaskDefinition", "ExecutionRole", "FailureRule",
+                  "RestoreTaskDefinition", "RestoreRole"})
 for r in need - set(res):
     errors.append("missing resource " + r)
 b = res["Bucket"]["Properties"]
@@ -104,6 +107,42 @@ for s in flat:
             errors.append("object access beyond the prefix: " + resource)
     if sid == "MountFileSystem" and "file-system/${FileSystemId}" not in resource:
         errors.append("EFS access beyond the file system")
+# The restore role (Fargate): reads the repository, writes only its locks.
+if not ec2:
+    restore_actions = {
+        "ListRepository": {"s3:ListBucket", "s3:ListBucketMultipartUploads"},
+        "ReadRepository": {"s3:GetObject"},
+        "RepositoryLocks": {"s3:PutObject", "s3:DeleteObject"},
+        "MountFileSystemReadWrite": {"elasticfilesystem:ClientMount",
+                                     "elasticfilesystem:ClientWrite",
+                                     "elasticfilesystem:ClientRootAccess"},
+        "RepositoryKey": {"kms:GenerateDataKey", "kms:Decrypt"},
+    }
+    rstmts = res["RestoreRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    for s in rstmts:
+        s = s["Fn::If"][1] if "Fn::If" in s else s
+        sid = s.get("Sid")
+        acts = set(s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+        if sid not in restore_actions or not acts <= restore_actions[sid]:
+            errors.append("restore role: unexpected %r %s" % (sid, sorted(acts)))
+            continue
+        resource = json.dumps(s["Resource"])
+        if '"*"' in resource:
+            errors.append("restore role: %s on Resource *" % sid)
+        if sid == "RepositoryLocks" and s["Resource"] != {
+                "Fn::Sub": "arn:${AWS::Partition}:s3:::${BucketName}/" + prefix + "/locks/*"}:
+            errors.append("restore role writes beyond the locks: " + resource)
+        if sid == "ReadRepository" and s["Resource"] != {
+                "Fn::Sub": "arn:${AWS::Partition}:s3:::${BucketName}/" + prefix + "/*"}:
+            errors.append("restore role reads beyond the prefix: " + resource)
+        if sid.startswith("MountFileSystem") and "AccessPointArn" not in json.dumps(s["Condition"]):
+            errors.append("restore role mounts without the access point")
+    rc = res["RestoreTaskDefinition"]["Properties"]["ContainerDefinitions"][0]
+    if rc["MountPoints"][0]["ReadOnly"] is not False:
+        errors.append("restore task mounts the file system read-only")
+    jc = res["TaskDefinition"]["Properties"]["ContainerDefinitions"][0]
+    if jc["MountPoints"][0]["ReadOnly"] is not True:
+        errors.append("backup task mounts the file system read-write")
 if params["BucketName"]["Default"] != bucket:
     errors.append("bucket parameter default is not " + bucket)
 # The scheduler role may only start this job.
