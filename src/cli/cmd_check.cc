@@ -24,6 +24,9 @@ Result<std::unique_ptr<MaintenanceRepo>> OpenForMaintenance(Context& ctx,
   ASSIGN_OR_RETURN(m->repo, repo::Repository::Open(std::move(backend), pw, o));
   if (!ctx.global.no_lock) {
     ASSIGN_OR_RETURN(m->lock, repo::AcquireLock(*m->repo, exclusive));
+    // What changed between loading the index and taking the lock (a backup or
+    // prune that finished meanwhile) must be seen: reload it under the lock.
+    RETURN_IF_ERROR(m->repo->ReloadIndex());
   } else if (exclusive) {
     return MakeError(
         ErrorCode::kInvalidArgument,

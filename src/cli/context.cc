@@ -107,6 +107,11 @@ Result<repo::Repository*> Context::OpenRepository(LockMode lock) {
   ASSIGN_OR_RETURN(repo_, repo::Repository::Open(std::move(backend), pw, CacheOptions()));
   if (lock != LockMode::kNone && !global.no_lock) {
     ASSIGN_OR_RETURN(lock_, repo::AcquireLock(*repo_, lock == LockMode::kExclusive));
+    // The index was loaded before the lock was held: a prune that ran in between
+    // may have deleted packs it names (a backup would then deduplicate against
+    // them), and a backup that finished in between added index files a prune must
+    // see. Reload it under the lock (one listing when nothing changed).
+    RETURN_IF_ERROR(repo_->ReloadIndex());
   }
   return repo_.get();
 }
