@@ -14,9 +14,9 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <map>
-#include <deque>
 #include <mutex>
 #include <semaphore>
 
@@ -29,7 +29,8 @@ using model::Node;
 using model::NodeType;
 using model::Tree;
 
-bool IsExcluded(const std::vector<std::string>& patterns, const std::string& path) {
+bool IsExcluded(const std::vector<std::string>& patterns,
+                const std::string& path) {
   std::string base = path.substr(path.find_last_of('/') + 1);
   for (const std::string& p : patterns) {
     if (p.empty()) continue;
@@ -76,7 +77,8 @@ class FdCloser {
 };
 
 model::Timespec Ts(const struct timespec& t) {
-  return {static_cast<std::int64_t>(t.tv_sec), static_cast<std::uint32_t>(t.tv_nsec)};
+  return {static_cast<std::int64_t>(t.tv_sec),
+          static_cast<std::uint32_t>(t.tv_nsec)};
 }
 
 std::optional<NodeType> TypeOf(mode_t m) {
@@ -91,13 +93,14 @@ std::optional<NodeType> TypeOf(mode_t m) {
 }
 
 // Reads all extended attributes. fd >= 0 uses f*xattr, else l*xattr on path.
-Result<std::vector<std::pair<std::string, std::string>>> ReadXattrs(int fd,
-                                                                    const std::string& path) {
+Result<std::vector<std::pair<std::string, std::string>>> ReadXattrs(
+    int fd, const std::string& path) {
   std::vector<std::pair<std::string, std::string>> out;
   std::vector<char> names(4096);
   for (;;) {
-    ssize_t n = fd >= 0 ? ::flistxattr(fd, names.data(), names.size())
-                        : ::llistxattr(path.c_str(), names.data(), names.size());
+    ssize_t n = fd >= 0
+                    ? ::flistxattr(fd, names.data(), names.size())
+                    : ::llistxattr(path.c_str(), names.data(), names.size());
     if (n >= 0) {
       names.resize(static_cast<size_t>(n));
       break;
@@ -116,10 +119,13 @@ Result<std::vector<std::pair<std::string, std::string>>> ReadXattrs(int fd,
     if (name.empty()) continue;
     std::vector<char> value(256);
     for (;;) {
-      ssize_t n = fd >= 0 ? ::fgetxattr(fd, name.c_str(), value.data(), value.size())
-                          : ::lgetxattr(path.c_str(), name.c_str(), value.data(), value.size());
+      ssize_t n =
+          fd >= 0 ? ::fgetxattr(fd, name.c_str(), value.data(), value.size())
+                  : ::lgetxattr(path.c_str(), name.c_str(), value.data(),
+                                value.size());
       if (n >= 0) {
-        out.emplace_back(name, std::string(value.data(), static_cast<size_t>(n)));
+        out.emplace_back(name,
+                         std::string(value.data(), static_cast<size_t>(n)));
         break;
       }
       if (errno == ERANGE) {
@@ -161,19 +167,21 @@ class ReadAhead {
     while (queue_.size() < depth_) {
       std::uint64_t off = next_;
       next_ += block_;
-      queue_.push_back(pool_.Submit([fd = fd_, off, n = block_]() -> Result<Bytes> {
-        Bytes b(n);
-        size_t got = 0;
-        while (got < n) {
-          ssize_t r = ::pread(fd, b.data() + got, n - got, static_cast<off_t>(off + got));
-          if (r < 0 && errno == EINTR) continue;
-          if (r < 0) return PosixError("read", errno);
-          if (r == 0) break;
-          got += static_cast<size_t>(r);
-        }
-        b.resize(got);
-        return b;
-      }));
+      queue_.push_back(
+          pool_.Submit([fd = fd_, off, n = block_]() -> Result<Bytes> {
+            Bytes b(n);
+            size_t got = 0;
+            while (got < n) {
+              ssize_t r = ::pread(fd, b.data() + got, n - got,
+                                  static_cast<off_t>(off + got));
+              if (r < 0 && errno == EINTR) continue;
+              if (r < 0) return PosixError("read", errno);
+              if (r == 0) break;
+              got += static_cast<size_t>(r);
+            }
+            b.resize(got);
+            return b;
+          }));
     }
   }
   ThreadPool& pool_;
@@ -187,7 +195,9 @@ class ReadAhead {
 class Archiver {
  public:
   Archiver(repo::Repository& repo, const BackupOptions& opts)
-      : repo_(repo), opts_(opts), pool_(std::max(1, opts.readers), 4096),
+      : repo_(repo),
+        opts_(opts),
+        pool_(std::max(1, opts.readers), 4096),
         read_ahead_pool_(std::max(4, opts.readers), 256),
         walker_slots_(std::max(0, opts.walkers - 1)) {}
 
@@ -195,9 +205,11 @@ class Archiver {
 
  private:
   struct Counters {
-    std::atomic<std::uint64_t> files_new{0}, files_changed{0}, files_unchanged{0};
+    std::atomic<std::uint64_t> files_new{0}, files_changed{0},
+        files_unchanged{0};
     std::atomic<std::uint64_t> dirs_new{0}, dirs_changed{0}, dirs_unchanged{0};
-    std::atomic<std::uint64_t> other{0}, errors{0}, bytes_read{0}, bytes_total{0};
+    std::atomic<std::uint64_t> other{0}, errors{0}, bytes_read{0},
+        bytes_total{0};
     std::atomic<std::uint64_t> bytes_added{0}, bytes_stored{0}, blobs_added{0};
   };
 
@@ -213,14 +225,16 @@ class Archiver {
   Node NodeFromStat(const std::string& name, const struct stat& st);
   // Fills a node for dirfd/name. Returns nullopt (after reporting) if the entry
   // cannot be read and should be left out.
-  std::optional<Node> SaveEntry(int dirfd, const std::string& name, const std::string& path,
-                                const Node* parent, dev_t root_dev, bool* is_dir,
+  std::optional<Node> SaveEntry(int dirfd, const std::string& name,
+                                const std::string& path, const Node* parent,
+                                dev_t root_dev, bool* is_dir,
                                 struct stat* st_out = nullptr);
   Result<void> SaveFileContent(int fd, const std::string& path, Node& node);
-  Result<Node> SaveDir(int dirfd, const std::string& name, const std::string& path,
-                       const Node* parent, dev_t root_dev, const struct stat& st);
-  Result<Id> SaveDirContents(int fd, const std::string& path, const Node* parent,
-                             dev_t root_dev);
+  Result<Node> SaveDir(int dirfd, const std::string& name,
+                       const std::string& path, const Node* parent,
+                       dev_t root_dev, const struct stat& st);
+  Result<Id> SaveDirContents(int fd, const std::string& path,
+                             const Node* parent, dev_t root_dev);
   std::optional<Tree> LoadParentTree(const Node* parent);
 
   repo::Repository& repo_;
@@ -237,10 +251,12 @@ std::string Archiver::UserName(std::uint32_t uid) {
   std::lock_guard lock(names_mu_);
   auto it = users_.find(uid);
   if (it != users_.end()) return it->second;
-  struct passwd pw {}, *res = nullptr;
+  struct passwd pw {
+  }, *res = nullptr;
   char buf[4096];
   std::string name;
-  if (::getpwuid_r(uid, &pw, buf, sizeof buf, &res) == 0 && res) name = res->pw_name;
+  if (::getpwuid_r(uid, &pw, buf, sizeof buf, &res) == 0 && res)
+    name = res->pw_name;
   users_[uid] = name;
   return name;
 }
@@ -249,10 +265,12 @@ std::string Archiver::GroupName(std::uint32_t gid) {
   std::lock_guard lock(names_mu_);
   auto it = groups_.find(gid);
   if (it != groups_.end()) return it->second;
-  struct group gr {}, *res = nullptr;
+  struct group gr {
+  }, *res = nullptr;
   char buf[4096];
   std::string name;
-  if (::getgrgid_r(gid, &gr, buf, sizeof buf, &res) == 0 && res) name = res->gr_name;
+  if (::getgrgid_r(gid, &gr, buf, sizeof buf, &res) == 0 && res)
+    name = res->gr_name;
   groups_[gid] = name;
   return name;
 }
@@ -276,18 +294,21 @@ Node Archiver::NodeFromStat(const std::string& name, const struct stat& st) {
     n.size = static_cast<std::uint64_t>(st.st_size);
     n.sparse = static_cast<std::uint64_t>(st.st_blocks) * 512 < n.size;
   }
-  if (n.type == NodeType::kCharDev || n.type == NodeType::kBlockDev) n.rdev = st.st_rdev;
+  if (n.type == NodeType::kCharDev || n.type == NodeType::kBlockDev)
+    n.rdev = st.st_rdev;
   return n;
 }
 
 std::optional<Tree> Archiver::LoadParentTree(const Node* parent) {
-  if (!parent || parent->type != NodeType::kDir || !parent->subtree) return std::nullopt;
+  if (!parent || parent->type != NodeType::kDir || !parent->subtree)
+    return std::nullopt;
   auto t = repo_.LoadTree(*parent->subtree);
   if (!t) return std::nullopt;  // a damaged parent only costs re-reading
   return std::move(*t);
 }
 
-Result<void> Archiver::SaveFileContent(int fd, const std::string& path, Node& node) {
+Result<void> Archiver::SaveFileContent(int fd, const std::string& path,
+                                       Node& node) {
   const codec::Chunker& chunker = repo_.chunker();
   size_t max = chunker.params().max_size;
   Bytes buf;
@@ -295,7 +316,8 @@ Result<void> Archiver::SaveFileContent(int fd, const std::string& path, Node& no
   bool eof = false;
   std::uint64_t total = 0;
   node.content.clear();
-  // Files of at least 4 maximum chunks are read ahead: 4 blocks of 2 MiB in flight.
+  // Files of at least 4 maximum chunks are read ahead: 4 blocks of 2 MiB in
+  // flight.
   std::optional<ReadAhead> ahead;
   if (node.size >= 4ULL * max) ahead.emplace(read_ahead_pool_, fd, 2u << 20, 4);
   while (!eof || !buf.empty()) {
@@ -318,11 +340,12 @@ Result<void> Archiver::SaveFileContent(int fd, const std::string& path, Node& no
     while (!eof && buf.size() < max && !ahead) {
       size_t old = buf.size();
       // Read what the file still holds (plus a little, to see EOF or growth): a
-      // small file must not cost a zero-filled buffer of the maximum chunk size.
+      // small file must not cost a zero-filled buffer of the maximum chunk
+      // size.
       std::uint64_t expect_left = total < node.size ? node.size - total : 0;
-      size_t want = static_cast<size_t>(
-          std::min<std::uint64_t>(std::max<std::uint64_t>(max - old, 65536),
-                                  std::max<std::uint64_t>(expect_left + 1, 65536)));
+      size_t want = static_cast<size_t>(std::min<std::uint64_t>(
+          std::max<std::uint64_t>(max - old, 65536),
+          std::max<std::uint64_t>(expect_left + 1, 65536)));
       buf.resize(old + want);
       ssize_t n = ::read(fd, buf.data() + old, want);
       if (n < 0) {
@@ -346,7 +369,8 @@ Result<void> Archiver::SaveFileContent(int fd, const std::string& path, Node& no
     if (opts_.dry_run) {
       node.content.push_back(repo_.BlobId(chunk));
     } else {
-      ASSIGN_OR_RETURN(repo::SaveBlobResult r, repo_.SaveBlob(repo::BlobType::kData, chunk));
+      ASSIGN_OR_RETURN(repo::SaveBlobResult r,
+                       repo_.SaveBlob(repo::BlobType::kData, chunk));
       if (r.added) {
         ++counters_.blobs_added;
         counters_.bytes_added += cut;
@@ -359,19 +383,21 @@ Result<void> Archiver::SaveFileContent(int fd, const std::string& path, Node& no
   if (total != node.size) {
     std::uint64_t expected = node.size;
     node.size = total;
-    return MakeError(ErrorCode::kIo, path + ": file changed size while being read (" +
-                                         std::to_string(expected) + " -> " +
-                                         std::to_string(total) + " bytes)");
+    return MakeError(ErrorCode::kIo,
+                     path + ": file changed size while being read (" +
+                         std::to_string(expected) + " -> " +
+                         std::to_string(total) + " bytes)");
   }
   return Ok();
 }
 
 std::optional<Node> Archiver::SaveEntry(int dirfd, const std::string& name,
-                                        const std::string& path, const Node* parent,
-                                        dev_t /*root_dev*/, bool* is_dir,
-                                        struct stat* st_out) {
+                                        const std::string& path,
+                                        const Node* parent, dev_t /*root_dev*/,
+                                        bool* is_dir, struct stat* st_out) {
   *is_dir = false;
-  if (Cancelled()) return std::nullopt;  // interrupted: left out of the partial snapshot
+  if (Cancelled())
+    return std::nullopt;  // interrupted: left out of the partial snapshot
   struct stat st {};
   if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
     ReportError(path, PosixError(path, errno));
@@ -379,7 +405,8 @@ std::optional<Node> Archiver::SaveEntry(int dirfd, const std::string& name,
   }
   if (st_out) *st_out = st;
   if (!TypeOf(st.st_mode)) {
-    ReportError(path, MakeError(ErrorCode::kUnsupported, path + ": unsupported file type"));
+    ReportError(path, MakeError(ErrorCode::kUnsupported,
+                                path + ": unsupported file type"));
     return std::nullopt;
   }
   Node node = NodeFromStat(name, st);
@@ -390,7 +417,8 @@ std::optional<Node> Archiver::SaveEntry(int dirfd, const std::string& name,
     case NodeType::kSymlink: {
       std::string target(static_cast<size_t>(st.st_size) + 1, '\0');
       for (;;) {
-        ssize_t n = ::readlinkat(dirfd, name.c_str(), target.data(), target.size());
+        ssize_t n =
+            ::readlinkat(dirfd, name.c_str(), target.data(), target.size());
         if (n < 0) {
           ReportError(path, PosixError(path, errno));
           return std::nullopt;
@@ -429,7 +457,8 @@ std::optional<Node> Archiver::SaveEntry(int dirfd, const std::string& name,
     if (opts_.progress) opts_.progress->bytes_done += node.size;
     return node;
   }
-  int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+  int fd = ::openat(dirfd, name.c_str(),
+                    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
   if (fd < 0 && errno == EPERM)
     fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) {
@@ -446,13 +475,15 @@ std::optional<Node> Archiver::SaveEntry(int dirfd, const std::string& name,
     if (node.content.empty() && node.size > 0) return std::nullopt;
     // Changed while read: keep what was read, already reported.
   }
-  if (parent && parent->type == NodeType::kFile) ++counters_.files_changed;
-  else ++counters_.files_new;
+  if (parent && parent->type == NodeType::kFile)
+    ++counters_.files_changed;
+  else
+    ++counters_.files_new;
   return node;
 }
 
-Result<Id> Archiver::SaveDirContents(int fd, const std::string& path, const Node* parent,
-                                     dev_t root_dev) {
+Result<Id> Archiver::SaveDirContents(int fd, const std::string& path,
+                                     const Node* parent, dev_t root_dev) {
   int dup = ::dup(fd);
   DIR* d = dup >= 0 ? ::fdopendir(dup) : nullptr;
   if (!d) {
@@ -497,7 +528,8 @@ Result<Id> Archiver::SaveDirContents(int fd, const std::string& path, const Node
     const Node* pn = parent_of(n);
     jobs.push_back({n, pool_.Submit([this, fd, n, child, pn, root_dev] {
                       EntryResult r;
-                      r.node = SaveEntry(fd, n, child, pn, root_dev, &r.is_dir, &r.st);
+                      r.node = SaveEntry(fd, n, child, pn, root_dev, &r.is_dir,
+                                         &r.st);
                       return r;
                     })});
   }
@@ -516,7 +548,8 @@ Result<Id> Archiver::SaveDirContents(int fd, const std::string& path, const Node
     }
     ErrorCode c = sub.error().code;
     if (c == ErrorCode::kCancelled) return;  // left out of the partial snapshot
-    if (c == ErrorCode::kNotFound || c == ErrorCode::kPermission || c == ErrorCode::kIo) {
+    if (c == ErrorCode::kNotFound || c == ErrorCode::kPermission ||
+        c == ErrorCode::kIo) {
       ReportError(child, sub.error());
     } else if (failure) {
       failure = sub.error();
@@ -534,7 +567,9 @@ Result<Id> Archiver::SaveDirContents(int fd, const std::string& path, const Node
     std::string child = prefix + n;
     const Node* pn = parent_of(n);
     if (walker_slots_.try_acquire()) {
-      subdirs.push_back({i, std::async(std::launch::async, [this, fd, n, child, pn, root_dev, st = e.st] {
+      subdirs.push_back(
+          {i, std::async(std::launch::async,
+                         [this, fd, n, child, pn, root_dev, st = e.st] {
                            auto r = SaveDir(fd, n, child, pn, root_dev, st);
                            walker_slots_.release();
                            return r;
@@ -543,7 +578,8 @@ Result<Id> Archiver::SaveDirContents(int fd, const std::string& path, const Node
       take_dir(i, child, SaveDir(fd, n, child, pn, root_dev, e.st));
     }
   }
-  for (SubDir& sd : subdirs) take_dir(sd.slot, prefix + jobs[sd.slot].name, sd.fut.get());
+  for (SubDir& sd : subdirs)
+    take_dir(sd.slot, prefix + jobs[sd.slot].name, sd.fut.get());
   RETURN_IF_ERROR(failure);
   Tree tree;
   for (auto& r : results)
@@ -551,30 +587,38 @@ Result<Id> Archiver::SaveDirContents(int fd, const std::string& path, const Node
   // When interrupted, the tree holds what was completed: it becomes part of a
   // partial snapshot that the next run uses as its parent.
   // Nothing below changed: reuse the parent's tree without encoding it again.
-  if (parent_tree && parent->subtree && tree.nodes == parent_tree->nodes) return *parent->subtree;
+  if (parent_tree && parent->subtree && tree.nodes == parent_tree->nodes)
+    return *parent->subtree;
   if (opts_.dry_run) return repo_.BlobId(model::EncodeTree(tree));
   return repo_.SaveTree(tree);
 }
 
-Result<Node> Archiver::SaveDir(int dirfd, const std::string& name, const std::string& path,
-                               const Node* parent, dev_t root_dev, const struct stat& st) {
+Result<Node> Archiver::SaveDir(int dirfd, const std::string& name,
+                               const std::string& path, const Node* parent,
+                               dev_t root_dev, const struct stat& st) {
   Node node = NodeFromStat(name, st);
   if (opts_.progress) ++opts_.progress->dirs;
-  int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  int fd = ::openat(dirfd, name.c_str(),
+                    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return PosixError(path, errno);
   FdCloser closer(fd);
   auto x = ReadXattrs(fd, path);
   if (x) node.xattrs = std::move(*x);
   if (opts_.one_file_system && st.st_dev != root_dev) {
     // A mount point: recorded as an empty directory.
-    ASSIGN_OR_RETURN(node.subtree, opts_.dry_run ? Result<Id>(repo_.BlobId(model::EncodeTree({})))
-                                                 : repo_.SaveTree({}));
+    ASSIGN_OR_RETURN(node.subtree,
+                     opts_.dry_run
+                         ? Result<Id>(repo_.BlobId(model::EncodeTree({})))
+                         : repo_.SaveTree({}));
     return node;
   }
   ASSIGN_OR_RETURN(node.subtree, SaveDirContents(fd, path, parent, root_dev));
-  if (!parent || parent->type != NodeType::kDir) ++counters_.dirs_new;
-  else if (parent->subtree == node.subtree) ++counters_.dirs_unchanged;
-  else ++counters_.dirs_changed;
+  if (!parent || parent->type != NodeType::kDir)
+    ++counters_.dirs_new;
+  else if (parent->subtree == node.subtree)
+    ++counters_.dirs_unchanged;
+  else
+    ++counters_.dirs_changed;
   return node;
 }
 
@@ -587,11 +631,13 @@ struct PathTrie {
 Result<BackupResult> Archiver::Run() {
   auto start = std::chrono::steady_clock::now();
   if (!opts_.dry_run)
-    repo_.SetUploadConcurrency(opts_.uploads > 0 ? opts_.uploads : repo_.backend().Concurrency());
+    repo_.SetUploadConcurrency(
+        opts_.uploads > 0 ? opts_.uploads : repo_.backend().Concurrency());
   std::vector<std::string> abs_paths;
   for (const std::string& p : opts_.paths) {
     std::error_code ec;
-    std::filesystem::path a = std::filesystem::absolute(p, ec).lexically_normal();
+    std::filesystem::path a =
+        std::filesystem::absolute(p, ec).lexically_normal();
     std::string s = a.string();
     while (s.size() > 1 && s.back() == '/') s.pop_back();
     struct stat st {};
@@ -599,7 +645,8 @@ Result<BackupResult> Archiver::Run() {
     abs_paths.push_back(s);
   }
   std::sort(abs_paths.begin(), abs_paths.end());
-  abs_paths.erase(std::unique(abs_paths.begin(), abs_paths.end()), abs_paths.end());
+  abs_paths.erase(std::unique(abs_paths.begin(), abs_paths.end()),
+                  abs_paths.end());
   PathTrie root;
   for (const std::string& p : abs_paths) {
     PathTrie* t = &root;
@@ -621,9 +668,11 @@ Result<BackupResult> Archiver::Run() {
     }
   }
   // Saves the trie below `dir_path` (already open as dirfd) into a tree.
-  std::function<Result<Id>(const PathTrie&, int, const std::string&, const Tree*)> save_trie =
-      [&](const PathTrie& trie, int dirfd, const std::string& dir_path,
-          const Tree* parent_tree) -> Result<Id> {
+  std::function<Result<Id>(const PathTrie&, int, const std::string&,
+                           const Tree*)>
+      save_trie = [&](const PathTrie& trie, int dirfd,
+                      const std::string& dir_path,
+                      const Tree* parent_tree) -> Result<Id> {
     if (trie.target) {
       struct stat st {};
       if (::fstat(dirfd, &st) != 0) return PosixError(dir_path, errno);
@@ -648,24 +697,30 @@ Result<BackupResult> Archiver::Run() {
         return PosixError(child_path, errno);
       if (child.target && !S_ISDIR(st.st_mode)) {
         bool is_dir = false;
-        auto node = SaveEntry(dirfd, name, child_path, pnode, st.st_dev, &is_dir);
+        auto node =
+            SaveEntry(dirfd, name, child_path, pnode, st.st_dev, &is_dir);
         if (node) tree.nodes.push_back(std::move(*node));
         continue;
       }
       if (!S_ISDIR(st.st_mode))
-        return MakeError(ErrorCode::kInvalidArgument, child_path + ": not a directory");
+        return MakeError(ErrorCode::kInvalidArgument,
+                         child_path + ": not a directory");
       if (child.target) {
-        ASSIGN_OR_RETURN(Node n, SaveDir(dirfd, name, child_path, pnode, st.st_dev, st));
+        ASSIGN_OR_RETURN(
+            Node n, SaveDir(dirfd, name, child_path, pnode, st.st_dev, st));
         tree.nodes.push_back(std::move(n));
         continue;
       }
       // An intermediate directory: its own metadata, only the chosen children.
       Node n = NodeFromStat(name, st);
-      int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      int fd =
+          ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
       if (fd < 0) return PosixError(child_path, errno);
       FdCloser closer(fd);
       std::optional<Tree> sub_parent = LoadParentTree(pnode);
-      ASSIGN_OR_RETURN(n.subtree, save_trie(child, fd, child_path, sub_parent ? &*sub_parent : nullptr));
+      ASSIGN_OR_RETURN(n.subtree,
+                       save_trie(child, fd, child_path,
+                                 sub_parent ? &*sub_parent : nullptr));
       tree.nodes.push_back(std::move(n));
     }
     if (opts_.dry_run) return repo_.BlobId(model::EncodeTree(tree));
@@ -674,7 +729,8 @@ Result<BackupResult> Archiver::Run() {
   int rootfd = ::open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (rootfd < 0) return PosixError("/", errno);
   FdCloser closer(rootfd);
-  auto root_id = save_trie(root, rootfd, "/", parent_root ? &*parent_root : nullptr);
+  auto root_id =
+      save_trie(root, rootfd, "/", parent_root ? &*parent_root : nullptr);
   if (!root_id) {
     if (root_id.error().code == ErrorCode::kCancelled && !opts_.dry_run) {
       // Index what was uploaded so the next run does not upload it again.
@@ -719,7 +775,8 @@ Result<BackupResult> Archiver::Run() {
   m.bytes_stored = counters_.bytes_stored;
   m.blobs_added = counters_.blobs_added;
   m.duration_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
   BackupResult result;
   result.snapshot = snap;
   result.partial = partial;
@@ -730,7 +787,8 @@ Result<BackupResult> Archiver::Run() {
 
 }  // namespace
 
-Result<BackupResult> RunBackup(repo::Repository& repo, const BackupOptions& options) {
+Result<BackupResult> RunBackup(repo::Repository& repo,
+                               const BackupOptions& options) {
   Archiver a(repo, options);
   return a.Run();
 }

@@ -5,16 +5,18 @@
 //     SaveDir(dir, parent_tree):
 //       readdir, then for every entry in parallel (--readers workers):
 //         lstat; read xattrs;
-//         file unchanged vs. parent (size, mtime, ctime, inode)? reuse its blob list
-//         else read, chunk (FastCDC), SaveBlob each chunk
-//       subdirectories: SaveDir(sub, parent subtree) on a new walker thread while
-//         fewer than --walkers run, else on this thread (a thread only ever waits
-//         for work that is already running, so this cannot deadlock)
+//         file unchanged vs. parent (size, mtime, ctime, inode)? reuse its blob
+//         list else read, chunk (FastCDC), SaveBlob each chunk
+//       subdirectories: SaveDir(sub, parent subtree) on a new walker thread
+//       while
+//         fewer than --walkers run, else on this thread (a thread only ever
+//         waits for work that is already running, so this cannot deadlock)
 //       SaveTree(sorted nodes) -> subtree ID
 //   intermediate directories of absolute paths become trees too (like restic)
 //   Flush (packs, then index), then SaveSnapshot.
-// Per-file problems (vanished, unreadable, changed while read) go to on_error and
-// the backup goes on; they are counted in the summary (exit code 3 in the CLI).
+// Per-file problems (vanished, unreadable, changed while read) go to on_error
+// and the backup goes on; they are counted in the summary (exit code 3 in the
+// CLI).
 #pragma once
 
 #include <atomic>
@@ -46,9 +48,10 @@ struct BackupOptions {
   std::vector<std::string> tags;
   std::optional<std::int64_t> time_ns;  // snapshot time; default now
   std::optional<Id> parent;             // snapshot to compare with
-  int readers = 16;  // entries (stat + read) in flight
-  int walkers = 32;  // directories scanned in parallel
-  int uploads = 0;   // packs uploaded in parallel (0 = the backend's concurrency)
+  int readers = 16;                     // entries (stat + read) in flight
+  int walkers = 32;                     // directories scanned in parallel
+  int uploads =
+      0;  // packs uploaded in parallel (0 = the backend's concurrency)
   bool dry_run = false;
   // Called for every per-file error; the backup continues. Thread-safe calls.
   std::function<void(const std::string& path, const Error& error)> on_error;
@@ -59,20 +62,24 @@ struct BackupOptions {
 struct BackupResult {
   Id snapshot_id;
   model::Snapshot snapshot;
-  // Interrupted (*cancel): the snapshot (tagged "partial") holds what was completed;
-  // the next run uses it as its parent and neither re-reads nor re-uploads that.
+  // Interrupted (*cancel): the snapshot (tagged "partial") holds what was
+  // completed; the next run uses it as its parent and neither re-reads nor
+  // re-uploads that.
   bool partial = false;
 };
 
-// When *cancel becomes true, the walk stops descending, files being read are left
-// out, and a partial snapshot of what was completed is saved (result.partial).
-// Repository errors are fatal.
-Result<BackupResult> RunBackup(repo::Repository& repo, const BackupOptions& options);
+// When *cancel becomes true, the walk stops descending, files being read are
+// left out, and a partial snapshot of what was completed is saved
+// (result.partial). Repository errors are fatal.
+Result<BackupResult> RunBackup(repo::Repository& repo,
+                               const BackupOptions& options);
 
 // True if `path` (absolute) or its last component matches an exclude pattern.
-bool IsExcluded(const std::vector<std::string>& patterns, const std::string& path);
+bool IsExcluded(const std::vector<std::string>& patterns,
+                const std::string& path);
 
-// Reads an exclude file: one pattern per line, '#' comments and blank lines ignored.
+// Reads an exclude file: one pattern per line, '#' comments and blank lines
+// ignored.
 Result<std::vector<std::string>> ReadExcludeFile(const std::string& path);
 
 }  // namespace efs2s3::archiver

@@ -36,8 +36,8 @@ std::optional<Bytes> HexDecode(std::string_view hex) {
 
 std::string Base64Encode(ByteSpan data) {
   std::string out(4 * ((data.size() + 2) / 3), '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data.data(),
-                          static_cast<int>(data.size()));
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          data.data(), static_cast<int>(data.size()));
   out.resize(static_cast<size_t>(n));
   return out;
 }
@@ -45,7 +45,8 @@ std::string Base64Encode(ByteSpan data) {
 std::optional<Bytes> Base64Decode(std::string_view text) {
   if (text.size() % 4 != 0) return std::nullopt;
   Bytes out(3 * text.size() / 4);
-  int n = EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(text.data()),
+  int n = EVP_DecodeBlock(out.data(),
+                          reinterpret_cast<const unsigned char*>(text.data()),
                           static_cast<int>(text.size()));
   if (n < 0) return std::nullopt;
   size_t pad = 0;

@@ -30,10 +30,12 @@ std::optional<Bytes> Base64Decode(std::string_view text);
 
 // Little-endian fixed-width integers.
 inline void PutU32(Bytes& out, std::uint32_t v) {
-  for (int i = 0; i < 4; ++i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+  for (int i = 0; i < 4; ++i)
+    out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
 }
 inline void PutU64(Bytes& out, std::uint64_t v) {
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+  for (int i = 0; i < 8; ++i)
+    out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
 }
 inline std::uint32_t GetU32(const std::uint8_t* p) {
   std::uint32_t v = 0;

@@ -14,7 +14,8 @@ Result<Bytes> ReadFile(const std::string& path) {
   if (fd < 0) return PosixError(path, errno);
   Bytes out;
   struct stat st {};
-  if (::fstat(fd, &st) == 0 && st.st_size > 0) out.reserve(static_cast<size_t>(st.st_size));
+  if (::fstat(fd, &st) == 0 && st.st_size > 0)
+    out.reserve(static_cast<size_t>(st.st_size));
   std::uint8_t buf[1 << 16];
   for (;;) {
     ssize_t n = ::read(fd, buf, sizeof buf);
@@ -56,8 +57,8 @@ static void SyncDir(const std::string& path) {
   }
 }
 
-Result<void> WriteFileAtomic(const std::string& path, ByteSpan data, bool create_only,
-                             bool sync) {
+Result<void> WriteFileAtomic(const std::string& path, ByteSpan data,
+                             bool create_only, bool sync) {
   std::string tmp = path + ".tmp-" + HexEncode(RandomBytes(8));
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return PosixError(tmp, errno);
@@ -89,11 +90,13 @@ Result<void> MakeDirs(const std::string& path, unsigned mode) {
     cur = path.substr(0, next);
     pos = next;
     if (cur.empty() || cur == "/") continue;
-    if (::mkdir(cur.c_str(), mode) != 0 && errno != EEXIST) return PosixError(cur, errno);
+    if (::mkdir(cur.c_str(), mode) != 0 && errno != EEXIST)
+      return PosixError(cur, errno);
   }
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return PosixError(path, errno);
-  if (!S_ISDIR(st.st_mode)) return MakeError(ErrorCode::kIo, path + ": not a directory");
+  if (!S_ISDIR(st.st_mode))
+    return MakeError(ErrorCode::kIo, path + ": not a directory");
   return Ok();
 }
 

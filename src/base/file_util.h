@@ -11,13 +11,13 @@ namespace efs2s3 {
 // Reads a whole file. kNotFound if it does not exist.
 Result<Bytes> ReadFile(const std::string& path);
 
-// Writes `data` to a temporary file beside `path`, fsyncs it, then publishes it:
-// with create_only, via link() so an existing `path` is never replaced
-// (kAlreadyExists); otherwise via rename(). The directory is fsynced afterwards.
-// A crash at any point leaves either the old state or the complete new file
-// (plus, at worst, a ".tmp-*" file that readers ignore).
-Result<void> WriteFileAtomic(const std::string& path, ByteSpan data, bool create_only,
-                             bool sync = true);
+// Writes `data` to a temporary file beside `path`, fsyncs it, then publishes
+// it: with create_only, via link() so an existing `path` is never replaced
+// (kAlreadyExists); otherwise via rename(). The directory is fsynced
+// afterwards. A crash at any point leaves either the old state or the complete
+// new file (plus, at worst, a ".tmp-*" file that readers ignore).
+Result<void> WriteFileAtomic(const std::string& path, ByteSpan data,
+                             bool create_only, bool sync = true);
 
 // mkdir -p. Existing directories are fine.
 Result<void> MakeDirs(const std::string& path, unsigned mode = 0700);

@@ -1,5 +1,5 @@
-// 32-byte identifiers: blob IDs (keyed HMAC-SHA-256 of plaintext) and object names
-// (SHA-256 of stored bytes). Shown as 64 lowercase hex digits.
+// 32-byte identifiers: blob IDs (keyed HMAC-SHA-256 of plaintext) and object
+// names (SHA-256 of stored bytes). Shown as 64 lowercase hex digits.
 #pragma once
 
 #include <array>

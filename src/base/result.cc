@@ -9,19 +9,32 @@ namespace efs2s3 {
 
 const char* ErrorCodeName(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kUnknown: return "error";
-    case ErrorCode::kNotFound: return "not found";
-    case ErrorCode::kAlreadyExists: return "already exists";
-    case ErrorCode::kCorruption: return "corruption";
-    case ErrorCode::kInvalidArgument: return "invalid argument";
-    case ErrorCode::kIo: return "I/O error";
-    case ErrorCode::kPermission: return "permission denied";
-    case ErrorCode::kTransient: return "transient error";
-    case ErrorCode::kLocked: return "locked";
-    case ErrorCode::kWrongPassword: return "wrong password";
-    case ErrorCode::kNoRepository: return "no repository";
-    case ErrorCode::kCancelled: return "cancelled";
-    case ErrorCode::kUnsupported: return "unsupported";
+    case ErrorCode::kUnknown:
+      return "error";
+    case ErrorCode::kNotFound:
+      return "not found";
+    case ErrorCode::kAlreadyExists:
+      return "already exists";
+    case ErrorCode::kCorruption:
+      return "corruption";
+    case ErrorCode::kInvalidArgument:
+      return "invalid argument";
+    case ErrorCode::kIo:
+      return "I/O error";
+    case ErrorCode::kPermission:
+      return "permission denied";
+    case ErrorCode::kTransient:
+      return "transient error";
+    case ErrorCode::kLocked:
+      return "locked";
+    case ErrorCode::kWrongPassword:
+      return "wrong password";
+    case ErrorCode::kNoRepository:
+      return "no repository";
+    case ErrorCode::kCancelled:
+      return "cancelled";
+    case ErrorCode::kUnsupported:
+      return "unsupported";
   }
   return "error";
 }
@@ -36,20 +49,29 @@ Error PosixError(std::string_view context, int err) {
   ErrorCode code = ErrorCode::kIo;
   switch (err) {
     case ENOENT:
-    case ENOTDIR: code = ErrorCode::kNotFound; break;
-    case EEXIST: code = ErrorCode::kAlreadyExists; break;
+    case ENOTDIR:
+      code = ErrorCode::kNotFound;
+      break;
+    case EEXIST:
+      code = ErrorCode::kAlreadyExists;
+      break;
     case EACCES:
-    case EPERM: code = ErrorCode::kPermission; break;
+    case EPERM:
+      code = ErrorCode::kPermission;
+      break;
     case EINTR:
-    case EAGAIN: code = ErrorCode::kTransient; break;
-    default: break;
+    case EAGAIN:
+      code = ErrorCode::kTransient;
+      break;
+    default:
+      break;
   }
   return Error{code, std::string(context) + ": " + std::strerror(err)};
 }
 
 void CheckFailed(const char* file, int line, const char* cond) {
-  std::fprintf(stderr, "efs2s3: internal error at %s:%d: check failed: %s\n", file,
-               line, cond);
+  std::fprintf(stderr, "efs2s3: internal error at %s:%d: check failed: %s\n",
+               file, line, cond);
   std::abort();
 }
 

@@ -1,9 +1,10 @@
 // Error values for the whole code base.
 //
-// Every fallible function returns Result<T>. An Error carries a code that says how
-// callers may react (retry, skip, abort) and a one-line message that names the object
-// and what is wrong ("data/3f/3fa2...: pack header authentication failed").
-// Exceptions never cross module boundaries; only cli/ catches what libraries throw.
+// Every fallible function returns Result<T>. An Error carries a code that says
+// how callers may react (retry, skip, abort) and a one-line message that names
+// the object and what is wrong ("data/3f/3fa2...: pack header authentication
+// failed"). Exceptions never cross module boundaries; only cli/ catches what
+// libraries throw.
 #pragma once
 
 #include <string>
@@ -60,25 +61,26 @@ inline Result<void> Ok() { return {}; }
 #define EFS2S3_CONCAT_INNER(a, b) a##b
 #define EFS2S3_CONCAT(a, b) EFS2S3_CONCAT_INNER(a, b)
 
-// RETURN_IF_ERROR(expr): evaluates a Result<T>; returns its error from the caller.
-#define RETURN_IF_ERROR(expr)                                  \
-  do {                                                         \
-    auto&& efs2s3_r_ = (expr);                                 \
+// RETURN_IF_ERROR(expr): evaluates a Result<T>; returns its error from the
+// caller.
+#define RETURN_IF_ERROR(expr)                                   \
+  do {                                                          \
+    auto&& efs2s3_r_ = (expr);                                  \
     if (!efs2s3_r_) return ::tl::unexpected(efs2s3_r_.error()); \
   } while (0)
 
 // ASSIGN_OR_RETURN(lhs, expr): lhs = *expr, or returns the error.
 #define ASSIGN_OR_RETURN(lhs, expr) \
   ASSIGN_OR_RETURN_IMPL(EFS2S3_CONCAT(efs2s3_r_, __LINE__), lhs, expr)
-#define ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr)            \
-  auto tmp = (expr);                                     \
+#define ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr)                \
+  auto tmp = (expr);                                         \
   if (!tmp) return ::tl::unexpected(std::move(tmp).error()); \
   lhs = std::move(*tmp)
 
 // Broken invariants abort: they are bugs, not errors.
-#define EFS2S3_CHECK(cond)                                               \
-  do {                                                                   \
-    if (!(cond)) ::efs2s3::CheckFailed(__FILE__, __LINE__, #cond);       \
+#define EFS2S3_CHECK(cond)                                         \
+  do {                                                             \
+    if (!(cond)) ::efs2s3::CheckFailed(__FILE__, __LINE__, #cond); \
   } while (0)
 
 namespace efs2s3 {

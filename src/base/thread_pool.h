@@ -1,8 +1,8 @@
 // A fixed pool of worker threads with a bounded task queue.
 //
 // Submit() blocks while the queue is full, so producers cannot run ahead of the
-// workers and memory stays bounded. Tasks must not Submit() to the same pool and
-// then wait for the result (that can deadlock when every worker waits).
+// workers and memory stays bounded. Tasks must not Submit() to the same pool
+// and then wait for the result (that can deadlock when every worker waits).
 #pragma once
 
 #include <condition_variable>
@@ -17,7 +17,8 @@ namespace efs2s3 {
 
 class ThreadPool {
  public:
-  explicit ThreadPool(int threads, size_t max_queue = 1024) : max_queue_(max_queue) {
+  explicit ThreadPool(int threads, size_t max_queue = 1024)
+      : max_queue_(max_queue) {
     if (threads < 1) threads = 1;
     for (int i = 0; i < threads; ++i) workers_.emplace_back([this] { Loop(); });
   }

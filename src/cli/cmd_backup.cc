@@ -1,7 +1,6 @@
 // backup
-#include <unistd.h>
-
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <mutex>
@@ -29,7 +28,8 @@ struct BackupCliOptions {
 };
 
 Result<int> RunBackup(const BackupCliOptions& o, Context& ctx) {
-  ASSIGN_OR_RETURN(repo::Repository * repo, ctx.OpenRepository(Context::LockMode::kShared));
+  ASSIGN_OR_RETURN(repo::Repository * repo,
+                   ctx.OpenRepository(Context::LockMode::kShared));
   archiver::BackupOptions opts;
   opts.paths = o.paths;
   opts.excludes = o.excludes;
@@ -60,16 +60,19 @@ Result<int> RunBackup(const BackupCliOptions& o, Context& ctx) {
     std::vector<std::string> abs;
     for (const auto& p : o.paths) {
       std::error_code ec;
-      std::string a = std::filesystem::absolute(p, ec).lexically_normal().string();
+      std::string a =
+          std::filesystem::absolute(p, ec).lexically_normal().string();
       while (a.size() > 1 && a.back() == '/') a.pop_back();
       abs.push_back(a);
     }
-    auto parent = repo->FindSnapshot(o.parent.empty() ? "latest" : o.parent, o.parent.empty() ? host : "",
-                                     o.parent.empty() ? abs : std::vector<std::string>{});
+    auto parent = repo->FindSnapshot(
+        o.parent.empty() ? "latest" : o.parent, o.parent.empty() ? host : "",
+        o.parent.empty() ? abs : std::vector<std::string>{});
     if (parent) {
       opts.parent = parent->first;
       progress.bytes_expected = parent->second.summary.bytes_total;
-      ctx.Verbose(fmt::format("using parent snapshot {}\n", parent->first.Short()));
+      ctx.Verbose(
+          fmt::format("using parent snapshot {}\n", parent->first.Short()));
     } else if (!o.parent.empty()) {
       return parent.error();
     }
@@ -96,39 +99,51 @@ Result<int> RunBackup(const BackupCliOptions& o, Context& ctx) {
   const model::SnapshotSummary& m = s.summary;
   if (ctx.global.json) {
     nlohmann::json errs = nlohmann::json::array();
-    for (const auto& [p, e] : errors) errs.push_back({{"path", p}, {"error", e}});
+    for (const auto& [p, e] : errors)
+      errs.push_back({{"path", p}, {"error", e}});
     ctx.PrintJson({{"message_type", "summary"},
                    {"snapshot_id", o.dry_run ? "" : result->snapshot_id.Hex()},
                    {"parent", s.parent ? s.parent->Hex() : ""},
                    {"dry_run", o.dry_run},
                    {"partial", result->partial},
-                   {"files_new", m.files_new}, {"files_changed", m.files_changed},
-                   {"files_unchanged", m.files_unchanged}, {"dirs_new", m.dirs_new},
-                   {"dirs_changed", m.dirs_changed}, {"dirs_unchanged", m.dirs_unchanged},
-                   {"other_nodes", m.other_nodes}, {"bytes_read", m.bytes_read},
-                   {"bytes_total", m.bytes_total}, {"bytes_added", m.bytes_added},
-                   {"bytes_stored", m.bytes_stored}, {"blobs_added", m.blobs_added},
+                   {"files_new", m.files_new},
+                   {"files_changed", m.files_changed},
+                   {"files_unchanged", m.files_unchanged},
+                   {"dirs_new", m.dirs_new},
+                   {"dirs_changed", m.dirs_changed},
+                   {"dirs_unchanged", m.dirs_unchanged},
+                   {"other_nodes", m.other_nodes},
+                   {"bytes_read", m.bytes_read},
+                   {"bytes_total", m.bytes_total},
+                   {"bytes_added", m.bytes_added},
+                   {"bytes_stored", m.bytes_stored},
+                   {"blobs_added", m.blobs_added},
                    {"packs_uploaded", repo->stats().packs_uploaded.load()},
-                   {"duration_seconds", m.duration_seconds}, {"errors", errs}});
+                   {"duration_seconds", m.duration_seconds},
+                   {"errors", errs}});
   } else {
-    ctx.Info(fmt::format(
-        "Files:       {} new, {} changed, {} unchanged\n"
-        "Dirs:        {} new, {} changed, {} unchanged\n"
-        "Read:        {} of {} in {:.2f} s\n"
-        "Added:       {} ({} stored in {} packs)\n",
-        m.files_new, m.files_changed, m.files_unchanged, m.dirs_new, m.dirs_changed,
-        m.dirs_unchanged, HumanBytes(m.bytes_read), HumanBytes(m.bytes_total),
-        m.duration_seconds, HumanBytes(m.bytes_added), HumanBytes(m.bytes_stored),
-        repo->stats().packs_uploaded.load()));
-    if (o.dry_run) ctx.Info("dry run: no snapshot saved\n");
-    else ctx.Info(fmt::format("snapshot {} saved\n", result->snapshot_id.Short()));
+    ctx.Info(
+        fmt::format("Files:       {} new, {} changed, {} unchanged\n"
+                    "Dirs:        {} new, {} changed, {} unchanged\n"
+                    "Read:        {} of {} in {:.2f} s\n"
+                    "Added:       {} ({} stored in {} packs)\n",
+                    m.files_new, m.files_changed, m.files_unchanged, m.dirs_new,
+                    m.dirs_changed, m.dirs_unchanged, HumanBytes(m.bytes_read),
+                    HumanBytes(m.bytes_total), m.duration_seconds,
+                    HumanBytes(m.bytes_added), HumanBytes(m.bytes_stored),
+                    repo->stats().packs_uploaded.load()));
+    if (o.dry_run)
+      ctx.Info("dry run: no snapshot saved\n");
+    else
+      ctx.Info(fmt::format("snapshot {} saved\n", result->snapshot_id.Short()));
     if (!errors.empty()) {
       ctx.Warn(fmt::format("{} file(s) could not be read:\n", errors.size()));
       for (const auto& [p, e] : errors) ctx.Warn("  " + Printable(p) + "\n");
     }
   }
   if (result->partial) {
-    ctx.Warn("interrupted: the partial snapshot " + result->snapshot_id.Short() +
+    ctx.Warn("interrupted: the partial snapshot " +
+             result->snapshot_id.Short() +
              " holds what was completed; the next backup continues from it\n");
     return 130;
   }
@@ -138,21 +153,35 @@ Result<int> RunBackup(const BackupCliOptions& o, Context& ctx) {
 
 void RegisterBackup(CLI::App& app, Context& ctx) {
   auto o = std::make_shared<BackupCliOptions>();
-  CLI::App* c = app.add_subcommand("backup", "Back up files and directories into a new snapshot");
-  c->add_option("paths", o->paths, "Files and directories to back up")->required();
+  CLI::App* c = app.add_subcommand(
+      "backup", "Back up files and directories into a new snapshot");
+  c->add_option("paths", o->paths, "Files and directories to back up")
+      ->required();
   c->add_option("--tag", o->tags, "Tag the snapshot (repeatable)");
   c->add_option("--host", o->host, "Host name to record (default: this host)");
-  c->add_option("--time", o->time, "Snapshot time to record (RFC 3339 or 'YYYY-MM-DD HH:MM:SS')");
-  c->add_option("-e,--exclude", o->excludes, "Exclude a glob pattern (repeatable)");
-  c->add_option("--exclude-file", o->exclude_files, "Read exclude patterns from a file (repeatable)");
-  c->add_flag("-x,--one-file-system", o->one_file_system, "Do not cross file system boundaries");
-  c->add_option("--parent", o->parent, "Compare with this snapshot instead of the latest");
-  c->add_flag("--force", o->force, "Re-read all files, ignoring the parent snapshot");
-  c->add_option("--readers,--workers", o->readers, "Entries stat'ed and read in parallel (default 16)");
-  c->add_option("--walkers", o->walkers, "Directories scanned in parallel (default 32)");
-  c->add_option("--uploads", o->uploads, "Packs uploaded in parallel (default: the backend's, S3 32, local 4)");
-  c->add_flag("-n,--dry-run", o->dry_run, "Read and hash everything but store nothing");
-  c->callback([&ctx, o] { ctx.run = [&ctx, o] { return RunBackup(*o, ctx); }; });
+  c->add_option("--time", o->time,
+                "Snapshot time to record (RFC 3339 or 'YYYY-MM-DD HH:MM:SS')");
+  c->add_option("-e,--exclude", o->excludes,
+                "Exclude a glob pattern (repeatable)");
+  c->add_option("--exclude-file", o->exclude_files,
+                "Read exclude patterns from a file (repeatable)");
+  c->add_flag("-x,--one-file-system", o->one_file_system,
+              "Do not cross file system boundaries");
+  c->add_option("--parent", o->parent,
+                "Compare with this snapshot instead of the latest");
+  c->add_flag("--force", o->force,
+              "Re-read all files, ignoring the parent snapshot");
+  c->add_option("--readers,--workers", o->readers,
+                "Entries stat'ed and read in parallel (default 16)");
+  c->add_option("--walkers", o->walkers,
+                "Directories scanned in parallel (default 32)");
+  c->add_option(
+      "--uploads", o->uploads,
+      "Packs uploaded in parallel (default: the backend's, S3 32, local 4)");
+  c->add_flag("-n,--dry-run", o->dry_run,
+              "Read and hash everything but store nothing");
+  c->callback(
+      [&ctx, o] { ctx.run = [&ctx, o] { return RunBackup(*o, ctx); }; });
 }
 
 }  // namespace efs2s3::cli

@@ -7,11 +7,15 @@
 namespace efs2s3::cli {
 
 namespace {
-Result<int> RunCat(const std::string& what, const std::string& id, Context& ctx) {
-  ASSIGN_OR_RETURN(repo::Repository * repo, ctx.OpenRepository(Context::LockMode::kNone));
+Result<int> RunCat(const std::string& what, const std::string& id,
+                   Context& ctx) {
+  ASSIGN_OR_RETURN(repo::Repository * repo,
+                   ctx.OpenRepository(Context::LockMode::kNone));
   auto need_id = [&]() -> Result<Id> {
     auto parsed = Id::FromHex(id);
-    if (!parsed) return MakeError(ErrorCode::kInvalidArgument, "cat " + what + " needs a full 64-digit ID");
+    if (!parsed)
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "cat " + what + " needs a full 64-digit ID");
     return *parsed;
   };
   if (what == "config") {
@@ -32,44 +36,62 @@ Result<int> RunCat(const std::string& what, const std::string& id, Context& ctx)
       for (const auto& n : repo->IndexNames()) ctx.Print(n + "\n");
       return 0;
     }
-    ASSIGN_OR_RETURN(Bytes plain, repo->LoadObject(storage::ObjectType::kIndex, id));
+    ASSIGN_OR_RETURN(Bytes plain,
+                     repo->LoadObject(storage::ObjectType::kIndex, id));
     ASSIGN_OR_RETURN(auto run, repo::IndexRun::FromBytes(std::move(plain)));
-    nlohmann::json j = {{"supersedes", nlohmann::json::array()}, {"blobs", nlohmann::json::array()}};
+    nlohmann::json j = {{"supersedes", nlohmann::json::array()},
+                        {"blobs", nlohmann::json::array()}};
     for (const Id& s : run->supersedes()) j["supersedes"].push_back(s.Hex());
     for (size_t i = 0; i < run->size(); ++i) {
       Id bid;
       repo::BlobLocation loc = run->At(i, &bid);
-      j["blobs"].push_back({{"id", bid.Hex()}, {"pack", loc.pack.Hex()},
-                            {"type", loc.type == repo::BlobType::kTree ? "tree" : "data"},
-                            {"offset", loc.offset}, {"length", loc.length},
-                            {"raw_length", loc.raw_length}, {"compressed", loc.compressed}});
+      j["blobs"].push_back(
+          {{"id", bid.Hex()},
+           {"pack", loc.pack.Hex()},
+           {"type", loc.type == repo::BlobType::kTree ? "tree" : "data"},
+           {"offset", loc.offset},
+           {"length", loc.length},
+           {"raw_length", loc.raw_length},
+           {"compressed", loc.compressed}});
     }
     ctx.Print(j.dump(2) + "\n");
   } else if (what == "key") {
-    ASSIGN_OR_RETURN(Bytes b, repo->backend().Load({storage::ObjectType::kKey, id.empty() ? repo->key_name() : id}));
+    ASSIGN_OR_RETURN(
+        Bytes b, repo->backend().Load({storage::ObjectType::kKey,
+                                       id.empty() ? repo->key_name() : id}));
     ctx.Print(std::string(AsString(b)) + "\n");
   } else if (what == "pack") {
-    ASSIGN_OR_RETURN(auto info, repo->backend().Stat({storage::ObjectType::kPack, id}));
+    ASSIGN_OR_RETURN(auto info,
+                     repo->backend().Stat({storage::ObjectType::kPack, id}));
     size_t want = 4096;
     for (;;) {
       std::uint64_t len = std::min<std::uint64_t>(want, info.size);
-      ASSIGN_OR_RETURN(Bytes tail, repo->backend().Load({storage::ObjectType::kPack, id}, info.size - len, len));
+      ASSIGN_OR_RETURN(Bytes tail,
+                       repo->backend().Load({storage::ObjectType::kPack, id},
+                                            info.size - len, len));
       size_t needed = 0;
-      auto entries = repo::ParsePackHeader(repo->key().encrypt, tail, info.size, &needed);
-      if (!entries && entries.error().code == ErrorCode::kNotFound && needed > want) {
+      auto entries =
+          repo::ParsePackHeader(repo->key().encrypt, tail, info.size, &needed);
+      if (!entries && entries.error().code == ErrorCode::kNotFound &&
+          needed > want) {
         want = needed;
         continue;
       }
       if (!entries) return entries.error().Wrap("pack " + id);
       nlohmann::json j = nlohmann::json::array();
       for (const auto& e : *entries)
-        j.push_back({{"id", e.id.Hex()}, {"type", e.type == repo::BlobType::kTree ? "tree" : "data"},
-                     {"offset", e.offset}, {"length", e.length}, {"raw_length", e.raw_length}});
+        j.push_back(
+            {{"id", e.id.Hex()},
+             {"type", e.type == repo::BlobType::kTree ? "tree" : "data"},
+             {"offset", e.offset},
+             {"length", e.length},
+             {"raw_length", e.raw_length}});
       ctx.Print(j.dump(2) + "\n");
       break;
     }
   } else {
-    return MakeError(ErrorCode::kInvalidArgument, "cat: unknown object kind " + what);
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "cat: unknown object kind " + what);
   }
   return 0;
 }
@@ -78,11 +100,18 @@ Result<int> RunCat(const std::string& what, const std::string& id, Context& ctx)
 void RegisterCat(CLI::App& app, Context& ctx) {
   auto what = std::make_shared<std::string>();
   auto id = std::make_shared<std::string>();
-  CLI::App* c = app.add_subcommand("cat", "Print a repository object: config | snapshot ID | tree ID | blob ID | index [ID] | key [ID] | pack ID");
-  c->add_option("kind", *what)->required()->check(
-      CLI::IsMember({"config", "snapshot", "tree", "blob", "index", "key", "pack"}));
+  CLI::App* c =
+      app.add_subcommand("cat",
+                         "Print a repository object: config | snapshot ID | "
+                         "tree ID | blob ID | index [ID] | key [ID] | pack ID");
+  c->add_option("kind", *what)
+      ->required()
+      ->check(CLI::IsMember(
+          {"config", "snapshot", "tree", "blob", "index", "key", "pack"}));
   c->add_option("id", *id);
-  c->callback([&ctx, what, id] { ctx.run = [&ctx, what, id] { return RunCat(*what, *id, ctx); }; });
+  c->callback([&ctx, what, id] {
+    ctx.run = [&ctx, what, id] { return RunCat(*what, *id, ctx); };
+  });
 }
 
 }  // namespace efs2s3::cli

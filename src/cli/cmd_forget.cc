@@ -24,8 +24,10 @@ Result<int> RunForget(ForgetCliOptions o, Context& ctx) {
     o.policy.within = d;
   }
   ASSIGN_OR_RETURN(policy::GroupBy group_by, policy::ParseGroupBy(o.group_by));
-  ASSIGN_OR_RETURN(repo::Repository * repo,
-                   ctx.OpenRepository(o.dry_run ? Context::LockMode::kNone : Context::LockMode::kExclusive));
+  ASSIGN_OR_RETURN(
+      repo::Repository * repo,
+      ctx.OpenRepository(o.dry_run ? Context::LockMode::kNone
+                                   : Context::LockMode::kExclusive));
   ASSIGN_OR_RETURN(auto all, repo->ListSnapshots());
   std::vector<std::string> to_remove;
   nlohmann::json out = nlohmann::json::array();
@@ -33,7 +35,9 @@ Result<int> RunForget(ForgetCliOptions o, Context& ctx) {
     for (const auto& spec : o.ids) {
       ASSIGN_OR_RETURN(auto s, repo->FindSnapshot(spec));
       to_remove.push_back(s.first.Hex());
-      out.push_back({{"id", s.first.Hex()}, {"action", "remove"}, {"reasons", {"given on the command line"}}});
+      out.push_back({{"id", s.first.Hex()},
+                     {"action", "remove"},
+                     {"reasons", {"given on the command line"}}});
     }
   } else {
     std::vector<policy::SnapshotRef> refs;
@@ -41,40 +45,65 @@ Result<int> RunForget(ForgetCliOptions o, Context& ctx) {
       if (!o.host.empty() && s.hostname != o.host) continue;
       refs.push_back({id.Hex(), s.time_ns, s.hostname, s.paths, s.tags});
     }
-    auto result = policy::ApplyForgetPolicy(refs, o.policy, group_by,
-                                            o.utc ? policy::TimeZoneMode::kUtc : policy::TimeZoneMode::kLocal,
-                                            std::chrono::system_clock::now());
+    auto result = policy::ApplyForgetPolicy(
+        refs, o.policy, group_by,
+        o.utc ? policy::TimeZoneMode::kUtc : policy::TimeZoneMode::kLocal,
+        std::chrono::system_clock::now());
     for (const auto& w : result.warnings) ctx.Warn("warning: " + w + "\n");
     if (result.policy_empty) {
-      if (ctx.global.json) ctx.PrintJson({{"message_type", "forget"}, {"policy_empty", true}, {"removed", 0}});
-      else ctx.Print("no policy given: nothing removed\n");
+      if (ctx.global.json)
+        ctx.PrintJson({{"message_type", "forget"},
+                       {"policy_empty", true},
+                       {"removed", 0}});
+      else
+        ctx.Print("no policy given: nothing removed\n");
       return 0;
     }
     for (const auto& g : result.groups) {
-      std::string head = fmt::format("snapshots for host {}, paths [{}]{}", g.key.host,
-                                     fmt::join(g.key.paths, ", "),
-                                     g.key.tags.empty() ? "" : fmt::format(", tags [{}]", fmt::join(g.key.tags, ",")));
-      ctx.Info(head + fmt::format(": keep {}, remove {}\n", g.keep.size(), g.remove.size()));
+      std::string head = fmt::format(
+          "snapshots for host {}, paths [{}]{}", g.key.host,
+          fmt::join(g.key.paths, ", "),
+          g.key.tags.empty()
+              ? ""
+              : fmt::format(", tags [{}]", fmt::join(g.key.tags, ",")));
+      ctx.Info(head + fmt::format(": keep {}, remove {}\n", g.keep.size(),
+                                  g.remove.size()));
       for (const auto& k : g.keep) {
-        out.push_back({{"id", k.snapshot.id}, {"time", model::FormatTime(k.snapshot.time_unix_ns)},
-                       {"host", k.snapshot.host}, {"action", "keep"}, {"reasons", k.reasons}});
-        ctx.Verbose(fmt::format("  keep   {} {} ({})\n", k.snapshot.id.substr(0, 8),
-                                model::FormatTime(k.snapshot.time_unix_ns, !o.utc), fmt::join(k.reasons, ", ")));
+        out.push_back({{"id", k.snapshot.id},
+                       {"time", model::FormatTime(k.snapshot.time_unix_ns)},
+                       {"host", k.snapshot.host},
+                       {"action", "keep"},
+                       {"reasons", k.reasons}});
+        ctx.Verbose(
+            fmt::format("  keep   {} {} ({})\n", k.snapshot.id.substr(0, 8),
+                        model::FormatTime(k.snapshot.time_unix_ns, !o.utc),
+                        fmt::join(k.reasons, ", ")));
       }
       for (const auto& r : g.remove) {
-        out.push_back({{"id", r.id}, {"time", model::FormatTime(r.time_unix_ns)}, {"host", r.host},
-                       {"action", "remove"}, {"reasons", nlohmann::json::array()}});
-        ctx.Info(fmt::format("  remove {} {}\n", r.id.substr(0, 8), model::FormatTime(r.time_unix_ns, !o.utc)));
+        out.push_back({{"id", r.id},
+                       {"time", model::FormatTime(r.time_unix_ns)},
+                       {"host", r.host},
+                       {"action", "remove"},
+                       {"reasons", nlohmann::json::array()}});
+        ctx.Info(fmt::format("  remove {} {}\n", r.id.substr(0, 8),
+                             model::FormatTime(r.time_unix_ns, !o.utc)));
         to_remove.push_back(r.id);
       }
     }
   }
   if (!o.dry_run)
-    for (const auto& id : to_remove) RETURN_IF_ERROR(repo->backend().Remove({storage::ObjectType::kSnapshot, id}));
+    for (const auto& id : to_remove)
+      RETURN_IF_ERROR(
+          repo->backend().Remove({storage::ObjectType::kSnapshot, id}));
   if (ctx.global.json)
-    ctx.PrintJson({{"message_type", "forget"}, {"dry_run", o.dry_run}, {"removed", to_remove.size()}, {"snapshots", out}});
+    ctx.PrintJson({{"message_type", "forget"},
+                   {"dry_run", o.dry_run},
+                   {"removed", to_remove.size()},
+                   {"snapshots", out}});
   else
-    ctx.Info(fmt::format("{} {} snapshot(s)\n", o.dry_run ? "would remove" : "removed", to_remove.size()));
+    ctx.Info(fmt::format("{} {} snapshot(s)\n",
+                         o.dry_run ? "would remove" : "removed",
+                         to_remove.size()));
   if (o.prune) return RunPruneFromForget(ctx, o.dry_run);
   return 0;
 }
@@ -82,22 +111,34 @@ Result<int> RunForget(ForgetCliOptions o, Context& ctx) {
 
 void RegisterForget(CLI::App& app, Context& ctx) {
   auto o = std::make_shared<ForgetCliOptions>();
-  CLI::App* c = app.add_subcommand("forget", "Remove snapshots by ID or by a retention policy (docs/FORGET.md)");
-  c->add_option("snapshots", o->ids, "Snapshot IDs to remove (instead of a policy)");
+  CLI::App* c = app.add_subcommand(
+      "forget",
+      "Remove snapshots by ID or by a retention policy (docs/FORGET.md)");
+  c->add_option("snapshots", o->ids,
+                "Snapshot IDs to remove (instead of a policy)");
   c->add_option("--keep-last", o->policy.last, "Keep the N newest snapshots");
-  c->add_option("--keep-hourly", o->policy.hourly, "Keep the newest snapshot of each of N hours");
+  c->add_option("--keep-hourly", o->policy.hourly,
+                "Keep the newest snapshot of each of N hours");
   c->add_option("--keep-daily", o->policy.daily, "... of each of N days");
-  c->add_option("--keep-weekly", o->policy.weekly, "... of each of N ISO weeks");
+  c->add_option("--keep-weekly", o->policy.weekly,
+                "... of each of N ISO weeks");
   c->add_option("--keep-monthly", o->policy.monthly, "... of each of N months");
   c->add_option("--keep-yearly", o->policy.yearly, "... of each of N years");
-  c->add_option("--keep-within", o->within, "Keep snapshots within this duration of the newest (e.g. 30d, 1y2m)");
-  c->add_option("--keep-tag", o->policy.keep_tags, "Keep snapshots with this tag (repeatable; 'a,b' = both)");
-  c->add_option("-g,--group-by", o->group_by, "Group by host,paths,tags (default host,paths; '' = no grouping)");
+  c->add_option(
+      "--keep-within", o->within,
+      "Keep snapshots within this duration of the newest (e.g. 30d, 1y2m)");
+  c->add_option("--keep-tag", o->policy.keep_tags,
+                "Keep snapshots with this tag (repeatable; 'a,b' = both)");
+  c->add_option(
+      "-g,--group-by", o->group_by,
+      "Group by host,paths,tags (default host,paths; '' = no grouping)");
   c->add_option("--host", o->host, "Only consider snapshots of this host");
-  c->add_flag("--utc", o->utc, "Bucket times in UTC instead of the local time zone");
+  c->add_flag("--utc", o->utc,
+              "Bucket times in UTC instead of the local time zone");
   c->add_flag("-n,--dry-run", o->dry_run, "Only print what would be removed");
   c->add_flag("--prune", o->prune, "Run prune afterwards");
-  c->callback([&ctx, o] { ctx.run = [&ctx, o] { return RunForget(*o, ctx); }; });
+  c->callback(
+      [&ctx, o] { ctx.run = [&ctx, o] { return RunForget(*o, ctx); }; });
 }
 
 }  // namespace efs2s3::cli

@@ -1,7 +1,6 @@
 // init, version, key, unlock.
-#include <unistd.h>
-
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include "cli/context.h"
 #include "repo/lock.h"
@@ -18,40 +17,56 @@ struct InitOptions {
 Result<int> RunInit(const InitOptions& o, Context& ctx) {
   ASSIGN_OR_RETURN(auto backend, ctx.OpenBackend());
   std::string location = backend->Location();
-  ASSIGN_OR_RETURN(std::string pw, ctx.Password(true, "enter password for the new repository: "));
+  ASSIGN_OR_RETURN(
+      std::string pw,
+      ctx.Password(true, "enter password for the new repository: "));
   repo::InitOptions io;
   io.pack_size = o.pack_size_mib << 20;
-  io.chunker = {o.chunk_min_kib << 10, o.chunk_avg_kib << 10, o.chunk_max_kib << 10};
+  io.chunker = {o.chunk_min_kib << 10, o.chunk_avg_kib << 10,
+                o.chunk_max_kib << 10};
   io.kdf.n = o.scrypt_n;
-  if ((io.chunker.avg_size & (io.chunker.avg_size - 1)) || io.chunker.min_size > io.chunker.avg_size ||
+  if ((io.chunker.avg_size & (io.chunker.avg_size - 1)) ||
+      io.chunker.min_size > io.chunker.avg_size ||
       io.chunker.avg_size > io.chunker.max_size)
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "chunk sizes must satisfy min <= avg <= max, avg a power of two");
-  ASSIGN_OR_RETURN(auto repo, repo::Repository::Init(std::move(backend), pw, io, ctx.CacheOptions()));
+    return MakeError(
+        ErrorCode::kInvalidArgument,
+        "chunk sizes must satisfy min <= avg <= max, avg a power of two");
+  ASSIGN_OR_RETURN(auto repo, repo::Repository::Init(std::move(backend), pw, io,
+                                                     ctx.CacheOptions()));
   if (ctx.global.json) {
-    ctx.PrintJson({{"message_type", "initialized"}, {"id", repo->config().id}, {"repository", location}});
+    ctx.PrintJson({{"message_type", "initialized"},
+                   {"id", repo->config().id},
+                   {"repository", location}});
   } else {
-    ctx.Info(fmt::format("created efs2s3 repository {} at {}\n", repo->config().id.substr(0, 10), location));
+    ctx.Info(fmt::format("created efs2s3 repository {} at {}\n",
+                         repo->config().id.substr(0, 10), location));
   }
   return 0;
 }
 
-Result<int> RunKey(const std::string& action, const std::string& id, std::uint64_t scrypt_n,
-                   Context& ctx) {
-  ASSIGN_OR_RETURN(repo::Repository * repo, ctx.OpenRepository(Context::LockMode::kNone));
+Result<int> RunKey(const std::string& action, const std::string& id,
+                   std::uint64_t scrypt_n, Context& ctx) {
+  ASSIGN_OR_RETURN(repo::Repository * repo,
+                   ctx.OpenRepository(Context::LockMode::kNone));
   if (action == "list") {
     ASSIGN_OR_RETURN(auto keys, repo->ListKeys());
     nlohmann::json j = nlohmann::json::array();
     std::string text = "  ID        User        Host        Created\n";
     for (const auto& [name, info] : keys) {
       bool cur = name == repo->key_name();
-      j.push_back({{"id", name}, {"current", cur}, {"username", info.username},
-                   {"hostname", info.hostname}, {"created", info.created}});
-      text += fmt::format("{} {:<9} {:<11} {:<11} {}\n", cur ? "*" : " ", name.substr(0, 8),
-                          info.username, info.hostname, info.created);
+      j.push_back({{"id", name},
+                   {"current", cur},
+                   {"username", info.username},
+                   {"hostname", info.hostname},
+                   {"created", info.created}});
+      text += fmt::format("{} {:<9} {:<11} {:<11} {}\n", cur ? "*" : " ",
+                          name.substr(0, 8), info.username, info.hostname,
+                          info.created);
     }
-    if (ctx.global.json) ctx.PrintJson(j);
-    else ctx.Print(text);
+    if (ctx.global.json)
+      ctx.PrintJson(j);
+    else
+      ctx.Print(text);
     return 0;
   }
   if (action == "add" || action == "passwd") {
@@ -59,7 +74,8 @@ Result<int> RunKey(const std::string& action, const std::string& id, std::uint64
     std::string pw;
     if (const char* p = std::getenv("EFS2S3_NEW_PASSWORD"); p && *p) {
       pw = p;
-    } else if (const char* f = std::getenv("EFS2S3_NEW_PASSWORD_FILE"); f && *f) {
+    } else if (const char* f = std::getenv("EFS2S3_NEW_PASSWORD_FILE");
+               f && *f) {
       Context tmp;
       tmp.global.password_file = f;
       ASSIGN_OR_RETURN(pw, tmp.Password());
@@ -67,28 +83,39 @@ Result<int> RunKey(const std::string& action, const std::string& id, std::uint64
       Context tmp;
       if (!::isatty(STDIN_FILENO))
         return MakeError(ErrorCode::kInvalidArgument,
-                         "no new password given (set EFS2S3_NEW_PASSWORD or EFS2S3_NEW_PASSWORD_FILE)");
+                         "no new password given (set EFS2S3_NEW_PASSWORD or "
+                         "EFS2S3_NEW_PASSWORD_FILE)");
       ASSIGN_OR_RETURN(pw, tmp.Password(true, "enter new password: "));
     }
     ASSIGN_OR_RETURN(std::string name, repo->AddKey(pw, {scrypt_n, 8, 1}));
     if (action == "passwd") {
       // Remove the old key only after the new one is stored.
-      RETURN_IF_ERROR(repo->backend().Remove({storage::ObjectType::kKey, repo->key_name()}));
+      RETURN_IF_ERROR(repo->backend().Remove(
+          {storage::ObjectType::kKey, repo->key_name()}));
     }
-    if (ctx.global.json) ctx.PrintJson({{"id", name}});
-    else ctx.Info(fmt::format("{} key {}\n", action == "add" ? "added" : "changed password, new", name.substr(0, 8)));
+    if (ctx.global.json)
+      ctx.PrintJson({{"id", name}});
+    else
+      ctx.Info(fmt::format("{} key {}\n",
+                           action == "add" ? "added" : "changed password, new",
+                           name.substr(0, 8)));
     return 0;
   }
   if (action == "remove") {
-    if (id.empty()) return MakeError(ErrorCode::kInvalidArgument, "key remove needs a key ID");
+    if (id.empty())
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "key remove needs a key ID");
     ASSIGN_OR_RETURN(auto keys, repo->ListKeys());
     std::string match;
     for (const auto& k : keys)
       if (k.first.rfind(id, 0) == 0) {
-        if (!match.empty()) return MakeError(ErrorCode::kInvalidArgument, "key ID prefix " + id + " is ambiguous");
+        if (!match.empty())
+          return MakeError(ErrorCode::kInvalidArgument,
+                           "key ID prefix " + id + " is ambiguous");
         match = k.first;
       }
-    if (match.empty()) return MakeError(ErrorCode::kNotFound, "keys/" + id + ": no such key");
+    if (match.empty())
+      return MakeError(ErrorCode::kNotFound, "keys/" + id + ": no such key");
     RETURN_IF_ERROR(repo->RemoveKey(match));
     ctx.Info(fmt::format("removed key {}\n", match.substr(0, 8)));
     return 0;
@@ -100,41 +127,57 @@ Result<int> RunKey(const std::string& action, const std::string& id, std::uint64
 void RegisterInit(CLI::App& app, Context& ctx) {
   auto o = std::make_shared<InitOptions>();
   CLI::App* c = app.add_subcommand("init", "Create a new repository");
-  c->add_option("--pack-size", o->pack_size_mib, "Target pack size in MiB (default 16)");
-  c->add_option("--chunk-min", o->chunk_min_kib, "Minimum chunk size in KiB (default 512)");
-  c->add_option("--chunk-avg", o->chunk_avg_kib, "Average chunk size in KiB, a power of two (default 1024)");
-  c->add_option("--chunk-max", o->chunk_max_kib, "Maximum chunk size in KiB (default 8192)");
-  c->add_option("--scrypt-n", o->scrypt_n, "scrypt cost N for the key (default 32768)");
+  c->add_option("--pack-size", o->pack_size_mib,
+                "Target pack size in MiB (default 16)");
+  c->add_option("--chunk-min", o->chunk_min_kib,
+                "Minimum chunk size in KiB (default 512)");
+  c->add_option("--chunk-avg", o->chunk_avg_kib,
+                "Average chunk size in KiB, a power of two (default 1024)");
+  c->add_option("--chunk-max", o->chunk_max_kib,
+                "Maximum chunk size in KiB (default 8192)");
+  c->add_option("--scrypt-n", o->scrypt_n,
+                "scrypt cost N for the key (default 32768)");
   c->callback([&ctx, o] { ctx.run = [&ctx, o] { return RunInit(*o, ctx); }; });
 
   auto action = std::make_shared<std::string>();
   auto id = std::make_shared<std::string>();
   auto n = std::make_shared<std::uint64_t>(1 << 15);
-  CLI::App* k = app.add_subcommand("key", "Manage passwords (key files): add, list, remove ID, passwd");
-  k->add_option("action", *action, "add | list | remove | passwd")->required()
+  CLI::App* k = app.add_subcommand(
+      "key", "Manage passwords (key files): add, list, remove ID, passwd");
+  k->add_option("action", *action, "add | list | remove | passwd")
+      ->required()
       ->check(CLI::IsMember({"add", "list", "remove", "passwd"}));
   k->add_option("id", *id, "Key ID (prefix) for remove");
   k->add_option("--scrypt-n", *n, "scrypt cost N for a new key");
-  k->callback([&ctx, action, id, n] { ctx.run = [&ctx, action, id, n] { return RunKey(*action, *id, *n, ctx); }; });
+  k->callback([&ctx, action, id, n] {
+    ctx.run = [&ctx, action, id, n] { return RunKey(*action, *id, *n, ctx); };
+  });
 
   CLI::App* v = app.add_subcommand("version", "Print the version");
   v->callback([&ctx] {
     ctx.run = [&ctx]() -> Result<int> {
-      if (ctx.global.json) ctx.PrintJson({{"version", EFS2S3_VERSION}, {"repository_format", 1}});
-      else ctx.Print(fmt::format("efs2s3 {} (repository format 1)\n", EFS2S3_VERSION));
+      if (ctx.global.json)
+        ctx.PrintJson({{"version", EFS2S3_VERSION}, {"repository_format", 1}});
+      else
+        ctx.Print(
+            fmt::format("efs2s3 {} (repository format 1)\n", EFS2S3_VERSION));
       return 0;
     };
   });
 
   auto all = std::make_shared<bool>(false);
-  CLI::App* u = app.add_subcommand("unlock", "Remove stale locks (all locks with --remove-all)");
+  CLI::App* u = app.add_subcommand(
+      "unlock", "Remove stale locks (all locks with --remove-all)");
   u->add_flag("--remove-all", *all, "Remove every lock, not only stale ones");
   u->callback([&ctx, all] {
     ctx.run = [&ctx, all]() -> Result<int> {
-      ASSIGN_OR_RETURN(repo::Repository * repo, ctx.OpenRepository(Context::LockMode::kNone));
+      ASSIGN_OR_RETURN(repo::Repository * repo,
+                       ctx.OpenRepository(Context::LockMode::kNone));
       ASSIGN_OR_RETURN(int removed, repo::RemoveLocks(*repo, *all));
-      if (ctx.global.json) ctx.PrintJson({{"removed", removed}});
-      else ctx.Info(fmt::format("removed {} lock(s)\n", removed));
+      if (ctx.global.json)
+        ctx.PrintJson({{"removed", removed}});
+      else
+        ctx.Info(fmt::format("removed {} lock(s)\n", removed));
       return 0;
     };
   });

@@ -152,7 +152,8 @@ Result<int> RunPruneFromForget(Context& ctx, bool dry_run) {
   // forget opened the repository (with the exclusive lock unless dry-run).
   repo::Repository* repo = ctx.repository();
   if (!repo)
-    return MakeError(ErrorCode::kInvalidArgument, "forget --prune: no open repository");
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "forget --prune: no open repository");
   return Prune(*repo, 0.05, dry_run, ctx);
 }
 

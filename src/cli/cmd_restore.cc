@@ -26,7 +26,8 @@ Result<int> RunRestore(const RestoreCliOptions& o, Context& ctx) {
     sub = spec.substr(colon + 1);
     spec = spec.substr(0, colon);
   }
-  ASSIGN_OR_RETURN(repo::Repository * repo, ctx.OpenRepository(Context::LockMode::kShared));
+  ASSIGN_OR_RETURN(repo::Repository * repo,
+                   ctx.OpenRepository(Context::LockMode::kShared));
   ASSIGN_OR_RETURN(auto snap, repo->FindSnapshot(spec, o.host, o.paths));
   restorer::RestoreOptions opts;
   opts.target = o.target;
@@ -48,30 +49,38 @@ Result<int> RunRestore(const RestoreCliOptions& o, Context& ctx) {
   progress.bytes_expected = sub.empty() ? snap.second.summary.bytes_total : 0;
   opts.progress = &progress;
   opts.cancel = &ctx.cancel;
-  ctx.Info(fmt::format("restoring snapshot {} of {} at {} to {}\n", snap.first.Short(),
+  ctx.Info(fmt::format("restoring snapshot {} of {} at {} to {}\n",
+                       snap.first.Short(),
                        snap.second.paths.empty() ? "" : snap.second.paths[0],
                        model::FormatTime(snap.second.time_ns, true), o.target));
   Result<restorer::RestoreResult> r = MakeError(ErrorCode::kUnknown, "");
   {
     ProgressReporter reporter(ctx, "restore", [&] {
-      return ProgressSample{progress.files, progress.dirs, progress.bytes, progress.bytes_expected,
-                            progress.errors};
+      return ProgressSample{progress.files, progress.dirs, progress.bytes,
+                            progress.bytes_expected, progress.errors};
     });
     r = restorer::RunRestore(*repo, snap.second, opts);
   }
   if (!r) return r.error();
   if (ctx.global.json) {
     nlohmann::json errs = nlohmann::json::array();
-    for (const auto& [p, e] : errors) errs.push_back({{"path", p}, {"error", e}});
-    ctx.PrintJson({{"message_type", "summary"}, {"snapshot_id", snap.first.Hex()},
-                   {"files_restored", r->files}, {"dirs_restored", r->dirs},
-                   {"other_restored", r->other}, {"bytes_restored", r->bytes},
-                   {"files_verified", r->verified}, {"errors", errs}});
+    for (const auto& [p, e] : errors)
+      errs.push_back({{"path", p}, {"error", e}});
+    ctx.PrintJson({{"message_type", "summary"},
+                   {"snapshot_id", snap.first.Hex()},
+                   {"files_restored", r->files},
+                   {"dirs_restored", r->dirs},
+                   {"other_restored", r->other},
+                   {"bytes_restored", r->bytes},
+                   {"files_verified", r->verified},
+                   {"errors", errs}});
   } else {
-    ctx.Info(fmt::format("restored {} files, {} dirs, {} other, {}{}\n", r->files, r->dirs, r->other,
-                         HumanBytes(r->bytes),
-                         o.verify ? fmt::format(", {} files verified", r->verified) : ""));
-    if (!errors.empty()) ctx.Warn(fmt::format("{} error(s) during restore\n", errors.size()));
+    ctx.Info(fmt::format(
+        "restored {} files, {} dirs, {} other, {}{}\n", r->files, r->dirs,
+        r->other, HumanBytes(r->bytes),
+        o.verify ? fmt::format(", {} files verified", r->verified) : ""));
+    if (!errors.empty())
+      ctx.Warn(fmt::format("{} error(s) during restore\n", errors.size()));
   }
   return errors.empty() ? 0 : 1;
 }
@@ -79,18 +88,30 @@ Result<int> RunRestore(const RestoreCliOptions& o, Context& ctx) {
 
 void RegisterRestore(CLI::App& app, Context& ctx) {
   auto o = std::make_shared<RestoreCliOptions>();
-  CLI::App* c = app.add_subcommand("restore", "Restore a snapshot, or part of one (SNAPSHOT:SUBPATH)");
-  c->add_option("snapshot", o->snapshot, "Snapshot ID, prefix or 'latest', optionally :SUBPATH")->required();
-  c->add_option("-t,--target", o->target, "Directory to restore into")->required();
-  c->add_option("-i,--include", o->includes, "Restore only paths matching this glob (repeatable)");
-  c->add_option("-e,--exclude", o->excludes, "Do not restore paths matching this glob (repeatable)");
-  c->add_flag("--sparse", o->sparse, "Recreate holes: runs of zeros are not written");
-  c->add_flag("--verify", o->verify, "Re-read every restored file and check it against the snapshot");
+  CLI::App* c = app.add_subcommand(
+      "restore", "Restore a snapshot, or part of one (SNAPSHOT:SUBPATH)");
+  c->add_option("snapshot", o->snapshot,
+                "Snapshot ID, prefix or 'latest', optionally :SUBPATH")
+      ->required();
+  c->add_option("-t,--target", o->target, "Directory to restore into")
+      ->required();
+  c->add_option("-i,--include", o->includes,
+                "Restore only paths matching this glob (repeatable)");
+  c->add_option("-e,--exclude", o->excludes,
+                "Do not restore paths matching this glob (repeatable)");
+  c->add_flag("--sparse", o->sparse,
+              "Recreate holes: runs of zeros are not written");
+  c->add_flag("--verify", o->verify,
+              "Re-read every restored file and check it against the snapshot");
   c->add_flag("-n,--dry-run", o->dry_run, "Only count what would be restored");
-  c->add_option("--workers", o->workers, "Files written in parallel (default 8)");
-  c->add_option("--host", o->host, "With 'latest': only snapshots of this host");
-  c->add_option("--path", o->paths, "With 'latest': only snapshots of these paths");
-  c->callback([&ctx, o] { ctx.run = [&ctx, o] { return RunRestore(*o, ctx); }; });
+  c->add_option("--workers", o->workers,
+                "Files written in parallel (default 8)");
+  c->add_option("--host", o->host,
+                "With 'latest': only snapshots of this host");
+  c->add_option("--path", o->paths,
+                "With 'latest': only snapshots of these paths");
+  c->callback(
+      [&ctx, o] { ctx.run = [&ctx, o] { return RunRestore(*o, ctx); }; });
 }
 
 }  // namespace efs2s3::cli

@@ -1,7 +1,6 @@
 // snapshots, ls, find, diff
-#include <fnmatch.h>
-
 #include <fmt/format.h>
+#include <fnmatch.h>
 
 #include <functional>
 
@@ -23,29 +22,49 @@ std::string Join(const std::vector<std::string>& v, const char* sep) {
 }
 
 nlohmann::json SnapshotJson(const Id& id, const model::Snapshot& s) {
-  return {{"id", id.Hex()},          {"short_id", id.Short()},
-          {"time", model::FormatTime(s.time_ns)}, {"hostname", s.hostname},
-          {"username", s.username},  {"paths", s.paths},
-          {"tags", s.tags},          {"tree", s.tree.Hex()},
+  return {{"id", id.Hex()},
+          {"short_id", id.Short()},
+          {"time", model::FormatTime(s.time_ns)},
+          {"hostname", s.hostname},
+          {"username", s.username},
+          {"paths", s.paths},
+          {"tags", s.tags},
+          {"tree", s.tree.Hex()},
           {"parent", s.parent ? s.parent->Hex() : ""},
           {"program_version", s.program_version},
           {"summary",
-           {{"files_new", s.summary.files_new}, {"files_changed", s.summary.files_changed},
-            {"files_unchanged", s.summary.files_unchanged}, {"bytes_total", s.summary.bytes_total},
-            {"bytes_added", s.summary.bytes_added}, {"errors", s.summary.errors},
+           {{"files_new", s.summary.files_new},
+            {"files_changed", s.summary.files_changed},
+            {"files_unchanged", s.summary.files_unchanged},
+            {"bytes_total", s.summary.bytes_total},
+            {"bytes_added", s.summary.bytes_added},
+            {"errors", s.summary.errors},
             {"duration_seconds", s.summary.duration_seconds}}}};
 }
 
 std::string ModeString(const Node& n) {
   std::string s = "-";
   switch (n.type) {
-    case NodeType::kDir: s = "d"; break;
-    case NodeType::kSymlink: s = "l"; break;
-    case NodeType::kFifo: s = "p"; break;
-    case NodeType::kSocket: s = "s"; break;
-    case NodeType::kCharDev: s = "c"; break;
-    case NodeType::kBlockDev: s = "b"; break;
-    default: break;
+    case NodeType::kDir:
+      s = "d";
+      break;
+    case NodeType::kSymlink:
+      s = "l";
+      break;
+    case NodeType::kFifo:
+      s = "p";
+      break;
+    case NodeType::kSocket:
+      s = "s";
+      break;
+    case NodeType::kCharDev:
+      s = "c";
+      break;
+    case NodeType::kBlockDev:
+      s = "b";
+      break;
+    default:
+      break;
   }
   const char* rwx = "rwxrwxrwx";
   for (int i = 0; i < 9; ++i) s += (n.mode & (1u << (8 - i))) ? rwx[i] : '-';
@@ -56,21 +75,29 @@ std::string ModeString(const Node& n) {
 }
 
 nlohmann::json NodeJson(const Node& n, const std::string& path) {
-  nlohmann::json j = {{"path", path}, {"name", n.name}, {"type", model::NodeTypeName(n.type)},
-                      {"mode", n.mode}, {"uid", n.uid}, {"gid", n.gid}, {"size", n.size},
-                      {"mtime", model::FormatTime(n.mtime.sec * 1000000000 + n.mtime.nsec)}};
+  nlohmann::json j = {
+      {"path", path},
+      {"name", n.name},
+      {"type", model::NodeTypeName(n.type)},
+      {"mode", n.mode},
+      {"uid", n.uid},
+      {"gid", n.gid},
+      {"size", n.size},
+      {"mtime", model::FormatTime(n.mtime.sec * 1000000000 + n.mtime.nsec)}};
   if (n.type == NodeType::kSymlink) j["target"] = n.link_target;
   return j;
 }
 
 // Walks the tree below `node` depth first, calling fn(path, node).
-Result<void> Walk(repo::Repository& repo, const Id& tree, const std::string& prefix,
-                  const std::function<Result<void>(const std::string&, const Node&)>& fn) {
+Result<void> Walk(
+    repo::Repository& repo, const Id& tree, const std::string& prefix,
+    const std::function<Result<void>(const std::string&, const Node&)>& fn) {
   ASSIGN_OR_RETURN(model::Tree t, repo.LoadTree(tree));
   for (const Node& n : t.nodes) {
     std::string path = prefix + "/" + n.name;
     RETURN_IF_ERROR(fn(path, n));
-    if (n.type == NodeType::kDir && n.subtree) RETURN_IF_ERROR(Walk(repo, *n.subtree, path, fn));
+    if (n.type == NodeType::kDir && n.subtree)
+      RETURN_IF_ERROR(Walk(repo, *n.subtree, path, fn));
   }
   return Ok();
 }
@@ -82,35 +109,45 @@ struct SnapFilter {
 };
 
 Result<int> RunSnapshots(const SnapFilter& f, Context& ctx) {
-  ASSIGN_OR_RETURN(repo::Repository * repo, ctx.OpenRepository(Context::LockMode::kNone));
+  ASSIGN_OR_RETURN(repo::Repository * repo,
+                   ctx.OpenRepository(Context::LockMode::kNone));
   ASSIGN_OR_RETURN(auto all, repo->ListSnapshots());
   nlohmann::json j = nlohmann::json::array();
-  std::string text = fmt::format("{:<10} {:<20} {:<14} {:<16} {}\n", "ID", "Time", "Host", "Tags", "Paths");
+  std::string text = fmt::format("{:<10} {:<20} {:<14} {:<16} {}\n", "ID",
+                                 "Time", "Host", "Tags", "Paths");
   int n = 0;
   for (const auto& [id, s] : all) {
     if (!f.host.empty() && s.hostname != f.host) continue;
-    bool tags_ok = std::all_of(f.tags.begin(), f.tags.end(), [&](const std::string& t) {
-      return std::find(s.tags.begin(), s.tags.end(), t) != s.tags.end();
-    });
-    bool paths_ok = std::all_of(f.paths.begin(), f.paths.end(), [&](const std::string& p) {
-      return std::find(s.paths.begin(), s.paths.end(), p) != s.paths.end();
-    });
+    bool tags_ok =
+        std::all_of(f.tags.begin(), f.tags.end(), [&](const std::string& t) {
+          return std::find(s.tags.begin(), s.tags.end(), t) != s.tags.end();
+        });
+    bool paths_ok =
+        std::all_of(f.paths.begin(), f.paths.end(), [&](const std::string& p) {
+          return std::find(s.paths.begin(), s.paths.end(), p) != s.paths.end();
+        });
     if (!tags_ok || !paths_ok) continue;
     ++n;
     j.push_back(SnapshotJson(id, s));
-    text += fmt::format("{:<10} {:<20} {:<14} {:<16} {}\n", id.Short(), model::FormatTime(s.time_ns, true),
-                        s.hostname, Join(s.tags, ","), Join(s.paths, " "));
+    text += fmt::format("{:<10} {:<20} {:<14} {:<16} {}\n", id.Short(),
+                        model::FormatTime(s.time_ns, true), s.hostname,
+                        Join(s.tags, ","), Join(s.paths, " "));
   }
-  if (ctx.global.json) ctx.PrintJson(j);
-  else ctx.Print(text + fmt::format("{} snapshot(s)\n", n));
+  if (ctx.global.json)
+    ctx.PrintJson(j);
+  else
+    ctx.Print(text + fmt::format("{} snapshot(s)\n", n));
   return 0;
 }
 
-Result<int> RunLs(const std::string& spec, const std::string& path, bool long_format, bool recursive,
-                  const SnapFilter& f, Context& ctx) {
-  ASSIGN_OR_RETURN(repo::Repository * repo, ctx.OpenRepository(Context::LockMode::kNone));
+Result<int> RunLs(const std::string& spec, const std::string& path,
+                  bool long_format, bool recursive, const SnapFilter& f,
+                  Context& ctx) {
+  ASSIGN_OR_RETURN(repo::Repository * repo,
+                   ctx.OpenRepository(Context::LockMode::kNone));
   ASSIGN_OR_RETURN(auto snap, repo->FindSnapshot(spec, f.host, f.paths));
-  ASSIGN_OR_RETURN(Node start, restorer::FindNode(*repo, snap.second.tree, path));
+  ASSIGN_OR_RETURN(Node start,
+                   restorer::FindNode(*repo, snap.second.tree, path));
   std::string base = path;
   while (!base.empty() && base.back() == '/') base.pop_back();
   if (!base.empty() && base[0] != '/') base = "/" + base;
@@ -118,9 +155,12 @@ Result<int> RunLs(const std::string& spec, const std::string& path, bool long_fo
     if (ctx.global.json) {
       ctx.PrintJson(NodeJson(n, p));
     } else if (long_format) {
-      std::string extra = n.type == NodeType::kSymlink ? " -> " + Printable(n.link_target) : "";
-      ctx.Print(fmt::format("{} {:>5} {:>5} {:>12} {} {}{}\n", ModeString(n), n.uid, n.gid, n.size,
-                            model::FormatTime(n.mtime.sec * 1000000000, true), Printable(p), extra));
+      std::string extra =
+          n.type == NodeType::kSymlink ? " -> " + Printable(n.link_target) : "";
+      ctx.Print(fmt::format("{} {:>5} {:>5} {:>12} {} {}{}\n", ModeString(n),
+                            n.uid, n.gid, n.size,
+                            model::FormatTime(n.mtime.sec * 1000000000, true),
+                            Printable(p), extra));
     } else {
       ctx.Print(Printable(p) + "\n");
     }
@@ -134,43 +174,51 @@ Result<int> RunLs(const std::string& spec, const std::string& path, bool long_fo
     RETURN_IF_ERROR(Walk(*repo, *start.subtree, base, print));
   } else {
     ASSIGN_OR_RETURN(model::Tree t, repo->LoadTree(*start.subtree));
-    for (const Node& n : t.nodes) RETURN_IF_ERROR(print(base + "/" + n.name, n));
+    for (const Node& n : t.nodes)
+      RETURN_IF_ERROR(print(base + "/" + n.name, n));
   }
   return 0;
 }
 
-Result<int> RunFind(const std::vector<std::string>& patterns, const SnapFilter& f, Context& ctx) {
-  ASSIGN_OR_RETURN(repo::Repository * repo, ctx.OpenRepository(Context::LockMode::kNone));
+Result<int> RunFind(const std::vector<std::string>& patterns,
+                    const SnapFilter& f, Context& ctx) {
+  ASSIGN_OR_RETURN(repo::Repository * repo,
+                   ctx.OpenRepository(Context::LockMode::kNone));
   ASSIGN_OR_RETURN(auto all, repo->ListSnapshots());
   std::uint64_t found = 0;
   for (const auto& [id, s] : all) {
     if (!f.host.empty() && s.hostname != f.host) continue;
-    RETURN_IF_ERROR(Walk(*repo, s.tree, "", [&](const std::string& p, const Node& n) -> Result<void> {
-      for (const auto& pat : patterns) {
-        const std::string& subject = pat.find('/') == std::string::npos ? n.name : p;
-        if (::fnmatch(pat.c_str(), subject.c_str(), 0) == 0) {
-          ++found;
-          if (ctx.global.json) {
-            auto j = NodeJson(n, p);
-            j["snapshot"] = id.Hex();
-            ctx.PrintJson(j);
-          } else {
-            ctx.Print(fmt::format("{} {} {:>12} {}\n", id.Short(), ModeString(n), n.size, Printable(p)));
+    RETURN_IF_ERROR(Walk(
+        *repo, s.tree, "",
+        [&](const std::string& p, const Node& n) -> Result<void> {
+          for (const auto& pat : patterns) {
+            const std::string& subject =
+                pat.find('/') == std::string::npos ? n.name : p;
+            if (::fnmatch(pat.c_str(), subject.c_str(), 0) == 0) {
+              ++found;
+              if (ctx.global.json) {
+                auto j = NodeJson(n, p);
+                j["snapshot"] = id.Hex();
+                ctx.PrintJson(j);
+              } else {
+                ctx.Print(fmt::format("{} {} {:>12} {}\n", id.Short(),
+                                      ModeString(n), n.size, Printable(p)));
+              }
+              break;
+            }
           }
-          break;
-        }
-      }
-      return Ok();
-    }));
+          return Ok();
+        }));
   }
   if (!ctx.global.json) ctx.Info(fmt::format("{} match(es)\n", found));
   return 0;
 }
 
 // Compares two trees; identical subtrees (same ID) are skipped without loading.
-Result<void> DiffTrees(repo::Repository& repo, const std::optional<Id>& a, const std::optional<Id>& b,
-                       const std::string& prefix,
-                       const std::function<void(char, const std::string&, const Node&)>& emit) {
+Result<void> DiffTrees(
+    repo::Repository& repo, const std::optional<Id>& a,
+    const std::optional<Id>& b, const std::string& prefix,
+    const std::function<void(char, const std::string&, const Node&)>& emit) {
   if (a && b && *a == *b) return Ok();
   model::Tree ta, tb;
   if (a) {
@@ -180,18 +228,23 @@ Result<void> DiffTrees(repo::Repository& repo, const std::optional<Id>& a, const
     ASSIGN_OR_RETURN(tb, repo.LoadTree(*b));
   }
   size_t i = 0, k = 0;
-  auto all_below = [&](char op, const Node& n, const std::string& p) -> Result<void> {
+  auto all_below = [&](char op, const Node& n,
+                       const std::string& p) -> Result<void> {
     emit(op, p, n);
     if (n.type == NodeType::kDir)
-      return DiffTrees(repo, op == '-' ? n.subtree : std::nullopt, op == '+' ? n.subtree : std::nullopt, p, emit);
+      return DiffTrees(repo, op == '-' ? n.subtree : std::nullopt,
+                       op == '+' ? n.subtree : std::nullopt, p, emit);
     return Ok();
   };
   while (i < ta.nodes.size() || k < tb.nodes.size()) {
-    if (k == tb.nodes.size() || (i < ta.nodes.size() && ta.nodes[i].name < tb.nodes[k].name)) {
-      RETURN_IF_ERROR(all_below('-', ta.nodes[i], prefix + "/" + ta.nodes[i].name));
+    if (k == tb.nodes.size() ||
+        (i < ta.nodes.size() && ta.nodes[i].name < tb.nodes[k].name)) {
+      RETURN_IF_ERROR(
+          all_below('-', ta.nodes[i], prefix + "/" + ta.nodes[i].name));
       ++i;
     } else if (i == ta.nodes.size() || tb.nodes[k].name < ta.nodes[i].name) {
-      RETURN_IF_ERROR(all_below('+', tb.nodes[k], prefix + "/" + tb.nodes[k].name));
+      RETURN_IF_ERROR(
+          all_below('+', tb.nodes[k], prefix + "/" + tb.nodes[k].name));
       ++k;
     } else {
       const Node& x = ta.nodes[i];
@@ -201,12 +254,15 @@ Result<void> DiffTrees(repo::Repository& repo, const std::optional<Id>& a, const
         RETURN_IF_ERROR(all_below('-', x, p));
         RETURN_IF_ERROR(all_below('+', y, p));
       } else if (x.type == NodeType::kDir) {
-        if (x.mode != y.mode || x.uid != y.uid || x.gid != y.gid || x.xattrs != y.xattrs) emit('U', p, y);
+        if (x.mode != y.mode || x.uid != y.uid || x.gid != y.gid ||
+            x.xattrs != y.xattrs)
+          emit('U', p, y);
         RETURN_IF_ERROR(DiffTrees(repo, x.subtree, y.subtree, p, emit));
-      } else if (x.content != y.content || x.link_target != y.link_target || x.rdev != y.rdev) {
+      } else if (x.content != y.content || x.link_target != y.link_target ||
+                 x.rdev != y.rdev) {
         emit('M', p, y);
-      } else if (x.mode != y.mode || x.uid != y.uid || x.gid != y.gid || x.mtime != y.mtime ||
-                 x.xattrs != y.xattrs) {
+      } else if (x.mode != y.mode || x.uid != y.uid || x.gid != y.gid ||
+                 x.mtime != y.mtime || x.xattrs != y.xattrs) {
         emit('U', p, y);
       }
       ++i;
@@ -216,31 +272,36 @@ Result<void> DiffTrees(repo::Repository& repo, const std::optional<Id>& a, const
   return Ok();
 }
 
-Result<int> RunDiff(const std::string& s1, const std::string& s2, Context& ctx) {
-  ASSIGN_OR_RETURN(repo::Repository * repo, ctx.OpenRepository(Context::LockMode::kNone));
+Result<int> RunDiff(const std::string& s1, const std::string& s2,
+                    Context& ctx) {
+  ASSIGN_OR_RETURN(repo::Repository * repo,
+                   ctx.OpenRepository(Context::LockMode::kNone));
   ASSIGN_OR_RETURN(auto a, repo->FindSnapshot(s1));
   ASSIGN_OR_RETURN(auto b, repo->FindSnapshot(s2));
   std::map<char, std::uint64_t> counts;
-  RETURN_IF_ERROR(DiffTrees(*repo, a.second.tree, b.second.tree, "",
-                            [&](char op, const std::string& p, const Node& n) {
-                              ++counts[op];
-                              if (ctx.global.json) {
-                                auto j = NodeJson(n, p);
-                                j["change"] = std::string(1, op);
-                                ctx.PrintJson(j);
-                              } else {
-                                ctx.Print(fmt::format("{}    {}{}\n", op, Printable(p),
-                                                      n.type == NodeType::kDir ? "/" : ""));
-                              }
-                            }));
-  ctx.Info(fmt::format("\nadded: {}, removed: {}, modified: {}, metadata changed: {}\n", counts['+'],
-                       counts['-'], counts['M'], counts['U']));
+  RETURN_IF_ERROR(
+      DiffTrees(*repo, a.second.tree, b.second.tree, "",
+                [&](char op, const std::string& p, const Node& n) {
+                  ++counts[op];
+                  if (ctx.global.json) {
+                    auto j = NodeJson(n, p);
+                    j["change"] = std::string(1, op);
+                    ctx.PrintJson(j);
+                  } else {
+                    ctx.Print(fmt::format("{}    {}{}\n", op, Printable(p),
+                                          n.type == NodeType::kDir ? "/" : ""));
+                  }
+                }));
+  ctx.Info(fmt::format(
+      "\nadded: {}, removed: {}, modified: {}, metadata changed: {}\n",
+      counts['+'], counts['-'], counts['M'], counts['U']));
   return 0;
 }
 
 void AddFilter(CLI::App* c, SnapFilter& f) {
   c->add_option("--host", f.host, "Only snapshots of this host");
-  c->add_option("--path", f.paths, "Only snapshots with this path (repeatable)");
+  c->add_option("--path", f.paths,
+                "Only snapshots with this path (repeatable)");
 }
 
 }  // namespace
@@ -250,7 +311,8 @@ void RegisterSnapshots(CLI::App& app, Context& ctx) {
   CLI::App* s = app.add_subcommand("snapshots", "List snapshots");
   AddFilter(s, *f);
   s->add_option("--tag", f->tags, "Only snapshots with this tag (repeatable)");
-  s->callback([&ctx, f] { ctx.run = [&ctx, f] { return RunSnapshots(*f, ctx); }; });
+  s->callback(
+      [&ctx, f] { ctx.run = [&ctx, f] { return RunSnapshots(*f, ctx); }; });
 
   struct LsArgs {
     std::string snapshot, path = "/";
@@ -258,28 +320,43 @@ void RegisterSnapshots(CLI::App& app, Context& ctx) {
     SnapFilter filter;
   };
   auto l = std::make_shared<LsArgs>();
-  CLI::App* ls = app.add_subcommand("ls", "List files in a snapshot (recursively below PATH)");
-  ls->add_option("snapshot", l->snapshot, "Snapshot ID, prefix or 'latest'")->required();
+  CLI::App* ls = app.add_subcommand(
+      "ls", "List files in a snapshot (recursively below PATH)");
+  ls->add_option("snapshot", l->snapshot, "Snapshot ID, prefix or 'latest'")
+      ->required();
   ls->add_option("path", l->path, "Path inside the snapshot (default /)");
-  ls->add_flag("-l,--long", l->long_format, "Long format: mode, owner, size, time");
-  ls->add_flag("--non-recursive", l->non_recursive, "Only the entries directly below PATH");
+  ls->add_flag("-l,--long", l->long_format,
+               "Long format: mode, owner, size, time");
+  ls->add_flag("--non-recursive", l->non_recursive,
+               "Only the entries directly below PATH");
   AddFilter(ls, l->filter);
   ls->callback([&ctx, l] {
-    ctx.run = [&ctx, l] { return RunLs(l->snapshot, l->path, l->long_format, !l->non_recursive, l->filter, ctx); };
+    ctx.run = [&ctx, l] {
+      return RunLs(l->snapshot, l->path, l->long_format, !l->non_recursive,
+                   l->filter, ctx);
+    };
   });
 
   auto pats = std::make_shared<std::vector<std::string>>();
   auto ff = std::make_shared<SnapFilter>();
-  CLI::App* fd = app.add_subcommand("find", "Find files by name (glob) in all snapshots");
-  fd->add_option("pattern", *pats, "Glob on the name, or on the whole path if it contains '/'")->required();
+  CLI::App* fd =
+      app.add_subcommand("find", "Find files by name (glob) in all snapshots");
+  fd->add_option("pattern", *pats,
+                 "Glob on the name, or on the whole path if it contains '/'")
+      ->required();
   fd->add_option("--host", ff->host, "Only snapshots of this host");
-  fd->callback([&ctx, pats, ff] { ctx.run = [&ctx, pats, ff] { return RunFind(*pats, *ff, ctx); }; });
+  fd->callback([&ctx, pats, ff] {
+    ctx.run = [&ctx, pats, ff] { return RunFind(*pats, *ff, ctx); };
+  });
 
   auto d = std::make_shared<std::pair<std::string, std::string>>();
-  CLI::App* df = app.add_subcommand("diff", "Show what changed between two snapshots");
+  CLI::App* df =
+      app.add_subcommand("diff", "Show what changed between two snapshots");
   df->add_option("snapshot1", d->first)->required();
   df->add_option("snapshot2", d->second)->required();
-  df->callback([&ctx, d] { ctx.run = [&ctx, d] { return RunDiff(d->first, d->second, ctx); }; });
+  df->callback([&ctx, d] {
+    ctx.run = [&ctx, d] { return RunDiff(d->first, d->second, ctx); };
+  });
 }
 
 }  // namespace efs2s3::cli

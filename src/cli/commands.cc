@@ -5,7 +5,8 @@ namespace efs2s3::cli {
 
 void RegisterInit(CLI::App& app, Context& ctx);  // init, key, version, unlock
 void RegisterBackup(CLI::App& app, Context& ctx);
-void RegisterSnapshots(CLI::App& app, Context& ctx);  // snapshots, ls, find, diff
+void RegisterSnapshots(CLI::App& app,
+                       Context& ctx);  // snapshots, ls, find, diff
 void RegisterRestore(CLI::App& app, Context& ctx);
 void RegisterCat(CLI::App& app, Context& ctx);
 void RegisterUploads(CLI::App& app, Context& ctx);  // cmd_uploads.cc

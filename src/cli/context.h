@@ -1,13 +1,13 @@
-// What every command shares: global options, the repository, output and signals.
+// What every command shares: global options, the repository, output and
+// signals.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <atomic>
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
-
-#include <CLI/CLI.hpp>
 
 #include "base/result.h"
 #include "repo/lock.h"
@@ -39,9 +39,11 @@ class Context {
   // Reads the password from (in order) EFS2S3_PASSWORD, --password-file /
   // EFS2S3_PASSWORD_FILE, --password-command / EFS2S3_PASSWORD_COMMAND, or a
   // terminal prompt. kInvalidArgument if none is available.
-  Result<std::string> Password(bool confirm = false, const char* prompt = "enter password: ");
+  Result<std::string> Password(bool confirm = false,
+                               const char* prompt = "enter password: ");
   Result<std::unique_ptr<storage::Backend>> OpenBackend();
-  // Opens the repository; takes a shared or exclusive lock unless lock == kNone.
+  // Opens the repository; takes a shared or exclusive lock unless lock ==
+  // kNone.
   enum class LockMode { kNone, kShared, kExclusive };
   Result<repo::Repository*> OpenRepository(LockMode lock);
   repo::OpenOptions CacheOptions() const;
@@ -56,7 +58,9 @@ class Context {
   bool IsTerminal() const;
   void Warn(const std::string& text) const;  // stderr, always
   // A warning line that first clears a progress line (on a terminal only).
-  void WarnLine(const std::string& text) const { Warn((IsTerminal() ? "\r\033[K" : "") + text + "\n"); }
+  void WarnLine(const std::string& text) const {
+    Warn((IsTerminal() ? "\r\033[K" : "") + text + "\n");
+  }
 
   ~Context();
 
@@ -65,7 +69,8 @@ class Context {
   std::unique_ptr<repo::Lock> lock_;
 };
 
-// Each command registers its subcommand (cmd_*.cc); the table is in commands.cc.
+// Each command registers its subcommand (cmd_*.cc); the table is in
+// commands.cc.
 void RegisterCommands(CLI::App& app, Context& ctx);
 
 // JSON string for raw bytes (invalid UTF-8 replaced), and a path printer.

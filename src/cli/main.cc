@@ -1,11 +1,11 @@
-// efs2s3: back up EFS/NFS/POSIX trees into deduplicated, encrypted repositories.
+// efs2s3: back up EFS/NFS/POSIX trees into deduplicated, encrypted
+// repositories.
+#include <fmt/format.h>
 #include <signal.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
-
-#include <fmt/format.h>
 
 #include "cli/context.h"
 #include "cli/exit_codes.h"
@@ -15,7 +15,8 @@ efs2s3::cli::Context* g_ctx = nullptr;
 
 void OnSignal(int) {
   if (g_ctx) {
-    if (g_ctx->cancel.exchange(true)) _exit(efs2s3::cli::kExitInterrupted);  // second ^C
+    if (g_ctx->cancel.exchange(true))
+      _exit(efs2s3::cli::kExitInterrupted);  // second ^C
   }
 }
 }  // namespace
@@ -30,29 +31,46 @@ int main(int argc, char** argv) {
   sigaction(SIGTERM, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  CLI::App app{"efs2s3: incremental, deduplicated, encrypted backups of EFS/NFS trees to S3 or a directory"};
+  CLI::App app{
+      "efs2s3: incremental, deduplicated, encrypted backups of EFS/NFS trees "
+      "to S3 or a directory"};
   app.require_subcommand(1);
   app.fallthrough();  // global options may also follow the command
   app.set_help_all_flag("--help-all", "Help for every command");
   GlobalOptions& g = ctx.global;
-  app.add_option("-r,--repo", g.repository, "Repository location: a directory or s3://BUCKET[/PREFIX] (env EFS2S3_REPOSITORY)");
-  app.add_option("--password-file", g.password_file, "Read the password from a file (env EFS2S3_PASSWORD_FILE)");
-  app.add_option("--password-command", g.password_command, "Run a shell command that prints the password (env EFS2S3_PASSWORD_COMMAND)");
-  app.add_option("--cache-dir", g.cache_dir, "Cache directory (default $XDG_CACHE_HOME/efs2s3)");
+  app.add_option("-r,--repo", g.repository,
+                 "Repository location: a directory or s3://BUCKET[/PREFIX] "
+                 "(env EFS2S3_REPOSITORY)");
+  app.add_option("--password-file", g.password_file,
+                 "Read the password from a file (env EFS2S3_PASSWORD_FILE)");
+  app.add_option("--password-command", g.password_command,
+                 "Run a shell command that prints the password (env "
+                 "EFS2S3_PASSWORD_COMMAND)");
+  app.add_option("--cache-dir", g.cache_dir,
+                 "Cache directory (default $XDG_CACHE_HOME/efs2s3)");
   app.add_flag("--no-cache", g.no_cache, "Use a temporary cache");
-  app.add_flag("--no-lock", g.no_lock, "Do not lock the repository (read-only use on read-only media)");
+  app.add_flag("--no-lock", g.no_lock,
+               "Do not lock the repository (read-only use on read-only media)");
   app.add_flag("--json", g.json, "Machine-readable output");
   app.add_flag("-q,--quiet", g.quiet, "Only errors and requested output");
   app.add_flag("-v,--verbose", g.verbose, "More output (repeatable)");
   efs2s3::storage::S3Options& s3 = g.backend.s3;
-  app.add_option("--s3-endpoint", s3.endpoint, "S3 endpoint URL (env AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL)");
-  app.add_option("--s3-region", s3.region, "S3 region (env AWS_REGION, AWS_DEFAULT_REGION)");
-  app.add_flag("--s3-path-style", s3.path_style, "Path-style addressing instead of virtual-host style");
-  app.add_option("--s3-connections", s3.connections, "S3 requests in flight (default 32)");
-  app.add_option("--s3-sse", s3.sse, "Server-side encryption: AES256 or aws:kms");
-  app.add_option("--s3-sse-kms-key-id", s3.sse_kms_key_id, "KMS key for --s3-sse aws:kms");
-  app.add_option("--s3-storage-class-data", s3.storage_class_data, "Storage class of data packs (e.g. GLACIER_IR)");
-  app.add_option("--s3-storage-class-meta", s3.storage_class_meta, "Storage class of metadata objects");
+  app.add_option("--s3-endpoint", s3.endpoint,
+                 "S3 endpoint URL (env AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL)");
+  app.add_option("--s3-region", s3.region,
+                 "S3 region (env AWS_REGION, AWS_DEFAULT_REGION)");
+  app.add_flag("--s3-path-style", s3.path_style,
+               "Path-style addressing instead of virtual-host style");
+  app.add_option("--s3-connections", s3.connections,
+                 "S3 requests in flight (default 32)");
+  app.add_option("--s3-sse", s3.sse,
+                 "Server-side encryption: AES256 or aws:kms");
+  app.add_option("--s3-sse-kms-key-id", s3.sse_kms_key_id,
+                 "KMS key for --s3-sse aws:kms");
+  app.add_option("--s3-storage-class-data", s3.storage_class_data,
+                 "Storage class of data packs (e.g. GLACIER_IR)");
+  app.add_option("--s3-storage-class-meta", s3.storage_class_meta,
+                 "Storage class of metadata objects");
   RegisterCommands(app, ctx);
 
   try {
@@ -69,9 +87,12 @@ int main(int argc, char** argv) {
     } else {
       code = ExitCodeFor(r.error());
       if (ctx.global.json)
-        ctx.PrintJson({{"message_type", "error"}, {"code", efs2s3::ErrorCodeName(r.error().code)},
-                       {"message", r.error().message}, {"exit_code", code}});
-      std::fprintf(stderr, "efs2s3: %s\n", Printable(r.error().message).c_str());
+        ctx.PrintJson({{"message_type", "error"},
+                       {"code", efs2s3::ErrorCodeName(r.error().code)},
+                       {"message", r.error().message},
+                       {"exit_code", code}});
+      std::fprintf(stderr, "efs2s3: %s\n",
+                   Printable(r.error().message).c_str());
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "efs2s3: internal error: %s\n", e.what());

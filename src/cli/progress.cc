@@ -1,15 +1,18 @@
 #include "cli/progress.h"
 
-#include <cstdio>
-
 #include <fmt/format.h>
+
+#include <cstdio>
 
 namespace efs2s3::cli {
 
 ProgressReporter::ProgressReporter(const Context& ctx, std::string verb,
                                    std::function<ProgressSample()> sample)
-    : ctx_(ctx), verb_(std::move(verb)), sample_(std::move(sample)),
-      terminal_(ctx.IsTerminal()), json_(ctx.global.json),
+    : ctx_(ctx),
+      verb_(std::move(verb)),
+      sample_(std::move(sample)),
+      terminal_(ctx.IsTerminal()),
+      json_(ctx.global.json),
       start_(std::chrono::steady_clock::now()) {
   if (terminal_ || json_) thread_ = std::thread([this] { Loop(); });
 }
@@ -25,35 +28,46 @@ ProgressReporter::~ProgressReporter() {
 }
 
 void ProgressReporter::Loop() {
-  auto period = terminal_ ? std::chrono::milliseconds(250) : std::chrono::milliseconds(5000);
+  auto period = terminal_ ? std::chrono::milliseconds(250)
+                          : std::chrono::milliseconds(5000);
   std::unique_lock lock(mu_);
   while (!cv_.wait_for(lock, period, [&] { return stop_; })) Draw(false);
 }
 
 void ProgressReporter::Draw(bool) {
   ProgressSample s = sample_();
-  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_)
+          .count();
   double rate = secs > 0 ? static_cast<double>(s.bytes) / secs : 0;
   double files_rate = secs > 0 ? static_cast<double>(s.files) / secs : 0;
   if (json_) {
-    nlohmann::json j = {{"message_type", "status"}, {"action", verb_},
-                        {"seconds_elapsed", secs},  {"files_done", s.files},
-                        {"dirs_done", s.dirs},      {"bytes_done", s.bytes},
-                        {"bytes_expected", s.bytes_expected}, {"errors", s.errors},
-                        {"bytes_per_second", rate}, {"files_per_second", files_rate}};
+    nlohmann::json j = {{"message_type", "status"},
+                        {"action", verb_},
+                        {"seconds_elapsed", secs},
+                        {"files_done", s.files},
+                        {"dirs_done", s.dirs},
+                        {"bytes_done", s.bytes},
+                        {"bytes_expected", s.bytes_expected},
+                        {"errors", s.errors},
+                        {"bytes_per_second", rate},
+                        {"files_per_second", files_rate}};
     ctx_.PrintJson(j);
     return;
   }
   std::string eta;
   if (s.bytes_expected > s.bytes && rate > 0) {
-    int left = static_cast<int>(static_cast<double>(s.bytes_expected - s.bytes) / rate);
-    eta = fmt::format(" ETA {}:{:02d}:{:02d}", left / 3600, left / 60 % 60, left % 60);
+    int left = static_cast<int>(
+        static_cast<double>(s.bytes_expected - s.bytes) / rate);
+    eta = fmt::format(" ETA {}:{:02d}:{:02d}", left / 3600, left / 60 % 60,
+                      left % 60);
   }
   int el = static_cast<int>(secs);
-  std::string line = fmt::format("[{}:{:02d}] {} {} files, {} dirs, {} ({}/s, {:.0f} files/s){}{}",
-                                 el / 60, el % 60, verb_, s.files, s.dirs, HumanBytes(s.bytes),
-                                 HumanBytes(static_cast<std::uint64_t>(rate)), files_rate, eta,
-                                 s.errors ? fmt::format(", {} errors", s.errors) : "");
+  std::string line = fmt::format(
+      "[{}:{:02d}] {} {} files, {} dirs, {} ({}/s, {:.0f} files/s){}{}",
+      el / 60, el % 60, verb_, s.files, s.dirs, HumanBytes(s.bytes),
+      HumanBytes(static_cast<std::uint64_t>(rate)), files_rate, eta,
+      s.errors ? fmt::format(", {} errors", s.errors) : "");
   std::fprintf(stderr, "\r\033[K%s", line.c_str());
   std::fflush(stderr);
 }

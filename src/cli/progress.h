@@ -20,7 +20,8 @@ struct ProgressSample {
 
 class ProgressReporter {
  public:
-  ProgressReporter(const Context& ctx, std::string verb, std::function<ProgressSample()> sample);
+  ProgressReporter(const Context& ctx, std::string verb,
+                   std::function<ProgressSample()> sample);
   ~ProgressReporter();  // stops and clears the line
 
  private:

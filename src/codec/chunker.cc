@@ -12,7 +12,8 @@ GearTable MakeGearTable(ByteSpan seed) {
     Bytes input(seed.begin(), seed.end());
     PutU32(input, block);
     crypto::Digest d = crypto::Sha256(input);
-    for (int j = 0; j < 4; ++j) t[block * 4 + static_cast<std::uint32_t>(j)] = GetU64(d.data() + 8 * j);
+    for (int j = 0; j < 4; ++j)
+      t[block * 4 + static_cast<std::uint32_t>(j)] = GetU64(d.data() + 8 * j);
   }
   return t;
 }

@@ -1,8 +1,9 @@
 // Content-defined chunking (FastCDC-style gear hash with normalized chunking).
 //
-// Cut points depend only on content (and the repository's secret gear table), so an
-// insertion in a file moves only the chunks around it; the rest dedup. The chunker is
-// pure: bytes in, cut lengths out; it owns no buffers and does no I/O.
+// Cut points depend only on content (and the repository's secret gear table),
+// so an insertion in a file moves only the chunks around it; the rest dedup.
+// The chunker is pure: bytes in, cut lengths out; it owns no buffers and does
+// no I/O.
 #pragma once
 
 #include <array>
@@ -20,17 +21,18 @@ struct ChunkerParams {
 
 using GearTable = std::array<std::uint64_t, 256>;
 
-// Derives the 256-entry gear table from a secret seed (docs/FORMAT.md: entry i is
-// little-endian bytes [8*(i%4), 8*(i%4)+8) of SHA-256(seed || u32le(i/4))).
+// Derives the 256-entry gear table from a secret seed (docs/FORMAT.md: entry i
+// is little-endian bytes [8*(i%4), 8*(i%4)+8) of SHA-256(seed || u32le(i/4))).
 GearTable MakeGearTable(ByteSpan seed);
 
 class Chunker {
  public:
   Chunker(const ChunkerParams& params, const GearTable& gear);
 
-  // Length of the next chunk at the start of `buf`, or 0 if more data is needed to
-  // decide. With `eof` the whole rest may be one chunk; the result is never 0 then
-  // unless buf is empty. REQUIRES: callers pass at least max_size bytes unless eof.
+  // Length of the next chunk at the start of `buf`, or 0 if more data is needed
+  // to decide. With `eof` the whole rest may be one chunk; the result is never
+  // 0 then unless buf is empty. REQUIRES: callers pass at least max_size bytes
+  // unless eof.
   size_t NextCut(ByteSpan buf, bool eof) const;
 
   const ChunkerParams& params() const { return params_; }

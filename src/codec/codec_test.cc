@@ -47,14 +47,15 @@ TEST_F(ChunkerTest, RespectsSizeBounds) {
     prev = cuts[i];
   }
   // The average is within a factor of two of the target.
-  double avg = static_cast<double>(data.size()) / static_cast<double>(cuts.size());
+  double avg =
+      static_cast<double>(data.size()) / static_cast<double>(cuts.size());
   EXPECT_GT(avg, params_.avg_size / 2.0);
   EXPECT_LT(avg, params_.avg_size * 2.0);
 }
 
 TEST_F(ChunkerTest, BoundariesStableUnderInsertion) {
-  // Given data and the same data with 100 bytes inserted near the start, then all but
-  // the first few cut points are the same (shifted by 100).
+  // Given data and the same data with 100 bytes inserted near the start, then
+  // all but the first few cut points are the same (shifted by 100).
   Chunker c(params_, gear_);
   Bytes data = RandomData(4 << 20, 2);
   Bytes changed = data;
@@ -72,7 +73,8 @@ TEST_F(ChunkerTest, BoundariesStableUnderInsertion) {
 TEST_F(ChunkerTest, DifferentSeedsCutDifferently) {
   GearTable other = MakeGearTable(AsBytes("other"));
   Bytes data = RandomData(2 << 20, 4);
-  EXPECT_NE(Cuts(Chunker(params_, gear_), data), Cuts(Chunker(params_, other), data));
+  EXPECT_NE(Cuts(Chunker(params_, gear_), data),
+            Cuts(Chunker(params_, other), data));
 }
 
 TEST_F(ChunkerTest, NeedsMoreDataUnlessEof) {

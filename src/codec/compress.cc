@@ -17,18 +17,22 @@ thread_local Ctx tls_ctx;
 
 Bytes Compress(ByteSpan data, int level) {
   Bytes out(ZSTD_compressBound(data.size()));
-  size_t n = ZSTD_compressCCtx(tls_ctx.c, out.data(), out.size(), data.data(), data.size(), level);
+  size_t n = ZSTD_compressCCtx(tls_ctx.c, out.data(), out.size(), data.data(),
+                               data.size(), level);
   EFS2S3_CHECK(!ZSTD_isError(n));
   out.resize(n);
   return out;
 }
 
 Result<Bytes> Decompress(ByteSpan data, size_t expected_size) {
-  unsigned long long content = ZSTD_getFrameContentSize(data.data(), data.size());
-  if (content == ZSTD_CONTENTSIZE_ERROR || (content != ZSTD_CONTENTSIZE_UNKNOWN && content != expected_size))
+  unsigned long long content =
+      ZSTD_getFrameContentSize(data.data(), data.size());
+  if (content == ZSTD_CONTENTSIZE_ERROR ||
+      (content != ZSTD_CONTENTSIZE_UNKNOWN && content != expected_size))
     return MakeError(ErrorCode::kCorruption, "zstd frame has the wrong size");
   Bytes out(expected_size);
-  size_t n = ZSTD_decompressDCtx(tls_ctx.d, out.data(), out.size(), data.data(), data.size());
+  size_t n = ZSTD_decompressDCtx(tls_ctx.d, out.data(), out.size(), data.data(),
+                                 data.size());
   if (ZSTD_isError(n) || n != expected_size)
     return MakeError(ErrorCode::kCorruption, "zstd decompression failed");
   return out;

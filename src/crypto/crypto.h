@@ -1,8 +1,8 @@
 // crypto: the primitives the repository format is built from (docs/FORMAT.md).
 //
-//   Sha256            object names of packs/index/snapshots (hash of stored bytes)
-//   HmacSha256        blob IDs (keyed, so IDs do not reveal plaintext hashes)
-//   Seal / Open       AES-256-GCM: nonce(12) || ciphertext || tag(16)
+//   Sha256            object names of packs/index/snapshots (hash of stored
+//   bytes) HmacSha256        blob IDs (keyed, so IDs do not reveal plaintext
+//   hashes) Seal / Open       AES-256-GCM: nonce(12) || ciphertext || tag(16)
 //   DeriveKeyScrypt   password -> key-wrapping key
 // All functions are thread-safe.
 #pragma once
@@ -41,8 +41,8 @@ class Sha256Stream {
   void* ctx_;
 };
 
-// Encrypts and authenticates `plaintext` (and `aad`, which is not stored) with a
-// fresh random nonce. Output: nonce || ciphertext || tag.
+// Encrypts and authenticates `plaintext` (and `aad`, which is not stored) with
+// a fresh random nonce. Output: nonce || ciphertext || tag.
 Bytes Seal(const Key& key, ByteSpan plaintext, ByteSpan aad = {});
 
 // Decrypts what Seal produced. kCorruption if the data is too short or fails

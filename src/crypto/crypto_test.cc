@@ -15,7 +15,8 @@ TEST(CryptoTest, Sha256KnownAnswer) {
 }
 
 TEST(CryptoTest, HmacKnownAnswerRfc4231Case2) {
-  EXPECT_EQ(HexEncode(HmacSha256(AsBytes("Jefe"), AsBytes("what do ya want for nothing?"))),
+  EXPECT_EQ(HexEncode(HmacSha256(AsBytes("Jefe"),
+                                 AsBytes("what do ya want for nothing?"))),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
 }
 

@@ -220,7 +220,8 @@ Result<void> Repack(repo::Repository& repo, PrunePlan& plan,
     if (w.empty()) return Ok();
     auto [bytes, entries] = w.Finish(repo.key().encrypt);
     Id name = Id::FromSpan(crypto::Sha256(bytes));
-    bool tree_pack = !entries.empty() && entries[0].type == repo::BlobType::kTree;
+    bool tree_pack =
+        !entries.empty() && entries[0].type == repo::BlobType::kTree;
     RETURN_IF_ERROR(repo.backend().Save({ObjectType::kPack, name.Hex()}, bytes,
                                         {.metadata = tree_pack}));
     ++result.packs_written;

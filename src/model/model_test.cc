@@ -43,7 +43,8 @@ TEST(TreeTest, RoundTripWithRawNames) {
   auto back = DecodeTree(enc);
   ASSERT_TRUE(back) << back.error().message;
   // Encoding sorts entries by name.
-  std::sort(t.nodes.begin(), t.nodes.end(), [](auto& a, auto& b) { return a.name < b.name; });
+  std::sort(t.nodes.begin(), t.nodes.end(),
+            [](auto& a, auto& b) { return a.name < b.name; });
   EXPECT_EQ(*back, t);
   EXPECT_EQ(EncodeTree(*back), enc);  // deterministic
 }
@@ -85,7 +86,8 @@ TEST(SnapshotTest, TimeParsing) {
   EXPECT_EQ(*ParseTime("2020-01-02T03:04:05Z"), 1577934245LL * 1000000000);
   EXPECT_EQ(*ParseTime("2020-01-02T03:04:05.5+01:00"),
             (1577934245LL - 3600) * 1000000000 + 500000000);
-  EXPECT_EQ(FormatTime(1577934245LL * 1000000000 + 7), "2020-01-02T03:04:05.000000007Z");
+  EXPECT_EQ(FormatTime(1577934245LL * 1000000000 + 7),
+            "2020-01-02T03:04:05.000000007Z");
   EXPECT_FALSE(ParseTime("yesterday"));
 }
 

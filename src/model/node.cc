@@ -8,25 +8,28 @@ namespace efs2s3::model {
 using json = nlohmann::json;
 
 namespace {
-constexpr const char* kTypeNames[] = {"file", "dir", "symlink", "fifo", "socket", "chardev",
-                                      "blockdev"};
+constexpr const char* kTypeNames[] = {"file",   "dir",     "symlink", "fifo",
+                                      "socket", "chardev", "blockdev"};
 
 json Bin(std::string_view s) {
   return json::binary(std::vector<std::uint8_t>(s.begin(), s.end()));
 }
 json Bin(const Id& id) {
-  return json::binary(std::vector<std::uint8_t>(id.bytes.begin(), id.bytes.end()));
+  return json::binary(
+      std::vector<std::uint8_t>(id.bytes.begin(), id.bytes.end()));
 }
 json Time(const Timespec& t) { return json::array({t.sec, t.nsec}); }
 
 Result<std::string> GetBin(const json& j) {
-  if (!j.is_binary()) return MakeError(ErrorCode::kCorruption, "expected bytes");
+  if (!j.is_binary())
+    return MakeError(ErrorCode::kCorruption, "expected bytes");
   const auto& b = j.get_binary();
   return std::string(b.begin(), b.end());
 }
 Result<Id> GetId(const json& j) {
   ASSIGN_OR_RETURN(std::string s, GetBin(j));
-  if (s.size() != 32) return MakeError(ErrorCode::kCorruption, "bad blob ID length");
+  if (s.size() != 32)
+    return MakeError(ErrorCode::kCorruption, "bad blob ID length");
   return Id::FromSpan(AsBytes(s));
 }
 Result<Timespec> GetTime(const json& j) {
@@ -68,7 +71,8 @@ json EncodeNode(const Node& n) {
   if (n.subtree) j["subtree"] = Bin(*n.subtree);
   if (!n.xattrs.empty()) {
     json x = json::array();
-    for (const auto& [k, v] : n.xattrs) x.push_back(json::array({Bin(k), Bin(v)}));
+    for (const auto& [k, v] : n.xattrs)
+      x.push_back(json::array({Bin(k), Bin(v)}));
     j["xattrs"] = std::move(x);
   }
   if (n.sparse) j["sparse"] = true;
@@ -76,26 +80,35 @@ json EncodeNode(const Node& n) {
 }
 
 Result<Node> DecodeNode(const json& j) {
-  if (!j.is_object()) return MakeError(ErrorCode::kCorruption, "node is not a map");
+  if (!j.is_object())
+    return MakeError(ErrorCode::kCorruption, "node is not a map");
   Node n;
   auto name = j.find("name");
-  if (name == j.end()) return MakeError(ErrorCode::kCorruption, "node without name");
+  if (name == j.end())
+    return MakeError(ErrorCode::kCorruption, "node without name");
   ASSIGN_OR_RETURN(n.name, GetBin(*name));
   auto type = j.find("type");
   if (type == j.end() || !type->is_string())
     return MakeError(ErrorCode::kCorruption, "node without type");
   auto t = NodeTypeFromName(type->get<std::string>());
-  if (!t) return MakeError(ErrorCode::kCorruption, "unknown node type " + type->get<std::string>());
+  if (!t)
+    return MakeError(ErrorCode::kCorruption,
+                     "unknown node type " + type->get<std::string>());
   n.type = *t;
   n.mode = GetNum<std::uint32_t>(j, "mode") & 07777;
   n.uid = GetNum<std::uint32_t>(j, "uid");
   n.gid = GetNum<std::uint32_t>(j, "gid");
-  if (auto it = j.find("user"); it != j.end() && it->is_string()) n.user = it->get<std::string>();
-  if (auto it = j.find("group"); it != j.end() && it->is_string()) n.group = it->get<std::string>();
-  for (auto [key, field] : {std::pair{"mtime", &n.mtime}, std::pair{"atime", &n.atime},
-                            std::pair{"ctime", &n.ctime}}) {
+  if (auto it = j.find("user"); it != j.end() && it->is_string())
+    n.user = it->get<std::string>();
+  if (auto it = j.find("group"); it != j.end() && it->is_string())
+    n.group = it->get<std::string>();
+  for (auto [key, field] :
+       {std::pair{"mtime", &n.mtime}, std::pair{"atime", &n.atime},
+        std::pair{"ctime", &n.ctime}}) {
     auto it = j.find(key);
-    if (it == j.end()) return MakeError(ErrorCode::kCorruption, std::string("node without ") + key);
+    if (it == j.end())
+      return MakeError(ErrorCode::kCorruption,
+                       std::string("node without ") + key);
     ASSIGN_OR_RETURN(*field, GetTime(*it));
   }
   n.size = GetNum<std::uint64_t>(j, "size");
@@ -107,7 +120,8 @@ Result<Node> DecodeNode(const json& j) {
     ASSIGN_OR_RETURN(n.link_target, GetBin(*it));
   }
   if (auto it = j.find("content"); it != j.end()) {
-    if (!it->is_array()) return MakeError(ErrorCode::kCorruption, "content is not a list");
+    if (!it->is_array())
+      return MakeError(ErrorCode::kCorruption, "content is not a list");
     for (const auto& c : *it) {
       ASSIGN_OR_RETURN(Id id, GetId(c));
       n.content.push_back(id);
@@ -118,22 +132,26 @@ Result<Node> DecodeNode(const json& j) {
     n.subtree = id;
   }
   if (auto it = j.find("xattrs"); it != j.end()) {
-    if (!it->is_array()) return MakeError(ErrorCode::kCorruption, "xattrs is not a list");
+    if (!it->is_array())
+      return MakeError(ErrorCode::kCorruption, "xattrs is not a list");
     for (const auto& x : *it) {
-      if (!x.is_array() || x.size() != 2) return MakeError(ErrorCode::kCorruption, "bad xattr");
+      if (!x.is_array() || x.size() != 2)
+        return MakeError(ErrorCode::kCorruption, "bad xattr");
       ASSIGN_OR_RETURN(std::string k, GetBin(x[0]));
       ASSIGN_OR_RETURN(std::string v, GetBin(x[1]));
       n.xattrs.emplace_back(std::move(k), std::move(v));
     }
   }
-  if (auto it = j.find("sparse"); it != j.end() && it->is_boolean()) n.sparse = it->get<bool>();
+  if (auto it = j.find("sparse"); it != j.end() && it->is_boolean())
+    n.sparse = it->get<bool>();
   if (n.type == NodeType::kDir && !n.subtree)
     return MakeError(ErrorCode::kCorruption, "directory node without subtree");
   return n;
 }
 
 std::string Printable(std::string_view raw) {
-  return json(std::string(raw)).dump(-1, ' ', false, json::error_handler_t::replace);
+  return json(std::string(raw))
+      .dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 }  // namespace
@@ -148,7 +166,8 @@ std::optional<NodeType> NodeTypeFromName(std::string_view name) {
 
 bool IsSafeName(std::string_view name) {
   return !name.empty() && name != "." && name != ".." &&
-         name.find('/') == std::string_view::npos && name.find('\0') == std::string_view::npos;
+         name.find('/') == std::string_view::npos &&
+         name.find('\0') == std::string_view::npos;
 }
 
 Bytes EncodeTree(Tree tree) {
@@ -172,10 +191,12 @@ Result<Tree> DecodeTree(ByteSpan data) {
   for (const auto& j : *it) {
     ASSIGN_OR_RETURN(Node n, DecodeNode(j));
     if (!IsSafeName(n.name))
-      return MakeError(ErrorCode::kCorruption, "unsafe entry name " + Printable(n.name));
-    if (!tree.nodes.empty() && !(tree.nodes.back().name < n.name))
       return MakeError(ErrorCode::kCorruption,
-                       "entries not sorted or duplicated at " + Printable(n.name));
+                       "unsafe entry name " + Printable(n.name));
+    if (!tree.nodes.empty() && !(tree.nodes.back().name < n.name))
+      return MakeError(
+          ErrorCode::kCorruption,
+          "entries not sorted or duplicated at " + Printable(n.name));
     tree.nodes.push_back(std::move(n));
   }
   return tree;

@@ -1,8 +1,9 @@
-// model: the plain data of a snapshot (nodes, trees, snapshots) and its encoding.
+// model: the plain data of a snapshot (nodes, trees, snapshots) and its
+// encoding.
 //
 // A directory is a tree blob: the sorted list of its entries' Nodes, encoded
-// deterministically (docs/FORMAT.md, "Trees"), so the same directory state always
-// gives the same tree ID. Names and symlink targets are raw bytes.
+// deterministically (docs/FORMAT.md, "Trees"), so the same directory state
+// always gives the same tree ID. Names and symlink targets are raw bytes.
 #pragma once
 
 #include <cstdint>
@@ -16,7 +17,15 @@
 
 namespace efs2s3::model {
 
-enum class NodeType { kFile, kDir, kSymlink, kFifo, kSocket, kCharDev, kBlockDev };
+enum class NodeType {
+  kFile,
+  kDir,
+  kSymlink,
+  kFifo,
+  kSocket,
+  kCharDev,
+  kBlockDev
+};
 
 const char* NodeTypeName(NodeType t);
 std::optional<NodeType> NodeTypeFromName(std::string_view name);
@@ -36,17 +45,18 @@ struct Node {
   Timespec mtime, atime, ctime;
   std::uint64_t size = 0;
   std::uint64_t inode = 0, device = 0, links = 0;
-  std::uint64_t rdev = 0;            // devices
-  std::string link_target;           // symlinks, raw bytes
-  std::vector<Id> content;           // files: data blob IDs in order
-  std::optional<Id> subtree;         // directories
+  std::uint64_t rdev = 0;     // devices
+  std::string link_target;    // symlinks, raw bytes
+  std::vector<Id> content;    // files: data blob IDs in order
+  std::optional<Id> subtree;  // directories
   std::vector<std::pair<std::string, std::string>> xattrs;  // sorted by name
-  bool sparse = false;               // file had holes at backup time
+  bool sparse = false;  // file had holes at backup time
 
   bool operator==(const Node&) const = default;
 };
 
-// True if `name` may be a directory entry: non-empty, no '/', no NUL, not "."/"..".
+// True if `name` may be a directory entry: non-empty, no '/', no NUL, not
+// "."/"..".
 bool IsSafeName(std::string_view name);
 
 struct Tree {

@@ -1,9 +1,9 @@
 #include "model/snapshot.h"
 
+#include <fmt/format.h>
+
 #include <ctime>
 #include <nlohmann/json.hpp>
-
-#include <fmt/format.h>
 
 namespace efs2s3::model {
 
@@ -55,9 +55,11 @@ Result<Snapshot> DecodeSnapshot(std::string_view text) {
     s.tags = j.value("tags", std::vector<std::string>{});
     s.excludes = j.value("excludes", std::vector<std::string>{});
     auto tree = Id::FromHex(j.at("tree").get<std::string>());
-    if (!tree) return MakeError(ErrorCode::kCorruption, "snapshot has a bad tree ID");
+    if (!tree)
+      return MakeError(ErrorCode::kCorruption, "snapshot has a bad tree ID");
     s.tree = *tree;
-    if (j.contains("parent")) s.parent = Id::FromHex(j["parent"].get<std::string>());
+    if (j.contains("parent"))
+      s.parent = Id::FromHex(j["parent"].get<std::string>());
     s.program_version = j.value("program_version", "");
     if (j.contains("summary")) {
       const json& m = j["summary"];
@@ -78,7 +80,8 @@ Result<Snapshot> DecodeSnapshot(std::string_view text) {
       o.duration_seconds = m.value("duration_seconds", 0.0);
     }
   } catch (const json::exception& e) {
-    return MakeError(ErrorCode::kCorruption, std::string("snapshot: ") + e.what());
+    return MakeError(ErrorCode::kCorruption,
+                     std::string("snapshot: ") + e.what());
   }
   return s;
 }
@@ -113,7 +116,9 @@ Result<std::int64_t> ParseTime(std::string_view text) {
     rest = strptime(s.c_str(), "%Y-%m-%d %H:%M:%S", &tm);
     local = true;
   }
-  if (!rest) return MakeError(ErrorCode::kInvalidArgument, "cannot parse time '" + s + "'");
+  if (!rest)
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "cannot parse time '" + s + "'");
   std::int64_t nsec = 0;
   if (*rest == '.') {
     ++rest;
@@ -135,14 +140,17 @@ Result<std::int64_t> ParseTime(std::string_view text) {
     int sign = *rest == '-' ? -1 : 1;
     int hh = 0, mm = 0;
     if (std::sscanf(rest + 1, "%2d:%2d", &hh, &mm) != 2)
-      return MakeError(ErrorCode::kInvalidArgument, "bad time zone offset in '" + s + "'");
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "bad time zone offset in '" + s + "'");
     offset = sign * (hh * 3600 + mm * 60);
     rest += 6;
     local = false;
   } else if (!local) {
     local = true;
   }
-  if (*rest != '\0') return MakeError(ErrorCode::kInvalidArgument, "trailing text in time '" + s + "'");
+  if (*rest != '\0')
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "trailing text in time '" + s + "'");
   time_t t;
   if (local) {
     tm.tm_isdst = -1;

@@ -15,10 +15,11 @@ struct SnapshotSummary {
   std::uint64_t dirs_new = 0, dirs_changed = 0, dirs_unchanged = 0;
   std::uint64_t other_nodes = 0;
   std::uint64_t errors = 0;
-  std::uint64_t bytes_read = 0;     // file bytes read from the source
-  std::uint64_t bytes_total = 0;    // size of all files in the snapshot
-  std::uint64_t bytes_added = 0;    // plaintext bytes of new blobs
-  std::uint64_t bytes_stored = 0;   // bytes of new blobs after compression+encryption
+  std::uint64_t bytes_read = 0;   // file bytes read from the source
+  std::uint64_t bytes_total = 0;  // size of all files in the snapshot
+  std::uint64_t bytes_added = 0;  // plaintext bytes of new blobs
+  std::uint64_t bytes_stored =
+      0;  // bytes of new blobs after compression+encryption
   std::uint64_t blobs_added = 0;
   double duration_seconds = 0;
 };

@@ -19,7 +19,8 @@ static constexpr size_t kEntry = 48;
 static constexpr std::uint32_t kTreeBit = 1u << 31;
 static constexpr std::uint32_t kCompressedBit = 1u << 31;
 
-static void PutEntry(Bytes& out, const Id& id, std::uint32_t pack_no, const BlobLocation& loc) {
+static void PutEntry(Bytes& out, const Id& id, std::uint32_t pack_no,
+                     const BlobLocation& loc) {
   out.insert(out.end(), id.bytes.begin(), id.bytes.end());
   PutU32(out, pack_no | (loc.type == BlobType::kTree ? kTreeBit : 0));
   PutU32(out, loc.offset);
@@ -27,7 +28,8 @@ static void PutEntry(Bytes& out, const Id& id, std::uint32_t pack_no, const Blob
   PutU32(out, loc.raw_length | (loc.compressed ? kCompressedBit : 0));
 }
 
-void IndexBuilder::AddPack(const Id& pack, const std::vector<PackEntry>& entries) {
+void IndexBuilder::AddPack(const Id& pack,
+                           const std::vector<PackEntry>& entries) {
   packs_.emplace_back(pack, entries);
   count_ += entries.size();
 }
@@ -42,19 +44,25 @@ Bytes IndexBuilder::Finish() {
   items.reserve(count_);
   for (size_t p = 0; p < packs_.size(); ++p) {
     for (const PackEntry& e : packs_[p].second) {
-      items.push_back({e.id, static_cast<std::uint32_t>(p),
-                       {packs_[p].first, e.type, e.compressed, e.offset, e.length, e.raw_length}});
+      items.push_back({e.id,
+                       static_cast<std::uint32_t>(p),
+                       {packs_[p].first, e.type, e.compressed, e.offset,
+                        e.length, e.raw_length}});
     }
   }
-  std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) { return a.id < b.id; });
-  items.erase(std::unique(items.begin(), items.end(),
-                          [](const Item& a, const Item& b) { return a.id == b.id; }),
-              items.end());
+  std::sort(items.begin(), items.end(),
+            [](const Item& a, const Item& b) { return a.id < b.id; });
+  items.erase(
+      std::unique(items.begin(), items.end(),
+                  [](const Item& a, const Item& b) { return a.id == b.id; }),
+      items.end());
   Bytes out(kMagic, kMagic + 4);
   PutU32(out, static_cast<std::uint32_t>(supersedes_.size()));
-  for (const Id& s : supersedes_) out.insert(out.end(), s.bytes.begin(), s.bytes.end());
+  for (const Id& s : supersedes_)
+    out.insert(out.end(), s.bytes.begin(), s.bytes.end());
   PutU32(out, static_cast<std::uint32_t>(packs_.size()));
-  for (const auto& p : packs_) out.insert(out.end(), p.first.bytes.begin(), p.first.bytes.end());
+  for (const auto& p : packs_)
+    out.insert(out.end(), p.first.bytes.begin(), p.first.bytes.end());
   PutU64(out, items.size());
   for (const Item& it : items) PutEntry(out, it.id, it.pack_no, it.loc);
   return out;
@@ -101,14 +109,18 @@ IndexRun::~IndexRun() {
 }
 
 Result<void> IndexRun::Parse() {
-  auto bad = [](const char* what) { return MakeError(ErrorCode::kCorruption, what); };
+  auto bad = [](const char* what) {
+    return MakeError(ErrorCode::kCorruption, what);
+  };
   size_t p = 0;
-  if (len_ < 12 || std::memcmp(base_, kMagic, 4) != 0) return bad("index: bad magic");
+  if (len_ < 12 || std::memcmp(base_, kMagic, 4) != 0)
+    return bad("index: bad magic");
   p = 4;
   std::uint32_t ns = GetU32(base_ + p);
   p += 4;
   if (len_ - p < ns * 32ULL + 4) return bad("index: truncated");
-  for (std::uint32_t i = 0; i < ns; ++i) supersedes_.push_back(Id::FromSpan({base_ + p + 32 * i, 32}));
+  for (std::uint32_t i = 0; i < ns; ++i)
+    supersedes_.push_back(Id::FromSpan({base_ + p + 32 * i, 32}));
   p += ns * 32ULL;
   n_packs_ = GetU32(base_ + p);
   p += 4;
@@ -117,18 +129,23 @@ Result<void> IndexRun::Parse() {
   p += n_packs_ * 32;
   std::uint64_t n = GetU64(base_ + p);
   p += 8;
-  if ((len_ - p) != n * kEntry) return bad("index: entry table has the wrong size");
+  if ((len_ - p) != n * kEntry)
+    return bad("index: entry table has the wrong size");
   entries_ = base_ + p;
   n_entries_ = static_cast<size_t>(n);
   for (size_t i = 0; i < n_entries_; ++i) {
     const std::uint8_t* e = entries_ + i * kEntry;
-    if ((GetU32(e + 32) & ~kTreeBit) >= n_packs_) return bad("index: pack number out of range");
-    if (i > 0 && std::memcmp(e - kEntry, e, 32) >= 0) return bad("index: entries not sorted");
+    if ((GetU32(e + 32) & ~kTreeBit) >= n_packs_)
+      return bad("index: pack number out of range");
+    if (i > 0 && std::memcmp(e - kEntry, e, 32) >= 0)
+      return bad("index: entries not sorted");
   }
   return Ok();
 }
 
-Id IndexRun::PackAt(size_t i) const { return Id::FromSpan({packs_ + 32 * i, 32}); }
+Id IndexRun::PackAt(size_t i) const {
+  return Id::FromSpan({packs_ + 32 * i, 32});
+}
 
 BlobLocation IndexRun::At(size_t i, Id* id) const {
   const std::uint8_t* e = entries_ + i * kEntry;
@@ -151,20 +168,24 @@ std::optional<BlobLocation> IndexRun::Find(const Id& id) const {
     size_t mid = lo + (hi - lo) / 2;
     int c = std::memcmp(entries_ + mid * kEntry, id.bytes.data(), 32);
     if (c == 0) return At(mid, nullptr);
-    if (c < 0) lo = mid + 1;
-    else hi = mid;
+    if (c < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
   }
   return std::nullopt;
 }
 
-Result<void> MergeRuns(const std::vector<const IndexRun*>& runs, const std::string& path) {
+Result<void> MergeRuns(const std::vector<const IndexRun*>& runs,
+                       const std::string& path) {
   // Pack tables are small (one entry per ~16 MiB pack): merge them in memory.
   std::map<Id, std::uint32_t> pack_no;
   std::vector<Id> packs;
   for (const IndexRun* r : runs)
     for (size_t i = 0; i < r->pack_count(); ++i) {
       Id p = r->PackAt(i);
-      if (pack_no.emplace(p, static_cast<std::uint32_t>(packs.size())).second) packs.push_back(p);
+      if (pack_no.emplace(p, static_cast<std::uint32_t>(packs.size())).second)
+        packs.push_back(p);
     }
   std::uint64_t total = 0;
   for (const IndexRun* r : runs) total += r->size();
@@ -174,7 +195,8 @@ Result<void> MergeRuns(const std::vector<const IndexRun*>& runs, const std::stri
   Bytes head(kMagic, kMagic + 4);
   PutU32(head, 0);
   PutU32(head, static_cast<std::uint32_t>(packs.size()));
-  for (const Id& p : packs) head.insert(head.end(), p.bytes.begin(), p.bytes.end());
+  for (const Id& p : packs)
+    head.insert(head.end(), p.bytes.begin(), p.bytes.end());
   // The entry count is patched in after the merge (duplicates are dropped).
   size_t count_pos = head.size();
   PutU64(head, total);

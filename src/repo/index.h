@@ -1,15 +1,17 @@
-// The index: blob ID -> (pack, offset, length), designed for 100 M blobs without
-// holding them in RAM (docs/FORMAT.md, "Index" and "Memory model").
+// The index: blob ID -> (pack, offset, length), designed for 100 M blobs
+// without holding them in RAM (docs/FORMAT.md, "Index" and "Memory model").
 //
 // In the repository, index/<name> objects are sealed "index files":
-//   "EIX1" | u32 n_super | n_super x id[32]      index objects this one replaces
+//   "EIX1" | u32 n_super | n_super x id[32]      index objects this one
+//   replaces
 //          | u32 n_packs | n_packs x id[32]      pack table
 //          | u64 n_entries | entries sorted by blob ID, 48 bytes each:
 //            id[32] | u32 pack_no (bit 31: tree blob) | u32 offset | u32 length
 //                   | u32 raw_length (bit 31: compressed)
-// The local cache keeps each index file decrypted as a "run" (the same layout) and
-// merges runs k-way into bigger runs. Lookups are binary searches over mmap()ed runs,
-// so resident memory is what the page cache decides, not the size of the index.
+// The local cache keeps each index file decrypted as a "run" (the same layout)
+// and merges runs k-way into bigger runs. Lookups are binary searches over
+// mmap()ed runs, so resident memory is what the page cache decides, not the
+// size of the index.
 #pragma once
 
 #include <cstdint>
@@ -83,6 +85,7 @@ class IndexRun {
 };
 
 // Writes the k-way merge of `runs` (dropping duplicate blob IDs) to `path`.
-Result<void> MergeRuns(const std::vector<const IndexRun*>& runs, const std::string& path);
+Result<void> MergeRuns(const std::vector<const IndexRun*>& runs,
+                       const std::string& path);
 
 }  // namespace efs2s3::repo

@@ -18,7 +18,8 @@ MasterKey NewMasterKey() {
 }
 
 std::string MakeKeyFile(const MasterKey& master, std::string_view password,
-                        const crypto::ScryptParams& params, const KeyFileInfo& info) {
+                        const crypto::ScryptParams& params,
+                        const KeyFileInfo& info) {
   Bytes salt = RandomBytes(32);
   auto kwk = crypto::DeriveKeyScrypt(password, salt, params);
   EFS2S3_CHECK(kwk.has_value());
@@ -41,8 +42,9 @@ std::string MakeKeyFile(const MasterKey& master, std::string_view password,
 static Result<json> ParseKeyJson(std::string_view text) {
   json j = json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object() || j.value("kdf", "") != "scrypt" ||
-      !j.contains("salt") || !j.contains("data") || !j["N"].is_number_unsigned() ||
-      !j["r"].is_number_unsigned() || !j["p"].is_number_unsigned())
+      !j.contains("salt") || !j.contains("data") ||
+      !j["N"].is_number_unsigned() || !j["r"].is_number_unsigned() ||
+      !j["p"].is_number_unsigned())
     return MakeError(ErrorCode::kCorruption, "malformed key file");
   return j;
 }
@@ -58,20 +60,25 @@ Result<KeyFileInfo> ParseKeyFileInfo(std::string_view text) {
   return info;
 }
 
-Result<MasterKey> OpenKeyFile(std::string_view text, std::string_view password) {
+Result<MasterKey> OpenKeyFile(std::string_view text,
+                              std::string_view password) {
   ASSIGN_OR_RETURN(json j, ParseKeyJson(text));
   ASSIGN_OR_RETURN(KeyFileInfo info, ParseKeyFileInfo(text));
   // Refuse parameters that would exhaust memory (a hostile key file).
   if (info.params.n > (1ULL << 24) || info.params.r > 64 || info.params.p > 64)
-    return MakeError(ErrorCode::kCorruption, "key file has excessive scrypt parameters");
+    return MakeError(ErrorCode::kCorruption,
+                     "key file has excessive scrypt parameters");
   auto salt = Base64Decode(j["salt"].get<std::string>());
   auto data = Base64Decode(j["data"].get<std::string>());
-  if (!salt || !data) return MakeError(ErrorCode::kCorruption, "malformed key file");
-  ASSIGN_OR_RETURN(crypto::Key kwk, crypto::DeriveKeyScrypt(password, *salt, info.params));
+  if (!salt || !data)
+    return MakeError(ErrorCode::kCorruption, "malformed key file");
+  ASSIGN_OR_RETURN(crypto::Key kwk,
+                   crypto::DeriveKeyScrypt(password, *salt, info.params));
   auto inner = crypto::Open(kwk, *data);
   if (!inner) return MakeError(ErrorCode::kWrongPassword, "wrong password");
   json m = json::parse(AsString(*inner), nullptr, false);
-  if (m.is_discarded() || !m.is_object() || !m.contains("encrypt") || !m.contains("id_key"))
+  if (m.is_discarded() || !m.is_object() || !m.contains("encrypt") ||
+      !m.contains("id_key"))
     return MakeError(ErrorCode::kCorruption, "malformed master key");
   auto enc = Base64Decode(m["encrypt"].get<std::string>());
   auto idk = Base64Decode(m["id_key"].get<std::string>());

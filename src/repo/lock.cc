@@ -30,16 +30,18 @@ std::string Host() {
 
 Result<std::vector<LockInfo>> ListLocks(Repository& repo) {
   std::vector<std::string> names;
-  RETURN_IF_ERROR(repo.backend().List(ObjectType::kLock, [&](const storage::ObjectInfo& i) -> Result<void> {
-    names.push_back(i.name);
-    return Ok();
-  }));
+  RETURN_IF_ERROR(repo.backend().List(
+      ObjectType::kLock, [&](const storage::ObjectInfo& i) -> Result<void> {
+        names.push_back(i.name);
+        return Ok();
+      }));
   std::vector<LockInfo> out;
   std::string host = Host();
   for (const auto& n : names) {
     auto plain = repo.LoadObject(ObjectType::kLock, n);
     if (!plain) {
-      if (plain.error().code == ErrorCode::kNotFound) continue;  // removed meanwhile
+      if (plain.error().code == ErrorCode::kNotFound)
+        continue;  // removed meanwhile
       return plain.error();
     }
     json j = json::parse(AsString(*plain), nullptr, false);
@@ -53,8 +55,8 @@ Result<std::vector<LockInfo>> ListLocks(Repository& repo) {
     li.pid = j.value("pid", std::int64_t{0});
     li.exclusive = j.value("exclusive", false);
     li.stale = NowNs() - li.time_ns > kStaleNs;
-    if (li.hostname == host && li.pid > 0 && ::kill(static_cast<pid_t>(li.pid), 0) != 0 &&
-        errno == ESRCH)
+    if (li.hostname == host && li.pid > 0 &&
+        ::kill(static_cast<pid_t>(li.pid), 0) != 0 && errno == ESRCH)
       li.stale = true;
     out.push_back(li);
   }
@@ -67,20 +69,24 @@ Result<std::string> Lock::Write() {
             {"username", std::to_string(::getuid())},
             {"pid", static_cast<std::int64_t>(::getpid())},
             {"exclusive", exclusive_}};
-  ASSIGN_OR_RETURN(Id id, repo_.SaveObject(ObjectType::kLock, AsBytes(j.dump())));
+  ASSIGN_OR_RETURN(Id id,
+                   repo_.SaveObject(ObjectType::kLock, AsBytes(j.dump())));
   return id.Hex();
 }
 
-static Result<void> CheckConflicts(Repository& repo, bool exclusive, const std::string& own) {
+static Result<void> CheckConflicts(Repository& repo, bool exclusive,
+                                   const std::string& own) {
   ASSIGN_OR_RETURN(auto locks, ListLocks(repo));
   for (const auto& l : locks) {
     if (l.name == own || l.stale) continue;
     if (exclusive || l.exclusive)
-      return MakeError(ErrorCode::kLocked,
-                       "repository is locked " + std::string(l.exclusive ? "exclusively " : "") +
-                           "by PID " + std::to_string(l.pid) + " on " + l.hostname + " since " +
-                           model::FormatTime(l.time_ns) + " (locks/" + l.name.substr(0, 8) +
-                           "; `efs2s3 unlock` removes stale locks)");
+      return MakeError(
+          ErrorCode::kLocked,
+          "repository is locked " +
+              std::string(l.exclusive ? "exclusively " : "") + "by PID " +
+              std::to_string(l.pid) + " on " + l.hostname + " since " +
+              model::FormatTime(l.time_ns) + " (locks/" + l.name.substr(0, 8) +
+              "; `efs2s3 unlock` removes stale locks)");
   }
   return Ok();
 }

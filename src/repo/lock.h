@@ -1,10 +1,10 @@
 // Repository locks (docs/FORMAT.md, "Locks").
 //
-// A lock is a sealed object locks/<random> naming host, pid, time and whether it is
-// exclusive. Backups take shared locks, prune/repair take exclusive ones. A holder
-// refreshes its lock every 5 minutes (write new, then delete old); a lock that has
-// not been refreshed for 30 minutes, or whose process is gone on this host, is
-// stale and ignored (and removed by `unlock`).
+// A lock is a sealed object locks/<random> naming host, pid, time and whether
+// it is exclusive. Backups take shared locks, prune/repair take exclusive ones.
+// A holder refreshes its lock every 5 minutes (write new, then delete old); a
+// lock that has not been refreshed for 30 minutes, or whose process is gone on
+// this host, is stale and ignored (and removed by `unlock`).
 #pragma once
 
 #include <condition_variable>
@@ -36,7 +36,8 @@ class Lock {
 
  private:
   friend Result<std::unique_ptr<Lock>> AcquireLock(Repository&, bool);
-  explicit Lock(Repository& repo, bool exclusive) : repo_(repo), exclusive_(exclusive) {}
+  explicit Lock(Repository& repo, bool exclusive)
+      : repo_(repo), exclusive_(exclusive) {}
   Result<std::string> Write();
   void RefreshLoop();
   Repository& repo_;

@@ -15,7 +15,8 @@ void PackWriter::Add(const PackEntry& entry, Bytes sealed_blob) {
   entries_.push_back(e);
 }
 
-std::pair<Bytes, std::vector<PackEntry>> PackWriter::Finish(const crypto::Key& key) {
+std::pair<Bytes, std::vector<PackEntry>> PackWriter::Finish(
+    const crypto::Key& key) {
   Bytes header(kMagic, kMagic + 4);
   for (const PackEntry& e : entries_) {
     header.push_back(static_cast<std::uint8_t>(e.type));
@@ -34,8 +35,10 @@ std::pair<Bytes, std::vector<PackEntry>> PackWriter::Finish(const crypto::Key& k
   return {std::move(out), std::move(entries)};
 }
 
-Result<std::vector<PackEntry>> ParsePackHeader(const crypto::Key& key, ByteSpan tail,
-                                               std::uint64_t pack_size, size_t* needed) {
+Result<std::vector<PackEntry>> ParsePackHeader(const crypto::Key& key,
+                                               ByteSpan tail,
+                                               std::uint64_t pack_size,
+                                               size_t* needed) {
   if (tail.size() < 4 || pack_size < 4)
     return MakeError(ErrorCode::kCorruption, "pack too short");
   std::uint32_t hlen = GetU32(tail.data() + tail.size() - 4);
@@ -46,15 +49,20 @@ Result<std::vector<PackEntry>> ParsePackHeader(const crypto::Key& key, ByteSpan 
     return MakeError(ErrorCode::kNotFound, "need more of the pack tail");
   }
   auto header = crypto::Open(key, tail.subspan(tail.size() - 4 - hlen, hlen));
-  if (!header) return MakeError(ErrorCode::kCorruption, "pack header authentication failed");
+  if (!header)
+    return MakeError(ErrorCode::kCorruption,
+                     "pack header authentication failed");
   const Bytes& h = *header;
-  if (h.size() < 4 || std::memcmp(h.data(), kMagic, 4) != 0 || (h.size() - 4) % kEntrySize)
+  if (h.size() < 4 || std::memcmp(h.data(), kMagic, 4) != 0 ||
+      (h.size() - 4) % kEntrySize)
     return MakeError(ErrorCode::kCorruption, "pack header malformed");
   std::vector<PackEntry> entries;
   std::uint64_t offset = 0;
   for (size_t p = 4; p < h.size(); p += kEntrySize) {
     PackEntry e;
-    if (h[p] > 1) return MakeError(ErrorCode::kCorruption, "pack header: unknown blob type");
+    if (h[p] > 1)
+      return MakeError(ErrorCode::kCorruption,
+                       "pack header: unknown blob type");
     e.type = static_cast<BlobType>(h[p]);
     e.compressed = (h[p + 1] & kBlobCompressed) != 0;
     e.length = GetU32(&h[p + 2]);
@@ -65,7 +73,8 @@ Result<std::vector<PackEntry>> ParsePackHeader(const crypto::Key& key, ByteSpan 
     entries.push_back(e);
   }
   if (offset + hlen + 4 != pack_size)
-    return MakeError(ErrorCode::kCorruption, "pack header does not match the pack size");
+    return MakeError(ErrorCode::kCorruption,
+                     "pack header does not match the pack size");
   return entries;
 }
 

@@ -1,10 +1,13 @@
-// Packs: many sealed blobs in one object, self-describing via an encrypted header.
+// Packs: many sealed blobs in one object, self-describing via an encrypted
+// header.
 //
-//   pack := blob_0 || ... || blob_{n-1} || Seal(header) || u32le(len(Seal(header)))
-//   header := "EPK1" || entry*          entry := type u8 | flags u8 | length u32le |
+//   pack := blob_0 || ... || blob_{n-1} || Seal(header) ||
+//   u32le(len(Seal(header))) header := "EPK1" || entry*          entry := type
+//   u8 | flags u8 | length u32le |
 //                                                 raw_length u32le | id[32]
-// Blob i starts at the sum of the lengths before it. Every blob is Seal()ed on its own,
-// so one blob can be read with a ranged request. (docs/FORMAT.md, "Packs".)
+// Blob i starts at the sum of the lengths before it. Every blob is Seal()ed on
+// its own, so one blob can be read with a ranged request. (docs/FORMAT.md,
+// "Packs".)
 #pragma once
 
 #include <cstdint>
@@ -47,7 +50,9 @@ class PackWriter {
 // Parses the header from the last `tail` bytes of a pack of `pack_size` bytes.
 // If the tail is too short, returns kNotFound with the needed length in
 // *needed (call again with that many bytes). kCorruption on any inconsistency.
-Result<std::vector<PackEntry>> ParsePackHeader(const crypto::Key& key, ByteSpan tail,
-                                               std::uint64_t pack_size, size_t* needed);
+Result<std::vector<PackEntry>> ParsePackHeader(const crypto::Key& key,
+                                               ByteSpan tail,
+                                               std::uint64_t pack_size,
+                                               size_t* needed);
 
 }  // namespace efs2s3::repo

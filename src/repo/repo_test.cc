@@ -39,13 +39,15 @@ TEST(PackTest, RoundTripAndTamper) {
   EXPECT_EQ((*parsed)[2].offset, 81u);
   EXPECT_EQ((*parsed)[1].length, 41u);
   // A short tail asks for more.
-  auto part = ParsePackHeader(k, ByteSpan(bytes).last(10), bytes.size(), &needed);
+  auto part =
+      ParsePackHeader(k, ByteSpan(bytes).last(10), bytes.size(), &needed);
   ASSERT_FALSE(part);
   EXPECT_EQ(part.error().code, ErrorCode::kNotFound);
   EXPECT_GT(needed, 10u);
   Bytes bad = bytes;
   bad[bad.size() - 10] ^= 1;
-  EXPECT_EQ(ParsePackHeader(k, bad, bad.size(), &needed).error().code, ErrorCode::kCorruption);
+  EXPECT_EQ(ParsePackHeader(k, bad, bad.size(), &needed).error().code,
+            ErrorCode::kCorruption);
 }
 
 TEST(IndexTest, BuildFindMerge) {
@@ -67,7 +69,8 @@ TEST(IndexTest, BuildFindMerge) {
   auto ra = IndexRun::FromBytes(a.Finish());
   auto rb = IndexRun::FromBytes(b.Finish());
   ASSERT_TRUE(ra && rb);
-  // Given id 2*i for i odd in pack A and even in pack B, then lookups find the right pack.
+  // Given id 2*i for i odd in pack A and even in pack B, then lookups find the
+  // right pack.
   Id probe;
   probe.bytes[0] = 2;  // i = 1: pack A, compressed, offset 1
   EXPECT_FALSE((*rb)->Find(probe));
@@ -99,13 +102,14 @@ class RepositoryTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = TempDir();
-    auto r = Repository::Init(storage::NewLocalBackend(dir_ + "/repo"), "pw", FastInit(),
-                              {dir_ + "/cache"});
+    auto r = Repository::Init(storage::NewLocalBackend(dir_ + "/repo"), "pw",
+                              FastInit(), {dir_ + "/cache"});
     ASSERT_TRUE(r) << r.error().message;
     repo_ = std::move(*r);
   }
   Result<std::unique_ptr<Repository>> Reopen(std::string pw = "pw") {
-    return Repository::Open(storage::NewLocalBackend(dir_ + "/repo"), pw, {dir_ + "/cache"});
+    return Repository::Open(storage::NewLocalBackend(dir_ + "/repo"), pw,
+                            {dir_ + "/cache"});
   }
   std::string dir_;
   std::unique_ptr<Repository> repo_;
@@ -157,14 +161,17 @@ TEST_F(RepositoryTest, DamagedPackIsReportedNamingBlobAndPack) {
   ASSERT_TRUE(repo_->Flush());
   auto loc = repo_->Lookup(r->id);
   ASSERT_TRUE(loc);
-  std::string path = dir_ + "/repo/" + storage::ObjectKey({storage::ObjectType::kPack, loc->pack.Hex()});
+  std::string path =
+      dir_ + "/repo/" +
+      storage::ObjectKey({storage::ObjectType::kPack, loc->pack.Hex()});
   Bytes b = *ReadFile(path);
   b[loc->offset + 20] ^= 1;
   ASSERT_TRUE(WriteFileAtomic(path, b, false));
   auto l = repo_->LoadBlob(r->id);
   ASSERT_FALSE(l);
   EXPECT_EQ(l.error().code, ErrorCode::kCorruption);
-  EXPECT_NE(l.error().message.find(loc->pack.Hex()), std::string::npos) << l.error().message;
+  EXPECT_NE(l.error().message.find(loc->pack.Hex()), std::string::npos)
+      << l.error().message;
 }
 
 TEST_F(RepositoryTest, ManyIndexFilesAreMergedInCache) {
@@ -176,16 +183,17 @@ TEST_F(RepositoryTest, ManyIndexFilesAreMergedInCache) {
   ASSERT_TRUE(r2);
   EXPECT_EQ((*r2)->IndexNames().size(), 20u);
   size_t n = 0;
-  ASSERT_TRUE((*r2)->ForEachIndexed([&](const Id&, const BlobLocation&) -> Result<void> {
-    ++n;
-    return Ok();
-  }));
+  ASSERT_TRUE((*r2)->ForEachIndexed(
+      [&](const Id&, const BlobLocation&) -> Result<void> {
+        ++n;
+        return Ok();
+      }));
   EXPECT_EQ(n, 20u);
 }
 
 TEST_F(RepositoryTest, TreePacksAreCachedLocally) {
-  // Given a tree read once, then it is read from the cache after its pack is gone
-  // from the repository; data blobs are not cached.
+  // Given a tree read once, then it is read from the cache after its pack is
+  // gone from the repository; data blobs are not cached.
   model::Tree t;
   model::Node n;
   n.name = "f";
@@ -199,7 +207,8 @@ TEST_F(RepositoryTest, TreePacksAreCachedLocally) {
   ASSERT_TRUE(repo_->LoadBlob(data->id));
   for (const Id& blob : {*id, data->id}) {
     auto loc = repo_->Lookup(blob);
-    ASSERT_TRUE(repo_->backend().Remove({storage::ObjectType::kPack, loc->pack.Hex()}));
+    ASSERT_TRUE(
+        repo_->backend().Remove({storage::ObjectType::kPack, loc->pack.Hex()}));
   }
   auto again = repo_->LoadTree(*id);
   ASSERT_TRUE(again) << again.error().message;

@@ -39,18 +39,23 @@ std::string UserName() {
 }
 std::string NowRfc3339() {
   auto now = std::chrono::system_clock::now().time_since_epoch();
-  return model::FormatTime(std::chrono::duration_cast<std::chrono::nanoseconds>(now).count());
+  return model::FormatTime(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(now).count());
 }
 }  // namespace
 
 std::string DefaultCacheDir() {
-  if (const char* x = ::getenv("XDG_CACHE_HOME"); x && *x) return std::string(x) + "/efs2s3";
-  if (const char* h = ::getenv("HOME"); h && *h) return std::string(h) + "/.cache/efs2s3";
+  if (const char* x = ::getenv("XDG_CACHE_HOME"); x && *x)
+    return std::string(x) + "/efs2s3";
+  if (const char* h = ::getenv("HOME"); h && *h)
+    return std::string(h) + "/.cache/efs2s3";
   return "/tmp/efs2s3-cache-" + std::to_string(::getuid());
 }
 
-Repository::Repository(std::unique_ptr<storage::Backend> backend, const OpenOptions& open)
-    : backend_(std::move(backend)), open_(open),
+Repository::Repository(std::unique_ptr<storage::Backend> backend,
+                       const OpenOptions& open)
+    : backend_(std::move(backend)),
+      open_(open),
       last_index_write_(std::chrono::steady_clock::now()) {}
 
 Repository::~Repository() {
@@ -76,13 +81,15 @@ std::string Repository::ConfigJson() const {
 
 static Result<RepoConfig> ParseConfig(std::string_view text) {
   json j = json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return MakeError(ErrorCode::kCorruption, "config: not JSON");
+  if (j.is_discarded() || !j.is_object())
+    return MakeError(ErrorCode::kCorruption, "config: not JSON");
   RepoConfig c;
   try {
     c.version = j.at("version").get<int>();
     if (c.version != 1)
       return MakeError(ErrorCode::kUnsupported,
-                       "config: repository format version " + std::to_string(c.version) +
+                       "config: repository format version " +
+                           std::to_string(c.version) +
                            " is not supported by this efs2s3");
     c.id = j.at("id").get<std::string>();
     const json& ch = j.at("chunker");
@@ -90,30 +97,35 @@ static Result<RepoConfig> ParseConfig(std::string_view text) {
     c.chunker.avg_size = ch.at("avg_size").get<std::uint32_t>();
     c.chunker.max_size = ch.at("max_size").get<std::uint32_t>();
     auto seed = Base64Decode(ch.at("gear_seed").get<std::string>());
-    if (!seed) return MakeError(ErrorCode::kCorruption, "config: bad gear seed");
+    if (!seed)
+      return MakeError(ErrorCode::kCorruption, "config: bad gear seed");
     c.gear_seed = *seed;
     c.pack_size = j.at("pack_size").get<std::uint32_t>();
     c.zstd_level = j.value("zstd_level", 3);
   } catch (const json::exception& e) {
-    return MakeError(ErrorCode::kCorruption, std::string("config: ") + e.what());
+    return MakeError(ErrorCode::kCorruption,
+                     std::string("config: ") + e.what());
   }
   if (c.chunker.min_size == 0 || c.chunker.min_size > c.chunker.avg_size ||
-      c.chunker.avg_size > c.chunker.max_size || (c.chunker.avg_size & (c.chunker.avg_size - 1)) ||
+      c.chunker.avg_size > c.chunker.max_size ||
+      (c.chunker.avg_size & (c.chunker.avg_size - 1)) ||
       c.chunker.max_size > (64u << 20))
-    return MakeError(ErrorCode::kCorruption, "config: invalid chunker parameters");
+    return MakeError(ErrorCode::kCorruption,
+                     "config: invalid chunker parameters");
   return c;
 }
 
-Result<std::unique_ptr<Repository>> Repository::Init(std::unique_ptr<storage::Backend> backend,
-                                                     std::string_view password,
-                                                     const InitOptions& options,
-                                                     const OpenOptions& open) {
+Result<std::unique_ptr<Repository>> Repository::Init(
+    std::unique_ptr<storage::Backend> backend, std::string_view password,
+    const InitOptions& options, const OpenOptions& open) {
   if (password.empty())
-    return MakeError(ErrorCode::kInvalidArgument, "an empty password is not allowed");
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "an empty password is not allowed");
   auto exists = backend->Stat({ObjectType::kConfig, "config"});
   if (exists)
-    return MakeError(ErrorCode::kAlreadyExists,
-                     backend->Location() + ": a repository already exists here");
+    return MakeError(
+        ErrorCode::kAlreadyExists,
+        backend->Location() + ": a repository already exists here");
   RETURN_IF_ERROR(backend->Create());
   std::unique_ptr<Repository> repo(new Repository(std::move(backend), open));
   repo->key_ = NewMasterKey();
@@ -134,14 +146,15 @@ Result<std::unique_ptr<Repository>> Repository::Init(std::unique_ptr<storage::Ba
   return repo;
 }
 
-Result<std::unique_ptr<Repository>> Repository::Open(std::unique_ptr<storage::Backend> backend,
-                                                     std::string_view password,
-                                                     const OpenOptions& open) {
+Result<std::unique_ptr<Repository>> Repository::Open(
+    std::unique_ptr<storage::Backend> backend, std::string_view password,
+    const OpenOptions& open) {
   auto st = backend->Stat({ObjectType::kConfig, "config"});
   if (!st) {
     if (st.error().code == ErrorCode::kNotFound)
       return MakeError(ErrorCode::kNoRepository,
-                       backend->Location() + ": no repository here (config not found; run init)");
+                       backend->Location() +
+                           ": no repository here (config not found; run init)");
     return st.error();
   }
   std::unique_ptr<Repository> repo(new Repository(std::move(backend), open));
@@ -152,12 +165,14 @@ Result<std::unique_ptr<Repository>> Repository::Open(std::unique_ptr<storage::Ba
 
 Result<void> Repository::LoadConfig(std::string_view password) {
   std::vector<storage::ObjectInfo> keys;
-  RETURN_IF_ERROR(backend_->List(ObjectType::kKey, [&](const storage::ObjectInfo& i) -> Result<void> {
-    keys.push_back(i);
-    return Ok();
-  }));
+  RETURN_IF_ERROR(backend_->List(
+      ObjectType::kKey, [&](const storage::ObjectInfo& i) -> Result<void> {
+        keys.push_back(i);
+        return Ok();
+      }));
   if (keys.empty())
-    return MakeError(ErrorCode::kCorruption, backend_->Location() + ": repository has no key files");
+    return MakeError(ErrorCode::kCorruption,
+                     backend_->Location() + ": repository has no key files");
   std::optional<Error> last;
   bool opened = false;
   for (const auto& k : keys) {
@@ -173,16 +188,20 @@ Result<void> Repository::LoadConfig(std::string_view password) {
       opened = true;
       break;
     }
-    if (m.error().code != ErrorCode::kWrongPassword) last = m.error().Wrap("keys/" + k.name);
+    if (m.error().code != ErrorCode::kWrongPassword)
+      last = m.error().Wrap("keys/" + k.name);
   }
   if (!opened) {
     if (last && last->code != ErrorCode::kCorruption) return *last;
-    return MakeError(ErrorCode::kWrongPassword,
-                     backend_->Location() + ": wrong password (no key file opens with it)");
+    return MakeError(
+        ErrorCode::kWrongPassword,
+        backend_->Location() + ": wrong password (no key file opens with it)");
   }
-  ASSIGN_OR_RETURN(Bytes sealed, backend_->Load({ObjectType::kConfig, "config"}));
+  ASSIGN_OR_RETURN(Bytes sealed,
+                   backend_->Load({ObjectType::kConfig, "config"}));
   auto plain = crypto::Open(key_.encrypt, sealed);
-  if (!plain) return MakeError(ErrorCode::kCorruption, "config: authentication failed");
+  if (!plain)
+    return MakeError(ErrorCode::kCorruption, "config: authentication failed");
   ASSIGN_OR_RETURN(config_, ParseConfig(AsString(*plain)));
   gear_ = codec::MakeGearTable(config_.gear_seed);
   chunker_ = std::make_unique<codec::Chunker>(config_.chunker, gear_);
@@ -192,39 +211,48 @@ Result<void> Repository::LoadConfig(std::string_view password) {
 Result<std::string> Repository::AddKey(std::string_view password,
                                        const crypto::ScryptParams& params) {
   if (password.empty())
-    return MakeError(ErrorCode::kInvalidArgument, "an empty password is not allowed");
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "an empty password is not allowed");
   KeyFileInfo info{NowRfc3339(), HostName(), UserName(), params};
   std::string text = MakeKeyFile(key_, password, params, info);
   std::string name = HexEncode(crypto::Sha256(AsBytes(text)));
-  RETURN_IF_ERROR(backend_->Save({ObjectType::kKey, name}, AsBytes(text), {.create_only = true}));
+  RETURN_IF_ERROR(backend_->Save({ObjectType::kKey, name}, AsBytes(text),
+                                 {.create_only = true}));
   return name;
 }
 
-Result<std::vector<std::pair<std::string, KeyFileInfo>>> Repository::ListKeys() {
+Result<std::vector<std::pair<std::string, KeyFileInfo>>>
+Repository::ListKeys() {
   std::vector<std::pair<std::string, KeyFileInfo>> out;
   std::vector<std::string> names;
-  RETURN_IF_ERROR(backend_->List(ObjectType::kKey, [&](const storage::ObjectInfo& i) -> Result<void> {
-    names.push_back(i.name);
-    return Ok();
-  }));
+  RETURN_IF_ERROR(backend_->List(
+      ObjectType::kKey, [&](const storage::ObjectInfo& i) -> Result<void> {
+        names.push_back(i.name);
+        return Ok();
+      }));
   for (const auto& n : names) {
     ASSIGN_OR_RETURN(Bytes text, backend_->Load({ObjectType::kKey, n}));
     auto info = ParseKeyFileInfo(AsString(text));
     if (!info) return info.error().Wrap("keys/" + n);
     out.emplace_back(n, *info);
   }
-  std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.second.created < b.second.created; });
+  std::sort(out.begin(), out.end(), [](auto& a, auto& b) {
+    return a.second.created < b.second.created;
+  });
   return out;
 }
 
 Result<void> Repository::RemoveKey(const std::string& name) {
   if (name == key_name_)
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "keys/" + name + ": refusing to remove the key in use (open with another password)");
+    return MakeError(
+        ErrorCode::kInvalidArgument,
+        "keys/" + name +
+            ": refusing to remove the key in use (open with another password)");
   return backend_->Remove({ObjectType::kKey, name});
 }
 
-// ---- Index --------------------------------------------------------------------
+// ---- Index
+// --------------------------------------------------------------------
 
 Result<void> Repository::LoadIndex() {
   if (cache_dir_.empty()) {
@@ -241,10 +269,11 @@ Result<void> Repository::LoadIndex() {
   RETURN_IF_ERROR(MakeDirs(run_dir));
 
   std::set<std::string> present;
-  RETURN_IF_ERROR(backend_->List(ObjectType::kIndex, [&](const storage::ObjectInfo& i) -> Result<void> {
-    present.insert(i.name);
-    return Ok();
-  }));
+  RETURN_IF_ERROR(backend_->List(
+      ObjectType::kIndex, [&](const storage::ObjectInfo& i) -> Result<void> {
+        present.insert(i.name);
+        return Ok();
+      }));
 
   struct RunInfo {
     std::string file;
@@ -272,9 +301,11 @@ Result<void> Repository::LoadIndex() {
   std::set<std::string> superseded;
   std::vector<RunInfo> valid;
   for (auto& r : runs) {
-    bool ok = !r.covers.empty() &&
-              std::all_of(r.covers.begin(), r.covers.end(),
-                          [&](const std::string& c) { return present.count(c) && !covered.count(c); });
+    bool ok = !r.covers.empty() && std::all_of(r.covers.begin(), r.covers.end(),
+                                               [&](const std::string& c) {
+                                                 return present.count(c) &&
+                                                        !covered.count(c);
+                                               });
     if (!ok) continue;
     auto mapped = IndexRun::MapFile(run_dir + "/" + r.file);
     if (!mapped) continue;
@@ -288,8 +319,10 @@ Result<void> Repository::LoadIndex() {
     if (covered.count(name)) continue;
     auto loaded = LoadObject(ObjectType::kIndex, name);
     Result<std::unique_ptr<IndexRun>> run =
-        loaded ? IndexRun::FromBytes(*loaded) : Result<std::unique_ptr<IndexRun>>(loaded.error());
-    if (!run && open_.skip_unreadable_index && run.error().code != ErrorCode::kTransient) {
+        loaded ? IndexRun::FromBytes(*loaded)
+               : Result<std::unique_ptr<IndexRun>>(loaded.error());
+    if (!run && open_.skip_unreadable_index &&
+        run.error().code != ErrorCode::kTransient) {
       unreadable.emplace_back(name, run.error());
       continue;
     }
@@ -307,14 +340,15 @@ Result<void> Repository::LoadIndex() {
   }
   for (const auto& r : valid)
     for (const auto& s : r.supersedes) superseded.insert(s);
-  // Runs holding superseded index files are dropped; their other index files are
-  // fetched again (this happens only after prune).
+  // Runs holding superseded index files are dropped; their other index files
+  // are fetched again (this happens only after prune).
   bool dropped = false;
   std::vector<RunInfo> kept;
   std::vector<std::string> refetch;
   for (auto& r : valid) {
-    bool stale = std::any_of(r.covers.begin(), r.covers.end(),
-                             [&](const std::string& c) { return superseded.count(c); });
+    bool stale =
+        std::any_of(r.covers.begin(), r.covers.end(),
+                    [&](const std::string& c) { return superseded.count(c); });
     if (!stale) {
       kept.push_back(std::move(r));
       continue;
@@ -339,12 +373,15 @@ Result<void> Repository::LoadIndex() {
     RunInfo merged;
     for (auto& r : kept) {
       inputs.push_back(r.run.get());
-      merged.covers.insert(merged.covers.end(), r.covers.begin(), r.covers.end());
-      merged.supersedes.insert(merged.supersedes.end(), r.supersedes.begin(), r.supersedes.end());
+      merged.covers.insert(merged.covers.end(), r.covers.begin(),
+                           r.covers.end());
+      merged.supersedes.insert(merged.supersedes.end(), r.supersedes.begin(),
+                               r.supersedes.end());
     }
     merged.file = "merged-" + HexEncode(RandomBytes(16)) + ".run";
     RETURN_IF_ERROR(MergeRuns(inputs, run_dir + "/" + merged.file));
-    ASSIGN_OR_RETURN(merged.run, IndexRun::MapFile(run_dir + "/" + merged.file));
+    ASSIGN_OR_RETURN(merged.run,
+                     IndexRun::MapFile(run_dir + "/" + merged.file));
     kept.clear();
     kept.push_back(std::move(merged));
   }
@@ -352,11 +389,13 @@ Result<void> Repository::LoadIndex() {
   json jr = json::array();
   std::set<std::string> live;
   for (const auto& r : kept) {
-    jr.push_back({{"file", r.file}, {"covers", r.covers}, {"supersedes", r.supersedes}});
+    jr.push_back(
+        {{"file", r.file}, {"covers", r.covers}, {"supersedes", r.supersedes}});
     live.insert(r.file);
   }
   json manifest = {{"runs", jr}};
-  RETURN_IF_ERROR(WriteFileAtomic(manifest_path, AsBytes(manifest.dump()), false, false));
+  RETURN_IF_ERROR(
+      WriteFileAtomic(manifest_path, AsBytes(manifest.dump()), false, false));
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator(run_dir, ec)) {
     std::string f = e.path().filename().string();
@@ -405,7 +444,8 @@ bool Repository::HasBlob(const Id& id) {
   return inflight_.count(id) || LookupLocked(id).has_value();
 }
 
-// ---- Blobs --------------------------------------------------------------------
+// ---- Blobs
+// --------------------------------------------------------------------
 
 Id Repository::BlobId(ByteSpan plaintext) const {
   crypto::Digest d = crypto::HmacSha256(key_.id_key, plaintext);
@@ -416,15 +456,18 @@ Result<SaveBlobResult> Repository::SaveBlob(BlobType type, ByteSpan plaintext) {
   return SaveBlobWithId(type, BlobId(plaintext), plaintext);
 }
 
-Result<SaveBlobResult> Repository::SaveBlobWithId(BlobType type, const Id& id, ByteSpan plaintext) {
+Result<SaveBlobResult> Repository::SaveBlobWithId(BlobType type, const Id& id,
+                                                  ByteSpan plaintext) {
   {
     std::lock_guard lock(mu_);
-    if (inflight_.count(id) || LookupLocked(id)) return SaveBlobResult{id, false, 0};
+    if (inflight_.count(id) || LookupLocked(id))
+      return SaveBlobResult{id, false, 0};
     inflight_.insert(id);
   }
   Bytes compressed = codec::Compress(plaintext, config_.zstd_level);
   bool use_compressed = compressed.size() < plaintext.size();
-  Bytes sealed = crypto::Seal(key_.encrypt, use_compressed ? ByteSpan(compressed) : plaintext);
+  Bytes sealed = crypto::Seal(
+      key_.encrypt, use_compressed ? ByteSpan(compressed) : plaintext);
   std::uint64_t stored = sealed.size();
   PackEntry e;
   e.id = id;
@@ -447,7 +490,8 @@ Result<SaveBlobResult> Repository::SaveBlobWithId(BlobType type, const Id& id, B
         std::lock_guard lock(mu_);
         ++uploads_in_flight_;
       }
-      // Submit blocks while the upload queue is full: backpressure on the readers.
+      // Submit blocks while the upload queue is full: backpressure on the
+      // readers.
       auto pack = std::make_shared<PackWriter>(std::move(*full));
       (void)uploads_->Submit([this, pack] {
         auto r = UploadPack(std::move(*pack));
@@ -471,14 +515,16 @@ Result<void> Repository::UploadPack(PackWriter writer) {
   auto [bytes, entries] = writer.Finish(key_.encrypt);
   Id name = Id::FromSpan(crypto::Sha256(bytes));
   bool tree_pack = !entries.empty() && entries[0].type == BlobType::kTree;
-  auto saved = backend_->Save({ObjectType::kPack, name.Hex()}, bytes, {.metadata = tree_pack});
+  auto saved = backend_->Save({ObjectType::kPack, name.Hex()}, bytes,
+                              {.metadata = tree_pack});
   std::optional<IndexBuilder> checkpoint;
   {
     std::lock_guard lock(mu_);
     for (const PackEntry& e : entries) {
       inflight_.erase(e.id);
       if (saved)
-        pending_[e.id] = BlobLocation{name, e.type, e.compressed, e.offset, e.length, e.raw_length};
+        pending_[e.id] = BlobLocation{name,     e.type,   e.compressed,
+                                      e.offset, e.length, e.raw_length};
     }
     if (!saved) return saved.error();
     pending_index_.AddPack(name, entries);
@@ -501,9 +547,11 @@ Result<void> Repository::WriteIndex(IndexBuilder builder) {
   Bytes plain = builder.Finish();
   ASSIGN_OR_RETURN(Id name, SaveObject(ObjectType::kIndex, plain));
   ++stats_.index_files_written;
-  // The new index file becomes a cached run right away, so `pending_` stays small.
+  // The new index file becomes a cached run right away, so `pending_` stays
+  // small.
   std::string file = name.Hex() + ".run";
-  RETURN_IF_ERROR(WriteFileAtomic(cache_dir_ + "/index/" + file, plain, false, false));
+  RETURN_IF_ERROR(
+      WriteFileAtomic(cache_dir_ + "/index/" + file, plain, false, false));
   ASSIGN_OR_RETURN(auto run, IndexRun::FromBytes(std::move(plain)));
   std::lock_guard lock(mu_);
   for (size_t i = 0; i < run->size(); ++i) {
@@ -518,7 +566,8 @@ Result<void> Repository::WriteIndex(IndexBuilder builder) {
 
 void Repository::SetUploadConcurrency(int n) {
   uploads_.reset();
-  if (n > 0) uploads_ = std::make_unique<ThreadPool>(n, static_cast<size_t>(n / 2 + 1));
+  if (n > 0)
+    uploads_ = std::make_unique<ThreadPool>(n, static_cast<size_t>(n / 2 + 1));
 }
 
 Result<void> Repository::Flush() {
@@ -548,49 +597,64 @@ Result<void> Repository::Flush() {
 }
 
 Result<Bytes> Repository::LoadTreePackRange(const BlobLocation& loc) {
-  // Tree packs are cached whole (sealed, named by their SHA-256) in the local cache,
-  // so walking a parent snapshot or `ls` does not fetch trees again on every run.
+  // Tree packs are cached whole (sealed, named by their SHA-256) in the local
+  // cache, so walking a parent snapshot or `ls` does not fetch trees again on
+  // every run.
   std::string dir = cache_dir_ + "/packs/" + loc.pack.Hex().substr(0, 2);
   std::string path = dir + "/" + loc.pack.Hex();
   auto cached = ReadFile(path);
   if (!cached) {
-    ASSIGN_OR_RETURN(Bytes pack, backend_->Load({ObjectType::kPack, loc.pack.Hex()}));
+    ASSIGN_OR_RETURN(Bytes pack,
+                     backend_->Load({ObjectType::kPack, loc.pack.Hex()}));
     if (Id::FromSpan(crypto::Sha256(pack)) != loc.pack)
       return MakeError(ErrorCode::kCorruption,
-                       "pack " + loc.pack.Hex() + ": content does not match its name (damaged)");
+                       "pack " + loc.pack.Hex() +
+                           ": content does not match its name (damaged)");
     if (MakeDirs(dir)) (void)WriteFileAtomic(path, pack, false, false);
     cached = std::move(pack);
   }
   if (loc.offset + static_cast<std::uint64_t>(loc.length) > cached->size()) {
     ::unlink(path.c_str());
-    return MakeError(ErrorCode::kCorruption, "pack " + loc.pack.Hex() + ": shorter than its index says");
+    return MakeError(
+        ErrorCode::kCorruption,
+        "pack " + loc.pack.Hex() + ": shorter than its index says");
   }
-  return Bytes(cached->begin() + loc.offset, cached->begin() + loc.offset + loc.length);
+  return Bytes(cached->begin() + loc.offset,
+               cached->begin() + loc.offset + loc.length);
 }
 
 Result<Bytes> Repository::LoadBlob(const Id& id) {
   auto loc = Lookup(id);
-  if (!loc) return MakeError(ErrorCode::kNotFound, "blob " + id.Hex() + ": not in the index");
+  if (!loc)
+    return MakeError(ErrorCode::kNotFound,
+                     "blob " + id.Hex() + ": not in the index");
   auto sealed = loc->type == BlobType::kTree && !temp_cache_
                     ? LoadTreePackRange(*loc)
-                    : backend_->Load({ObjectType::kPack, loc->pack.Hex()}, loc->offset, loc->length);
-  if (!sealed) return sealed.error().Wrap("blob " + id.Short() + " in pack " + loc->pack.Hex());
+                    : backend_->Load({ObjectType::kPack, loc->pack.Hex()},
+                                     loc->offset, loc->length);
+  if (!sealed)
+    return sealed.error().Wrap("blob " + id.Short() + " in pack " +
+                               loc->pack.Hex());
   auto blob = DecodeBlob(id, *loc, *sealed);
   if (!blob && loc->type == BlobType::kTree && !temp_cache_) {
     // A damaged cache entry must not hide a good pack: drop it and read again.
-    std::string path = cache_dir_ + "/packs/" + loc->pack.Hex().substr(0, 2) + "/" + loc->pack.Hex();
+    std::string path = cache_dir_ + "/packs/" + loc->pack.Hex().substr(0, 2) +
+                       "/" + loc->pack.Hex();
     if (::unlink(path.c_str()) == 0) {
-      auto again = backend_->Load({ObjectType::kPack, loc->pack.Hex()}, loc->offset, loc->length);
+      auto again = backend_->Load({ObjectType::kPack, loc->pack.Hex()},
+                                  loc->offset, loc->length);
       if (again) return DecodeBlob(id, *loc, *again);
     }
   }
   return blob;
 }
 
-Result<Bytes> Repository::DecodeBlob(const Id& id, const BlobLocation& loc, ByteSpan sealed) const {
+Result<Bytes> Repository::DecodeBlob(const Id& id, const BlobLocation& loc,
+                                     ByteSpan sealed) const {
   std::string where = "blob " + id.Short() + " in pack " + loc.pack.Hex();
   auto plain = crypto::Open(key_.encrypt, sealed);
-  if (!plain) return MakeError(ErrorCode::kCorruption, where + ": authentication failed");
+  if (!plain)
+    return MakeError(ErrorCode::kCorruption, where + ": authentication failed");
   Bytes data;
   if (loc.compressed) {
     auto d = codec::Decompress(*plain, loc.raw_length);
@@ -600,7 +664,8 @@ Result<Bytes> Repository::DecodeBlob(const Id& id, const BlobLocation& loc, Byte
     data = std::move(*plain);
   }
   if (data.size() != loc.raw_length || BlobId(data) != id)
-    return MakeError(ErrorCode::kCorruption, where + ": content does not match its ID");
+    return MakeError(ErrorCode::kCorruption,
+                     where + ": content does not match its ID");
   return data;
 }
 
@@ -617,13 +682,15 @@ Result<model::Tree> Repository::LoadTree(const Id& id) {
   return t;
 }
 
-// ---- Whole objects ------------------------------------------------------------
+// ---- Whole objects
+// ------------------------------------------------------------
 
 Result<Id> Repository::SaveObject(ObjectType type, ByteSpan plaintext) {
   Bytes sealed = crypto::Seal(key_.encrypt, plaintext);
   Id name = Id::FromSpan(crypto::Sha256(sealed));
   if (type == ObjectType::kLock) name = Id::FromSpan(RandomBytes(32));
-  RETURN_IF_ERROR(backend_->Save({type, name.Hex()}, sealed, {.create_only = true}));
+  RETURN_IF_ERROR(
+      backend_->Save({type, name.Hex()}, sealed, {.create_only = true}));
   return name;
 }
 
@@ -632,14 +699,17 @@ Result<Bytes> Repository::LoadObject(ObjectType type, const std::string& name) {
   std::string key = storage::ObjectKey(h);
   ASSIGN_OR_RETURN(Bytes sealed, backend_->Load(h));
   if (type != ObjectType::kLock && HexEncode(crypto::Sha256(sealed)) != name)
-    return MakeError(ErrorCode::kCorruption, key + ": content does not match its name (damaged)");
+    return MakeError(ErrorCode::kCorruption,
+                     key + ": content does not match its name (damaged)");
   auto plain = crypto::Open(key_.encrypt, sealed);
-  if (!plain) return MakeError(ErrorCode::kCorruption, key + ": authentication failed");
+  if (!plain)
+    return MakeError(ErrorCode::kCorruption, key + ": authentication failed");
   return plain;
 }
 
 Result<Id> Repository::SaveSnapshot(const model::Snapshot& snapshot) {
-  return SaveObject(ObjectType::kSnapshot, AsBytes(model::EncodeSnapshot(snapshot)));
+  return SaveObject(ObjectType::kSnapshot,
+                    AsBytes(model::EncodeSnapshot(snapshot)));
 }
 
 Result<model::Snapshot> Repository::LoadSnapshot(const Id& id) {
@@ -649,12 +719,14 @@ Result<model::Snapshot> Repository::LoadSnapshot(const Id& id) {
   return s;
 }
 
-Result<std::vector<std::pair<Id, model::Snapshot>>> Repository::ListSnapshots() {
+Result<std::vector<std::pair<Id, model::Snapshot>>>
+Repository::ListSnapshots() {
   std::vector<std::string> names;
-  RETURN_IF_ERROR(backend_->List(ObjectType::kSnapshot, [&](const storage::ObjectInfo& i) -> Result<void> {
-    names.push_back(i.name);
-    return Ok();
-  }));
+  RETURN_IF_ERROR(backend_->List(
+      ObjectType::kSnapshot, [&](const storage::ObjectInfo& i) -> Result<void> {
+        names.push_back(i.name);
+        return Ok();
+      }));
   std::vector<std::pair<Id, model::Snapshot>> out;
   for (const auto& n : names) {
     auto id = Id::FromHex(n);
@@ -663,14 +735,16 @@ Result<std::vector<std::pair<Id, model::Snapshot>>> Repository::ListSnapshots() 
     out.emplace_back(*id, std::move(s));
   }
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
-    return a.second.time_ns != b.second.time_ns ? a.second.time_ns < b.second.time_ns
-                                                : a.first < b.first;
+    return a.second.time_ns != b.second.time_ns
+               ? a.second.time_ns < b.second.time_ns
+               : a.first < b.first;
   });
   return out;
 }
 
 Result<std::pair<Id, model::Snapshot>> Repository::FindSnapshot(
-    const std::string& spec, const std::string& host, const std::vector<std::string>& paths) {
+    const std::string& spec, const std::string& host,
+    const std::vector<std::string>& paths) {
   ASSIGN_OR_RETURN(auto all, ListSnapshots());
   if (spec == "latest") {
     for (auto it = all.rbegin(); it != all.rend(); ++it) {
@@ -683,18 +757,21 @@ Result<std::pair<Id, model::Snapshot>> Repository::FindSnapshot(
       }
       return *it;
     }
-    return MakeError(ErrorCode::kNotFound, "no snapshot matches 'latest'" +
-                                               (host.empty() ? "" : " for host " + host));
+    return MakeError(ErrorCode::kNotFound,
+                     "no snapshot matches 'latest'" +
+                         (host.empty() ? "" : " for host " + host));
   }
   std::optional<std::pair<Id, model::Snapshot>> found;
   for (auto& s : all) {
     if (s.first.Hex().rfind(spec, 0) == 0) {
       if (found)
-        return MakeError(ErrorCode::kInvalidArgument, "snapshot ID prefix '" + spec + "' is ambiguous");
+        return MakeError(ErrorCode::kInvalidArgument,
+                         "snapshot ID prefix '" + spec + "' is ambiguous");
       found = s;
     }
   }
-  if (!found || spec.empty()) return MakeError(ErrorCode::kNotFound, "snapshot '" + spec + "' not found");
+  if (!found || spec.empty())
+    return MakeError(ErrorCode::kNotFound, "snapshot '" + spec + "' not found");
   return *found;
 }
 

@@ -2,14 +2,15 @@
 // commands (snapshots of trees of files).
 //
 // A Repository owns the backend, the master key, the config, the index and the
-// packers. Write order (docs/FORMAT.md, "Crash safety"): a blob becomes visible to
-// other processes only through an index file, which is written only after every pack
-// it names is stored; a snapshot is written only after the index files covering all
-// its blobs. So a crash at any point leaves, at worst, unreferenced packs.
+// packers. Write order (docs/FORMAT.md, "Crash safety"): a blob becomes visible
+// to other processes only through an index file, which is written only after
+// every pack it names is stored; a snapshot is written only after the index
+// files covering all its blobs. So a crash at any point leaves, at worst,
+// unreferenced packs.
 //
-// Thread-safety: SaveBlob, LoadBlob, LoadTree, SaveTree, Lookup are thread-safe;
-// Flush and the snapshot/key/index management methods must not run concurrently
-// with SaveBlob.
+// Thread-safety: SaveBlob, LoadBlob, LoadTree, SaveTree, Lookup are
+// thread-safe; Flush and the snapshot/key/index management methods must not run
+// concurrently with SaveBlob.
 #pragma once
 
 #include <atomic>
@@ -25,8 +26,8 @@
 #include <vector>
 
 #include "base/id.h"
-#include "base/thread_pool.h"
 #include "base/result.h"
+#include "base/thread_pool.h"
 #include "codec/chunker.h"
 #include "crypto/crypto.h"
 #include "model/node.h"
@@ -42,8 +43,8 @@ struct RepoConfig {
   int version = 1;
   std::string id;  // random, 64 hex digits
   codec::ChunkerParams chunker;
-  Bytes gear_seed;                          // secret: cut points depend on it
-  std::uint32_t pack_size = 16 << 20;       // target pack size
+  Bytes gear_seed;                     // secret: cut points depend on it
+  std::uint32_t pack_size = 16 << 20;  // target pack size
   int zstd_level = 3;
 };
 
@@ -56,14 +57,14 @@ struct InitOptions {
 
 struct OpenOptions {
   std::string cache_dir;  // root of all caches; "" means a temporary cache
-  // Open even if some index files cannot be read or parsed (check, repair): they are
-  // left out of the index and listed by UnreadableIndex().
+  // Open even if some index files cannot be read or parsed (check, repair):
+  // they are left out of the index and listed by UnreadableIndex().
   bool skip_unreadable_index = false;
 };
 
 struct SaveBlobResult {
   Id id;
-  bool added = false;           // false: already in the repository (dedup)
+  bool added = false;             // false: already in the repository (dedup)
   std::uint64_t stored_size = 0;  // sealed size if added
 };
 
@@ -76,15 +77,14 @@ struct RepoStats {
 class Repository {
  public:
   // Creates a repository with a first key. kAlreadyExists if one is there.
-  static Result<std::unique_ptr<Repository>> Init(std::unique_ptr<storage::Backend> backend,
-                                                  std::string_view password,
-                                                  const InitOptions& options,
-                                                  const OpenOptions& open);
-  // Opens and loads the index. kNoRepository if there is no config, kWrongPassword
-  // if no key file opens with the password.
-  static Result<std::unique_ptr<Repository>> Open(std::unique_ptr<storage::Backend> backend,
-                                                  std::string_view password,
-                                                  const OpenOptions& open);
+  static Result<std::unique_ptr<Repository>> Init(
+      std::unique_ptr<storage::Backend> backend, std::string_view password,
+      const InitOptions& options, const OpenOptions& open);
+  // Opens and loads the index. kNoRepository if there is no config,
+  // kWrongPassword if no key file opens with the password.
+  static Result<std::unique_ptr<Repository>> Open(
+      std::unique_ptr<storage::Backend> backend, std::string_view password,
+      const OpenOptions& open);
   ~Repository();
 
   storage::Backend& backend() { return *backend_; }
@@ -100,14 +100,17 @@ class Repository {
   // visible to other processes after the next Flush (or index checkpoint).
   Result<SaveBlobResult> SaveBlob(BlobType type, ByteSpan plaintext);
   // Same, with the ID already computed by the caller.
-  Result<SaveBlobResult> SaveBlobWithId(BlobType type, const Id& id, ByteSpan plaintext);
+  Result<SaveBlobResult> SaveBlobWithId(BlobType type, const Id& id,
+                                        ByteSpan plaintext);
 
   // Reads, authenticates, decompresses and verifies a blob against its ID.
   // kNotFound if not indexed; kCorruption naming blob and pack otherwise.
   Result<Bytes> LoadBlob(const Id& id);
   // Authenticates, decompresses and verifies a sealed blob read by the caller
-  // (e.g. as part of a larger range of its pack). kCorruption naming blob and pack.
-  Result<Bytes> DecodeBlob(const Id& id, const BlobLocation& loc, ByteSpan sealed) const;
+  // (e.g. as part of a larger range of its pack). kCorruption naming blob and
+  // pack.
+  Result<Bytes> DecodeBlob(const Id& id, const BlobLocation& loc,
+                           ByteSpan sealed) const;
   std::optional<BlobLocation> Lookup(const Id& id);
   bool HasBlob(const Id& id);
 
@@ -131,24 +134,30 @@ class Repository {
 
   Result<Id> SaveSnapshot(const model::Snapshot& snapshot);
   Result<model::Snapshot> LoadSnapshot(const Id& id);
-  // All snapshots, sorted by time. Unreadable ones are reported through `on_error`.
+  // All snapshots, sorted by time. Unreadable ones are reported through
+  // `on_error`.
   Result<std::vector<std::pair<Id, model::Snapshot>>> ListSnapshots();
-  // Resolves "latest", a full ID or a unique prefix; host/path filters apply to latest.
-  Result<std::pair<Id, model::Snapshot>> FindSnapshot(const std::string& spec,
-                                                     const std::string& host = "",
-                                                     const std::vector<std::string>& paths = {});
+  // Resolves "latest", a full ID or a unique prefix; host/path filters apply to
+  // latest.
+  Result<std::pair<Id, model::Snapshot>> FindSnapshot(
+      const std::string& spec, const std::string& host = "",
+      const std::vector<std::string>& paths = {});
 
   // Keys.
-  Result<std::string> AddKey(std::string_view password, const crypto::ScryptParams& params);
+  Result<std::string> AddKey(std::string_view password,
+                             const crypto::ScryptParams& params);
   Result<std::vector<std::pair<std::string, KeyFileInfo>>> ListKeys();
   Result<void> RemoveKey(const std::string& name);
 
   // Index maintenance.
   Result<void> ReloadIndex();
-  // Calls fn for every indexed blob (id, location), run by run; duplicates possible.
-  Result<void> ForEachIndexed(const std::function<Result<void>(const Id&, const BlobLocation&)>& fn);
+  // Calls fn for every indexed blob (id, location), run by run; duplicates
+  // possible.
+  Result<void> ForEachIndexed(
+      const std::function<Result<void>(const Id&, const BlobLocation&)>& fn);
   std::vector<std::string> IndexNames() const { return index_names_; }
-  // Index files left out by OpenOptions::skip_unreadable_index, with the reason.
+  // Index files left out by OpenOptions::skip_unreadable_index, with the
+  // reason.
   const std::vector<std::pair<std::string, Error>>& UnreadableIndex() const {
     return unreadable_index_;
   }
@@ -156,7 +165,8 @@ class Repository {
   std::string ConfigJson() const;
 
  private:
-  Repository(std::unique_ptr<storage::Backend> backend, const OpenOptions& open);
+  Repository(std::unique_ptr<storage::Backend> backend,
+             const OpenOptions& open);
   Result<void> LoadConfig(std::string_view password);
   Result<void> LoadIndex();
   Result<void> UploadPack(PackWriter writer);
@@ -166,7 +176,7 @@ class Repository {
 
   std::unique_ptr<storage::Backend> backend_;
   OpenOptions open_;
-  std::string cache_dir_;       // this repository's cache directory
+  std::string cache_dir_;  // this repository's cache directory
   bool temp_cache_ = false;
   MasterKey key_;
   std::string key_name_;
@@ -179,15 +189,16 @@ class Repository {
   std::vector<std::unique_ptr<IndexRun>> runs_;  // guarded by mu_ for mutation
   std::vector<std::string> index_names_;
   std::vector<std::pair<std::string, Error>> unreadable_index_;
-  std::unordered_set<Id, IdHash> inflight_;                 // in a pack being built
-  std::unordered_map<Id, BlobLocation, IdHash> pending_;    // stored, not yet indexed
-  PackWriter writers_[2];                                   // by BlobType
+  std::unordered_set<Id, IdHash> inflight_;  // in a pack being built
+  std::unordered_map<Id, BlobLocation, IdHash>
+      pending_;            // stored, not yet indexed
+  PackWriter writers_[2];  // by BlobType
   IndexBuilder pending_index_;
   std::chrono::steady_clock::time_point last_index_write_;
 
   std::unique_ptr<ThreadPool> uploads_;
   std::condition_variable uploads_done_;
-  int uploads_in_flight_ = 0;        // guarded by mu_
+  int uploads_in_flight_ = 0;          // guarded by mu_
   std::optional<Error> upload_error_;  // guarded by mu_
 };
 

@@ -1,10 +1,10 @@
 #include "restorer/restorer.h"
 
 #include <fcntl.h>
-#include <linux/openat2.h>
-#include <sys/syscall.h>
 #include <fnmatch.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -49,15 +49,17 @@ struct timespec ToTs(const model::Timespec& t) {
 }
 
 // Opens `rel` below `root` without following any symlink and without leaving
-// `root` (openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS; plain O_NOFOLLOW openat on
-// kernels without openat2, where every intermediate directory was created by us).
+// `root` (openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS; plain O_NOFOLLOW
+// openat on kernels without openat2, where every intermediate directory was
+// created by us).
 int OpenBeneath(int root, const std::string& rel, int flags, mode_t mode = 0) {
   struct open_how how {};
   how.flags = static_cast<std::uint64_t>(flags | O_CLOEXEC | O_NOFOLLOW);
   how.mode = (flags & O_CREAT) ? mode : 0;
   how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS;
   long fd = ::syscall(SYS_openat2, root, rel.c_str(), &how, sizeof how);
-  if (fd < 0 && errno == ENOSYS) return ::openat(root, rel.c_str(), flags | O_CLOEXEC | O_NOFOLLOW, mode);
+  if (fd < 0 && errno == ENOSYS)
+    return ::openat(root, rel.c_str(), flags | O_CLOEXEC | O_NOFOLLOW, mode);
   return static_cast<int>(fd);
 }
 
@@ -73,7 +75,9 @@ bool AllZero(ByteSpan b) {
 class Restorer {
  public:
   Restorer(repo::Repository& repo, const RestoreOptions& opts)
-      : repo_(repo), opts_(opts), pool_(std::max(1, opts.workers), 1024),
+      : repo_(repo),
+        opts_(opts),
+        pool_(std::max(1, opts.workers), 1024),
         as_root_(::geteuid() == 0) {}
 
   Result<RestoreResult> Run(const model::Snapshot& snap);
@@ -91,8 +95,9 @@ class Restorer {
     if (opts_.on_error) opts_.on_error(path, e);
   }
   bool Selected(const std::string& snap_path, bool is_dir, bool* descend) const;
-  Result<void> RestoreTree(int dirfd, const Id& tree_id, const std::string& snap_path,
-                           const std::string& rel, bool parent_selected);
+  Result<void> RestoreTree(int dirfd, const Id& tree_id,
+                           const std::string& snap_path, const std::string& rel,
+                           bool parent_selected);
   void RestoreNode(int dirfd, const Node& node, const std::string& snap_path,
                    const std::string& rel);
   // Files are restored in batches, pack by pack: every pack (or range of it) is
@@ -113,16 +118,19 @@ class Restorer {
     FileJob* file;
     std::uint64_t offset;  // in the file
   };
-  void QueueFile(const Node& node, const std::string& snap_path, const std::string& rel);
+  void QueueFile(const Node& node, const std::string& snap_path,
+                 const std::string& rel);
   void RunBatch();
   Result<void> CreateFile(FileJob& f);
   void FailFile(FileJob& f, const Error& e);
   void PieceDone(FileJob& f);
   void FinishFile(FileJob& f);
   void RestorePack(const Id& pack, std::vector<Piece>& pieces);
-  void RestoreRange(const Id& pack, std::vector<Piece>& pieces, size_t i, size_t j);
+  void RestoreRange(const Id& pack, std::vector<Piece>& pieces, size_t i,
+                    size_t j);
   Result<void> WriteAt(FileJob& f, std::uint64_t offset, ByteSpan data);
-  Result<void> VerifyFile(int fd, const Node& node, const std::string& snap_path);
+  Result<void> VerifyFile(int fd, const Node& node,
+                          const std::string& snap_path);
   void ApplyMeta(int fd, int dirfd, const std::string& name, const Node& node,
                  const std::string& snap_path);
 
@@ -141,7 +149,8 @@ class Restorer {
   int target_fd_ = -1;
 };
 
-bool Restorer::Selected(const std::string& snap_path, bool is_dir, bool* descend) const {
+bool Restorer::Selected(const std::string& snap_path, bool is_dir,
+                        bool* descend) const {
   *descend = is_dir;
   if (archiver::IsExcluded(opts_.excludes, snap_path)) {
     *descend = false;
@@ -163,62 +172,74 @@ bool Restorer::Selected(const std::string& snap_path, bool is_dir, bool* descend
   return false;
 }
 
-void Restorer::ApplyMeta(int fd, int dirfd, const std::string& name, const Node& node,
-                         const std::string& snap_path) {
+void Restorer::ApplyMeta(int fd, int dirfd, const std::string& name,
+                         const Node& node, const std::string& snap_path) {
   auto fail = [&](const char* what) {
     ReportError(snap_path, PosixError(snap_path + ": " + what, errno));
   };
   bool is_link = node.type == NodeType::kSymlink;
   std::string proc = "/proc/self/fd/" + std::to_string(dirfd) + "/" + name;
-  // Order matters: chown clears security.capability (and setuid), so capabilities
-  // are set after the owner and the mode after both.
+  // Order matters: chown clears security.capability (and setuid), so
+  // capabilities are set after the owner and the mode after both.
   auto set_xattrs = [&](bool capability) {
     for (const auto& [k, v] : node.xattrs) {
       if ((k == "security.capability") != capability) continue;
-      int r = fd >= 0 ? ::fsetxattr(fd, k.c_str(), v.data(), v.size(), 0)
-                      : ::lsetxattr(proc.c_str(), k.c_str(), v.data(), v.size(), 0);
-      if (r != 0 && errno != ENOTSUP && !(errno == EPERM && !as_root_)) fail("setting xattrs");
+      int r = fd >= 0
+                  ? ::fsetxattr(fd, k.c_str(), v.data(), v.size(), 0)
+                  : ::lsetxattr(proc.c_str(), k.c_str(), v.data(), v.size(), 0);
+      if (r != 0 && errno != ENOTSUP && !(errno == EPERM && !as_root_))
+        fail("setting xattrs");
     }
   };
   set_xattrs(false);
   if (as_root_) {
     int r = fd >= 0 ? ::fchown(fd, node.uid, node.gid)
-                    : ::fchownat(dirfd, name.c_str(), node.uid, node.gid, AT_SYMLINK_NOFOLLOW);
+                    : ::fchownat(dirfd, name.c_str(), node.uid, node.gid,
+                                 AT_SYMLINK_NOFOLLOW);
     if (r != 0) fail("setting owner");
   }
   set_xattrs(true);
   if (!is_link) {
-    int r = fd >= 0 ? ::fchmod(fd, node.mode) : ::fchmodat(dirfd, name.c_str(), node.mode, 0);
+    int r = fd >= 0 ? ::fchmod(fd, node.mode)
+                    : ::fchmodat(dirfd, name.c_str(), node.mode, 0);
     if (r != 0) fail("setting mode");
   }
   struct timespec times[2] = {ToTs(node.atime), ToTs(node.mtime)};
-  int r = fd >= 0 ? ::futimens(fd, times)
-                  : ::utimensat(dirfd, name.c_str(), times, AT_SYMLINK_NOFOLLOW);
+  int r = fd >= 0
+              ? ::futimens(fd, times)
+              : ::utimensat(dirfd, name.c_str(), times, AT_SYMLINK_NOFOLLOW);
   if (r != 0) fail("setting times");
 }
 
-Result<void> Restorer::VerifyFile(int fd, const Node& node, const std::string& snap_path) {
+Result<void> Restorer::VerifyFile(int fd, const Node& node,
+                                  const std::string& snap_path) {
   if (::lseek(fd, 0, SEEK_SET) != 0) return PosixError(snap_path, errno);
   std::uint64_t total = 0;
   for (const Id& id : node.content) {
     auto loc = repo_.Lookup(id);
-    if (!loc) return MakeError(ErrorCode::kNotFound, snap_path + ": blob " + id.Short() + " not indexed");
+    if (!loc)
+      return MakeError(ErrorCode::kNotFound,
+                       snap_path + ": blob " + id.Short() + " not indexed");
     Bytes buf(loc->raw_length);
     size_t done = 0;
     while (done < buf.size()) {
       ssize_t n = ::read(fd, buf.data() + done, buf.size() - done);
       if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return MakeError(ErrorCode::kCorruption, snap_path + ": verify: file is short");
+      if (n <= 0)
+        return MakeError(ErrorCode::kCorruption,
+                         snap_path + ": verify: file is short");
       done += static_cast<size_t>(n);
     }
     if (repo_.BlobId(buf) != id)
-      return MakeError(ErrorCode::kCorruption, snap_path + ": verify: content differs at offset " +
-                                                   std::to_string(total));
+      return MakeError(ErrorCode::kCorruption,
+                       snap_path + ": verify: content differs at offset " +
+                           std::to_string(total));
     total += buf.size();
   }
   std::uint8_t extra;
   if (::read(fd, &extra, 1) != 0)
-    return MakeError(ErrorCode::kCorruption, snap_path + ": verify: file is longer than the snapshot");
+    return MakeError(ErrorCode::kCorruption,
+                     snap_path + ": verify: file is longer than the snapshot");
   return Ok();
 }
 
@@ -239,7 +260,8 @@ Result<void> Restorer::CreateFile(FileJob& f) {
   return Ok();
 }
 
-Result<void> Restorer::WriteAt(FileJob& f, std::uint64_t offset, ByteSpan data) {
+Result<void> Restorer::WriteAt(FileJob& f, std::uint64_t offset,
+                               ByteSpan data) {
   int fd = OpenBeneath(target_fd_, f.rel, O_WRONLY);
   if (fd < 0) return PosixError(f.snap_path, errno);
   // With --sparse, 4 KiB blocks (aligned in the file) that are all zero are not
@@ -263,7 +285,8 @@ Result<void> Restorer::WriteAt(FileJob& f, std::uint64_t offset, ByteSpan data) 
       }
     }
     while (pos < end) {
-      ssize_t n = ::pwrite(fd, data.data() + pos, end - pos, static_cast<off_t>(offset + pos));
+      ssize_t n = ::pwrite(fd, data.data() + pos, end - pos,
+                           static_cast<off_t>(offset + pos));
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) {
         status = PosixError(f.snap_path, errno);
@@ -296,7 +319,8 @@ void Restorer::FinishFile(FileJob& f) {
     }
   };
   if (f.failed) {
-    if (f.error && f.error->code != ErrorCode::kCancelled) ReportError(f.snap_path, *f.error);
+    if (f.error && f.error->code != ErrorCode::kCancelled)
+      ReportError(f.snap_path, *f.error);
     remove();
     return;
   }
@@ -304,7 +328,8 @@ void Restorer::FinishFile(FileJob& f) {
   Result<void> status = Ok();
   if (fd < 0) status = PosixError(f.snap_path, errno);
   std::uint64_t size = f.bytes.load();
-  if (status && ::ftruncate(fd, static_cast<off_t>(size)) != 0) status = PosixError(f.snap_path, errno);
+  if (status && ::ftruncate(fd, static_cast<off_t>(size)) != 0)
+    status = PosixError(f.snap_path, errno);
   if (status && opts_.verify) {
     status = VerifyFile(fd, f.node, f.snap_path);
     if (status) {
@@ -327,8 +352,9 @@ void Restorer::FinishFile(FileJob& f) {
 }
 
 void Restorer::RestorePack(const Id& pack, std::vector<Piece>& pieces) {
-  std::sort(pieces.begin(), pieces.end(),
-            [](const Piece& a, const Piece& b) { return a.loc.offset < b.loc.offset; });
+  std::sort(pieces.begin(), pieces.end(), [](const Piece& a, const Piece& b) {
+    return a.loc.offset < b.loc.offset;
+  });
   // Ranges: neighbouring blobs with small gaps are read in one request.
   constexpr std::uint64_t kMaxGap = 1 << 20, kMaxRange = 32 << 20;
   size_t i = 0;
@@ -338,7 +364,8 @@ void Restorer::RestorePack(const Id& pack, std::vector<Piece>& pieces) {
     size_t j = i + 1;
     while (j < pieces.size() && pieces[j].loc.offset <= end + kMaxGap &&
            pieces[j].loc.offset + pieces[j].loc.length - begin <= kMaxRange) {
-      end = std::max<std::uint64_t>(end, pieces[j].loc.offset + pieces[j].loc.length);
+      end = std::max<std::uint64_t>(
+          end, pieces[j].loc.offset + pieces[j].loc.length);
       ++j;
     }
     RestoreRange(pack, pieces, i, j);
@@ -346,17 +373,22 @@ void Restorer::RestorePack(const Id& pack, std::vector<Piece>& pieces) {
   }
 }
 
-void Restorer::RestoreRange(const Id& pack, std::vector<Piece>& pieces, size_t i, size_t j) {
+void Restorer::RestoreRange(const Id& pack, std::vector<Piece>& pieces,
+                            size_t i, size_t j) {
   std::uint64_t begin = pieces[i].loc.offset, end = begin;
   for (size_t p = i; p < j; ++p)
-    end = std::max<std::uint64_t>(end, pieces[p].loc.offset + pieces[p].loc.length);
+    end = std::max<std::uint64_t>(end,
+                                  pieces[p].loc.offset + pieces[p].loc.length);
   Result<Bytes> range = MakeError(ErrorCode::kCancelled, "interrupted");
   if (!Cancelled()) {
-    range = repo_.backend().Load({storage::ObjectType::kPack, pack.Hex()}, begin, end - begin);
+    range = repo_.backend().Load({storage::ObjectType::kPack, pack.Hex()},
+                                 begin, end - begin);
     if (!range) range = range.error().Wrap("pack " + pack.Hex());
   }
-  if (!range && range.error().code != ErrorCode::kCancelled && pieces[i].id != pieces[j - 1].id) {
-    // A damaged (e.g. truncated) pack: read blob by blob to save what is intact.
+  if (!range && range.error().code != ErrorCode::kCancelled &&
+      pieces[i].id != pieces[j - 1].id) {
+    // A damaged (e.g. truncated) pack: read blob by blob to save what is
+    // intact.
     while (i < j) {
       size_t m = i;
       while (m < j && pieces[m].id == pieces[i].id) ++m;
@@ -371,8 +403,10 @@ void Restorer::RestoreRange(const Id& pack, std::vector<Piece>& pieces, size_t i
     size_t m = k;
     while (m < j && pieces[m].id == pieces[k].id) ++m;
     Result<Bytes> blob =
-        range ? repo_.DecodeBlob(pieces[k].id, pieces[k].loc,
-                                 ByteSpan(*range).subspan(pieces[k].loc.offset - begin, pieces[k].loc.length))
+        range ? repo_.DecodeBlob(
+                    pieces[k].id, pieces[k].loc,
+                    ByteSpan(*range).subspan(pieces[k].loc.offset - begin,
+                                             pieces[k].loc.length))
               : Result<Bytes>(range.error());
     for (size_t p = k; p < m; ++p) {
       FileJob& f = *pieces[p].file;
@@ -380,8 +414,10 @@ void Restorer::RestoreRange(const Id& pack, std::vector<Piece>& pieces, size_t i
         FailFile(f, blob.error().Wrap(f.snap_path));
       } else if (!f.failed) {
         auto w = WriteAt(f, pieces[p].offset, *blob);
-        if (!w) FailFile(f, w.error());
-        else if (opts_.progress) opts_.progress->bytes += blob->size();
+        if (!w)
+          FailFile(f, w.error());
+        else if (opts_.progress)
+          opts_.progress->bytes += blob->size();
       }
       PieceDone(f);
     }
@@ -394,7 +430,8 @@ void Restorer::RunBatch() {
   std::vector<std::unique_ptr<FileJob>> batch = std::move(batch_);
   batch_.clear();
   batch_bytes_ = 0;
-  // Create all files in parallel (on a network file system each create is a round trip).
+  // Create all files in parallel (on a network file system each create is a
+  // round trip).
   std::vector<std::future<void>> creates;
   for (auto& f : batch) {
     FileJob* fp = f.get();
@@ -414,7 +451,8 @@ void Restorer::RunBatch() {
       auto loc = repo_.Lookup(id);
       if (!loc) {
         FailFile(*f, MakeError(ErrorCode::kNotFound,
-                               f->snap_path + ": blob " + id.Hex() + " is not in the index"));
+                               f->snap_path + ": blob " + id.Hex() +
+                                   " is not in the index"));
         f->remaining.fetch_sub(1);
         continue;
       }
@@ -434,7 +472,8 @@ void Restorer::RunBatch() {
   for (auto& p : packs) p.get();
 }
 
-void Restorer::QueueFile(const Node& node, const std::string& snap_path, const std::string& rel) {
+void Restorer::QueueFile(const Node& node, const std::string& snap_path,
+                         const std::string& rel) {
   auto f = std::make_unique<FileJob>();
   f->rel = rel;
   f->snap_path = snap_path;
@@ -445,7 +484,8 @@ void Restorer::QueueFile(const Node& node, const std::string& snap_path, const s
   if (batch_.size() >= 4096 || batch_bytes_ >= (1ULL << 30)) RunBatch();
 }
 
-void Restorer::RestoreNode(int dirfd, const Node& node, const std::string& snap_path,
+void Restorer::RestoreNode(int dirfd, const Node& node,
+                           const std::string& snap_path,
                            const std::string& rel) {
   const char* name = node.name.c_str();
   if (node.type == NodeType::kFile && node.links > 1) {
@@ -475,14 +515,16 @@ void Restorer::RestoreNode(int dirfd, const Node& node, const std::string& snap_
   }
   auto replace = [&](auto create) {
     if (create() == 0) return true;
-    if (errno == EEXIST && ::unlinkat(dirfd, name, 0) == 0 && create() == 0) return true;
+    if (errno == EEXIST && ::unlinkat(dirfd, name, 0) == 0 && create() == 0)
+      return true;
     ReportError(snap_path, PosixError(snap_path, errno));
     return false;
   };
   bool ok = false;
   switch (node.type) {
     case NodeType::kSymlink:
-      ok = replace([&] { return ::symlinkat(node.link_target.c_str(), dirfd, name); });
+      ok = replace(
+          [&] { return ::symlinkat(node.link_target.c_str(), dirfd, name); });
       break;
     case NodeType::kFifo:
       ok = replace([&] { return ::mkfifoat(dirfd, name, 0600); });
@@ -493,14 +535,18 @@ void Restorer::RestoreNode(int dirfd, const Node& node, const std::string& snap_
     case NodeType::kCharDev:
     case NodeType::kBlockDev:
       if (!as_root_) {
-        ReportError(snap_path, MakeError(ErrorCode::kPermission,
-                                         snap_path + ": device nodes can only be restored as root"));
+        ReportError(
+            snap_path,
+            MakeError(
+                ErrorCode::kPermission,
+                snap_path + ": device nodes can only be restored as root"));
         return;
       }
       ok = replace([&] {
-        return ::mknodat(dirfd, name,
-                         (node.type == NodeType::kCharDev ? S_IFCHR : S_IFBLK) | 0600,
-                         static_cast<dev_t>(node.rdev));
+        return ::mknodat(
+            dirfd, name,
+            (node.type == NodeType::kCharDev ? S_IFCHR : S_IFBLK) | 0600,
+            static_cast<dev_t>(node.rdev));
       });
       break;
     default:
@@ -512,8 +558,10 @@ void Restorer::RestoreNode(int dirfd, const Node& node, const std::string& snap_
   ++result_.other;
 }
 
-Result<void> Restorer::RestoreTree(int dirfd, const Id& tree_id, const std::string& snap_path,
-                                   const std::string& rel, bool parent_selected) {
+Result<void> Restorer::RestoreTree(int dirfd, const Id& tree_id,
+                                   const std::string& snap_path,
+                                   const std::string& rel,
+                                   bool parent_selected) {
   auto tree = repo_.LoadTree(tree_id);
   if (!tree) {
     ReportError(snap_path.empty() ? "/" : snap_path, tree.error());
@@ -524,8 +572,10 @@ Result<void> Restorer::RestoreTree(int dirfd, const Id& tree_id, const std::stri
     std::string child_snap = snap_path + "/" + node.name;
     std::string child_rel = rel.empty() ? node.name : rel + "/" + node.name;
     bool descend = false;
-    bool selected = parent_selected || Selected(child_snap, node.type == NodeType::kDir, &descend);
-    if (parent_selected && archiver::IsExcluded(opts_.excludes, child_snap)) continue;
+    bool selected = parent_selected ||
+                    Selected(child_snap, node.type == NodeType::kDir, &descend);
+    if (parent_selected && archiver::IsExcluded(opts_.excludes, child_snap))
+      continue;
     if (parent_selected) descend = node.type == NodeType::kDir;
     if (node.type != NodeType::kDir) {
       if (selected) RestoreNode(dirfd, node, child_snap, child_rel);
@@ -537,7 +587,8 @@ Result<void> Restorer::RestoreTree(int dirfd, const Id& tree_id, const std::stri
         std::lock_guard lock(mu_);
         ++result_.dirs;
       }
-      RETURN_IF_ERROR(RestoreTree(dirfd, *node.subtree, child_snap, child_rel, selected));
+      RETURN_IF_ERROR(
+          RestoreTree(dirfd, *node.subtree, child_snap, child_rel, selected));
       continue;
     }
     const char* name = node.name.c_str();
@@ -545,9 +596,12 @@ Result<void> Restorer::RestoreTree(int dirfd, const Id& tree_id, const std::stri
       ReportError(child_snap, PosixError(child_snap, errno));
       continue;
     }
-    int fd = ::openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int fd =
+        ::openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
-      ReportError(child_snap, PosixError(child_snap + " (refusing to follow a symlink)", errno));
+      ReportError(
+          child_snap,
+          PosixError(child_snap + " (refusing to follow a symlink)", errno));
       continue;
     }
     {
@@ -571,13 +625,17 @@ Result<RestoreResult> Restorer::Run(const model::Snapshot& snap) {
   std::string base;  // snapshot path of `start`
   for (const std::string& comp : SplitPath(opts_.subpath)) {
     if (!model::IsSafeName(comp))
-      return MakeError(ErrorCode::kInvalidArgument, "bad path component '" + comp + "' in " + opts_.subpath);
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "bad path component '" + comp + "' in " + opts_.subpath);
     if (start.type != NodeType::kDir)
-      return MakeError(ErrorCode::kNotFound, base + " is not a directory in the snapshot");
+      return MakeError(ErrorCode::kNotFound,
+                       base + " is not a directory in the snapshot");
     ASSIGN_OR_RETURN(model::Tree t, repo_.LoadTree(*start.subtree));
-    auto it = std::find_if(t.nodes.begin(), t.nodes.end(), [&](const Node& n) { return n.name == comp; });
+    auto it = std::find_if(t.nodes.begin(), t.nodes.end(),
+                           [&](const Node& n) { return n.name == comp; });
     if (it == t.nodes.end())
-      return MakeError(ErrorCode::kNotFound, base + "/" + comp + ": not in the snapshot");
+      return MakeError(ErrorCode::kNotFound,
+                       base + "/" + comp + ": not in the snapshot");
     start = *it;
     base += "/" + comp;
   }
@@ -586,14 +644,16 @@ Result<RestoreResult> Restorer::Run(const model::Snapshot& snap) {
   if (target_fd_ < 0) return PosixError(opts_.target, errno);
   Result<void> walked = Ok();
   if (start.type == NodeType::kDir && !base.empty()) {
-    // The target takes the metadata of the restored directory (like rsync src/ dst/).
+    // The target takes the metadata of the restored directory (like rsync src/
+    // dst/).
     dirs_.push_back({".", start});
   }
   if (start.type == NodeType::kDir) {
     walked = RestoreTree(target_fd_, *start.subtree, base, "", false);
   } else {
     bool descend = false;
-    if (Selected(base, false, &descend)) RestoreNode(target_fd_, start, base, start.name);
+    if (Selected(base, false, &descend))
+      RestoreNode(target_fd_, start, base, start.name);
   }
   RunBatch();
   // Hard links, then directory metadata deepest first (adding entries changes
@@ -602,10 +662,12 @@ Result<RestoreResult> Restorer::Run(const model::Snapshot& snap) {
     if (opts_.dry_run) break;
     int dfd = OpenBeneath(target_fd_, Parent(fresh), O_RDONLY | O_DIRECTORY);
     std::string name = fresh.substr(fresh.find_last_of('/') + 1);
-    if (dfd < 0 || (::linkat(target_fd_, existing.c_str(), dfd, name.c_str(), 0) != 0 &&
-                    !(errno == EEXIST && ::unlinkat(dfd, name.c_str(), 0) == 0 &&
-                      ::linkat(target_fd_, existing.c_str(), dfd, name.c_str(), 0) == 0)))
-      ReportError("/" + fresh, PosixError("/" + fresh + ": creating hard link", errno));
+    if (dfd < 0 ||
+        (::linkat(target_fd_, existing.c_str(), dfd, name.c_str(), 0) != 0 &&
+         !(errno == EEXIST && ::unlinkat(dfd, name.c_str(), 0) == 0 &&
+           ::linkat(target_fd_, existing.c_str(), dfd, name.c_str(), 0) == 0)))
+      ReportError("/" + fresh,
+                  PosixError("/" + fresh + ": creating hard link", errno));
     else {
       std::lock_guard lock(mu_);
       ++result_.files;
@@ -631,13 +693,15 @@ Result<RestoreResult> Restorer::Run(const model::Snapshot& snap) {
 
 }  // namespace
 
-Result<RestoreResult> RunRestore(repo::Repository& repo, const model::Snapshot& snapshot,
+Result<RestoreResult> RunRestore(repo::Repository& repo,
+                                 const model::Snapshot& snapshot,
                                  const RestoreOptions& options) {
   Restorer r(repo, options);
   return r.Run(snapshot);
 }
 
-Result<model::Node> FindNode(repo::Repository& repo, const Id& root, const std::string& path) {
+Result<model::Node> FindNode(repo::Repository& repo, const Id& root,
+                             const std::string& path) {
   Node cur;
   cur.type = NodeType::kDir;
   cur.subtree = root;
@@ -646,9 +710,11 @@ Result<model::Node> FindNode(repo::Repository& repo, const Id& root, const std::
     if (cur.type != NodeType::kDir)
       return MakeError(ErrorCode::kNotFound, seen + ": not a directory");
     ASSIGN_OR_RETURN(model::Tree t, repo.LoadTree(*cur.subtree));
-    auto it = std::find_if(t.nodes.begin(), t.nodes.end(), [&](const Node& n) { return n.name == comp; });
+    auto it = std::find_if(t.nodes.begin(), t.nodes.end(),
+                           [&](const Node& n) { return n.name == comp; });
     seen += "/" + comp;
-    if (it == t.nodes.end()) return MakeError(ErrorCode::kNotFound, seen + ": not in the snapshot");
+    if (it == t.nodes.end())
+      return MakeError(ErrorCode::kNotFound, seen + ": not in the snapshot");
     cur = *it;
   }
   return cur;

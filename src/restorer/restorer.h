@@ -10,10 +10,10 @@
 //     later members of a hard-link group: remembered
 //   wait for the workers; create hard links
 //   set directory metadata deepest first (times last, after their content)
-// Names come from trees that were authenticated and checked (no "/", "..", NUL),
-// and every path operation is relative to a directory fd this restore created, so
-// no entry can redirect a write outside the target. A damaged blob makes that one
-// file fail (reported, removed); the rest is restored.
+// Names come from trees that were authenticated and checked (no "/", "..",
+// NUL), and every path operation is relative to a directory fd this restore
+// created, so no entry can redirect a write outside the target. A damaged blob
+// makes that one file fail (reported, removed); the rest is restored.
 #pragma once
 
 #include <atomic>
@@ -39,7 +39,8 @@ struct RestoreOptions {
   std::vector<std::string> includes;  // glob patterns on snapshot paths
   std::vector<std::string> excludes;
   bool sparse = false;
-  bool verify = false;  // re-read every restored file and compare with its blobs
+  bool verify =
+      false;  // re-read every restored file and compare with its blobs
   bool dry_run = false;
   int workers = 8;
   std::function<void(const std::string& path, const Error& error)> on_error;
@@ -48,13 +49,16 @@ struct RestoreOptions {
 };
 
 struct RestoreResult {
-  std::uint64_t files = 0, dirs = 0, other = 0, bytes = 0, errors = 0, verified = 0;
+  std::uint64_t files = 0, dirs = 0, other = 0, bytes = 0, errors = 0,
+                verified = 0;
 };
 
-Result<RestoreResult> RunRestore(repo::Repository& repo, const model::Snapshot& snapshot,
+Result<RestoreResult> RunRestore(repo::Repository& repo,
+                                 const model::Snapshot& snapshot,
                                  const RestoreOptions& options);
 
 // Finds the node at `path` ("/a/b") below tree `root`. kNotFound if absent.
-Result<model::Node> FindNode(repo::Repository& repo, const Id& root, const std::string& path);
+Result<model::Node> FindNode(repo::Repository& repo, const Id& root,
+                             const std::string& path);
 
 }  // namespace efs2s3::restorer

@@ -4,12 +4,18 @@ namespace efs2s3::storage {
 
 const char* ObjectTypeDir(ObjectType type) {
   switch (type) {
-    case ObjectType::kConfig: return "";
-    case ObjectType::kKey: return "keys";
-    case ObjectType::kPack: return "data";
-    case ObjectType::kIndex: return "index";
-    case ObjectType::kSnapshot: return "snapshots";
-    case ObjectType::kLock: return "locks";
+    case ObjectType::kConfig:
+      return "";
+    case ObjectType::kKey:
+      return "keys";
+    case ObjectType::kPack:
+      return "data";
+    case ObjectType::kIndex:
+      return "index";
+    case ObjectType::kSnapshot:
+      return "snapshots";
+    case ObjectType::kLock:
+      return "locks";
   }
   return "";
 }
@@ -17,7 +23,8 @@ const char* ObjectTypeDir(ObjectType type) {
 std::string ObjectKey(const Handle& h) {
   if (h.type == ObjectType::kConfig) return "config";
   std::string dir = ObjectTypeDir(h.type);
-  if (h.type == ObjectType::kPack) return dir + "/" + h.name.substr(0, 2) + "/" + h.name;
+  if (h.type == ObjectType::kPack)
+    return dir + "/" + h.name.substr(0, 2) + "/" + h.name;
   return dir + "/" + h.name;
 }
 

@@ -1,9 +1,10 @@
 // storage: where repository objects live.
 //
-// A Backend stores immutable named objects grouped by type. It knows nothing about
-// packs, encryption or snapshots: only (type, name) -> bytes. Every repository
-// location (a local directory, s3://bucket/prefix) is a Backend; decorators (retry,
-// concurrency limits) wrap one another, composed in Open() (registry.h).
+// A Backend stores immutable named objects grouped by type. It knows nothing
+// about packs, encryption or snapshots: only (type, name) -> bytes. Every
+// repository location (a local directory, s3://bucket/prefix) is a Backend;
+// decorators (retry, concurrency limits) wrap one another, composed in Open()
+// (registry.h).
 //
 // Object keys, relative to the repository root (docs/FORMAT.md, "Layout"):
 //   config                      kConfig   (name is ignored; always "config")
@@ -15,9 +16,11 @@
 //
 // Error contract (checked by the conformance suite, storage/testing/):
 //   - a missing object is kNotFound, on Load, Stat and Remove;
-//   - a create-only Save of an existing object is kAlreadyExists and leaves it as it was;
+//   - a create-only Save of an existing object is kAlreadyExists and leaves it
+//   as it was;
 //   - retryable failures are kTransient; everything else is permanent;
-//   - a ranged Load past the end of the object is kCorruption (never a short result).
+//   - a ranged Load past the end of the object is kCorruption (never a short
+//   result).
 // All methods are thread-safe.
 #pragma once
 
@@ -52,8 +55,9 @@ struct ObjectInfo {
 struct SaveOptions {
   // Fail with kAlreadyExists instead of replacing an existing object.
   bool create_only = false;
-  // The object holds metadata (a pack of tree blobs): object stores keep it in the
-  // metadata storage class, so listing and planning never need a cold retrieval.
+  // The object holds metadata (a pack of tree blobs): object stores keep it in
+  // the metadata storage class, so listing and planning never need a cold
+  // retrieval.
   bool metadata = false;
 };
 
@@ -64,7 +68,8 @@ class Backend {
   Backend(const Backend&) = delete;
   Backend& operator=(const Backend&) = delete;
 
-  // A human-readable location ("/srv/repo", "s3:bucket/prefix"), without secrets.
+  // A human-readable location ("/srv/repo", "s3:bucket/prefix"), without
+  // secrets.
   virtual std::string Location() const = 0;
 
   // Creates the empty layout (directories, or nothing for object stores).
@@ -72,7 +77,8 @@ class Backend {
   virtual Result<void> Create() = 0;
 
   // Stores `data` atomically: readers see either nothing or all of it.
-  virtual Result<void> Save(const Handle& h, ByteSpan data, const SaveOptions& opts) = 0;
+  virtual Result<void> Save(const Handle& h, ByteSpan data,
+                            const SaveOptions& opts) = 0;
 
   // Reads `length` bytes at `offset`; length 0 means "to the end".
   virtual Result<Bytes> Load(const Handle& h, std::uint64_t offset = 0,
@@ -85,8 +91,9 @@ class Backend {
 
   // Calls fn once per object of `type`, in no particular order. Stops at and
   // returns the first error fn returns.
-  virtual Result<void> List(ObjectType type,
-                            const std::function<Result<void>(const ObjectInfo&)>& fn) = 0;
+  virtual Result<void> List(
+      ObjectType type,
+      const std::function<Result<void>(const ObjectInfo&)>& fn) = 0;
 
   // Number of requests the backend can usefully have in flight (S3: tens).
   virtual int Concurrency() const { return 4; }

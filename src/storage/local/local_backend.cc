@@ -26,8 +26,9 @@ class LocalBackend : public Backend {
       return MakeError(ErrorCode::kAlreadyExists,
                        root_ + ": a repository already exists here");
     RETURN_IF_ERROR(MakeDirs(root_));
-    for (ObjectType t : {ObjectType::kKey, ObjectType::kIndex, ObjectType::kSnapshot,
-                         ObjectType::kLock, ObjectType::kPack}) {
+    for (ObjectType t :
+         {ObjectType::kKey, ObjectType::kIndex, ObjectType::kSnapshot,
+          ObjectType::kLock, ObjectType::kPack}) {
       RETURN_IF_ERROR(MakeDirs(root_ + "/" + ObjectTypeDir(t)));
     }
     for (int i = 0; i < 256; ++i) {
@@ -38,20 +39,24 @@ class LocalBackend : public Backend {
     return Ok();
   }
 
-  Result<void> Save(const Handle& h, ByteSpan data, const SaveOptions& opts) override {
+  Result<void> Save(const Handle& h, ByteSpan data,
+                    const SaveOptions& opts) override {
     std::string path = Path(h);
     Result<void> r = WriteFileAtomic(path, data, opts.create_only);
     if (!r && r.error().code == ErrorCode::kNotFound) {
-      // The type directory is missing (e.g. an old pack prefix): create and retry.
+      // The type directory is missing (e.g. an old pack prefix): create and
+      // retry.
       RETURN_IF_ERROR(MakeDirs(path.substr(0, path.find_last_of('/'))));
       r = WriteFileAtomic(path, data, opts.create_only);
     }
     if (!r && r.error().code == ErrorCode::kAlreadyExists)
-      return MakeError(ErrorCode::kAlreadyExists, ObjectKey(h) + ": already exists");
+      return MakeError(ErrorCode::kAlreadyExists,
+                       ObjectKey(h) + ": already exists");
     return r;
   }
 
-  Result<Bytes> Load(const Handle& h, std::uint64_t offset, std::uint64_t length) override {
+  Result<Bytes> Load(const Handle& h, std::uint64_t offset,
+                     std::uint64_t length) override {
     std::string path = Path(h);
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return PosixError(ObjectKey(h), errno);
@@ -88,7 +93,8 @@ class LocalBackend : public Backend {
 
   Result<ObjectInfo> Stat(const Handle& h) override {
     struct stat st {};
-    if (::stat(Path(h).c_str(), &st) != 0) return PosixError(ObjectKey(h), errno);
+    if (::stat(Path(h).c_str(), &st) != 0)
+      return PosixError(ObjectKey(h), errno);
     return ObjectInfo{h.name, static_cast<std::uint64_t>(st.st_size)};
   }
 
@@ -97,17 +103,22 @@ class LocalBackend : public Backend {
     return Ok();
   }
 
-  Result<void> List(ObjectType type,
-                    const std::function<Result<void>(const ObjectInfo&)>& fn) override {
+  Result<void> List(
+      ObjectType type,
+      const std::function<Result<void>(const ObjectInfo&)>& fn) override {
     if (type == ObjectType::kConfig) {
       auto st = Stat({type, "config"});
-      if (!st) return st.error().code == ErrorCode::kNotFound ? Ok() : Result<void>(st.error());
+      if (!st)
+        return st.error().code == ErrorCode::kNotFound
+                   ? Ok()
+                   : Result<void>(st.error());
       return fn(*st);
     }
     std::string dir = root_ + "/" + ObjectTypeDir(type);
     if (type != ObjectType::kPack) return ListDir(dir, fn);
     DIR* d = ::opendir(dir.c_str());
-    if (!d) return errno == ENOENT ? Ok() : Result<void>(PosixError(dir, errno));
+    if (!d)
+      return errno == ENOENT ? Ok() : Result<void>(PosixError(dir, errno));
     std::vector<std::string> subs;
     while (dirent* e = ::readdir(d)) {
       std::string n = e->d_name;
@@ -121,15 +132,18 @@ class LocalBackend : public Backend {
  private:
   std::string Path(const Handle& h) const { return root_ + "/" + ObjectKey(h); }
 
-  static Result<void> ListDir(const std::string& dir,
-                              const std::function<Result<void>(const ObjectInfo&)>& fn) {
+  static Result<void> ListDir(
+      const std::string& dir,
+      const std::function<Result<void>(const ObjectInfo&)>& fn) {
     DIR* d = ::opendir(dir.c_str());
-    if (!d) return errno == ENOENT ? Ok() : Result<void>(PosixError(dir, errno));
+    if (!d)
+      return errno == ENOENT ? Ok() : Result<void>(PosixError(dir, errno));
     std::vector<ObjectInfo> items;
     int dfd = ::dirfd(d);
     while (dirent* e = ::readdir(d)) {
       std::string n = e->d_name;
-      if (n.empty() || n[0] == '.' || n.find(".tmp-") != std::string::npos) continue;
+      if (n.empty() || n[0] == '.' || n.find(".tmp-") != std::string::npos)
+        continue;
       struct stat st {};
       if (::fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
       if (!S_ISREG(st.st_mode)) continue;

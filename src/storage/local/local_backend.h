@@ -1,9 +1,9 @@
 // A repository in a local (or NFS-mounted) directory.
 //
 // Writes go to a temporary file in the target directory, are fsynced and then
-// published with rename() (or link() for create-only saves), so a crash never leaves
-// a partial object under its final name. Temporary files (".tmp-*") are ignored by
-// List and may be deleted at any time by maintenance.
+// published with rename() (or link() for create-only saves), so a crash never
+// leaves a partial object under its final name. Temporary files (".tmp-*") are
+// ignored by List and may be deleted at any time by maintenance.
 #pragma once
 
 #include <memory>

@@ -16,10 +16,11 @@ std::unique_ptr<Backend> FreshLocal() {
   return b;
 }
 
-INSTANTIATE_TEST_SUITE_P(Local, BackendConformanceTest,
-                         ::testing::Values(BackendUnderTest{"local", FreshLocal},
-                                           BackendUnderTest{"mem", NewMemBackend}),
-                         BackendName);
+INSTANTIATE_TEST_SUITE_P(
+    Local, BackendConformanceTest,
+    ::testing::Values(BackendUnderTest{"local", FreshLocal},
+                      BackendUnderTest{"mem", NewMemBackend}),
+    BackendName);
 
 }  // namespace
 }  // namespace efs2s3::storage

@@ -11,7 +11,8 @@ class MemBackend : public Backend {
   std::string Location() const override { return "mem:"; }
   Result<void> Create() override { return Ok(); }
 
-  Result<void> Save(const Handle& h, ByteSpan data, const SaveOptions& opts) override {
+  Result<void> Save(const Handle& h, ByteSpan data,
+                    const SaveOptions& opts) override {
     std::lock_guard lock(mu_);
     std::string key = ObjectKey(h);
     if (opts.create_only && objects_.count(key))
@@ -20,14 +21,17 @@ class MemBackend : public Backend {
     return Ok();
   }
 
-  Result<Bytes> Load(const Handle& h, std::uint64_t offset, std::uint64_t length) override {
+  Result<Bytes> Load(const Handle& h, std::uint64_t offset,
+                     std::uint64_t length) override {
     std::lock_guard lock(mu_);
     std::string key = ObjectKey(h);
     auto it = objects_.find(key);
-    if (it == objects_.end()) return MakeError(ErrorCode::kNotFound, key + ": not found");
+    if (it == objects_.end())
+      return MakeError(ErrorCode::kNotFound, key + ": not found");
     const Bytes& b = it->second;
     if (offset > b.size() || (length > 0 && offset + length > b.size()))
-      return MakeError(ErrorCode::kCorruption, key + ": shorter than the requested range");
+      return MakeError(ErrorCode::kCorruption,
+                       key + ": shorter than the requested range");
     if (length == 0) length = b.size() - offset;
     return Bytes(b.begin() + static_cast<long>(offset),
                  b.begin() + static_cast<long>(offset + length));
@@ -48,14 +52,16 @@ class MemBackend : public Backend {
     return Ok();
   }
 
-  Result<void> List(ObjectType type,
-                    const std::function<Result<void>(const ObjectInfo&)>& fn) override {
+  Result<void> List(
+      ObjectType type,
+      const std::function<Result<void>(const ObjectInfo&)>& fn) override {
     std::vector<ObjectInfo> items;
     {
       std::lock_guard lock(mu_);
       for (const auto& [key, value] : objects_) {
         Handle probe{type, key.substr(key.find_last_of('/') + 1)};
-        if (ObjectKey(probe) == key) items.push_back({probe.name, value.size()});
+        if (ObjectKey(probe) == key)
+          items.push_back({probe.name, value.size()});
       }
     }
     for (const auto& it : items) RETURN_IF_ERROR(fn(it));
@@ -69,6 +75,8 @@ class MemBackend : public Backend {
 
 }  // namespace
 
-std::unique_ptr<Backend> NewMemBackend() { return std::make_unique<MemBackend>(); }
+std::unique_ptr<Backend> NewMemBackend() {
+  return std::make_unique<MemBackend>();
+}
 
 }  // namespace efs2s3::storage

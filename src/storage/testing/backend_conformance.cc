@@ -19,7 +19,8 @@ namespace {
 std::string RandomName() { return HexEncode(RandomBytes(32)); }
 
 TEST_P(BackendConformanceTest, LoadMissingIsNotFound) {
-  // Given an empty repository, then every read of a missing object is kNotFound.
+  // Given an empty repository, then every read of a missing object is
+  // kNotFound.
   Handle h{ObjectType::kPack, RandomName()};
   auto r = backend_->Load(h);
   ASSERT_FALSE(r);
@@ -72,7 +73,8 @@ TEST_P(BackendConformanceTest, CreateOnlyNeverReplaces) {
   ASSERT_TRUE(backend_->Save(h, first, {.create_only = true}));
   auto again = backend_->Save(h, ToBytes("second"), {.create_only = true});
   ASSERT_FALSE(again);
-  EXPECT_EQ(again.error().code, ErrorCode::kAlreadyExists) << again.error().message;
+  EXPECT_EQ(again.error().code, ErrorCode::kAlreadyExists)
+      << again.error().message;
   EXPECT_EQ(*backend_->Load(h), first);
   // A plain save replaces.
   ASSERT_TRUE(backend_->Save(h, ToBytes("third"), {}));
@@ -84,10 +86,11 @@ TEST_P(BackendConformanceTest, ConfigObject) {
   EXPECT_EQ(backend_->Stat(h).error().code, ErrorCode::kNotFound);
   ASSERT_TRUE(backend_->Save(h, ToBytes("cfg"), {.create_only = true}));
   int seen = 0;
-  ASSERT_TRUE(backend_->List(ObjectType::kConfig, [&](const ObjectInfo&) -> Result<void> {
-    ++seen;
-    return Ok();
-  }));
+  ASSERT_TRUE(backend_->List(ObjectType::kConfig,
+                             [&](const ObjectInfo&) -> Result<void> {
+                               ++seen;
+                               return Ok();
+                             }));
   EXPECT_EQ(seen, 1);
 }
 
@@ -95,7 +98,8 @@ TEST_P(BackendConformanceTest, ListReturnsEachObjectOnceByType) {
   std::set<std::string> packs, snaps;
   for (int i = 0; i < 25; ++i) {
     std::string n = RandomName();
-    ASSERT_TRUE(backend_->Save({ObjectType::kPack, n}, RandomBytes(10 + i), {}));
+    ASSERT_TRUE(
+        backend_->Save({ObjectType::kPack, n}, RandomBytes(10 + i), {}));
     packs.insert(n);
   }
   for (int i = 0; i < 3; ++i) {
@@ -104,30 +108,33 @@ TEST_P(BackendConformanceTest, ListReturnsEachObjectOnceByType) {
     snaps.insert(n);
   }
   std::multiset<std::string> listed;
-  ASSERT_TRUE(backend_->List(ObjectType::kPack, [&](const ObjectInfo& info) -> Result<void> {
-    listed.insert(info.name);
-    return Ok();
-  }));
+  ASSERT_TRUE(backend_->List(ObjectType::kPack,
+                             [&](const ObjectInfo& info) -> Result<void> {
+                               listed.insert(info.name);
+                               return Ok();
+                             }));
   EXPECT_EQ(std::set<std::string>(listed.begin(), listed.end()), packs);
   EXPECT_EQ(listed.size(), packs.size());
   std::set<std::string> listed_snaps;
-  ASSERT_TRUE(
-      backend_->List(ObjectType::kSnapshot, [&](const ObjectInfo& info) -> Result<void> {
-        listed_snaps.insert(info.name);
-        EXPECT_EQ(info.size, 5u);
-        return Ok();
-      }));
+  ASSERT_TRUE(backend_->List(ObjectType::kSnapshot,
+                             [&](const ObjectInfo& info) -> Result<void> {
+                               listed_snaps.insert(info.name);
+                               EXPECT_EQ(info.size, 5u);
+                               return Ok();
+                             }));
   EXPECT_EQ(listed_snaps, snaps);
 }
 
 TEST_P(BackendConformanceTest, ListStopsOnCallbackError) {
   for (int i = 0; i < 3; ++i)
-    ASSERT_TRUE(backend_->Save({ObjectType::kIndex, RandomName()}, RandomBytes(5), {}));
+    ASSERT_TRUE(
+        backend_->Save({ObjectType::kIndex, RandomName()}, RandomBytes(5), {}));
   int calls = 0;
-  auto r = backend_->List(ObjectType::kIndex, [&](const ObjectInfo&) -> Result<void> {
-    ++calls;
-    return MakeError(ErrorCode::kCancelled, "stop");
-  });
+  auto r = backend_->List(ObjectType::kIndex,
+                          [&](const ObjectInfo&) -> Result<void> {
+                            ++calls;
+                            return MakeError(ErrorCode::kCancelled, "stop");
+                          });
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, ErrorCode::kCancelled);
   EXPECT_EQ(calls, 1);
@@ -149,14 +156,16 @@ TEST_P(BackendConformanceTest, ConcurrentSaves) {
     threads.emplace_back([&, t] {
       for (int i = t; i < 32; i += 8) {
         Bytes d = ToBytes(names[static_cast<size_t>(i)]);
-        if (!backend_->Save({ObjectType::kPack, names[static_cast<size_t>(i)]}, d, {}))
+        if (!backend_->Save({ObjectType::kPack, names[static_cast<size_t>(i)]},
+                            d, {}))
           ++failures;
       }
     });
   }
   for (auto& th : threads) th.join();
   EXPECT_EQ(failures.load(), 0);
-  for (const auto& n : names) EXPECT_EQ(*backend_->Load({ObjectType::kPack, n}), ToBytes(n));
+  for (const auto& n : names)
+    EXPECT_EQ(*backend_->Load({ObjectType::kPack, n}), ToBytes(n));
 }
 
 TEST_P(BackendConformanceTest, ConcurrentCreateOnlyHasOneWinner) {
@@ -165,9 +174,12 @@ TEST_P(BackendConformanceTest, ConcurrentCreateOnlyHasOneWinner) {
   std::vector<std::thread> threads;
   for (int t = 0; t < 6; ++t) {
     threads.emplace_back([&, t] {
-      auto r = backend_->Save(h, ToBytes(std::to_string(t)), {.create_only = true});
-      if (r) ++wins;
-      else if (r.error().code == ErrorCode::kAlreadyExists) ++exists;
+      auto r =
+          backend_->Save(h, ToBytes(std::to_string(t)), {.create_only = true});
+      if (r)
+        ++wins;
+      else if (r.error().code == ErrorCode::kAlreadyExists)
+        ++exists;
     });
   }
   for (auto& th : threads) th.join();
