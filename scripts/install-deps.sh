@@ -7,7 +7,7 @@ pkgs=(build-essential cmake ninja-build pkg-config git python3
       libssl-dev libzstd-dev libcurl4-openssl-dev libcli11-dev libfmt-dev
       nlohmann-json3-dev libexpected-dev libgtest-dev libgmock-dev libpugixml-dev
       libtomlplusplus-dev
-      attr acl bats jq)
+      attr acl bats jq clang-format)
 for arg in "$@"; do
   case "$arg" in
     --with-s3-server)
