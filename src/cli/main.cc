@@ -71,6 +71,22 @@ int main(int argc, char** argv) {
                  "Storage class of data packs (e.g. GLACIER_IR)");
   app.add_option("--s3-storage-class-meta", s3.storage_class_meta,
                  "Storage class of metadata objects");
+  app.add_option(
+      "--s3-multipart-threshold", s3.multipart_threshold,
+      "Upload objects of at least this many bytes in parts (default 64 MiB)");
+  app.add_option(
+      "--s3-part-size", s3.multipart_part_size,
+      "Multipart part size in bytes, at least 5 MiB (default 16 MiB)");
+  app.add_option("--s3-part-parallel", s3.multipart_parallel,
+                 "Parts of one object uploaded at once (default 4)");
+  app.add_option("--s3-connect-timeout", s3.connect_timeout_s,
+                 "Seconds to connect (default 10)");
+  app.add_option("--s3-stall-timeout", s3.stall_timeout_s,
+                 "Seconds a transfer may move nothing (default 60)");
+  app.add_option("--s3-request-timeout", s3.request_timeout_s,
+                 "Seconds for a whole request, 0 = none (default)");
+  app.add_option("--s3-max-attempts", s3.max_attempts,
+                 "Attempts per request on retryable errors (default 8)");
   RegisterCommands(app, ctx);
 
   try {
