@@ -237,7 +237,7 @@ restore() {
   case $tool in
     efs2s3) measure "$tool" "$c" restore "$run" "${efs[@]}" -r "s3://$b/repo" restore latest --target "$t" ;;
     efs2s3-local) measure "$tool" "$c" restore "$run" "${efs[@]}" -r "$W/repo-local-$c-r$run" restore latest --target "$t" ;;
-    efs2s3-sync) measure "$tool" "$c" restore "$run" aws --endpoint-url "$EP" s3 sync "s3://$b" "$t" --only-show-errors --no-progress ;;
+    efs2s3-sync) measure "$tool" "$c" restore "$run" "${efs[@]}" sync "s3://$b/" "$t" ;;
     restic) measure "$tool" "$c" restore "$run" restic -r "s3:$EP/$b" --cache-dir "$W/cache/$tool-$c-r$run" \
               -o s3.connections=32 -o s3.bucket-lookup=path restore latest --target "$t" ;;
     rclone) measure "$tool" "$c" restore "$run" "${rclone[@]}" copy "bench:$b" "$t" --transfers 32 --checkers 64 --fast-list ;;
