@@ -255,162 +255,176 @@ Result<void> Repository::RemoveKey(const std::string& name) {
 // --------------------------------------------------------------------
 
 Result<void> Repository::LoadIndex() {
-  if (cache_dir_.empty()) {
-    if (open_.cache_dir.empty()) {
-      char tmpl[] = "/tmp/efs2s3-cache-XXXXXX";
-      if (!::mkdtemp(tmpl)) return PosixError("temporary cache", errno);
-      cache_dir_ = tmpl;
-      temp_cache_ = true;
-    } else {
-      cache_dir_ = open_.cache_dir + "/" + config_.id;
-    }
-  }
-  std::string run_dir = cache_dir_ + "/index";
-  RETURN_IF_ERROR(MakeDirs(run_dir));
-
-  std::set<std::string> present;
-  RETURN_IF_ERROR(backend_->List(
-      ObjectType::kIndex, [&](const storage::ObjectInfo& i) -> Result<void> {
-        present.insert(i.name);
-        return Ok();
-      }));
-
-  struct RunInfo {
-    std::string file;
-    std::vector<std::string> covers;
-    std::vector<std::string> supersedes;
-    std::unique_ptr<IndexRun> run;
-  };
-  std::vector<RunInfo> runs;
-  // The manifest lists the cached runs and which index files each covers.
-  std::string manifest_path = cache_dir_ + "/index-manifest.json";
-  if (auto m = ReadFile(manifest_path)) {
-    json j = json::parse(AsString(*m), nullptr, false);
-    if (j.is_object() && j.contains("runs") && j["runs"].is_array()) {
-      for (const auto& r : j["runs"]) {
-        RunInfo ri;
-        ri.file = r.value("file", "");
-        ri.covers = r.value("covers", std::vector<std::string>{});
-        ri.supersedes = r.value("supersedes", std::vector<std::string>{});
-        if (ri.file.empty() || ri.file.find('/') != std::string::npos) continue;
-        runs.push_back(std::move(ri));
+  // An index file listed but gone when fetched was deleted meanwhile by a prune
+  // or repair that superseded it (before this process held a lock, or without
+  // one): list again. Nothing is published until an attempt succeeds.
+  auto once = [&]() -> Result<void> {
+    if (cache_dir_.empty()) {
+      if (open_.cache_dir.empty()) {
+        char tmpl[] = "/tmp/efs2s3-cache-XXXXXX";
+        if (!::mkdtemp(tmpl)) return PosixError("temporary cache", errno);
+        cache_dir_ = tmpl;
+        temp_cache_ = true;
+      } else {
+        cache_dir_ = open_.cache_dir + "/" + config_.id;
       }
     }
-  }
-  std::set<std::string> covered;
-  std::set<std::string> superseded;
-  std::vector<RunInfo> valid;
-  for (auto& r : runs) {
-    bool ok = !r.covers.empty() && std::all_of(r.covers.begin(), r.covers.end(),
-                                               [&](const std::string& c) {
-                                                 return present.count(c) &&
-                                                        !covered.count(c);
-                                               });
-    if (!ok) continue;
-    auto mapped = IndexRun::MapFile(run_dir + "/" + r.file);
-    if (!mapped) continue;
-    r.run = std::move(*mapped);
-    for (const auto& c : r.covers) covered.insert(c);
-    valid.push_back(std::move(r));
-  }
-  // Fetch the index files no cached run covers.
-  std::vector<std::pair<std::string, Error>> unreadable;
-  for (const std::string& name : present) {
-    if (covered.count(name)) continue;
-    auto loaded = LoadObject(ObjectType::kIndex, name);
-    Result<std::unique_ptr<IndexRun>> run =
-        loaded ? IndexRun::FromBytes(*loaded)
-               : Result<std::unique_ptr<IndexRun>>(loaded.error());
-    if (!run && open_.skip_unreadable_index &&
-        run.error().code != ErrorCode::kTransient) {
-      unreadable.emplace_back(name, run.error());
-      continue;
+    std::string run_dir = cache_dir_ + "/index";
+    RETURN_IF_ERROR(MakeDirs(run_dir));
+
+    std::set<std::string> present;
+    RETURN_IF_ERROR(backend_->List(
+        ObjectType::kIndex, [&](const storage::ObjectInfo& i) -> Result<void> {
+          present.insert(i.name);
+          return Ok();
+        }));
+
+    struct RunInfo {
+      std::string file;
+      std::vector<std::string> covers;
+      std::vector<std::string> supersedes;
+      std::unique_ptr<IndexRun> run;
+    };
+    std::vector<RunInfo> runs;
+    // The manifest lists the cached runs and which index files each covers.
+    std::string manifest_path = cache_dir_ + "/index-manifest.json";
+    if (auto m = ReadFile(manifest_path)) {
+      json j = json::parse(AsString(*m), nullptr, false);
+      if (j.is_object() && j.contains("runs") && j["runs"].is_array()) {
+        for (const auto& r : j["runs"]) {
+          RunInfo ri;
+          ri.file = r.value("file", "");
+          ri.covers = r.value("covers", std::vector<std::string>{});
+          ri.supersedes = r.value("supersedes", std::vector<std::string>{});
+          if (ri.file.empty() || ri.file.find('/') != std::string::npos)
+            continue;
+          runs.push_back(std::move(ri));
+        }
+      }
     }
-    if (!run) return run.error().Wrap("index/" + name);
-    Bytes& plain = *loaded;
-    std::string file = name + ".run";
-    RETURN_IF_ERROR(WriteFileAtomic(run_dir + "/" + file, plain, false, false));
-    RunInfo ri;
-    ri.file = file;
-    ri.covers = {name};
-    for (const Id& s : (*run)->supersedes()) ri.supersedes.push_back(s.Hex());
-    ri.run = std::move(*run);
-    valid.push_back(std::move(ri));
-    covered.insert(name);
-  }
-  for (const auto& r : valid)
-    for (const auto& s : r.supersedes) superseded.insert(s);
-  // Runs holding superseded index files are dropped; their other index files
-  // are fetched again (this happens only after prune).
-  bool dropped = false;
-  std::vector<RunInfo> kept;
-  std::vector<std::string> refetch;
-  for (auto& r : valid) {
-    bool stale =
-        std::any_of(r.covers.begin(), r.covers.end(),
-                    [&](const std::string& c) { return superseded.count(c); });
-    if (!stale) {
-      kept.push_back(std::move(r));
-      continue;
+    std::set<std::string> covered;
+    std::set<std::string> superseded;
+    std::vector<RunInfo> valid;
+    for (auto& r : runs) {
+      bool ok = !r.covers.empty() &&
+                std::all_of(r.covers.begin(), r.covers.end(),
+                            [&](const std::string& c) {
+                              return present.count(c) && !covered.count(c);
+                            });
+      if (!ok) continue;
+      auto mapped = IndexRun::MapFile(run_dir + "/" + r.file);
+      if (!mapped) continue;
+      r.run = std::move(*mapped);
+      for (const auto& c : r.covers) covered.insert(c);
+      valid.push_back(std::move(r));
     }
-    dropped = true;
-    for (const auto& c : r.covers)
-      if (!superseded.count(c)) refetch.push_back(c);
-  }
-  for (const std::string& name : refetch) {
-    ASSIGN_OR_RETURN(Bytes plain, LoadObject(ObjectType::kIndex, name));
-    ASSIGN_OR_RETURN(auto run, IndexRun::FromBytes(plain));
-    std::string file = name + ".run";
-    RETURN_IF_ERROR(WriteFileAtomic(run_dir + "/" + file, plain, false, false));
-    RunInfo ri{file, {name}, {}, std::move(run)};
-    for (const Id& s : ri.run->supersedes()) ri.supersedes.push_back(s.Hex());
-    kept.push_back(std::move(ri));
-  }
-  (void)dropped;
-  // Too many runs: merge them all into one (k-way, streaming).
-  if (kept.size() > kMaxRuns) {
-    std::vector<const IndexRun*> inputs;
-    RunInfo merged;
+    // Fetch the index files no cached run covers.
+    std::vector<std::pair<std::string, Error>> unreadable;
+    for (const std::string& name : present) {
+      if (covered.count(name)) continue;
+      auto loaded = LoadObject(ObjectType::kIndex, name);
+      Result<std::unique_ptr<IndexRun>> run =
+          loaded ? IndexRun::FromBytes(*loaded)
+                 : Result<std::unique_ptr<IndexRun>>(loaded.error());
+      if (!run && open_.skip_unreadable_index &&
+          run.error().code != ErrorCode::kTransient &&
+          run.error().code != ErrorCode::kNotFound) {
+        unreadable.emplace_back(name, run.error());
+        continue;
+      }
+      if (!run) return run.error().Wrap("index/" + name);
+      Bytes& plain = *loaded;
+      std::string file = name + ".run";
+      RETURN_IF_ERROR(
+          WriteFileAtomic(run_dir + "/" + file, plain, false, false));
+      RunInfo ri;
+      ri.file = file;
+      ri.covers = {name};
+      for (const Id& s : (*run)->supersedes()) ri.supersedes.push_back(s.Hex());
+      ri.run = std::move(*run);
+      valid.push_back(std::move(ri));
+      covered.insert(name);
+    }
+    for (const auto& r : valid)
+      for (const auto& s : r.supersedes) superseded.insert(s);
+    // Runs holding superseded index files are dropped; their other index files
+    // are fetched again (this happens only after prune).
+    bool dropped = false;
+    std::vector<RunInfo> kept;
+    std::vector<std::string> refetch;
+    for (auto& r : valid) {
+      bool stale = std::any_of(
+          r.covers.begin(), r.covers.end(),
+          [&](const std::string& c) { return superseded.count(c); });
+      if (!stale) {
+        kept.push_back(std::move(r));
+        continue;
+      }
+      dropped = true;
+      for (const auto& c : r.covers)
+        if (!superseded.count(c)) refetch.push_back(c);
+    }
+    for (const std::string& name : refetch) {
+      ASSIGN_OR_RETURN(Bytes plain, LoadObject(ObjectType::kIndex, name));
+      ASSIGN_OR_RETURN(auto run, IndexRun::FromBytes(plain));
+      std::string file = name + ".run";
+      RETURN_IF_ERROR(
+          WriteFileAtomic(run_dir + "/" + file, plain, false, false));
+      RunInfo ri{file, {name}, {}, std::move(run)};
+      for (const Id& s : ri.run->supersedes()) ri.supersedes.push_back(s.Hex());
+      kept.push_back(std::move(ri));
+    }
+    (void)dropped;
+    // Too many runs: merge them all into one (k-way, streaming).
+    if (kept.size() > kMaxRuns) {
+      std::vector<const IndexRun*> inputs;
+      RunInfo merged;
+      for (auto& r : kept) {
+        inputs.push_back(r.run.get());
+        merged.covers.insert(merged.covers.end(), r.covers.begin(),
+                             r.covers.end());
+        merged.supersedes.insert(merged.supersedes.end(), r.supersedes.begin(),
+                                 r.supersedes.end());
+      }
+      merged.file = "merged-" + HexEncode(RandomBytes(16)) + ".run";
+      RETURN_IF_ERROR(MergeRuns(inputs, run_dir + "/" + merged.file));
+      ASSIGN_OR_RETURN(merged.run,
+                       IndexRun::MapFile(run_dir + "/" + merged.file));
+      kept.clear();
+      kept.push_back(std::move(merged));
+    }
+    // Publish the manifest, then remove run files it no longer names.
+    json jr = json::array();
+    std::set<std::string> live;
+    for (const auto& r : kept) {
+      jr.push_back({{"file", r.file},
+                    {"covers", r.covers},
+                    {"supersedes", r.supersedes}});
+      live.insert(r.file);
+    }
+    json manifest = {{"runs", jr}};
+    RETURN_IF_ERROR(
+        WriteFileAtomic(manifest_path, AsBytes(manifest.dump()), false, false));
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(run_dir, ec)) {
+      std::string f = e.path().filename().string();
+      if (!live.count(f) && f.size() > 4 && f.substr(f.size() - 4) == ".run")
+        std::filesystem::remove(e.path(), ec);
+    }
+    std::lock_guard lock(mu_);
+    unreadable_index_ = std::move(unreadable);
+    runs_.clear();
+    index_names_.clear();
     for (auto& r : kept) {
-      inputs.push_back(r.run.get());
-      merged.covers.insert(merged.covers.end(), r.covers.begin(),
-                           r.covers.end());
-      merged.supersedes.insert(merged.supersedes.end(), r.supersedes.begin(),
-                               r.supersedes.end());
+      runs_.push_back(std::move(r.run));
+      index_names_.insert(index_names_.end(), r.covers.begin(), r.covers.end());
     }
-    merged.file = "merged-" + HexEncode(RandomBytes(16)) + ".run";
-    RETURN_IF_ERROR(MergeRuns(inputs, run_dir + "/" + merged.file));
-    ASSIGN_OR_RETURN(merged.run,
-                     IndexRun::MapFile(run_dir + "/" + merged.file));
-    kept.clear();
-    kept.push_back(std::move(merged));
+    return Ok();
+  };
+  for (int attempt = 1;; ++attempt) {
+    auto r = once();
+    if (r || r.error().code != ErrorCode::kNotFound || attempt == 5) return r;
   }
-  // Publish the manifest, then remove run files it no longer names.
-  json jr = json::array();
-  std::set<std::string> live;
-  for (const auto& r : kept) {
-    jr.push_back(
-        {{"file", r.file}, {"covers", r.covers}, {"supersedes", r.supersedes}});
-    live.insert(r.file);
-  }
-  json manifest = {{"runs", jr}};
-  RETURN_IF_ERROR(
-      WriteFileAtomic(manifest_path, AsBytes(manifest.dump()), false, false));
-  std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator(run_dir, ec)) {
-    std::string f = e.path().filename().string();
-    if (!live.count(f) && f.size() > 4 && f.substr(f.size() - 4) == ".run")
-      std::filesystem::remove(e.path(), ec);
-  }
-  std::lock_guard lock(mu_);
-  unreadable_index_ = std::move(unreadable);
-  runs_.clear();
-  index_names_.clear();
-  for (auto& r : kept) {
-    runs_.push_back(std::move(r.run));
-    index_names_.insert(index_names_.end(), r.covers.begin(), r.covers.end());
-  }
-  return Ok();
 }
 
 Result<void> Repository::ReloadIndex() { return LoadIndex(); }

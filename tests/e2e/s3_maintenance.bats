@@ -155,7 +155,7 @@ restores_to() {
     outcomes+=("round $round: backup alpha $sa, backup beta $sb, prune $sp")
     for s in "$sa" "$sb" "$sp"; do
       if [[ "$s" != 0 && "$s" != "$EXIT_LOCKED" ]]; then
-        cat "$T/alpha.out" "$T/beta.out" "$T/prune.out" >&2
+        for f in alpha beta prune; do echo "--- $f:" >&2; cat "$T/$f.out" >&2; done
         echo "unexpected exit status $s (${outcomes[-1]})" >&2
         false
       fi
@@ -207,4 +207,36 @@ restores_to() {
   assert_status 0
   check_clean --read-data
   [[ "$output" != *"hint:"* ]] || { printf '%s\n' "$output" >&2; false; }
+}
+
+@test "S3: backups started while prune deletes index files exit 0 or 11, never fail" {
+  # 16 snapshots, each with an index file of its own; forget all but one, so that prune
+  # writes one new index file and then deletes the 16 old ones, one request each.
+  for i in $(seq 1 16); do
+    random_file "$T/src/f$i" 2000
+    run s3e backup "$T/src"
+    assert_status 0
+  done
+  run s3e forget --keep-last 1
+  assert_status 0
+  s3e prune >"$T/prune.out" 2>&1 &
+  pp=$!
+  BG_PIDS=$pp
+  # Back-to-back backups for as long as prune runs: some open the repository while the
+  # index files they listed are being deleted; they must list again, then either take
+  # their lock after prune (0) or find prune's lock (11).
+  n=0
+  while kill -0 "$pp" 2>/dev/null && (( n < 40 )); do
+    n=$((n + 1))
+    run s3e --cache-dir "$T/cache-$n" backup "$T/src"
+    if [[ "$status" != 0 && "$status" != "$EXIT_LOCKED" ]]; then
+      printf 'backup %d exited %d:\n%s\n' "$n" "$status" "$output" >&2
+      false
+    fi
+  done
+  wait "$pp"
+  BG_PIDS=
+  echo "# $n backups ran while prune did" >&3
+  check_clean --read-data
+  restores_to latest "$T/src"
 }
