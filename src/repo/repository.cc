@@ -1,5 +1,6 @@
 #include "repo/repository.h"
 
+#include <fcntl.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -613,28 +614,37 @@ Result<void> Repository::Flush() {
 Result<Bytes> Repository::LoadTreePackRange(const BlobLocation& loc) {
   // Tree packs are cached whole (sealed, named by their SHA-256) in the local
   // cache, so walking a parent snapshot or `ls` does not fetch trees again on
-  // every run.
+  // every run. Only the blob's range is read from the cached file.
   std::string dir = cache_dir_ + "/packs/" + loc.pack.Hex().substr(0, 2);
   std::string path = dir + "/" + loc.pack.Hex();
-  auto cached = ReadFile(path);
-  if (!cached) {
-    ASSIGN_OR_RETURN(Bytes pack,
-                     backend_->Load({ObjectType::kPack, loc.pack.Hex()}));
-    if (Id::FromSpan(crypto::Sha256(pack)) != loc.pack)
-      return MakeError(ErrorCode::kCorruption,
-                       "pack " + loc.pack.Hex() +
-                           ": content does not match its name (damaged)");
-    if (MakeDirs(dir)) (void)WriteFileAtomic(path, pack, false, false);
-    cached = std::move(pack);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    Bytes out(loc.length);
+    size_t done = 0;
+    while (done < out.size()) {
+      ssize_t n = ::pread(fd, out.data() + done, out.size() - done,
+                          static_cast<off_t>(loc.offset + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      done += static_cast<size_t>(n);
+    }
+    ::close(fd);
+    if (done == out.size()) return out;
+    ::unlink(path.c_str());  // short: a damaged cache entry, fetch again
   }
-  if (loc.offset + static_cast<std::uint64_t>(loc.length) > cached->size()) {
-    ::unlink(path.c_str());
+  ASSIGN_OR_RETURN(Bytes pack,
+                   backend_->Load({ObjectType::kPack, loc.pack.Hex()}));
+  if (Id::FromSpan(crypto::Sha256(pack)) != loc.pack)
+    return MakeError(ErrorCode::kCorruption,
+                     "pack " + loc.pack.Hex() +
+                         ": content does not match its name (damaged)");
+  if (MakeDirs(dir)) (void)WriteFileAtomic(path, pack, false, false);
+  if (loc.offset + static_cast<std::uint64_t>(loc.length) > pack.size())
     return MakeError(
         ErrorCode::kCorruption,
         "pack " + loc.pack.Hex() + ": shorter than its index says");
-  }
-  return Bytes(cached->begin() + loc.offset,
-               cached->begin() + loc.offset + loc.length);
+  return Bytes(pack.begin() + loc.offset,
+               pack.begin() + loc.offset + loc.length);
 }
 
 Result<Bytes> Repository::LoadBlob(const Id& id) {
