@@ -5,7 +5,6 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <iostream>
 
 #include "cli/context.h"
 #include "cli/exit_codes.h"

@@ -350,7 +350,6 @@ Result<void> Repository::LoadIndex() {
       for (const auto& s : r.supersedes) superseded.insert(s);
     // Runs holding superseded index files are dropped; their other index files
     // are fetched again (this happens only after prune).
-    bool dropped = false;
     std::vector<RunInfo> kept;
     std::vector<std::string> refetch;
     for (auto& r : valid) {
@@ -361,7 +360,6 @@ Result<void> Repository::LoadIndex() {
         kept.push_back(std::move(r));
         continue;
       }
-      dropped = true;
       for (const auto& c : r.covers)
         if (!superseded.count(c)) refetch.push_back(c);
     }
@@ -375,7 +373,6 @@ Result<void> Repository::LoadIndex() {
       for (const Id& s : ri.run->supersedes()) ri.supersedes.push_back(s.Hex());
       kept.push_back(std::move(ri));
     }
-    (void)dropped;
     // Too many runs: merge them all into one (k-way, streaming).
     if (kept.size() > kMaxRuns) {
       std::vector<const IndexRun*> inputs;

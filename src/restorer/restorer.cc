@@ -498,7 +498,6 @@ void Restorer::RestoreNode(int dirfd, const Node& node,
     }
     link_first_[key] = rel;
   }
-  (void)dirfd;
   if (opts_.dry_run) {
     std::lock_guard lock(mu_);
     if (node.type == NodeType::kFile) {
