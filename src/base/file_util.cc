@@ -59,10 +59,19 @@ static void SyncDir(const std::string& path) {
 
 Result<void> WriteFileAtomic(const std::string& path, ByteSpan data,
                              bool create_only, bool sync) {
+  return WriteFileAtomic(path, SpanSource(data), create_only, sync);
+}
+
+Result<void> WriteFileAtomic(const std::string& path, const Source& data,
+                             bool create_only, bool sync) {
   std::string tmp = path + ".tmp-" + HexEncode(RandomBytes(8));
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return PosixError(tmp, errno);
-  Result<void> r = WriteAll(fd, data, tmp);
+  Result<void> r = Ok();
+  Result<void> read = ForEachPiece(data, 1 << 20, [&](ByteSpan piece) {
+    if (r) r = WriteAll(fd, piece, tmp);
+  });
+  if (r && !read) r = read.error();
   if (r && sync && ::fsync(fd) != 0) r = PosixError(tmp, errno);
   if (::close(fd) != 0 && r) r = PosixError(tmp, errno);
   if (r) {
@@ -79,6 +88,18 @@ Result<void> WriteFileAtomic(const std::string& path, ByteSpan data,
   }
   if (sync) SyncDir(path);
   return Ok();
+}
+
+Result<int> OpenTempFile(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (fd >= 0) return fd;
+  if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+    return PosixError(dir, errno);
+  std::string path = dir + "/.tmp-" + HexEncode(RandomBytes(8));
+  fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return PosixError(path, errno);
+  ::unlink(path.c_str());
+  return fd;
 }
 
 Result<void> MakeDirs(const std::string& path, unsigned mode) {

@@ -5,6 +5,7 @@
 
 #include "base/bytes.h"
 #include "base/result.h"
+#include "base/source.h"
 
 namespace efs2s3 {
 
@@ -18,6 +19,14 @@ Result<Bytes> ReadFile(const std::string& path);
 // new file (plus, at worst, a ".tmp-*" file that readers ignore).
 Result<void> WriteFileAtomic(const std::string& path, ByteSpan data,
                              bool create_only, bool sync = true);
+// The same, streaming from a Source in pieces of 1 MiB.
+Result<void> WriteFileAtomic(const std::string& path, const Source& data,
+                             bool create_only, bool sync = true);
+
+// An unnamed temporary file in `dir` (O_TMPFILE; where the file system lacks
+// it, a file created and unlinked at once), open for reading and writing. It
+// disappears when closed, also after a crash.
+Result<int> OpenTempFile(const std::string& dir);
 
 // mkdir -p. Existing directories are fine.
 Result<void> MakeDirs(const std::string& path, unsigned mode = 0700);

@@ -218,15 +218,14 @@ Result<void> Repack(repo::Repository& repo, PrunePlan& plan,
   repo::PackWriter writers[2];
   auto upload = [&](repo::PackWriter& w) -> Result<void> {
     if (w.empty()) return Ok();
-    auto [bytes, entries] = w.Finish(repo.key().encrypt);
-    Id name = Id::FromSpan(crypto::Sha256(bytes));
-    bool tree_pack =
-        !entries.empty() && entries[0].type == repo::BlobType::kTree;
-    RETURN_IF_ERROR(repo.backend().Save({ObjectType::kPack, name.Hex()}, bytes,
-                                        {.metadata = tree_pack}));
+    ASSIGN_OR_RETURN(auto pack, w.Finish(repo.key().encrypt));
+    bool tree_pack = !pack->entries.empty() &&
+                     pack->entries[0].type == repo::BlobType::kTree;
+    RETURN_IF_ERROR(repo.backend().SaveFrom(
+        {ObjectType::kPack, pack->name.Hex()}, *pack, {.metadata = tree_pack}));
     ++result.packs_written;
-    result.bytes_written += bytes.size();
-    return index.AddPack(name, entries);
+    result.bytes_written += pack->size();
+    return index.AddPack(pack->name, pack->entries);
   };
   std::vector<Id> order;
   for (const auto& [id, p] : plan.packs)
@@ -260,7 +259,7 @@ Result<void> Repack(repo::Repository& repo, PrunePlan& plan,
             "prune: blob " + e.id.Hex() + " in pack " + pack.Hex() +
             " (run `efs2s3 check --read-data`; nothing was deleted)");
       repo::PackWriter& w = writers[e.type == repo::BlobType::kTree ? 1 : 0];
-      w.Add(e, Bytes(sealed.begin(), sealed.end()));
+      RETURN_IF_ERROR(w.Add(e, sealed));
       ++found;
       ++result.blobs_repacked;
       if (w.size() >= repo.config().pack_size) RETURN_IF_ERROR(upload(w));

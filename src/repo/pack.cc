@@ -1,21 +1,87 @@
 #include "repo/pack.h"
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstring>
+#include <utility>
+
+#include "base/file_util.h"
 
 namespace efs2s3::repo {
 
 static constexpr char kMagic[4] = {'E', 'P', 'K', '1'};
 static constexpr size_t kEntrySize = 1 + 1 + 4 + 4 + 32;
 
-void PackWriter::Add(const PackEntry& entry, Bytes sealed_blob) {
-  PackEntry e = entry;
-  e.offset = static_cast<std::uint32_t>(data_.size());
-  e.length = static_cast<std::uint32_t>(sealed_blob.size());
-  data_.insert(data_.end(), sealed_blob.begin(), sealed_blob.end());
-  entries_.push_back(e);
+FinishedPack::~FinishedPack() {
+  if (fd_ >= 0) ::close(fd_);
 }
 
-std::pair<Bytes, std::vector<PackEntry>> PackWriter::Finish(
+Result<void> FinishedPack::ReadAt(std::uint64_t offset,
+                                  std::span<std::uint8_t> out) const {
+  if (fd_ < 0) return SpanSource(span_).ReadAt(offset, out);
+  return FileSource(fd_, 0, size_, "pack " + name.Hex() + " (spooled)")
+      .ReadAt(offset, out);
+}
+
+PackWriter PackWriter::Spooled(const std::string& dir) {
+  PackWriter w;
+  w.spool_dir_ = dir;
+  if (auto fd = OpenTempFile(dir)) w.fd_ = *fd;
+  return w;
+}
+
+PackWriter::PackWriter(PackWriter&& other) noexcept {
+  *this = std::move(other);
+}
+
+PackWriter& PackWriter::operator=(PackWriter&& other) noexcept {
+  if (this == &other) return *this;
+  if (fd_ >= 0) ::close(fd_);
+  data_ = std::move(other.data_);
+  fd_ = std::exchange(other.fd_, -1);
+  spool_dir_ = std::move(other.spool_dir_);
+  size_ = std::exchange(other.size_, 0);
+  sha_ = std::exchange(other.sha_, std::make_unique<crypto::Sha256Stream>());
+  entries_ = std::move(other.entries_);
+  other.data_.clear();
+  other.entries_.clear();
+  return *this;
+}
+
+PackWriter::~PackWriter() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Result<void> PackWriter::Append(ByteSpan data) {
+  sha_->Update(data);
+  if (fd_ < 0) {
+    data_.insert(data_.end(), data.begin(), data.end());
+  } else {
+    size_t done = 0;
+    while (done < data.size()) {
+      ssize_t n = ::pwrite(fd_, data.data() + done, data.size() - done,
+                           static_cast<off_t>(size_ + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0)
+        return PosixError("temporary pack file in " + spool_dir_, errno);
+      done += static_cast<size_t>(n);
+    }
+  }
+  size_ += data.size();
+  return Ok();
+}
+
+Result<void> PackWriter::Add(const PackEntry& entry, ByteSpan sealed_blob) {
+  PackEntry e = entry;
+  e.offset = static_cast<std::uint32_t>(size_);
+  e.length = static_cast<std::uint32_t>(sealed_blob.size());
+  RETURN_IF_ERROR(Append(sealed_blob));
+  entries_.push_back(e);
+  return Ok();
+}
+
+Result<std::unique_ptr<FinishedPack>> PackWriter::Finish(
     const crypto::Key& key) {
   Bytes header(kMagic, kMagic + 4);
   for (const PackEntry& e : entries_) {
@@ -25,14 +91,21 @@ std::pair<Bytes, std::vector<PackEntry>> PackWriter::Finish(
     PutU32(header, e.raw_length);
     header.insert(header.end(), e.id.bytes.begin(), e.id.bytes.end());
   }
-  Bytes sealed = crypto::Seal(key, header);
-  Bytes out = std::move(data_);
-  out.insert(out.end(), sealed.begin(), sealed.end());
-  PutU32(out, static_cast<std::uint32_t>(sealed.size()));
-  std::vector<PackEntry> entries = std::move(entries_);
+  Bytes tail = crypto::Seal(key, header);
+  PutU32(tail, static_cast<std::uint32_t>(tail.size()));
+  RETURN_IF_ERROR(Append(tail));
+  auto pack = std::make_unique<FinishedPack>();
+  pack->name = Id::FromSpan(sha_->Finish());
+  pack->entries = std::move(entries_);
+  pack->size_ = size_;
+  pack->fd_ = std::exchange(fd_, -1);
+  pack->memory_ = std::move(data_);
+  pack->span_ = pack->memory_;
   data_.clear();
   entries_.clear();
-  return {std::move(out), std::move(entries)};
+  size_ = 0;
+  sha_ = std::make_unique<crypto::Sha256Stream>();
+  return pack;
 }
 
 Result<std::vector<PackEntry>> ParsePackHeader(const crypto::Key& key,

@@ -11,10 +11,13 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "base/id.h"
 #include "base/result.h"
+#include "base/source.h"
 #include "crypto/crypto.h"
 
 namespace efs2s3::repo {
@@ -32,18 +35,57 @@ struct PackEntry {
   std::uint32_t raw_length = 0;  // plaintext length
 };
 
-// Accumulates sealed blobs. Not thread-safe.
-class PackWriter {
+// A finished pack: its bytes, in memory or in a temporary file that it owns
+// (closed, and so removed, with it), plus its name and entries.
+class FinishedPack final : public Source {
  public:
-  void Add(const PackEntry& entry, Bytes sealed_blob);
-  size_t size() const { return data_.size(); }
-  size_t count() const { return entries_.size(); }
-  bool empty() const { return entries_.empty(); }
-  // Appends the sealed header; returns the pack bytes and its entries.
-  std::pair<Bytes, std::vector<PackEntry>> Finish(const crypto::Key& key);
+  ~FinishedPack() override;
+  std::uint64_t size() const override { return size_; }
+  Result<void> ReadAt(std::uint64_t offset,
+                      std::span<std::uint8_t> out) const override;
+  const ByteSpan* Memory() const override { return fd_ < 0 ? &span_ : nullptr; }
+
+  Id name;  // SHA-256 of the bytes
+  std::vector<PackEntry> entries;
 
  private:
+  friend class PackWriter;
+  Bytes memory_;
+  ByteSpan span_;
+  int fd_ = -1;
+  std::uint64_t size_ = 0;
+};
+
+// Accumulates sealed blobs, in memory or (Spooled) in an unnamed temporary
+// file, so that a pack waiting for its upload holds no memory. The SHA-256 of
+// the pack (its name) is computed as blobs are added. Not thread-safe.
+class PackWriter {
+ public:
+  PackWriter() = default;
+  // Blobs go to a temporary file in `dir`; falls back to memory if the file
+  // cannot be created.
+  static PackWriter Spooled(const std::string& dir);
+  PackWriter(PackWriter&& other) noexcept;
+  PackWriter& operator=(PackWriter&& other) noexcept;
+  ~PackWriter();
+
+  Result<void> Add(const PackEntry& entry, ByteSpan sealed_blob);
+  size_t size() const { return size_; }
+  size_t count() const { return entries_.size(); }
+  bool empty() const { return entries_.empty(); }
+  const std::vector<PackEntry>& entries() const { return entries_; }
+  // Appends the sealed header. The writer is empty (and in memory) afterwards.
+  Result<std::unique_ptr<FinishedPack>> Finish(const crypto::Key& key);
+
+ private:
+  Result<void> Append(ByteSpan data);
+
   Bytes data_;
+  int fd_ = -1;
+  std::string spool_dir_;
+  size_t size_ = 0;
+  std::unique_ptr<crypto::Sha256Stream> sha_ =
+      std::make_unique<crypto::Sha256Stream>();
   std::vector<PackEntry> entries_;
 };
 

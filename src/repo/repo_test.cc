@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <filesystem>
+
 #include "base/file_util.h"
 #include "repo/lock.h"
 #include "repo/repository.h"
@@ -29,9 +32,12 @@ TEST(PackTest, RoundTripAndTamper) {
     PackEntry e;
     e.id.bytes[0] = static_cast<std::uint8_t>(i);
     e.raw_length = 10;
-    w.Add(e, Bytes(40 + static_cast<size_t>(i), 7));
+    ASSERT_TRUE(w.Add(e, Bytes(40 + static_cast<size_t>(i), 7)));
   }
-  auto [bytes, entries] = w.Finish(k);
+  auto finished = w.Finish(k);
+  ASSERT_TRUE(finished);
+  auto bytes = *ReadAll(**finished);
+  EXPECT_EQ((*finished)->name, Id::FromSpan(crypto::Sha256(bytes)));
   size_t needed = 0;
   auto parsed = ParsePackHeader(k, bytes, bytes.size(), &needed);
   ASSERT_TRUE(parsed) << parsed.error().message;
@@ -48,6 +54,38 @@ TEST(PackTest, RoundTripAndTamper) {
   bad[bad.size() - 10] ^= 1;
   EXPECT_EQ(ParsePackHeader(k, bad, bad.size(), &needed).error().code,
             ErrorCode::kCorruption);
+}
+
+TEST(PackTest, SpooledPackLivesInATemporaryFile) {
+  crypto::Key k{};
+  std::string dir = TempDir();
+  PackWriter w = PackWriter::Spooled(dir);
+  Bytes blob = RandomBytes(100000);
+  for (int i = 0; i < 20; ++i) {
+    PackEntry e;
+    e.id.bytes[0] = static_cast<std::uint8_t>(i);
+    e.raw_length = 10;
+    ASSERT_TRUE(w.Add(e, blob));
+  }
+  EXPECT_EQ(w.size(), 20u * blob.size());
+  auto finished = w.Finish(k);
+  ASSERT_TRUE(finished) << finished.error().message;
+  const FinishedPack& pack = **finished;
+  EXPECT_EQ(pack.Memory(), nullptr);  // not in memory
+  auto bytes = ReadAll(pack);
+  ASSERT_TRUE(bytes);
+  EXPECT_EQ(bytes->size(), pack.size());
+  EXPECT_EQ(pack.name, Id::FromSpan(crypto::Sha256(*bytes)));
+  EXPECT_TRUE(std::equal(blob.begin(), blob.end(), bytes->begin() + 300000));
+  size_t needed = 0;
+  auto parsed = ParsePackHeader(k, *bytes, bytes->size(), &needed);
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  EXPECT_EQ(parsed->size(), 20u);
+  // The file is unnamed: nothing is left in the directory.
+  EXPECT_TRUE(std::filesystem::is_empty(dir));
+  // The writer starts over, empty.
+  EXPECT_TRUE(w.empty());
+  EXPECT_EQ(w.size(), 0u);
 }
 
 TEST(IndexTest, BuildFindMerge) {

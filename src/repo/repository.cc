@@ -272,6 +272,8 @@ Result<void> Repository::LoadIndex() {
     }
     std::string run_dir = cache_dir_ + "/index";
     RETURN_IF_ERROR(MakeDirs(run_dir));
+    // Packs wait for their upload in unnamed temporary files here.
+    if (MakeDirs(cache_dir_ + "/tmp")) spool_dir_ = cache_dir_ + "/tmp";
 
     std::set<std::string> present;
     RETURN_IF_ERROR(backend_->List(
@@ -476,8 +478,11 @@ Result<SaveBlobResult> Repository::SaveBlobWithId(BlobType type, const Id& id,
       return SaveBlobResult{id, false, 0};
     inflight_.insert(id);
   }
-  Bytes compressed = codec::Compress(plaintext, config_.zstd_level);
-  bool use_compressed = compressed.size() < plaintext.size();
+  Bytes compressed;
+  if (!codec::LooksIncompressible(plaintext))
+    compressed = codec::Compress(plaintext, config_.zstd_level);
+  bool use_compressed =
+      !compressed.empty() && compressed.size() < plaintext.size();
   Bytes sealed = crypto::Seal(
       key_.encrypt, use_compressed ? ByteSpan(compressed) : plaintext);
   std::uint64_t stored = sealed.size();
@@ -490,7 +495,11 @@ Result<SaveBlobResult> Repository::SaveBlobWithId(BlobType type, const Id& id,
   {
     std::lock_guard lock(mu_);
     PackWriter& w = writers_[static_cast<int>(type)];
-    w.Add(e, std::move(sealed));
+    if (w.empty() && !spool_dir_.empty()) w = PackWriter::Spooled(spool_dir_);
+    if (auto added = w.Add(e, sealed); !added) {
+      inflight_.erase(id);
+      return added.error();
+    }
     if (w.size() >= config_.pack_size) {
       full.emplace(std::move(w));
       w = PackWriter();
@@ -524,11 +533,18 @@ Result<SaveBlobResult> Repository::SaveBlobWithId(BlobType type, const Id& id,
 }
 
 Result<void> Repository::UploadPack(PackWriter writer) {
-  auto [bytes, entries] = writer.Finish(key_.encrypt);
-  Id name = Id::FromSpan(crypto::Sha256(bytes));
+  auto finished = writer.Finish(key_.encrypt);
+  if (!finished) {
+    std::lock_guard lock(mu_);
+    for (const PackEntry& e : writer.entries()) inflight_.erase(e.id);
+    return finished.error();
+  }
+  const FinishedPack& pack = **finished;
+  const Id& name = pack.name;
+  const std::vector<PackEntry>& entries = pack.entries;
   bool tree_pack = !entries.empty() && entries[0].type == BlobType::kTree;
-  auto saved = backend_->Save({ObjectType::kPack, name.Hex()}, bytes,
-                              {.metadata = tree_pack});
+  auto saved = backend_->SaveFrom({ObjectType::kPack, name.Hex()}, pack,
+                                  {.metadata = tree_pack});
   std::optional<IndexBuilder> checkpoint;
   {
     std::lock_guard lock(mu_);
@@ -541,7 +557,7 @@ Result<void> Repository::UploadPack(PackWriter writer) {
     if (!saved) return saved.error();
     pending_index_.AddPack(name, entries);
     ++stats_.packs_uploaded;
-    stats_.bytes_uploaded += bytes.size();
+    stats_.bytes_uploaded += pack.size();
     auto now = std::chrono::steady_clock::now();
     if (pending_index_.pack_count() >= kCheckpointPacks ||
         now - last_index_write_ >= kCheckpointInterval) {

@@ -177,6 +177,7 @@ class Repository {
   std::unique_ptr<storage::Backend> backend_;
   OpenOptions open_;
   std::string cache_dir_;  // this repository's cache directory
+  std::string spool_dir_;  // temporary files of packs ("" = packs in memory)
   bool temp_cache_ = false;
   MasterKey key_;
   std::string key_name_;

@@ -28,4 +28,11 @@ std::string ObjectKey(const Handle& h) {
   return dir + "/" + h.name;
 }
 
+Result<void> Backend::SaveFrom(const Handle& h, const Source& data,
+                               const SaveOptions& opts) {
+  if (const ByteSpan* m = data.Memory()) return Save(h, *m, opts);
+  ASSIGN_OR_RETURN(Bytes bytes, ReadAll(data));
+  return Save(h, bytes, opts);
+}
+
 }  // namespace efs2s3::storage

@@ -31,6 +31,7 @@
 
 #include "base/bytes.h"
 #include "base/result.h"
+#include "base/source.h"
 
 namespace efs2s3::storage {
 
@@ -79,6 +80,11 @@ class Backend {
   // Stores `data` atomically: readers see either nothing or all of it.
   virtual Result<void> Save(const Handle& h, ByteSpan data,
                             const SaveOptions& opts) = 0;
+
+  // The same, with the bytes read from `data` on demand (a pack waiting in a
+  // temporary file). The default reads it all into memory and calls Save.
+  virtual Result<void> SaveFrom(const Handle& h, const Source& data,
+                                const SaveOptions& opts);
 
   // Reads `length` bytes at `offset`; length 0 means "to the end".
   virtual Result<Bytes> Load(const Handle& h, std::uint64_t offset = 0,

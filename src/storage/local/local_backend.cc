@@ -41,6 +41,11 @@ class LocalBackend : public Backend {
 
   Result<void> Save(const Handle& h, ByteSpan data,
                     const SaveOptions& opts) override {
+    return SaveFrom(h, SpanSource(data), opts);
+  }
+
+  Result<void> SaveFrom(const Handle& h, const Source& data,
+                        const SaveOptions& opts) override {
     std::string path = Path(h);
     Result<void> r = WriteFileAtomic(path, data, opts.create_only);
     if (!r && r.error().code == ErrorCode::kNotFound) {

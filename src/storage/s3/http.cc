@@ -13,15 +13,19 @@ namespace {
 std::once_flag g_curl_init;
 
 struct Transfer {
-  ByteSpan body;
-  size_t sent = 0;
+  const Source* body;
+  std::uint64_t sent = 0;
   HttpResponse* resp = nullptr;
 };
 
 size_t ReadBody(char* buf, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
-  size_t want = std::min(size * n, t->body.size() - t->sent);
-  if (want) std::memcpy(buf, t->body.data() + t->sent, want);
+  size_t want = static_cast<size_t>(
+      std::min<std::uint64_t>(size * n, t->body->size() - t->sent));
+  if (want &&
+      !t->body->ReadAt(t->sent,
+                       std::span(reinterpret_cast<std::uint8_t*>(buf), want)))
+    return CURL_READFUNC_ABORT;  // a transport error: the request fails
   t->sent += want;
   return want;
 }
@@ -29,9 +33,9 @@ size_t ReadBody(char* buf, size_t size, size_t n, void* user) {
 int SeekBody(void* user, curl_off_t offset, int origin) {
   auto* t = static_cast<Transfer*>(user);
   if (origin != SEEK_SET || offset < 0 ||
-      static_cast<size_t>(offset) > t->body.size())
+      static_cast<std::uint64_t>(offset) > t->body->size())
     return CURL_SEEKFUNC_FAIL;
-  t->sent = static_cast<size_t>(offset);
+  t->sent = static_cast<std::uint64_t>(offset);
   return CURL_SEEKFUNC_OK;
 }
 
@@ -124,7 +128,9 @@ Result<HttpResponse> HttpClient::Do(const HttpRequest& req) {
   curl_easy_reset(h);
 
   HttpResponse resp;
-  Transfer t{req.body, 0, &resp};
+  SpanSource span_body(req.body);
+  const Source& body = req.source ? *req.source : span_body;
+  Transfer t{&body, 0, &resp};
   curl_slist* headers = nullptr;
   for (const auto& [name, value] : req.headers) {
     std::string line = value.empty() ? name + ";" : name + ": " + value;
@@ -169,7 +175,7 @@ Result<HttpResponse> HttpClient::Do(const HttpRequest& req) {
     curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, SeekBody);
     curl_easy_setopt(h, CURLOPT_SEEKDATA, &t);
     curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE,
-                     static_cast<curl_off_t>(req.body.size()));
+                     static_cast<curl_off_t>(body.size()));
   } else if (req.method == "POST") {
     curl_easy_setopt(h, CURLOPT_POST, 1L);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, req.body.data());
@@ -184,7 +190,7 @@ Result<HttpResponse> HttpClient::Do(const HttpRequest& req) {
   if (rc == CURLE_OK)
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp.status);
 
-  bool drop = rc != CURLE_OK || (!req.body.empty() && resp.status >= 400) ||
+  bool drop = rc != CURLE_OK || (body.size() > 0 && resp.status >= 400) ||
               resp.status >= 500;
   {
     std::lock_guard lock(pool_->mu);

@@ -22,6 +22,7 @@
 
 #include "base/bytes.h"
 #include "base/result.h"
+#include "base/source.h"
 #include "storage/s3/sigv4.h"
 
 namespace efs2s3::storage::s3 {
@@ -48,6 +49,8 @@ struct HttpRequest {
   // A short description for error messages ("s3:bucket/key"); never
   // credentials.
   std::string what;
+  // PUT only: if set, the body is read from here instead of `body`.
+  const Source* source = nullptr;
 };
 
 struct HttpResponse {

@@ -48,6 +48,11 @@ class S3Backend : public Backend, public S3Maintenance {
 
   Result<void> Save(const Handle& h, ByteSpan data,
                     const SaveOptions& opts) override {
+    return SaveFrom(h, SpanSource(data), opts);
+  }
+
+  Result<void> SaveFrom(const Handle& h, const Source& data,
+                        const SaveOptions& opts) override {
     PutOptions put;
     put.create_only = opts.create_only;
     put.storage_class = h.type == ObjectType::kPack && !opts.metadata

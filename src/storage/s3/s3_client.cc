@@ -275,9 +275,19 @@ RequestCounts S3Client::request_counts() const {
 }
 
 Result<HttpResponse> S3Client::Execute(Call& call) {
-  const std::string payload_hash =
-      call.body.empty() ? kEmptySha256 : Sha256Hex(call.body);
-  const std::string md5 = call.content_md5 ? ContentMd5(call.body) : "";
+  std::string payload_hash = kEmptySha256;
+  std::string md5;
+  SpanSource span_body(call.body);
+  const Source& body = call.source ? *call.source : span_body;
+  if (body.size() > 0 || call.content_md5) {
+    auto d = DigestBody(body, call.content_md5);
+    if (!d) return d.error().Wrap(call.what);
+    payload_hash = HexEncode(d->sha256);
+    if (call.content_md5) {
+      md5 = Base64Encode(d->md5);
+      call.md5_hex = HexEncode(d->md5);
+    }
+  }
   const std::string query = CanonicalQuery(call.query);
   const Target target = MakeTarget(call.bucket, call.key, query);
   const int max_attempts = std::max(1, config_.retry.max_attempts);
@@ -304,6 +314,7 @@ Result<HttpResponse> S3Client::Execute(Call& call) {
                          {config_.region, "s3", AmzDate(now)});
     HttpRequest hreq{call.method, target.url, std::move(sreq.headers),
                      call.body, call.what};
+    hreq.source = call.source;
     hreq.headers.emplace_back("Authorization", sig.authorization);
 
     Count(call);
@@ -347,14 +358,14 @@ Result<HttpResponse> S3Client::Execute(Call& call) {
 }
 
 Result<std::string> S3Client::PutObject(const std::string& bucket,
-                                        const std::string& key, ByteSpan data,
+                                        const std::string& key,
+                                        const Source& data,
                                         const PutOptions& opts) {
-  const std::string md5hex = Md5Hex(data);
   Call call;
   call.method = "PUT";
   call.bucket = bucket;
   call.key = key;
-  call.body = data;
+  call.source = &data;
   call.content_md5 = true;
   call.what = S3Name(bucket, key);
   call.headers.emplace_back("Content-Type", "application/octet-stream");
@@ -365,7 +376,7 @@ Result<std::string> S3Client::PutObject(const std::string& bucket,
     // the server stored what was sent.
     call.validate = [&](const HttpResponse& r) -> Result<void> {
       std::string etag = StripQuotes(r.Header("etag"));
-      if (!etag.empty() && etag != md5hex)
+      if (!etag.empty() && etag != call.md5_hex)
         return MakeError(
             ErrorCode::kTransient,
             call.what + ": the server's ETag does not match the data sent");
@@ -377,12 +388,12 @@ Result<std::string> S3Client::PutObject(const std::string& bucket,
     // An earlier attempt may have created the object before its answer was
     // lost.
     auto meta = HeadObject(bucket, key);
-    if (meta && meta->size == data.size() && meta->etag == md5hex)
+    if (meta && meta->size == data.size() && meta->etag == call.md5_hex)
       return meta->etag;
   }
   if (!r) return r.error();
   std::string etag = StripQuotes(r->Header("etag"));
-  return etag.empty() ? md5hex : etag;
+  return etag.empty() ? call.md5_hex : etag;
 }
 
 Result<Bytes> S3Client::GetObject(const std::string& bucket,
@@ -608,20 +619,19 @@ Result<std::string> S3Client::CreateMultipartUpload(const std::string& bucket,
 Result<std::string> S3Client::UploadPart(const std::string& bucket,
                                          const std::string& key,
                                          const std::string& upload_id, int part,
-                                         ByteSpan data, bool check_etag) {
+                                         const Source& data, bool check_etag) {
   Call call;
   call.method = "PUT";
   call.bucket = bucket;
   call.key = key;
   call.query = {{"partNumber", std::to_string(part)}, {"uploadId", upload_id}};
-  call.body = data;
+  call.source = &data;
   call.content_md5 = true;
   call.what = S3Name(bucket, key) + " (part " + std::to_string(part) + ")";
-  const std::string md5hex = check_etag ? Md5Hex(data) : "";
   std::string etag;
   call.validate = [&](const HttpResponse& r) -> Result<void> {
     etag = StripQuotes(r.Header("etag"));
-    if (etag.empty() || (check_etag && etag != md5hex))
+    if (etag.empty() || (check_etag && etag != call.md5_hex))
       return MakeError(ErrorCode::kTransient,
                        call.what + ": unexpected ETag in the answer");
     return Ok();
@@ -688,7 +698,7 @@ Result<void> S3Client::AbortMultipartUpload(const std::string& bucket,
 
 Result<std::string> S3Client::PutObjectMultipart(const std::string& bucket,
                                                  const std::string& key,
-                                                 ByteSpan data,
+                                                 const Source& data,
                                                  const PutOptions& opts,
                                                  const MultipartOptions& mp) {
   std::uint64_t part_size = std::max<std::uint64_t>(mp.part_size, 5u << 20);
@@ -707,10 +717,10 @@ Result<std::string> S3Client::PutObjectMultipart(const std::string& bucket,
   const bool check_etag = opts.sse != "aws:kms";
   auto worker = [&] {
     for (size_t i = next++; i < parts && !failed; i = next++) {
-      size_t off = i * part_size;
-      size_t len = std::min<size_t>(part_size, data.size() - off);
+      std::uint64_t off = i * part_size;
+      std::uint64_t len = std::min<std::uint64_t>(part_size, data.size() - off);
       auto etag = UploadPart(bucket, key, upload_id, static_cast<int>(i + 1),
-                             data.subspan(off, len), check_etag);
+                             SliceSource(data, off, len), check_etag);
       if (!etag) {
         std::lock_guard lock(mu);
         if (!failed.exchange(true)) first_error = etag.error();

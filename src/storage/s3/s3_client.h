@@ -29,6 +29,7 @@
 
 #include "base/bytes.h"
 #include "base/result.h"
+#include "base/source.h"
 #include "storage/s3/credentials.h"
 #include "storage/s3/http.h"
 
@@ -110,8 +111,13 @@ class S3Client {
 
   // Returns the ETag the server gave the object (without quotes).
   Result<std::string> PutObject(const std::string& bucket,
-                                const std::string& key, ByteSpan data,
+                                const std::string& key, const Source& data,
                                 const PutOptions& opts);
+  Result<std::string> PutObject(const std::string& bucket,
+                                const std::string& key, ByteSpan data,
+                                const PutOptions& opts) {
+    return PutObject(bucket, key, SpanSource(data), opts);
+  }
   // Whole object when offset == 0 and length == 0; otherwise exactly `length`
   // bytes (or to the end when length == 0) or kCorruption when the object is
   // shorter.
@@ -149,9 +155,16 @@ class S3Client {
   // Multipart upload with parts sent in parallel; aborted on failure. Returns
   // the ETag of the object.
   Result<std::string> PutObjectMultipart(const std::string& bucket,
-                                         const std::string& key, ByteSpan data,
+                                         const std::string& key,
+                                         const Source& data,
                                          const PutOptions& opts,
                                          const MultipartOptions& mp);
+  Result<std::string> PutObjectMultipart(const std::string& bucket,
+                                         const std::string& key, ByteSpan data,
+                                         const PutOptions& opts,
+                                         const MultipartOptions& mp) {
+    return PutObjectMultipart(bucket, key, SpanSource(data), opts, mp);
+  }
   Result<void> ListMultipartUploads(
       const std::string& bucket, const std::string& prefix,
       const std::function<Result<void>(const MultipartUpload&)>& fn);
@@ -167,7 +180,14 @@ class S3Client {
   Result<std::string> UploadPart(const std::string& bucket,
                                  const std::string& key,
                                  const std::string& upload_id, int part,
-                                 ByteSpan data, bool check_etag);
+                                 const Source& data, bool check_etag);
+  Result<std::string> UploadPart(const std::string& bucket,
+                                 const std::string& key,
+                                 const std::string& upload_id, int part,
+                                 ByteSpan data, bool check_etag) {
+    return UploadPart(bucket, key, upload_id, part, SpanSource(data),
+                      check_etag);
+  }
   // Completes an upload from the ETags of parts 1..N; returns the object's
   // ETag.
   Result<std::string> CompleteMultipartUpload(
@@ -196,7 +216,11 @@ class S3Client {
     std::vector<std::pair<std::string, std::string>> query;
     HeaderList headers;
     ByteSpan body;
+    // A body read on demand instead of `body` (uploads of packs and files).
+    const Source* source = nullptr;
     bool content_md5 = false;
+    // Set by Execute when content_md5: the MD5 of the body, in hex.
+    std::string md5_hex;
     std::string what;  // for messages: "s3:bucket/key"
     // Checks a 2xx answer; a kTransient error makes the call retry.
     std::function<Result<void>(const HttpResponse&)> validate;

@@ -66,6 +66,32 @@ std::string ContentMd5(ByteSpan data) {
 
 std::string Md5Hex(ByteSpan data) { return HexEncode(Digest(EVP_md5(), data)); }
 
+Result<BodyDigests> DigestBody(const Source& body, bool md5) {
+  EVP_MD_CTX* sha = EVP_MD_CTX_new();
+  EVP_MD_CTX* m = md5 ? EVP_MD_CTX_new() : nullptr;
+  EFS2S3_CHECK(sha != nullptr && (!md5 || m != nullptr));
+  EFS2S3_CHECK(EVP_DigestInit_ex(sha, EVP_sha256(), nullptr) == 1);
+  if (m) EFS2S3_CHECK(EVP_DigestInit_ex(m, EVP_md5(), nullptr) == 1);
+  auto read = ForEachPiece(body, 1 << 20, [&](ByteSpan piece) {
+    EVP_DigestUpdate(sha, piece.data(), piece.size());
+    if (m) EVP_DigestUpdate(m, piece.data(), piece.size());
+  });
+  BodyDigests out;
+  unsigned int n = 0;
+  out.sha256.resize(EVP_MAX_MD_SIZE);
+  EVP_DigestFinal_ex(sha, out.sha256.data(), &n);
+  out.sha256.resize(n);
+  if (m) {
+    out.md5.resize(EVP_MAX_MD_SIZE);
+    EVP_DigestFinal_ex(m, out.md5.data(), &n);
+    out.md5.resize(n);
+  }
+  EVP_MD_CTX_free(sha);
+  EVP_MD_CTX_free(m);
+  if (!read) return read.error();
+  return out;
+}
+
 std::string UriEncode(std::string_view s, bool keep_slash) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;

@@ -18,6 +18,8 @@
 #include <vector>
 
 #include "base/bytes.h"
+#include "base/result.h"
+#include "base/source.h"
 
 namespace efs2s3::storage::s3 {
 
@@ -31,6 +33,12 @@ Bytes HmacSha256(ByteSpan key, ByteSpan data);
 std::string ContentMd5(ByteSpan data);
 // Lower-case hex MD5 (an S3 ETag of a single-part object, without quotes).
 std::string Md5Hex(ByteSpan data);
+
+// SHA-256 and (if `md5`) MD5 of a body, in one pass over it.
+struct BodyDigests {
+  Bytes sha256, md5;  // raw; md5 empty unless asked for
+};
+Result<BodyDigests> DigestBody(const Source& body, bool md5);
 
 // RFC 3986 percent-encoding as SigV4 wants it: unreserved characters (A-Z a-z
 // 0-9 - _ .

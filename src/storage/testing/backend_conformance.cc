@@ -1,5 +1,8 @@
 #include "storage/testing/backend_conformance.h"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <atomic>
 #include <set>
 #include <thread>
@@ -49,6 +52,55 @@ TEST_P(BackendConformanceTest, SaveThenLoadWholeAndRanges) {
   auto st = backend_->Stat(h);
   ASSERT_TRUE(st);
   EXPECT_EQ(st->size, data.size());
+}
+
+// A Source that fails after `good` bytes, like a temporary file that cannot
+// be read back.
+class FailingSource final : public Source {
+ public:
+  FailingSource(std::uint64_t size, std::uint64_t good)
+      : size_(size), good_(good) {}
+  std::uint64_t size() const override { return size_; }
+  Result<void> ReadAt(std::uint64_t offset,
+                      std::span<std::uint8_t> out) const override {
+    if (offset + out.size() > good_)
+      return MakeError(ErrorCode::kIo, "test source: read error");
+    std::fill(out.begin(), out.end(), 0x5a);
+    return Ok();
+  }
+
+ private:
+  std::uint64_t size_, good_;
+};
+
+TEST_P(BackendConformanceTest, SaveFromFileStreamsItsBytes) {
+  // Given 3 MiB + 17 bytes at offset 5 of an unnamed temporary file, when
+  // saved from it, then the object holds exactly those bytes.
+  Bytes data = RandomBytes((3 << 20) + 17);
+  auto fd = OpenTempFile("/tmp");
+  ASSERT_TRUE(fd) << fd.error().message;
+  Bytes file = RandomBytes(5);
+  file.insert(file.end(), data.begin(), data.end());
+  file.push_back(0xff);
+  ASSERT_EQ(::pwrite(*fd, file.data(), file.size(), 0),
+            static_cast<ssize_t>(file.size()));
+  Handle h{ObjectType::kPack, RandomName()};
+  auto saved = backend_->SaveFrom(h, FileSource(*fd, 5, data.size(), "tmp"),
+                                  {.create_only = true});
+  ::close(*fd);
+  ASSERT_TRUE(saved) << saved.error().message;
+  auto all = backend_->Load(h);
+  ASSERT_TRUE(all) << all.error().message;
+  EXPECT_EQ(*all, data);
+}
+
+TEST_P(BackendConformanceTest, SaveFromUnreadableSourceStoresNothing) {
+  Handle h{ObjectType::kPack, RandomName()};
+  auto saved = backend_->SaveFrom(h, FailingSource(2 << 20, 1 << 20), {});
+  ASSERT_FALSE(saved);
+  auto st = backend_->Stat(h);
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code, ErrorCode::kNotFound);
 }
 
 TEST_P(BackendConformanceTest, EmptyObject) {
