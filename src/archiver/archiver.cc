@@ -16,9 +16,11 @@
 #include <cstring>
 #include <deque>
 #include <filesystem>
+#include <future>
 #include <map>
 #include <mutex>
 #include <semaphore>
+#include <thread>
 
 #include "base/file_util.h"
 #include "base/thread_pool.h"
@@ -140,6 +142,12 @@ Result<std::vector<std::pair<std::string, std::string>>> ReadXattrs(
   return out;
 }
 
+int Cores() {
+  static const int n =
+      std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  return n;
+}
+
 // Reads a large file ahead of the chunker with several preads in flight, so one
 // big file on a network file system is not limited to one round trip at a time.
 class ReadAhead {
@@ -199,7 +207,9 @@ class Archiver {
         opts_(opts),
         pool_(std::max(1, opts.readers), 4096),
         read_ahead_pool_(std::max(4, opts.readers), 256),
-        walker_slots_(std::max(0, opts.walkers - 1)) {}
+        cpu_pool_(Cores(), static_cast<size_t>(Cores())),
+        walker_slots_(std::max(0, opts.walkers - 1)),
+        large_file_slots_(std::max(2, Cores())) {}
 
   Result<BackupResult> Run();
 
@@ -241,7 +251,14 @@ class Archiver {
   const BackupOptions& opts_;
   ThreadPool pool_;
   ThreadPool read_ahead_pool_;  // preads of large files; its tasks never wait
+  // Chunks of large files are hashed, compressed and sealed here, several at
+  // once, so that one large file keeps every core busy. Its tasks wait only for
+  // upload slots.
+  ThreadPool cpu_pool_;
   std::counting_semaphore<4096> walker_slots_;
+  // Large files read at once: each holds up to ~30 MiB of buffers, and one
+  // already keeps the CPU pool busy.
+  std::counting_semaphore<256> large_file_slots_;
   Counters counters_;
   std::mutex names_mu_;
   std::map<std::uint32_t, std::string> users_, groups_;
@@ -311,18 +328,67 @@ Result<void> Archiver::SaveFileContent(int fd, const std::string& path,
                                        Node& node) {
   const codec::Chunker& chunker = repo_.chunker();
   size_t max = chunker.params().max_size;
+  // Files of at least 4 maximum chunks are large: read ahead (4 blocks of
+  // 2 MiB in flight), and their chunks go to the CPU pool, a window of them at
+  // a time, so hashing, compressing and sealing run on every core.
+  const bool large = node.size >= 4ULL * max;
+  std::optional<ReadAhead> ahead;
+  struct SlotGuard {
+    std::counting_semaphore<256>* sem = nullptr;
+    ~SlotGuard() {
+      if (sem) sem->release();
+    }
+  } slot;
+  if (large) {
+    large_file_slots_.acquire();
+    slot.sem = &large_file_slots_;
+    ahead.emplace(read_ahead_pool_, fd, 2u << 20, 4);
+  }
+  const size_t window = static_cast<size_t>(2 * Cores());
+  std::deque<std::future<Result<repo::SaveBlobResult>>> pending;
+  auto account = [&](const repo::SaveBlobResult& r, size_t raw) {
+    if (r.added) {
+      ++counters_.blobs_added;
+      counters_.bytes_added += raw;
+      counters_.bytes_stored += r.stored_size;
+    }
+    node.content.push_back(r.id);
+  };
+  std::deque<size_t> pending_sizes;
+  auto drain_one = [&]() -> Result<void> {
+    Result<repo::SaveBlobResult> r = pending.front().get();
+    pending.pop_front();
+    size_t raw = pending_sizes.front();
+    pending_sizes.pop_front();
+    if (!r) return r.error();
+    account(*r, raw);
+    return Ok();
+  };
+  struct Drain {  // tasks in flight finish before this frame goes away
+    std::deque<std::future<Result<repo::SaveBlobResult>>>* q;
+    ~Drain() {
+      for (auto& f : *q) f.wait();
+    }
+  } drain{&pending};
+
   Bytes buf;
-  buf.reserve(std::min<std::uint64_t>(node.size, max) + 65536);
+  size_t start = 0;  // buf[start, size) is not yet chunked
+  buf.reserve(large ? 2 * max + (2u << 20)
+                    : std::min<std::uint64_t>(node.size, max) + 65536);
   bool eof = false;
   std::uint64_t total = 0;
   node.content.clear();
-  // Files of at least 4 maximum chunks are read ahead: 4 blocks of 2 MiB in
-  // flight.
-  std::optional<ReadAhead> ahead;
-  if (node.size >= 4ULL * max) ahead.emplace(read_ahead_pool_, fd, 2u << 20, 4);
-  while (!eof || !buf.empty()) {
+  auto compact = [&] {
+    if (start == 0) return;
+    buf.erase(buf.begin(), buf.begin() + static_cast<long>(start));
+    start = 0;
+  };
+  while (!eof || start < buf.size()) {
     if (Cancelled()) return MakeError(ErrorCode::kCancelled, "interrupted");
-    while (!eof && buf.size() < max && ahead) {
+    // Consumed bytes are dropped once they reach `max`: each byte is moved at
+    // most once.
+    if (!eof && buf.size() - start < max && start >= max) compact();
+    while (!eof && buf.size() - start < max && ahead) {
       auto block = ahead->Next();
       if (!block) return block.error().Wrap(path);
       if (block->empty()) {
@@ -337,14 +403,14 @@ Result<void> Archiver::SaveFileContent(int fd, const std::string& path,
         opts_.progress->bytes_done += block->size();
       }
     }
-    while (!eof && buf.size() < max && !ahead) {
+    while (!eof && buf.size() - start < max && !ahead) {
       size_t old = buf.size();
       // Read what the file still holds (plus a little, to see EOF or growth): a
       // small file must not cost a zero-filled buffer of the maximum chunk
       // size.
       std::uint64_t expect_left = total < node.size ? node.size - total : 0;
       size_t want = static_cast<size_t>(std::min<std::uint64_t>(
-          std::max<std::uint64_t>(max - old, 65536),
+          std::max<std::uint64_t>(max - (old - start), 65536),
           std::max<std::uint64_t>(expect_left + 1, 65536)));
       buf.resize(old + want);
       ssize_t n = ::read(fd, buf.data() + old, want);
@@ -362,24 +428,28 @@ Result<void> Archiver::SaveFileContent(int fd, const std::string& path,
         opts_.progress->bytes_done += static_cast<std::uint64_t>(n);
       }
     }
-    if (buf.empty()) break;
-    size_t cut = chunker.NextCut(buf, eof);
+    if (start == buf.size()) break;
+    ByteSpan rest(buf.data() + start, buf.size() - start);
+    size_t cut = chunker.NextCut(rest, eof);
     if (cut == 0) continue;
-    ByteSpan chunk(buf.data(), cut);
+    ByteSpan chunk = rest.first(cut);
+    start += cut;
     if (opts_.dry_run) {
       node.content.push_back(repo_.BlobId(chunk));
+    } else if (large) {
+      pending.push_back(
+          cpu_pool_.Submit([this, c = Bytes(chunk.begin(), chunk.end())] {
+            return repo_.SaveBlob(repo::BlobType::kData, c);
+          }));
+      pending_sizes.push_back(cut);
+      while (pending.size() > window) RETURN_IF_ERROR(drain_one());
     } else {
       ASSIGN_OR_RETURN(repo::SaveBlobResult r,
                        repo_.SaveBlob(repo::BlobType::kData, chunk));
-      if (r.added) {
-        ++counters_.blobs_added;
-        counters_.bytes_added += cut;
-        counters_.bytes_stored += r.stored_size;
-      }
-      node.content.push_back(r.id);
+      account(r, cut);
     }
-    buf.erase(buf.begin(), buf.begin() + static_cast<long>(cut));
   }
+  while (!pending.empty()) RETURN_IF_ERROR(drain_one());
   if (total != node.size) {
     std::uint64_t expected = node.size;
     node.size = total;

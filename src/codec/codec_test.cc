@@ -1,7 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 #include <set>
+#include <string>
 
 #include "codec/chunker.h"
 #include "codec/compress.h"
@@ -97,6 +99,25 @@ TEST(CompressTest, RoundTripAndCorruption) {
   if (r) {
     EXPECT_NE(*r, data);
   }
+}
+
+TEST(CompressTest, IncompressibleDataIsRecognised) {
+  Bytes random = RandomData(1 << 20, 42);
+  EXPECT_TRUE(LooksIncompressible(random));
+  EXPECT_GE(Compress(random).size(), random.size());  // the check is right
+  // Log-like text compresses, and is compressed.
+  std::string text;
+  for (int i = 0; text.size() < (1 << 20); ++i)
+    text += "2026-11-27T18:00:" + std::to_string(i % 60) +
+            " GET /api/v1/items/" + std::to_string(i * 7919 % 100003) +
+            " 200 " + std::to_string(i % 977) + "ms\n";
+  EXPECT_FALSE(LooksIncompressible(AsBytes(text)));
+  // Random bytes with runs of zeros in the sampled middle compress.
+  Bytes mixed = random;
+  std::fill(mixed.begin() + (1 << 19) - 20000, mixed.begin() + (1 << 19), 0);
+  EXPECT_FALSE(LooksIncompressible(mixed));
+  // Too small to judge: always tried.
+  EXPECT_FALSE(LooksIncompressible(ByteSpan(random).first(60000)));
 }
 
 }  // namespace

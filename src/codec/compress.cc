@@ -24,6 +24,17 @@ Bytes Compress(ByteSpan data, int level) {
   return out;
 }
 
+bool LooksIncompressible(ByteSpan data) {
+  constexpr size_t kSample = 16 << 10;
+  if (data.size() < 4 * kSample) return false;
+  ByteSpan sample = data.subspan(data.size() / 2 - kSample / 2, kSample);
+  std::uint8_t out[kSample + 512];
+  size_t n = ZSTD_compressCCtx(tls_ctx.c, out, sizeof out, sample.data(),
+                               sample.size(), 1);
+  if (ZSTD_isError(n)) return false;
+  return n * 100 >= sample.size() * 98;
+}
+
 Result<Bytes> Decompress(ByteSpan data, size_t expected_size) {
   unsigned long long content =
       ZSTD_getFrameContentSize(data.data(), data.size());
