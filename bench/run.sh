@@ -44,6 +44,7 @@ BENCH_DOC=${BENCH_DOC-docs/BENCHMARKS.md}
 BENCH_DELAY_US=${BENCH_DELAY_US:-1000}
 EFS2S3=${EFS2S3:-build-bench/src/cli/efs2s3}
 LATENCYFS=${LATENCYFS:-build-bench/bench/latencyfs/latencyfs}
+CPULIMIT=${CPULIMIT:-build-bench/bench/cpulimit/cpulimit}
 export RGW_PORT=${RGW_PORT:-7580}
 
 die() { echo "run.sh: $*" >&2; exit 1; }
@@ -52,6 +53,8 @@ mkdir -p "$BENCH_DIR"
 W=$(cd "$BENCH_DIR" && pwd)
 EFS2S3=$(realpath "$EFS2S3")
 [[ -x "$EFS2S3" ]] || die "no efs2s3 binary at $EFS2S3 (ninja -C build-bench efs2s3)"
+CPULIMIT=$(realpath "$CPULIMIT")
+[[ -x "$CPULIMIT" ]] || die "no cpulimit at $CPULIMIT (ninja -C build-bench cpulimit)"
 if [[ "$LATENCY" == 1 ]]; then
   LATENCYFS=$(realpath "$LATENCYFS")
   [[ -x "$LATENCYFS" ]] || die "no latencyfs at $LATENCYFS (ninja -C build-bench latencyfs)"
@@ -67,7 +70,14 @@ rgw="$W/rgw"
 eval "$("$repo_root/scripts/radosgw.sh" start "$rgw")"
 EP=$EFS2S3_TEST_S3_ENDPOINT
 rgwlog="$rgw/client.rgw.a.log"
-mnt="$W/mnt"
+# The sources and the mount point sit in a directory of their own: the tools
+# record the directories above a backup path too, and the work directory itself
+# changes during the run (logs, local repositories), which would make every
+# backup after the first store a new tree for it.
+SRCROOT="$W/src"
+mkdir -p "$SRCROOT"
+[[ -d "$W/corpora" && ! -e "$SRCROOT/corpora" ]] && mv "$W/corpora" "$SRCROOT/corpora"
+mnt="$SRCROOT/mnt"
 cleanup() {
   mountpoint -q "$mnt" 2>/dev/null && umount "$mnt"
   "$repo_root/scripts/radosgw.sh" stop "$rgw" || true
@@ -129,10 +139,10 @@ mount_src() {
   if [[ "$LATENCY" == 1 ]]; then
     mountpoint -q "$mnt" && umount "$mnt"
     mkdir -p "$mnt"
-    "$LATENCYFS" --delay-us "$BENCH_DELAY_US" "$W/corpora/$c" "$mnt"
+    "$LATENCYFS" --delay-us "$BENCH_DELAY_US" "$SRCROOT/corpora/$c" "$mnt"
     SRC=$mnt
   else
-    SRC=$W/corpora/$c
+    SRC=$SRCROOT/corpora/$c
   fi
 }
 unmount_src() { if [[ "$LATENCY" == 1 ]]; then umount "$mnt"; fi; }
@@ -280,11 +290,20 @@ measure_put_limits() {
   limit "S3 PUT 16 MiB, 8 threads" "${r##* }" "MB/s"
 }
 
+# efs2s3's own chunk + hash + dedup + compress + encrypt on all cores over the
+# corpus in the page cache (bench/cpulimit): the CPU limit of a backup of it.
+measure_corpus_cpu_limit() {
+  local c=$1 r
+  find "$SRCROOT/corpora/$c" -type f -print0 | xargs -0 cat >/dev/null  # cache it
+  r=$(find "$SRCROOT/corpora/$c" -type f | sort | "$CPULIMIT" -)
+  limit "efs2s3 chunk+hash+compress+encrypt, corpus $c, $(nproc) threads" "${r%% *}" "MB/s"
+}
+
 measure_read_limit() {
   local c=$1 t0 t1 files bytes
   mount_src "$c"
-  files=$(find "$W/corpora/$c" -type f | wc -l)
-  bytes=$(du -sb "$W/corpora/$c" | cut -f1)
+  files=$(find "$SRCROOT/corpora/$c" -type f | wc -l)
+  bytes=$(du -sb "$SRCROOT/corpora/$c" | cut -f1)
   local per=$((files / 128 + 1))
   ((per > 64)) && per=64
   t0=$(date +%s.%N)
@@ -304,11 +323,14 @@ measure_cpu_limits
 measure_put_limits
 for c in $CORPORA; do
   for run in $(seq 1 "$RUNS"); do
-    "$here/corpus.sh" "$W/corpora" "$c" >&2
-    [[ $run == 1 ]] && measure_read_limit "$c"
+    "$here/corpus.sh" "$SRCROOT/corpora" "$c" >&2
+    if [[ $run == 1 ]]; then
+      measure_read_limit "$c"
+      measure_corpus_cpu_limit "$c"
+    fi
     for t in "${tools[@]}"; do backup "$t" "$c" first "$run"; done
     for t in "${tools[@]}"; do backup "$t" "$c" nochange "$run"; done
-    "$here/corpus.sh" change "$W/corpora/$c" 1 >&2
+    "$here/corpus.sh" change "$SRCROOT/corpora/$c" 1 >&2
     for t in "${tools[@]}"; do backup "$t" "$c" changed "$run"; done
     for t in "${tools[@]}"; do restore "$t" "$c" "$run"; done
   done
