@@ -473,10 +473,12 @@ Result<SaveBlobResult> Repository::SaveBlob(BlobType type, ByteSpan plaintext) {
 Result<SaveBlobResult> Repository::SaveBlobWithId(BlobType type, const Id& id,
                                                   ByteSpan plaintext) {
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
+    sealed_.wait(lock, [&] { return !sealing_.count(id); });
     if (inflight_.count(id) || LookupLocked(id))
       return SaveBlobResult{id, false, 0};
     inflight_.insert(id);
+    sealing_.insert(id);
   }
   Bytes compressed;
   if (!codec::LooksIncompressible(plaintext))
@@ -496,7 +498,10 @@ Result<SaveBlobResult> Repository::SaveBlobWithId(BlobType type, const Id& id,
     std::lock_guard lock(mu_);
     PackWriter& w = writers_[static_cast<int>(type)];
     if (w.empty() && !spool_dir_.empty()) w = PackWriter::Spooled(spool_dir_);
-    if (auto added = w.Add(e, sealed); !added) {
+    auto added = w.Add(e, sealed);
+    sealing_.erase(id);
+    sealed_.notify_all();
+    if (!added) {
       inflight_.erase(id);
       return added.error();
     }
@@ -507,18 +512,22 @@ Result<SaveBlobResult> Repository::SaveBlobWithId(BlobType type, const Id& id,
   }
   if (full) {
     if (uploads_) {
+      std::uint64_t seq;
       {
         std::lock_guard lock(mu_);
         ++uploads_in_flight_;
+        seq = next_upload_seq_++;
+        running_uploads_.insert(seq);
       }
       // Submit blocks while the upload queue is full: backpressure on the
       // readers.
       auto pack = std::make_shared<PackWriter>(std::move(*full));
-      (void)uploads_->Submit([this, pack] {
+      (void)uploads_->Submit([this, pack, seq] {
         auto r = UploadPack(std::move(*pack));
         std::lock_guard lock(mu_);
         if (!r && !upload_error_) upload_error_ = r.error();
         --uploads_in_flight_;
+        running_uploads_.erase(seq);
         uploads_done_.notify_all();
       });
     } else {
@@ -617,6 +626,35 @@ Result<void> Repository::Flush() {
   IndexBuilder b;
   {
     std::lock_guard lock(mu_);
+    b = std::move(pending_index_);
+    pending_index_ = IndexBuilder();
+    last_index_write_ = std::chrono::steady_clock::now();
+  }
+  return WriteIndex(std::move(b));
+}
+
+Result<void> Repository::Checkpoint() {
+  PackWriter taken[2];
+  std::uint64_t watermark;
+  {
+    std::lock_guard lock(mu_);
+    for (int t = 0; t < 2; ++t) {
+      if (writers_[t].empty()) continue;
+      taken[t] = std::move(writers_[t]);
+      writers_[t] = PackWriter();
+    }
+    watermark = next_upload_seq_;
+  }
+  for (PackWriter& w : taken)
+    if (!w.empty()) RETURN_IF_ERROR(UploadPack(std::move(w)));
+  IndexBuilder b;
+  {
+    std::unique_lock lock(mu_);
+    uploads_done_.wait(lock, [&] {
+      return upload_error_ || running_uploads_.empty() ||
+             *running_uploads_.begin() >= watermark;
+    });
+    if (upload_error_) return *upload_error_;
     b = std::move(pending_index_);
     pending_index_ = IndexBuilder();
     last_index_write_ = std::chrono::steady_clock::now();

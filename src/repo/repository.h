@@ -20,6 +20,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -121,8 +122,16 @@ class Repository {
   // uploads. Thread-compatible.
   Result<void> Flush();
 
-  // Uploads full packs on `n` background threads (at most n + n/2 + 1 packs in
-  // memory), so the threads calling SaveBlob go on reading. 0 = upload on the
+  // Makes every blob whose SaveBlob returned before this call durable and
+  // indexed: uploads the packs being filled, waits for the uploads submitted
+  // before the call, and writes an index file. Other threads may go on saving
+  // blobs meanwhile (their blobs may or may not be covered). Thread-safe; for
+  // checkpoints of a running backup.
+  Result<void> Checkpoint();
+
+  // Uploads full packs on `n` background threads (at most n + n/2 + 1 packs
+  // waiting, in temporary files), so the threads calling SaveBlob go on
+  // reading. 0 = upload on the
   // calling thread. An upload error is returned by the next SaveBlob or Flush.
   void SetUploadConcurrency(int n);
 
@@ -199,7 +208,15 @@ class Repository {
 
   std::unique_ptr<ThreadPool> uploads_;
   std::condition_variable uploads_done_;
-  int uploads_in_flight_ = 0;          // guarded by mu_
+  int uploads_in_flight_ = 0;  // guarded by mu_
+  // Sequence numbers of the background uploads running (for Checkpoint).
+  std::uint64_t next_upload_seq_ = 0;        // guarded by mu_
+  std::set<std::uint64_t> running_uploads_;  // guarded by mu_
+  // Blobs being compressed and sealed, not yet in a writer: a SaveBlob of the
+  // same ID waits for them, so that it returns only once the blob is in a
+  // pack (what Checkpoint relies on).
+  std::unordered_set<Id, IdHash> sealing_;  // guarded by mu_
+  std::condition_variable sealed_;
   std::optional<Error> upload_error_;  // guarded by mu_
 };
 
