@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <deque>
 #include <filesystem>
@@ -200,6 +201,15 @@ class ReadAhead {
   std::deque<std::future<Result<Bytes>>> queue_;
 };
 
+// What the parent snapshot(s) hold for an entry: `node` from the parent, and
+// `fallback` from the last complete snapshot when the parent is partial (an
+// interrupted run or a checkpoint holds only what it reached).
+struct ParentRef {
+  const Node* node = nullptr;
+  const Node* fallback = nullptr;
+  const Node* any() const { return node ? node : fallback; }
+};
+
 class Archiver {
  public:
   Archiver(repo::Repository& repo, const BackupOptions& opts)
@@ -236,16 +246,26 @@ class Archiver {
   // Fills a node for dirfd/name. Returns nullopt (after reporting) if the entry
   // cannot be read and should be left out.
   std::optional<Node> SaveEntry(int dirfd, const std::string& name,
-                                const std::string& path, const Node* parent,
+                                const std::string& path, ParentRef parent,
                                 dev_t root_dev, bool* is_dir,
                                 struct stat* st_out = nullptr);
   Result<void> SaveFileContent(int fd, const std::string& path, Node& node);
   Result<Node> SaveDir(int dirfd, const std::string& name,
-                       const std::string& path, const Node* parent,
+                       const std::string& path, ParentRef parent,
                        dev_t root_dev, const struct stat& st);
-  Result<Id> SaveDirContents(int fd, const std::string& path,
-                             const Node* parent, dev_t root_dev);
+  Result<Id> SaveDirContents(int fd, const std::string& path, ParentRef parent,
+                             dev_t root_dev);
   std::optional<Tree> LoadParentTree(const Node* parent);
+
+  // Checkpoints (BackupOptions::checkpoint_interval). What is complete and
+  // not yet part of a completed directory is kept in `done_` (files, and
+  // directories whose own directory is still being read); the directories
+  // being read are in `open_`. A checkpoint builds trees from the two.
+  void Opened(const std::string& path, const Node& node);
+  void Done(const std::string& path, const Node& node);
+  void Abandoned(const std::string& path);
+  Result<void> WriteCheckpoint();
+  model::Snapshot MakeSnapshot(Id tree, bool partial) const;
 
   repo::Repository& repo_;
   const BackupOptions& opts_;
@@ -262,6 +282,13 @@ class Archiver {
   Counters counters_;
   std::mutex names_mu_;
   std::map<std::uint32_t, std::string> users_, groups_;
+  bool track_ = false;  // checkpoints on
+  std::mutex frontier_mu_;
+  std::map<std::string, Node> done_, open_;  // guarded by frontier_mu_
+  std::optional<Id> last_checkpoint_;
+  int checkpoints_ = 0;
+  std::vector<std::string> abs_paths_;
+  std::chrono::steady_clock::time_point start_;
 };
 
 std::string Archiver::UserName(std::uint32_t uid) {
@@ -463,7 +490,7 @@ Result<void> Archiver::SaveFileContent(int fd, const std::string& path,
 
 std::optional<Node> Archiver::SaveEntry(int dirfd, const std::string& name,
                                         const std::string& path,
-                                        const Node* parent, dev_t /*root_dev*/,
+                                        ParentRef parents, dev_t /*root_dev*/,
                                         bool* is_dir, struct stat* st_out) {
   *is_dir = false;
   if (Cancelled())
@@ -516,11 +543,17 @@ std::optional<Node> Archiver::SaveEntry(int dirfd, const std::string& name,
   counters_.bytes_total += node.size;
   if (opts_.progress) ++opts_.progress->files;
   // Unchanged since the parent snapshot: one stat, no open.
-  if (parent && parent->type == NodeType::kFile && parent->size == node.size &&
-      parent->mtime == node.mtime && parent->ctime == node.ctime &&
-      parent->inode == node.inode &&
-      std::all_of(parent->content.begin(), parent->content.end(),
-                  [&](const Id& id) { return repo_.HasBlob(id); })) {
+  auto unchanged = [&](const Node* p) {
+    return p && p->type == NodeType::kFile && p->size == node.size &&
+           p->mtime == node.mtime && p->ctime == node.ctime &&
+           p->inode == node.inode &&
+           std::all_of(p->content.begin(), p->content.end(),
+                       [&](const Id& id) { return repo_.HasBlob(id); });
+  };
+  const Node* parent = unchanged(parents.node)       ? parents.node
+                       : unchanged(parents.fallback) ? parents.fallback
+                                                     : nullptr;
+  if (parent) {
     node.content = parent->content;
     node.xattrs = parent->xattrs;
     ++counters_.files_unchanged;
@@ -545,7 +578,7 @@ std::optional<Node> Archiver::SaveEntry(int dirfd, const std::string& name,
     if (node.content.empty() && node.size > 0) return std::nullopt;
     // Changed while read: keep what was read, already reported.
   }
-  if (parent && parent->type == NodeType::kFile)
+  if (parents.any() && parents.any()->type == NodeType::kFile)
     ++counters_.files_changed;
   else
     ++counters_.files_new;
@@ -553,7 +586,7 @@ std::optional<Node> Archiver::SaveEntry(int dirfd, const std::string& name,
 }
 
 Result<Id> Archiver::SaveDirContents(int fd, const std::string& path,
-                                     const Node* parent, dev_t root_dev) {
+                                     ParentRef parent, dev_t root_dev) {
   int dup = ::dup(fd);
   DIR* d = dup >= 0 ? ::fdopendir(dup) : nullptr;
   if (!d) {
@@ -572,13 +605,17 @@ Result<Id> Archiver::SaveDirContents(int fd, const std::string& path,
   if (err) return PosixError(path, err);
   std::sort(names.begin(), names.end());
 
-  std::optional<Tree> parent_tree = LoadParentTree(parent);
-  std::map<std::string, const Node*> parent_nodes;
+  std::optional<Tree> parent_tree = LoadParentTree(parent.node);
+  std::optional<Tree> fallback_tree = LoadParentTree(parent.fallback);
+  std::map<std::string, ParentRef> parent_nodes;
+  if (fallback_tree)
+    for (const Node& n : fallback_tree->nodes)
+      parent_nodes[n.name].fallback = &n;
   if (parent_tree)
-    for (const Node& n : parent_tree->nodes) parent_nodes[n.name] = &n;
-  auto parent_of = [&](const std::string& n) -> const Node* {
+    for (const Node& n : parent_tree->nodes) parent_nodes[n.name].node = &n;
+  auto parent_of = [&](const std::string& n) -> ParentRef {
     auto it = parent_nodes.find(n);
-    return it == parent_nodes.end() ? nullptr : it->second;
+    return it == parent_nodes.end() ? ParentRef{} : it->second;
   };
 
   std::string prefix = path == "/" ? "/" : path + "/";
@@ -595,7 +632,7 @@ Result<Id> Archiver::SaveDirContents(int fd, const std::string& path,
   for (const std::string& n : names) {
     std::string child = prefix + n;
     if (IsExcluded(opts_.excludes, child)) continue;
-    const Node* pn = parent_of(n);
+    ParentRef pn = parent_of(n);
     jobs.push_back({n, pool_.Submit([this, fd, n, child, pn, root_dev] {
                       EntryResult r;
                       r.node = SaveEntry(fd, n, child, pn, root_dev, &r.is_dir,
@@ -630,12 +667,13 @@ Result<Id> Archiver::SaveDirContents(int fd, const std::string& path,
     if (!e.node) continue;
     if (!e.is_dir) {
       results[i] = std::move(e.node);
+      Done(prefix + jobs[i].name, *results[i]);
       continue;
     }
     if (Cancelled()) continue;  // do not descend further once interrupted
     const std::string& n = jobs[i].name;
     std::string child = prefix + n;
-    const Node* pn = parent_of(n);
+    ParentRef pn = parent_of(n);
     if (walker_slots_.try_acquire()) {
       subdirs.push_back(
           {i, std::async(std::launch::async,
@@ -657,14 +695,17 @@ Result<Id> Archiver::SaveDirContents(int fd, const std::string& path,
   // When interrupted, the tree holds what was completed: it becomes part of a
   // partial snapshot that the next run uses as its parent.
   // Nothing below changed: reuse the parent's tree without encoding it again.
-  if (parent_tree && parent->subtree && tree.nodes == parent_tree->nodes)
-    return *parent->subtree;
+  if (parent_tree && parent.node->subtree && tree.nodes == parent_tree->nodes)
+    return *parent.node->subtree;
+  if (fallback_tree && parent.fallback->subtree &&
+      tree.nodes == fallback_tree->nodes)
+    return *parent.fallback->subtree;
   if (opts_.dry_run) return repo_.BlobId(model::EncodeTree(tree));
   return repo_.SaveTree(tree);
 }
 
 Result<Node> Archiver::SaveDir(int dirfd, const std::string& name,
-                               const std::string& path, const Node* parent,
+                               const std::string& path, ParentRef parents,
                                dev_t root_dev, const struct stat& st) {
   Node node = NodeFromStat(name, st);
   if (opts_.progress) ++opts_.progress->dirs;
@@ -680,9 +721,18 @@ Result<Node> Archiver::SaveDir(int dirfd, const std::string& name,
                      opts_.dry_run
                          ? Result<Id>(repo_.BlobId(model::EncodeTree({})))
                          : repo_.SaveTree({}));
+    Done(path, node);
     return node;
   }
-  ASSIGN_OR_RETURN(node.subtree, SaveDirContents(fd, path, parent, root_dev));
+  Opened(path, node);
+  auto contents = SaveDirContents(fd, path, parents, root_dev);
+  if (!contents) {
+    Abandoned(path);
+    return contents.error();
+  }
+  node.subtree = *contents;
+  Done(path, node);
+  const Node* parent = parents.any();
   if (!parent || parent->type != NodeType::kDir)
     ++counters_.dirs_new;
   else if (parent->subtree == node.subtree)
@@ -698,12 +748,137 @@ struct PathTrie {
   std::map<std::string, PathTrie> children;
 };
 
+void Archiver::Opened(const std::string& path, const Node& node) {
+  if (!track_) return;
+  std::lock_guard lock(frontier_mu_);
+  open_[path] = node;
+}
+
+// Erases the entries below `path` ("path/..."): '0' follows '/' in ASCII.
+template <class Map>
+void EraseBelow(Map& m, const std::string& path) {
+  std::string lo = path == "/" ? "/" : path + "/";
+  std::string hi = path == "/" ? "0" : path + "0";
+  m.erase(m.lower_bound(lo), m.lower_bound(hi));
+}
+
+void Archiver::Done(const std::string& path, const Node& node) {
+  if (!track_) return;
+  std::lock_guard lock(frontier_mu_);
+  open_.erase(path);
+  if (node.type == NodeType::kDir) EraseBelow(done_, path);
+  done_[path] = node;
+}
+
+void Archiver::Abandoned(const std::string& path) {
+  if (!track_) return;
+  std::lock_guard lock(frontier_mu_);
+  open_.erase(path);
+  EraseBelow(done_, path);
+}
+
+namespace {
+std::string ParentPath(const std::string& path) {
+  size_t slash = path.find_last_of('/');
+  return slash == 0 || slash == std::string::npos ? "/" : path.substr(0, slash);
+}
+}  // namespace
+
+model::Snapshot Archiver::MakeSnapshot(Id tree, bool partial) const {
+  model::Snapshot snap;
+  auto now = std::chrono::system_clock::now().time_since_epoch();
+  snap.time_ns = opts_.time_ns.value_or(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(now).count());
+  if (opts_.hostname.empty()) {
+    char buf[256] = {0};
+    ::gethostname(buf, sizeof buf - 1);
+    snap.hostname = buf;
+  } else {
+    snap.hostname = opts_.hostname;
+  }
+  snap.username = const_cast<Archiver*>(this)->UserName(::getuid());
+  snap.paths = abs_paths_;
+  snap.tags = opts_.tags;
+  if (partial) snap.tags.push_back("partial");
+  snap.excludes = opts_.excludes;
+  snap.tree = tree;
+  snap.parent = opts_.parent;
+  snap.program_version = EFS2S3_VERSION;
+  model::SnapshotSummary& m = snap.summary;
+  m.files_new = counters_.files_new;
+  m.files_changed = counters_.files_changed;
+  m.files_unchanged = counters_.files_unchanged;
+  m.dirs_new = counters_.dirs_new;
+  m.dirs_changed = counters_.dirs_changed;
+  m.dirs_unchanged = counters_.dirs_unchanged;
+  m.other_nodes = counters_.other;
+  m.errors = counters_.errors;
+  m.bytes_read = counters_.bytes_read;
+  m.bytes_total = counters_.bytes_total;
+  m.bytes_added = counters_.bytes_added;
+  m.bytes_stored = counters_.bytes_stored;
+  m.blobs_added = counters_.blobs_added;
+  m.duration_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_)
+          .count();
+  return snap;
+}
+
+// A partial snapshot of what is complete so far: the completed entries of the
+// directories being read, in trees built for those directories. Every blob it
+// names is made durable and indexed (Repository::Checkpoint) before the
+// snapshot is saved, so a run killed afterwards resumes from it.
+Result<void> Archiver::WriteCheckpoint() {
+  std::map<std::string, Node> done, open;
+  {
+    std::lock_guard lock(frontier_mu_);
+    done = done_;
+    open = open_;
+  }
+  std::map<std::string, std::vector<Node>> kids;
+  for (auto& [path, node] : done) kids[ParentPath(path)].push_back(node);
+  std::vector<std::string> dirs;
+  for (const auto& entry : open) dirs.push_back(entry.first);
+  // Deepest first, so every directory's subdirectories are built before it.
+  auto depth = [](const std::string& p) {
+    return std::count(p.begin(), p.end(), '/');
+  };
+  std::stable_sort(dirs.begin(), dirs.end(),
+                   [&](const std::string& a, const std::string& b) {
+                     return depth(a) > depth(b);
+                   });
+  auto build = [&](const std::string& dir) -> Result<Id> {
+    Tree tree;
+    auto it = kids.find(dir);
+    if (it != kids.end()) tree.nodes = std::move(it->second);
+    std::sort(tree.nodes.begin(), tree.nodes.end(),
+              [](const Node& a, const Node& b) { return a.name < b.name; });
+    return repo_.SaveTree(tree);
+  };
+  for (const std::string& dir : dirs) {
+    Node n = open[dir];
+    ASSIGN_OR_RETURN(n.subtree, build(dir));
+    kids[ParentPath(dir)].push_back(std::move(n));
+  }
+  ASSIGN_OR_RETURN(Id root, build("/"));
+  RETURN_IF_ERROR(repo_.Checkpoint());
+  ASSIGN_OR_RETURN(Id id, repo_.SaveSnapshot(MakeSnapshot(root, true)));
+  if (last_checkpoint_)
+    (void)repo_.backend().Remove(
+        {storage::ObjectType::kSnapshot, last_checkpoint_->Hex()});
+  last_checkpoint_ = id;
+  ++checkpoints_;
+  if (opts_.on_checkpoint) opts_.on_checkpoint(id);
+  return Ok();
+}
+
 Result<BackupResult> Archiver::Run() {
-  auto start = std::chrono::steady_clock::now();
+  start_ = std::chrono::steady_clock::now();
+  track_ = !opts_.dry_run && opts_.checkpoint_interval.count() > 0;
   if (!opts_.dry_run)
     repo_.SetUploadConcurrency(
         opts_.uploads > 0 ? opts_.uploads : repo_.backend().Concurrency());
-  std::vector<std::string> abs_paths;
+  std::vector<std::string>& abs_paths = abs_paths_;
   for (const std::string& p : opts_.paths) {
     std::error_code ec;
     std::filesystem::path a =
@@ -727,41 +902,52 @@ Result<BackupResult> Archiver::Run() {
     }
     t->target = true;
   }
-  std::optional<Tree> parent_root;
-  std::optional<model::Snapshot> parent_snap;
-  if (opts_.parent) {
-    auto ps = repo_.LoadSnapshot(*opts_.parent);
-    if (ps) {
-      parent_snap = *ps;
-      auto t = repo_.LoadTree(ps->tree);
-      if (t) parent_root = std::move(*t);
-    }
-  }
+  // The parent's root tree, and the fallback's (the last complete snapshot,
+  // when the parent is partial).
+  struct Root {
+    std::optional<Tree> tree;
+    Node node;  // a directory node for "/"
+  };
+  auto load_root = [&](const std::optional<Id>& snap_id) {
+    Root r;
+    if (!snap_id) return r;
+    auto ps = repo_.LoadSnapshot(*snap_id);
+    if (!ps) return r;
+    auto t = repo_.LoadTree(ps->tree);
+    if (!t) return r;
+    r.tree = std::move(*t);
+    r.node.type = NodeType::kDir;
+    r.node.subtree = ps->tree;
+    return r;
+  };
+  Root parent_root = load_root(opts_.parent);
+  Root fallback_root = load_root(opts_.fallback_parent);
   // Saves the trie below `dir_path` (already open as dirfd) into a tree.
   std::function<Result<Id>(const PathTrie&, int, const std::string&,
-                           const Tree*)>
+                           const Tree*, const Tree*)>
       save_trie = [&](const PathTrie& trie, int dirfd,
-                      const std::string& dir_path,
-                      const Tree* parent_tree) -> Result<Id> {
+                      const std::string& dir_path, const Tree* parent_tree,
+                      const Tree* fallback_tree) -> Result<Id> {
     if (trie.target) {
       struct stat st {};
       if (::fstat(dirfd, &st) != 0) return PosixError(dir_path, errno);
-      Node pn;
-      const Node* parent = nullptr;
-      if (parent_root && dir_path == "/") {
-        pn.type = NodeType::kDir;
-        pn.subtree = parent_snap->tree;
-        parent = &pn;
+      ParentRef parent;
+      if (dir_path == "/") {
+        if (parent_root.tree) parent.node = &parent_root.node;
+        if (fallback_root.tree) parent.fallback = &fallback_root.node;
       }
       return SaveDirContents(dirfd, dir_path, parent, st.st_dev);
     }
     Tree tree;
     for (const auto& [name, child] : trie.children) {
       std::string child_path = (dir_path == "/" ? "/" : dir_path + "/") + name;
-      const Node* pnode = nullptr;
+      ParentRef pnode;
       if (parent_tree)
         for (const Node& n : parent_tree->nodes)
-          if (n.name == name) pnode = &n;
+          if (n.name == name) pnode.node = &n;
+      if (fallback_tree)
+        for (const Node& n : fallback_tree->nodes)
+          if (n.name == name) pnode.fallback = &n;
       struct stat st {};
       if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
         return PosixError(child_path, errno);
@@ -769,7 +955,10 @@ Result<BackupResult> Archiver::Run() {
         bool is_dir = false;
         auto node =
             SaveEntry(dirfd, name, child_path, pnode, st.st_dev, &is_dir);
-        if (node) tree.nodes.push_back(std::move(*node));
+        if (node) {
+          Done(child_path, *node);
+          tree.nodes.push_back(std::move(*node));
+        }
         continue;
       }
       if (!S_ISDIR(st.st_mode))
@@ -787,10 +976,14 @@ Result<BackupResult> Archiver::Run() {
           ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
       if (fd < 0) return PosixError(child_path, errno);
       FdCloser closer(fd);
-      std::optional<Tree> sub_parent = LoadParentTree(pnode);
-      ASSIGN_OR_RETURN(n.subtree,
-                       save_trie(child, fd, child_path,
-                                 sub_parent ? &*sub_parent : nullptr));
+      std::optional<Tree> sub_parent = LoadParentTree(pnode.node);
+      std::optional<Tree> sub_fallback = LoadParentTree(pnode.fallback);
+      Opened(child_path, n);
+      ASSIGN_OR_RETURN(
+          n.subtree,
+          save_trie(child, fd, child_path, sub_parent ? &*sub_parent : nullptr,
+                    sub_fallback ? &*sub_fallback : nullptr));
+      Done(child_path, n);
       tree.nodes.push_back(std::move(n));
     }
     if (opts_.dry_run) return repo_.BlobId(model::EncodeTree(tree));
@@ -799,8 +992,38 @@ Result<BackupResult> Archiver::Run() {
   int rootfd = ::open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (rootfd < 0) return PosixError("/", errno);
   FdCloser closer(rootfd);
-  auto root_id =
-      save_trie(root, rootfd, "/", parent_root ? &*parent_root : nullptr);
+
+  // Checkpoints run beside the walk until it ends.
+  std::mutex cp_mu;
+  std::condition_variable cp_cv;
+  bool walk_done = false;
+  std::thread checkpointer;
+  if (track_) {
+    checkpointer = std::thread([&] {
+      std::unique_lock lock(cp_mu);
+      for (;;) {
+        if (cp_cv.wait_for(lock, opts_.checkpoint_interval,
+                           [&] { return walk_done; }))
+          return;
+        if (Cancelled()) continue;
+        lock.unlock();
+        auto r = WriteCheckpoint();
+        if (!r) ReportError("(checkpoint)", r.error().Wrap("checkpoint"));
+        lock.lock();
+      }
+    });
+  }
+  auto root_id = save_trie(root, rootfd, "/",
+                           parent_root.tree ? &*parent_root.tree : nullptr,
+                           fallback_root.tree ? &*fallback_root.tree : nullptr);
+  if (checkpointer.joinable()) {
+    {
+      std::lock_guard lock(cp_mu);
+      walk_done = true;
+    }
+    cp_cv.notify_all();
+    checkpointer.join();
+  }
   if (!root_id) {
     if (root_id.error().code == ErrorCode::kCancelled && !opts_.dry_run) {
       // Index what was uploaded so the next run does not upload it again.
@@ -811,47 +1034,16 @@ Result<BackupResult> Archiver::Run() {
   const bool partial = Cancelled();
   if (!opts_.dry_run) RETURN_IF_ERROR(repo_.Flush());
 
-  model::Snapshot snap;
-  auto now = std::chrono::system_clock::now().time_since_epoch();
-  snap.time_ns = opts_.time_ns.value_or(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(now).count());
-  if (opts_.hostname.empty()) {
-    char buf[256] = {0};
-    ::gethostname(buf, sizeof buf - 1);
-    snap.hostname = buf;
-  } else {
-    snap.hostname = opts_.hostname;
-  }
-  snap.username = UserName(::getuid());
-  snap.paths = abs_paths;
-  snap.tags = opts_.tags;
-  if (partial) snap.tags.push_back("partial");
-  snap.excludes = opts_.excludes;
-  snap.tree = *root_id;
-  snap.parent = opts_.parent;
-  snap.program_version = EFS2S3_VERSION;
-  model::SnapshotSummary& m = snap.summary;
-  m.files_new = counters_.files_new;
-  m.files_changed = counters_.files_changed;
-  m.files_unchanged = counters_.files_unchanged;
-  m.dirs_new = counters_.dirs_new;
-  m.dirs_changed = counters_.dirs_changed;
-  m.dirs_unchanged = counters_.dirs_unchanged;
-  m.other_nodes = counters_.other;
-  m.errors = counters_.errors;
-  m.bytes_read = counters_.bytes_read;
-  m.bytes_total = counters_.bytes_total;
-  m.bytes_added = counters_.bytes_added;
-  m.bytes_stored = counters_.bytes_stored;
-  m.blobs_added = counters_.blobs_added;
-  m.duration_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-          .count();
   BackupResult result;
-  result.snapshot = snap;
+  result.snapshot = MakeSnapshot(*root_id, partial);
   result.partial = partial;
+  result.checkpoints = checkpoints_;
   if (opts_.dry_run) return result;
-  ASSIGN_OR_RETURN(result.snapshot_id, repo_.SaveSnapshot(snap));
+  ASSIGN_OR_RETURN(result.snapshot_id, repo_.SaveSnapshot(result.snapshot));
+  // The last checkpoint is superseded by this snapshot.
+  if (last_checkpoint_)
+    (void)repo_.backend().Remove(
+        {storage::ObjectType::kSnapshot, last_checkpoint_->Hex()});
   return result;
 }
 

@@ -20,6 +20,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -48,8 +49,18 @@ struct BackupOptions {
   std::vector<std::string> tags;
   std::optional<std::int64_t> time_ns;  // snapshot time; default now
   std::optional<Id> parent;             // snapshot to compare with
-  int readers = 16;                     // entries (stat + read) in flight
-  int walkers = 32;                     // directories scanned in parallel
+  // When `parent` is partial (an interrupted run or a checkpoint): the last
+  // complete snapshot, for what the partial one does not hold.
+  std::optional<Id> fallback_parent;
+  // A partial snapshot of what is complete is saved this often (replacing the
+  // previous one; the final snapshot replaces the last), so that a run killed
+  // without warning (SIGKILL, a lost instance) resumes from it. 0 = never.
+  std::chrono::milliseconds checkpoint_interval{300'000};
+  // Called after each checkpoint with its snapshot ID (from the checkpoint
+  // thread).
+  std::function<void(const Id&)> on_checkpoint;
+  int readers = 16;  // entries (stat + read) in flight
+  int walkers = 32;  // directories scanned in parallel
   int uploads =
       0;  // packs uploaded in parallel (0 = the backend's concurrency)
   bool dry_run = false;
@@ -66,6 +77,7 @@ struct BackupResult {
   // completed; the next run uses it as its parent and neither re-reads nor
   // re-uploads that.
   bool partial = false;
+  int checkpoints = 0;  // partial snapshots saved on the way
 };
 
 // When *cancel becomes true, the walk stops descending, files being read are

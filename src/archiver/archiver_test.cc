@@ -6,9 +6,12 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <random>
+#include <vector>
 
 #include "base/file_util.h"
 #include "restorer/restorer.h"
@@ -38,6 +41,18 @@ std::string Slurp(const fs::path& p) {
   return std::string(AsString(*b));
 }
 
+// A repository in dir/repo with small chunks and packs, so that a test tree
+// makes many of both.
+Result<std::unique_ptr<repo::Repository>> NewRepo(const std::string& dir,
+                                                  std::uint32_t pack_size) {
+  repo::InitOptions init;
+  init.kdf = {1024, 8, 1};
+  init.chunker = {16 << 10, 64 << 10, 256 << 10};
+  init.pack_size = pack_size;
+  return repo::Repository::Init(storage::NewLocalBackend(dir + "/repo"), "pw",
+                                init, {dir + "/cache"});
+}
+
 TEST(ArchiverTest, ParallelBackupAndRestoreRoundTrip) {
   // Given a tree of many small files in nested directories and one large file,
   // when it is backed up twice and restored, then the contents are identical
@@ -53,12 +68,7 @@ TEST(ArchiverTest, ParallelBackupAndRestoreRoundTrip) {
                   static_cast<std::uint32_t>(d * 100 + f));
   }
   WriteRandom(src / "large", 3 << 20, 7);  // read ahead: >= 4 maximum chunks
-  repo::InitOptions init;
-  init.kdf = {1024, 8, 1};
-  init.chunker = {16 << 10, 64 << 10, 256 << 10};
-  init.pack_size = 256 << 10;
-  auto repo = repo::Repository::Init(storage::NewLocalBackend(dir + "/repo"),
-                                     "pw", init, {dir + "/cache"});
+  auto repo = NewRepo(dir, 256 << 10);
   ASSERT_TRUE(repo) << repo.error().message;
   BackupOptions opts;
   opts.paths = {src.string()};
@@ -91,6 +101,76 @@ TEST(ArchiverTest, ParallelBackupAndRestoreRoundTrip) {
     ++compared;
   }
   EXPECT_EQ(compared, 241u);
+  fs::remove_all(dir);
+}
+
+TEST(ArchiverTest, CheckpointsAreConsistentWhileTheWalkGoesOn) {
+  // Given checkpoints every millisecond, when a tree is backed up, then each
+  // checkpoint names only blobs that a second process would find in the
+  // stored index, and only the final snapshot is left.
+  std::string dir = TempDir();
+  fs::path src = fs::path(dir) / "src";
+  for (int d = 0; d < 30; ++d) {
+    fs::path sub = src / ("d" + std::to_string(d));
+    fs::create_directories(sub);
+    for (int f = 0; f < 30; ++f)
+      WriteRandom(sub / ("f" + std::to_string(f)),
+                  200 + static_cast<size_t>(f * 1499),
+                  static_cast<std::uint32_t>(d * 100 + f));
+  }
+  WriteRandom(src / "large", 2 << 20, 9);
+  auto repo = NewRepo(dir, 128 << 10);
+  ASSERT_TRUE(repo) << repo.error().message;
+  BackupOptions opts;
+  opts.paths = {src.string()};
+  opts.readers = 4;
+  opts.walkers = 2;
+  opts.uploads = 2;
+  opts.checkpoint_interval = std::chrono::milliseconds(1);
+  std::mutex mu;
+  std::vector<std::string> problems;
+  int checked = 0;
+  opts.on_checkpoint = [&](const Id& id) {
+    // A second process: sees only what is stored.
+    auto other = repo::Repository::Open(storage::NewLocalBackend(dir + "/repo"),
+                                        "pw", {dir + "/cache2"});
+    std::lock_guard lock(mu);
+    if (!other) {
+      problems.push_back(other.error().message);
+      return;
+    }
+    auto snap = (*other)->LoadSnapshot(id);
+    if (!snap) {
+      problems.push_back(snap.error().message);
+      return;
+    }
+    std::vector<Id> trees{snap->tree};
+    while (!trees.empty()) {
+      Id t = trees.back();
+      trees.pop_back();
+      auto tree = (*other)->LoadTree(t);
+      if (!tree) {
+        problems.push_back("tree " + t.Hex() + ": " + tree.error().message);
+        continue;
+      }
+      for (const model::Node& n : tree->nodes) {
+        if (n.subtree) trees.push_back(*n.subtree);
+        for (const Id& b : n.content)
+          if (!(*other)->Lookup(b))
+            problems.push_back(n.name + ": blob " + b.Hex() + " not indexed");
+      }
+    }
+    ++checked;
+  };
+  auto r = RunBackup(**repo, opts);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_GE(r->checkpoints, 1);
+  EXPECT_EQ(checked, r->checkpoints);
+  EXPECT_TRUE(problems.empty()) << problems.front();
+  auto all = (*repo)->ListSnapshots();
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->size(), 1u);  // each checkpoint removed the one before
+  EXPECT_EQ(all->front().first, r->snapshot_id);
   fs::remove_all(dir);
 }
 

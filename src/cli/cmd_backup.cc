@@ -2,8 +2,11 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 
 #include "archiver/archiver.h"
 #include "cli/context.h"
@@ -24,8 +27,13 @@ struct BackupCliOptions {
   std::string parent;
   bool force = false;  // ignore the parent: re-read everything
   int readers = 16, walkers = 32, uploads = 0;
+  int checkpoint_interval = 300;  // seconds, 0 = none
   bool dry_run = false;
 };
+
+bool IsPartial(const model::Snapshot& s) {
+  return std::find(s.tags.begin(), s.tags.end(), "partial") != s.tags.end();
+}
 
 Result<int> RunBackup(const BackupCliOptions& o, Context& ctx) {
   ASSIGN_OR_RETURN(repo::Repository * repo,
@@ -43,6 +51,11 @@ Result<int> RunBackup(const BackupCliOptions& o, Context& ctx) {
   opts.readers = o.readers;
   opts.walkers = o.walkers;
   opts.uploads = o.uploads;
+  opts.checkpoint_interval = std::chrono::seconds(o.checkpoint_interval);
+  opts.on_checkpoint = [&ctx](const Id& id) {
+    ctx.Verbose(
+        fmt::format("checkpoint: partial snapshot {} saved\n", id.Short()));
+  };
   opts.dry_run = o.dry_run;
   if (!o.time.empty()) {
     ASSIGN_OR_RETURN(std::int64_t t, model::ParseTime(o.time));
@@ -50,6 +63,7 @@ Result<int> RunBackup(const BackupCliOptions& o, Context& ctx) {
   }
   // The parent: given, or the latest snapshot of this host with the same paths.
   archiver::BackupProgress progress;
+  std::optional<Id> resumed_from;  // a partial parent
   if (!o.force) {
     std::string host = o.host;
     if (host.empty()) {
@@ -73,6 +87,24 @@ Result<int> RunBackup(const BackupCliOptions& o, Context& ctx) {
       progress.bytes_expected = parent->second.summary.bytes_total;
       ctx.Verbose(
           fmt::format("using parent snapshot {}\n", parent->first.Short()));
+      if (IsPartial(parent->second)) {
+        // Resuming: what the partial snapshot does not hold is compared with
+        // the last complete snapshot of the same host and paths.
+        resumed_from = parent->first;
+        ASSIGN_OR_RETURN(auto all, repo->ListSnapshots());
+        for (auto it = all.rbegin(); it != all.rend(); ++it) {
+          const model::Snapshot& c = it->second;
+          if (IsPartial(c) || c.hostname != parent->second.hostname ||
+              c.paths != parent->second.paths)
+            continue;
+          opts.fallback_parent = it->first;
+          if (progress.bytes_expected < c.summary.bytes_total)
+            progress.bytes_expected = c.summary.bytes_total;
+          ctx.Verbose(fmt::format("resuming; complete parent snapshot {}\n",
+                                  it->first.Short()));
+          break;
+        }
+      }
     } else if (!o.parent.empty()) {
       return parent.error();
     }
@@ -95,6 +127,11 @@ Result<int> RunBackup(const BackupCliOptions& o, Context& ctx) {
     result = archiver::RunBackup(*repo, opts);
   }
   if (!result) return result.error();
+  if (resumed_from && !result->partial && !o.dry_run && o.parent.empty()) {
+    // The partial snapshot this run resumed from is superseded.
+    (void)repo->backend().Remove(
+        {storage::ObjectType::kSnapshot, resumed_from->Hex()});
+  }
   const model::Snapshot& s = result->snapshot;
   const model::SnapshotSummary& m = s.summary;
   if (ctx.global.json) {
@@ -106,6 +143,7 @@ Result<int> RunBackup(const BackupCliOptions& o, Context& ctx) {
                    {"parent", s.parent ? s.parent->Hex() : ""},
                    {"dry_run", o.dry_run},
                    {"partial", result->partial},
+                   {"checkpoints", result->checkpoints},
                    {"files_new", m.files_new},
                    {"files_changed", m.files_changed},
                    {"files_unchanged", m.files_unchanged},
@@ -178,6 +216,10 @@ void RegisterBackup(CLI::App& app, Context& ctx) {
   c->add_option(
       "--uploads", o->uploads,
       "Packs uploaded in parallel (default: the backend's, S3 32, local 4)");
+  c->add_option("--checkpoint-interval", o->checkpoint_interval,
+                "Seconds between checkpoints: partial snapshots that a run "
+                "killed without warning resumes from (default 300, 0 = none)")
+      ->check(CLI::NonNegativeNumber);
   c->add_flag("-n,--dry-run", o->dry_run,
               "Read and hash everything but store nothing");
   c->callback(

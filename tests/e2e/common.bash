@@ -134,3 +134,17 @@ assert_no_terminal_codes() {
     return 1
   fi
 }
+
+# latencyfs_setup: for tests on the EFS stand-in (bench/latencyfs): skips unless
+# root, /dev/fuse and the binary (${LATENCYFS:-build/bench/latencyfs/latencyfs})
+# are there; sets LATENCYFS, SRC and MNT (created).
+latencyfs_setup() {
+  LATENCYFS="${LATENCYFS:-build/bench/latencyfs/latencyfs}"
+  [[ "$LATENCYFS" == /* ]] || LATENCYFS="$E2E_ROOT/$LATENCYFS"
+  is_root || skip "needs root to mount FUSE"
+  [[ -c /dev/fuse ]] || skip "no /dev/fuse"
+  [[ -x "$LATENCYFS" ]] || skip "latencyfs not built: $LATENCYFS"
+  SRC="$T/src"
+  MNT="$T/mnt"
+  mkdir -p "$MNT"
+}

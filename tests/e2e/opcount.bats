@@ -8,17 +8,9 @@
 
 load common
 
-LATENCYFS="${LATENCYFS:-build/bench/latencyfs/latencyfs}"
-[[ "$LATENCYFS" == /* ]] || LATENCYFS="$E2E_ROOT/$LATENCYFS"
-
 setup() {
   common_setup
-  is_root || skip "needs root to mount FUSE"
-  [[ -c /dev/fuse ]] || skip "no /dev/fuse"
-  [[ -x "$LATENCYFS" ]] || skip "latencyfs not built: $LATENCYFS"
-  SRC="$T/src"
-  MNT="$T/mnt"
-  mkdir -p "$MNT"
+  latencyfs_setup
   # 600 files of 1-16 KiB in 12 directories, a symlink and an empty directory.
   "$PYTHON" "$E2E_ROOT/bench/gencorpus.py" small "$SRC" --files 600 --per-dir 50 >/dev/null
   ln -s d00/s0000/f000.dat "$SRC/link"
