@@ -131,7 +131,8 @@ int main(int argc, char** argv) {
           if (!seen.insert(id).second) continue;
         }
         Bytes z;
-        if (!codec::LooksIncompressible(chunk)) z = codec::Compress(chunk, level);
+        if (!codec::LooksIncompressible(chunk))
+          z = codec::Compress(chunk, level);
         bool use = !z.empty() && z.size() < chunk.size();
         Bytes sealed = crypto::Seal(key, use ? ByteSpan(z) : chunk);
         stored += sealed.size();
@@ -146,9 +147,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "cpulimit: cannot open an input file\n");
     return 1;
   }
-  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                              start)
-                    .count();
+  double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
   std::printf("%.1f %llu %.3f %llu\n", input.load() / secs / 1e6,
               static_cast<unsigned long long>(input.load()), secs,
               static_cast<unsigned long long>(stored.load()));
