@@ -709,8 +709,15 @@ Result<Node> Archiver::SaveDir(int dirfd, const std::string& name,
                                dev_t root_dev, const struct stat& st) {
   Node node = NodeFromStat(name, st);
   if (opts_.progress) ++opts_.progress->dirs;
-  int fd = ::openat(dirfd, name.c_str(),
-                    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  // O_NOATIME: reading a directory must not change what the next backup sees
+  // (under relatime its first read after a change sets its atime, so every
+  // directory a backup reads would differ from the snapshot just taken).
+  int fd =
+      ::openat(dirfd, name.c_str(),
+               O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+  if (fd < 0 && errno == EPERM)  // not the owner, without CAP_FOWNER
+    fd = ::openat(dirfd, name.c_str(),
+                  O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return PosixError(path, errno);
   FdCloser closer(fd);
   auto x = ReadXattrs(fd, path);
@@ -989,7 +996,9 @@ Result<BackupResult> Archiver::Run() {
     if (opts_.dry_run) return repo_.BlobId(model::EncodeTree(tree));
     return repo_.SaveTree(tree);
   };
-  int rootfd = ::open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int rootfd = ::open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOATIME);
+  if (rootfd < 0 && errno == EPERM)
+    rootfd = ::open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (rootfd < 0) return PosixError("/", errno);
   FdCloser closer(rootfd);
 

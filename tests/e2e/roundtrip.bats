@@ -83,3 +83,21 @@ load common
   run comparetree "$T/src" "$T/restore"
   assert_status 0
 }
+
+@test "a backup leaves the access times of the directories it reads as they were" {
+  # Under relatime, the first read of a directory whose atime is not after its
+  # mtime sets its atime: a backup that did so would find every directory it
+  # read changed on its next run.
+  mkdir -p "$T/atime/sub/deeper"
+  echo x >"$T/atime/sub/deeper/file"
+  touch -a -d '2001-01-01 00:00:00' "$T/atime/sub" "$T/atime/sub/deeper"
+  before=$(stat -c '%X' "$T/atime/sub" "$T/atime/sub/deeper" | tr '\n' ' ')
+  init_repo
+  run efs backup "$T/atime"
+  assert_status 0
+  after=$(stat -c '%X' "$T/atime/sub" "$T/atime/sub/deeper" | tr '\n' ' ')
+  [[ "$before" == "$after" ]]
+  run efs --json backup "$T/atime"
+  assert_status 0
+  [[ $(tail -n 1 <<<"$output" | jq '.dirs_changed + .dirs_new') == 0 ]]
+}
