@@ -95,6 +95,100 @@ def main():
                     line += " |"
                 print(line)
             print()
+    targets(results, limits, sys.argv[1])
+
+
+def corpus_bytes(results_path, corpus):
+    """Size of BENCH_DIR/src/corpora/CORPUS (the input of a backup), or None."""
+    import os
+    src = os.environ.get("BENCH_SRCROOT") or os.path.join(
+        os.path.dirname(os.path.abspath(results_path)), "src")
+    root = os.path.join(src, "corpora", corpus)
+    if not os.path.isdir(root):
+        return None
+    total = 0
+    for d, _, files in os.walk(root):
+        for f in files:
+            total += os.lstat(os.path.join(d, f)).st_size
+    return total
+
+
+def targets(results, limits, results_path):
+    """Issue 5's targets against this run: met, or missed by how much."""
+    groups = defaultdict(list)
+    for r in results:
+        groups[(r["corpus"], r["scen"], r["tool"])].append(r)
+    latency = any("latencyfs" in name for name, _, _ in limits)
+    rows = []
+
+    def wall_ratio(corpus, scen, target, what):
+        a, b = groups.get((corpus, scen, "efs2s3")), groups.get((corpus, scen, "restic"))
+        if not a or not b:
+            return
+        x, y = med(a, "wall")[0], med(b, "wall")[0]
+        r = x / y
+        status = "met" if r <= target else f"missed by {r / target:.2f}x"
+        rows.append((what, f"{target}x restic", f"{x:.1f} s vs {y:.1f} s = {r:.3f}x", status))
+
+    if latency:
+        wall_ratio("B", "first", 0.2, "B through the stand-in: first backup")
+        wall_ratio("B", "nochange", 0.1, "B through the stand-in: no-change backup")
+    else:
+        wall_ratio("A", "first", 0.5, "A on local disk: first backup")
+        wall_ratio("A", "restore", 0.5, "A on local disk: restore")
+    first = groups.get(("C", "first", "efs2s3"))
+    size = corpus_bytes(results_path, "C") if first else None
+    if first and size:
+        rate = size / med(first, "wall")[0] / 1e6
+        lims = {}
+        stored = med(first, "bytes")[0]
+        for name, value, unit in limits:
+            if "corpus C" in name:
+                v = value.split(",")[-1].strip()  # "N files/s, M" -> M
+                lims[name] = float(v)
+            elif name.startswith("S3 PUT 16 MiB") and stored:
+                # The server's rate of stored bytes, in bytes of input.
+                lims[f"{name} (x {size / stored:.2f} input/stored)"] = float(value) * size / stored
+        if lims:
+            slowest = min(lims, key=lims.get)
+            share = rate / lims[slowest]
+            status = "met" if share >= 0.8 else f"missed by {0.8 / share:.2f}x"
+            rows.append(("C: first backup rate vs the slowest limit", "80 %",
+                         f"{rate:.0f} MB/s of {lims[slowest]:.0f} MB/s ({slowest}) = {100 * share:.0f} %",
+                         status))
+    worse_rss, worse_put, n_rss, n_put = [], [], 0, 0
+    for (c, scen, t), a in sorted(groups.items()):
+        if t != "efs2s3":
+            continue
+        b = groups.get((c, scen, "restic"))
+        if not b:
+            continue
+        n_rss += 1
+        x, y = med(a, "rss_kb")[0], med(b, "rss_kb")[0]
+        if x > y:
+            worse_rss.append(f"{c} {scen} {x / 1024:.0f} vs {y / 1024:.0f} MiB")
+        if scen != "restore":
+            n_put += 1
+            x, y = med(a, "put")[0], med(b, "put")[0]
+            if x > y:
+                worse_put.append(f"{c} {scen} {x:.0f} vs {y:.0f}")
+    if n_rss:
+        rows.append(("peak RSS at most restic's", "every scenario",
+                     f"{n_rss - len(worse_rss)} of {n_rss} scenarios" +
+                     (f"; above: {'; '.join(worse_rss)}" if worse_rss else ""),
+                     "met" if not worse_rss else f"missed on {len(worse_rss)}"))
+    if n_put:
+        rows.append(("S3 PUT requests at most restic's", "every backup",
+                     f"{n_put - len(worse_put)} of {n_put} backups" +
+                     (f"; above: {'; '.join(worse_put)}" if worse_put else ""),
+                     "met" if not worse_put else f"missed on {len(worse_put)}"))
+    if not rows:
+        return
+    print("#### Targets of issue 5 in this run (medians)\n")
+    print("| target | goal | measured | status |\n|---|---|---|---|")
+    for r in rows:
+        print("| " + " | ".join(r) + " |")
+    print()
 
 
 if __name__ == "__main__":

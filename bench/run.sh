@@ -13,8 +13,13 @@
 #   LATENCY=1            read the sources through latencyfs (BENCH_DELAY_US, default 1000)
 #   RUNS=3               repetitions of the whole sequence (the tables show medians
 #                        and ranges)
-#   BENCH_DIR            scratch space (default build-bench/work): corpora, server,
+#   BENCH_DIR            scratch space (default build-bench/work): server,
 #                        repositories, restore targets
+#   BENCH_SRC            the corpora and the latencyfs mount point (default
+#                        BENCH_DIR-src, beside BENCH_DIR: nothing writes to its parents)
+#   BENCH_RESTORE        restore target (default BENCH_DIR/restore); on a file system
+#                        of its own (a tmpfs), so that ext4's allocation of inodes freed
+#                        by the previous restore's deletion is not what is measured
 #   BENCH_DOC=docs/BENCHMARKS.md   where the results go (between the bench markers);
 #                        BENCH_DOC= (empty) writes only BENCH_DIR/results.md
 #   EFS2S3, LATENCYFS    binaries (default build-bench/src/cli/efs2s3,
@@ -70,13 +75,17 @@ rgw="$W/rgw"
 eval "$("$repo_root/scripts/radosgw.sh" start "$rgw")"
 EP=$EFS2S3_TEST_S3_ENDPOINT
 rgwlog="$rgw/client.rgw.a.log"
-# The sources and the mount point sit in a directory of their own: the tools
-# record the directories above a backup path too, and the work directory itself
-# changes during the run (logs, local repositories), which would make every
-# backup after the first store a new tree for it.
-SRCROOT="$W/src"
+# The sources and the mount point sit beside the work directory, not in it: the
+# tools record the directories above a backup path too, and the work directory
+# changes during the run (logs, local repositories), which would give every
+# backup after such a change a new tree to store for it.
+SRCROOT=${BENCH_SRC:-$W-src}
 mkdir -p "$SRCROOT"
-[[ -d "$W/corpora" && ! -e "$SRCROOT/corpora" ]] && mv "$W/corpora" "$SRCROOT/corpora"
+SRCROOT=$(cd "$SRCROOT" && pwd)
+export BENCH_SRCROOT=$SRCROOT  # for report.py
+for old in "$W/corpora" "$W/src/corpora"; do
+  [[ -d "$old" && ! -e "$SRCROOT/corpora" ]] && mv "$old" "$SRCROOT/corpora"
+done
 mnt="$SRCROOT/mnt"
 cleanup() {
   mountpoint -q "$mnt" 2>/dev/null && umount "$mnt"
@@ -239,7 +248,7 @@ backup() {
 }
 
 restore() {
-  local tool=$1 c=$2 run=$3 b t="$W/restore"
+  local tool=$1 c=$2 run=$3 b t="${BENCH_RESTORE:-$W/restore}"
   b=$(bucket_of "$tool" "$c" "$run")
   rm -rf "$t"
   mkdir -p "$t"
