@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages efs2s3 needs to build and test.
 # Usage: scripts/install-deps.sh [--with-s3-server] [--with-bench]
-#   --with-bench: the EFS stand-in (libfuse3) and the peers bench/run.sh compares with
+#   --with-bench: the peers bench/run.sh compares with (restic, rclone, awscli) and
+#   corpus A (linux-source-6.1); the EFS stand-in (libfuse3) is always installed
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config git python3
       libssl-dev libzstd-dev libcurl4-openssl-dev libcli11-dev libfmt-dev
       nlohmann-json3-dev libexpected-dev libgtest-dev libgmock-dev libpugixml-dev
       libtomlplusplus-dev
-      attr acl bats jq clang-format)
+      attr acl bats jq clang-format
+      fuse3 libfuse3-dev)  # the EFS stand-in: op-count and resume tests
 for arg in "$@"; do
   case "$arg" in
     --with-s3-server)
@@ -15,7 +17,7 @@ for arg in "$@"; do
       pkgs+=(radosgw ceph-mon ceph-osd ceph-common uuid-runtime curl rclone)
       command -v aws >/dev/null || pkgs+=(awscli) ;;
     --with-bench)
-      pkgs+=(fuse3 libfuse3-dev restic rclone time linux-source-6.1 xz-utils
+      pkgs+=(restic rclone time linux-source-6.1 xz-utils
              radosgw ceph-mon ceph-osd ceph-common uuid-runtime curl)
       command -v aws >/dev/null || pkgs+=(awscli) ;;
     *) echo "install-deps.sh: unknown option $arg" >&2; exit 2 ;;

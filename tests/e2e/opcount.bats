@@ -3,7 +3,7 @@
 # asks of the file system, counted per path, without timing anything.
 #
 # Needs root, /dev/fuse and the latencyfs binary (${LATENCYFS:-build/bench/latencyfs/
-# latencyfs}, built when libfuse3 is installed: scripts/install-deps.sh --with-bench);
+# latencyfs}, built when libfuse3 is installed, as scripts/install-deps.sh does);
 # skips otherwise.
 
 load common
