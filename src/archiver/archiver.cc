@@ -265,7 +265,7 @@ class Archiver {
   void Done(const std::string& path, const Node& node);
   void Abandoned(const std::string& path);
   Result<void> WriteCheckpoint();
-  model::Snapshot MakeSnapshot(Id tree, bool partial) const;
+  model::Snapshot MakeSnapshot(Id tree, bool partial);
 
   repo::Repository& repo_;
   const BackupOptions& opts_;
@@ -791,7 +791,7 @@ std::string ParentPath(const std::string& path) {
 }
 }  // namespace
 
-model::Snapshot Archiver::MakeSnapshot(Id tree, bool partial) const {
+model::Snapshot Archiver::MakeSnapshot(Id tree, bool partial) {
   model::Snapshot snap;
   auto now = std::chrono::system_clock::now().time_since_epoch();
   snap.time_ns = opts_.time_ns.value_or(
@@ -803,7 +803,7 @@ model::Snapshot Archiver::MakeSnapshot(Id tree, bool partial) const {
   } else {
     snap.hostname = opts_.hostname;
   }
-  snap.username = const_cast<Archiver*>(this)->UserName(::getuid());
+  snap.username = UserName(::getuid());
   snap.paths = abs_paths_;
   snap.tags = opts_.tags;
   if (partial) snap.tags.push_back("partial");
