@@ -138,27 +138,17 @@ Result<int> RunBackup(const BackupCliOptions& o, Context& ctx) {
     nlohmann::json errs = nlohmann::json::array();
     for (const auto& [p, e] : errors)
       errs.push_back({{"path", p}, {"error", e}});
-    ctx.PrintJson({{"message_type", "summary"},
-                   {"snapshot_id", o.dry_run ? "" : result->snapshot_id.Hex()},
-                   {"parent", s.parent ? s.parent->Hex() : ""},
-                   {"dry_run", o.dry_run},
-                   {"partial", result->partial},
-                   {"checkpoints", result->checkpoints},
-                   {"files_new", m.files_new},
-                   {"files_changed", m.files_changed},
-                   {"files_unchanged", m.files_unchanged},
-                   {"dirs_new", m.dirs_new},
-                   {"dirs_changed", m.dirs_changed},
-                   {"dirs_unchanged", m.dirs_unchanged},
-                   {"other_nodes", m.other_nodes},
-                   {"bytes_read", m.bytes_read},
-                   {"bytes_total", m.bytes_total},
-                   {"bytes_added", m.bytes_added},
-                   {"bytes_stored", m.bytes_stored},
-                   {"blobs_added", m.blobs_added},
-                   {"packs_uploaded", repo->stats().packs_uploaded.load()},
-                   {"duration_seconds", m.duration_seconds},
-                   {"errors", errs}});
+    // The snapshot's summary, with the per-file errors instead of their count.
+    nlohmann::json j = model::SummaryToJson(m);
+    j.update({{"message_type", "summary"},
+              {"snapshot_id", o.dry_run ? "" : result->snapshot_id.Hex()},
+              {"parent", s.parent ? s.parent->Hex() : ""},
+              {"dry_run", o.dry_run},
+              {"partial", result->partial},
+              {"checkpoints", result->checkpoints},
+              {"packs_uploaded", repo->stats().packs_uploaded.load()},
+              {"errors", errs}});
+    ctx.PrintJson(j);
   } else {
     ctx.Info(
         fmt::format("Files:       {} new, {} changed, {} unchanged\n"

@@ -9,6 +9,23 @@ namespace efs2s3::model {
 
 using json = nlohmann::json;
 
+nlohmann::json SummaryToJson(const SnapshotSummary& m) {
+  return {{"files_new", m.files_new},
+          {"files_changed", m.files_changed},
+          {"files_unchanged", m.files_unchanged},
+          {"dirs_new", m.dirs_new},
+          {"dirs_changed", m.dirs_changed},
+          {"dirs_unchanged", m.dirs_unchanged},
+          {"other_nodes", m.other_nodes},
+          {"errors", m.errors},
+          {"bytes_read", m.bytes_read},
+          {"bytes_total", m.bytes_total},
+          {"bytes_added", m.bytes_added},
+          {"bytes_stored", m.bytes_stored},
+          {"blobs_added", m.blobs_added},
+          {"duration_seconds", m.duration_seconds}};
+}
+
 std::string EncodeSnapshot(const Snapshot& s) {
   json j = json::object();
   j["version"] = 1;
@@ -22,21 +39,7 @@ std::string EncodeSnapshot(const Snapshot& s) {
   j["tree"] = s.tree.Hex();
   if (s.parent) j["parent"] = s.parent->Hex();
   j["program_version"] = s.program_version;
-  const SnapshotSummary& m = s.summary;
-  j["summary"] = {{"files_new", m.files_new},
-                  {"files_changed", m.files_changed},
-                  {"files_unchanged", m.files_unchanged},
-                  {"dirs_new", m.dirs_new},
-                  {"dirs_changed", m.dirs_changed},
-                  {"dirs_unchanged", m.dirs_unchanged},
-                  {"other_nodes", m.other_nodes},
-                  {"errors", m.errors},
-                  {"bytes_read", m.bytes_read},
-                  {"bytes_total", m.bytes_total},
-                  {"bytes_added", m.bytes_added},
-                  {"bytes_stored", m.bytes_stored},
-                  {"blobs_added", m.blobs_added},
-                  {"duration_seconds", m.duration_seconds}};
+  j["summary"] = SummaryToJson(s.summary);
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,9 @@ struct Snapshot {
 
 // JSON text (docs/FORMAT.md, "Snapshots").
 std::string EncodeSnapshot(const Snapshot& s);
+// The summary as the JSON object stored in snapshots (and printed by
+// `backup --json`).
+nlohmann::json SummaryToJson(const SnapshotSummary& m);
 Result<Snapshot> DecodeSnapshot(std::string_view json_text);
 
 // RFC 3339 in UTC with nanoseconds, e.g. "2026-11-27T15:04:05.123456789Z".
