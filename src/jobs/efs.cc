@@ -7,6 +7,7 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "jobs/aws_service.h"
 #include "storage/s3/http.h"
 #include "storage/s3/sigv4.h"
 
@@ -16,37 +17,13 @@ namespace s3 = storage::s3;
 
 namespace {
 
-std::string Get(const s3::Getenv& env, const std::string& name) {
-  auto v = env(name);
-  return v ? *v : "";
-}
-
-// Splits "https://host:port/base" into scheme+authority and host.
-struct Endpoint {
-  std::string base;  // "https://host:port"
-  std::string authority;
-};
-
-Result<Endpoint> ParseEndpoint(const std::string& url) {
-  size_t scheme = url.find("://");
-  if (scheme == std::string::npos)
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "EFS endpoint '" + url + "' is not a URL");
-  size_t slash = url.find('/', scheme + 3);
-  Endpoint e;
-  e.base = url.substr(0, slash);
-  e.authority = e.base.substr(scheme + 3);
-  return e;
-}
-
 Result<nlohmann::json> DescribeMountTargets(const std::string& fs_id,
                                             const std::string& region,
                                             const s3::Getenv& env) {
-  std::string url = Get(env, "AWS_ENDPOINT_URL_EFS");
-  if (url.empty()) url = Get(env, "AWS_ENDPOINT_URL");
-  if (url.empty())
-    url = "https://elasticfilesystem." + region + ".amazonaws.com";
-  ASSIGN_OR_RETURN(Endpoint ep, ParseEndpoint(url));
+  ASSIGN_OR_RETURN(ServiceEndpoint ep,
+                   ResolveServiceEndpoint(env, "EFS",
+                                          "https://elasticfilesystem." +
+                                              region + ".amazonaws.com"));
   auto provider = s3::NewDefaultCredentialsChain(env);
   ASSIGN_OR_RETURN(s3::Credentials creds, provider->Get());
   long long now = std::chrono::duration_cast<std::chrono::seconds>(
@@ -109,10 +86,10 @@ Resolver SystemResolver() {
 
 Result<std::string> InstanceMetadata(const s3::Getenv& env,
                                      const std::string& item) {
-  std::string disabled = Get(env, "AWS_EC2_METADATA_DISABLED");
+  std::string disabled = GetEnv(env, "AWS_EC2_METADATA_DISABLED");
   if (disabled == "true" || disabled == "TRUE" || disabled == "True")
     return MakeError(ErrorCode::kNotFound, "instance metadata is disabled");
-  std::string base = Get(env, "AWS_EC2_METADATA_SERVICE_ENDPOINT");
+  std::string base = GetEnv(env, "AWS_EC2_METADATA_SERVICE_ENDPOINT");
   if (base.empty()) base = "http://169.254.169.254";
   while (!base.empty() && base.back() == '/') base.pop_back();
   s3::HttpOptions opts;

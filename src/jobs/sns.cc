@@ -5,6 +5,7 @@
 #include <chrono>
 #include <thread>
 
+#include "jobs/aws_service.h"
 #include "storage/s3/http.h"
 #include "storage/s3/sigv4.h"
 
@@ -13,11 +14,6 @@ namespace efs2s3::jobs {
 namespace s3 = storage::s3;
 
 namespace {
-
-std::string Get(const s3::Getenv& env, const std::string& name) {
-  auto v = env(name);
-  return v ? *v : "";
-}
 
 // The text of the first <tag>...</tag> in `xml`, entities decoded; "" if
 // absent.
@@ -98,19 +94,12 @@ Result<SnsTopic> ParseSnsTopicArn(const std::string& arn) {
 
 Result<std::string> SnsPublish(const SnsMessage& m, const s3::Getenv& env) {
   ASSIGN_OR_RETURN(SnsTopic topic, ParseSnsTopicArn(m.topic_arn));
-  std::string url = Get(env, "AWS_ENDPOINT_URL_SNS");
-  if (url.empty()) url = Get(env, "AWS_ENDPOINT_URL");
-  if (url.empty())
-    url = fmt::format("https://sns.{}.amazonaws.com{}", topic.region,
-                      topic.partition == "aws-cn" ? ".cn" : "");
-  while (!url.empty() && url.back() == '/') url.pop_back();
-  size_t scheme = url.find("://");
-  if (scheme == std::string::npos ||
-      url.find('/', scheme + 3) != std::string::npos)
-    return MakeError(
-        ErrorCode::kInvalidArgument,
-        "SNS endpoint '" + url + "' is not a scheme://host[:port]");
-  const std::string authority = url.substr(scheme + 3);
+  ASSIGN_OR_RETURN(
+      ServiceEndpoint ep,
+      ResolveServiceEndpoint(
+          env, "SNS",
+          fmt::format("https://sns.{}.amazonaws.com{}", topic.region,
+                      topic.partition == "aws-cn" ? ".cn" : "")));
 
   std::vector<std::pair<std::string, std::string>> form = {
       {"Action", "Publish"},
@@ -147,7 +136,7 @@ Result<std::string> SnsPublish(const SnsMessage& m, const s3::Getenv& env) {
     sreq.path = "/";
     sreq.payload_hash = s3::Sha256Hex(AsBytes(body));
     sreq.headers = {
-        {"Host", authority},
+        {"Host", ep.authority},
         {"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"},
         {"x-amz-date", s3::AmzDate(now)}};
     if (!creds.session_token.empty())
@@ -156,7 +145,8 @@ Result<std::string> SnsPublish(const SnsMessage& m, const s3::Getenv& env) {
         s3::Sign(sreq, {creds.access_key_id, creds.secret_access_key},
                  {topic.region, "sns", s3::AmzDate(now)},
                  /*normalize_path=*/true);
-    s3::HttpRequest req{"POST", url + "/", sreq.headers, AsBytes(body), what};
+    s3::HttpRequest req{"POST", ep.base + "/", sreq.headers, AsBytes(body),
+                        what};
     req.headers.emplace_back("Authorization", sig.authorization);
     Result<s3::HttpResponse> resp = http.Do(req);
     if (!resp) {
