@@ -398,69 +398,76 @@ Result<void> Archiver::SaveFileContent(int fd, const std::string& path,
     }
   } drain{&pending};
 
+  // The buffer holds the chunk being cut and the last block read: blocks of
+  // 1 MiB (2 MiB from the read-ahead of a large file) are read only when the
+  // bytes in hand hold no cut, and consumed bytes are dropped before the next
+  // read. A reader so holds about two average chunks, not two maximum ones.
+  constexpr size_t kBlock = 1u << 20;
   Bytes buf;
-  size_t start = 0;  // buf[start, size) is not yet chunked
-  buf.reserve(large ? 2 * max + (2u << 20)
-                    : std::min<std::uint64_t>(node.size, max) + 65536);
+  size_t start = 0;    // buf[start, size) is not yet chunked
+  size_t scanned = 0;  // buf[start, start + scanned) holds no cut
+  buf.reserve(static_cast<size_t>(std::min<std::uint64_t>(
+      node.size + 1, (large ? 4 : 2) * kBlock)));
   bool eof = false;
+  bool need = true;  // the bytes in hand hold no cut
   std::uint64_t total = 0;
   node.content.clear();
-  auto compact = [&] {
-    if (start == 0) return;
-    buf.erase(buf.begin(), buf.begin() + static_cast<long>(start));
-    start = 0;
+  auto got = [&](size_t n) {
+    total += n;
+    counters_.bytes_read += n;
+    if (opts_.progress) {
+      opts_.progress->bytes_read += n;
+      opts_.progress->bytes_done += n;
+    }
   };
-  while (!eof || start < buf.size()) {
+  for (;;) {
     if (Cancelled()) return MakeError(ErrorCode::kCancelled, "interrupted");
-    // Consumed bytes are dropped once they reach `max`: each byte is moved at
-    // most once.
-    if (!eof && buf.size() - start < max && start >= max) compact();
-    while (!eof && buf.size() - start < max && ahead) {
-      auto block = ahead->Next();
-      if (!block) return block.error().Wrap(path);
-      if (block->empty()) {
-        eof = true;
-        break;
+    if (need && !eof) {
+      if (start > 0) {  // moves the tail after the last cut, once
+        buf.erase(buf.begin(), buf.begin() + static_cast<long>(start));
+        start = 0;
       }
-      buf.insert(buf.end(), block->begin(), block->end());
-      total += block->size();
-      counters_.bytes_read += block->size();
-      if (opts_.progress) {
-        opts_.progress->bytes_read += block->size();
-        opts_.progress->bytes_done += block->size();
+      if (ahead) {
+        auto block = ahead->Next();
+        if (!block) return block.error().Wrap(path);
+        if (block->empty()) eof = true;
+        buf.insert(buf.end(), block->begin(), block->end());
+        got(block->size());
+      } else {
+        // What the file still holds (plus a little, to see EOF or growth),
+        // so that a small file costs one read and no zero-filled block.
+        std::uint64_t expect_left = total < node.size ? node.size - total : 0;
+        size_t want = static_cast<size_t>(std::clamp<std::uint64_t>(
+            expect_left + 1, 65536, kBlock));
+        size_t old = buf.size();
+        buf.resize(old + want);
+        ssize_t n = ::read(fd, buf.data() + old, want);
+        if (n < 0) {
+          buf.resize(old);
+          if (errno == EINTR) continue;
+          return PosixError(path, errno);
+        }
+        buf.resize(old + static_cast<size_t>(n));
+        if (n == 0) eof = true;
+        got(static_cast<size_t>(n));
       }
+      need = false;
     }
-    while (!eof && buf.size() - start < max && !ahead) {
-      size_t old = buf.size();
-      // Read what the file still holds (plus a little, to see EOF or growth): a
-      // small file must not cost a zero-filled buffer of the maximum chunk
-      // size.
-      std::uint64_t expect_left = total < node.size ? node.size - total : 0;
-      size_t want = static_cast<size_t>(std::min<std::uint64_t>(
-          std::max<std::uint64_t>(max - (old - start), 65536),
-          std::max<std::uint64_t>(expect_left + 1, 65536)));
-      buf.resize(old + want);
-      ssize_t n = ::read(fd, buf.data() + old, want);
-      if (n < 0) {
-        buf.resize(old);
-        if (errno == EINTR) continue;
-        return PosixError(path, errno);
-      }
-      buf.resize(old + static_cast<size_t>(n));
-      if (n == 0) eof = true;
-      total += static_cast<std::uint64_t>(n);
-      counters_.bytes_read += static_cast<std::uint64_t>(n);
-      if (opts_.progress) {
-        opts_.progress->bytes_read += static_cast<std::uint64_t>(n);
-        opts_.progress->bytes_done += static_cast<std::uint64_t>(n);
-      }
+    if (start == buf.size()) {
+      if (eof) break;
+      need = true;
+      continue;
     }
-    if (start == buf.size()) break;
     ByteSpan rest(buf.data() + start, buf.size() - start);
-    size_t cut = chunker.NextCut(rest, eof);
-    if (cut == 0) continue;
+    size_t cut = chunker.NextCut(rest, eof, scanned);
+    if (cut == 0) {
+      scanned = rest.size();
+      need = true;
+      continue;
+    }
     ByteSpan chunk = rest.first(cut);
     start += cut;
+    scanned = 0;
     if (opts_.dry_run) {
       node.content.push_back(repo_.BlobId(chunk));
     } else if (large) {

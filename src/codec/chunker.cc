@@ -32,7 +32,7 @@ Chunker::Chunker(const ChunkerParams& params, const GearTable& gear)
   mask_large_ = TopBitsMask(bits - 2);
 }
 
-size_t Chunker::NextCut(ByteSpan buf, bool eof) const {
+size_t Chunker::NextCut(ByteSpan buf, bool eof, size_t scanned) const {
   size_t n = buf.size();
   if (n == 0) return 0;
   if (n <= params_.min_size) return eof ? n : 0;
@@ -40,6 +40,13 @@ size_t Chunker::NextCut(ByteSpan buf, bool eof) const {
   size_t normal = std::min<size_t>(limit, params_.avg_size);
   std::uint64_t h = 0;
   size_t i = params_.min_size;
+  constexpr size_t kWindow = 64;  // bits of h: older bytes are shifted out
+  if (scanned >= i + kWindow && scanned <= limit) {
+    // Positions before `scanned` held no cut; rebuild the hash from the last
+    // 64 of them.
+    for (i = scanned - kWindow; i < scanned; ++i)
+      h = (h << 1) + gear_[buf[i]];
+  }
   for (; i < normal; ++i) {
     h = (h << 1) + gear_[buf[i]];
     if ((h & mask_small_) == 0) return i + 1;

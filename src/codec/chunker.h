@@ -31,9 +31,13 @@ class Chunker {
 
   // Length of the next chunk at the start of `buf`, or 0 if more data is needed
   // to decide. With `eof` the whole rest may be one chunk; the result is never
-  // 0 then unless buf is empty. REQUIRES: callers pass at least max_size bytes
-  // unless eof.
-  size_t NextCut(ByteSpan buf, bool eof) const;
+  // 0 then unless buf is empty. A cut within `buf` is found however few bytes
+  // follow it, so callers may read a little at a time: after a 0, pass the
+  // same start with more bytes and `scanned` = the previous buf.size(), and the
+  // bytes already searched are not searched again (the hash at a position
+  // depends only on the 64 bytes before it). The cuts are the same whatever
+  // the reads.
+  size_t NextCut(ByteSpan buf, bool eof, size_t scanned = 0) const;
 
   const ChunkerParams& params() const { return params_; }
 

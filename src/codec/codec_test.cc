@@ -88,6 +88,32 @@ TEST_F(ChunkerTest, NeedsMoreDataUnlessEof) {
   EXPECT_EQ(c.NextCut(zeros, false), params_.max_size);
 }
 
+TEST_F(ChunkerTest, SmallReadsCutTheSame) {
+  // Given the data offered a few bytes at a time, as a reader that reads in
+  // blocks does, then the cuts are those of the whole data at once.
+  Chunker c(params_, gear_);
+  Bytes data = RandomData(3 << 20, 6);
+  for (size_t block : {1000u, 4096u, 65536u, 100001u}) {
+    std::vector<size_t> cuts;
+    size_t start = 0, have = 0, scanned = 0;
+    while (start < data.size()) {
+      have = std::min(have, data.size());
+      bool eof = have == data.size();
+      size_t cut = c.NextCut(ByteSpan(data).subspan(start, have - start), eof,
+                             scanned);
+      if (cut == 0) {
+        scanned = have - start;
+        have += block;
+        continue;
+      }
+      start += cut;
+      scanned = 0;
+      cuts.push_back(start);
+    }
+    EXPECT_EQ(cuts, Cuts(c, data)) << "block " << block;
+  }
+}
+
 TEST(CompressTest, RoundTripAndCorruption) {
   Bytes data(100000, 'a');
   Bytes z = Compress(data);
