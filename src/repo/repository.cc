@@ -552,8 +552,10 @@ Result<void> Repository::UploadPack(PackWriter writer) {
   const Id& name = pack.name;
   const std::vector<PackEntry>& entries = pack.entries;
   bool tree_pack = !entries.empty() && entries[0].type == BlobType::kTree;
-  auto saved = backend_->SaveFrom({ObjectType::kPack, name.Hex()}, pack,
-                                  {.metadata = tree_pack});
+  // A pack is named by its SHA-256, computed as it was written.
+  auto saved = backend_->SaveFrom(
+      {ObjectType::kPack, name.Hex()}, pack,
+      {.metadata = tree_pack, .sha256_hex = name.Hex()});
   std::optional<IndexBuilder> checkpoint;
   {
     std::lock_guard lock(mu_);
@@ -742,10 +744,11 @@ Result<model::Tree> Repository::LoadTree(const Id& id) {
 
 Result<Id> Repository::SaveObject(ObjectType type, ByteSpan plaintext) {
   Bytes sealed = crypto::Seal(key_.encrypt, plaintext);
-  Id name = Id::FromSpan(crypto::Sha256(sealed));
-  if (type == ObjectType::kLock) name = Id::FromSpan(RandomBytes(32));
-  RETURN_IF_ERROR(
-      backend_->Save({type, name.Hex()}, sealed, {.create_only = true}));
+  Id hash = Id::FromSpan(crypto::Sha256(sealed));
+  Id name = type == ObjectType::kLock ? Id::FromSpan(RandomBytes(32)) : hash;
+  RETURN_IF_ERROR(backend_->Save(
+      {type, name.Hex()}, sealed,
+      {.create_only = true, .sha256_hex = hash.Hex()}));
   return name;
 }
 

@@ -60,6 +60,11 @@ struct SaveOptions {
   // the metadata storage class, so listing and planning never need a cold
   // retrieval.
   bool metadata = false;
+  // The SHA-256 of the data in hex, when the caller knows it (objects named
+  // by their hash). An object store signs it as the payload hash instead of
+  // reading the data again to compute it, and the server then refuses a body
+  // that does not match, which also catches a spool file damaged on disk.
+  std::string sha256_hex{};
 };
 
 class Backend {

@@ -76,6 +76,7 @@ class S3Backend : public Backend, public S3Maintenance {
           {opts_.multipart_part_size, std::max(1, opts_.multipart_parallel)}));
       return Ok();
     }
+    put.payload_sha256 = opts.sha256_hex;
     RETURN_IF_ERROR(client_->PutObject(where_.bucket, key, data, put));
     return Ok();
   }

@@ -25,6 +25,7 @@
 #include <thread>
 
 #include "base/file_util.h"
+#include "storage/s3/sigv4.h"
 #include "storage/testing/backend_conformance.h"
 
 extern char** environ;
@@ -170,6 +171,31 @@ TEST_F(S3ServerTest, IfNoneMatchIsEnforcedByTheServer) {
   EXPECT_NE(r.error().message.find("412"), std::string::npos)
       << r.error().message;
   EXPECT_EQ(*client.GetObject(TestBucket(), key), ToBytes("one"));
+}
+
+TEST_F(S3ServerTest, KnownPayloadHashIsCheckedByTheServer) {
+  // Given a PUT whose SHA-256 the caller supplies, then a body that matches is
+  // stored with the hash as metadata, and one that does not (a spool file
+  // damaged after it was hashed) is refused by the server and stores nothing.
+  auto config = ResolveS3Config(TestOptions(), ProcessEnv());
+  ASSERT_TRUE(config);
+  S3Client client(*config, NewDefaultCredentialsChain());
+  ASSERT_TRUE(client.CreateBucket(TestBucket()));
+  std::string key = RandomPrefix() + "/data/p";
+  PutOptions put;
+  put.create_only = true;
+  put.payload_sha256 = Sha256Hex(AsBytes("pack bytes"));
+  auto bad = client.PutObject(TestBucket(), key, AsBytes("pack bytez"), put);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find(key), std::string::npos)
+      << bad.error().message;
+  EXPECT_EQ(client.HeadObject(TestBucket(), key).error().code,
+            ErrorCode::kNotFound);
+  ASSERT_TRUE(client.PutObject(TestBucket(), key, AsBytes("pack bytes"), put));
+  auto head = client.HeadObject(TestBucket(), key);
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->metadata["sha256"], put.payload_sha256);
+  EXPECT_EQ(*client.GetObject(TestBucket(), key), ToBytes("pack bytes"));
 }
 
 TEST_F(S3ServerTest, MetadataListingOddKeysCopyAndRequestCounts) {

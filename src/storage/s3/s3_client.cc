@@ -279,7 +279,9 @@ Result<HttpResponse> S3Client::Execute(Call& call) {
   std::string md5;
   SpanSource span_body(call.body);
   const Source& body = call.source ? *call.source : span_body;
-  if (body.size() > 0 || call.content_md5) {
+  if (!call.payload_sha256.empty()) {
+    payload_hash = call.payload_sha256;
+  } else if (body.size() > 0 || call.content_md5) {
     auto d = DigestBody(body, call.content_md5);
     if (!d) return d.error().Wrap(call.what);
     payload_hash = HexEncode(d->sha256);
@@ -366,12 +368,17 @@ Result<std::string> S3Client::PutObject(const std::string& bucket,
   call.bucket = bucket;
   call.key = key;
   call.source = &data;
-  call.content_md5 = true;
+  call.payload_sha256 = opts.payload_sha256;
+  call.content_md5 = call.payload_sha256.empty();
   call.what = S3Name(bucket, key);
   call.headers.emplace_back("Content-Type", "application/octet-stream");
+  // Kept with the object, so that a retry can tell its own earlier attempt
+  // from another object, as the MD5 ETag does otherwise.
+  if (!call.payload_sha256.empty())
+    call.headers.emplace_back("x-amz-meta-sha256", call.payload_sha256);
   if (opts.create_only) call.headers.emplace_back("If-None-Match", "*");
   AddPutHeaders(call.headers, opts);
-  if (opts.sse != "aws:kms") {
+  if (call.content_md5 && opts.sse != "aws:kms") {
     // The ETag of a single-part object is its MD5 (not with SSE-KMS): verify
     // the server stored what was sent.
     call.validate = [&](const HttpResponse& r) -> Result<void> {
@@ -388,7 +395,10 @@ Result<std::string> S3Client::PutObject(const std::string& bucket,
     // An earlier attempt may have created the object before its answer was
     // lost.
     auto meta = HeadObject(bucket, key);
-    if (meta && meta->size == data.size() && meta->etag == call.md5_hex)
+    if (meta && meta->size == data.size() &&
+        (call.payload_sha256.empty()
+             ? meta->etag == call.md5_hex
+             : meta->metadata["sha256"] == call.payload_sha256))
       return meta->etag;
   }
   if (!r) return r.error();

@@ -65,6 +65,11 @@ struct PutOptions {
   std::string sse_kms_key_id;  // with aws:kms
   // User metadata, sent as x-amz-meta-NAME headers (names in lower case).
   std::vector<std::pair<std::string, std::string>> metadata;
+  // The SHA-256 of the data in hex, if known: it is signed as the payload hash
+  // and the data is not read to hash it. No Content-MD5 is sent then: the
+  // server checks the body against the signed hash. The object keeps it as
+  // user metadata "sha256".
+  std::string payload_sha256;
 };
 
 struct ObjectMeta {
@@ -219,6 +224,9 @@ class S3Client {
     // A body read on demand instead of `body` (uploads of packs and files).
     const Source* source = nullptr;
     bool content_md5 = false;
+    // The body's SHA-256 in hex when the caller knows it; Execute then does not
+    // read the body to hash it (and sends no Content-MD5).
+    std::string payload_sha256;
     // Set by Execute when content_md5: the MD5 of the body, in hex.
     std::string md5_hex;
     std::string what;  // for messages: "s3:bucket/key"

@@ -103,6 +103,20 @@ TEST_F(S3ClientTest, PutSendsDigestsSignatureAndOptions) {
   EXPECT_EQ(log.dump().find(kSecret), std::string::npos);
 }
 
+TEST_F(S3ClientTest, KnownPayloadHashIsSignedWithoutMd5) {
+  // Given a PUT with the body's SHA-256 supplied, then that hash is signed as
+  // the payload hash and kept as metadata, and no Content-MD5 is sent.
+  PutOptions o;
+  o.payload_sha256 = Sha256Hex(AsBytes("hello"));
+  ASSERT_TRUE(client_->PutObject("bkt", "data/ab", AsBytes("hello"), o));
+  json log = fake_.Log();
+  ASSERT_EQ(log.size(), 1u);
+  const json& h = log[0]["headers"];
+  EXPECT_EQ(h["x-amz-content-sha256"], o.payload_sha256);
+  EXPECT_EQ(h["x-amz-meta-sha256"], o.payload_sha256);
+  EXPECT_EQ(h.count("content-md5"), 0u);
+}
+
 TEST_F(S3ClientTest, RetriesServerErrorsThenSucceeds) {
   // Given two 503s, then the PUT is re-sent whole and succeeds on the third
   // attempt, with growing backoff between attempts.
