@@ -44,8 +44,7 @@ size_t Chunker::NextCut(ByteSpan buf, bool eof, size_t scanned) const {
   if (scanned >= i + kWindow && scanned <= limit) {
     // Positions before `scanned` held no cut; rebuild the hash from the last
     // 64 of them.
-    for (i = scanned - kWindow; i < scanned; ++i)
-      h = (h << 1) + gear_[buf[i]];
+    for (i = scanned - kWindow; i < scanned; ++i) h = (h << 1) + gear_[buf[i]];
   }
   for (; i < normal; ++i) {
     h = (h << 1) + gear_[buf[i]];

@@ -99,8 +99,8 @@ TEST_F(ChunkerTest, SmallReadsCutTheSame) {
     while (start < data.size()) {
       have = std::min(have, data.size());
       bool eof = have == data.size();
-      size_t cut = c.NextCut(ByteSpan(data).subspan(start, have - start), eof,
-                             scanned);
+      size_t cut =
+          c.NextCut(ByteSpan(data).subspan(start, have - start), eof, scanned);
       if (cut == 0) {
         scanned = have - start;
         have += block;

@@ -553,9 +553,9 @@ Result<void> Repository::UploadPack(PackWriter writer) {
   const std::vector<PackEntry>& entries = pack.entries;
   bool tree_pack = !entries.empty() && entries[0].type == BlobType::kTree;
   // A pack is named by its SHA-256, computed as it was written.
-  auto saved = backend_->SaveFrom(
-      {ObjectType::kPack, name.Hex()}, pack,
-      {.metadata = tree_pack, .sha256_hex = name.Hex()});
+  auto saved =
+      backend_->SaveFrom({ObjectType::kPack, name.Hex()}, pack,
+                         {.metadata = tree_pack, .sha256_hex = name.Hex()});
   std::optional<IndexBuilder> checkpoint;
   {
     std::lock_guard lock(mu_);
@@ -746,9 +746,9 @@ Result<Id> Repository::SaveObject(ObjectType type, ByteSpan plaintext) {
   Bytes sealed = crypto::Seal(key_.encrypt, plaintext);
   Id hash = Id::FromSpan(crypto::Sha256(sealed));
   Id name = type == ObjectType::kLock ? Id::FromSpan(RandomBytes(32)) : hash;
-  RETURN_IF_ERROR(backend_->Save(
-      {type, name.Hex()}, sealed,
-      {.create_only = true, .sha256_hex = hash.Hex()}));
+  RETURN_IF_ERROR(
+      backend_->Save({type, name.Hex()}, sealed,
+                     {.create_only = true, .sha256_hex = hash.Hex()}));
   return name;
 }
 
