@@ -406,8 +406,8 @@ Result<void> Archiver::SaveFileContent(int fd, const std::string& path,
   Bytes buf;
   size_t start = 0;    // buf[start, size) is not yet chunked
   size_t scanned = 0;  // buf[start, start + scanned) holds no cut
-  buf.reserve(static_cast<size_t>(std::min<std::uint64_t>(
-      node.size + 1, (large ? 4 : 2) * kBlock)));
+  buf.reserve(static_cast<size_t>(
+      std::min<std::uint64_t>(node.size + 1, (large ? 4 : 2) * kBlock)));
   bool eof = false;
   bool need = true;  // the bytes in hand hold no cut
   std::uint64_t total = 0;
@@ -437,8 +437,8 @@ Result<void> Archiver::SaveFileContent(int fd, const std::string& path,
         // What the file still holds (plus a little, to see EOF or growth),
         // so that a small file costs one read and no zero-filled block.
         std::uint64_t expect_left = total < node.size ? node.size - total : 0;
-        size_t want = static_cast<size_t>(std::clamp<std::uint64_t>(
-            expect_left + 1, 65536, kBlock));
+        size_t want = static_cast<size_t>(
+            std::clamp<std::uint64_t>(expect_left + 1, 65536, kBlock));
         size_t old = buf.size();
         buf.resize(old + want);
         ssize_t n = ::read(fd, buf.data() + old, want);
