@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <linux/openat2.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -11,9 +12,11 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <future>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <utility>
 
 #include "archiver/archiver.h"
 #include "base/file_util.h"
@@ -63,6 +66,23 @@ int OpenBeneath(int root, const std::string& rel, int flags, mode_t mode = 0) {
   return static_cast<int>(fd);
 }
 
+// Every file of two batches is open at once: raise the soft limit on open files
+// to the hard one, and size batches to fit (4096 files when it allows).
+size_t BatchFilesForFdLimit() {
+  struct rlimit rl {};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return 256;
+  if (rl.rlim_cur < rl.rlim_max) {
+    struct rlimit want = rl;
+    want.rlim_cur = rl.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &want) == 0) rl = want;
+  }
+  // Headroom for connections, pack files and directories.
+  constexpr rlim_t kReserve = 256;
+  if (rl.rlim_cur == RLIM_INFINITY) return 4096;
+  return static_cast<size_t>(std::clamp<rlim_t>(
+      rl.rlim_cur > kReserve ? (rl.rlim_cur - kReserve) / 2 : 0, 16, 4096));
+}
+
 std::string Parent(const std::string& rel) {
   size_t p = rel.find_last_of('/');
   return p == std::string::npos ? "." : rel.substr(0, p);
@@ -78,7 +98,8 @@ class Restorer {
       : repo_(repo),
         opts_(opts),
         pool_(std::max(1, opts.workers), 1024),
-        as_root_(::geteuid() == 0) {}
+        as_root_(::geteuid() == 0),
+        max_batch_files_(BatchFilesForFdLimit()) {}
 
   Result<RestoreResult> Run(const model::Snapshot& snap);
 
@@ -107,6 +128,9 @@ class Restorer {
   struct FileJob {
     std::string rel, snap_path;
     Node node;
+    // Open from its creation until FinishFile: each file costs one lookup of
+    // its path, not one per piece.
+    int fd = -1;
     std::atomic<size_t> remaining{0};
     std::atomic<bool> failed{false};
     std::atomic<std::uint64_t> bytes{0};
@@ -121,11 +145,16 @@ class Restorer {
   void QueueFile(const Node& node, const std::string& snap_path,
                  const std::string& rel);
   void RunBatch();
+  void WaitBatch();
+  void ExecuteBatch(std::vector<std::unique_ptr<FileJob>> batch);
   Result<void> CreateFile(FileJob& f);
   void FailFile(FileJob& f, const Error& e);
   void PieceDone(FileJob& f);
   void FinishFile(FileJob& f);
-  void RestorePack(const Id& pack, std::vector<Piece>& pieces);
+  // Sorts a pack's pieces by offset and groups them into ranges to fetch,
+  // [first, last) index pairs.
+  static std::vector<std::pair<size_t, size_t>> PlanRanges(
+      std::vector<Piece>& pieces);
   void RestoreRange(const Id& pack, std::vector<Piece>& pieces, size_t i,
                     size_t j);
   Result<void> WriteAt(FileJob& f, std::uint64_t offset, ByteSpan data);
@@ -147,6 +176,8 @@ class Restorer {
   std::map<std::pair<std::uint64_t, std::uint64_t>, std::string> link_first_;
   std::vector<std::pair<std::string, std::string>> links_;  // (existing, new)
   int target_fd_ = -1;
+  size_t max_batch_files_;     // files of a batch are open at once
+  std::future<void> running_;  // the batch being restored
 };
 
 bool Restorer::Selected(const std::string& snap_path, bool is_dir,
@@ -256,14 +287,13 @@ Result<void> Restorer::CreateFile(FileJob& f) {
     fd = OpenBeneath(target_fd_, f.rel, flags, 0600);
   }
   if (fd < 0) return PosixError(f.snap_path, errno);
-  ::close(fd);
+  f.fd = fd;
   return Ok();
 }
 
 Result<void> Restorer::WriteAt(FileJob& f, std::uint64_t offset,
                                ByteSpan data) {
-  int fd = OpenBeneath(target_fd_, f.rel, O_WRONLY);
-  if (fd < 0) return PosixError(f.snap_path, errno);
+  const int fd = f.fd;
   // With --sparse, 4 KiB blocks (aligned in the file) that are all zero are not
   // written; the final ftruncate leaves them as holes.
   const size_t kBlock = 4096;
@@ -295,7 +325,6 @@ Result<void> Restorer::WriteAt(FileJob& f, std::uint64_t offset,
       pos += static_cast<size_t>(n);
     }
   }
-  ::close(fd);
   return status;
 }
 
@@ -318,15 +347,16 @@ void Restorer::FinishFile(FileJob& f) {
       ::close(dfd);
     }
   };
+  const int fd = std::exchange(f.fd, -1);
   if (f.failed) {
+    if (fd >= 0) ::close(fd);
     if (f.error && f.error->code != ErrorCode::kCancelled)
       ReportError(f.snap_path, *f.error);
     remove();
     return;
   }
-  int fd = OpenBeneath(target_fd_, f.rel, O_RDWR);
   Result<void> status = Ok();
-  if (fd < 0) status = PosixError(f.snap_path, errno);
+  if (fd < 0) status = MakeError(ErrorCode::kIo, f.snap_path + ": not created");
   std::uint64_t size = f.bytes.load();
   if (status && ::ftruncate(fd, static_cast<off_t>(size)) != 0)
     status = PosixError(f.snap_path, errno);
@@ -351,12 +381,16 @@ void Restorer::FinishFile(FileJob& f) {
   if (opts_.progress) ++opts_.progress->files;
 }
 
-void Restorer::RestorePack(const Id& pack, std::vector<Piece>& pieces) {
+std::vector<std::pair<size_t, size_t>> Restorer::PlanRanges(
+    std::vector<Piece>& pieces) {
   std::sort(pieces.begin(), pieces.end(), [](const Piece& a, const Piece& b) {
     return a.loc.offset < b.loc.offset;
   });
-  // Ranges: neighbouring blobs with small gaps are read in one request.
-  constexpr std::uint64_t kMaxGap = 1 << 20, kMaxRange = 32 << 20;
+  // Neighbouring blobs with small gaps are read in one request, of up to
+  // 4 MiB: a pack holding thousands of small files is then restored by
+  // several workers at once, and each of its bytes is still fetched once.
+  constexpr std::uint64_t kMaxGap = 1 << 20, kMaxRange = 4 << 20;
+  std::vector<std::pair<size_t, size_t>> ranges;
   size_t i = 0;
   while (i < pieces.size()) {
     std::uint64_t begin = pieces[i].loc.offset;
@@ -368,9 +402,10 @@ void Restorer::RestorePack(const Id& pack, std::vector<Piece>& pieces) {
           end, pieces[j].loc.offset + pieces[j].loc.length);
       ++j;
     }
-    RestoreRange(pack, pieces, i, j);
+    ranges.emplace_back(i, j);
     i = j;
   }
+  return ranges;
 }
 
 void Restorer::RestoreRange(const Id& pack, std::vector<Piece>& pieces,
@@ -427,9 +462,22 @@ void Restorer::RestoreRange(const Id& pack, std::vector<Piece>& pieces,
 
 void Restorer::RunBatch() {
   if (batch_.empty()) return;
-  std::vector<std::unique_ptr<FileJob>> batch = std::move(batch_);
+  // One batch runs while the walk assembles the next (loading trees, making
+  // directories): the walk waits only when a second batch is ready.
+  WaitBatch();
+  running_ = std::async(std::launch::async,
+                        [this, batch = std::move(batch_)]() mutable {
+                          ExecuteBatch(std::move(batch));
+                        });
   batch_.clear();
   batch_bytes_ = 0;
+}
+
+void Restorer::WaitBatch() {
+  if (running_.valid()) running_.get();
+}
+
+void Restorer::ExecuteBatch(std::vector<std::unique_ptr<FileJob>> batch) {
   // Create all files in parallel (on a network file system each create is a
   // round trip).
   std::vector<std::future<void>> creates;
@@ -464,9 +512,11 @@ void Restorer::RunBatch() {
   }
   std::vector<std::future<void>> packs;
   for (auto& [pack, pieces] : by_pack) {
-    Id p = pack;
-    std::vector<Piece>* pcs = &pieces;
-    packs.push_back(pool_.Submit([this, p, pcs] { RestorePack(p, *pcs); }));
+    for (auto [i, j] : PlanRanges(pieces)) {
+      packs.push_back(pool_.Submit([this, p = pack, pcs = &pieces, i, j] {
+        RestoreRange(p, *pcs, i, j);
+      }));
+    }
   }
   for (FileJob* f : ready) PieceDone(*f);  // files with no pieces finish here
   for (auto& p : packs) p.get();
@@ -481,7 +531,8 @@ void Restorer::QueueFile(const Node& node, const std::string& snap_path,
   batch_bytes_ += node.size;
   batch_.push_back(std::move(f));
   // Bounded batches keep memory bounded whatever the tree size.
-  if (batch_.size() >= 4096 || batch_bytes_ >= (1ULL << 30)) RunBatch();
+  if (batch_.size() >= max_batch_files_ || batch_bytes_ >= (1ULL << 30))
+    RunBatch();
 }
 
 void Restorer::RestoreNode(int dirfd, const Node& node,
@@ -655,6 +706,7 @@ Result<RestoreResult> Restorer::Run(const model::Snapshot& snap) {
       RestoreNode(target_fd_, start, base, start.name);
   }
   RunBatch();
+  WaitBatch();
   // Hard links, then directory metadata deepest first (adding entries changes
   // a directory's mtime).
   for (const auto& [existing, fresh] : links_) {

@@ -27,6 +27,24 @@ load common
   assert_status 0
 }
 
+@test "restore under a limit of 300 open files restores 2,000 files in small batches" {
+  # The restorer keeps every file of two batches open; it must size its batches
+  # to the limit it finds instead of failing with "Too many open files".
+  mkdir -p "$T/src"
+  for d in 0 1 2 3; do
+    mkdir "$T/src/d$d"
+    for i in $(seq 1 500); do echo "file $d $i" >"$T/src/d$d/f$i"; done
+  done
+  init_repo
+  run efs backup "$T/src"
+  assert_status 0
+  run bash -c 'ulimit -n 300 && "$@"' _ "$EFS2S3" -r "$REPO" restore \
+    "latest:$T/src" --target "$T/restore"
+  assert_status 0
+  run comparetree "$T/src" "$T/restore"
+  assert_status 0
+}
+
 @test "round trip of the full tree with the 50 MiB and the sparse 1 GiB file" {
   [[ "${EFS2S3_E2E_LARGE:-1}" != 0 ]] || skip "EFS2S3_E2E_LARGE=0"
   gentree "$T/src"

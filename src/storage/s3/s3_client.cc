@@ -429,6 +429,7 @@ Result<S3Client::Fetched> S3Client::GetObjectWithMeta(const std::string& bucket,
                      ? fmt::format("bytes={}-{}", offset, offset + length - 1)
                      : fmt::format("bytes={}-", offset));
   Fetched result;
+  std::pair<std::uint64_t, std::uint64_t> body_range;  // skip, length
   call.validate = [&](const HttpResponse& r) -> Result<void> {
     std::uint64_t total = 0, first = 0;
     if (r.status == 206) {
@@ -460,9 +461,7 @@ Result<S3Client::Fetched> S3Client::GetObjectWithMeta(const std::string& bucket,
       return MakeError(ErrorCode::kTransient,
                        fmt::format("{}: short body ({} of {} bytes)", call.what,
                                    r.body.size(), skip + want));
-    result.data.assign(
-        r.body.begin() + static_cast<std::ptrdiff_t>(skip),
-        r.body.begin() + static_cast<std::ptrdiff_t>(skip + want));
+    body_range = {skip, want};
     result.meta.size = total;
     result.meta.etag = StripQuotes(r.Header("etag"));
     result.meta.storage_class = r.Header("x-amz-storage-class");
@@ -482,6 +481,12 @@ Result<S3Client::Fetched> S3Client::GetObjectWithMeta(const std::string& bucket,
     }
     return r.error();
   }
+  // The validated body, moved rather than copied.
+  result.data = std::move(r->body);
+  const auto [skip, want] = body_range;
+  result.data.erase(result.data.begin(),
+                    result.data.begin() + static_cast<std::ptrdiff_t>(skip));
+  result.data.resize(static_cast<size_t>(want));
   return result;
 }
 
