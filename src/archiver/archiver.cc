@@ -563,6 +563,9 @@ std::optional<Node> Archiver::SaveEntry(int dirfd, const std::string& name,
   if (parent) {
     node.content = parent->content;
     node.xattrs = parent->xattrs;
+    // A read is not a change (see KeepAtimeOfParent); unchanged files have
+    // the same ctime, so only the atime can differ.
+    node.atime = parent->atime;
     ++counters_.files_unchanged;
     if (opts_.progress) opts_.progress->bytes_done += node.size;
     return node;
@@ -711,6 +714,23 @@ Result<Id> Archiver::SaveDirContents(int fd, const std::string& path,
   return repo_.SaveTree(tree);
 }
 
+// A directory whose only change since the parent snapshot is its access time
+// (someone listed it) keeps the parent's node: otherwise every read of a
+// directory would store a new tree for it and for each directory above it.
+// The atime recorded is the one of the last backup in which anything else
+// about the entry changed.
+static void KeepAtimeOfParent(Node& node, ParentRef parents) {
+  for (const Node* p : {parents.node, parents.fallback}) {
+    if (!p || p->type != node.type || p->atime == node.atime) continue;
+    Node same = node;
+    same.atime = p->atime;
+    if (same == *p) {
+      node.atime = p->atime;
+      return;
+    }
+  }
+}
+
 Result<Node> Archiver::SaveDir(int dirfd, const std::string& name,
                                const std::string& path, ParentRef parents,
                                dev_t root_dev, const struct stat& st) {
@@ -745,6 +765,7 @@ Result<Node> Archiver::SaveDir(int dirfd, const std::string& name,
     return contents.error();
   }
   node.subtree = *contents;
+  KeepAtimeOfParent(node, parents);
   Done(path, node);
   const Node* parent = parents.any();
   if (!parent || parent->type != NodeType::kDir)
@@ -997,6 +1018,7 @@ Result<BackupResult> Archiver::Run() {
           n.subtree,
           save_trie(child, fd, child_path, sub_parent ? &*sub_parent : nullptr,
                     sub_fallback ? &*sub_fallback : nullptr));
+      KeepAtimeOfParent(n, pnode);
       Done(child_path, n);
       tree.nodes.push_back(std::move(n));
     }

@@ -22,9 +22,13 @@ using storage::Handle;
 using storage::ObjectType;
 
 namespace {
-// Write an index checkpoint after this many packs or this much time, so that an
-// interrupted backup can reuse what it already uploaded.
-constexpr int kCheckpointPacks = 64;
+// Write an index checkpoint after this many blobs (the entries wait in memory:
+// 250,000 are about 64 packs of 4 KiB files), this many packs (16 GiB of large
+// files) or this much time, so that an interrupted backup can reuse what it
+// already uploaded. Counting blobs, not packs, keeps a repository of large
+// files from gathering an index file per GiB.
+constexpr size_t kCheckpointBlobs = 250000;
+constexpr size_t kCheckpointPacks = 1024;
 constexpr auto kCheckpointInterval = std::chrono::minutes(5);
 // Merge the cached runs when there are more than this many.
 constexpr size_t kMaxRuns = 16;
@@ -570,7 +574,8 @@ Result<void> Repository::UploadPack(PackWriter writer) {
     ++stats_.packs_uploaded;
     stats_.bytes_uploaded += pack.size();
     auto now = std::chrono::steady_clock::now();
-    if (pending_index_.pack_count() >= kCheckpointPacks ||
+    if (pending_index_.blob_count() >= kCheckpointBlobs ||
+        pending_index_.pack_count() >= kCheckpointPacks ||
         now - last_index_write_ >= kCheckpointInterval) {
       checkpoint.emplace(std::move(pending_index_));
       pending_index_ = IndexBuilder();

@@ -119,3 +119,32 @@ load common
   assert_status 0
   [[ $(tail -n 1 <<<"$output" | jq '.dirs_changed + .dirs_new') == 0 ]]
 }
+
+@test "directories and files read by others between two backups: no new tree, atimes of the first kept" {
+  # A read changes only the access time. Storing it would give the read
+  # directory, and every directory above it, a new tree on the next backup.
+  mkdir -p "$T/atime/sub/deeper"
+  echo x >"$T/atime/sub/deeper/file"
+  touch -a -d @978307200 "$T/atime/sub" "$T/atime/sub/deeper" \
+    "$T/atime/sub/deeper/file"
+  init_repo
+  run efs backup "$T/atime"
+  assert_status 0
+  # Another program reads them (relatime: the first read after a change sets
+  # the atime).
+  ls "$T/atime/sub" "$T/atime/sub/deeper" >/dev/null
+  cat "$T/atime/sub/deeper/file" >/dev/null
+  [[ $(stat -c '%X' "$T/atime/sub/deeper") -gt 978307200 ]] ||
+    skip "this file system does not update access times on reads"
+  run efs --json backup "$T/atime"
+  assert_status 0
+  summary=$(tail -n 1 <<<"$output")
+  [[ $(jq '.dirs_changed + .dirs_new' <<<"$summary") == 0 ]]
+  [[ $(jq '.files_changed + .files_new' <<<"$summary") == 0 ]]
+  [[ $(jq '.packs_uploaded' <<<"$summary") == 0 ]]
+  # The restore gives the atimes of the first backup.
+  run restore_tree latest "$T/atime" "$T/restore"
+  assert_status 0
+  [[ $(stat -c '%X' "$T/restore/sub/deeper") == 978307200 ]]
+  [[ $(stat -c '%X' "$T/restore/sub/deeper/file") == 978307200 ]]
+}
