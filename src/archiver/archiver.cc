@@ -495,6 +495,24 @@ Result<void> Archiver::SaveFileContent(int fd, const std::string& path,
   return Ok();
 }
 
+// An entry whose only change since the parent snapshot is its access time (a
+// directory someone listed, a symlink whose target someone read, this backup's
+// own readlink included) keeps the parent's node: otherwise every read would
+// store a new tree for its directory and for each directory above it. The
+// atime recorded is the one of the last backup in which anything else about the
+// entry changed.
+static void KeepAtimeOfParent(Node& node, ParentRef parents) {
+  for (const Node* p : {parents.node, parents.fallback}) {
+    if (!p || p->type != node.type || p->atime == node.atime) continue;
+    Node same = node;
+    same.atime = p->atime;
+    if (same == *p) {
+      node.atime = p->atime;
+      return;
+    }
+  }
+}
+
 std::optional<Node> Archiver::SaveEntry(int dirfd, const std::string& name,
                                         const std::string& path,
                                         ParentRef parents, dev_t /*root_dev*/,
@@ -545,6 +563,7 @@ std::optional<Node> Archiver::SaveEntry(int dirfd, const std::string& name,
   if (node.type != NodeType::kFile) {
     auto x = ReadXattrs(-1, path);
     if (x) node.xattrs = std::move(*x);
+    KeepAtimeOfParent(node, parents);
     return node;
   }
   counters_.bytes_total += node.size;
@@ -712,23 +731,6 @@ Result<Id> Archiver::SaveDirContents(int fd, const std::string& path,
     return *parent.fallback->subtree;
   if (opts_.dry_run) return repo_.BlobId(model::EncodeTree(tree));
   return repo_.SaveTree(tree);
-}
-
-// A directory whose only change since the parent snapshot is its access time
-// (someone listed it) keeps the parent's node: otherwise every read of a
-// directory would store a new tree for it and for each directory above it.
-// The atime recorded is the one of the last backup in which anything else
-// about the entry changed.
-static void KeepAtimeOfParent(Node& node, ParentRef parents) {
-  for (const Node* p : {parents.node, parents.fallback}) {
-    if (!p || p->type != node.type || p->atime == node.atime) continue;
-    Node same = node;
-    same.atime = p->atime;
-    if (same == *p) {
-      node.atime = p->atime;
-      return;
-    }
-  }
 }
 
 Result<Node> Archiver::SaveDir(int dirfd, const std::string& name,

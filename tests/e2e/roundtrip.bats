@@ -125,8 +125,11 @@ load common
   # directory, and every directory above it, a new tree on the next backup.
   mkdir -p "$T/atime/sub/deeper"
   echo x >"$T/atime/sub/deeper/file"
+  # The backup's own readlink sets a symlink's atime: no O_NOATIME for it.
+  ln -s deeper/file "$T/atime/sub/link"
   touch -a -d @978307200 "$T/atime/sub" "$T/atime/sub/deeper" \
     "$T/atime/sub/deeper/file"
+  touch -h -a -d @978307200 "$T/atime/sub/link"
   init_repo
   run efs backup "$T/atime"
   assert_status 0
@@ -147,4 +150,5 @@ load common
   assert_status 0
   [[ $(stat -c '%X' "$T/restore/sub/deeper") == 978307200 ]]
   [[ $(stat -c '%X' "$T/restore/sub/deeper/file") == 978307200 ]]
+  [[ $(stat -c '%X' "$T/restore/sub/link") == 978307200 ]]
 }
