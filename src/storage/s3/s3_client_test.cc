@@ -274,6 +274,33 @@ TEST_F(S3ClientTest, CreateOnlyRetryRecognisesItsOwnWrite) {
   EXPECT_EQ(again.error().code, ErrorCode::kAlreadyExists);
 }
 
+TEST_F(S3ClientTest, CreateOnlyRetryWithKnownHashChecksItsMetadata) {
+  // Given a create-only PUT with its SHA-256 supplied (no MD5, so no ETag to
+  // compare) whose first answer is lost, when the retry meets 412, then the
+  // object's sha256 metadata decides: ours succeeds, another's is "already
+  // exists".
+  PutOptions o;
+  o.create_only = true;
+  o.payload_sha256 = Sha256Hex(AsBytes("lock"));
+  auto head = [](const std::string& sha) {
+    return json{{"status", 200},
+                {"headers",
+                 {{"ETag", "\"etag\""},
+                  {"Content-Length", "4"},
+                  {"x-amz-meta-sha256", sha}}}};
+  };
+  // A 503 may follow a write that happened: the answer is "lost" either way.
+  fake_.Script({{{"status", 503}}, {{"status", 412}}, head(o.payload_sha256)});
+  auto r = client_->PutObject("bkt", "locks/x", AsBytes("lock"), o);
+  ASSERT_TRUE(r) << r.error().message;
+  fake_.Script(
+      {{{"status", 503}}, {{"status", 412}}, head(Sha256Hex(AsBytes("kcol")))});
+  auto other = client_->PutObject("bkt", "locks/x", AsBytes("lock"), o);
+  ASSERT_FALSE(other);
+  EXPECT_EQ(other.error().code, ErrorCode::kAlreadyExists);
+  EXPECT_EQ(fake_.Log().back()["method"], "HEAD");  // the metadata was asked
+}
+
 TEST_F(S3ClientTest, RangedGetChecksLengths) {
   // Given a 206 whose Content-Range shows the object ends early, then
   // kCorruption (permanent); given a body shorter than announced, a retry.
