@@ -12,7 +12,8 @@ else
   scripts/install-deps.sh
 fi
 build=${BUILD_DIR:-build}
-cmake -S . -B "$build" -G Ninja >/dev/null
+# Test hooks (src/base/test_hooks.h) let the lock tests hold a command at a gate.
+cmake -S . -B "$build" -G Ninja -DEFS2S3_TEST_HOOKS=ON >/dev/null
 ninja -C "$build"
 rgw_dir=""
 cleanup() { [[ -n "$rgw_dir" ]] && scripts/radosgw.sh stop "$rgw_dir" >/dev/null 2>&1 || true; }
@@ -20,7 +21,9 @@ trap cleanup EXIT
 if [[ -z "${NO_S3:-}" ]]; then
   rgw_dir=$(mktemp -d "${TMPDIR:-/tmp}/efs2s3-rgw.XXXXXX")
   eval "$(scripts/radosgw.sh start "$rgw_dir")"
-  export EFS2S3_TEST_DISALLOW_SKIP=${EFS2S3_TEST_DISALLOW_SKIP:-S3}
+  export EFS2S3_TEST_DISALLOW_SKIP=${EFS2S3_TEST_DISALLOW_SKIP:-S3,HOOKS}
+else
+  export EFS2S3_TEST_DISALLOW_SKIP=${EFS2S3_TEST_DISALLOW_SKIP:-HOOKS}
 fi
 status=0
 ctest --test-dir "$build" --output-on-failure -j2 || status=1

@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include "base/test_hooks.h"
 #include "cli/context.h"
 #include "repo/lock.h"
 
@@ -157,10 +158,13 @@ void RegisterInit(CLI::App& app, Context& ctx) {
   v->callback([&ctx] {
     ctx.run = [&ctx]() -> Result<int> {
       if (ctx.global.json)
-        ctx.PrintJson({{"version", EFS2S3_VERSION}, {"repository_format", 1}});
+        ctx.PrintJson({{"version", EFS2S3_VERSION},
+                       {"repository_format", 1},
+                       {"test_hooks", test_hooks::Enabled()}});
       else
-        ctx.Print(
-            fmt::format("efs2s3 {} (repository format 1)\n", EFS2S3_VERSION));
+        ctx.Print(fmt::format("efs2s3 {} (repository format 1{})\n",
+                              EFS2S3_VERSION,
+                              test_hooks::Enabled() ? ", test hooks" : ""));
       return 0;
     };
   });

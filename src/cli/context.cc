@@ -8,6 +8,7 @@
 #include <cstdlib>
 
 #include "base/file_util.h"
+#include "base/test_hooks.h"
 #include "storage/registry.h"
 
 namespace efs2s3::cli {
@@ -129,6 +130,8 @@ Result<repo::Repository*> Context::OpenRepository(LockMode lock) {
     // prune must see. Reload it under the lock (one listing when nothing
     // changed).
     RETURN_IF_ERROR(repo_->ReloadIndex());
+    // Lets the lock tests hold this command while it holds the lock.
+    test_hooks::Gate("LOCKED");
   }
   return repo_.get();
 }

@@ -116,13 +116,24 @@ assert_output_has() {
 
 # as_nobody CMD...: run CMD as an unprivileged user (uid/gid 65534), keeping the
 # environment. Tests that need it skip when not root or when setpriv is missing.
-as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"; }
+NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups --)
+as_nobody() { "${NOBODY[@]}" "$@"; }
 
 require_nobody() {
   is_root || skip "needs root to switch to an unprivileged user"
   command -v setpriv >/dev/null || skip "setpriv not installed"
   # The binary must be reachable by the unprivileged user.
   as_nobody test -x "$EFS2S3" || skip "$EFS2S3 not executable by uid 65534"
+}
+
+# nobody_dir: $U, a directory the unprivileged user owns and can reach (bats' own
+# temporary directory is 0700), with REPO and the cache in it; remove it in teardown.
+nobody_dir() {
+  U=$(mktemp -d "${TMPDIR:-/tmp}/efs2s3-e2e-XXXXXX")
+  chmod 755 "$U"
+  chown 65534:65534 "$U"
+  REPO="$U/repo"
+  export XDG_CACHE_HOME="$U/cache"
 }
 
 # assert_no_terminal_codes TEXT: no carriage returns or escape sequences in TEXT (output
@@ -148,3 +159,70 @@ latencyfs_setup() {
   MNT="$T/mnt"
   mkdir -p "$MNT"
 }
+
+# require_s3_server: skips without the S3 server of scripts/test.sh (fails instead
+# when EFS2S3_TEST_DISALLOW_SKIP contains S3); sets EP, its endpoint.
+require_s3_server() {
+  if [[ -z "${EFS2S3_TEST_S3_ENDPOINT:-}" ]]; then
+    if [[ "${EFS2S3_TEST_DISALLOW_SKIP:-}" == *S3* ]]; then
+      echo "EFS2S3_TEST_S3_ENDPOINT is not set but EFS2S3_TEST_DISALLOW_SKIP=S3" >&2
+      return 1
+    fi
+    skip "no S3 server (EFS2S3_TEST_S3_ENDPOINT)"
+  fi
+  EP="$EFS2S3_TEST_S3_ENDPOINT"
+}
+
+# Test gates (src/base/test_hooks.h): a command started with
+# EFS2S3_TEST_GATE_<POINT>=$GATE in its environment stops at POINT until the test
+# releases it; no sleeps, no race against the command's speed.
+#   gate_setup [DIR]      a FIFO in $GATE (DIR/gate, default $T/gate), held open by
+#                         the test (fd 9; start the gated command with 9>&- so that
+#                         it does not hold it too); any user may open it
+#   gate_start POINT OUT CMD...
+#                         runs the program CMD (not a shell function) in the
+#                         background, gated at POINT, output to OUT; sets BG_PID and
+#                         returns once it waits at the gate (fails if it exited first)
+#   gate_reached PID      returns 0 once PID waits at the gate, 1 if it exited first
+#   gate_release          lets the command go on
+# Skips when the binary was built without EFS2S3_TEST_HOOKS (fails instead when
+# EFS2S3_TEST_DISALLOW_SKIP contains HOOKS, as scripts/test.sh sets).
+gate_setup() {
+  if ! "$EFS2S3" version | grep -q "test hooks"; then
+    if [[ "${EFS2S3_TEST_DISALLOW_SKIP:-}" == *HOOKS* ]]; then
+      echo "$EFS2S3 was built without EFS2S3_TEST_HOOKS" >&2
+      return 1
+    fi
+    skip "binary built without EFS2S3_TEST_HOOKS"
+  fi
+  GATE="${1:-$T}/gate"
+  mkfifo -m 666 "$GATE"
+  exec 9<>"$GATE"
+}
+
+gate_reached() {
+  local pid="$1" fd state
+  while [[ -r "/proc/$pid/stat" ]]; do
+    read -r _ _ state _ <"/proc/$pid/stat" || break
+    [[ "$state" == Z ]] && break
+    for fd in "/proc/$pid/fd/"*; do
+      [[ "$(readlink "$fd" 2>/dev/null)" == "$GATE" ]] && return 0
+    done
+    sleep 0.01
+  done
+  return 1
+}
+
+gate_start() {
+  local point="$1" out="$2"
+  shift 2
+  env "EFS2S3_TEST_GATE_$point=$GATE" "$@" >"$out" 2>&1 9>&- &
+  BG_PID=$!
+  if ! gate_reached "$BG_PID"; then
+    cat "$out" >&2
+    echo "$1 exited before it reached the gate $point" >&2
+    return 1
+  fi
+}
+
+gate_release() { exec 9>&-; }

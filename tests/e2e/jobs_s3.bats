@@ -10,13 +10,7 @@ load common
 
 setup() {
   common_setup
-  if [[ -z "${EFS2S3_TEST_S3_ENDPOINT:-}" ]]; then
-    if [[ "${EFS2S3_TEST_DISALLOW_SKIP:-}" == *S3* ]]; then
-      echo "EFS2S3_TEST_S3_ENDPOINT is not set but EFS2S3_TEST_DISALLOW_SKIP=S3" >&2
-      return 1
-    fi
-    skip "no S3 server (EFS2S3_TEST_S3_ENDPOINT)"
-  fi
+  require_s3_server || return 1
   unset EFS2S3_PASSWORD
   EP="$EFS2S3_TEST_S3_ENDPOINT"
   BUCKET="${EFS2S3_TEST_S3_BUCKET:-efs2s3-test}"

@@ -11,14 +11,7 @@ load common
 
 setup() {
   common_setup
-  if [[ -z "${EFS2S3_TEST_S3_ENDPOINT:-}" ]]; then
-    if [[ "${EFS2S3_TEST_DISALLOW_SKIP:-}" == *S3* ]]; then
-      echo "EFS2S3_TEST_S3_ENDPOINT is not set but EFS2S3_TEST_DISALLOW_SKIP=S3" >&2
-      return 1
-    fi
-    skip "no S3 server (EFS2S3_TEST_S3_ENDPOINT)"
-  fi
-  EP="$EFS2S3_TEST_S3_ENDPOINT"
+  require_s3_server || return 1
   BUCKET="efs2s3-maint-$(head -c6 /dev/urandom | od -An -tx1 | tr -d ' \n')"
   URL="s3://$BUCKET/repo"
   mkdir "$T/src"

@@ -10,15 +10,6 @@ teardown() {
   common_teardown
 }
 
-# A directory the unprivileged user can reach (bats' own temporary directory is 0700).
-nobody_dir() {
-  U=$(mktemp -d "${TMPDIR:-/tmp}/efs2s3-e2e-XXXXXX")
-  chmod 755 "$U"
-  chown 65534:65534 "$U"
-  REPO="$U/repo"
-  export XDG_CACHE_HOME="$U/cache"
-}
-
 # snapshot_count: number of snapshots in the repository (via --json).
 snapshot_count() { efs --json snapshots | jq 'length'; }
 
