@@ -15,7 +15,8 @@ namespace efs2s3::cli {
 namespace {
 struct SyncCliOptions {
   std::string src, dst;
-  bool delete_extra = false, dry_run = false, checksum = false;
+  bool delete_extra = false, ignore_errors = false, dry_run = false,
+       checksum = false;
   bool size_only = false, links = false, keep_empty_dirs = false;
   std::vector<std::string> excludes, includes, exclude_files;
   int transfers = 256, walkers = 32, part_parallel = 4;
@@ -65,6 +66,7 @@ Result<int> RunSyncCommand(const SyncCliOptions& o, Context& ctx) {
     opts.backup_prefix = b.second;
   }
   opts.delete_extra = o.delete_extra;
+  opts.ignore_errors = o.ignore_errors;
   opts.dry_run = o.dry_run;
   opts.links = o.links;
   opts.keep_empty_dirs = o.keep_empty_dirs;
@@ -141,6 +143,7 @@ Result<int> RunSyncCommand(const SyncCliOptions& o, Context& ctx) {
                         {std::string("bytes_") + moved, r->copied_bytes},
                         {"files_unchanged", r->unchanged},
                         {"deleted", r->deleted},
+                        {"deletions_withheld", r->withheld},
                         {"backed_up", r->backed_up},
                         {"objects_looked_up", r->heads},
                         {"manifest_used", r->manifest_used},
@@ -152,12 +155,13 @@ Result<int> RunSyncCommand(const SyncCliOptions& o, Context& ctx) {
   } else {
     const storage::s3::RequestCounts& n = r->requests;
     ctx.Info(fmt::format(
-        "{}{} {} files ({}), {} unchanged, {} deleted{}{}\n"
+        "{}{} {} files ({}), {} unchanged, {} deleted{}{}{}\n"
         "requests: {} GET, {} HEAD, {} PUT, {} POST, {} LIST, {} DELETE; "
         "estimated cost ${:.6f}\n",
         o.dry_run ? "dry run: would have " : "", moved, r->copied,
         HumanBytes(r->copied_bytes), r->unchanged, r->deleted,
         r->backed_up ? fmt::format(", {} backed up", r->backed_up) : "",
+        r->withheld ? fmt::format(", {} deletions withheld", r->withheld) : "",
         errors.empty() ? "" : fmt::format(", {} errors", errors.size()), n.get,
         n.head, n.put, n.post, n.list, n.delete_, r->request_cost_usd));
   }
@@ -177,6 +181,9 @@ void RegisterSync(CLI::App& app, Context& ctx) {
       ->required();
   c->add_flag("--delete", o->delete_extra,
               "Delete what the source no longer has");
+  c->add_flag("--ignore-errors", o->ignore_errors,
+              "With --delete: delete even when parts of the local tree could "
+              "not be read (what could not be read is never deleted)");
   c->add_flag("-n,--dry-run", o->dry_run, "Print every action, change nothing");
   c->add_option("-e,--exclude", o->excludes,
                 "Skip paths matching this glob (repeatable)");

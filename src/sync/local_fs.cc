@@ -14,6 +14,8 @@
 #include <mutex>
 #include <thread>
 
+#include "base/test_hooks.h"
+
 namespace efs2s3::sync {
 namespace {
 
@@ -90,14 +92,16 @@ class Walker {
  public:
   Walker(const WalkOptions& o) : opts_(o), queue_(o.threads) {}
 
-  Result<std::vector<Entry>> Run(const std::string& root) {
+  Result<WalkResult> Run(const std::string& root) {
     int fd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return PosixError(root, errno);
     Dir(std::make_shared<Fd>(fd), "");
     queue_.Wait();
-    std::sort(entries_.begin(), entries_.end(),
+    std::sort(result_.entries.begin(), result_.entries.end(),
               [](const Entry& a, const Entry& b) { return a.rel < b.rel; });
-    return std::move(entries_);
+    std::sort(result_.incomplete.begin(), result_.incomplete.end());
+    std::sort(result_.vanished.begin(), result_.vanished.end());
+    return std::move(result_);
   }
 
  private:
@@ -110,7 +114,19 @@ class Walker {
   }
   void Add(Entry e) {
     std::lock_guard lock(mu_);
-    entries_.push_back(std::move(e));
+    result_.entries.push_back(std::move(e));
+  }
+  // rel could not be read completely (err != ENOENT) or vanished (ENOENT).
+  void Unread(const std::string& rel, const std::string& what, int err) {
+    if (err == ENOENT) {
+      Warn(rel + ": vanished during the walk");
+      std::lock_guard lock(mu_);
+      result_.vanished.push_back(rel);
+      return;
+    }
+    Error(rel, PosixError(what, err));
+    std::lock_guard lock(mu_);
+    result_.incomplete.push_back(rel);
   }
 
   // Reads the directory dir (rel "" for the root) and queues its entries.
@@ -119,13 +135,26 @@ class Walker {
     int dup = ::dup(dir->fd);
     DIR* d = dup >= 0 ? ::fdopendir(dup) : nullptr;
     if (!d) {
+      int err = errno;
       if (dup >= 0) ::close(dup);
-      Error(rel, PosixError(rel + ": reading the directory", errno));
+      Unread(rel, rel + ": reading the directory", err);
       return;
     }
     std::vector<std::string> names;
-    errno = 0;
-    while (struct dirent* de = ::readdir(d)) {
+    for (;;) {
+      errno = 0;
+      struct dirent* de = ::readdir(d);
+      if (!de) {
+        // A listing that fails half-way is not the directory's content.
+        if (errno != 0) {
+          int err = errno;
+          ::closedir(d);
+          Unread(rel, rel + ": reading the directory",
+                 err == ENOENT ? EIO : err);
+          return;
+        }
+        break;
+      }
       std::string n = de->d_name;
       if (n == "." || n == "..") continue;
       if (rel.empty() && n == opts_.reserved_name) {
@@ -135,6 +164,8 @@ class Walker {
       names.push_back(std::move(n));
     }
     ::closedir(d);
+    // Lets a test remove an entry between the listing and its lstat.
+    if (rel.empty()) test_hooks::Gate("WALK_ROOT_LISTED");
     if (names.empty() && opts_.keep_empty_dirs && !rel.empty()) {
       struct stat st {};
       if (::fstat(dir->fd, &st) == 0) Add(FromStat(rel + "/", st));
@@ -172,7 +203,7 @@ class Walker {
     if (opts_.counter) ++*opts_.counter;
     struct stat st {};
     if (::fstatat(dir->fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-      if (errno != ENOENT) Error(rel, PosixError(rel, errno));
+      Unread(rel, rel, errno);
       return;
     }
     if (S_ISDIR(st.st_mode)) {
@@ -180,7 +211,7 @@ class Walker {
       int fd = ::openat(dir->fd, name.c_str(),
                         O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
       if (fd < 0) {
-        if (errno != ENOENT) Error(rel, PosixError(rel, errno));
+        Unread(rel, rel + ": opening the directory", errno);
         return;
       }
       auto sub = std::make_shared<Fd>(fd);
@@ -203,13 +234,12 @@ class Walker {
   const WalkOptions& opts_;
   WorkQueue queue_;
   std::mutex mu_;
-  std::vector<Entry> entries_;
+  WalkResult result_;
 };
 
 }  // namespace
 
-Result<std::vector<Entry>> WalkTree(const std::string& root,
-                                    const WalkOptions& opts) {
+Result<WalkResult> WalkTree(const std::string& root, const WalkOptions& opts) {
   Walker w(opts);
   return w.Run(root);
 }

@@ -37,10 +37,23 @@ struct WalkOptions {
   const std::atomic<bool>* cancel = nullptr;
 };
 
-// Files (and symlinks, empty directories as asked) below root, sorted by rel.
+// What a walk saw, and what it could not see. A path in `incomplete` or
+// `vanished` ("" for the root) covers itself and everything below it: nothing
+// there may be taken as gone (sync --delete keeps its copies).
+struct WalkResult {
+  std::vector<Entry> entries;  // sorted by rel
+  // Not read completely: a directory that could not be opened or whose listing
+  // failed half-way, an entry that could not be stat'ed. Also reported to
+  // on_error. Sorted.
+  std::vector<std::string> incomplete;
+  // Listed by its parent, then gone when stat'ed or opened (ENOENT): deleted
+  // during the walk, or a network file system's passing glitch. Sorted.
+  std::vector<std::string> vanished;
+};
+
+// Files (and symlinks, empty directories as asked) below root.
 // kNotFound / kIo when root itself cannot be opened.
-Result<std::vector<Entry>> WalkTree(const std::string& root,
-                                    const WalkOptions& opts);
+Result<WalkResult> WalkTree(const std::string& root, const WalkOptions& opts);
 
 // Opens rel below the directory root without following symlinks or leaving
 // it. Returns the descriptor or -errno.

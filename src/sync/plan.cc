@@ -63,11 +63,36 @@ Plan MakePlan(const std::vector<Entry>& src, const std::vector<Entry>& dst,
     plan.copies.push_back(std::move(a));
     plan.copy_bytes += s.size;
   }
-  if (opts.delete_extra)
-    for (size_t i = 0; i < dst.size(); ++i)
-      if (!seen[i])
-        plan.deletes.push_back({Action::Type::kDelete, i, "extra", ""});
+  if (!opts.delete_extra) return plan;
+  std::set<std::string> keep(opts.keep.begin(), opts.keep.end());
+  for (size_t i = 0; i < dst.size(); ++i) {
+    if (seen[i]) continue;
+    if (const std::string* p = CoveringPath(keep, dst[i].rel))
+      plan.withheld.push_back(
+          {Action::Type::kDelete, i,
+           "not read completely: " + (p->empty() ? std::string(".") : *p), ""});
+    else if (opts.withhold_deletes)
+      plan.withheld.push_back({Action::Type::kDelete, i, "walk errors", ""});
+    else
+      plan.deletes.push_back({Action::Type::kDelete, i, "extra", ""});
+  }
   return plan;
+}
+
+const std::string* CoveringPath(const std::set<std::string>& paths,
+                                std::string_view rel) {
+  if (paths.empty()) return nullptr;
+  if (auto it = paths.find(""); it != paths.end()) return &*it;
+  // rel itself, then each parent: "a/b/c", "a/b", "a" ("a/b/" -> "a/b", "a").
+  std::string_view cur = rel;
+  while (!cur.empty() && cur.back() == '/') cur.remove_suffix(1);
+  while (!cur.empty()) {
+    if (auto it = paths.find(std::string(cur)); it != paths.end()) return &*it;
+    size_t slash = cur.rfind('/');
+    if (slash == std::string_view::npos) break;
+    cur = cur.substr(0, slash);
+  }
+  return nullptr;
 }
 
 Filter::Filter(std::vector<std::string> excludes,

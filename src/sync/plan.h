@@ -13,10 +13,16 @@
 //   --checksum    the MD5s differ; when one side's MD5 is unknown the copy
 //                 becomes a check (the executor hashes and copies on
 //                 mismatch); when neither is known, the default rule.
-// With delete_extra, destination entries that the source lacks are deleted.
+// With delete_extra, destination entries that the source lacks are deleted,
+// except where a walk could not look: an entry at or below a path in `keep`
+// (a subtree not read completely, or one that vanished) is never deleted, and
+// with `withhold_deletes` (the walk had errors and the user did not pass
+// --ignore-errors, rsync's rule) no entry is. What is not deleted is listed in
+// Plan::withheld.
 #pragma once
 
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -44,6 +50,9 @@ struct PlanOptions {
   bool delete_extra = false;
   // Compare uid/gid (a download compares them only when it can chown).
   bool compare_owner = true;
+  // Paths ("" = everything) whose destination entries are never deleted.
+  std::vector<std::string> keep;
+  bool withhold_deletes = false;
 };
 
 struct Action {
@@ -57,12 +66,20 @@ struct Action {
 struct Plan {
   std::vector<Action> copies;   // kCopy and kCheck, in source order
   std::vector<Action> deletes;  // in destination order
+  // Deletions not made (see PlanOptions::keep): why names the unread path, or
+  // "walk errors" for withhold_deletes.
+  std::vector<Action> withheld;
   std::uint64_t unchanged = 0;
   std::uint64_t copy_bytes = 0;
 };
 
 Plan MakePlan(const std::vector<Entry>& src, const std::vector<Entry>& dst,
               const PlanOptions& opts);
+
+// The path in `paths` that is rel or one of its parent directories ("" covers
+// everything), or nullptr. A directory marker "a/b/" is below "a/b".
+const std::string* CoveringPath(const std::set<std::string>& paths,
+                                std::string_view rel);
 
 // --exclude / --include patterns (fnmatch globs) on relative paths: a pattern
 // without '/' matches any path component; one with '/' matches the whole

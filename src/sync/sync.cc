@@ -1,6 +1,7 @@
 #include "sync/sync.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 
 #include "base/bytes.h"
 #include "base/file_util.h"
+#include "base/test_hooks.h"
 #include "storage/s3/sigv4.h"
 #include "sync/local_fs.h"
 #include "sync/manifest.h"
@@ -258,6 +260,8 @@ class Syncer {
   }
 
   Result<void> ListRemote();
+  void KeepUnread(const WalkResult& walked, PlanOptions* po) const;
+  void ReportWithheld(const Plan& plan, const PlanOptions& po);
   void BuildRemoteEntries();
   void HeadUnverified(const std::vector<Entry>& local);
   Result<void> Upload(const Entry& e, const Action& a, bool replaces);
@@ -787,6 +791,31 @@ Result<void> Syncer::WriteManifest() {
   return Ok();
 }
 
+// What the walk could not read is never taken as gone: its destination
+// entries are kept, and with errors (not mere vanishing) nothing is deleted
+// unless the user asked for --ignore-errors.
+void Syncer::KeepUnread(const WalkResult& walked, PlanOptions* po) const {
+  po->keep = walked.incomplete;
+  po->keep.insert(po->keep.end(), walked.vanished.begin(),
+                  walked.vanished.end());
+  po->withhold_deletes = !walked.incomplete.empty() && !opts_.ignore_errors;
+}
+
+void Syncer::ReportWithheld(const Plan& plan, const PlanOptions& po) {
+  if (plan.withheld.empty()) return;
+  std::string paths;
+  for (size_t i = 0; i < po.keep.size() && i < 5; ++i)
+    paths += (i ? ", " : "") + (po.keep[i].empty() ? "." : po.keep[i]);
+  if (po.keep.size() > 5)
+    paths += fmt::format(" and {} more", po.keep.size() - 5);
+  Warn(fmt::format("{} deletion(s) withheld: {} not read completely ({}){}",
+                   plan.withheld.size(),
+                   opts_.upload ? "the source was" : "the target was", paths,
+                   po.withhold_deletes
+                       ? "; --ignore-errors deletes outside what was not read"
+                       : ""));
+}
+
 Result<SyncResult> Syncer::Run() {
   const RequestCounts start = client_.request_counts();
   filter_ = Filter(opts_.excludes, opts_.includes);
@@ -817,7 +846,7 @@ Result<SyncResult> Syncer::Run() {
   w.on_warning = [&](const std::string& t) { Warn(t); };
   w.counter = opts_.progress ? &opts_.progress->scanned : nullptr;
   w.cancel = opts_.cancel;
-  Result<std::vector<Entry>> local = std::vector<Entry>{};
+  Result<WalkResult> local = WalkResult{};
   std::thread walker([&] {
     struct stat st {};
     if (opts_.upload || ::stat(opts_.local.c_str(), &st) == 0)
@@ -833,7 +862,7 @@ Result<SyncResult> Syncer::Run() {
   if (Cancelled()) return MakeError(ErrorCode::kCancelled, "interrupted");
 
   BuildRemoteEntries();
-  HeadUnverified(*local);
+  HeadUnverified(local->entries);
   BuildRemoteEntries();  // with the attributes learned
   if (!opts_.upload) {
     // Directory markers are applied after the files, not planned.
@@ -855,9 +884,11 @@ Result<SyncResult> Syncer::Run() {
   po.compare = opts_.compare;
   po.delete_extra = opts_.delete_extra;
   po.compare_owner = opts_.upload || as_root_;
-  const std::vector<Entry>& src = opts_.upload ? *local : remote_;
-  const std::vector<Entry>& dst = opts_.upload ? remote_ : *local;
+  KeepUnread(*local, &po);
+  const std::vector<Entry>& src = opts_.upload ? local->entries : remote_;
+  const std::vector<Entry>& dst = opts_.upload ? remote_ : local->entries;
   Plan plan = MakePlan(src, dst, po);
+  ReportWithheld(plan, po);
   unchanged_ = plan.unchanged;
   if (opts_.progress) opts_.progress->bytes_expected = plan.copy_bytes;
   const char* verb = opts_.upload ? "upload" : "download";
@@ -866,11 +897,17 @@ Result<SyncResult> Syncer::Run() {
       opts_.on_action(verb, src[a.index].rel, a.why);
     for (const Action& a : plan.deletes)
       opts_.on_action("delete", dst[a.index].rel, a.why);
+    for (const Action& a : plan.withheld)
+      opts_.on_action("keep", dst[a.index].rel, a.why);
   }
 
   SyncResult result;
   result.source_entries = src.size();
   result.manifest_used = manifest_ok_;
+  result.withheld = plan.withheld.size();
+  result.unread = local->incomplete;
+  // Lets a test change the tree between the walk and the transfers.
+  if (!opts_.dry_run) test_hooks::Gate("SYNC_PLANNED");
   if (!opts_.dry_run) {
     if (opts_.upload) {
       root_ = ::open(opts_.local.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -42,6 +42,9 @@ struct SyncOptions {
   std::string bucket;  //
   std::string prefix;  // "" or ending in '/'
   bool delete_extra = false;
+  // With delete_extra: delete even when the local walk had errors (rsync's
+  // --ignore-errors). What could not be read is never deleted either way.
+  bool ignore_errors = false;
   bool dry_run = false;
   bool links = false;
   bool keep_empty_dirs = false;
@@ -73,6 +76,10 @@ struct SyncResult {
   std::uint64_t copied = 0, copied_bytes = 0;
   std::uint64_t unchanged = 0;  // incl. checks whose MD5 matched
   std::uint64_t deleted = 0, backed_up = 0;
+  // Deletions not made because the walk could not read what they are under
+  // (plan.h), and the local paths it could not read completely.
+  std::uint64_t withheld = 0;
+  std::vector<std::string> unread;
   std::uint64_t errors = 0;
   std::uint64_t heads = 0;  // objects looked at one by one
   bool manifest_used = false;

@@ -5,7 +5,9 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <mutex>
 #include <random>
+#include <set>
 
 #include "base/file_util.h"
 #include "sync/local_fs.h"
@@ -225,6 +227,52 @@ TEST(PlanTest, InexactTimesCompareLikeAwsAndChecksumsDecideWhenAsked) {
   EXPECT_TRUE(MakePlan({known}, dst, o).copies.empty());
 }
 
+TEST(PlanTest, WhatTheWalkCouldNotReadIsNeverDeleted) {
+  // Given a destination with entries under a subtree the walk could not read
+  // ("locked"), one that vanished ("gone") and elsewhere ("old"), then --delete
+  // keeps the first two always, and "old" only while errors withhold deletes.
+  std::vector<Entry> src = {File("a", 1, 10)};
+  std::vector<Entry> dst = {File("a", 1, 10),
+                            File("gone/x", 1, 1),
+                            File("locked/deep/y", 1, 1),
+                            File("locked/", 0, 1),
+                            File("lockedness", 1, 1),
+                            File("old", 1, 1)};
+  PlanOptions o;
+  o.delete_extra = true;
+  o.keep = {"locked", "gone"};
+  Plan p = MakePlan(src, dst, o);
+  std::vector<std::string> deleted, kept;
+  for (const Action& a : p.deletes) deleted.push_back(dst[a.index].rel);
+  for (const Action& a : p.withheld) kept.push_back(dst[a.index].rel);
+  EXPECT_EQ(deleted, (std::vector<std::string>{"lockedness", "old"}));
+  EXPECT_EQ(kept,
+            (std::vector<std::string>{"gone/x", "locked/deep/y", "locked/"}));
+  EXPECT_EQ(p.withheld[1].why, "not read completely: locked");
+  o.withhold_deletes = true;
+  p = MakePlan(src, dst, o);
+  EXPECT_TRUE(p.deletes.empty());
+  ASSERT_EQ(p.withheld.size(), 5u);
+  EXPECT_EQ(p.withheld[4].why, "walk errors");
+  // The root itself unread: nothing is deleted, with or without errors.
+  o.withhold_deletes = false;
+  o.keep = {""};
+  EXPECT_TRUE(MakePlan(src, dst, o).deletes.empty());
+}
+
+TEST(PlanTest, CoveringPathMatchesWholeComponents) {
+  std::set<std::string> paths = {"a/b", "c"};
+  EXPECT_EQ(*CoveringPath(paths, "a/b"), "a/b");
+  EXPECT_EQ(*CoveringPath(paths, "a/b/c/d"), "a/b");
+  EXPECT_EQ(*CoveringPath(paths, "a/b/"), "a/b");
+  EXPECT_EQ(*CoveringPath(paths, "c/x"), "c");
+  EXPECT_EQ(CoveringPath(paths, "a/bc"), nullptr);
+  EXPECT_EQ(CoveringPath(paths, "a"), nullptr);
+  EXPECT_EQ(CoveringPath(paths, "cc"), nullptr);
+  EXPECT_EQ(CoveringPath({}, "a"), nullptr);
+  EXPECT_EQ(*CoveringPath({""}, "x/y"), "");
+}
+
 TEST(FilterTest, ExcludesIncludesAndParents) {
   Filter f({"*.tmp", "/build/*", "cache"}, {});
   EXPECT_TRUE(f.Excluded("x/y.tmp"));
@@ -265,19 +313,46 @@ TEST(WalkTest, FindsFilesSymlinksAndEmptyDirsAndHonoursFilters) {
   auto r = WalkTree(root, o);
   ASSERT_TRUE(r);
   std::vector<std::string> rels;
-  for (const Entry& e : *r) rels.push_back(e.rel);
+  for (const Entry& e : r->entries) rels.push_back(e.rel);
   EXPECT_EQ(rels, (std::vector<std::string>{"d/e/f3", "d/f2", "f1"}));
-  EXPECT_EQ((*r)[2].size, 3u);
+  EXPECT_EQ(r->entries[2].size, 3u);
   EXPECT_EQ(warnings.size(), 2u);  // the symlink, the manifest name
   o.links = true;
   o.keep_empty_dirs = true;
   r = WalkTree(root, o);
   ASSERT_TRUE(r);
   rels.clear();
-  for (const Entry& e : *r) rels.push_back(e.rel);
+  for (const Entry& e : r->entries) rels.push_back(e.rel);
   EXPECT_EQ(rels,
             (std::vector<std::string>{"d/e/f3", "d/f2", "empty/", "f1", "l"}));
-  EXPECT_EQ((*r)[4].kind, Kind::kSymlink);
+  EXPECT_EQ(r->entries[4].kind, Kind::kSymlink);
+  std::filesystem::remove_all(root);
+}
+
+TEST(WalkTest, UnreadableDirectoriesAreReportedAsIncomplete) {
+  // Given a directory the walk may not open (mode 000, as a user other than
+  // root), then the walk reports it as incomplete and as an error, and lists
+  // the rest.
+  if (::geteuid() == 0) GTEST_SKIP() << "root reads mode-000 directories";
+  std::string root = std::filesystem::temp_directory_path() /
+                     ("sync-unread-" + HexEncode(RandomBytes(6)));
+  ASSERT_TRUE(MakeDirs(root + "/locked/sub", 0755));
+  ASSERT_TRUE(WriteFileAtomic(root + "/f", AsBytes("x"), false));
+  ASSERT_EQ(::chmod((root + "/locked").c_str(), 0), 0);
+  WalkOptions o;
+  std::vector<std::string> errors;
+  std::mutex mu;
+  o.on_error = [&](const std::string& rel, const Error&) {
+    std::lock_guard lock(mu);
+    errors.push_back(rel);
+  };
+  auto r = WalkTree(root, o);
+  ::chmod((root + "/locked").c_str(), 0755);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->incomplete, (std::vector<std::string>{"locked"}));
+  EXPECT_EQ(errors, (std::vector<std::string>{"locked"}));
+  ASSERT_EQ(r->entries.size(), 1u);
+  EXPECT_EQ(r->entries[0].rel, "f");
   std::filesystem::remove_all(root);
 }
 
