@@ -2,7 +2,19 @@
 
 #include <openssl/evp.h>
 
+#include <charconv>
+
 namespace efs2s3 {
+
+std::optional<std::uint64_t> ParseDecimal(std::string_view text) {
+  std::uint64_t v = 0;
+  if (text.empty() || text.front() == '+' || text.front() == '-')
+    return std::nullopt;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size())
+    return std::nullopt;
+  return v;
+}
 
 std::string HexEncode(ByteSpan data) {
   static constexpr char kDigits[] = "0123456789abcdef";

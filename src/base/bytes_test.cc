@@ -25,6 +25,14 @@ TEST(BytesTest, Base64RoundTrip) {
   }
 }
 
+TEST(BytesTest, ParseDecimalRefusesWhatIsNotOnePlainNumber) {
+  EXPECT_EQ(ParseDecimal("0"), 0u);
+  EXPECT_EQ(ParseDecimal("18446744073709551615"), 18446744073709551615u);
+  for (const char* bad : {"", "18446744073709551616", "-1", "+1", " 1", "1 ",
+                          "0x10", "1e3", "12a"})
+    EXPECT_EQ(ParseDecimal(bad), std::nullopt) << bad;
+}
+
 TEST(BytesTest, LittleEndian) {
   Bytes b;
   PutU32(b, 0x01020304);

@@ -444,8 +444,10 @@ Result<S3Client::Fetched> S3Client::GetObjectWithMeta(const std::string& bucket,
     } else {
       total = r.body.size();
       std::string cl = r.Header("content-length");
-      if (!cl.empty() && std::stoull(cl) != total)
-        return MakeError(ErrorCode::kTransient, call.what + ": short body");
+      if (!cl.empty() && ParseDecimal(cl) != total)
+        return MakeError(ErrorCode::kTransient,
+                         call.what + ": body of " + std::to_string(total) +
+                             " bytes, Content-Length " + cl);
     }
     if (offset > total || (length > 0 && offset + length > total))
       return MakeError(
@@ -512,8 +514,12 @@ Result<ObjectMeta> S3Client::HeadObject(const std::string& bucket,
   if (!head) return head.error();
   const HttpResponse& r = *head;
   ObjectMeta m;
-  m.size = std::stoull(
-      r.Header("content-length").empty() ? "0" : r.Header("content-length"));
+  const std::string& cl = r.Header("content-length");
+  std::optional<std::uint64_t> size = cl.empty() ? 0 : ParseDecimal(cl);
+  if (!size)
+    return MakeError(ErrorCode::kTransient,
+                     call.what + ": bad Content-Length '" + cl + "'");
+  m.size = *size;
   m.etag = StripQuotes(r.Header("etag"));
   m.storage_class = r.Header("x-amz-storage-class");
   m.last_modified = r.Header("last-modified");
