@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <fnmatch.h>
 #include <grp.h>
 #include <pwd.h>
@@ -24,6 +25,7 @@
 #include <thread>
 
 #include "base/file_util.h"
+#include "base/test_hooks.h"
 #include "base/thread_pool.h"
 
 namespace efs2s3::archiver {
@@ -611,6 +613,8 @@ std::optional<Node> Archiver::SaveEntry(int dirfd, const std::string& name,
     ++counters_.files_changed;
   else
     ++counters_.files_new;
+  // Lets a test interrupt a backup that has saved a file and has more to do.
+  test_hooks::Gate("BACKUP_FILE_SAVED");
   return node;
 }
 
@@ -633,6 +637,8 @@ Result<Id> Archiver::SaveDirContents(int fd, const std::string& path,
   ::closedir(d);
   if (err) return PosixError(path, err);
   std::sort(names.begin(), names.end());
+  // Lets a test change the first directory between its listing and its entries.
+  test_hooks::Gate("BACKUP_DIR_LISTED");
 
   std::optional<Tree> parent_tree = LoadParentTree(parent.node);
   std::optional<Tree> fallback_tree = LoadParentTree(parent.fallback);
@@ -906,6 +912,8 @@ Result<void> Archiver::WriteCheckpoint() {
   last_checkpoint_ = id;
   ++checkpoints_;
   if (opts_.on_checkpoint) opts_.on_checkpoint(id);
+  // Lets a test kill a backup that has just saved its Nth checkpoint.
+  test_hooks::Gate(fmt::format("CHECKPOINT_{}", checkpoints_));
   return Ok();
 }
 

@@ -122,6 +122,8 @@ Result<repo::Repository*> Context::OpenRepository(LockMode lock) {
   ASSIGN_OR_RETURN(
       repo_, repo::Repository::Open(std::move(backend), pw, CacheOptions()));
   if (lock != LockMode::kNone && !global.no_lock) {
+    // Lets a test run another command between loading the index and locking.
+    test_hooks::Gate("OPENED");
     ASSIGN_OR_RETURN(lock_,
                      repo::AcquireLock(*repo_, lock == LockMode::kExclusive));
     // The index was loaded before the lock was held: a prune that ran in

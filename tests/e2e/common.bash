@@ -183,7 +183,8 @@ require_s3_server() {
 #                         runs the program CMD (not a shell function) in the
 #                         background, gated at POINT, output to OUT; sets BG_PID and
 #                         returns once it waits at the gate (fails if it exited first)
-#   gate_reached PID      returns 0 once PID waits at the gate, 1 if it exited first
+#   gate_reached PID      returns 0 once PID (or a process it started) waits at the
+#                         gate, 1 if PID exited first
 #   gate_release          lets the command go on
 # Skips when the binary was built without EFS2S3_TEST_HOOKS (fails instead when
 # EFS2S3_TEST_DISALLOW_SKIP contains HOOKS, as scripts/test.sh sets).
@@ -201,16 +202,26 @@ gate_setup() {
 }
 
 gate_reached() {
-  local pid="$1" fd state
+  local pid="$1" state p fd
   while [[ -r "/proc/$pid/stat" ]]; do
     read -r _ _ state _ <"/proc/$pid/stat" || break
     [[ "$state" == Z ]] && break
-    for fd in "/proc/$pid/fd/"*; do
-      [[ "$(readlink "$fd" 2>/dev/null)" == "$GATE" ]] && return 0
+    # PID or one of its descendants (job run starts efs2s3 as a child).
+    for p in $(process_tree "$pid"); do
+      for fd in "/proc/$p/fd/"*; do
+        [[ "$(readlink "$fd" 2>/dev/null)" == "$GATE" ]] && return 0
+      done
     done
     sleep 0.01
   done
   return 1
+}
+
+# process_tree PID: PID and its descendants, one per line.
+process_tree() {
+  local c
+  echo "$1"
+  for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do process_tree "$c"; done
 }
 
 gate_start() {

@@ -59,6 +59,18 @@ job() { "$EFS2S3" job "$@" --config "$CONF"; }
 last_report() { cat "$T/state/jobs/nightly/last.json"; }
 
 # wait_for FILE [SECONDS]
+# start_moto: moto_server on a free port ($port, MOTO_PID), once it answers; fails if
+# it exits first (its log is in $T/moto.log).
+start_moto() {
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  moto_server -H 127.0.0.1 -p "$port" >"$T/moto.log" 2>&1 &
+  MOTO_PID=$!
+  until curl -s -o /dev/null "http://127.0.0.1:$port/moto-api/"; do
+    kill -0 "$MOTO_PID" 2>/dev/null || { cat "$T/moto.log" >&2; return 1; }
+    sleep 0.1
+  done
+}
+
 wait_for() {
   local i
   for ((i = 0; i < ${2:-20} * 10; i++)); do
@@ -67,6 +79,12 @@ wait_for() {
   done
   echo "timed out waiting for $1" >&2
   return 1
+}
+
+# wait_for_line FILE TEXT: until FILE has a line with TEXT (bats' BATS_TEST_TIMEOUT,
+# set by scripts/test.sh, bounds a wait that never ends).
+wait_for_line() {
+  until grep -q -- "$2" "$1" 2>/dev/null; do sleep 0.05; done
 }
 
 @test "job run: backup, forget, prune, check; a report; exit 0" {
@@ -144,18 +162,16 @@ wait_for() {
 
 @test "job run: SIGTERM stops the backup at a checkpoint, exit 130, post hooks run" {
   truncate -s 30G "$SRC/sparse"  # long to read, nothing to store
-  "$EFS2S3" job run nightly --config "$CONF" >"$T/out" 2>"$T/err" &
-  BG_PID=$!
-  for ((i = 0; i < 100; i++)); do
-    grep -q "backup: efs2s3" "$T/err" && break
-    sleep 0.1
-  done
-  sleep 1
+  # TERM arrives while the backup step waits at the test gate after listing the
+  # source; the 30 GiB left to read keep it running until the job forwards it.
+  gate_setup
+  gate_start BACKUP_DIR_LISTED "$T/err" "$EFS2S3" job run nightly --config "$CONF"
   kill -TERM "$BG_PID"
+  gate_release
   local rc=0
   wait "$BG_PID" || rc=$?
   BG_PID=
-  [[ "$rc" == 130 ]] || { cat "$T/out" "$T/err"; false; }
+  [[ "$rc" == 130 ]] || { cat "$T/err"; false; }
   last_report | jq -e '.status == "interrupted" and .exit_code == 130' >/dev/null
   last_report | jq -e '.steps[] | select(.name == "backup") | .status == "interrupted" and .exit_code == 130' >/dev/null
   last_report | jq -e '.steps[] | select(.name == "forget") | .status == "skipped"' >/dev/null
@@ -191,9 +207,7 @@ EOT
   "$PYTHON" -c "import boto3" 2>/dev/null || PYTHON=python3
   python3 -c "import boto3" || skip "boto3 not installed"
   local port
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  moto_server -H 127.0.0.1 -p "$port" >"$T/moto.log" 2>&1 &
-  MOTO_PID=$!
+  start_moto
   export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
   export AWS_ENDPOINT_URL_EFS="http://127.0.0.1:$port"
   # Two mount targets; this instance is in eu-west-1b.
@@ -256,16 +270,22 @@ EOP
   grep -q "daemon: reloaded" "$T/daemon.err"
   grep -q "daemon: job nightly finished: ok (exit 0)" "$T/daemon.err"
   grep -q "daemon: stopped" "$T/daemon.err"
-  [[ "$(jq -r .status "$T/state/jobs/second/last.json")" == ok ]]
+  # Its first run finished ok (a later one may have been interrupted by the TERM).
+  cat "$T/state/jobs/second/runs/"* | jq -r .status | grep -qx ok
 }
 
 @test "daemon: a broken file on SIGHUP keeps the previous configuration" {
   write_config true "@every 1s"
-  "$EFS2S3" daemon --config "$CONF" --max-runs 3 2>"$T/daemon.err" &
+  "$EFS2S3" daemon --config "$CONF" 2>"$T/daemon.err" &
   BG_PID=$!
   wait_for "$T/state/jobs/nightly/last.json" 30
   echo "schedule = " >>"$CONF"
   kill -HUP "$BG_PID"
+  wait_for_line "$T/daemon.err" "reload failed"
+  # The old configuration goes on: one more run after the failed reload.
+  runs=$(ls "$T/state/jobs/nightly/runs" | wc -l)
+  until (( $(ls "$T/state/jobs/nightly/runs" | wc -l) > runs )); do sleep 0.05; done
+  kill -TERM "$BG_PID"
   local rc=0
   wait "$BG_PID" || rc=$?
   BG_PID=
@@ -332,9 +352,7 @@ EOP
   command -v moto_server >/dev/null || skip "moto_server not installed"
   python3 -c "import boto3" || skip "boto3 not installed"
   local port
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  moto_server -H 127.0.0.1 -p "$port" >"$T/moto.log" 2>&1 &
-  MOTO_PID=$!
+  start_moto
   export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
   export AWS_CONFIG_FILE=/nonexistent AWS_SHARED_CREDENTIALS_FILE=/nonexistent
   export AWS_ENDPOINT_URL_SNS="http://127.0.0.1:$port"

@@ -3,9 +3,8 @@
 # A command that loaded the index before a prune or a backup finished must not act on
 # that old index once it holds the lock: a backup would deduplicate against packs the
 # prune deleted (its snapshot would reference lost data), and a prune would not see
-# the finished backup's index files. strace stretches the window: it delays the first
-# opening of the repository's locks/ directory, which is where lock
-# acquisition starts, by several seconds, while the other command runs in it.
+# the finished backup's index files. The command waits in that window at the test gate
+# OPENED (src/base/test_hooks.h) while the other command runs to its end.
 
 load common
 
@@ -16,34 +15,23 @@ teardown() {
 
 setup() {
   common_setup
-  command -v strace >/dev/null || skip "strace not installed"
+  gate_setup
   mkdir -p "$T/src/sub"
   run efs init --scrypt-n 1024
   assert_status 0
 }
 
-# delayed CACHE_DIR ARGS...: efs2s3 ARGS in the background (BG_PID), its lock
-# acquisition delayed by 8 s; returns once it has loaded the index (its cache's
-# manifest exists), i.e. when it waits in the window.
+# delayed CACHE_DIR ARGS...: efs2s3 ARGS in the background (BG_PID); returns once it
+# has loaded the index and waits, before taking its lock, at the gate.
 delayed() {
-  local cache="$1" i
+  local cache="$1"
   shift
-  strace -f -o /dev/null -P "$REPO/locks" -e trace=openat \
-    -e inject=openat:delay_enter=8000000:when=1 \
-    "$EFS2S3" -r "$REPO" --cache-dir "$cache" "$@" >"$T/delayed.out" 2>&1 &
-  BG_PID=$!
-  for i in $(seq 1 400); do
-    compgen -G "$cache/*/index-manifest.json" >/dev/null && return 0
-    kill -0 "$BG_PID" 2>/dev/null || break
-    sleep 0.05
-  done
-  cat "$T/delayed.out" >&2
-  echo "the delayed command did not reach the lock" >&2
-  return 1
+  gate_start OPENED "$T/delayed.out" "$EFS2S3" -r "$REPO" --cache-dir "$cache" "$@"
 }
 
 wait_delayed() {
   local s=0
+  gate_release
   wait "$BG_PID" || s=$?
   BG_PID=
   return "$s"

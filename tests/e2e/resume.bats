@@ -12,12 +12,13 @@ load common
 setup() {
   common_setup
   latencyfs_setup
+  gate_setup
   "$PYTHON" "$E2E_ROOT/bench/gencorpus.py" small "$SRC" --files 1500 --per-dir 50 >/dev/null
   init_repo
 }
 
 teardown() {
-  [[ -n "${pid:-}" ]] && kill -9 "$pid" 2>/dev/null
+  [[ -n "${BG_PID:-}" ]] && kill -9 "$BG_PID" 2>/dev/null
   mountpoint -q "$MNT" 2>/dev/null && { umount "$MNT" || umount -l "$MNT"; }
   common_teardown
 }
@@ -40,21 +41,14 @@ partial_ids() {
 }
 
 @test "a backup killed with SIGKILL resumes from its last checkpoint: nothing in it is read again" {
-  # 3 ms per operation and 2 readers: the walk takes several seconds.
+  # 3 ms per operation and 2 readers: the walk takes several seconds. Killed while it
+  # waits at the test gate after its second checkpoint (which replaced the first).
   "$LATENCYFS" --delay-us 3000 "$SRC" "$MNT"
-  "$EFS2S3" -r "$REPO" backup "$MNT" --readers 2 --walkers 1 --checkpoint-interval 1 >"$T/killed.log" 2>&1 &
-  pid=$!
-  checkpoint=""
-  for _ in $(seq 1 150); do
-    checkpoint=$(partial_ids | head -n 1)
-    [[ -n "$checkpoint" ]] && break
-    sleep 0.1
-  done
-  [[ -n "$checkpoint" ]] || { cat "$T/killed.log" >&2; echo "no checkpoint within 15 s" >&2; false; }
-  sleep 1.5  # past the next checkpoint, which replaces the first
-  kill -9 "$pid"
-  wait "$pid" || true
-  pid=""
+  gate_start CHECKPOINT_2 "$T/killed.log" \
+    "$EFS2S3" -r "$REPO" backup "$MNT" --readers 2 --walkers 1 --checkpoint-interval 1
+  kill -9 "$BG_PID"
+  wait "$BG_PID" || true
+  BG_PID=""
   umount "$MNT"
 
   # The checkpoint is a consistent snapshot: every blob it names is stored and
@@ -91,16 +85,11 @@ partial_ids() {
     printf 'changed' >>"$f"
   done
   "$LATENCYFS" --delay-us 3000 "$SRC" "$MNT"
-  "$EFS2S3" -r "$REPO" backup "$MNT" --readers 1 --walkers 1 --checkpoint-interval 1 >"$T/killed.log" 2>&1 &
-  pid=$!
-  for _ in $(seq 1 150); do
-    [[ -n "$(partial_ids)" ]] && break
-    sleep 0.1
-  done
-  [[ -n "$(partial_ids)" ]] || { cat "$T/killed.log" >&2; false; }
-  kill -9 "$pid"
-  wait "$pid" || true
-  pid=""
+  gate_start CHECKPOINT_1 "$T/killed.log" \
+    "$EFS2S3" -r "$REPO" backup "$MNT" --readers 1 --walkers 1 --checkpoint-interval 1
+  kill -9 "$BG_PID"
+  wait "$BG_PID" || true
+  BG_PID=""
   umount "$MNT"
 
   # Resumed: the files that the checkpoint does not hold are compared with

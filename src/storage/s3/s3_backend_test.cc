@@ -12,10 +12,13 @@
 // headers.
 #include "storage/s3/s3_backend.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -370,8 +373,9 @@ class MotoServer {
   MotoServer() {
     std::string exe = FindInPath("moto_server");
     if (exe.empty()) return;
-    port_ = 20000 + static_cast<int>(RandomBytes(2)[0]) * 100 +
-            static_cast<int>(::getpid() % 100);
+    installed_ = true;
+    port_ = FreePort();
+    if (port_ == 0) return;
     std::string port = std::to_string(port_);
     const char* argv[] = {exe.c_str(), "-H",         "127.0.0.1",
                           "-p",        port.c_str(), nullptr};
@@ -384,8 +388,10 @@ class MotoServer {
       pid_ = 0;
     posix_spawn_file_actions_destroy(&fa);
     if (!pid_) return;
+    // Until it answers or exits (a loaded machine may take many seconds;
+    // ctest's timeout bounds a server that neither answers nor exits).
     HttpClient http;
-    for (int i = 0; i < 100; ++i) {
+    while (::waitpid(pid_, nullptr, WNOHANG) == 0) {
       auto r = http.Do({"GET", endpoint() + "/", {}, {}, "moto"});
       if (r && r->status > 0) {
         ready_ = true;
@@ -393,6 +399,7 @@ class MotoServer {
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
+    pid_ = 0;  // exited
   }
   ~MotoServer() {
     if (pid_) {
@@ -400,6 +407,7 @@ class MotoServer {
       ::waitpid(pid_, nullptr, 0);
     }
   }
+  bool installed() const { return installed_; }
   bool ready() const { return ready_; }
   std::string endpoint() const {
     return "http://127.0.0.1:" + std::to_string(port_);
@@ -418,14 +426,31 @@ class MotoServer {
     }
     return "";
   }
+  // A port nobody listens on now (the kernel's choice for port 0).
+  static int FreePort() {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return 0;
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    int port = 0;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
+      port = ntohs(a.sin_port);
+    ::close(fd);
+    return port;
+  }
   pid_t pid_ = 0;
   int port_ = 0;
-  bool ready_ = false;
+  bool installed_ = false, ready_ = false;
 };
 
 // One moto_server for the whole run, started on first use, stopped at exit.
 MotoServer* SharedMoto() {
   static MotoServer moto;
+  if (moto.installed() && !moto.ready())
+    ADD_FAILURE() << "moto_server is installed but did not start";
   return moto.ready() ? &moto : nullptr;
 }
 
@@ -433,8 +458,8 @@ TEST(S3MotoTest, StorageClassPerObjectKindAndSse) {
   // Given data packs in GLACIER_IR and metadata in STANDARD_IA with SSE AES256,
   // then the server reports those classes per object kind.
   MotoServer moto;
-  if (!moto.ready())
-    GTEST_SKIP() << "moto_server is not installed or did not start";
+  if (!moto.installed()) GTEST_SKIP() << "moto_server is not installed";
+  ASSERT_TRUE(moto.ready()) << "moto_server is installed but did not start";
   S3Options o;
   o.endpoint = moto.endpoint();
   o.storage_class_data = "GLACIER_IR";
