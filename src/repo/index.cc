@@ -200,7 +200,9 @@ Result<void> MergeRuns(const std::vector<const IndexRun*>& runs,
   // The entry count is patched in after the merge (duplicates are dropped).
   size_t count_pos = head.size();
   PutU64(head, total);
-  std::fwrite(head.data(), 1, head.size(), f);
+  // Every write is checked: a short write (a full disk) must not publish a
+  // truncated index.
+  bool written_ok = std::fwrite(head.data(), 1, head.size(), f) == head.size();
   using Cursor = std::pair<Id, size_t>;  // (current id, run index)
   std::priority_queue<Cursor, std::vector<Cursor>, std::greater<>> heap;
   std::vector<size_t> pos(runs.size(), 0);
@@ -221,7 +223,8 @@ Result<void> MergeRuns(const std::vector<const IndexRun*>& runs,
       BlobLocation loc = runs[r]->At(pos[r], nullptr);
       buf.clear();
       PutEntry(buf, id, pack_no[loc.pack], loc);
-      std::fwrite(buf.data(), 1, buf.size(), f);
+      written_ok =
+          std::fwrite(buf.data(), 1, buf.size(), f) == buf.size() && written_ok;
       ++written;
       last = id;
     }
@@ -233,9 +236,9 @@ Result<void> MergeRuns(const std::vector<const IndexRun*>& runs,
   }
   Bytes cnt;
   PutU64(cnt, written);
-  std::fseek(f, static_cast<long>(count_pos), SEEK_SET);
-  std::fwrite(cnt.data(), 1, 8, f);
-  bool ok = std::fflush(f) == 0 && ::fsync(fileno(f)) == 0;
+  written_ok = std::fseek(f, static_cast<long>(count_pos), SEEK_SET) == 0 &&
+               std::fwrite(cnt.data(), 1, 8, f) == 8 && written_ok;
+  bool ok = written_ok && std::fflush(f) == 0 && ::fsync(fileno(f)) == 0;
   ok = (std::fclose(f) == 0) && ok;
   if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
     int err = errno;

@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -210,6 +211,36 @@ TEST_F(RepositoryTest, DamagedPackIsReportedNamingBlobAndPack) {
   EXPECT_EQ(l.error().code, ErrorCode::kCorruption);
   EXPECT_NE(l.error().message.find(loc->pack.Hex()), std::string::npos)
       << l.error().message;
+}
+
+TEST_F(RepositoryTest, AnUnreadableSnapshotFailsTheListingOrIsSetAside) {
+  // Given two snapshots, one of them damaged, then ListSnapshots() fails (prune
+  // and forget must not go on without it), and ListSnapshots(&unreadable)
+  // returns the other one and names the damaged one.
+  model::Snapshot a, b;
+  a.time_ns = 1;
+  b.time_ns = 2;
+  auto ida = repo_->SaveSnapshot(a);
+  auto idb = repo_->SaveSnapshot(b);
+  ASSERT_TRUE(ida && idb);
+  std::string path =
+      dir_ + "/repo/" +
+      storage::ObjectKey({storage::ObjectType::kSnapshot, idb->Hex()});
+  Bytes bytes = *ReadFile(path);
+  bytes[bytes.size() / 2] ^= 1;
+  ::chmod(path.c_str(), 0644);
+  ASSERT_TRUE(WriteFileAtomic(path, bytes, false));
+  auto all = repo_->ListSnapshots();
+  ASSERT_FALSE(all);
+  EXPECT_NE(all.error().message.find(idb->Hex()), std::string::npos)
+      << all.error().message;
+  std::vector<Error> unreadable;
+  auto some = repo_->ListSnapshots(&unreadable);
+  ASSERT_TRUE(some) << some.error().message;
+  ASSERT_EQ(some->size(), 1u);
+  EXPECT_EQ(some->front().first, *ida);
+  ASSERT_EQ(unreadable.size(), 1u);
+  EXPECT_NE(unreadable[0].message.find(idb->Hex()), std::string::npos);
 }
 
 TEST_F(RepositoryTest, ManyIndexFilesAreMergedInCache) {

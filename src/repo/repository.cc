@@ -498,6 +498,7 @@ Result<SaveBlobResult> Repository::SaveBlobWithId(BlobType type, const Id& id,
   e.compressed = use_compressed;
   e.raw_length = static_cast<std::uint32_t>(plaintext.size());
   std::optional<PackWriter> full;
+  std::uint64_t seq = 0;
   {
     std::lock_guard lock(mu_);
     PackWriter& w = writers_[static_cast<int>(type)];
@@ -512,17 +513,17 @@ Result<SaveBlobResult> Repository::SaveBlobWithId(BlobType type, const Id& id,
     if (w.size() >= config_.pack_size) {
       full.emplace(std::move(w));
       w = PackWriter();
+      // Registered as running in the same step that takes it out of writers_:
+      // a Checkpoint() in between would neither upload this pack nor wait for
+      // it, while other files already deduplicate against its blobs (their
+      // checkpoint would name blobs no index holds yet).
+      seq = next_upload_seq_++;
+      running_uploads_.insert(seq);
+      if (uploads_) ++uploads_in_flight_;
     }
   }
   if (full) {
     if (uploads_) {
-      std::uint64_t seq;
-      {
-        std::lock_guard lock(mu_);
-        ++uploads_in_flight_;
-        seq = next_upload_seq_++;
-        running_uploads_.insert(seq);
-      }
       // Submit blocks while the upload queue is full: backpressure on the
       // readers.
       auto pack = std::make_shared<PackWriter>(std::move(*full));
@@ -535,7 +536,13 @@ Result<SaveBlobResult> Repository::SaveBlobWithId(BlobType type, const Id& id,
         uploads_done_.notify_all();
       });
     } else {
-      RETURN_IF_ERROR(UploadPack(std::move(*full)));
+      auto r = UploadPack(std::move(*full));
+      {
+        std::lock_guard lock(mu_);
+        running_uploads_.erase(seq);
+        uploads_done_.notify_all();
+      }
+      RETURN_IF_ERROR(r);
     }
   }
   {
@@ -782,8 +789,8 @@ Result<model::Snapshot> Repository::LoadSnapshot(const Id& id) {
   return s;
 }
 
-Result<std::vector<std::pair<Id, model::Snapshot>>>
-Repository::ListSnapshots() {
+Result<std::vector<std::pair<Id, model::Snapshot>>> Repository::ListSnapshots(
+    std::vector<Error>* unreadable) {
   std::vector<std::string> names;
   RETURN_IF_ERROR(backend_->List(
       ObjectType::kSnapshot, [&](const storage::ObjectInfo& i) -> Result<void> {
@@ -794,8 +801,13 @@ Repository::ListSnapshots() {
   for (const auto& n : names) {
     auto id = Id::FromHex(n);
     if (!id) continue;
-    ASSIGN_OR_RETURN(model::Snapshot s, LoadSnapshot(*id));
-    out.emplace_back(*id, std::move(s));
+    auto s = LoadSnapshot(*id);
+    if (!s) {
+      if (!unreadable) return s.error();
+      unreadable->push_back(s.error());
+      continue;
+    }
+    out.emplace_back(*id, std::move(*s));
   }
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
     return a.second.time_ns != b.second.time_ns

@@ -143,9 +143,12 @@ class Repository {
 
   Result<Id> SaveSnapshot(const model::Snapshot& snapshot);
   Result<model::Snapshot> LoadSnapshot(const Id& id);
-  // All snapshots, sorted by time. Unreadable ones are reported through
-  // `on_error`.
-  Result<std::vector<std::pair<Id, model::Snapshot>>> ListSnapshots();
+  // All snapshots, sorted by time. An unreadable snapshot fails the call (what
+  // prune and forget need: a snapshot they cannot read may use any blob),
+  // unless `unreadable` is given: then it is skipped and its error appended
+  // there (listings that show what they can).
+  Result<std::vector<std::pair<Id, model::Snapshot>>> ListSnapshots(
+      std::vector<Error>* unreadable = nullptr);
   // Resolves "latest", a full ID or a unique prefix; host/path filters apply to
   // latest.
   Result<std::pair<Id, model::Snapshot>> FindSnapshot(
