@@ -5,6 +5,7 @@
 #include <functional>
 
 #include "cli/context.h"
+#include "cli/exit_codes.h"
 #include "model/snapshot.h"
 #include "restorer/restorer.h"
 
@@ -111,7 +112,8 @@ struct SnapFilter {
 Result<int> RunSnapshots(const SnapFilter& f, Context& ctx) {
   ASSIGN_OR_RETURN(repo::Repository * repo,
                    ctx.OpenRepository(Context::LockMode::kNone));
-  ASSIGN_OR_RETURN(auto all, repo->ListSnapshots());
+  std::vector<Error> unreadable;
+  ASSIGN_OR_RETURN(auto all, repo->ListSnapshots(&unreadable));
   nlohmann::json j = nlohmann::json::array();
   std::string text = fmt::format("{:<10} {:<20} {:<14} {:<16} {}\n", "ID",
                                  "Time", "Host", "Tags", "Paths");
@@ -137,7 +139,9 @@ Result<int> RunSnapshots(const SnapFilter& f, Context& ctx) {
     ctx.PrintJson(j);
   else
     ctx.Print(text + fmt::format("{} snapshot(s)\n", n));
-  return 0;
+  // The readable ones are listed; each unreadable one is an error.
+  for (const Error& e : unreadable) ctx.WarnLine("error: " + e.message);
+  return unreadable.empty() ? kExitOk : kExitError;
 }
 
 Result<int> RunLs(const std::string& spec, const std::string& path,
