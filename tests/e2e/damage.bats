@@ -141,3 +141,22 @@ count_restored() {
   (( status != 0 ))
   assert_output_has "${PACK_NAME:0:8}"
 }
+
+@test "snapshots lists the readable snapshots and names a damaged one, exit 1" {
+  random_file "$T/src/file-new" 1000
+  run efs backup "$T/src"
+  assert_status 0
+  run efs --json snapshots
+  local damaged kept
+  damaged=$(jq -r '.[1].id' <<<"$output")
+  kept=$(jq -r '.[0].id' <<<"$output")
+  flip_byte "$(find "$REPO/snapshots" -name "$damaged*" -type f)" 40
+  run --separate-stderr efs snapshots
+  assert_status "$EXIT_FATAL"
+  assert_output_has "${kept:0:8}"
+  assert_output_has "1 snapshot(s)"
+  [[ "$stderr" == *"$damaged"* ]]
+  # prune must not go on without it: a snapshot it cannot read may use any blob.
+  run efs prune
+  (( status != 0 ))
+}
