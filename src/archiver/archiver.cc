@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <fnmatch.h>
 #include <grp.h>
 #include <pwd.h>
 #include <sys/stat.h>
@@ -27,43 +26,13 @@
 #include "base/file_util.h"
 #include "base/test_hooks.h"
 #include "base/thread_pool.h"
+#include "pattern/pattern.h"
 
 namespace efs2s3::archiver {
 
 using model::Node;
 using model::NodeType;
 using model::Tree;
-
-bool IsExcluded(const std::vector<std::string>& patterns,
-                const std::string& path) {
-  std::string base = path.substr(path.find_last_of('/') + 1);
-  for (const std::string& p : patterns) {
-    if (p.empty()) continue;
-    if (p.find('/') == std::string::npos) {
-      if (::fnmatch(p.c_str(), base.c_str(), 0) == 0) return true;
-    } else if (::fnmatch(p.c_str(), path.c_str(), 0) == 0) {
-      return true;
-    }
-  }
-  return false;
-}
-
-Result<std::vector<std::string>> ReadExcludeFile(const std::string& path) {
-  ASSIGN_OR_RETURN(Bytes data, ReadFile(path));
-  std::vector<std::string> out;
-  std::string line;
-  for (char c : AsString(data)) {
-    if (c == '\n') {
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (!line.empty() && line[0] != '#') out.push_back(line);
-      line.clear();
-    } else {
-      line.push_back(c);
-    }
-  }
-  if (!line.empty() && line[0] != '#') out.push_back(line);
-  return out;
-}
 
 namespace {
 
@@ -666,7 +635,7 @@ Result<Id> Archiver::SaveDirContents(int fd, const std::string& path,
   std::vector<Pending> jobs;
   for (const std::string& n : names) {
     std::string child = prefix + n;
-    if (IsExcluded(opts_.excludes, child)) continue;
+    if (pattern::IsExcluded(opts_.excludes, child)) continue;
     ParentRef pn = parent_of(n);
     jobs.push_back({n, pool_.Submit([this, fd, n, child, pn, root_dev] {
                       EntryResult r;

@@ -86,12 +86,4 @@ struct BackupResult {
 Result<BackupResult> RunBackup(repo::Repository& repo,
                                const BackupOptions& options);
 
-// True if `path` (absolute) or its last component matches an exclude pattern.
-bool IsExcluded(const std::vector<std::string>& patterns,
-                const std::string& path);
-
-// Reads an exclude file: one pattern per line, '#' comments and blank lines
-// ignored.
-Result<std::vector<std::string>> ReadExcludeFile(const std::string& path);
-
 }  // namespace efs2s3::archiver

@@ -10,8 +10,10 @@
 
 #include "archiver/archiver.h"
 #include "cli/context.h"
+#include "cli/exit_codes.h"
 #include "cli/progress.h"
 #include "model/snapshot.h"
+#include "pattern/pattern.h"
 
 namespace efs2s3::cli {
 
@@ -42,7 +44,7 @@ Result<int> RunBackup(const BackupCliOptions& o, Context& ctx) {
   opts.paths = o.paths;
   opts.excludes = o.excludes;
   for (const auto& f : o.exclude_files) {
-    ASSIGN_OR_RETURN(auto more, archiver::ReadExcludeFile(f));
+    ASSIGN_OR_RETURN(auto more, pattern::ReadPatternFile(f));
     opts.excludes.insert(opts.excludes.end(), more.begin(), more.end());
   }
   opts.one_file_system = o.one_file_system;
@@ -173,9 +175,9 @@ Result<int> RunBackup(const BackupCliOptions& o, Context& ctx) {
     ctx.Warn("interrupted: the partial snapshot " +
              result->snapshot_id.Short() +
              " holds what was completed; the next backup continues from it\n");
-    return 130;
+    return kExitInterrupted;
   }
-  return errors.empty() ? 0 : 3;
+  return errors.empty() ? kExitOk : kExitIncomplete;
 }
 }  // namespace
 

@@ -1,12 +1,12 @@
 // snapshots, ls, find, diff
 #include <fmt/format.h>
-#include <fnmatch.h>
 
 #include <functional>
 
 #include "cli/context.h"
 #include "cli/exit_codes.h"
 #include "model/snapshot.h"
+#include "pattern/pattern.h"
 #include "restorer/restorer.h"
 
 namespace efs2s3::cli {
@@ -196,9 +196,7 @@ Result<int> RunFind(const std::vector<std::string>& patterns,
         *repo, s.tree, "",
         [&](const std::string& p, const Node& n) -> Result<void> {
           for (const auto& pat : patterns) {
-            const std::string& subject =
-                pat.find('/') == std::string::npos ? n.name : p;
-            if (::fnmatch(pat.c_str(), subject.c_str(), 0) == 0) {
+            if (pattern::Matches(pat, p)) {
               ++found;
               if (ctx.global.json) {
                 auto j = NodeJson(n, p);

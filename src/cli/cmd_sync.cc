@@ -3,10 +3,10 @@
 
 #include <mutex>
 
-#include "archiver/archiver.h"
 #include "cli/context.h"
 #include "cli/exit_codes.h"
 #include "cli/progress.h"
+#include "pattern/pattern.h"
 #include "storage/s3/s3_backend.h"
 #include "sync/sync.h"
 
@@ -75,7 +75,7 @@ Result<int> RunSyncCommand(const SyncCliOptions& o, Context& ctx) {
                                : sync::CompareMode::kDefault;
   opts.excludes = o.excludes;
   for (const auto& f : o.exclude_files) {
-    ASSIGN_OR_RETURN(auto more, archiver::ReadExcludeFile(f));
+    ASSIGN_OR_RETURN(auto more, pattern::ReadPatternFile(f));
     opts.excludes.insert(opts.excludes.end(), more.begin(), more.end());
   }
   opts.includes = o.includes;

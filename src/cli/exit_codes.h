@@ -1,20 +1,14 @@
-// The one place that maps errors to process exit codes (README, "Exit codes").
+// The one place that maps errors to process exit codes (README, "Exit codes";
+// the numbers are in base/exit_codes.h).
 #pragma once
 
+#include "base/exit_codes.h"
 #include "base/result.h"
 
 namespace efs2s3::cli {
 
-enum ExitCode : int {
-  kExitOk = 0,
-  kExitError = 1,       // fatal error
-  kExitUsage = 2,       // bad command line
-  kExitIncomplete = 3,  // backup done, some source files unreadable
-  kExitNoRepository = 10,
-  kExitLocked = 11,
-  kExitWrongPassword = 12,
-  kExitInterrupted = 130,
-};
+using efs2s3::ExitCode;
+using enum efs2s3::ExitCode;
 
 inline int ExitCodeFor(const Error& e) {
   switch (e.code) {

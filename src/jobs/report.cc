@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "base/exit_codes.h"
 #include "base/file_util.h"
 #include "jobs/cron.h"
 #include "storage/s3/sigv4.h"
@@ -17,9 +18,9 @@ namespace efs2s3::jobs {
 namespace {
 
 int Severity(int code) {
-  if (code == 0) return 0;
-  if (code == 3) return 1;
-  if (code == 130) return 3;
+  if (code == kExitOk) return 0;
+  if (code == kExitIncomplete) return 1;
+  if (code == kExitInterrupted) return 3;
   return 2;
 }
 

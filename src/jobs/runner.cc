@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <deque>
 
+#include "base/exit_codes.h"
 #include "base/file_util.h"
 #include "jobs/sns.h"
 #include "storage/s3/http.h"
@@ -72,9 +73,10 @@ nlohmann::json Figures(const std::string& out,
 
 // Interprets a child's exit code for a step.
 StepStatus StatusFor(const ChildResult& r) {
-  if (r.interrupted || r.exit_code == 130) return StepStatus::kInterrupted;
-  if (r.exit_code == 0) return StepStatus::kOk;
-  if (r.exit_code == 3) return StepStatus::kWarning;
+  if (r.interrupted || r.exit_code == kExitInterrupted)
+    return StepStatus::kInterrupted;
+  if (r.exit_code == kExitOk) return StepStatus::kOk;
+  if (r.exit_code == kExitIncomplete) return StepStatus::kWarning;
   return StepStatus::kFailed;
 }
 
@@ -202,13 +204,13 @@ StepReport& JobRun::Step(const std::string& name, std::vector<std::string> argv,
   s.duration_seconds = Seconds(t0);
   if (!r) {
     s.status = StepStatus::kFailed;
-    s.exit_code = 1;
+    s.exit_code = kExitError;
     s.errors.push_back(r.error().message);
     return report_.Add(std::move(s));
   }
   s.exit_code = r->exit_code;
   s.status = StatusFor(*r);
-  if (r->interrupted) s.exit_code = 130;
+  if (r->interrupted) s.exit_code = kExitInterrupted;
   if (figure_types.size()) s.figures = Figures(r->out, figure_types);
   if (s.status != StepStatus::kOk) {
     s.errors = r->err_lines;
@@ -234,7 +236,9 @@ int JobRun::ExitCode() const {
     // with 1; the efs2s3 steps' codes keep their meaning (README).
     bool tool = s.name == "backup" || s.name == "forget" || s.name == "prune" ||
                 s.name == "check";
-    if (s.status == StepStatus::kFailed && (!tool || c == 0 || c == 3)) c = 1;
+    if (s.status == StepStatus::kFailed &&
+        (!tool || c == kExitOk || c == kExitIncomplete))
+      c = kExitError;
     if (s.status == StepStatus::kSkipped) c = 0;
     code = WorseExitCode(code, c);
   }
@@ -311,7 +315,7 @@ Result<JobReport> JobRun::Run() {
       StepReport s;
       s.name = "mount";
       s.status = StepStatus::kFailed;
-      s.exit_code = 1;
+      s.exit_code = kExitError;
       s.started = std::time(nullptr);
       s.errors.push_back(plan.error().message);
       report_.Add(std::move(s));
@@ -423,7 +427,7 @@ Result<JobReport> JobRun::Run() {
          false);
 
   code = ExitCode();
-  if (Cancelled()) code = WorseExitCode(code, 130);
+  if (Cancelled()) code = WorseExitCode(code, kExitInterrupted);
   report_.exit_code = code;
   report_.finished = std::time(nullptr);
   if (opts_.dry_run) return report_;

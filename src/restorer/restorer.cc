@@ -1,7 +1,6 @@
 #include "restorer/restorer.h"
 
 #include <fcntl.h>
-#include <fnmatch.h>
 #include <linux/openat2.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -18,9 +17,9 @@
 #include <optional>
 #include <utility>
 
-#include "archiver/archiver.h"
 #include "base/file_util.h"
 #include "base/thread_pool.h"
+#include "pattern/pattern.h"
 
 namespace efs2s3::restorer {
 
@@ -183,13 +182,13 @@ class Restorer {
 bool Restorer::Selected(const std::string& snap_path, bool is_dir,
                         bool* descend) const {
   *descend = is_dir;
-  if (archiver::IsExcluded(opts_.excludes, snap_path)) {
+  if (pattern::IsExcluded(opts_.excludes, snap_path)) {
     *descend = false;
     return false;
   }
   if (opts_.includes.empty()) return true;
   for (const std::string& p : opts_.includes) {
-    if (archiver::IsExcluded({p}, snap_path)) return true;
+    if (pattern::IsExcluded({p}, snap_path)) return true;
     // A directory on the way to a possible match is descended into.
     if (is_dir && p.find('/') != std::string::npos) {
       std::string prefix = snap_path + "/";
@@ -624,7 +623,7 @@ Result<void> Restorer::RestoreTree(int dirfd, const Id& tree_id,
     bool descend = false;
     bool selected = parent_selected ||
                     Selected(child_snap, node.type == NodeType::kDir, &descend);
-    if (parent_selected && archiver::IsExcluded(opts_.excludes, child_snap))
+    if (parent_selected && pattern::IsExcluded(opts_.excludes, child_snap))
       continue;
     if (parent_selected) descend = node.type == NodeType::kDir;
     if (node.type != NodeType::kDir) {
