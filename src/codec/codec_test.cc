@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <zstd.h>
 
 #include <algorithm>
 #include <random>
@@ -125,6 +126,42 @@ TEST(CompressTest, RoundTripAndCorruption) {
   if (r) {
     EXPECT_NE(*r, data);
   }
+}
+
+TEST(CompressTest, LargeFramesDecodeInAGrowingBufferAndMustHaveTheirSize) {
+  // Given a frame of more than 64 MiB (decoded in steps), then it round-trips,
+  // and a truncated frame or a wrong expected size is kCorruption.
+  Bytes big(80u << 20, 0);
+  for (size_t i = 0; i < big.size(); i += 4096)
+    big[i] = static_cast<std::uint8_t>(i >> 12);
+  Bytes c = Compress(big, 1);
+  auto back = Decompress(c, big.size());
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(*back, big);
+  EXPECT_EQ(
+      Decompress(ByteSpan(c).first(c.size() / 2), big.size()).error().code,
+      ErrorCode::kCorruption);
+  EXPECT_FALSE(Decompress(c, big.size() + 1));
+  EXPECT_FALSE(Decompress(c, big.size() - 1));
+  // A frame that does not state its size (streamed) is held to the expected
+  // size while it decodes.
+  ZSTD_CCtx* cc = ZSTD_createCCtx();
+  Bytes s(ZSTD_compressBound(big.size()) + 1024);
+  ZSTD_outBuffer out{s.data(), s.size(), 0};
+  ZSTD_inBuffer half{big.data(), big.size() / 2, 0};
+  ASSERT_FALSE(
+      ZSTD_isError(ZSTD_compressStream2(cc, &out, &half, ZSTD_e_continue)));
+  ZSTD_inBuffer rest{big.data() + big.size() / 2, big.size() - big.size() / 2,
+                     0};
+  ASSERT_EQ(ZSTD_compressStream2(cc, &out, &rest, ZSTD_e_end), 0u);
+  ZSTD_freeCCtx(cc);
+  s.resize(out.pos);
+  ASSERT_EQ(ZSTD_getFrameContentSize(s.data(), s.size()),
+            ZSTD_CONTENTSIZE_UNKNOWN);
+  EXPECT_EQ(*Decompress(s, big.size()), big);
+  EXPECT_FALSE(Decompress(s, big.size() - 4096));  // more than expected
+  EXPECT_FALSE(Decompress(s, big.size() + 4096));  // less than expected
+  EXPECT_FALSE(Decompress(s, size_t{3} << 30));    // a claimed 3 GiB
 }
 
 TEST(CompressTest, IncompressibleDataIsRecognised) {

@@ -2,6 +2,8 @@
 
 #include <zstd.h>
 
+#include <algorithm>
+
 namespace efs2s3::codec {
 namespace {
 struct Ctx {
@@ -36,16 +38,46 @@ bool LooksIncompressible(ByteSpan data) {
 }
 
 Result<Bytes> Decompress(ByteSpan data, size_t expected_size) {
+  auto corrupt = [](const char* what) {
+    return MakeError(ErrorCode::kCorruption, what);
+  };
   unsigned long long content =
       ZSTD_getFrameContentSize(data.data(), data.size());
   if (content == ZSTD_CONTENTSIZE_ERROR ||
       (content != ZSTD_CONTENTSIZE_UNKNOWN && content != expected_size))
-    return MakeError(ErrorCode::kCorruption, "zstd frame has the wrong size");
-  Bytes out(expected_size);
-  size_t n = ZSTD_decompressDCtx(tls_ctx.d, out.data(), out.size(), data.data(),
-                                 data.size());
-  if (ZSTD_isError(n) || n != expected_size)
-    return MakeError(ErrorCode::kCorruption, "zstd decompression failed");
+    return corrupt("zstd frame has the wrong size");
+  // Up to this size the output buffer is allocated at once. Beyond it, it grows
+  // with the output actually produced: a damaged or hostile frame that claims
+  // gigabytes (an unauthenticated length field) costs only what it decodes.
+  constexpr size_t kDirect = 64 << 20;
+  if (expected_size <= kDirect) {
+    Bytes out(expected_size);
+    size_t n = ZSTD_decompressDCtx(tls_ctx.d, out.data(), out.size(),
+                                   data.data(), data.size());
+    if (ZSTD_isError(n) || n != expected_size)
+      return corrupt("zstd decompression failed");
+    return out;
+  }
+  ZSTD_DCtx_reset(tls_ctx.d, ZSTD_reset_session_only);
+  Bytes out(kDirect);
+  ZSTD_inBuffer in{data.data(), data.size(), 0};
+  size_t produced = 0;
+  for (;;) {
+    if (produced == out.size() && out.size() < expected_size)
+      out.resize(std::min(expected_size, out.size() * 2));
+    bool no_room = produced == out.size();  // all expected bytes are out
+    ZSTD_outBuffer o{out.data(), out.size(), produced};
+    size_t r = ZSTD_decompressStream(tls_ctx.d, &o, &in);
+    if (ZSTD_isError(r)) return corrupt("zstd decompression failed");
+    bool progress = o.pos > produced;
+    produced = o.pos;
+    if (r == 0) break;  // the frame is complete
+    // The expected size reached and the frame goes on, or out of input.
+    if (no_room || (in.pos == in.size && !progress))
+      return corrupt("zstd frame does not have the expected size");
+  }
+  if (produced != expected_size || in.pos != in.size)
+    return corrupt("zstd frame does not have the expected size");
   return out;
 }
 

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "base/file_util.h"
+#include "base/testing/mutate.h"
 #include "repo/lock.h"
 #include "repo/repository.h"
 #include "storage/local/local_backend.h"
@@ -26,19 +27,26 @@ std::string TempDir() {
   return tmpl;
 }
 
-TEST(PackTest, RoundTripAndTamper) {
-  crypto::Key k{};
+// A finished pack of three blobs of 40, 41 and 42 bytes (IDs 0, 1, 2).
+Bytes SamplePack(const crypto::Key& k, Id* name = nullptr) {
   PackWriter w;
   for (int i = 0; i < 3; ++i) {
     PackEntry e;
     e.id.bytes[0] = static_cast<std::uint8_t>(i);
     e.raw_length = 10;
-    ASSERT_TRUE(w.Add(e, Bytes(40 + static_cast<size_t>(i), 7)));
+    EFS2S3_CHECK(w.Add(e, Bytes(40 + static_cast<size_t>(i), 7)).has_value());
   }
   auto finished = w.Finish(k);
-  ASSERT_TRUE(finished);
-  auto bytes = *ReadAll(**finished);
-  EXPECT_EQ((*finished)->name, Id::FromSpan(crypto::Sha256(bytes)));
+  EFS2S3_CHECK(finished.has_value());
+  if (name) *name = (*finished)->name;
+  return *ReadAll(**finished);
+}
+
+TEST(PackTest, RoundTripAndTamper) {
+  crypto::Key k{};
+  Id name;
+  Bytes bytes = SamplePack(k, &name);
+  EXPECT_EQ(name, Id::FromSpan(crypto::Sha256(bytes)));
   size_t needed = 0;
   auto parsed = ParsePackHeader(k, bytes, bytes.size(), &needed);
   ASSERT_TRUE(parsed) << parsed.error().message;
@@ -135,6 +143,59 @@ TEST(IndexTest, BuildFindMerge) {
   probe.bytes[0] = 3;
   EXPECT_FALSE((*m)->Find(probe));
   EXPECT_FALSE(IndexRun::FromBytes(ToBytes("garbage")));
+}
+
+TEST(IndexTest, AnyBytesParseToAnIndexOrAnErrorNeverACrash) {
+  // Given mutations of a valid index file, then FromBytes returns a run whose
+  // every entry can be read, or kCorruption.
+  IndexBuilder b;
+  Id pack;
+  pack.bytes[0] = 9;
+  std::vector<PackEntry> entries(3);
+  for (int i = 0; i < 3; ++i) {
+    entries[i].id.bytes[0] = static_cast<std::uint8_t>(i + 1);
+    entries[i].offset = static_cast<std::uint32_t>(i * 100);
+    entries[i].length = 100;
+    entries[i].raw_length = 80;
+  }
+  b.AddPack(pack, entries);
+  Id old;
+  old.bytes[1] = 7;
+  b.Supersede(old);
+  Bytes valid = b.Finish();
+  for (std::uint64_t i = 0; i < testing::kMutations; ++i) {
+    auto r = IndexRun::FromBytes(testing::Mutate(valid, 4, i));
+    if (!r) {
+      EXPECT_EQ(r.error().code, ErrorCode::kCorruption) << "mutation " << i;
+      continue;
+    }
+    for (size_t k = 0; k < (*r)->size(); ++k) {
+      Id id;
+      BlobLocation loc = (*r)->At(k, &id);
+      EXPECT_TRUE((*r)->Find(id)) << "mutation " << i;
+      (void)loc;
+    }
+  }
+}
+
+TEST(PackTest, AnyTailParsesToAHeaderOrAnErrorNeverACrash) {
+  // Given mutations of a pack's tail, then ParsePackHeader authenticates and
+  // parses it, asks for more bytes, or reports corruption.
+  crypto::Key k{};
+  Bytes valid = SamplePack(k);
+  for (std::uint64_t i = 0; i < testing::kMutations; ++i) {
+    Bytes b = testing::Mutate(valid, 5, i);
+    size_t needed = 0;
+    auto r = ParsePackHeader(k, b, b.size(), &needed);
+    if (!r) {
+      EXPECT_TRUE(r.error().code == ErrorCode::kCorruption ||
+                  r.error().code == ErrorCode::kNotFound)
+          << "mutation " << i << ": " << r.error().message;
+      if (r.error().code == ErrorCode::kNotFound) {
+        EXPECT_GT(needed, b.size());
+      }
+    }
+  }
 }
 
 class RepositoryTest : public ::testing::Test {

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "base/file_util.h"
+#include "base/testing/mutate.h"
 #include "sync/local_fs.h"
 #include "sync/manifest.h"
 #include "sync/names.h"
@@ -162,6 +163,25 @@ TEST(ManifestTest, RoundTripAndCorruption) {
   bad.back() ^= 1;
   EXPECT_FALSE(DecodeManifest(bad));
   EXPECT_FALSE(DecodeManifest(ToBytes("short")));
+}
+
+TEST(ManifestTest, AnyBytesDecodeToAManifestOrAnErrorNeverACrash) {
+  Manifest m;
+  Attributes a;
+  a.mtime = {5, 1};
+  a.mode = 0644;
+  m["k"] = {12, "abc", a};
+  m["foreign"] = {7, "x", std::nullopt};
+  Bytes valid = EncodeManifest(m);
+  for (std::uint64_t i = 0; i < testing::kMutations; ++i) {
+    Bytes b = testing::Mutate(valid, 3, i);
+    auto r = DecodeManifest(b);
+    if (r) {
+      EXPECT_TRUE(DecodeManifest(EncodeManifest(*r))) << "mutation " << i;
+    } else {
+      EXPECT_EQ(r.error().code, ErrorCode::kCorruption) << "mutation " << i;
+    }
+  }
 }
 
 Entry File(std::string rel, std::uint64_t size, std::int64_t mtime) {
