@@ -129,7 +129,8 @@ Result<void> IndexRun::Parse() {
   p += n_packs_ * 32;
   std::uint64_t n = GetU64(base_ + p);
   p += 8;
-  if ((len_ - p) != n * kEntry)
+  // Divided, not multiplied: a count near 2^64 must not wrap to the size.
+  if ((len_ - p) % kEntry != 0 || n != (len_ - p) / kEntry)
     return bad("index: entry table has the wrong size");
   entries_ = base_ + p;
   n_entries_ = static_cast<size_t>(n);
