@@ -6,11 +6,12 @@
 
 namespace efs2s3 {
 
-std::optional<std::uint64_t> ParseDecimal(std::string_view text) {
+std::optional<std::uint64_t> ParseUint(std::string_view text, int base) {
   std::uint64_t v = 0;
   if (text.empty() || text.front() == '+' || text.front() == '-')
     return std::nullopt;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  auto [end, ec] =
+      std::from_chars(text.data(), text.data() + text.size(), v, base);
   if (ec != std::errc() || end != text.data() + text.size())
     return std::nullopt;
   return v;

@@ -25,9 +25,10 @@ std::string HexEncode(ByteSpan data);
 // Returns nullopt unless `hex` is an even number of hex digits.
 std::optional<Bytes> HexDecode(std::string_view hex);
 
-// A decimal number without sign, spaces or anything else (server headers,
-// numbers in names); nullopt when malformed or beyond 2^64-1. Never throws.
-std::optional<std::uint64_t> ParseDecimal(std::string_view text);
+// A number in `base` (10, or 8 for modes) without sign, spaces or anything
+// else (server headers, fields of stored files); nullopt when malformed or
+// beyond 2^64-1. Never throws.
+std::optional<std::uint64_t> ParseUint(std::string_view text, int base = 10);
 
 std::string Base64Encode(ByteSpan data);
 std::optional<Bytes> Base64Decode(std::string_view text);

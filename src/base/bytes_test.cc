@@ -25,12 +25,14 @@ TEST(BytesTest, Base64RoundTrip) {
   }
 }
 
-TEST(BytesTest, ParseDecimalRefusesWhatIsNotOnePlainNumber) {
-  EXPECT_EQ(ParseDecimal("0"), 0u);
-  EXPECT_EQ(ParseDecimal("18446744073709551615"), 18446744073709551615u);
+TEST(BytesTest, ParseUintRefusesWhatIsNotOnePlainNumber) {
+  EXPECT_EQ(ParseUint("0"), 0u);
+  EXPECT_EQ(ParseUint("18446744073709551615"), 18446744073709551615u);
   for (const char* bad : {"", "18446744073709551616", "-1", "+1", " 1", "1 ",
                           "0x10", "1e3", "12a"})
-    EXPECT_EQ(ParseDecimal(bad), std::nullopt) << bad;
+    EXPECT_EQ(ParseUint(bad), std::nullopt) << bad;
+  EXPECT_EQ(ParseUint("4755", 8), 04755u);
+  EXPECT_EQ(ParseUint("8", 8), std::nullopt);
 }
 
 TEST(BytesTest, LittleEndian) {

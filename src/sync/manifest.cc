@@ -50,15 +50,6 @@ std::optional<std::string> UnescapeField(std::string_view s) {
   return out;
 }
 
-std::optional<std::uint64_t> ParseNum(std::string_view s, int base) {
-  if (s.empty() || s.size() > 20) return std::nullopt;
-  std::string tmp(s);
-  char* end = nullptr;
-  unsigned long long v = std::strtoull(tmp.c_str(), &end, base);
-  if (*end != '\0') return std::nullopt;
-  return v;
-}
-
 }  // namespace
 
 Bytes EncodeManifest(const Manifest& m) {
@@ -134,7 +125,7 @@ Result<Manifest> DecodeManifest(ByteSpan data) {
     };
     if (f.size() != 9) return fail();
     auto key = UnescapeField(f[0]);
-    auto size = ParseNum(f[1], 10);
+    auto size = ParseUint(f[1], 10);
     auto etag = UnescapeField(f[2]);
     if (!key || !size || !etag) return fail();
     ManifestEntry e{*size, *etag, std::nullopt};
@@ -147,7 +138,7 @@ Result<Manifest> DecodeManifest(ByteSpan data) {
                  : f[3] == "l" ? Kind::kSymlink
                                : Kind::kFile;
       } else {
-        auto mode = ParseNum(f[3], 8);
+        auto mode = ParseUint(f[3], 8);
         if (!mode) return fail();
         std::uint64_t type = *mode & S_IFMT;
         a.kind = type == S_IFDIR   ? Kind::kDir
@@ -156,12 +147,12 @@ Result<Manifest> DecodeManifest(ByteSpan data) {
         a.mode = static_cast<std::uint32_t>(*mode & 07777);
       }
       if (f[4] != "-") {
-        auto v = ParseNum(f[4], 10);
+        auto v = ParseUint(f[4], 10);
         if (!v) return fail();
         a.uid = static_cast<std::uint32_t>(*v);
       }
       if (f[5] != "-") {
-        auto v = ParseNum(f[5], 10);
+        auto v = ParseUint(f[5], 10);
         if (!v) return fail();
         a.gid = static_cast<std::uint32_t>(*v);
       }

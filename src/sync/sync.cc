@@ -905,7 +905,6 @@ Result<SyncResult> Syncer::Run() {
   result.source_entries = src.size();
   result.manifest_used = manifest_ok_;
   result.withheld = plan.withheld.size();
-  result.unread = local->incomplete;
   // Lets a test change the tree between the walk and the transfers.
   if (!opts_.dry_run) test_hooks::Gate("SYNC_PLANNED");
   if (!opts_.dry_run) {

@@ -77,9 +77,8 @@ struct SyncResult {
   std::uint64_t unchanged = 0;  // incl. checks whose MD5 matched
   std::uint64_t deleted = 0, backed_up = 0;
   // Deletions not made because the walk could not read what they are under
-  // (plan.h), and the local paths it could not read completely.
+  // (plan.h); the paths themselves are reported to on_error / on_warning.
   std::uint64_t withheld = 0;
-  std::vector<std::string> unread;
   std::uint64_t errors = 0;
   std::uint64_t heads = 0;  // objects looked at one by one
   bool manifest_used = false;

@@ -11,6 +11,7 @@
 
 #include "base/file_util.h"
 #include "base/testing/mutate.h"
+#include "codec/compress.h"
 #include "sync/local_fs.h"
 #include "sync/manifest.h"
 #include "sync/names.h"
@@ -163,6 +164,19 @@ TEST(ManifestTest, RoundTripAndCorruption) {
   bad.back() ^= 1;
   EXPECT_FALSE(DecodeManifest(bad));
   EXPECT_FALSE(DecodeManifest(ToBytes("short")));
+  // Sizes strtoull would take ("-1" as 2^64-1, " 5", "+5") are malformed.
+  auto encoded = [](const std::string& size) {
+    std::string text =
+        "efs2s3-sync-manifest 1\nk\t" + size + "\te\t-\t-\t-\t-\t-\t-\n";
+    Bytes out;
+    PutU64(out, text.size());
+    Bytes z = codec::Compress(AsBytes(text), 3);
+    out.insert(out.end(), z.begin(), z.end());
+    return out;
+  };
+  ASSERT_TRUE(DecodeManifest(encoded("5")));
+  for (const char* size : {"-1", " 5", "+5", "99999999999999999999"})
+    EXPECT_FALSE(DecodeManifest(encoded(size))) << size;
 }
 
 TEST(ManifestTest, AnyBytesDecodeToAManifestOrAnErrorNeverACrash) {

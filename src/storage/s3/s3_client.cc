@@ -444,7 +444,7 @@ Result<S3Client::Fetched> S3Client::GetObjectWithMeta(const std::string& bucket,
     } else {
       total = r.body.size();
       std::string cl = r.Header("content-length");
-      if (!cl.empty() && ParseDecimal(cl) != total)
+      if (!cl.empty() && ParseUint(cl) != total)
         return MakeError(ErrorCode::kTransient,
                          call.what + ": body of " + std::to_string(total) +
                              " bytes, Content-Length " + cl);
@@ -515,7 +515,7 @@ Result<ObjectMeta> S3Client::HeadObject(const std::string& bucket,
   const HttpResponse& r = *head;
   ObjectMeta m;
   const std::string& cl = r.Header("content-length");
-  std::optional<std::uint64_t> size = cl.empty() ? 0 : ParseDecimal(cl);
+  std::optional<std::uint64_t> size = cl.empty() ? 0 : ParseUint(cl);
   if (!size)
     return MakeError(ErrorCode::kTransient,
                      call.what + ": bad Content-Length '" + cl + "'");
