@@ -29,6 +29,7 @@
 
 #include "base/id.h"
 #include "base/result.h"
+#include "fs/file_system.h"
 #include "model/snapshot.h"
 #include "repo/repository.h"
 
@@ -68,6 +69,7 @@ struct BackupOptions {
   std::function<void(const std::string& path, const Error& error)> on_error;
   BackupProgress* progress = nullptr;
   const std::atomic<bool>* cancel = nullptr;
+  fs::FileSystem* files = nullptr;  // tests: a recording file system
 };
 
 struct BackupResult {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "base/file_util.h"
+#include "fs/testing/recording_fs.h"
 #include "restorer/restorer.h"
 #include "storage/local/local_backend.h"
 
@@ -101,6 +102,49 @@ TEST(ArchiverTest, ParallelBackupAndRestoreRoundTrip) {
     ++compared;
   }
   EXPECT_EQ(compared, 241u);
+  fs::remove_all(dir);
+}
+
+TEST(ArchiverTest, AnUnchangedFileCostsOneStatAndNoOpen) {
+  // Given a backed-up tree where one file then changes, when it is backed up
+  // again with the first snapshot as parent, then every entry is stat'ed once,
+  // every directory listed once, and only the changed file is opened.
+  std::string dir = TempDir();
+  fs::path src = fs::path(dir) / "src";
+  for (int d = 0; d < 4; ++d) {
+    fs::create_directories(src / ("d" + std::to_string(d)));
+    for (int f = 0; f < 10; ++f)
+      WriteRandom(src / ("d" + std::to_string(d)) / ("f" + std::to_string(f)),
+                  1000, static_cast<std::uint32_t>(d * 10 + f));
+  }
+  auto repo = NewRepo(dir, 256 << 10);
+  ASSERT_TRUE(repo) << repo.error().message;
+  efs2s3::fs::testing::RecordingFileSystem rec;
+  BackupOptions opts;
+  opts.paths = {src.string()};
+  opts.files = &rec;
+  auto first = RunBackup(**repo, opts);
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_EQ(rec.Total().file_opens, 40);
+  WriteRandom(src / "d2" / "f3", 1001, 99);
+  rec.Clear();
+  opts.parent = first->snapshot_id;
+  auto second = RunBackup(**repo, opts);
+  ASSERT_TRUE(second) << second.error().message;
+  auto counts = rec.counts();
+  std::string changed = (src / "d2" / "f3").string();
+  for (const auto& [path, c] : counts) {
+    EXPECT_LE(c.stats, 1) << path;
+    EXPECT_LE(c.lists, 1) << path;
+    EXPECT_EQ(c.file_opens, path == changed ? 1 : 0) << path;
+  }
+  // + the backup path and each directory above it
+  const std::string sp = src.string();
+  const int above = static_cast<int>(std::count(sp.begin(), sp.end(), '/'));
+  EXPECT_EQ(rec.Total().stats, 4 + 40 + above);
+  EXPECT_EQ(rec.Total().lists, 1 + 4);
+  EXPECT_EQ(second->snapshot.summary.files_unchanged, 39u);
+  EXPECT_EQ(second->snapshot.summary.files_changed, 1u);
   fs::remove_all(dir);
 }
 

@@ -7,6 +7,8 @@
 
 #include <cerrno>
 
+#include "base/io.h"
+
 namespace efs2s3 {
 
 Result<Bytes> ReadFile(const std::string& path) {
@@ -33,16 +35,7 @@ Result<Bytes> ReadFile(const std::string& path) {
 }
 
 static Result<void> WriteAll(int fd, ByteSpan data, const std::string& name) {
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return PosixError(name, errno);
-    }
-    done += static_cast<size_t>(n);
-  }
-  return Ok();
+  return WriteFull(fd, data, name);
 }
 
 static void SyncDir(const std::string& path) {

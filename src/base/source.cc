@@ -5,6 +5,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "base/io.h"
+
 namespace efs2s3 {
 
 Result<void> SpanSource::ReadAt(std::uint64_t offset,
@@ -20,17 +22,7 @@ Result<void> FileSource::ReadAt(std::uint64_t offset,
   if (offset > size_ || out.size() > size_ - offset)
     return MakeError(ErrorCode::kInvalidArgument,
                      what_ + ": read past the end");
-  size_t done = 0;
-  while (done < out.size()) {
-    ssize_t n = ::pread(fd_, out.data() + done, out.size() - done,
-                        static_cast<off_t>(offset_ + offset + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return PosixError(what_, errno);
-    if (n == 0)
-      return MakeError(ErrorCode::kIo, what_ + ": shorter than expected");
-    done += static_cast<size_t>(n);
-  }
-  return Ok();
+  return PreadExact(fd_, out, offset_ + offset, what_);
 }
 
 SliceSource::SliceSource(const Source& base, std::uint64_t offset,

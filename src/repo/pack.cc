@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "base/file_util.h"
+#include "base/io.h"
 
 namespace efs2s3::repo {
 
@@ -58,15 +59,8 @@ Result<void> PackWriter::Append(ByteSpan data) {
   if (fd_ < 0) {
     data_.insert(data_.end(), data.begin(), data.end());
   } else {
-    size_t done = 0;
-    while (done < data.size()) {
-      ssize_t n = ::pwrite(fd_, data.data() + done, data.size() - done,
-                           static_cast<off_t>(size_ + done));
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0)
-        return PosixError("temporary pack file in " + spool_dir_, errno);
-      done += static_cast<size_t>(n);
-    }
+    RETURN_IF_ERROR(
+        PwriteFull(fd_, data, size_, "temporary pack file in " + spool_dir_));
   }
   size_ += data.size();
   return Ok();

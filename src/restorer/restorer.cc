@@ -1,12 +1,9 @@
 #include "restorer/restorer.h"
 
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,7 +15,10 @@
 #include <utility>
 
 #include "base/file_util.h"
+#include "base/io.h"
 #include "base/thread_pool.h"
+#include "fs/meta.h"
+#include "fs/open.h"
 #include "pattern/pattern.h"
 
 namespace efs2s3::restorer {
@@ -43,26 +43,13 @@ std::vector<std::string> SplitPath(const std::string& path) {
   return out;
 }
 
-struct timespec ToTs(const model::Timespec& t) {
-  struct timespec ts {};
-  ts.tv_sec = static_cast<time_t>(t.sec);
-  ts.tv_nsec = static_cast<long>(t.nsec);
-  return ts;
-}
-
-// Opens `rel` below `root` without following any symlink and without leaving
-// `root` (openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS; plain O_NOFOLLOW
-// openat on kernels without openat2, where every intermediate directory was
-// created by us).
+// fs::OpenBeneath (no symlink followed, never outside root), failing as
+// open(2) does: -1 with errno.
 int OpenBeneath(int root, const std::string& rel, int flags, mode_t mode = 0) {
-  struct open_how how {};
-  how.flags = static_cast<std::uint64_t>(flags | O_CLOEXEC | O_NOFOLLOW);
-  how.mode = (flags & O_CREAT) ? mode : 0;
-  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS;
-  long fd = ::syscall(SYS_openat2, root, rel.c_str(), &how, sizeof how);
-  if (fd < 0 && errno == ENOSYS)
-    return ::openat(root, rel.c_str(), flags | O_CLOEXEC | O_NOFOLLOW, mode);
-  return static_cast<int>(fd);
+  int fd = fs::OpenBeneath(root, rel, flags, mode);
+  if (fd >= 0) return fd;
+  errno = -fd;
+  return -1;
 }
 
 // Every file of two batches is open at once: raise the soft limit on open files
@@ -204,46 +191,15 @@ bool Restorer::Selected(const std::string& snap_path, bool is_dir,
 
 void Restorer::ApplyMeta(int fd, int dirfd, const std::string& name,
                          const Node& node, const std::string& snap_path) {
-  auto fail = [&](const char* what) {
-    ReportError(snap_path, PosixError(snap_path + ": " + what, errno));
-  };
-  bool is_link = node.type == NodeType::kSymlink;
-  std::string proc = "/proc/self/fd/" + std::to_string(dirfd) + "/" + name;
-  // Order matters: chown clears security.capability (and setuid), so
-  // capabilities are set after the owner and the mode after both.
-  auto set_xattrs = [&](bool capability) {
-    for (const auto& [k, v] : node.xattrs) {
-      if ((k == "security.capability") != capability) continue;
-      int r = fd >= 0
-                  ? ::fsetxattr(fd, k.c_str(), v.data(), v.size(), 0)
-                  : ::lsetxattr(proc.c_str(), k.c_str(), v.data(), v.size(), 0);
-      if (r != 0 && errno != ENOTSUP && !(errno == EPERM && !as_root_))
-        fail("setting xattrs");
-    }
-  };
-  set_xattrs(false);
-  if (as_root_) {
-    int r = fd >= 0 ? ::fchown(fd, node.uid, node.gid)
-                    : ::fchownat(dirfd, name.c_str(), node.uid, node.gid,
-                                 AT_SYMLINK_NOFOLLOW);
-    if (r != 0) fail("setting owner");
-  }
-  set_xattrs(true);
-  if (!is_link) {
-    int r = fd >= 0 ? ::fchmod(fd, node.mode)
-                    : ::fchmodat(dirfd, name.c_str(), node.mode, 0);
-    if (r != 0) fail("setting mode");
-  }
-  struct timespec times[2] = {ToTs(node.atime), ToTs(node.mtime)};
-  int r = fd >= 0
-              ? ::futimens(fd, times)
-              : ::utimensat(dirfd, name.c_str(), times, AT_SYMLINK_NOFOLLOW);
-  if (r != 0) fail("setting times");
+  for (const Error& e : fs::ApplyMetadata(
+           fd >= 0 ? fs::Target::Open(fd) : fs::Target::At(dirfd, name),
+           fs::MetadataOf(node), {.owner = as_root_}, snap_path))
+    ReportError(snap_path, e);
 }
 
 Result<void> Restorer::VerifyFile(int fd, const Node& node,
                                   const std::string& snap_path) {
-  if (::lseek(fd, 0, SEEK_SET) != 0) return PosixError(snap_path, errno);
+  std::uint64_t offset = 0;
   std::uint64_t total = 0;
   for (const Id& id : node.content) {
     auto loc = repo_.Lookup(id);
@@ -251,15 +207,11 @@ Result<void> Restorer::VerifyFile(int fd, const Node& node,
       return MakeError(ErrorCode::kNotFound,
                        snap_path + ": blob " + id.Short() + " not indexed");
     Bytes buf(loc->raw_length);
-    size_t done = 0;
-    while (done < buf.size()) {
-      ssize_t n = ::read(fd, buf.data() + done, buf.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0)
-        return MakeError(ErrorCode::kCorruption,
-                         snap_path + ": verify: file is short");
-      done += static_cast<size_t>(n);
-    }
+    ASSIGN_OR_RETURN(size_t n, PreadFull(fd, buf, offset, snap_path));
+    if (n < buf.size())
+      return MakeError(ErrorCode::kCorruption,
+                       snap_path + ": verify: file is short");
+    offset += n;
     if (repo_.BlobId(buf) != id)
       return MakeError(ErrorCode::kCorruption,
                        snap_path + ": verify: content differs at offset " +
@@ -267,7 +219,7 @@ Result<void> Restorer::VerifyFile(int fd, const Node& node,
     total += buf.size();
   }
   std::uint8_t extra;
-  if (::read(fd, &extra, 1) != 0)
+  if (::pread(fd, &extra, 1, static_cast<off_t>(offset)) != 0)
     return MakeError(ErrorCode::kCorruption,
                      snap_path + ": verify: file is longer than the snapshot");
   return Ok();
@@ -313,16 +265,9 @@ Result<void> Restorer::WriteAt(FileJob& f, std::uint64_t offset,
         end = stop;
       }
     }
-    while (pos < end) {
-      ssize_t n = ::pwrite(fd, data.data() + pos, end - pos,
-                           static_cast<off_t>(offset + pos));
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        status = PosixError(f.snap_path, errno);
-        break;
-      }
-      pos += static_cast<size_t>(n);
-    }
+    status =
+        PwriteFull(fd, data.subspan(pos, end - pos), offset + pos, f.snap_path);
+    pos = end;
   }
   return status;
 }

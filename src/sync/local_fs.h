@@ -1,15 +1,10 @@
-// The local side of a sync: a parallel walk of a tree, and contained file
-// operations below a root directory.
+// The local side of a sync: the tree as a flat list of entries, from the one
+// parallel walk of fs/walk.h (no symlink followed, latency overlapped), with
+// what it could not read.
 //
-// The walk opens every directory relative to its parent's descriptor
-// (O_NOFOLLOW) and lstat()s entries with fstatat(), so a directory swapped
-// for a symlink during the walk is never followed. Each directory's entries
-// are stat'ed in batches by a pool of threads, so network file system latency
-// overlaps.
-//
-// Writes go through OpenBeneath (openat2 with RESOLVE_BENEATH |
-// RESOLVE_NO_SYMLINKS): nothing a remote key says can make a download write
-// outside the target directory.
+// Writes go through fs::OpenBeneath (no symlink followed, never outside the
+// target): nothing a remote key says can make a download write outside the
+// target directory.
 #pragma once
 
 #include <atomic>
@@ -18,6 +13,8 @@
 #include <vector>
 
 #include "base/result.h"
+#include "fs/file_system.h"
+#include "fs/open.h"
 #include "sync/plan.h"
 
 namespace efs2s3::sync {
@@ -35,6 +32,7 @@ struct WalkOptions {
   std::function<void(const std::string& text)> on_warning;
   std::atomic<std::uint64_t>* counter = nullptr;  // entries seen
   const std::atomic<bool>* cancel = nullptr;
+  fs::FileSystem* files = nullptr;  // tests: a recording file system
 };
 
 // What a walk saw, and what it could not see. A path in `incomplete` or
@@ -55,11 +53,7 @@ struct WalkResult {
 // kNotFound / kIo when root itself cannot be opened.
 Result<WalkResult> WalkTree(const std::string& root, const WalkOptions& opts);
 
-// Opens rel below the directory root without following symlinks or leaving
-// it. Returns the descriptor or -errno.
-int OpenBeneath(int root, const std::string& rel, int flags, unsigned mode = 0);
-
-// mkdir -p of rel below root (0755 & ~umask), never through a symlink.
-Result<void> MakeDirsBeneath(int root, const std::string& rel);
+using fs::MakeDirsBeneath;
+using fs::OpenBeneath;
 
 }  // namespace efs2s3::sync

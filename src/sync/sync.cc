@@ -15,7 +15,9 @@
 
 #include "base/bytes.h"
 #include "base/file_util.h"
+#include "base/io.h"
 #include "base/test_hooks.h"
+#include "fs/meta.h"
 #include "storage/s3/sigv4.h"
 #include "sync/local_fs.h"
 #include "sync/manifest.h"
@@ -52,20 +54,6 @@ bool IsPlainMd5(const std::string& etag) {
   return etag.size() == 32 &&
          etag.find_first_not_of("0123456789abcdef") == std::string::npos;
 }
-
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 // Bytes of file contents held in memory at once.
 class Budget {
@@ -148,34 +136,15 @@ class Md5 {
 // Reads exactly n bytes at offset; kIo when the file is shorter (it changed).
 Result<void> ReadAt(int fd, std::uint8_t* buf, size_t n, std::uint64_t off,
                     const std::string& rel) {
-  size_t done = 0;
-  while (done < n) {
-    ssize_t r =
-        ::pread(fd, buf + done, n - done, static_cast<off_t>(off + done));
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      return PosixError(rel, errno);
-    }
-    if (r == 0)
-      return MakeError(ErrorCode::kIo, rel + ": file shrank while being read");
-    done += static_cast<size_t>(r);
-  }
+  ASSIGN_OR_RETURN(size_t got, PreadFull(fd, {buf, n}, off, rel));
+  if (got != n)
+    return MakeError(ErrorCode::kIo, rel + ": file shrank while being read");
   return Ok();
 }
 
 Result<void> WriteAll(int fd, ByteSpan data, std::uint64_t off,
                       const std::string& rel) {
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t r = ::pwrite(fd, data.data() + done, data.size() - done,
-                         static_cast<off_t>(off + done));
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      return PosixError(rel, errno);
-    }
-    done += static_cast<size_t>(r);
-  }
-  return Ok();
+  return PwriteFull(fd, data, off, rel);
 }
 
 Result<std::string> Md5OfFile(int fd, const std::string& rel) {
@@ -183,16 +152,35 @@ Result<std::string> Md5OfFile(int fd, const std::string& rel) {
   std::vector<std::uint8_t> buf(1 << 20);
   std::uint64_t off = 0;
   for (;;) {
-    ssize_t r = ::pread(fd, buf.data(), buf.size(), static_cast<off_t>(off));
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      return PosixError(rel, errno);
-    }
-    if (r == 0) break;
-    md5.Update(ByteSpan(buf.data(), static_cast<size_t>(r)));
-    off += static_cast<std::uint64_t>(r);
+    ASSIGN_OR_RETURN(size_t n, PreadFull(fd, buf, off, rel));
+    md5.Update(ByteSpan(buf.data(), n));
+    off += n;
+    if (n < buf.size()) return md5.Hex();
   }
-  return md5.Hex();
+}
+
+model::Timespec ToModel(const Time& t) { return {t.sec, t.nsec}; }
+
+// What a download applies: the object's attributes where it has them (the
+// owner only as root), else the default mode and the entry's mtime.
+fs::Metadata MetadataFor(const Attributes* a, Time mtime,
+                         std::optional<std::uint32_t> default_mode) {
+  fs::Metadata m;
+  m.mode = a && a->mode ? a->mode : default_mode;
+  if (a && a->uid && a->gid) {
+    m.uid = a->uid;
+    m.gid = a->gid;
+  }
+  if (a && a->atime) m.atime = ToModel(*a->atime);
+  m.mtime = ToModel(a ? a->mtime : mtime);
+  m.symlink = a && a->kind == Kind::kSymlink;
+  return m;
+}
+
+// The first of a list of failures, or Ok.
+Result<void> First(std::vector<Error> errors) {
+  if (errors.empty()) return Ok();
+  return std::move(errors.front());
 }
 
 Attributes AttrsOf(const Entry& e) {
@@ -607,23 +595,9 @@ Result<void> Syncer::WriteLocal(int dirfd, const std::string& rel,
                                 ByteSpan data, int tmpfd,
                                 const std::string& tmpname) {
   if (!data.empty()) RETURN_IF_ERROR(WriteAll(tmpfd, data, 0, rel));
-  if (as_root_ && attrs && attrs->uid && attrs->gid)
-    if (::fchown(tmpfd, *attrs->uid, *attrs->gid) != 0)
-      return PosixError(rel + ": chown", errno);
-  mode_t mode = attrs && attrs->mode ? static_cast<mode_t>(*attrs->mode)
-                                     : (0666 & ~umask_);
-  if (::fchmod(tmpfd, mode) != 0) return PosixError(rel + ": chmod", errno);
-  struct timespec ts[2] = {};
-  if (attrs && attrs->atime) {
-    ts[0].tv_sec = static_cast<time_t>(attrs->atime->sec);
-    ts[0].tv_nsec = attrs->atime->nsec;
-  } else {
-    ts[0].tv_nsec = UTIME_NOW;
-  }
-  Time m = attrs ? attrs->mtime : e.mtime;
-  ts[1].tv_sec = static_cast<time_t>(m.sec);
-  ts[1].tv_nsec = m.nsec;
-  if (::futimens(tmpfd, ts) != 0) return PosixError(rel + ": utimens", errno);
+  RETURN_IF_ERROR(First(fs::ApplyMetadata(
+      fs::Target::Open(tmpfd), MetadataFor(attrs, e.mtime, 0666 & ~umask_),
+      {.owner = as_root_}, rel)));
   if (::renameat(dirfd, tmpname.c_str(), dirfd, Base(rel).c_str()) != 0)
     return PosixError(rel, errno);
   return Ok();
@@ -717,19 +691,10 @@ Result<void> Syncer::Download(const Entry& e, const Action& a) {
       return PosixError(e.rel, errno);
     if (::symlinkat(target.c_str(), dir.get(), name.c_str()) != 0)
       return PosixError(e.rel, errno);
-    if (as_root_ && attrs->uid && attrs->gid)
-      (void)::fchownat(dir.get(), name.c_str(), *attrs->uid, *attrs->gid,
-                       AT_SYMLINK_NOFOLLOW);
-    struct timespec ts[2] = {};
-    ts[0].tv_nsec = UTIME_OMIT;
-    if (attrs->atime) {
-      ts[0].tv_sec = static_cast<time_t>(attrs->atime->sec);
-      ts[0].tv_nsec = attrs->atime->nsec;
-    }
-    ts[1].tv_sec = static_cast<time_t>(attrs->mtime.sec);
-    ts[1].tv_nsec = attrs->mtime.nsec;
-    if (::utimensat(dir.get(), name.c_str(), ts, AT_SYMLINK_NOFOLLOW) != 0)
-      return PosixError(e.rel, errno);
+    RETURN_IF_ERROR(First(
+        fs::ApplyMetadata(fs::Target::At(dir.get(), name),
+                          MetadataFor(&*attrs, attrs->mtime, std::nullopt),
+                          {.owner = as_root_}, e.rel)));
     Done(got->data.size());
     return Ok();
   }
@@ -758,18 +723,21 @@ void Syncer::ApplyDirMarkers() {
     }
     if (!e.exact) continue;
     Fd d(OpenBeneath(root_, path, O_RDONLY | O_DIRECTORY));
-    if (d.get() < 0) continue;
-    if (as_root_ && e.uid && e.gid) (void)::fchown(d.get(), *e.uid, *e.gid);
-    if (e.mode) (void)::fchmod(d.get(), static_cast<mode_t>(*e.mode));
-    struct timespec ts[2] = {};
-    ts[0].tv_nsec = UTIME_OMIT;
-    if (e.atime) {
-      ts[0].tv_sec = static_cast<time_t>(e.atime->sec);
-      ts[0].tv_nsec = e.atime->nsec;
+    if (d.get() < 0) {
+      ReportError(e.rel, PosixError(e.rel, -d.release()));
+      continue;
     }
-    ts[1].tv_sec = static_cast<time_t>(e.mtime.sec);
-    ts[1].tv_nsec = e.mtime.nsec;
-    (void)::futimens(d.get(), ts);
+    fs::Metadata m;
+    m.mode = e.mode;
+    if (e.uid && e.gid) {
+      m.uid = e.uid;
+      m.gid = e.gid;
+    }
+    if (e.atime) m.atime = ToModel(*e.atime);
+    m.mtime = ToModel(e.mtime);
+    for (Error& err : fs::ApplyMetadata(fs::Target::Open(d.get()), m,
+                                        {.owner = as_root_}, e.rel))
+      ReportError(e.rel, err);
   }
 }
 

@@ -8,6 +8,7 @@
 #include <cerrno>
 
 #include "base/file_util.h"
+#include "base/io.h"
 
 namespace efs2s3::storage {
 namespace {
@@ -80,19 +81,9 @@ class LocalBackend : public Backend {
     }
     if (length == 0) length = size - offset;
     Bytes out(length);
-    size_t done = 0;
-    while (done < length) {
-      ssize_t n = ::pread(fd, out.data() + done, length - done,
-                          static_cast<off_t>(offset + done));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        int err = n < 0 ? errno : EIO;
-        ::close(fd);
-        return PosixError(ObjectKey(h), err);
-      }
-      done += static_cast<size_t>(n);
-    }
+    auto read = PreadExact(fd, out, offset, ObjectKey(h));
     ::close(fd);
+    if (!read) return read.error();
     return out;
   }
 

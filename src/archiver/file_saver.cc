@@ -1,0 +1,221 @@
+#include "archiver/file_saver.h"
+
+#include <algorithm>
+#include <deque>
+#include <future>
+#include <optional>
+#include <thread>
+
+#include "base/io.h"
+
+namespace efs2s3::archiver {
+
+using model::Node;
+
+int Cores() {
+  static const int n =
+      std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  return n;
+}
+
+namespace {
+
+// Reads a large file ahead of the chunker with several preads in flight, so one
+// big file on a network file system is not limited to one round trip at a time.
+class ReadAhead {
+ public:
+  ReadAhead(ThreadPool& pool, int fd, size_t block, size_t depth)
+      : pool_(pool), fd_(fd), block_(block), depth_(depth) {}
+  ~ReadAhead() {
+    for (auto& f : queue_) f.wait();  // tasks use fd_
+  }
+  ReadAhead(const ReadAhead&) = delete;
+  ReadAhead& operator=(const ReadAhead&) = delete;
+
+  // The next block in file order; empty at the end of the file.
+  Result<Bytes> Next() {
+    if (done_) return Bytes{};
+    Fill();
+    Result<Bytes> r = queue_.front().get();
+    queue_.pop_front();
+    if (!r || r->size() < block_) done_ = true;  // a short block is the end
+    return r;
+  }
+
+ private:
+  void Fill() {
+    while (queue_.size() < depth_) {
+      std::uint64_t off = next_;
+      next_ += block_;
+      queue_.push_back(
+          pool_.Submit([fd = fd_, off, n = block_]() -> Result<Bytes> {
+            Bytes b(n);
+            ASSIGN_OR_RETURN(size_t got, PreadFull(fd, b, off, "read"));
+            b.resize(got);
+            return b;
+          }));
+    }
+  }
+  ThreadPool& pool_;
+  int fd_;
+  size_t block_, depth_;
+  std::uint64_t next_ = 0;
+  bool done_ = false;
+  std::deque<std::future<Result<Bytes>>> queue_;
+};
+
+}  // namespace
+
+FileSaver::FileSaver(repo::Repository& repo, const BackupOptions& opts,
+                     Counters& counters, int readers)
+    : repo_(repo),
+      opts_(opts),
+      counters_(counters),
+      read_ahead_pool_(std::max(4, readers), 256),
+      cpu_pool_(Cores(), static_cast<size_t>(Cores())),
+      large_file_slots_(std::max(2, Cores())) {}
+
+void FileSaver::Got(size_t n) {
+  counters_.bytes_read += n;
+  if (opts_.progress) {
+    opts_.progress->bytes_read += n;
+    opts_.progress->bytes_done += n;
+  }
+}
+
+Result<void> FileSaver::Save(int fd, const std::string& path, Node& node) {
+  const codec::Chunker& chunker = repo_.chunker();
+  size_t max = chunker.params().max_size;
+  // Files of at least 4 maximum chunks are large: read ahead (4 blocks of
+  // 2 MiB in flight), and their chunks go to the CPU pool, a window of them at
+  // a time, so hashing, compressing and sealing run on every core.
+  const bool large = node.size >= 4ULL * max;
+  std::optional<ReadAhead> ahead;
+  struct SlotGuard {
+    std::counting_semaphore<256>* sem = nullptr;
+    ~SlotGuard() {
+      if (sem) sem->release();
+    }
+  } slot;
+  if (large) {
+    large_file_slots_.acquire();
+    slot.sem = &large_file_slots_;
+    ahead.emplace(read_ahead_pool_, fd, 2u << 20, 4);
+  }
+  const size_t window = static_cast<size_t>(2 * Cores());
+  std::deque<std::future<Result<repo::SaveBlobResult>>> pending;
+  auto account = [&](const repo::SaveBlobResult& r, size_t raw) {
+    if (r.added) {
+      ++counters_.blobs_added;
+      counters_.bytes_added += raw;
+      counters_.bytes_stored += r.stored_size;
+    }
+    node.content.push_back(r.id);
+  };
+  std::deque<size_t> pending_sizes;
+  auto drain_one = [&]() -> Result<void> {
+    Result<repo::SaveBlobResult> r = pending.front().get();
+    pending.pop_front();
+    size_t raw = pending_sizes.front();
+    pending_sizes.pop_front();
+    if (!r) return r.error();
+    account(*r, raw);
+    return Ok();
+  };
+  struct Drain {  // tasks in flight finish before this frame goes away
+    std::deque<std::future<Result<repo::SaveBlobResult>>>* q;
+    ~Drain() {
+      for (auto& f : *q) f.wait();
+    }
+  } drain{&pending};
+
+  // The buffer holds the chunk being cut and the last block read: blocks of
+  // 1 MiB (2 MiB from the read-ahead of a large file) are read only when the
+  // bytes in hand hold no cut, and consumed bytes are dropped before the next
+  // read. A reader so holds about two average chunks, not two maximum ones.
+  constexpr size_t kBlock = 1u << 20;
+  Bytes buf;
+  size_t start = 0;    // buf[start, size) is not yet chunked
+  size_t scanned = 0;  // buf[start, start + scanned) holds no cut
+  buf.reserve(static_cast<size_t>(
+      std::min<std::uint64_t>(node.size + 1, (large ? 4 : 2) * kBlock)));
+  bool eof = false;
+  bool need = true;  // the bytes in hand hold no cut
+  std::uint64_t total = 0;
+  node.content.clear();
+  auto got = [&](size_t n) {
+    total += n;
+    Got(n);
+  };
+  for (;;) {
+    if (Cancelled()) return MakeError(ErrorCode::kCancelled, "interrupted");
+    if (need && !eof) {
+      if (start > 0) {  // moves the tail after the last cut, once
+        buf.erase(buf.begin(), buf.begin() + static_cast<long>(start));
+        start = 0;
+      }
+      if (ahead) {
+        auto block = ahead->Next();
+        if (!block) return block.error().Wrap(path);
+        if (block->empty()) eof = true;
+        buf.insert(buf.end(), block->begin(), block->end());
+        got(block->size());
+      } else {
+        // What the file still holds (plus a little, to see EOF or growth),
+        // so that a small file costs one read and no zero-filled block.
+        std::uint64_t expect_left = total < node.size ? node.size - total : 0;
+        size_t want = static_cast<size_t>(
+            std::clamp<std::uint64_t>(expect_left + 1, 65536, kBlock));
+        size_t old = buf.size();
+        buf.resize(old + want);
+        auto n = PreadFull(fd, std::span(buf).subspan(old), total, path);
+        if (!n) return n.error();
+        buf.resize(old + *n);
+        if (*n < want) eof = true;
+        got(*n);
+      }
+      need = false;
+    }
+    if (start == buf.size()) {
+      if (eof) break;
+      need = true;
+      continue;
+    }
+    ByteSpan rest(buf.data() + start, buf.size() - start);
+    size_t cut = chunker.NextCut(rest, eof, scanned);
+    if (cut == 0) {
+      scanned = rest.size();
+      need = true;
+      continue;
+    }
+    ByteSpan chunk = rest.first(cut);
+    start += cut;
+    scanned = 0;
+    if (opts_.dry_run) {
+      node.content.push_back(repo_.BlobId(chunk));
+    } else if (large) {
+      pending.push_back(
+          cpu_pool_.Submit([this, c = Bytes(chunk.begin(), chunk.end())] {
+            return repo_.SaveBlob(repo::BlobType::kData, c);
+          }));
+      pending_sizes.push_back(cut);
+      while (pending.size() > window) RETURN_IF_ERROR(drain_one());
+    } else {
+      ASSIGN_OR_RETURN(repo::SaveBlobResult r,
+                       repo_.SaveBlob(repo::BlobType::kData, chunk));
+      account(r, cut);
+    }
+  }
+  while (!pending.empty()) RETURN_IF_ERROR(drain_one());
+  if (total != node.size) {
+    std::uint64_t expected = node.size;
+    node.size = total;
+    return MakeError(ErrorCode::kIo,
+                     path + ": file changed size while being read (" +
+                         std::to_string(expected) + " -> " +
+                         std::to_string(total) + " bytes)");
+  }
+  return Ok();
+}
+
+}  // namespace efs2s3::archiver

@@ -1,0 +1,58 @@
+// Backup of one file's content: read, cut into chunks, each saved as a blob.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <semaphore>
+#include <string>
+
+#include "archiver/archiver.h"
+#include "base/result.h"
+#include "base/thread_pool.h"
+#include "model/node.h"
+#include "repo/repository.h"
+
+namespace efs2s3::archiver {
+
+// What a backup counts, for its snapshot's summary.
+struct Counters {
+  std::atomic<std::uint64_t> files_new{0}, files_changed{0}, files_unchanged{0};
+  std::atomic<std::uint64_t> dirs_new{0}, dirs_changed{0}, dirs_unchanged{0};
+  std::atomic<std::uint64_t> other{0}, errors{0}, bytes_read{0}, bytes_total{0};
+  std::atomic<std::uint64_t> bytes_added{0}, bytes_stored{0}, blobs_added{0};
+};
+
+// Reads files and saves their chunks. A small file is read and saved by the
+// calling thread, 1 MiB at a time. A file of at least four maximum chunks is
+// large: read ahead with four 2 MiB preads in flight, and its chunks hashed,
+// compressed and sealed on a CPU pool (one thread per core, a window of two
+// chunks per core), so one large file keeps every core busy; at most
+// max(2, cores) large files at once. Thread-safe.
+class FileSaver {
+ public:
+  FileSaver(repo::Repository& repo, const BackupOptions& opts,
+            Counters& counters, int readers);
+
+  // Reads the file open at fd and sets node.content (node.size is what its
+  // stat said). A file that changed size while read keeps what was read, with
+  // node.size set to it, and the error says so.
+  Result<void> Save(int fd, const std::string& path, model::Node& node);
+
+ private:
+  bool Cancelled() const { return opts_.cancel && opts_.cancel->load(); }
+  void Got(size_t n);
+
+  repo::Repository& repo_;
+  const BackupOptions& opts_;
+  Counters& counters_;
+  ThreadPool read_ahead_pool_;  // preads of large files; its tasks never wait
+  // Its tasks wait only for upload slots.
+  ThreadPool cpu_pool_;
+  // Each large file holds up to ~30 MiB of buffers, and one already keeps the
+  // CPU pool busy.
+  std::counting_semaphore<256> large_file_slots_;
+};
+
+int Cores();
+
+}  // namespace efs2s3::archiver
