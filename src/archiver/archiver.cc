@@ -93,15 +93,16 @@ class Archiver {
       : repo_(repo),
         opts_(opts),
         track_(!opts.dry_run && opts.checkpoint_interval.count() > 0),
+        errors_(opts.on_error, opts.cancel),
         frontier_(track_),
-        saver_(repo, opts, counters_, opts.readers),
+        saver_(repo, opts, counters_, errors_, opts.readers),
         walk_(*this, {opts.readers, opts.walkers},
               opts.files ? *opts.files : fs::RealFileSystem()) {}
 
   Result<BackupResult> Run();
 
   // The visitor of fs::Walk (fs/walk.h).
-  bool Cancelled() const { return opts_.cancel && opts_.cancel->load(); }
+  bool Cancelled() const { return errors_.Stopped(); }
   bool Skip(const Dir&, const std::string& path, const std::string&) {
     return pattern::IsExcluded(opts_.excludes, path);
   }
@@ -125,7 +126,7 @@ class Archiver {
   void ReportError(const std::string& path, const Error& e) {
     ++counters_.errors;
     if (opts_.progress) ++opts_.progress->errors;
-    if (opts_.on_error) opts_.on_error(path, e);
+    errors_.Report(path, e);
   }
   Node MakeNode(const std::string& name, const struct stat& st);
   // Loads the parent trees of a directory that is open, and its children's
@@ -144,6 +145,7 @@ class Archiver {
   const BackupOptions& opts_;
   const bool track_;  // checkpoints on
   Counters counters_;
+  ErrorSink errors_;
   fs::OwnerNames names_;
   Frontier frontier_;
   FileSaver saver_;
@@ -531,6 +533,11 @@ Result<BackupResult> Archiver::Run() {
         if (!r) ReportError("(checkpoint)", r.error().Wrap("checkpoint"));
       });
     root_id = SaveTrie(trie, rootfd.get(), root);
+  }
+  if (auto refusal = errors_.refusal()) {
+    // The caller stopped the run at an error.
+    if (!opts_.dry_run) (void)repo_.Flush();
+    return *refusal;
   }
   if (!root_id) {
     if (root_id.error().code == ErrorCode::kCancelled && !opts_.dry_run) {

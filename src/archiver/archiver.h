@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "base/error_sink.h"
 #include "base/id.h"
 #include "base/result.h"
 #include "fs/file_system.h"
@@ -65,8 +66,9 @@ struct BackupOptions {
   int uploads =
       0;  // packs uploaded in parallel (0 = the backend's concurrency)
   bool dry_run = false;
-  // Called for every per-file error; the backup continues. Thread-safe calls.
-  std::function<void(const std::string& path, const Error& error)> on_error;
+  // Called for every per-file error, from many threads: Ok goes on, an error
+  // stops the backup, which then fails with it (what was uploaded is indexed).
+  OnError on_error;
   BackupProgress* progress = nullptr;
   const std::atomic<bool>* cancel = nullptr;
   fs::FileSystem* files = nullptr;  // tests: a recording file system

@@ -148,6 +148,78 @@ TEST(ArchiverTest, AnUnchangedFileCostsOneStatAndNoOpen) {
   fs::remove_all(dir);
 }
 
+// A file system on which files named "bad" cannot be opened.
+class BadFileSystem : public efs2s3::fs::FileSystem {
+ public:
+  int OpenFileAt(int dirfd, const std::string& name,
+                 const std::string& path) override {
+    if (name == "bad") return -EIO;
+    return FileSystem::OpenFileAt(dirfd, name, path);
+  }
+};
+
+TEST(ArchiverTest, AnErrorTheCallerRefusesStopsTheBackup) {
+  // Given a tree with an unreadable file, when the error callback accepts it,
+  // then the backup completes with one error; when the callback refuses it,
+  // then the backup fails with the callback's error and saves no snapshot.
+  std::string dir = TempDir();
+  fs::path src = fs::path(dir) / "src";
+  fs::create_directories(src / "a");
+  WriteRandom(src / "a" / "bad", 100, 1);
+  for (int f = 0; f < 20; ++f)
+    WriteRandom(src / ("f" + std::to_string(f)), 1000,
+                static_cast<std::uint32_t>(f));
+  auto repo = NewRepo(dir, 256 << 10);
+  ASSERT_TRUE(repo) << repo.error().message;
+  BadFileSystem files;
+  BackupOptions opts;
+  opts.paths = {src.string()};
+  opts.files = &files;
+  std::atomic<int> calls{0};
+  opts.on_error = [&](const std::string&, const Error&) -> Result<void> {
+    ++calls;
+    return Ok();
+  };
+  auto accepted = RunBackup(**repo, opts);
+  ASSERT_TRUE(accepted) << accepted.error().message;
+  EXPECT_EQ(accepted->snapshot.summary.errors, 1u);
+  EXPECT_EQ(calls.load(), 1);
+  opts.on_error = [&](const std::string& path, const Error&) -> Result<void> {
+    return MakeError(ErrorCode::kIo, "refused: " + path);
+  };
+  auto refused = RunBackup(**repo, opts);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().message,
+            "refused: " + (src / "a" / "bad").string());
+  auto snaps = (*repo)->ListSnapshots();
+  ASSERT_TRUE(snaps);
+  EXPECT_EQ(snaps->size(), 1u);
+
+  // The same for a restore: a directory in the target where the snapshot has
+  // the file f3 cannot be replaced.
+  restorer::RestoreOptions ropts;
+  ropts.target = dir + "/out";
+  ropts.subpath = src.string();
+  fs::create_directories(fs::path(ropts.target) / "f3" / "keep");
+  calls = 0;
+  ropts.on_error = [&](const std::string&, const Error&) -> Result<void> {
+    ++calls;
+    return Ok();
+  };
+  auto restored = restorer::RunRestore(**repo, accepted->snapshot, ropts);
+  ASSERT_TRUE(restored) << restored.error().message;
+  EXPECT_EQ(restored->errors, 1u);
+  EXPECT_EQ(calls.load(), 1);
+  ropts.on_error = [&](const std::string& path, const Error&) -> Result<void> {
+    return MakeError(ErrorCode::kIo, "refused: " + path);
+  };
+  auto stopped = restorer::RunRestore(**repo, accepted->snapshot, ropts);
+  ASSERT_FALSE(stopped);
+  EXPECT_NE(stopped.error().message.find("refused: "), std::string::npos);
+  EXPECT_NE(stopped.error().message.find("f3"), std::string::npos);
+  fs::remove_all(dir);
+}
+
 TEST(ArchiverTest, CheckpointsAreConsistentWhileTheWalkGoesOn) {
   // Given checkpoints every millisecond, when a tree is backed up, then each
   // checkpoint names only blobs that a second process would find in the

@@ -67,10 +67,11 @@ class ReadAhead {
 }  // namespace
 
 FileSaver::FileSaver(repo::Repository& repo, const BackupOptions& opts,
-                     Counters& counters, int readers)
+                     Counters& counters, const ErrorSink& errors, int readers)
     : repo_(repo),
       opts_(opts),
       counters_(counters),
+      errors_(errors),
       read_ahead_pool_(std::max(4, readers), 256),
       cpu_pool_(Cores(), static_cast<size_t>(Cores())),
       large_file_slots_(std::max(2, Cores())) {}

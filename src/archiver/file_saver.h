@@ -7,6 +7,7 @@
 #include <string>
 
 #include "archiver/archiver.h"
+#include "base/error_sink.h"
 #include "base/result.h"
 #include "base/thread_pool.h"
 #include "model/node.h"
@@ -31,7 +32,7 @@ struct Counters {
 class FileSaver {
  public:
   FileSaver(repo::Repository& repo, const BackupOptions& opts,
-            Counters& counters, int readers);
+            Counters& counters, const ErrorSink& errors, int readers);
 
   // Reads the file open at fd and sets node.content (node.size is what its
   // stat said). A file that changed size while read keeps what was read, with
@@ -39,12 +40,13 @@ class FileSaver {
   Result<void> Save(int fd, const std::string& path, model::Node& node);
 
  private:
-  bool Cancelled() const { return opts_.cancel && opts_.cancel->load(); }
+  bool Cancelled() const { return errors_.Stopped(); }
   void Got(size_t n);
 
   repo::Repository& repo_;
   const BackupOptions& opts_;
   Counters& counters_;
+  const ErrorSink& errors_;
   ThreadPool read_ahead_pool_;  // preads of large files; its tasks never wait
   // Its tasks wait only for upload slots.
   ThreadPool cpu_pool_;

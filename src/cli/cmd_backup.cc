@@ -113,10 +113,11 @@ Result<int> RunBackup(const BackupCliOptions& o, Context& ctx) {
   }
   std::mutex err_mu;
   std::vector<std::pair<std::string, std::string>> errors;
-  opts.on_error = [&](const std::string& path, const Error& e) {
+  opts.on_error = [&](const std::string& path, const Error& e) -> Result<void> {
     std::lock_guard lock(err_mu);
     errors.emplace_back(path, e.message);
     ctx.WarnLine("error: " + Printable(e.message));
+    return Ok();
   };
   opts.progress = &progress;
   opts.cancel = &ctx.cancel;

@@ -40,10 +40,11 @@ Result<int> RunRestore(const RestoreCliOptions& o, Context& ctx) {
   opts.workers = o.workers;
   std::mutex mu;
   std::vector<std::pair<std::string, std::string>> errors;
-  opts.on_error = [&](const std::string& path, const Error& e) {
+  opts.on_error = [&](const std::string& path, const Error& e) -> Result<void> {
     std::lock_guard lock(mu);
     errors.emplace_back(path, e.message);
     ctx.WarnLine("error: " + Printable(e.message));
+    return Ok();
   };
   restorer::RestoreProgress progress;
   progress.bytes_expected = sub.empty() ? snap.second.summary.bytes_total : 0;

@@ -99,10 +99,11 @@ Result<int> RunSyncCommand(const SyncCliOptions& o, Context& ctx) {
   std::mutex mu;
   std::vector<std::pair<std::string, std::string>> errors;
   std::vector<nlohmann::json> actions;
-  opts.on_error = [&](const std::string& rel, const Error& e) {
+  opts.on_error = [&](const std::string& rel, const Error& e) -> Result<void> {
     std::lock_guard lock(mu);
     errors.emplace_back(rel, e.message);
     ctx.WarnLine("error: " + Printable(e.message));
+    return Ok();
   };
   opts.on_warning = [&](const std::string& text) {
     if (!ctx.global.quiet) ctx.WarnLine("warning: " + Printable(text));

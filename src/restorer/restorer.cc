@@ -83,6 +83,7 @@ class Restorer {
   Restorer(repo::Repository& repo, const RestoreOptions& opts)
       : repo_(repo),
         opts_(opts),
+        errors_(opts.on_error, opts.cancel),
         pool_(std::max(1, opts.workers), 1024),
         as_root_(::geteuid() == 0),
         max_batch_files_(BatchFilesForFdLimit()) {}
@@ -94,12 +95,14 @@ class Restorer {
     std::string rel;  // relative to the target, "" for the target itself
     Node node;
   };
-  bool Cancelled() const { return opts_.cancel && opts_.cancel->load(); }
+  bool Cancelled() const { return errors_.Stopped(); }
   void ReportError(const std::string& path, const Error& e) {
-    std::lock_guard lock(mu_);
-    ++result_.errors;
-    if (opts_.progress) ++opts_.progress->errors;
-    if (opts_.on_error) opts_.on_error(path, e);
+    {
+      std::lock_guard lock(mu_);
+      ++result_.errors;
+      if (opts_.progress) ++opts_.progress->errors;
+    }
+    errors_.Report(path, e);
   }
   bool Selected(const std::string& snap_path, bool is_dir, bool* descend) const;
   Result<void> RestoreTree(int dirfd, const Id& tree_id,
@@ -151,6 +154,7 @@ class Restorer {
 
   repo::Repository& repo_;
   const RestoreOptions& opts_;
+  ErrorSink errors_;
   ThreadPool pool_;
   bool as_root_;
   std::mutex mu_;
@@ -681,6 +685,7 @@ Result<RestoreResult> Restorer::Run(const model::Snapshot& snap) {
     }
   }
   ::close(target_fd_);
+  if (auto refusal = errors_.refusal()) return *refusal;
   RETURN_IF_ERROR(walked);
   if (Cancelled()) return MakeError(ErrorCode::kCancelled, "interrupted");
   return result_;

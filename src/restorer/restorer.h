@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "base/error_sink.h"
 #include "base/result.h"
 #include "model/snapshot.h"
 #include "repo/repository.h"
@@ -43,7 +44,9 @@ struct RestoreOptions {
       false;  // re-read every restored file and compare with its blobs
   bool dry_run = false;
   int workers = 8;
-  std::function<void(const std::string& path, const Error& error)> on_error;
+  // Every per-file error, from many threads: Ok goes on, an error stops the
+  // restore, which then fails with it.
+  OnError on_error;
   RestoreProgress* progress = nullptr;
   const std::atomic<bool>* cancel = nullptr;
 };

@@ -43,7 +43,9 @@ class Lister {
 
   explicit Lister(const WalkOptions& o) : opts_(o) {}
 
-  bool Cancelled() const { return opts_.cancel && opts_.cancel->load(); }
+  bool Cancelled() const {
+    return refused_.load() || (opts_.cancel && opts_.cancel->load());
+  }
   bool Skip(const Dir&, const std::string& rel, const std::string& name) {
     if (rel != name || name != opts_.reserved_name) return false;
     Warn(name + ": skipped (the name of the sync manifest)");
@@ -93,7 +95,7 @@ class Lister {
       result_.vanished.push_back(rel);
       return;
     }
-    if (opts_.on_error) opts_.on_error(rel, e);
+    if (opts_.on_error && !opts_.on_error(rel, e)) refused_ = true;
     std::lock_guard lock(mu_);
     result_.incomplete.push_back(rel);
   }
@@ -119,6 +121,7 @@ class Lister {
   }
 
   const WalkOptions& opts_;
+  std::atomic<bool> refused_{false};
   std::mutex mu_;
   WalkResult result_;
 };

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "base/error_sink.h"
 #include "base/result.h"
 #include "fs/file_system.h"
 #include "fs/open.h"
@@ -27,8 +28,9 @@ struct WalkOptions {
   bool warn_links = true;        // warn about each skipped symlink
   // Names skipped at the root (the manifest).
   std::string reserved_name;
-  // Per-entry problems; the walk goes on. Called from many threads.
-  std::function<void(const std::string& rel, const Error& e)> on_error;
+  // Per-entry problems, from many threads: Ok goes on; an error stops the
+  // walk (no new directory or entry is read).
+  OnError on_error;
   std::function<void(const std::string& text)> on_warning;
   std::atomic<std::uint64_t>* counter = nullptr;  // entries seen
   const std::atomic<bool>* cancel = nullptr;

@@ -222,6 +222,7 @@ class Syncer {
   Syncer(S3Client& client, const SyncOptions& opts)
       : client_(client),
         opts_(opts),
+        errors_sink_(opts.on_error, opts.cancel),
         budget_(opts.memory_limit),
         large_(opts.large_parallel),
         as_root_(::geteuid() == 0) {}
@@ -229,11 +230,11 @@ class Syncer {
   Result<SyncResult> Run();
 
  private:
-  bool Cancelled() const { return opts_.cancel && opts_.cancel->load(); }
+  bool Cancelled() const { return errors_sink_.Stopped(); }
   void ReportError(const std::string& rel, const Error& e) {
     ++errors_;
     if (opts_.progress) ++opts_.progress->errors;
-    if (opts_.on_error) opts_.on_error(rel, e);
+    errors_sink_.Report(rel, e);
   }
   void Warn(const std::string& text) {
     if (opts_.on_warning) opts_.on_warning(text);
@@ -267,6 +268,7 @@ class Syncer {
 
   S3Client& client_;
   const SyncOptions& opts_;
+  ErrorSink errors_sink_;
   Filter filter_;
   Budget budget_;
   Slots large_;
@@ -808,8 +810,10 @@ Result<SyncResult> Syncer::Run() {
   w.warn_links = opts_.upload;
   w.keep_empty_dirs = opts_.upload && opts_.keep_empty_dirs;
   w.reserved_name = opts_.upload ? kManifestName : "";
-  w.on_error = [&](const std::string& rel, const Error& e) {
+  w.on_error = [&](const std::string& rel, const Error& e) -> Result<void> {
     ReportError(rel, e);
+    if (auto refusal = errors_sink_.refusal()) return *refusal;
+    return Ok();
   };
   w.on_warning = [&](const std::string& t) { Warn(t); };
   w.counter = opts_.progress ? &opts_.progress->scanned : nullptr;
@@ -950,6 +954,7 @@ Result<SyncResult> Syncer::Run() {
     }
     ::close(root_);
   }
+  if (auto refusal = errors_sink_.refusal()) return *refusal;
   if (Cancelled()) return MakeError(ErrorCode::kCancelled, "interrupted");
   result.copied = copied_;
   result.copied_bytes = copied_bytes_;

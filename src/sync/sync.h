@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "base/error_sink.h"
 #include "base/result.h"
 #include "storage/s3/s3_client.h"
 #include "sync/plan.h"
@@ -65,7 +66,9 @@ struct SyncOptions {
   std::function<void(const std::string& action, const std::string& rel,
                      const std::string& why)>
       on_action;
-  std::function<void(const std::string& rel, const Error& e)> on_error;
+  // Every per-file error, from many threads: Ok goes on, an error stops the
+  // sync (nothing more is copied or deleted), which then fails with it.
+  OnError on_error;
   std::function<void(const std::string& text)> on_warning;
   SyncProgress* progress = nullptr;
   const std::atomic<bool>* cancel = nullptr;

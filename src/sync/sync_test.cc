@@ -12,6 +12,7 @@
 #include "base/file_util.h"
 #include "base/testing/mutate.h"
 #include "codec/compress.h"
+#include "fs/file_system.h"
 #include "sync/local_fs.h"
 #include "sync/manifest.h"
 #include "sync/names.h"
@@ -376,9 +377,10 @@ TEST(WalkTest, UnreadableDirectoriesAreReportedAsIncomplete) {
   WalkOptions o;
   std::vector<std::string> errors;
   std::mutex mu;
-  o.on_error = [&](const std::string& rel, const Error&) {
+  o.on_error = [&](const std::string& rel, const Error&) -> Result<void> {
     std::lock_guard lock(mu);
     errors.push_back(rel);
+    return Ok();
   };
   auto r = WalkTree(root, o);
   ::chmod((root + "/locked").c_str(), 0755);
@@ -387,6 +389,55 @@ TEST(WalkTest, UnreadableDirectoriesAreReportedAsIncomplete) {
   EXPECT_EQ(errors, (std::vector<std::string>{"locked"}));
   ASSERT_EQ(r->entries.size(), 1u);
   EXPECT_EQ(r->entries[0].rel, "f");
+  std::filesystem::remove_all(root);
+}
+
+// A file system on which the directories "a1" and "a2" cannot be opened
+// (EACCES), as mode 000 does to anyone but root.
+class LockedDirFileSystem : public fs::FileSystem {
+ public:
+  int OpenDirAt(int dirfd, const std::string& name,
+                const std::string& path) override {
+    if (path == "a1" || path == "a2") return -EACCES;
+    return FileSystem::OpenDirAt(dirfd, name, path);
+  }
+};
+
+TEST(WalkTest, AnErrorTheCallerRefusesStopsTheWalk) {
+  // Given two directories the walk cannot open, when the error callback
+  // accepts errors, then both are incomplete; when it refuses the first, then
+  // the walk stops: at most one more error arrives (from a reader already
+  // running), and what was not read is not claimed complete.
+  std::string root = std::filesystem::temp_directory_path() /
+                     ("sync-refuse-" + HexEncode(RandomBytes(6)));
+  ASSERT_TRUE(MakeDirs(root + "/a1/sub", 0755));
+  ASSERT_TRUE(MakeDirs(root + "/a2/sub", 0755));
+  for (int i = 0; i < 50; ++i)
+    ASSERT_TRUE(MakeDirs(root + "/d" + std::to_string(i) + "/x", 0755));
+  LockedDirFileSystem files;
+  WalkOptions o;
+  o.files = &files;
+  o.threads = 1;
+  o.keep_empty_dirs = true;
+  std::atomic<int> calls{0};
+  o.on_error = [&](const std::string&, const Error&) -> Result<void> {
+    ++calls;
+    return Ok();
+  };
+  auto all = WalkTree(root, o);
+  ASSERT_TRUE(all);
+  EXPECT_EQ(all->incomplete, (std::vector<std::string>{"a1", "a2"}));
+  EXPECT_EQ(all->entries.size(), 50u);
+  EXPECT_EQ(calls.load(), 2);
+  calls = 0;
+  o.on_error = [&](const std::string& rel, const Error&) -> Result<void> {
+    ++calls;
+    return MakeError(ErrorCode::kIo, "stop at " + rel);
+  };
+  auto stopped = WalkTree(root, o);
+  ASSERT_TRUE(stopped);
+  EXPECT_LE(calls.load(), 2);
+  EXPECT_LT(stopped->entries.size(), all->entries.size());
   std::filesystem::remove_all(root);
 }
 
