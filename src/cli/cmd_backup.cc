@@ -203,12 +203,15 @@ void RegisterBackup(CLI::App& app, Context& ctx) {
   c->add_flag("--force", o->force,
               "Re-read all files, ignoring the parent snapshot");
   c->add_option("--readers,--workers", o->readers,
-                "Entries stat'ed and read in parallel (default 16)");
+                "Entries stat'ed and read in parallel (default 16)")
+      ->check(CLI::Range(1, 1024));
   c->add_option("--walkers", o->walkers,
-                "Directories scanned in parallel (default 32)");
+                "Directories scanned in parallel (default 32)")
+      ->check(CLI::Range(1, 1024));
   c->add_option(
-      "--uploads", o->uploads,
-      "Packs uploaded in parallel (default: the backend's, S3 32, local 4)");
+       "--uploads", o->uploads,
+       "Packs uploaded in parallel (default: the backend's, S3 32, local 4)")
+      ->check(CLI::Range(0, 256));
   c->add_option("--checkpoint-interval", o->checkpoint_interval,
                 "Seconds between checkpoints: partial snapshots that a run "
                 "killed without warning resumes from (default 300, 0 = none)")

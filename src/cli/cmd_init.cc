@@ -2,6 +2,8 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <charconv>
+
 #include "base/test_hooks.h"
 #include "cli/context.h"
 #include "repo/lock.h"
@@ -125,19 +127,40 @@ Result<int> RunKey(const std::string& action, const std::string& id,
 }
 }  // namespace
 
+// scrypt's N: a power of two from 2^10 to 2^20 (with r = 8, 1 GiB of memory
+// at the top; the default 2^15 takes 32 MiB).
+CLI::Validator ScryptN() {
+  return CLI::Validator(
+      [](std::string& v) -> std::string {
+        std::uint64_t n = 0;
+        auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+        if (ec != std::errc() || p != v.data() + v.size() || n < (1u << 10) ||
+            n > (1u << 20) || (n & (n - 1)) != 0)
+          return "scrypt N must be a power of two from 1024 to 1048576, not " +
+                 v;
+        return "";
+      },
+      "POWER OF TWO 1024..1048576");
+}
+
 void RegisterInit(CLI::App& app, Context& ctx) {
   auto o = std::make_shared<InitOptions>();
   CLI::App* c = app.add_subcommand("init", "Create a new repository");
   c->add_option("--pack-size", o->pack_size_mib,
-                "Target pack size in MiB (default 16)");
+                "Target pack size in MiB (default 16)")
+      ->check(CLI::Range(1, 1024));
   c->add_option("--chunk-min", o->chunk_min_kib,
-                "Minimum chunk size in KiB (default 512)");
+                "Minimum chunk size in KiB (default 512)")
+      ->check(CLI::Range(64, 65536));
   c->add_option("--chunk-avg", o->chunk_avg_kib,
-                "Average chunk size in KiB, a power of two (default 1024)");
+                "Average chunk size in KiB, a power of two (default 1024)")
+      ->check(CLI::Range(64, 65536));
   c->add_option("--chunk-max", o->chunk_max_kib,
-                "Maximum chunk size in KiB (default 8192)");
+                "Maximum chunk size in KiB (default 8192)")
+      ->check(CLI::Range(64, 65536));
   c->add_option("--scrypt-n", o->scrypt_n,
-                "scrypt cost N for the key (default 32768)");
+                "scrypt cost N for the key (default 32768)")
+      ->check(ScryptN());
   c->callback([&ctx, o] { ctx.run = [&ctx, o] { return RunInit(*o, ctx); }; });
 
   auto action = std::make_shared<std::string>();
@@ -149,7 +172,8 @@ void RegisterInit(CLI::App& app, Context& ctx) {
       ->required()
       ->check(CLI::IsMember({"add", "list", "remove", "passwd"}));
   k->add_option("id", *id, "Key ID (prefix) for remove");
-  k->add_option("--scrypt-n", *n, "scrypt cost N for a new key");
+  k->add_option("--scrypt-n", *n, "scrypt cost N for a new key")
+      ->check(ScryptN());
   k->callback([&ctx, action, id, n] {
     ctx.run = [&ctx, action, id, n] { return RunKey(*action, *id, *n, ctx); };
   });

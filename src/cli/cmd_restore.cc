@@ -106,7 +106,8 @@ void RegisterRestore(CLI::App& app, Context& ctx) {
               "Re-read every restored file and check it against the snapshot");
   c->add_flag("-n,--dry-run", o->dry_run, "Only count what would be restored");
   c->add_option("--workers", o->workers,
-                "Files written in parallel (default 8)");
+                "Files written in parallel (default 8)")
+      ->check(CLI::Range(1, 1024));
   c->add_option("--host", o->host,
                 "With 'latest': only snapshots of this host");
   c->add_option("--path", o->paths,

@@ -199,16 +199,20 @@ void RegisterSync(CLI::App& app, Context& ctx) {
               "Copy symlinks as symlinks (default: skip with a warning)");
   c->add_flag("--keep-empty-dirs", o->keep_empty_dirs,
               "Keep empty directories as marker objects (KEY/)");
-  c->add_option("--transfers", o->transfers,
-                "Requests in flight (default 256)");
+  c->add_option("--transfers", o->transfers, "Requests in flight (default 256)")
+      ->check(CLI::Range(1, 4096));
   c->add_option("--walkers", o->walkers,
-                "Threads walking the local tree (default 32)");
+                "Threads walking the local tree (default 32)")
+      ->check(CLI::Range(1, 1024));
   c->add_option("--multipart-threshold", o->multipart_threshold_mib,
-                "Files from this size (MiB) go in parts (default 32)");
+                "Files from this size (MiB) go in parts (default 32)")
+      ->check(CLI::Range(5, 5 << 20));
   c->add_option("--part-size", o->part_size_mib,
-                "Part size in MiB (default 16, at least 5)");
+                "Part size in MiB (default 16, at least 5)")
+      ->check(CLI::Range(5, 5120));
   c->add_option("--part-parallel", o->part_parallel,
-                "Parts in flight per large file (default 4)");
+                "Parts in flight per large file (default 4)")
+      ->check(CLI::Range(1, 64));
   c->add_option(
       "--storage-class", o->storage_class,
       "Storage class of uploaded objects (STANDARD_IA, GLACIER_IR, ...)");

@@ -76,7 +76,8 @@ int main(int argc, char** argv) {
   app.add_flag("--s3-path-style", s3.path_style,
                "Path-style addressing instead of virtual-host style");
   app.add_option("--s3-connections", s3.connections,
-                 "S3 requests in flight (default 32)");
+                 "S3 requests in flight (default 32)")
+      ->check(CLI::Range(1, 1024));
   app.add_option("--s3-sse", s3.sse,
                  "Server-side encryption: AES256 or aws:kms");
   app.add_option("--s3-sse-kms-key-id", s3.sse_kms_key_id,
@@ -100,14 +101,17 @@ int main(int argc, char** argv) {
   app.add_option("--s3-request-timeout", s3.request_timeout_s,
                  "Seconds for a whole request, 0 = none (default)");
   app.add_option("--s3-max-attempts", s3.max_attempts,
-                 "Attempts per request on retryable errors (default 8)");
+                 "Attempts per request on retryable errors (default 8)")
+      ->check(CLI::Range(1, 100));
   RegisterCommands(app, ctx);
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? 0 : kExitUsage;
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    // One line naming the option and what is wrong with it.
+    std::fprintf(stderr, "efs2s3: %s\n", Printable(e.what()).c_str());
+    return kExitUsage;
   }
   int code = kExitError;
   try {

@@ -23,6 +23,7 @@ PYTHON="$(command -v /usr/bin/python3 || command -v python3)"
 # Exit codes (issue #2, one switch in the CLI).
 EXIT_OK=0
 EXIT_FATAL=1
+EXIT_USAGE=2
 EXIT_INCOMPLETE=3
 EXIT_NO_REPO=10
 EXIT_LOCKED=11

@@ -99,3 +99,42 @@ one_line_error() {
   run --separate-stderr "$EFS2S3" no-such-command
   (( status != 0 ))
 }
+
+@test "counts and sizes out of range exit 2 with one line, never abort" {
+  # Each of these aborted (SIGABRT) or overflowed before they were bounded.
+  init_repo
+  mkdir "$T/src"
+  echo x >"$T/src/f"
+  local -a bad=(
+    "backup $T/src --readers 99999999"
+    "backup $T/src --readers 0"
+    "backup $T/src --walkers 100000"
+    "backup $T/src --uploads 100000000"
+    "restore latest --target $T/r --workers 100000000"
+    "--s3-connections 100000 snapshots"
+    "--s3-max-attempts 0 snapshots"
+    "sync $T/src s3://bucket/p --part-size 1"
+    "sync $T/src s3://bucket/p --transfers 0"
+    "sync $T/src s3://bucket/p --part-parallel 1000"
+  )
+  for args in "${bad[@]}"; do
+    # shellcheck disable=SC2086
+    run --separate-stderr efs $args
+    [[ "$status" == "$EXIT_USAGE" ]] || { echo "$args: exit $status: $stderr" >&2; return 1; }
+    [[ "$stderr" == *"not in range"* ]] || { echo "$args: $stderr" >&2; return 1; }
+    one_line_error
+  done
+  for n in 0 1 3 1000 33554432 1099511627776 18446744073709551615 abc; do
+    REPO="$T/repo-$n"
+    run --separate-stderr efs init --scrypt-n "$n"
+    [[ "$status" == "$EXIT_USAGE" ]] || { echo "scrypt $n: exit $status: $stderr" >&2; return 1; }
+    [[ "$stderr" == *"scrypt N must be a power of two"* ]] || { echo "$stderr" >&2; return 1; }
+    [[ ! -e "$T/repo-$n" ]]
+  done
+  for p in 0 4096 5000; do
+    REPO="$T/repo-p$p"
+    run --separate-stderr efs init --pack-size "$p"
+    assert_status "$EXIT_USAGE"
+    [[ ! -e "$T/repo-p$p" ]]
+  done
+}
