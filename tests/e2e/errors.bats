@@ -138,3 +138,23 @@ one_line_error() {
     [[ ! -e "$T/repo-p$p" ]]
   done
 }
+
+@test "a repository location of an unknown kind is refused, not made a directory" {
+  mkdir "$T/cwd"
+  cd "$T/cwd"
+  for loc in "https://s3.amazonaws.com/b" "ftp://host/x" "s3:///prefix" "file://relative/x"; do
+    REPO="$loc"
+    run --separate-stderr efs init
+    [[ "$status" == "$EXIT_FATAL" ]] || { echo "$loc: exit $status: $stderr" >&2; return 1; }
+    one_line_error
+    [[ "$stderr" == *"$loc"* ]]
+  done
+  [[ -z "$(ls -A "$T/cwd")" ]] || { ls -la "$T/cwd" >&2; return 1; }
+  # file:///ABSOLUTE is the local path.
+  REPO="file://$T/repo"
+  run efs init
+  assert_status 0
+  [[ -f "$T/repo/config" ]]
+  REPO="$T/repo" run efs snapshots
+  assert_status 0
+}

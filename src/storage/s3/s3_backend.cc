@@ -233,7 +233,9 @@ Result<S3Location> ParseS3Location(const std::string& location) {
   else
     return MakeError(ErrorCode::kInvalidArgument,
                      location + ": not an s3: location");
-  while (!rest.empty() && rest.front() == '/') rest.erase(0, 1);
+  if (rest.empty() || rest.front() == '/')
+    return MakeError(ErrorCode::kInvalidArgument,
+                     location + ": names no bucket (s3://BUCKET/PREFIX)");
   S3Location loc;
   size_t slash = rest.find('/');
   loc.bucket = rest.substr(0, slash);

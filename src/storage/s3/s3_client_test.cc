@@ -441,6 +441,8 @@ TEST(S3LocationTest, Parses) {
   EXPECT_FALSE(ParseS3Location("s3://"));
   EXPECT_FALSE(ParseS3Location("s3://Upper/x"));
   EXPECT_FALSE(ParseS3Location("/local"));
+  EXPECT_FALSE(ParseS3Location("s3:///prefix"));  // no bucket, not "prefix"
+  EXPECT_FALSE(ParseS3Location("s3:/bucket"));
 }
 
 }  // namespace
