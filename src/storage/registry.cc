@@ -20,18 +20,19 @@ Result<std::unique_ptr<Backend>> Open(const std::string& location,
     path = path.substr(7);
     if (path.empty() || path.front() != '/')
       return MakeError(ErrorCode::kInvalidArgument,
-                       location + ": a file:// location needs an absolute path "
-                                  "(file:///srv/repo)");
+                       location +
+                           ": a file:// location needs an absolute path "
+                           "(file:///srv/repo)");
   } else if (path.rfind("local:", 0) == 0) {
     path = path.substr(6);
-  } else if (size_t colon = path.find("://");
-             colon != std::string::npos && colon > 0 &&
-             path.find('/') > colon) {
+  } else if (size_t colon = path.find("://"); colon != std::string::npos &&
+                                              colon > 0 &&
+                                              path.find('/') > colon) {
     // Not a path: a URL of a kind this program does not store to.
-    return MakeError(ErrorCode::kInvalidArgument,
-                     location + ": unknown location scheme \"" +
-                         path.substr(0, colon) +
-                         "\" (use s3://BUCKET/PREFIX, a path, or file:///PATH)");
+    return MakeError(
+        ErrorCode::kInvalidArgument,
+        location + ": unknown location scheme \"" + path.substr(0, colon) +
+            "\" (use s3://BUCKET/PREFIX, a path, or file:///PATH)");
   }
   return NewLocalBackend(path);
 }
