@@ -1,12 +1,20 @@
 #include "cli/context.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 
+#include "base/bytes.h"
+#include "base/fd.h"
 #include "base/file_util.h"
 #include "base/test_hooks.h"
 #include "storage/registry.h"
@@ -22,6 +30,123 @@ std::string Env(const char* name) {
 std::string StripNewline(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
   return s;
+}
+
+// A password is at most this long: a file or command that gives more
+// (/dev/zero, `yes`) is a mistake, not a password.
+constexpr size_t kMaxPassword = 4096;
+
+// The password file, at most kMaxPassword bytes (plus a newline).
+Result<std::string> ReadPasswordFile(const std::string& file) {
+  Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return PosixError("password file " + file, errno);
+  std::string out(kMaxPassword + 3, '\0');
+  size_t got = 0;
+  while (got < out.size()) {
+    ssize_t n = ::read(fd.get(), out.data() + got, out.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return PosixError("password file " + file, errno);
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+  }
+  out.resize(got);
+  out = StripNewline(std::move(out));
+  if (out.size() > kMaxPassword)
+    return MakeError(ErrorCode::kInvalidArgument,
+                     fmt::format("password file {}: longer than {} bytes", file,
+                                 kMaxPassword));
+  return out;
+}
+
+// Runs the password command (sh -c) and takes what it prints, within
+// `timeout` and kMaxPassword bytes; past either it is killed (its whole
+// process group).
+Result<std::string> RunPasswordCommand(const std::string& cmd,
+                                       std::chrono::seconds timeout) {
+  int pipefd[2];
+  if (::pipe2(pipefd, O_CLOEXEC) != 0)
+    return PosixError("password command", errno);
+  Fd rd(pipefd[0]), wr(pipefd[1]);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, wr.get(), STDOUT_FILENO);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup(&attr, 0);
+  const char* argv[] = {"sh", "-c", cmd.c_str(), nullptr};
+  pid_t pid = -1;
+  int err = ::posix_spawn(&pid, "/bin/sh", &fa, &attr,
+                          const_cast<char* const*>(argv), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  wr.Reset();
+  if (err != 0)
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "password command could not be started");
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string out;
+  std::optional<Error> problem;
+  char buf[4096];
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    deadline - std::chrono::steady_clock::now())
+                    .count();
+    if (left <= 0) {
+      problem = MakeError(ErrorCode::kInvalidArgument,
+                          fmt::format("password command gave no password "
+                                      "within {} s (killed)",
+                                      timeout.count()));
+      break;
+    }
+    pollfd p{rd.get(), POLLIN, 0};
+    int r = ::poll(&p, 1, static_cast<int>(std::min<long>(left, 1000)));
+    if (r < 0 && errno != EINTR) {
+      problem = PosixError("password command", errno);
+      break;
+    }
+    if (r <= 0) continue;
+    ssize_t n = ::read(rd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;  // end of its output
+    out.append(buf, static_cast<size_t>(n));
+    if (out.size() > kMaxPassword + 2) {
+      problem = MakeError(ErrorCode::kInvalidArgument,
+                          fmt::format("password command: output longer than "
+                                      "{} bytes (killed)",
+                                      kMaxPassword));
+      break;
+    }
+  }
+  if (problem) ::kill(-pid, SIGKILL);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (problem) return *problem;
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    return MakeError(
+        ErrorCode::kInvalidArgument,
+        "password command failed (exit status " +
+            std::to_string(WIFEXITED(status) ? WEXITSTATUS(status)
+                                             : 128 + WTERMSIG(status)) +
+            ")");
+  return StripNewline(std::move(out));
+}
+
+// How long a password command may take: EFS2S3_PASSWORD_TIMEOUT seconds
+// (default 60).
+std::chrono::seconds PasswordTimeout() {
+  std::string v = Env("EFS2S3_PASSWORD_TIMEOUT");
+  if (auto n = ParseUint(v); n && *n > 0 && *n <= 86400)
+    return std::chrono::seconds(*n);
+  return std::chrono::seconds(60);
+}
+
+Result<std::string> NotEmpty(Result<std::string> pw, const char* source) {
+  if (pw && pw->empty())
+    return MakeError(ErrorCode::kInvalidArgument,
+                     fmt::format("empty password (from {})", source));
+  return pw;
 }
 
 Result<std::string> ReadFromTerminal(const char* prompt) {
@@ -54,36 +179,21 @@ Result<std::string> Context::Password(bool confirm, const char* prompt) {
   if (std::string p = Env("EFS2S3_PASSWORD"); !p.empty()) return p;
   std::string file = global.password_file.empty() ? Env("EFS2S3_PASSWORD_FILE")
                                                   : global.password_file;
-  if (!file.empty()) {
-    auto data = ReadFile(file);
-    if (!data) return data.error().Wrap("password file");
-    return StripNewline(std::string(AsString(*data)));
-  }
+  if (!file.empty())
+    return NotEmpty(ReadPasswordFile(file), "the password file");
   std::string cmd = global.password_command.empty()
                         ? Env("EFS2S3_PASSWORD_COMMAND")
                         : global.password_command;
-  if (!cmd.empty()) {
-    FILE* p = ::popen(cmd.c_str(), "r");
-    if (!p)
-      return MakeError(ErrorCode::kInvalidArgument,
-                       "password command could not be started");
-    std::string out;
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-    int status = ::pclose(p);
-    if (status != 0)
-      return MakeError(ErrorCode::kInvalidArgument,
-                       "password command failed (exit status " +
-                           std::to_string(WEXITSTATUS(status)) + ")");
-    return StripNewline(out);
-  }
+  if (!cmd.empty())
+    return NotEmpty(RunPasswordCommand(cmd, PasswordTimeout()),
+                    "the password command");
   if (!::isatty(STDIN_FILENO))
     return MakeError(
         ErrorCode::kInvalidArgument,
         "no password given (set EFS2S3_PASSWORD, EFS2S3_PASSWORD_FILE, "
         "--password-file or --password-command)");
-  ASSIGN_OR_RETURN(std::string pw, ReadFromTerminal(prompt));
+  ASSIGN_OR_RETURN(std::string pw,
+                   NotEmpty(ReadFromTerminal(prompt), "the terminal"));
   if (confirm) {
     ASSIGN_OR_RETURN(std::string again,
                      ReadFromTerminal("enter password again: "));

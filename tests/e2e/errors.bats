@@ -158,3 +158,34 @@ one_line_error() {
   REPO="$T/repo" run efs snapshots
   assert_status 0
 }
+
+@test "password sources are bounded in size and time, and an empty one is named" {
+  init_repo
+  local pw=$EFS2S3_PASSWORD
+  unset EFS2S3_PASSWORD
+  run --separate-stderr efs --password-file /dev/zero snapshots
+  assert_status "$EXIT_FATAL"
+  one_line_error
+  [[ "$stderr" == *"password file /dev/zero: longer than 4096 bytes"* ]]
+  run --separate-stderr efs --password-command yes snapshots
+  assert_status "$EXIT_FATAL"
+  [[ "$stderr" == *"password command: output longer than 4096 bytes (killed)"* ]]
+  # A command that hangs is killed, with its children (sleep is one).
+  EFS2S3_PASSWORD_TIMEOUT=1 run --separate-stderr efs \
+    --password-command "sleep 300; echo $pw" snapshots
+  assert_status "$EXIT_FATAL"
+  [[ "$stderr" == *"password command gave no password within 1 s (killed)"* ]]
+  ! pgrep -f "sleep 300" >/dev/null
+  : >"$T/empty"
+  run --separate-stderr efs --password-file "$T/empty" snapshots
+  assert_status "$EXIT_FATAL"
+  [[ "$stderr" == *"empty password (from the password file)"* ]]
+  run --separate-stderr efs --password-command "true" snapshots
+  [[ "$stderr" == *"empty password (from the password command)"* ]]
+  # And the good ones still work.
+  printf '%s\n' "$pw" >"$T/pw"
+  run efs --password-file "$T/pw" snapshots
+  assert_status 0
+  run efs --password-command "echo $pw" snapshots
+  assert_status 0
+}
