@@ -57,6 +57,7 @@ Error PosixError(std::string_view context, int err) {
       break;
     case EACCES:
     case EPERM:
+    case EROFS:
       code = ErrorCode::kPermission;
       break;
     case EINTR:

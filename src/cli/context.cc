@@ -205,9 +205,26 @@ Result<std::string> Context::Password(bool confirm, const char* prompt) {
 
 repo::OpenOptions Context::CacheOptions() const {
   repo::OpenOptions o;
-  if (!global.no_cache)
-    o.cache_dir =
-        global.cache_dir.empty() ? repo::DefaultCacheDir() : global.cache_dir;
+  if (global.no_cache) return o;
+  std::string dir =
+      global.cache_dir.empty() ? repo::DefaultCacheDir() : global.cache_dir;
+  // A cache this user cannot write (another user's, a read-only home) is not
+  // a reason to fail: the command runs without one, a little slower.
+  Result<void> usable = MakeDirs(dir);
+  if (usable) {
+    auto probe = OpenTempFile(dir);
+    if (probe)
+      ::close(*probe);
+    else
+      usable = probe.error();
+  }
+  if (!usable) {
+    if (!global.quiet)
+      WarnLine("warning: cache " + Printable(dir) + " is not writable (" +
+               Printable(usable.error().message) + "): running without a cache");
+    return o;
+  }
+  o.cache_dir = dir;
   return o;
 }
 
@@ -234,8 +251,18 @@ Result<repo::Repository*> Context::OpenRepository(LockMode lock) {
   if (lock != LockMode::kNone && !global.no_lock) {
     // Lets a test run another command between loading the index and locking.
     test_hooks::Gate("OPENED");
-    ASSIGN_OR_RETURN(lock_,
-                     repo::AcquireLock(*repo_, lock == LockMode::kExclusive));
+    auto locked = repo::AcquireLock(*repo_, lock == LockMode::kExclusive);
+    if (!locked && lock == LockMode::kShared &&
+        locked.error().code == ErrorCode::kPermission) {
+      // A repository this user may only read (a read-only mount, a bucket
+      // policy without PutObject) can still be read without a lock.
+      Error e = locked.error();
+      e.message += " (the repository cannot be written: --no-lock reads it "
+                   "without a lock)";
+      return e;
+    }
+    if (!locked) return locked.error();
+    lock_ = std::move(*locked);
     // The index was loaded before the lock was held: a prune that ran in
     // between may have deleted packs it names (a backup would then deduplicate
     // against them), and a backup that finished in between added index files a

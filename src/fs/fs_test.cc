@@ -34,10 +34,13 @@ class FsTest : public ::testing::Test {
   }
   void TearDown() override {
     // chmod 000 directories of a test are made readable again first.
+    // Only real directories: chmod follows symlinks, and tests make
+    // symlinks to /tmp and /etc.
     for (auto it = stdfs::recursive_directory_iterator(
              root_, stdfs::directory_options::skip_permission_denied);
          it != stdfs::recursive_directory_iterator(); ++it)
-      ::chmod(it->path().c_str(), 0755);
+      if (it->symlink_status().type() == stdfs::file_type::directory)
+        ::chmod(it->path().c_str(), 0755);
     stdfs::remove_all(root_);
   }
   void Write(const std::string& rel, const std::string& data) {

@@ -189,3 +189,28 @@ one_line_error() {
   run efs --password-command "echo $pw" snapshots
   assert_status 0
 }
+
+@test "a repository the user can only read: the lock error points at --no-lock, which works" {
+  require_nobody
+  nobody_dir
+  mkdir "$U/src"
+  echo data >"$U/src/f"
+  # The repository belongs to root; uid 65534 may read it but not write locks.
+  efs init
+  efs backup "$U/src" >/dev/null
+  chmod -R a+rX "$REPO"
+  # restore and check take a shared lock, which is an object to write.
+  run --separate-stderr as_nobody "$EFS2S3" -r "$REPO" -q restore latest --target "$U/out"
+  assert_status "$EXIT_FATAL"
+  one_line_error
+  [[ "$stderr" == *"--no-lock reads it without a lock"* ]]
+  [[ ! -e "$U/out" ]]
+  # The cache is root's too: the commands run without it, and say so.
+  run --separate-stderr as_nobody "$EFS2S3" -r "$REPO" snapshots
+  assert_status 0
+  [[ "$stderr" == "warning: cache $U/cache/efs2s3 is not writable"*"running without a cache"* ]]
+  run as_nobody "$EFS2S3" -r "$REPO" --no-lock restore latest --target "$U/out"
+  assert_status 0
+  cmp "$U/src/f" "$U/out$U/src/f"
+  rm -rf "$U"
+}
