@@ -221,7 +221,8 @@ repo::OpenOptions Context::CacheOptions() const {
   if (!usable) {
     if (!global.quiet)
       WarnLine("warning: cache " + Printable(dir) + " is not writable (" +
-               Printable(usable.error().message) + "): running without a cache");
+               Printable(usable.error().message) +
+               "): running without a cache");
     return o;
   }
   o.cache_dir = dir;
@@ -257,8 +258,9 @@ Result<repo::Repository*> Context::OpenRepository(LockMode lock) {
       // A repository this user may only read (a read-only mount, a bucket
       // policy without PutObject) can still be read without a lock.
       Error e = locked.error();
-      e.message += " (the repository cannot be written: --no-lock reads it "
-                   "without a lock)";
+      e.message +=
+          " (the repository cannot be written: --no-lock reads it "
+          "without a lock)";
       return e;
     }
     if (!locked) return locked.error();
