@@ -109,6 +109,14 @@ TEST(ScheduleTest, ErrorsNameTheField) {
   EXPECT_NE(bad("*/0 * * * *").find("bad step"), std::string::npos);
   EXPECT_NE(bad("@sometimes").find("unknown schedule"), std::string::npos);
   EXPECT_NE(bad("@every 5x").find("unknown unit"), std::string::npos);
+  // Schedules that would never fire.
+  EXPECT_NE(bad("0 0 31 2 *").find("never fires"), std::string::npos);
+  EXPECT_NE(bad("0 0 30,31 2 *").find("never fires"), std::string::npos);
+  EXPECT_NE(bad("0 0 31 4,6,9,11 *").find("never fires"), std::string::npos);
+  // ... and ones that do: Feb 29 in leap years, the weekday rule, a mix.
+  EXPECT_EQ(bad("0 0 29 2 *"), "accepted");
+  EXPECT_EQ(bad("0 0 31 2 MON"), "accepted");
+  EXPECT_EQ(bad("0 0 31 2,3 *"), "accepted");
 }
 
 TEST(IntervalTest, ParseAndFormat) {
