@@ -166,8 +166,9 @@ class Restorer {
   std::map<std::pair<std::uint64_t, std::uint64_t>, std::string> link_first_;
   std::vector<std::pair<std::string, std::string>> links_;  // (existing, new)
   int target_fd_ = -1;
-  size_t max_batch_files_;     // files of a batch are open at once
-  std::future<void> running_;  // the batch being restored
+  size_t max_batch_files_;         // files of a batch are open at once
+  ThreadPool batch_runner_{1, 1};  // runs one batch beside the walk
+  std::future<void> running_;      // the batch being restored
 };
 
 bool Restorer::Selected(const std::string& snap_path, bool is_dir,
@@ -413,10 +414,9 @@ void Restorer::RunBatch() {
   // One batch runs while the walk assembles the next (loading trees, making
   // directories): the walk waits only when a second batch is ready.
   WaitBatch();
-  running_ = std::async(std::launch::async,
-                        [this, batch = std::move(batch_)]() mutable {
-                          ExecuteBatch(std::move(batch));
-                        });
+  running_ = batch_runner_.Submit([this, batch = std::move(batch_)]() mutable {
+    ExecuteBatch(std::move(batch));
+  });
   batch_.clear();
   batch_bytes_ = 0;
 }
