@@ -135,6 +135,7 @@ class Archiver {
   std::optional<Tree> LoadParentTree(const Node* parent);
   std::optional<Node> VisitFile(const fs::Entry& e, int dirfd, Node node,
                                 ParentRef parents);
+  Result<void> SaveStable(int fd, const fs::Entry& e, Node& node);
   Result<Id> SaveTree(const Tree& tree);
   Result<std::vector<std::string>> AbsolutePaths();
   Result<Id> SaveTrie(const PathTrie& trie, int dirfd, Dir& dir);
@@ -259,7 +260,7 @@ std::optional<Node> Archiver::VisitFile(const fs::Entry& e, int dirfd,
   }
   auto x = fs::ReadXattrs(fd.get(), e.path);
   if (x) node.xattrs = std::move(*x);
-  auto saved = saver_.Save(fd.get(), e.path, node);
+  auto saved = SaveStable(fd.get(), e, node);
   if (!saved) {
     if (saved.error().code == ErrorCode::kCancelled) return std::nullopt;
     ReportError(e.path, saved.error());
@@ -273,6 +274,41 @@ std::optional<Node> Archiver::VisitFile(const fs::Entry& e, int dirfd,
   // Lets a test interrupt a backup that has saved a file and has more to do.
   test_hooks::Gate("BACKUP_FILE_SAVED");
   return node;
+}
+
+// Same file, same content as far as its metadata tells: size, mtime, ctime.
+static bool SameVersion(const struct stat& a, const struct stat& b) {
+  return a.st_ino == b.st_ino && a.st_size == b.st_size &&
+         a.st_mtim.tv_sec == b.st_mtim.tv_sec &&
+         a.st_mtim.tv_nsec == b.st_mtim.tv_nsec &&
+         a.st_ctim.tv_sec == b.st_ctim.tv_sec &&
+         a.st_ctim.tv_nsec == b.st_ctim.tv_nsec;
+}
+
+// Reads the file open at fd into node, and again while its size, mtime or
+// ctime after a read differ from before it (a file written in place while it
+// was read would otherwise be stored as a mix of old and new bytes), at most
+// kReadAttempts times; then what the last read gave is kept and reported.
+Result<void> Archiver::SaveStable(int fd, const fs::Entry& e, Node& node) {
+  constexpr int kReadAttempts = 3;
+  struct stat before = e.st;
+  for (int attempt = 1;; ++attempt) {
+    Result<void> saved = saver_.Save(fd, e.path, node);
+    if (!saved && saved.error().code == ErrorCode::kCancelled) return saved;
+    struct stat after {};
+    if (::fstat(fd, &after) != 0) return PosixError(e.path, errno);
+    if (SameVersion(before, after)) return saved;
+    if (attempt == kReadAttempts)
+      return MakeError(ErrorCode::kIo,
+                       fmt::format("{}: changed while being read ({} reads); "
+                                   "stored as the last read found it",
+                                   e.path, kReadAttempts));
+    // Read the new version, with its metadata.
+    Node fresh = MakeNode(e.name, after);
+    fresh.xattrs = std::move(node.xattrs);
+    node = std::move(fresh);
+    before = after;
+  }
 }
 
 std::optional<DirState> Archiver::Enter(const Dir& parent, const fs::Entry& e) {

@@ -3,8 +3,10 @@
 // restore).
 #include "archiver/archiver.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <chrono>
 #include <filesystem>
@@ -217,6 +219,56 @@ TEST(ArchiverTest, AnErrorTheCallerRefusesStopsTheBackup) {
   ASSERT_FALSE(stopped);
   EXPECT_NE(stopped.error().message.find("refused: "), std::string::npos);
   EXPECT_NE(stopped.error().message.find("f3"), std::string::npos);
+  fs::remove_all(dir);
+}
+
+// A file system on which the file "moving" is rewritten in place (same size,
+// new bytes, new mtime) the first time it is opened: after the walk's lstat,
+// before its content is read.
+class RewritingFileSystem : public efs2s3::fs::FileSystem {
+ public:
+  int OpenFileAt(int dirfd, const std::string& name,
+                 const std::string& path) override {
+    if (name == "moving" && !done_.exchange(true)) {
+      std::ofstream(path, std::ios::binary | std::ios::in | std::ios::out)
+          << std::string(4000, 'N');
+      struct timespec t[2] = {{0, UTIME_OMIT}, {1700000000, 42}};
+      ::utimensat(AT_FDCWD, path.c_str(), t, 0);
+    }
+    return FileSystem::OpenFileAt(dirfd, name, path);
+  }
+
+ private:
+  std::atomic<bool> done_{false};
+};
+
+TEST(ArchiverTest, AFileThatChangesWhileReadIsReadAgainWithItsNewMetadata) {
+  // Given a file rewritten between the walk's lstat and its read, when it is
+  // backed up, then the snapshot holds the new content with the new mtime and
+  // size (not the old metadata over new bytes), and no error.
+  std::string dir = TempDir();
+  fs::path src = fs::path(dir) / "src";
+  fs::create_directories(src);
+  std::ofstream(src / "moving", std::ios::binary) << std::string(4000, 'o');
+  auto repo = NewRepo(dir, 256 << 10);
+  ASSERT_TRUE(repo) << repo.error().message;
+  RewritingFileSystem files;
+  BackupOptions opts;
+  opts.paths = {src.string()};
+  opts.files = &files;
+  auto r = RunBackup(**repo, opts);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->snapshot.summary.errors, 0u);
+  restorer::RestoreOptions ropts;
+  ropts.target = dir + "/out";
+  ropts.subpath = src.string();
+  auto restored = restorer::RunRestore(**repo, r->snapshot, ropts);
+  ASSERT_TRUE(restored) << restored.error().message;
+  EXPECT_EQ(Slurp(fs::path(ropts.target) / "moving"), std::string(4000, 'N'));
+  struct stat st {};
+  ASSERT_EQ(::stat((fs::path(ropts.target) / "moving").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mtim.tv_sec, 1700000000);
+  EXPECT_EQ(st.st_mtim.tv_nsec, 42);
   fs::remove_all(dir);
 }
 
