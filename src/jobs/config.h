@@ -41,6 +41,7 @@ struct EfsSource {
   std::string mount_point;     // "" = <state_dir>/mnt/<fs-id>
   std::string access_point;    // fsap-...: mounts with amazon-efs-utils
   std::string mount_options;   // "" = the recommended NFSv4.1 options
+  bool operator==(const EfsSource&) const = default;
 };
 
 struct Retention {
@@ -54,6 +55,7 @@ struct Retention {
            !keep_monthly && !keep_yearly && keep_within.empty() &&
            keep_tags.empty();
   }
+  bool operator==(const Retention&) const = default;
 };
 
 struct Maintenance {
@@ -66,6 +68,7 @@ struct Maintenance {
   std::vector<int> weekdays;
   std::string read_data_subset;  // check only: "5%", "1/10", "500M"
   std::string max_unused;        // prune only
+  bool operator==(const Maintenance&) const = default;
 };
 
 struct Job {
@@ -94,6 +97,7 @@ struct Job {
   // Global options passed on to every child ("--s3-endpoint", value).
   std::vector<std::pair<std::string, std::string>> s3_options;
   int line = 0;  // where the job is defined
+  bool operator==(const Job&) const = default;
 };
 
 struct Config {

@@ -69,6 +69,8 @@ class Schedule {
   // The five cron fields after macro expansion ("0 0 * * *" for @daily).
   const std::string& cron_fields() const { return fields_; }
 
+  bool operator==(const Schedule&) const = default;
+
  private:
   bool DayMatches(int mday, int mon, int wday) const;
 
