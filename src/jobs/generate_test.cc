@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 namespace efs2s3::jobs {
 namespace {
 
@@ -69,6 +71,98 @@ TEST(GenerateTest, CloudFormationNeedsItsOptions) {
   t = GenerateCloudFormation(j, o);
   ASSERT_TRUE(t);
   EXPECT_TRUE((*t)["Resources"].contains("LaunchTemplate"));
+}
+
+// What CloudFormation's Fn::Sub makes of a string with these variables:
+// ${NAME} replaced, ${!NAME} left as the literal ${NAME}.
+std::string Substitute(const std::string& text,
+                       const std::map<std::string, std::string>& vars) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text.compare(i, 2, "${") != 0) {
+      out += text[i];
+      continue;
+    }
+    size_t end = text.find('}', i);
+    std::string name = text.substr(i + 2, end - i - 2);
+    if (!name.empty() && name[0] == '!') {
+      out += "${" + name.substr(1) + "}";
+    } else {
+      auto it = vars.find(name);
+      EXPECT_NE(it, vars.end()) << name;
+      if (it != vars.end()) out += it->second;
+    }
+    i = end;
+  }
+  return out;
+}
+
+// The deployed configuration, once CloudFormation has filled in the stack
+// parameters, is one that config.cc reads, with the job's own strings intact.
+TEST(GenerateTest, CloudFormationConfigParsesBack) {
+  Job j;
+  j.name = "nightly";
+  j.host = "efs \"main\" ${H}";
+  j.tags = {"t\"q", "${x}", "a#b=c"};
+  j.excludes = {"*.tmp", "a\\b\nc"};
+  j.workers = 12;
+  j.retention.keep_last = 2;
+  j.retention.keep_within = "30d";
+  j.prune.max_unused = "5%";
+  AwsOptions o;
+  o.file_system_id = "fs-0123456789abcdef0";
+  o.bucket = "b";
+  o.prefix = "p/${q}";
+  o.subnets = {"subnet-1"};
+  o.security_groups = {"sg-1"};
+  const std::map<std::string, std::string> vars = {
+      {"BucketName", "b"},
+      {"AWS::Region", "eu-west-1"},
+      {"KeepDaily", "7"},
+      {"KeepWeekly", "5"},
+      {"KeepMonthly", "12"},
+      {"PruneWeekday", "sun"},
+      {"CheckReadDataSubset", "1%"},
+      {"KmsSse", ""},
+      {"AccessPoint", "fsap-1"},
+      {"PasswordSecretArn", "arn:s"},
+      {"BinaryUrl", "s3://t/e"},
+      {"LogGroup", "g"},
+      {"FailureTopic", "arn:t"}};
+  for (bool ec2 : {false, true}) {
+    o.ec2 = ec2;
+    auto t = GenerateCloudFormation(j, o);
+    ASSERT_TRUE(t) << t.error().message;
+    const auto& sub =
+        ec2 ? (*t)["Resources"]["LaunchTemplate"]["Properties"]
+                  ["LaunchTemplateData"]["UserData"]["Fn::Base64"]["Fn::Sub"]
+            : (*t)["Resources"]["TaskDefinition"]["Properties"]
+                  ["ContainerDefinitions"][0]["Environment"][0]["Value"]
+                  ["Fn::Sub"];
+    std::string text = Substitute(sub[0].get<std::string>(), vars);
+    if (ec2) {
+      size_t from = text.find("<<'EFS2S3_CONFIG'\n") + 18;
+      text = text.substr(from, text.find("EFS2S3_CONFIG\n", from) - from);
+    }
+    auto c = ParseConfig(text, "/etc/efs2s3/efs2s3.toml");
+    ASSERT_TRUE(c) << c.error().message << "\n" << text;
+    ASSERT_EQ(c->jobs.size(), 1u);
+    const Job& got = c->jobs[0];
+    EXPECT_EQ(got.repository, "s3://b/p/${q}");
+    EXPECT_EQ(got.host, j.host);
+    EXPECT_EQ(got.tags, j.tags);
+    EXPECT_EQ(got.excludes, j.excludes);
+    EXPECT_EQ(got.workers, 12);
+    EXPECT_EQ(got.retention.keep_daily, 7);
+    EXPECT_EQ(got.retention.keep_last, 2);
+    EXPECT_EQ(got.prune.weekdays, std::vector<int>{0});
+    EXPECT_EQ(got.prune.max_unused, "5%");
+    EXPECT_EQ(got.check.read_data_subset, "1%");
+    EXPECT_EQ(got.efs.has_value(), ec2);
+    if (ec2) {
+      EXPECT_EQ(got.efs->access_point, "fsap-1");
+    }
+  }
 }
 
 }  // namespace

@@ -1,0 +1,282 @@
+// The resources of `generate aws` other than roles: bucket, logs, access
+// point, the Fargate task definitions and failure rule, the EC2 launch
+// template, and the schedule's targets.
+#include "jobs/aws_template.h"
+
+namespace efs2s3::jobs::aws_template {
+
+std::string SubEscape(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    out += s[i];
+    if (s[i] == '$' && i + 1 < s.size() && s[i + 1] == '{') {
+      out += "{!";
+      ++i;
+    }
+  }
+  return out;
+}
+
+ojson ConfigSub(const std::string& text) {
+  ojson kms = {
+      {"Fn::If",
+       {"HasKms",
+        {{"Fn::Sub", "sse = \"aws:kms\"\nsse_kms_key_id = \"${KmsKeyArn}\"\n"}},
+        ""}}};
+  return {{"Fn::Sub", {text, {{"KmsSse", kms}}}}};
+}
+
+ojson Bucket() {
+  ojson encryption = {
+      {"Fn::If",
+       {"HasKms",
+        {{"SSEAlgorithm", "aws:kms"}, {"KMSMasterKeyID", Ref("KmsKeyArn")}},
+        {{"SSEAlgorithm", "AES256"}}}}};
+  return {{"Type", "AWS::S3::Bucket"},
+          {"Condition", "CreateTheBucket"},
+          {"DeletionPolicy", "Retain"},
+          {"UpdateReplacePolicy", "Retain"},
+          {"Properties",
+           {{"BucketName", Ref("BucketName")},
+            {"PublicAccessBlockConfiguration",
+             {{"BlockPublicAcls", true},
+              {"BlockPublicPolicy", true},
+              {"IgnorePublicAcls", true},
+              {"RestrictPublicBuckets", true}}},
+            {"OwnershipControls",
+             {{"Rules", {{{"ObjectOwnership", "BucketOwnerEnforced"}}}}}},
+            {"BucketEncryption",
+             {{"ServerSideEncryptionConfiguration",
+               {{{"BucketKeyEnabled", true},
+                 {"ServerSideEncryptionByDefault", encryption}}}}}},
+            {"LifecycleConfiguration",
+             {{"Rules",
+               {{{"Id", "AbortIncompleteMultipartUploads"},
+                 {"Status", "Enabled"},
+                 {"AbortIncompleteMultipartUpload",
+                  {{"DaysAfterInitiation", 7}}}}}}}}}}};
+}
+
+ojson LogGroup() {
+  return {{"Type", "AWS::Logs::LogGroup"},
+          {"Properties",
+           {{"LogGroupName", Sub("/efs2s3/${AWS::StackName}")},
+            {"RetentionInDays", Ref("LogRetentionDays")}}}};
+}
+
+ojson AccessPoint(const AwsJob& a) {
+  return {{"Type", "AWS::EFS::AccessPoint"},
+          {"Properties",
+           {{"FileSystemId", Ref("FileSystemId")},
+            {"PosixUser", {{"Uid", "0"}, {"Gid", "0"}}},
+            {"RootDirectory", {{"Path", a.efs_path}}}}}};
+}
+
+ojson Cluster() {
+  return {{"Type", "AWS::ECS::Cluster"},
+          {"Properties",
+           {{"ClusterSettings",
+             {{{"Name", "containerInsights"}, {"Value", "disabled"}}}}}}};
+}
+
+namespace {
+
+ojson JobContainer(const AwsJob& a, const std::string& mount) {
+  ojson env = ojson::array();
+  env.push_back({{"Name", "EFS2S3_JOB_CONFIG"}, {"Value", ConfigSub(a.toml)}});
+  return {{"Name", "efs2s3"},
+          {"Image", Ref("ImageUri")},
+          {"Essential", true},
+          {"EntryPoint", {"/bin/sh", "-c"}},
+          {"Command",
+           {"printf '%s' \"$EFS2S3_JOB_CONFIG\" > /tmp/efs2s3.toml && exec "
+            "efs2s3 job run " +
+            a.job.name + " --config /tmp/efs2s3.toml"}},
+          {"Environment", env},
+          {"Secrets",
+           {{{"Name", "EFS2S3_PASSWORD"},
+             {"ValueFrom", Ref("PasswordSecretArn")}}}},
+          {"MountPoints",
+           {{{"SourceVolume", "efs"},
+             {"ContainerPath", mount},
+             {"ReadOnly", true}}}},
+          {"StopTimeout", 120},
+          {"LogConfiguration",
+           {{"LogDriver", "awslogs"},
+            {"Options",
+             {{"awslogs-group", Ref("LogGroup")},
+              {"awslogs-region", Ref("AWS::Region")},
+              {"awslogs-stream-prefix", "efs2s3"}}}}}};
+}
+
+}  // namespace
+
+ojson TaskDefinition(const AwsJob& a, const std::string& mount) {
+  return {
+      {"Type", "AWS::ECS::TaskDefinition"},
+      {"Properties",
+       {{"RequiresCompatibilities", {"FARGATE"}},
+        {"NetworkMode", "awsvpc"},
+        {"Cpu", Ref("Cpu")},
+        {"Memory", Ref("Memory")},
+        {"EphemeralStorage", {{"SizeInGiB", Ref("EphemeralStorageGiB")}}},
+        {"ExecutionRoleArn", GetAtt("ExecutionRole", "Arn")},
+        {"TaskRoleArn", GetAtt("JobRole", "Arn")},
+        {"Volumes",
+         {{{"Name", "efs"},
+           {"EFSVolumeConfiguration",
+            {{"FilesystemId", Ref("FileSystemId")},
+             {"TransitEncryption", "ENABLED"},
+             {"AuthorizationConfig",
+              {{"AccessPointId", Ref("AccessPoint")}, {"IAM", "ENABLED"}}}}}}}},
+        {"ContainerDefinitions", ojson::array({JobContainer(a, mount)})}}}};
+}
+
+// Restores: the job's task definition with the access point mounted
+// read-write, running any efs2s3 command given as the container's command
+// (aws ecs run-task --overrides), with the restore role.
+ojson RestoreTaskDefinition(const AwsJob& a, const ojson& task_definition) {
+  ojson env = ojson::array();
+  env.push_back({{"Name", "EFS2S3_REPOSITORY"},
+                 {"Value", Sub("s3://${BucketName}/" + SubEscape(a.prefix))}});
+  env.push_back({{"Name", "AWS_REGION"}, {"Value", Ref("AWS::Region")}});
+  ojson t = task_definition;
+  t["Properties"]["TaskRoleArn"] = GetAtt("RestoreRole", "Arn");
+  ojson& c = t["Properties"]["ContainerDefinitions"][0];
+  c["EntryPoint"] = {"efs2s3"};
+  c["Command"] = {"snapshots"};
+  c["Environment"] = env;
+  c["MountPoints"][0]["ReadOnly"] = false;
+  c["LogConfiguration"]["Options"]["awslogs-stream-prefix"] = "restore";
+  return t;
+}
+
+// A task that stops with a non-zero exit code is a failed run.
+ojson FailureRule() {
+  return {{"Type", "AWS::Events::Rule"},
+          {"Properties",
+           {{"Description", "efs2s3 job failed"},
+            {"EventPattern",
+             {{"source", {"aws.ecs"}},
+              {"detail-type", {"ECS Task State Change"}},
+              {"detail",
+               {{"clusterArn", {GetAtt("Cluster", "Arn")}},
+                {"lastStatus", {"STOPPED"}},
+                {"containers", {{"exitCode", {{{"anything-but", 0}}}}}}}}}},
+            {"Targets", {{{"Id", "sns"}, {"Arn", Ref("FailureTopic")}}}}}}};
+}
+
+ojson FailureTopicPolicy() {
+  return {
+      {"Type", "AWS::SNS::TopicPolicy"},
+      {"Properties",
+       {{"Topics", {Ref("FailureTopic")}},
+        {"PolicyDocument",
+         {{"Version", "2012-10-17"},
+          {"Statement",
+           {{{"Effect", "Allow"},
+             {"Principal", {{"Service", "events.amazonaws.com"}}},
+             {"Action", "sns:Publish"},
+             {"Resource", Ref("FailureTopic")},
+             {"Condition",
+              {{"ArnEquals",
+                {{"aws:SourceArn", GetAtt("FailureRule", "Arn")}}}}}}}}}}}}};
+}
+
+ojson FargateTarget() {
+  return {{"Arn", GetAtt("Cluster", "Arn")},
+          {"RoleArn", GetAtt("SchedulerRole", "Arn")},
+          {"EcsParameters",
+           {{"TaskDefinitionArn", Ref("TaskDefinition")},
+            {"LaunchType", "FARGATE"},
+            {"TaskCount", 1},
+            {"NetworkConfiguration",
+             {{"AwsvpcConfiguration",
+               {{"Subnets", Ref("Subnets")},
+                {"SecurityGroups", Ref("SecurityGroups")},
+                {"AssignPublicIp", "DISABLED"}}}}}}},
+          {"RetryPolicy", {{"MaximumRetryAttempts", 2}}}};
+}
+
+namespace {
+
+// The instance's script: mount EFS, run the job, report, power off.
+std::string UserData(const AwsJob& a) {
+  const std::string& name = a.job.name;
+  return "#!/bin/bash\n"
+         "# efs2s3 job " +
+         name +
+         ": mount EFS, run the job, report, power off.\n"
+         "set -u\n"
+         "trap 'shutdown -h now' EXIT\n"
+         "dnf install -y -q amazon-efs-utils awscli >/dev/null 2>&1 || true\n"
+         "aws s3 cp \"${BinaryUrl}\" /usr/local/bin/efs2s3 && chmod 755 "
+         "/usr/local/bin/efs2s3\n"
+         "mkdir -p /etc/efs2s3 /mnt/efs\n"
+         "cat > /etc/efs2s3/efs2s3.toml <<'EFS2S3_CONFIG'\n" +
+         a.toml +
+         "EFS2S3_CONFIG\n"
+         "/usr/local/bin/efs2s3 job run " +
+         name +
+         " --config /etc/efs2s3/efs2s3.toml > /var/log/efs2s3.log 2>&1\n"
+         "code=$?\n"
+         "stream=$(date -u +%Y-%m-%dT%H-%M-%SZ)-$(cat "
+         "/var/lib/cloud/data/instance-id 2>/dev/null)\n"
+         "aws logs create-log-stream --region ${AWS::Region} --log-group-name "
+         "${LogGroup} --log-stream-name \"$stream\" || true\n"
+         "tail -c 200000 /var/log/efs2s3.log | python3 -c 'import "
+         "json,sys,time; "
+         "print(json.dumps([{\"timestamp\": int(time.time()*1000), "
+         "\"message\": "
+         "sys.stdin.read() or \"(empty)\"}]))' > /tmp/events.json\n"
+         "aws logs put-log-events --region ${AWS::Region} --log-group-name "
+         "${LogGroup} --log-stream-name \"$stream\" --log-events "
+         "file:///tmp/events.json || true\n"
+         "if [ \"$code\" -ne 0 ]; then\n"
+         "  aws sns publish --region ${AWS::Region} --topic-arn "
+         "${FailureTopic} "
+         "--subject \"efs2s3 job " +
+         name +
+         " failed (exit $code)\" --message \"$(tail -c 60000 "
+         "/var/log/efs2s3.log)\" || true\n"
+         "fi\n";
+}
+
+}  // namespace
+
+ojson LaunchTemplate(const AwsJob& a) {
+  return {
+      {"Type", "AWS::EC2::LaunchTemplate"},
+      {"Properties",
+       {{"LaunchTemplateData",
+         {{"ImageId", Ref("ImageId")},
+          {"InstanceType", Ref("InstanceType")},
+          {"IamInstanceProfile", {{"Arn", GetAtt("InstanceProfile", "Arn")}}},
+          {"InstanceInitiatedShutdownBehavior", "terminate"},
+          {"SecurityGroupIds", Ref("SecurityGroups")},
+          {"MetadataOptions",
+           {{"HttpTokens", "required"}, {"HttpEndpoint", "enabled"}}},
+          {"TagSpecifications",
+           {{{"ResourceType", "instance"},
+             {"Tags",
+              {{{"Key", "Name"}, {"Value", "efs2s3-" + a.job.name}}}}}}},
+          {"UserData", {{"Fn::Base64", ConfigSub(UserData(a))}}}}}}}};
+}
+
+ojson Ec2Target() {
+  ojson input = {{"LaunchTemplate",
+                  {{"LaunchTemplateId", "${LaunchTemplate}"},
+                   {"Version", "${LaunchTemplate.LatestVersionNumber}"}}},
+                 {"MinCount", 1},
+                 {"MaxCount", 1},
+                 {"SubnetId", "${SubnetId}"}};
+  return {{"Arn", "arn:aws:scheduler:::aws-sdk:ec2:runInstances"},
+          {"RoleArn", GetAtt("SchedulerRole", "Arn")},
+          {"Input",
+           {{"Fn::Sub",
+             {input.dump(),
+              {{"SubnetId", {{"Fn::Select", {0, Ref("Subnets")}}}}}}}}},
+          {"RetryPolicy", {{"MaximumRetryAttempts", 2}}}};
+}
+
+}  // namespace efs2s3::jobs::aws_template

@@ -1,0 +1,82 @@
+// The pieces of the CloudFormation template of `generate aws`
+// (generate_aws.cc puts them together): one function per resource
+// (aws_resources.cc) and per IAM role and statement (aws_iam.cc). Internal to
+// jobs/.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "jobs/config.h"
+#include "jobs/generate.h"
+
+namespace efs2s3::jobs::aws_template {
+
+using ojson = nlohmann::ordered_json;
+
+// The job and options, checked, and what the resources are made of.
+struct AwsJob {
+  AwsJob(const Job& j, const AwsOptions& opts) : job(j), o(opts) {}
+  const Job& job;
+  const AwsOptions& o;
+  std::string fs;        // the file system ID
+  std::string prefix;    // of the repository, without '/' at either end
+  std::string schedule;  // the EventBridge Scheduler expression
+  std::string efs_path;  // the access point's root directory
+  std::string host;      // the snapshots' host
+  std::string toml;      // the deployed configuration, for ConfigSub
+};
+
+// Intrinsic functions.
+inline ojson Ref(const char* name) { return {{"Ref", name}}; }
+inline ojson Sub(const std::string& s) { return {{"Fn::Sub", s}}; }
+inline ojson GetAtt(const char* res, const char* attr) {
+  return {{"Fn::GetAtt", {res, attr}}};
+}
+// ${...} would be taken by Fn::Sub: literal dollars become ${!...}.
+std::string SubEscape(const std::string& s);
+// Fn::Sub of the job configuration: ${KmsSse} adds the SSE-KMS options when
+// a key is given.
+ojson ConfigSub(const std::string& text);
+
+// Resources (aws_resources.cc).
+ojson Bucket();
+ojson LogGroup();
+ojson AccessPoint(const AwsJob& a);
+ojson Cluster();
+ojson TaskDefinition(const AwsJob& a, const std::string& mount);
+ojson RestoreTaskDefinition(const AwsJob& a, const ojson& task_definition);
+ojson FailureRule();
+ojson FailureTopicPolicy();
+ojson FargateTarget();
+ojson LaunchTemplate(const AwsJob& a);
+ojson Ec2Target();
+
+// Roles (aws_iam.cc).
+ojson JobRole(const AwsJob& a);
+ojson ExecutionRole();
+ojson RestoreRole(const AwsJob& a);
+ojson SchedulerRole(const ojson& statements);
+
+// IAM statements, named after their Sid where they have one.
+namespace iam {
+ojson ListRepository(const AwsJob& a);
+ojson ReadWriteRepository(const AwsJob& a);
+ojson ReadRepository(const AwsJob& a);
+ojson RepositoryLocks(const AwsJob& a);
+ojson MountFileSystem();
+ojson MountFileSystemReadWrite();
+ojson RepositoryKey();  // only with the HasKms condition
+ojson RepositoryPassword();
+ojson Binary();
+ojson Logs();
+ojson NotifyFailure();
+// The scheduler's: start the task or the instance, pass it its role.
+ojson RunTask();
+ojson PassRoleToEcsTasks();
+ojson RunInstances();
+ojson TagNewInstances();
+ojson PassRoleToEc2();
+}  // namespace iam
+
+}  // namespace efs2s3::jobs::aws_template
