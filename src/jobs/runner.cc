@@ -2,45 +2,23 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
-#include <deque>
 
 #include "base/exit_codes.h"
 #include "base/file_util.h"
 #include "jobs/sns.h"
 #include "storage/s3/http.h"
 
-extern char** environ;
-
 namespace efs2s3::jobs {
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr size_t kErrLines = 20;
-
-}  // namespace
-
-std::map<std::string, std::string> ProcessEnvironment() {
-  std::map<std::string, std::string> env;
-  for (char** e = environ; e && *e; ++e) {
-    std::string kv = *e;
-    size_t eq = kv.find('=');
-    if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
-  }
-  return env;
-}
-
-namespace {
 
 double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
@@ -80,6 +58,7 @@ StepStatus StatusFor(const ChildResult& r) {
   return StepStatus::kFailed;
 }
 
+// One run of a job: the steps in their order (Run), each a method.
 class JobRun {
  public:
   JobRun(const Config& c, const Job& j, const RunOptions& o)
@@ -103,11 +82,32 @@ class JobRun {
     s.reason = reason;
     report_.Add(std::move(s));
   }
+  // The repository steps that follow are skipped, with this reason.
+  void Stop(const std::string& why) {
+    ok_ = false;
+    why_not_ = why;
+  }
   std::vector<std::string> Efs2s3(std::vector<std::string> args) const;
   std::vector<std::string> BackupArgs() const;
   std::vector<std::string> ForgetArgs() const;
   bool Due(const Maintenance& m, std::time_t last, std::string* why) const;
   int ExitCode() const;
+
+  // The steps, in order.
+  void Begin();
+  void PrepareEnvironment();
+  void PreHooks();
+  std::optional<EfsMountPlan> Mount();
+  void Backup();
+  // forget, prune or check; `due` (prune, check) with the time of its last
+  // successful run, updated.
+  void Maintain(const char* name, std::vector<std::string> argv,
+                std::initializer_list<const char*> types,
+                const Maintenance* due, std::time_t* last);
+  void ForgetPruneCheck(JobState& state);
+  void PostHooks();
+  Result<JobReport> Finish(JobState& state);
+  void Deliver();
 
   const Config& config_;
   const Job& job_;
@@ -117,6 +117,8 @@ class JobRun {
   std::map<std::string, std::string> env_;
   std::vector<std::string> paths_;
   std::time_t now_ = 0;
+  bool ok_ = true;       // false: skip the repository steps
+  std::string why_not_;  // and why
 };
 
 std::vector<std::string> JobRun::Efs2s3(std::vector<std::string> args) const {
@@ -229,7 +231,7 @@ StepReport& JobRun::Step(const std::string& name, std::vector<std::string> argv,
 }
 
 int JobRun::ExitCode() const {
-  int code = 0;
+  int code = kExitOk;
   for (const StepReport& s : report_.steps) {
     int c = s.exit_code;
     // A failed hook, mount or unmount (whatever its own code) fails the job
@@ -239,13 +241,13 @@ int JobRun::ExitCode() const {
     if (s.status == StepStatus::kFailed &&
         (!tool || c == kExitOk || c == kExitIncomplete))
       c = kExitError;
-    if (s.status == StepStatus::kSkipped) c = 0;
+    if (s.status == StepStatus::kSkipped) c = kExitOk;
     code = WorseExitCode(code, c);
   }
   return code;
 }
 
-Result<JobReport> JobRun::Run() {
+void JobRun::Begin() {
   now_ = std::time(nullptr);
   report_.job = job_.name;
   report_.repository = job_.repository;
@@ -255,16 +257,12 @@ Result<JobReport> JobRun::Run() {
     char buf[256] = {};
     if (::gethostname(buf, sizeof buf - 1) == 0) report_.host = buf;
   }
-  std::unique_ptr<JobLock> lock;
-  if (!opts_.dry_run) {
-    ASSIGN_OR_RETURN(lock,
-                     JobLock::Acquire(state_dir_, job_.name, job_.repository));
-  }
-  JobState state = state_dir_.LoadState();
+}
 
-  // The children's environment: this process's, the job's env table, and the
-  // password source of the configuration (which then wins over
-  // EFS2S3_PASSWORD).
+// The children's environment: this process's, the job's env table, and the
+// password source of the configuration (which then wins over
+// EFS2S3_PASSWORD).
+void JobRun::PrepareEnvironment() {
   env_ = ProcessEnvironment();
   for (const auto& [k, v] : job_.env) env_[k] = v;
   if (!job_.password_file.empty() || !job_.password_command.empty()) {
@@ -278,155 +276,147 @@ Result<JobReport> JobRun::Run() {
   }
   env_["EFS2S3_JOB"] = job_.name;
   env_["EFS2S3_REPOSITORY"] = job_.repository;
+}
 
-  bool ok = true;
-  std::string why_not;
-  for (size_t i = 0; i < job_.pre_hooks.size() && ok; ++i) {
+void JobRun::PreHooks() {
+  for (size_t i = 0; i < job_.pre_hooks.size() && ok_; ++i) {
     StepReport& s =
         Step(job_.pre_hooks.size() > 1 ? fmt::format("pre-hook-{}", i + 1)
                                        : "pre-hook",
              {"/bin/sh", "-c", job_.pre_hooks[i]}, job_.hook_timeout, false);
     if (!opts_.dry_run && (s.status == StepStatus::kFailed ||
-                           s.status == StepStatus::kInterrupted)) {
-      ok = false;
-      why_not = s.status == StepStatus::kInterrupted ? "interrupted"
-                                                     : "pre-hook failed";
-    }
+                           s.status == StepStatus::kInterrupted))
+      Stop(s.status == StepStatus::kInterrupted ? "interrupted"
+                                                : "pre-hook failed");
   }
+}
 
-  std::optional<EfsMountPlan> mount;
+// Mounts an EFS source (the backup then reads the mount point). Returns the
+// mount to undo.
+std::optional<EfsMountPlan> JobRun::Mount() {
   paths_ = job_.paths;
-  if (ok && job_.efs) {
-    const EfsSource& e = *job_.efs;
-    EfsMountRequest req;
-    req.file_system_id = e.file_system_id;
-    req.path = e.path;
-    req.region = e.region;
-    req.access_point = e.access_point;
-    req.options = e.mount_options;
-    req.mount_point = e.mount_point.empty()
-                          ? config_.state_dir + "/mnt/" + e.file_system_id
-                          : e.mount_point;
-    auto plan = PlanEfsMount(req, opts_.env, opts_.resolver);
-    if (!plan && opts_.dry_run) {
-      Skip("mount", "cannot plan the mount here: " + plan.error().message);
-      paths_ = {req.mount_point};
-    } else if (!plan) {
-      StepReport s;
-      s.name = "mount";
-      s.status = StepStatus::kFailed;
-      s.exit_code = kExitError;
-      s.started = std::time(nullptr);
-      s.errors.push_back(plan.error().message);
-      report_.Add(std::move(s));
-      ok = false;
-      why_not = "mount failed";
-    } else {
-      if (!opts_.dry_run) {
-        auto made = MakeDirs(req.mount_point, 0755);
-        (void)made;
-      }
-      StepReport& s =
-          Step("mount", plan->mount_command, std::chrono::seconds(120), false);
-      s.figures = {{"host", plan->host},
-                   {"resolved_by", plan->resolved_by},
-                   {"region", plan->region}};
-      if (!plan->availability_zone.empty())
-        s.figures["availability_zone"] = plan->availability_zone;
-      if (s.status == StepStatus::kOk || opts_.dry_run) {
-        mount = *plan;
-      } else {
-        ok = false;
-        why_not = "mount failed";
-      }
-      paths_ = {req.mount_point};
-    }
+  if (!ok_ || !job_.efs) return std::nullopt;
+  const EfsSource& e = *job_.efs;
+  EfsMountRequest req;
+  req.file_system_id = e.file_system_id;
+  req.path = e.path;
+  req.region = e.region;
+  req.access_point = e.access_point;
+  req.options = e.mount_options;
+  req.mount_point = e.mount_point.empty()
+                        ? config_.state_dir + "/mnt/" + e.file_system_id
+                        : e.mount_point;
+  paths_ = {req.mount_point};
+  auto plan = PlanEfsMount(req, opts_.env, opts_.resolver);
+  if (!plan && opts_.dry_run) {
+    Skip("mount", "cannot plan the mount here: " + plan.error().message);
+    return std::nullopt;
   }
+  if (!plan) {
+    StepReport s;
+    s.name = "mount";
+    s.status = StepStatus::kFailed;
+    s.exit_code = kExitError;
+    s.started = std::time(nullptr);
+    s.errors.push_back(plan.error().message);
+    report_.Add(std::move(s));
+    paths_ = job_.paths;
+    Stop("mount failed");
+    return std::nullopt;
+  }
+  if (!opts_.dry_run) {
+    auto made = MakeDirs(req.mount_point, 0755);
+    (void)made;
+  }
+  StepReport& s =
+      Step("mount", plan->mount_command, std::chrono::seconds(120), false);
+  s.figures = {{"host", plan->host},
+               {"resolved_by", plan->resolved_by},
+               {"region", plan->region}};
+  if (!plan->availability_zone.empty())
+    s.figures["availability_zone"] = plan->availability_zone;
+  if (s.status == StepStatus::kOk || opts_.dry_run) return *plan;
+  Stop("mount failed");
+  return std::nullopt;
+}
 
-  if (ok && Cancelled()) {
-    ok = false;
-    why_not = "interrupted";
+void JobRun::Backup() {
+  if (ok_ && Cancelled()) Stop("interrupted");
+  if (!ok_) {
+    Skip("backup", why_not_);
+    return;
   }
-  if (ok) {
-    StepReport& s = Step("backup", BackupArgs(), std::chrono::seconds(0), true,
-                         {"summary"});
-    report_.snapshot_id = s.figures.value("snapshot_id", "");
-    if (s.status == StepStatus::kWarning && s.figures.contains("errors")) {
-      for (const auto& e : s.figures["errors"])
-        s.errors.push_back(e.value("path", "") + ": " + e.value("error", ""));
-      if (s.errors.size() > 100) s.errors.resize(100);
-    }
-    if (s.figures.contains("errors"))
-      s.figures["errors"] = s.figures["errors"].size();
-    if (!opts_.dry_run && s.status != StepStatus::kOk &&
-        s.status != StepStatus::kWarning) {
-      ok = false;
-      why_not = s.status == StepStatus::kInterrupted ? "interrupted"
-                                                     : "backup failed";
-    }
-  } else {
-    Skip("backup", why_not);
+  StepReport& s =
+      Step("backup", BackupArgs(), std::chrono::seconds(0), true, {"summary"});
+  report_.snapshot_id = s.figures.value("snapshot_id", "");
+  if (s.status == StepStatus::kWarning && s.figures.contains("errors")) {
+    for (const auto& e : s.figures["errors"])
+      s.errors.push_back(e.value("path", "") + ": " + e.value("error", ""));
+    if (s.errors.size() > 100) s.errors.resize(100);
   }
+  if (s.figures.contains("errors"))
+    s.figures["errors"] = s.figures["errors"].size();
+  if (!opts_.dry_run && s.status != StepStatus::kOk &&
+      s.status != StepStatus::kWarning)
+    Stop(s.status == StepStatus::kInterrupted ? "interrupted"
+                                              : "backup failed");
+}
 
-  auto maintenance_step = [&](const char* name, bool enabled,
-                              std::vector<std::string> argv,
-                              std::initializer_list<const char*> types,
-                              std::time_t* last) {
-    if (!enabled) return;
-    if (!ok || Cancelled()) {
-      Skip(name, ok ? "interrupted" : why_not);
+void JobRun::Maintain(const char* name, std::vector<std::string> argv,
+                      std::initializer_list<const char*> types,
+                      const Maintenance* due, std::time_t* last) {
+  if (!ok_ || Cancelled()) {
+    Skip(name, ok_ ? "interrupted" : why_not_);
+    return;
+  }
+  if (due) {
+    std::string why;
+    if (!Due(*due, *last, &why)) {
+      Skip(name, why);
       return;
     }
-    if (last) {
-      std::string why;
-      const Maintenance& m =
-          std::string(name) == "prune" ? job_.prune : job_.check;
-      if (!Due(m, *last, &why)) {
-        Skip(name, why);
-        return;
-      }
-    }
-    StepReport& s =
-        Step(name, std::move(argv), std::chrono::seconds(0), true, types);
-    if (s.status == StepStatus::kOk && last) *last = now_;
-    if (s.status == StepStatus::kInterrupted ||
-        (s.status == StepStatus::kFailed && std::string(name) == "forget")) {
-      ok = false;
-      why_not = s.status == StepStatus::kInterrupted
-                    ? "interrupted"
-                    : std::string(name) + " failed";
-    }
-  };
-  maintenance_step("forget", !job_.retention.empty(), ForgetArgs(), {"forget"},
-                   nullptr);
+  }
+  StepReport& s =
+      Step(name, std::move(argv), std::chrono::seconds(0), true, types);
+  if (s.status == StepStatus::kOk && last) *last = now_;
+  if (s.status == StepStatus::kInterrupted)
+    Stop("interrupted");
+  else if (s.status == StepStatus::kFailed && std::string(name) == "forget")
+    Stop("forget failed");
+}
+
+// forget (when the job has a retention), prune and check (when due).
+void JobRun::ForgetPruneCheck(JobState& state) {
+  if (!job_.retention.empty())
+    Maintain("forget", ForgetArgs(), {"forget"}, nullptr, nullptr);
   if (job_.prune.enabled) {
     std::vector<std::string> a = {"prune"};
     if (!job_.prune.max_unused.empty())
       a.insert(a.end(), {"--max-unused", job_.prune.max_unused});
-    maintenance_step("prune", true, Efs2s3(a), {"prune"}, &state.last_prune);
+    Maintain("prune", Efs2s3(a), {"prune"}, &job_.prune, &state.last_prune);
   }
   if (job_.check.enabled) {
     std::vector<std::string> a = {"check"};
     if (!job_.check.read_data_subset.empty())
       a.insert(a.end(), {"--read-data-subset", job_.check.read_data_subset});
-    maintenance_step("check", true, Efs2s3(a), {"check"}, &state.last_check);
+    Maintain("check", Efs2s3(a), {"check"}, &job_.check, &state.last_check);
   }
+}
 
-  if (mount)
-    Step("unmount", mount->unmount_command, std::chrono::seconds(120), false,
-         {}, false);
-
-  // Post hooks always run and learn how the job went.
-  int code = ExitCode();
-  env_["EFS2S3_JOB_EXIT_CODE"] = std::to_string(code);
+// Post hooks always run and learn how the job went.
+void JobRun::PostHooks() {
+  env_["EFS2S3_JOB_EXIT_CODE"] = std::to_string(ExitCode());
   env_["EFS2S3_JOB_SNAPSHOT"] = report_.snapshot_id;
   for (size_t i = 0; i < job_.post_hooks.size(); ++i)
     Step(job_.post_hooks.size() > 1 ? fmt::format("post-hook-{}", i + 1)
                                     : "post-hook",
          {"/bin/sh", "-c", job_.post_hooks[i]}, job_.hook_timeout, false, {},
          false);
+}
 
-  code = ExitCode();
+// The exit code, the state (last run) and the report, saved and delivered.
+Result<JobReport> JobRun::Finish(JobState& state) {
+  int code = ExitCode();
   if (Cancelled()) code = WorseExitCode(code, kExitInterrupted);
   report_.exit_code = code;
   report_.finished = std::time(nullptr);
@@ -436,7 +426,13 @@ Result<JobReport> JobRun::Run() {
   state.last_exit_code = code;
   auto saved_state = state_dir_.SaveState(state);
   if (!saved_state) Log(opts_, "warning: " + saved_state.error().message);
+  Deliver();
+  RETURN_IF_ERROR(state_dir_.SaveReport(report_));
+  return report_;
+}
 
+// Delivery errors are logged; they do not change the job's outcome.
+void JobRun::Deliver() {
   if (!job_.report_file.empty() || !job_.report_webhook.empty()) {
     std::vector<std::string> errs =
         DeliverReport(report_.ToJson(), job_.report_file, job_.report_webhook);
@@ -460,143 +456,29 @@ Result<JobReport> JobRun::Run() {
                      job_.report_sns_topic + " (message " + *id + ")");
     }
   }
-  RETURN_IF_ERROR(state_dir_.SaveReport(report_));
-  return report_;
+}
+
+Result<JobReport> JobRun::Run() {
+  Begin();
+  std::unique_ptr<JobLock> lock;
+  if (!opts_.dry_run) {
+    ASSIGN_OR_RETURN(lock,
+                     JobLock::Acquire(state_dir_, job_.name, job_.repository));
+  }
+  JobState state = state_dir_.LoadState();
+  PrepareEnvironment();
+  PreHooks();
+  std::optional<EfsMountPlan> mount = Mount();
+  Backup();
+  ForgetPruneCheck(state);
+  if (mount)
+    Step("unmount", mount->unmount_command, std::chrono::seconds(120), false,
+         {}, false);
+  PostHooks();
+  return Finish(state);
 }
 
 }  // namespace
-
-Result<ChildResult> RunChild(
-    const std::vector<std::string>& argv,
-    const std::map<std::string, std::string>& env,
-    const std::atomic<bool>* cancel, std::chrono::seconds timeout,
-    const std::function<void(const std::string&)>& log) {
-  int out_pipe[2], err_pipe[2];
-  if (::pipe2(out_pipe, O_CLOEXEC) != 0) return PosixError("pipe", errno);
-  if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
-    ::close(out_pipe[0]);
-    ::close(out_pipe[1]);
-    return PosixError("pipe", errno);
-  }
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1);
-  posix_spawn_file_actions_adddup2(&fa, err_pipe[1], 2);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t def, mask;
-  sigemptyset(&def);
-  for (int sig : {SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGCHLD})
-    sigaddset(&def, sig);
-  sigemptyset(&mask);
-  posix_spawnattr_setsigdefault(&attr, &def);
-  posix_spawnattr_setsigmask(&attr, &mask);
-  posix_spawnattr_setpgroup(&attr, 0);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP |
-                                      POSIX_SPAWN_SETSIGDEF |
-                                      POSIX_SPAWN_SETSIGMASK);
-  std::vector<std::string> env_strings;
-  for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
-  std::vector<char*> envp, args;
-  for (auto& s : env_strings) envp.push_back(s.data());
-  envp.push_back(nullptr);
-  std::vector<std::string> argv_copy = argv;
-  for (auto& s : argv_copy) args.push_back(s.data());
-  args.push_back(nullptr);
-  pid_t pid = 0;
-  int rc = posix_spawnp(&pid, args[0], &fa, &attr, args.data(), envp.data());
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
-  ::close(out_pipe[1]);
-  ::close(err_pipe[1]);
-  if (rc != 0) {
-    ::close(out_pipe[0]);
-    ::close(err_pipe[0]);
-    return PosixError(argv[0], rc);
-  }
-
-  ChildResult res;
-  std::deque<std::string> err_lines;
-  std::string err_partial;
-  auto take_err = [&](std::string_view data, bool flush) {
-    err_partial.append(data);
-    size_t nl;
-    while ((nl = err_partial.find('\n')) != std::string::npos ||
-           (flush && !err_partial.empty())) {
-      std::string line = err_partial.substr(0, nl);
-      err_partial.erase(0,
-                        nl == std::string::npos ? std::string::npos : nl + 1);
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      size_t cr = line.rfind('\r');
-      if (cr != std::string::npos) line = line.substr(cr + 1);
-      if (line.empty()) continue;
-      if (log) log(line);
-      err_lines.push_back(line);
-      if (err_lines.size() > kErrLines) err_lines.pop_front();
-    }
-  };
-  Clock::time_point start = Clock::now(), term_at{};
-  bool term_sent = false, killed = false, exited = false;
-  int status = 0;
-  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
-  int open_fds = 2;
-  char buf[65536];
-  while (!exited || open_fds > 0) {
-    if (!exited && ::waitpid(pid, &status, WNOHANG) == pid) exited = true;
-    bool cancel_now = cancel && cancel->load();
-    bool timeout_now = timeout.count() > 0 && Clock::now() - start > timeout;
-    if (!exited && !term_sent && (cancel_now || timeout_now)) {
-      ::kill(-pid, SIGTERM);
-      term_sent = true;
-      term_at = Clock::now();
-      res.interrupted = cancel_now;
-      res.timed_out = !cancel_now;
-    }
-    if (!exited && term_sent && !killed &&
-        Clock::now() - term_at > std::chrono::seconds(30)) {
-      ::kill(-pid, SIGKILL);
-      killed = true;
-    }
-    if (open_fds == 0) {
-      // Only the exit is missing.
-      ::usleep(50000);
-      continue;
-    }
-    int n = ::poll(fds, 2, exited ? 100 : 200);
-    if (n < 0 && errno != EINTR) break;
-    if (n == 0 && exited) break;  // pipes held open by a grandchild
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
-        continue;
-      ssize_t got = ::read(fds[i].fd, buf, sizeof buf);
-      if (got <= 0) {
-        if (got < 0 && errno == EINTR) continue;
-        ::close(fds[i].fd);
-        fds[i].fd = -1;
-        --open_fds;
-        continue;
-      }
-      std::string_view data(buf, static_cast<size_t>(got));
-      if (i == 0) {
-        res.out.append(data);
-      } else {
-        take_err(data, false);
-      }
-    }
-  }
-  for (pollfd& p : fds)
-    if (p.fd >= 0) ::close(p.fd);
-  take_err("", true);
-  if (!exited) ::waitpid(pid, &status, 0);
-  if (WIFEXITED(status)) {
-    res.exit_code = WEXITSTATUS(status);
-  } else if (WIFSIGNALED(status)) {
-    res.exit_code = 128 + WTERMSIG(status);
-  }
-  res.err_lines.assign(err_lines.begin(), err_lines.end());
-  return res;
-}
 
 std::vector<std::string> DeliverReport(const nlohmann::json& report,
                                        const std::string& file,

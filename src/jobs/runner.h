@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "jobs/child.h"
 #include "jobs/config.h"
 #include "jobs/efs.h"
 #include "jobs/report.h"
@@ -46,27 +47,6 @@ struct RunOptions {
 // errors only when the state directory is unusable.
 Result<JobReport> RunJob(const Config& config, const Job& job,
                          const RunOptions& opts);
-
-// The result of one child process.
-struct ChildResult {
-  int exit_code = 0;  // 128+N for a signal
-  bool interrupted = false;
-  bool timed_out = false;
-  std::string out;                     // stdout
-  std::vector<std::string> err_lines;  // the last lines of stderr
-};
-
-// This process's environment as a map.
-std::map<std::string, std::string> ProcessEnvironment();
-
-// Runs argv (argv[0] looked up in PATH) with `env` (full environment),
-// forwarding stderr lines to `log`. Cancellation and the timeout (0 = none)
-// send SIGTERM to the child's process group, then SIGKILL after 30 s.
-Result<ChildResult> RunChild(
-    const std::vector<std::string>& argv,
-    const std::map<std::string, std::string>& env,
-    const std::atomic<bool>* cancel, std::chrono::seconds timeout,
-    const std::function<void(const std::string&)>& log);
 
 // Delivers a report: appends one JSON line to `file` and/or POSTs the JSON
 // document to `webhook`. Returns the errors, if any.
