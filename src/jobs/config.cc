@@ -219,6 +219,128 @@ Result<void> ReadMaintenance(TableReader& job, const std::string& key,
   return r.NoUnknownKeys();
 }
 
+// Retention: the keys of forget.
+Result<void> ReadRetention(TableReader& r, Job& j, const std::string& file,
+                           const std::string& base) {
+  ASSIGN_OR_RETURN(const toml::table* ret, r.Table("retention"));
+  if (ret) {
+    TableReader rr(*ret, r.Key("retention"), file, base);
+    Retention& k = j.retention;
+    constexpr int kMax = 1000000;
+    RETURN_IF_ERROR(rr.Int("keep_last", k.keep_last, 0, kMax));
+    RETURN_IF_ERROR(rr.Int("keep_hourly", k.keep_hourly, 0, kMax));
+    RETURN_IF_ERROR(rr.Int("keep_daily", k.keep_daily, 0, kMax));
+    RETURN_IF_ERROR(rr.Int("keep_weekly", k.keep_weekly, 0, kMax));
+    RETURN_IF_ERROR(rr.Int("keep_monthly", k.keep_monthly, 0, kMax));
+    RETURN_IF_ERROR(rr.Int("keep_yearly", k.keep_yearly, 0, kMax));
+    RETURN_IF_ERROR(rr.String("keep_within", k.keep_within));
+    if (!k.keep_within.empty()) {
+      auto d = policy::ParseDuration(k.keep_within);
+      if (!d)
+        return rr.Fail(rr.Get("keep_within"), "keep_within", d.error().message);
+    }
+    RETURN_IF_ERROR(rr.Strings("keep_tag", k.keep_tags));
+    RETURN_IF_ERROR(rr.String("group_by", k.group_by));
+    if (!k.group_by.empty()) {
+      auto g = policy::ParseGroupBy(k.group_by);
+      if (!g) return rr.Fail(rr.Get("group_by"), "group_by", g.error().message);
+    }
+    RETURN_IF_ERROR(rr.NoUnknownKeys());
+    if (k.empty())
+      return r.Fail(ret, "retention",
+                    "no keep_* rule: this would remove every snapshot");
+  }
+  return Ok();
+}
+
+Result<void> ReadHooks(TableReader& r, Job& j, const std::string& file,
+                       const std::string& base) {
+  ASSIGN_OR_RETURN(const toml::table* hooks, r.Table("hooks"));
+  if (hooks) {
+    TableReader hr(*hooks, r.Key("hooks"), file, base);
+    RETURN_IF_ERROR(hr.Strings("pre", j.pre_hooks));
+    RETURN_IF_ERROR(hr.Strings("post", j.post_hooks));
+    RETURN_IF_ERROR(hr.Interval("timeout", j.hook_timeout, false));
+    RETURN_IF_ERROR(hr.NoUnknownKeys());
+  }
+  return Ok();
+}
+
+Result<void> ReadReport(TableReader& r, Job& j, const std::string& file,
+                        const std::string& base) {
+  ASSIGN_OR_RETURN(const toml::table* report, r.Table("report"));
+  if (report) {
+    TableReader rr(*report, r.Key("report"), file, base);
+    RETURN_IF_ERROR(rr.String("webhook", j.report_webhook));
+    if (!j.report_webhook.empty() &&
+        j.report_webhook.rfind("http://", 0) != 0 &&
+        j.report_webhook.rfind("https://", 0) != 0)
+      return rr.Fail(rr.Get("webhook"), "webhook",
+                     "must be an http:// or https:// URL");
+    RETURN_IF_ERROR(rr.String("file", j.report_file, true));
+    RETURN_IF_ERROR(rr.String("sns_topic", j.report_sns_topic));
+    if (!j.report_sns_topic.empty()) {
+      auto topic = ParseSnsTopicArn(j.report_sns_topic);
+      if (!topic)
+        return rr.Fail(rr.Get("sns_topic"), "sns_topic", topic.error().message);
+    }
+    std::string when;
+    RETURN_IF_ERROR(rr.String("sns_when", when));
+    if (!when.empty() && when != "always" && when != "problems")
+      return rr.Fail(rr.Get("sns_when"), "sns_when",
+                     "must be \"always\" or \"problems\"");
+    j.report_sns_problems_only = when == "problems";
+    RETURN_IF_ERROR(rr.NoUnknownKeys());
+  }
+  return Ok();
+}
+
+Result<void> ReadEnv(TableReader& r, Job& j, const std::string& file,
+                     const std::string& base) {
+  ASSIGN_OR_RETURN(const toml::table* env, r.Table("env"));
+  if (env) {
+    TableReader er(*env, r.Key("env"), file, base);
+    for (auto&& [k, v] : *env) {
+      std::string key(k.str());
+      std::string value;
+      RETURN_IF_ERROR(er.String(key, value));
+      if (key.find('=') != std::string::npos)
+        return er.Fail(&v, key, "not a valid environment variable name");
+      j.env[key] = value;
+    }
+  }
+  return Ok();
+}
+
+// The [s3] table becomes the --s3-* options of every child.
+Result<void> ReadS3(TableReader& r, Job& j, const std::string& file,
+                    const std::string& base) {
+  ASSIGN_OR_RETURN(const toml::table* s3, r.Table("s3"));
+  if (s3) {
+    TableReader sr(*s3, r.Key("s3"), file, base);
+    for (const char* key : {"endpoint", "region", "sse", "sse_kms_key_id",
+                            "storage_class_data", "storage_class_meta"}) {
+      std::string v;
+      RETURN_IF_ERROR(sr.String(key, v));
+      if (v.empty()) continue;
+      std::string opt = std::string("--s3-") + key;
+      for (char& c : opt)
+        if (c == '_') c = '-';
+      j.s3_options.emplace_back(opt, v);
+    }
+    int connections = 0;
+    RETURN_IF_ERROR(sr.Int("connections", connections, 1, 1024));
+    if (connections)
+      j.s3_options.emplace_back("--s3-connections",
+                                std::to_string(connections));
+    bool path_style = false;
+    RETURN_IF_ERROR(sr.Bool("path_style", path_style));
+    if (path_style) j.s3_options.emplace_back("--s3-path-style", "");
+    RETURN_IF_ERROR(sr.NoUnknownKeys());
+  }
+  return Ok();
+}
+
 Result<void> ReadJob(const std::string& name, const toml::table& t,
                      const std::string& file, const std::string& base, Job& j) {
   TableReader r(t, "jobs." + name, file, base);
@@ -253,105 +375,13 @@ Result<void> ReadJob(const std::string& name, const toml::table& t,
     j.schedule = *s;
   }
 
-  // Retention: the keys of forget.
-  ASSIGN_OR_RETURN(const toml::table* ret, r.Table("retention"));
-  if (ret) {
-    TableReader rr(*ret, r.Key("retention"), file, base);
-    Retention& k = j.retention;
-    constexpr int kMax = 1000000;
-    RETURN_IF_ERROR(rr.Int("keep_last", k.keep_last, 0, kMax));
-    RETURN_IF_ERROR(rr.Int("keep_hourly", k.keep_hourly, 0, kMax));
-    RETURN_IF_ERROR(rr.Int("keep_daily", k.keep_daily, 0, kMax));
-    RETURN_IF_ERROR(rr.Int("keep_weekly", k.keep_weekly, 0, kMax));
-    RETURN_IF_ERROR(rr.Int("keep_monthly", k.keep_monthly, 0, kMax));
-    RETURN_IF_ERROR(rr.Int("keep_yearly", k.keep_yearly, 0, kMax));
-    RETURN_IF_ERROR(rr.String("keep_within", k.keep_within));
-    if (!k.keep_within.empty()) {
-      auto d = policy::ParseDuration(k.keep_within);
-      if (!d)
-        return rr.Fail(rr.Get("keep_within"), "keep_within", d.error().message);
-    }
-    RETURN_IF_ERROR(rr.Strings("keep_tag", k.keep_tags));
-    RETURN_IF_ERROR(rr.String("group_by", k.group_by));
-    if (!k.group_by.empty()) {
-      auto g = policy::ParseGroupBy(k.group_by);
-      if (!g) return rr.Fail(rr.Get("group_by"), "group_by", g.error().message);
-    }
-    RETURN_IF_ERROR(rr.NoUnknownKeys());
-    if (k.empty())
-      return r.Fail(ret, "retention",
-                    "no keep_* rule: this would remove every snapshot");
-  }
+  RETURN_IF_ERROR(ReadRetention(r, j, file, base));
   RETURN_IF_ERROR(ReadMaintenance(r, "prune", j.prune, file, base));
   RETURN_IF_ERROR(ReadMaintenance(r, "check", j.check, file, base));
-
-  ASSIGN_OR_RETURN(const toml::table* hooks, r.Table("hooks"));
-  if (hooks) {
-    TableReader hr(*hooks, r.Key("hooks"), file, base);
-    RETURN_IF_ERROR(hr.Strings("pre", j.pre_hooks));
-    RETURN_IF_ERROR(hr.Strings("post", j.post_hooks));
-    RETURN_IF_ERROR(hr.Interval("timeout", j.hook_timeout, false));
-    RETURN_IF_ERROR(hr.NoUnknownKeys());
-  }
-  ASSIGN_OR_RETURN(const toml::table* report, r.Table("report"));
-  if (report) {
-    TableReader rr(*report, r.Key("report"), file, base);
-    RETURN_IF_ERROR(rr.String("webhook", j.report_webhook));
-    if (!j.report_webhook.empty() &&
-        j.report_webhook.rfind("http://", 0) != 0 &&
-        j.report_webhook.rfind("https://", 0) != 0)
-      return rr.Fail(rr.Get("webhook"), "webhook",
-                     "must be an http:// or https:// URL");
-    RETURN_IF_ERROR(rr.String("file", j.report_file, true));
-    RETURN_IF_ERROR(rr.String("sns_topic", j.report_sns_topic));
-    if (!j.report_sns_topic.empty()) {
-      auto topic = ParseSnsTopicArn(j.report_sns_topic);
-      if (!topic)
-        return rr.Fail(rr.Get("sns_topic"), "sns_topic", topic.error().message);
-    }
-    std::string when;
-    RETURN_IF_ERROR(rr.String("sns_when", when));
-    if (!when.empty() && when != "always" && when != "problems")
-      return rr.Fail(rr.Get("sns_when"), "sns_when",
-                     "must be \"always\" or \"problems\"");
-    j.report_sns_problems_only = when == "problems";
-    RETURN_IF_ERROR(rr.NoUnknownKeys());
-  }
-  ASSIGN_OR_RETURN(const toml::table* env, r.Table("env"));
-  if (env) {
-    TableReader er(*env, r.Key("env"), file, base);
-    for (auto&& [k, v] : *env) {
-      std::string key(k.str());
-      std::string value;
-      RETURN_IF_ERROR(er.String(key, value));
-      if (key.find('=') != std::string::npos)
-        return er.Fail(&v, key, "not a valid environment variable name");
-      j.env[key] = value;
-    }
-  }
-  ASSIGN_OR_RETURN(const toml::table* s3, r.Table("s3"));
-  if (s3) {
-    TableReader sr(*s3, r.Key("s3"), file, base);
-    for (const char* key : {"endpoint", "region", "sse", "sse_kms_key_id",
-                            "storage_class_data", "storage_class_meta"}) {
-      std::string v;
-      RETURN_IF_ERROR(sr.String(key, v));
-      if (v.empty()) continue;
-      std::string opt = std::string("--s3-") + key;
-      for (char& c : opt)
-        if (c == '_') c = '-';
-      j.s3_options.emplace_back(opt, v);
-    }
-    int connections = 0;
-    RETURN_IF_ERROR(sr.Int("connections", connections, 1, 1024));
-    if (connections)
-      j.s3_options.emplace_back("--s3-connections",
-                                std::to_string(connections));
-    bool path_style = false;
-    RETURN_IF_ERROR(sr.Bool("path_style", path_style));
-    if (path_style) j.s3_options.emplace_back("--s3-path-style", "");
-    RETURN_IF_ERROR(sr.NoUnknownKeys());
-  }
+  RETURN_IF_ERROR(ReadHooks(r, j, file, base));
+  RETURN_IF_ERROR(ReadReport(r, j, file, base));
+  RETURN_IF_ERROR(ReadEnv(r, j, file, base));
+  RETURN_IF_ERROR(ReadS3(r, j, file, base));
   return r.NoUnknownKeys();
 }
 
