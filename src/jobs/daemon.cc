@@ -5,6 +5,8 @@
 
 #include <map>
 
+#include "base/exit_codes.h"
+
 namespace efs2s3::jobs {
 
 namespace {
@@ -92,7 +94,7 @@ Result<int> RunDaemon(const DaemonOptions& opts) {
     if (opts.max_runs && runs >= opts.max_runs) break;
   }
   log("daemon: stopped");
-  return 0;
+  return kExitOk;
 }
 
 }  // namespace efs2s3::jobs
