@@ -151,6 +151,34 @@ std::string ShellJoin(const std::vector<std::string>& argv) {
   return out;
 }
 
+namespace {
+
+// The mount and unmount commands: NFS with the recommended options, or
+// amazon-efs-utils through an access point.
+void SetMountCommands(const EfsMountRequest& req, const std::string& path,
+                      EfsMountPlan& plan) {
+  if (req.access_point.empty()) {
+    std::string opts = req.options.empty() ? kEfsMountOptions : req.options;
+    if (req.read_only) opts += ",ro";
+    plan.mount_command = {"mount",        "-t", "nfs4",
+                          "-o",           opts, plan.host + ":" + path,
+                          req.mount_point};
+  } else {
+    // amazon-efs-utils: TLS and IAM authorization, through the access point.
+    std::string opts = "tls,iam,accesspoint=" + req.access_point;
+    if (plan.resolved_by == "mount-target")
+      opts += ",mounttargetip=" + plan.host;
+    if (!req.region.empty()) opts += ",region=" + plan.region;
+    if (req.read_only) opts += ",ro";
+    plan.mount_command = {"mount",        "-t", "efs",
+                          "-o",           opts, req.file_system_id + ":" + path,
+                          req.mount_point};
+  }
+  plan.unmount_command = {"umount", req.mount_point};
+}
+
+}  // namespace
+
 Result<EfsMountPlan> PlanEfsMount(const EfsMountRequest& req,
                                   const s3::Getenv& env,
                                   const Resolver& resolves) {
@@ -216,24 +244,7 @@ Result<EfsMountPlan> PlanEfsMount(const EfsMountRequest& req,
                           : fmt::format("{}", fmt::join(zones, ", "))));
     plan.resolved_by = "mount-target";
   }
-  if (req.access_point.empty()) {
-    std::string opts = req.options.empty() ? kEfsMountOptions : req.options;
-    if (req.read_only) opts += ",ro";
-    plan.mount_command = {"mount",        "-t", "nfs4",
-                          "-o",           opts, plan.host + ":" + path,
-                          req.mount_point};
-  } else {
-    // amazon-efs-utils: TLS and IAM authorization, through the access point.
-    std::string opts = "tls,iam,accesspoint=" + req.access_point;
-    if (plan.resolved_by == "mount-target")
-      opts += ",mounttargetip=" + plan.host;
-    if (!req.region.empty()) opts += ",region=" + plan.region;
-    if (req.read_only) opts += ",ro";
-    plan.mount_command = {"mount",        "-t", "efs",
-                          "-o",           opts, req.file_system_id + ":" + path,
-                          req.mount_point};
-  }
-  plan.unmount_command = {"umount", req.mount_point};
+  SetMountCommands(req, path, plan);
   return plan;
 }
 
