@@ -257,6 +257,21 @@ Result<void> ValidateTimeZone(const std::string& zone) {
   return Ok();
 }
 
+// Whether some month of `months` has some day of `days` (February counted
+// with 29). A day of the month that none of the months has ("0 0 31 2 *")
+// would never fire; with the weekday restricted too, a day matches when
+// either does (DayMatches), so such a schedule still fires.
+static bool AnyDayExists(const std::bitset<13>& months,
+                         const std::bitset<32>& days) {
+  static const int kDays[13] = {0,  31, 29, 31, 30, 31, 30,
+                                31, 31, 30, 31, 30, 31};
+  for (int mon = 1; mon <= 12; ++mon)
+    for (int day = 1; day <= kDays[mon]; ++day)
+      if (months[static_cast<size_t>(mon)] && days[static_cast<size_t>(day)])
+        return true;
+  return false;
+}
+
 Result<Schedule> Schedule::Parse(std::string_view expr) {
   Schedule s;
   s.expr_ = std::string(expr);
@@ -319,23 +334,11 @@ Result<Schedule> Schedule::Parse(std::string_view expr) {
   s.dow_restricted_ = fields[4][0] != '*';
   s.fields_ = fmt::format("{} {} {} {} {}", fields[0], fields[1], fields[2],
                           fields[3], fields[4]);
-  // A day of the month that none of the months has ("0 0 31 2 *", "0 0 30
-  // 2,4") would never fire. With the weekday restricted too, a day matches
-  // when either does (DayMatches), so such a schedule still fires.
-  if (!s.dow_restricted_) {
-    static const int kDays[13] = {0,  31, 29, 31, 30, 31, 30,
-                                  31, 31, 30, 31, 30, 31};
-    bool fires = false;
-    for (int mon = 1; mon <= 12 && !fires; ++mon)
-      for (int day = 1; day <= kDays[mon] && !fires; ++day)
-        fires = s.months_[static_cast<size_t>(mon)] &&
-                s.dom_[static_cast<size_t>(day)];
-    if (!fires)
-      return Invalid(fmt::format(
-          "schedule '{}': never fires (no month in the month field has a day "
-          "in the day-of-month field)",
-          expr));
-  }
+  if (!s.dow_restricted_ && !AnyDayExists(s.months_, s.dom_))
+    return Invalid(fmt::format(
+        "schedule '{}': never fires (no month in the month field has a day "
+        "in the day-of-month field)",
+        expr));
   return s;
 }
 
