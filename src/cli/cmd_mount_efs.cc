@@ -2,6 +2,7 @@
 // the region and, without DNS, the mount target of this availability zone.
 #include <fmt/format.h>
 
+#include "aws/credentials.h"
 #include "base/file_util.h"
 #include "cli/context.h"
 #include "jobs/efs.h"
@@ -35,9 +36,9 @@ Result<int> RunMountEfs(MountEfsCliOptions o, Context& ctx) {
                        std::chrono::seconds(120), log));
     return r.exit_code == 0 ? 0 : 1;
   }
-  ASSIGN_OR_RETURN(jobs::EfsMountPlan plan,
-                   jobs::PlanEfsMount(o.req, storage::s3::ProcessEnv(),
-                                      jobs::SystemResolver()));
+  ASSIGN_OR_RETURN(
+      jobs::EfsMountPlan plan,
+      jobs::PlanEfsMount(o.req, aws::ProcessEnv(), jobs::SystemResolver()));
   if (ctx.global.json) {
     nlohmann::json j = {{"message_type", "mount_efs"},
                         {"file_system_id", o.req.file_system_id},

@@ -3,6 +3,8 @@
 
 #include <mutex>
 
+#include "aws/credentials.h"
+#include "aws/s3_client.h"
 #include "cli/context.h"
 #include "cli/exit_codes.h"
 #include "cli/progress.h"
@@ -35,7 +37,7 @@ Result<std::pair<std::string, std::string>> BucketAndPrefix(
   return std::make_pair(l.bucket, l.prefix.empty() ? "" : l.prefix + "/");
 }
 
-nlohmann::json RequestsJson(const storage::s3::RequestCounts& n) {
+nlohmann::json RequestsJson(const aws::RequestCounts& n) {
   return {{"get", n.get},   {"head", n.head}, {"put", n.put},
           {"post", n.post}, {"list", n.list}, {"delete", n.delete_}};
 }
@@ -89,12 +91,11 @@ Result<int> RunSyncCommand(const SyncCliOptions& o, Context& ctx) {
   opts.put.sse = s3.sse;
   opts.put.sse_kms_key_id = s3.sse_kms_key_id;
 
-  ASSIGN_OR_RETURN(storage::s3::S3Config config,
-                   storage::s3::ResolveS3Config(s3, storage::s3::ProcessEnv()));
+  ASSIGN_OR_RETURN(aws::S3Config config,
+                   storage::s3::ResolveS3Config(s3, aws::ProcessEnv()));
   config.http.max_in_flight =
       opts.transfers + opts.large_parallel * opts.part_parallel + 4;
-  storage::s3::S3Client client(std::move(config),
-                               storage::s3::NewDefaultCredentialsChain());
+  aws::S3Client client(std::move(config), aws::NewDefaultCredentialsChain());
 
   std::mutex mu;
   std::vector<std::pair<std::string, std::string>> errors;
@@ -154,7 +155,7 @@ Result<int> RunSyncCommand(const SyncCliOptions& o, Context& ctx) {
     if (o.dry_run) j["actions"] = actions;
     ctx.PrintJson(j);
   } else {
-    const storage::s3::RequestCounts& n = r->requests;
+    const aws::RequestCounts& n = r->requests;
     ctx.Info(fmt::format(
         "{}{} {} files ({}), {} unchanged, {} deleted{}{}{}\n"
         "requests: {} GET, {} HEAD, {} PUT, {} POST, {} LIST, {} DELETE; "

@@ -7,54 +7,52 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
-#include "jobs/aws_service.h"
-#include "storage/s3/http.h"
-#include "storage/s3/sigv4.h"
+#include "aws/http.h"
+#include "aws/service_endpoint.h"
+#include "aws/sigv4.h"
 
 namespace efs2s3::jobs {
-
-namespace s3 = storage::s3;
 
 namespace {
 
 Result<nlohmann::json> DescribeMountTargets(const std::string& fs_id,
                                             const std::string& region,
-                                            const s3::Getenv& env) {
-  ASSIGN_OR_RETURN(ServiceEndpoint ep,
-                   ResolveServiceEndpoint(env, "EFS",
-                                          "https://elasticfilesystem." +
-                                              region + ".amazonaws.com"));
-  auto provider = s3::NewDefaultCredentialsChain(env);
-  ASSIGN_OR_RETURN(s3::Credentials creds, provider->Get());
+                                            const aws::Getenv& env) {
+  ASSIGN_OR_RETURN(aws::ServiceEndpoint ep,
+                   aws::ResolveServiceEndpoint(env, "EFS",
+                                               "https://elasticfilesystem." +
+                                                   region + ".amazonaws.com"));
+  auto provider = aws::NewDefaultCredentialsChain(env);
+  ASSIGN_OR_RETURN(aws::Credentials creds, provider->Get());
   long long now = std::chrono::duration_cast<std::chrono::seconds>(
                       std::chrono::system_clock::now().time_since_epoch())
                       .count();
-  s3::SigningRequest sreq;
+  aws::SigningRequest sreq;
   sreq.method = "GET";
   sreq.path = "/2015-02-01/mount-targets";
   sreq.query = {{"FileSystemId", fs_id}};
-  sreq.payload_hash = s3::Sha256Hex({});
+  sreq.payload_hash = aws::Sha256Hex({});
   sreq.headers.emplace_back("Host", ep.authority);
-  sreq.headers.emplace_back("x-amz-date", s3::AmzDate(now));
+  sreq.headers.emplace_back("x-amz-date", aws::AmzDate(now));
   if (!creds.session_token.empty())
     sreq.headers.emplace_back("x-amz-security-token", creds.session_token);
-  s3::Signature sig =
-      s3::Sign(sreq, {creds.access_key_id, creds.secret_access_key},
-               {region, "elasticfilesystem", s3::AmzDate(now)},
-               /*normalize_path=*/true);
+  aws::Signature sig =
+      aws::Sign(sreq, {creds.access_key_id, creds.secret_access_key},
+                {region, "elasticfilesystem", aws::AmzDate(now)},
+                /*normalize_path=*/true);
   const std::string what = "EFS DescribeMountTargets " + fs_id;
-  s3::HttpRequest req{
+  aws::HttpRequest req{
       "GET",
-      ep.base + sreq.path + "?" + s3::CanonicalQuery(sreq.query),
+      ep.base + sreq.path + "?" + aws::CanonicalQuery(sreq.query),
       std::move(sreq.headers),
       {},
       what};
   req.headers.emplace_back("Authorization", sig.authorization);
-  s3::HttpOptions opts;
+  aws::HttpOptions opts;
   opts.max_in_flight = 1;
   opts.total_timeout = std::chrono::milliseconds(30000);
-  s3::HttpClient http(opts);
-  ASSIGN_OR_RETURN(s3::HttpResponse resp, http.Do(req));
+  aws::HttpClient http(opts);
+  ASSIGN_OR_RETURN(aws::HttpResponse resp, http.Do(req));
   std::string body(AsString(resp.body));
   if (resp.status != 200) {
     ErrorCode code = resp.status == 403   ? ErrorCode::kPermission
@@ -84,19 +82,19 @@ Resolver SystemResolver() {
   };
 }
 
-Result<std::string> InstanceMetadata(const s3::Getenv& env,
+Result<std::string> InstanceMetadata(const aws::Getenv& env,
                                      const std::string& item) {
-  std::string disabled = GetEnv(env, "AWS_EC2_METADATA_DISABLED");
+  std::string disabled = aws::GetEnv(env, "AWS_EC2_METADATA_DISABLED");
   if (disabled == "true" || disabled == "TRUE" || disabled == "True")
     return MakeError(ErrorCode::kNotFound, "instance metadata is disabled");
-  std::string base = GetEnv(env, "AWS_EC2_METADATA_SERVICE_ENDPOINT");
+  std::string base = aws::GetEnv(env, "AWS_EC2_METADATA_SERVICE_ENDPOINT");
   if (base.empty()) base = "http://169.254.169.254";
   while (!base.empty() && base.back() == '/') base.pop_back();
-  s3::HttpOptions opts;
+  aws::HttpOptions opts;
   opts.max_in_flight = 1;
   opts.connect_timeout = std::chrono::milliseconds(1000);
   opts.total_timeout = std::chrono::milliseconds(3000);
-  s3::HttpClient http(opts);
+  aws::HttpClient http(opts);
   const std::string what = "instance metadata";
   auto token = http.Do({"PUT",
                         base + "/latest/api/token",
@@ -110,7 +108,7 @@ Result<std::string> InstanceMetadata(const s3::Getenv& env,
     return MakeError(ErrorCode::kPermission,
                      fmt::format("{}: IMDSv2 token request answered HTTP {}",
                                  what, token->status));
-  ASSIGN_OR_RETURN(s3::HttpResponse r,
+  ASSIGN_OR_RETURN(aws::HttpResponse r,
                    http.Do({"GET",
                             base + "/latest/meta-data/" + item,
                             {{"X-aws-ec2-metadata-token",
@@ -180,7 +178,7 @@ void SetMountCommands(const EfsMountRequest& req, const std::string& path,
 }  // namespace
 
 Result<EfsMountPlan> PlanEfsMount(const EfsMountRequest& req,
-                                  const s3::Getenv& env,
+                                  const aws::Getenv& env,
                                   const Resolver& resolves) {
   if (req.file_system_id.rfind("fs-", 0) != 0)
     return MakeError(ErrorCode::kInvalidArgument,
@@ -191,7 +189,7 @@ Result<EfsMountPlan> PlanEfsMount(const EfsMountRequest& req,
   std::string path = req.path.empty() ? "/" : req.path;
   EfsMountPlan plan;
   plan.region = req.region;
-  if (plan.region.empty()) plan.region = s3::ResolveRegion(env);
+  if (plan.region.empty()) plan.region = aws::ResolveRegion(env);
   if (plan.region.empty()) {
     auto r = InstanceMetadata(env, "placement/region");
     if (!r)

@@ -22,8 +22,8 @@
 #include <string>
 #include <vector>
 
+#include "aws/credentials.h"
 #include "base/result.h"
-#include "storage/s3/credentials.h"
 
 namespace efs2s3::jobs {
 
@@ -58,12 +58,12 @@ Resolver SystemResolver();
 // this availability zone, kPermission/kTransient from the EFS API or instance
 // metadata.
 Result<EfsMountPlan> PlanEfsMount(const EfsMountRequest& req,
-                                  const storage::s3::Getenv& env,
+                                  const aws::Getenv& env,
                                   const Resolver& resolves);
 
 // One value of instance metadata (IMDSv2), e.g. "placement/region".
 // kNotFound when instance metadata is disabled or does not answer.
-Result<std::string> InstanceMetadata(const storage::s3::Getenv& env,
+Result<std::string> InstanceMetadata(const aws::Getenv& env,
                                      const std::string& item);
 
 // Quotes argv for display / sh ("mount -t nfs4 -o '...' host:/ /mnt").

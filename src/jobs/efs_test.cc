@@ -7,7 +7,7 @@
 namespace efs2s3::jobs {
 namespace {
 
-storage::s3::Getenv Env(std::map<std::string, std::string> m) {
+aws::Getenv Env(std::map<std::string, std::string> m) {
   return [m](const std::string& k) -> std::optional<std::string> {
     auto it = m.find(k);
     if (it == m.end()) return std::nullopt;

@@ -8,10 +8,10 @@
 #include <cerrno>
 #include <cstring>
 
+#include "aws/sigv4.h"
 #include "base/exit_codes.h"
 #include "base/file_util.h"
 #include "jobs/cron.h"
-#include "storage/s3/sigv4.h"
 
 namespace efs2s3::jobs {
 
@@ -191,7 +191,7 @@ Result<std::unique_ptr<JobLock>> JobLock::Acquire(
     const StateDir& dir, const std::string& job,
     const std::string& repository) {
   RETURN_IF_ERROR(MakeDirs(dir.JobDir(), 0755));
-  std::string hash = storage::s3::Sha256Hex(AsBytes(repository)).substr(0, 16);
+  std::string hash = aws::Sha256Hex(AsBytes(repository)).substr(0, 16);
   std::string path = dir.JobDir() + "/" + hash + ".lock";
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return PosixError(path, errno);

@@ -9,10 +9,10 @@
 #include <chrono>
 #include <cstdio>
 
+#include "aws/http.h"
 #include "base/exit_codes.h"
 #include "base/file_util.h"
 #include "jobs/sns.h"
-#include "storage/s3/http.h"
 
 namespace efs2s3::jobs {
 
@@ -441,7 +441,7 @@ void JobRun::Deliver() {
   if (!job_.report_sns_topic.empty() &&
       (!job_.report_sns_problems_only || report_.Status() != "ok")) {
     // The job's [env] (AWS_PROFILE, endpoints) applies here as to its steps.
-    storage::s3::Getenv env =
+    aws::Getenv env =
         [this](const std::string& name) -> std::optional<std::string> {
       auto it = job_.env.find(name);
       if (it != job_.env.end()) return it->second;
@@ -498,10 +498,10 @@ std::vector<std::string> DeliverReport(const nlohmann::json& report,
     }
   }
   if (!webhook.empty()) {
-    storage::s3::HttpOptions o;
+    aws::HttpOptions o;
     o.max_in_flight = 1;
     o.total_timeout = std::chrono::milliseconds(30000);
-    storage::s3::HttpClient http(o);
+    aws::HttpClient http(o);
     std::string body = report.dump();
     auto r = http.Do({"POST",
                       webhook,

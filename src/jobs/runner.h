@@ -38,7 +38,7 @@ struct RunOptions {
   // Log lines (children's stderr, step starts and ends).
   std::function<void(const std::string&)> log;
   // For tests: EFS discovery inputs.
-  storage::s3::Getenv env = storage::s3::ProcessEnv();
+  aws::Getenv env = aws::ProcessEnv();
   Resolver resolver = SystemResolver();
 };
 

@@ -5,13 +5,11 @@
 #include <chrono>
 #include <thread>
 
-#include "jobs/aws_service.h"
-#include "storage/s3/http.h"
-#include "storage/s3/sigv4.h"
+#include "aws/http.h"
+#include "aws/service_endpoint.h"
+#include "aws/sigv4.h"
 
 namespace efs2s3::jobs {
-
-namespace s3 = storage::s3;
 
 namespace {
 
@@ -92,11 +90,11 @@ Result<SnsTopic> ParseSnsTopicArn(const std::string& arn) {
   return SnsTopic{parts[1], parts[3], parts[4], n};
 }
 
-Result<std::string> SnsPublish(const SnsMessage& m, const s3::Getenv& env) {
+Result<std::string> SnsPublish(const SnsMessage& m, const aws::Getenv& env) {
   ASSIGN_OR_RETURN(SnsTopic topic, ParseSnsTopicArn(m.topic_arn));
   ASSIGN_OR_RETURN(
-      ServiceEndpoint ep,
-      ResolveServiceEndpoint(
+      aws::ServiceEndpoint ep,
+      aws::ResolveServiceEndpoint(
           env, "SNS",
           fmt::format("https://sns.{}.amazonaws.com{}", topic.region,
                       topic.partition == "aws-cn" ? ".cn" : "")));
@@ -114,16 +112,16 @@ Result<std::string> SnsPublish(const SnsMessage& m, const s3::Getenv& env) {
   std::string body;
   for (const auto& [k, v] : form) {
     if (!body.empty()) body += '&';
-    body += s3::UriEncode(k, false) + "=" + s3::UriEncode(v, false);
+    body += aws::UriEncode(k, false) + "=" + aws::UriEncode(v, false);
   }
 
-  auto provider = s3::NewDefaultCredentialsChain(env);
-  ASSIGN_OR_RETURN(s3::Credentials creds, provider->Get());
+  auto provider = aws::NewDefaultCredentialsChain(env);
+  ASSIGN_OR_RETURN(aws::Credentials creds, provider->Get());
   const std::string what = "SNS Publish to " + m.topic_arn;
-  s3::HttpOptions opts;
+  aws::HttpOptions opts;
   opts.max_in_flight = 1;
   opts.total_timeout = std::chrono::milliseconds(30000);
-  s3::HttpClient http(opts);
+  aws::HttpClient http(opts);
   Error last = MakeError(ErrorCode::kTransient, what);
   for (int attempt = 0; attempt < 3; ++attempt) {
     if (attempt)
@@ -131,24 +129,24 @@ Result<std::string> SnsPublish(const SnsMessage& m, const s3::Getenv& env) {
     long long now = std::chrono::duration_cast<std::chrono::seconds>(
                         std::chrono::system_clock::now().time_since_epoch())
                         .count();
-    s3::SigningRequest sreq;
+    aws::SigningRequest sreq;
     sreq.method = "POST";
     sreq.path = "/";
-    sreq.payload_hash = s3::Sha256Hex(AsBytes(body));
+    sreq.payload_hash = aws::Sha256Hex(AsBytes(body));
     sreq.headers = {
         {"Host", ep.authority},
         {"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"},
-        {"x-amz-date", s3::AmzDate(now)}};
+        {"x-amz-date", aws::AmzDate(now)}};
     if (!creds.session_token.empty())
       sreq.headers.emplace_back("x-amz-security-token", creds.session_token);
-    s3::Signature sig =
-        s3::Sign(sreq, {creds.access_key_id, creds.secret_access_key},
-                 {topic.region, "sns", s3::AmzDate(now)},
-                 /*normalize_path=*/true);
-    s3::HttpRequest req{"POST", ep.base + "/", sreq.headers, AsBytes(body),
-                        what};
+    aws::Signature sig =
+        aws::Sign(sreq, {creds.access_key_id, creds.secret_access_key},
+                  {topic.region, "sns", aws::AmzDate(now)},
+                  /*normalize_path=*/true);
+    aws::HttpRequest req{"POST", ep.base + "/", sreq.headers, AsBytes(body),
+                         what};
     req.headers.emplace_back("Authorization", sig.authorization);
-    Result<s3::HttpResponse> resp = http.Do(req);
+    Result<aws::HttpResponse> resp = http.Do(req);
     if (!resp) {
       last = resp.error();
       if (last.code == ErrorCode::kTransient) continue;
@@ -191,7 +189,7 @@ SnsMessage SnsReportMessage(const nlohmann::json& report,
       fmt::format("efs2s3 job {}: {} (exit {})", job,
                   report.value("status", ""), report.value("exit_code", 0));
   m.group_id = job.empty() ? "efs2s3" : job;
-  m.deduplication_id = s3::Sha256Hex(AsBytes(report.dump()));
+  m.deduplication_id = aws::Sha256Hex(AsBytes(report.dump()));
   m.message = report.dump(2);
   if (m.message.size() <= kSnsMaxMessageBytes) return m;
   // Too big: keep the last lines of each step's errors, then only a summary.

@@ -12,8 +12,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "aws/credentials.h"
 #include "base/result.h"
-#include "storage/s3/credentials.h"
 
 namespace efs2s3::jobs {
 
@@ -39,8 +39,7 @@ inline constexpr size_t kSnsMaxMessageBytes = 256 * 1024;
 // Publishes; returns the MessageId. kPermission for 403 / AuthorizationError,
 // kNotFound for a missing topic, kTransient after 3 attempts at 5xx or
 // transport errors.
-Result<std::string> SnsPublish(const SnsMessage& m,
-                               const storage::s3::Getenv& env);
+Result<std::string> SnsPublish(const SnsMessage& m, const aws::Getenv& env);
 
 // The SNS message for a job report: the report as indented JSON, shortened
 // (step errors cut, then a summary) when it would exceed the SNS limit; the

@@ -6,7 +6,7 @@
 #include <optional>
 #include <string>
 
-#include "jobs/aws_service.h"
+#include "aws/service_endpoint.h"
 #include "jobs/config.h"
 
 namespace efs2s3::jobs {
@@ -14,32 +14,31 @@ namespace {
 
 TEST(AwsServiceTest, EndpointPrecedenceAndShape) {
   std::map<std::string, std::string> vars;
-  storage::s3::Getenv env =
-      [&](const std::string& k) -> std::optional<std::string> {
+  aws::Getenv env = [&](const std::string& k) -> std::optional<std::string> {
     auto it = vars.find(k);
     if (it == vars.end()) return std::nullopt;
     return it->second;
   };
-  auto ep = ResolveServiceEndpoint(env, "SNS", "https://sns.eu-west-1.x");
+  auto ep = aws::ResolveServiceEndpoint(env, "SNS", "https://sns.eu-west-1.x");
   ASSERT_TRUE(ep);
   EXPECT_EQ(ep->base, "https://sns.eu-west-1.x");
   EXPECT_EQ(ep->authority, "sns.eu-west-1.x");
   vars["AWS_ENDPOINT_URL"] = "http://all:1/";
-  EXPECT_EQ(ResolveServiceEndpoint(env, "SNS", "https://d")->base,
+  EXPECT_EQ(aws::ResolveServiceEndpoint(env, "SNS", "https://d")->base,
             "http://all:1");
   vars["AWS_ENDPOINT_URL_SNS"] = "http://sns-only:2";
-  EXPECT_EQ(ResolveServiceEndpoint(env, "SNS", "https://d")->authority,
+  EXPECT_EQ(aws::ResolveServiceEndpoint(env, "SNS", "https://d")->authority,
             "sns-only:2");
-  EXPECT_EQ(ResolveServiceEndpoint(env, "EFS", "https://d")->authority,
+  EXPECT_EQ(aws::ResolveServiceEndpoint(env, "EFS", "https://d")->authority,
             "all:1");
   vars["AWS_ENDPOINT_URL_EFS"] = "http://host/with/path";
-  auto bad = ResolveServiceEndpoint(env, "EFS", "https://d");
+  auto bad = aws::ResolveServiceEndpoint(env, "EFS", "https://d");
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().code, ErrorCode::kInvalidArgument);
   EXPECT_NE(bad.error().message.find("EFS endpoint 'http://host/with/path'"),
             std::string::npos);
   vars["AWS_ENDPOINT_URL_EFS"] = "no-scheme";
-  EXPECT_FALSE(ResolveServiceEndpoint(env, "EFS", "https://d"));
+  EXPECT_FALSE(aws::ResolveServiceEndpoint(env, "EFS", "https://d"));
 }
 
 TEST(SnsTest, ParsesTopicArns) {

@@ -13,20 +13,20 @@
 #include <mutex>
 #include <thread>
 
+#include "aws/sigv4.h"
 #include "base/bytes.h"
 #include "base/file_util.h"
 #include "base/io.h"
 #include "base/test_hooks.h"
 #include "fs/meta.h"
-#include "storage/s3/sigv4.h"
 #include "sync/local_fs.h"
 #include "sync/manifest.h"
 
 namespace efs2s3::sync {
 
-using storage::s3::ListedObject;
-using storage::s3::RequestCounts;
-using storage::s3::S3Client;
+using aws::ListedObject;
+using aws::RequestCounts;
+using aws::S3Client;
 
 double RequestCost(const RequestCounts& n) {
   return static_cast<double>(n.put + n.post + n.list) * 0.005 / 1000 +
@@ -255,7 +255,7 @@ class Syncer {
   void HeadUnverified(const std::vector<Entry>& local);
   Result<void> Upload(const Entry& e, const Action& a, bool replaces);
   Result<void> UploadLarge(int fd, const struct stat& st, const Entry& e,
-                           const std::string& key, storage::s3::PutOptions put);
+                           const std::string& key, aws::PutOptions put);
   Result<void> Backup(const std::string& key_rel);
   Result<void> Download(const Entry& e, const Action& a);
   Result<void> DownloadLarge(int tmpfd, const std::string& key,
@@ -317,7 +317,7 @@ Result<void> Syncer::ListRemote() {
       old_manifest_ = std::move(*m);
       manifest_ok_ = true;
     } else {
-      Warn(storage::s3::S3Name(opts_.bucket, opts_.prefix + kManifestName) +
+      Warn(aws::S3Name(opts_.bucket, opts_.prefix + kManifestName) +
            ": ignored: " + m.error().message);
     }
   } else if (manifest.error().code != ErrorCode::kNotFound) {
@@ -408,7 +408,7 @@ void Syncer::HeadUnverified(const std::vector<Entry>& local) {
 
 Result<void> Syncer::Backup(const std::string& key_rel) {
   if (opts_.backup_bucket.empty()) return Ok();
-  storage::s3::PutOptions put = opts_.put;
+  aws::PutOptions put = opts_.put;
   RETURN_IF_ERROR(client_.CopyObject(opts_.bucket, opts_.prefix + key_rel,
                                      opts_.backup_bucket,
                                      opts_.backup_prefix + key_rel, put));
@@ -424,7 +424,7 @@ Result<void> Syncer::Upload(const Entry& e, const Action& a, bool replaces) {
                      e.rel.substr(0, 60) + "...: the object key would be " +
                          std::to_string(key.size()) +
                          " bytes, longer than S3 allows (1024)");
-  storage::s3::PutOptions put = opts_.put;
+  aws::PutOptions put = opts_.put;
   Bytes body;
   Attributes attrs = AttrsOf(e);
   bool reserved = false;
@@ -496,8 +496,7 @@ Result<void> Syncer::Upload(const Entry& e, const Action& a, bool replaces) {
 }
 
 Result<void> Syncer::UploadLarge(int fd, const struct stat& st, const Entry& e,
-                                 const std::string& key,
-                                 storage::s3::PutOptions put) {
+                                 const std::string& key, aws::PutOptions put) {
   const std::uint64_t size = static_cast<std::uint64_t>(st.st_size);
   std::uint64_t part = std::max<std::uint64_t>(opts_.part_size, 5u << 20);
   while ((size + part - 1) / part > 10000) part *= 2;
@@ -680,7 +679,7 @@ Result<void> Syncer::Download(const Entry& e, const Action& a) {
   std::optional<Attributes> attrs = FromMetadata(got->meta.metadata);
   if (!attrs) attrs = obj.attrs;
   if (IsPlainMd5(got->meta.etag) && opts_.put.sse != "aws:kms" &&
-      storage::s3::Md5Hex(got->data) != got->meta.etag)
+      aws::Md5Hex(got->data) != got->meta.etag)
     return MakeError(ErrorCode::kCorruption,
                      e.rel + ": downloaded content does not match its ETag");
   if (attrs && attrs->kind == Kind::kSymlink) {
@@ -752,7 +751,7 @@ Result<void> Syncer::WriteManifest() {
   Bytes data = EncodeManifest(m);
   if (manifest_ok_ && data == EncodeManifest(old_manifest_)) return Ok();
   if (m.empty() && !manifest_ok_) return Ok();
-  storage::s3::PutOptions put;
+  aws::PutOptions put;
   put.sse = opts_.put.sse;
   put.sse_kms_key_id = opts_.put.sse_kms_key_id;
   auto r =

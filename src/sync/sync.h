@@ -25,9 +25,9 @@
 #include <string>
 #include <vector>
 
+#include "aws/s3_client.h"
 #include "base/error_sink.h"
 #include "base/result.h"
-#include "storage/s3/s3_client.h"
 #include "sync/plan.h"
 
 namespace efs2s3::sync {
@@ -58,7 +58,7 @@ struct SyncOptions {
   int part_parallel = 4;                     // parts in flight per large file
   int large_parallel = 4;                    // large files in flight
   std::uint64_t memory_limit = 1024u << 20;  // bytes of small files in flight
-  storage::s3::PutOptions put;  // storage class, SSE (metadata is ours)
+  aws::PutOptions put;  // storage class, SSE (metadata is ours)
   // --backup-prefix: replaced and deleted objects are copied here first.
   std::string backup_bucket, backup_prefix;
   // Every planned action ("upload", "download", "delete", "backup") with the
@@ -85,7 +85,7 @@ struct SyncResult {
   std::uint64_t errors = 0;
   std::uint64_t heads = 0;  // objects looked at one by one
   bool manifest_used = false;
-  storage::s3::RequestCounts requests;
+  aws::RequestCounts requests;
   // US dollars at Amazon S3 Standard request prices (us-east-1):
   // PUT/COPY/POST/LIST 0.005 per 1,000, GET/HEAD 0.0004 per 1,000, DELETE 0.
   double request_cost_usd = 0;
@@ -93,9 +93,8 @@ struct SyncResult {
 
 // Errors: kNoRepository when the bucket is missing on download; kCancelled
 // when *cancel became true; S3 listing / local root errors.
-Result<SyncResult> RunSync(storage::s3::S3Client& client,
-                           const SyncOptions& opts);
+Result<SyncResult> RunSync(aws::S3Client& client, const SyncOptions& opts);
 
-double RequestCost(const storage::s3::RequestCounts& n);
+double RequestCost(const aws::RequestCounts& n);
 
 }  // namespace efs2s3::sync

@@ -3,6 +3,14 @@
 #include <algorithm>
 
 namespace efs2s3::storage::s3 {
+
+using aws::ListedObject;
+using aws::NewDefaultCredentialsChain;
+using aws::ParseIsoTime;
+using aws::PutOptions;
+using aws::ResolveRegion;
+using aws::S3Name;
+
 namespace {
 
 bool ValidStorageClass(const std::string& s) {

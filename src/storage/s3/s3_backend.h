@@ -17,12 +17,18 @@
 #include <string>
 #include <vector>
 
+#include "aws/credentials.h"
+#include "aws/s3_client.h"
 #include "storage/backend.h"
 #include "storage/options.h"
-#include "storage/s3/credentials.h"
-#include "storage/s3/s3_client.h"
 
 namespace efs2s3::storage::s3 {
+
+using aws::Getenv;
+using aws::MultipartUpload;
+using aws::ProcessEnv;
+using aws::S3Client;
+using aws::S3Config;
 
 // Client settings from options and the environment: endpoint (options,
 // AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else Amazon S3 of the region), region

@@ -27,14 +27,17 @@
 #include <set>
 #include <thread>
 
+#include "aws/sigv4.h"
 #include "base/file_util.h"
-#include "storage/s3/sigv4.h"
 #include "storage/testing/backend_conformance.h"
 
 extern char** environ;
 
 namespace efs2s3::storage::s3 {
 namespace {
+
+// The S3 client under the backend.
+using namespace efs2s3::aws;  // NOLINT(google-build-using-namespace)
 
 std::string EnvOr(const char* name, const std::string& fallback) {
   const char* v = std::getenv(name);

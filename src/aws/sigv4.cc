@@ -1,4 +1,4 @@
-#include "storage/s3/sigv4.h"
+#include "aws/sigv4.h"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -9,7 +9,7 @@
 
 #include "base/result.h"
 
-namespace efs2s3::storage::s3 {
+namespace efs2s3::aws {
 namespace {
 
 Bytes Digest(const EVP_MD* md, ByteSpan data) {
@@ -203,4 +203,4 @@ std::string AmzDate(long long unix_seconds) {
   return buf;
 }
 
-}  // namespace efs2s3::storage::s3
+}  // namespace efs2s3::aws

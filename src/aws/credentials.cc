@@ -1,4 +1,4 @@
-#include "storage/s3/credentials.h"
+#include "aws/credentials.h"
 
 #include <stdio.h>
 #include <sys/wait.h>
@@ -9,10 +9,10 @@
 #include <nlohmann/json.hpp>
 #include <pugixml.hpp>
 
+#include "aws/http.h"
 #include "base/file_util.h"
-#include "storage/s3/http.h"
 
-namespace efs2s3::storage::s3 {
+namespace efs2s3::aws {
 namespace {
 
 using TimePoint = std::chrono::system_clock::time_point;
@@ -491,4 +491,4 @@ std::optional<TimePoint> ParseIsoTime(const std::string& s) {
   return std::chrono::system_clock::from_time_t(timegm(&tm) - offset);
 }
 
-}  // namespace efs2s3::storage::s3
+}  // namespace efs2s3::aws

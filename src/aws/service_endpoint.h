@@ -4,13 +4,13 @@
 
 #include <string>
 
+#include "aws/credentials.h"
 #include "base/result.h"
-#include "storage/s3/credentials.h"
 
-namespace efs2s3::jobs {
+namespace efs2s3::aws {
 
 // The value of an environment variable, "" if unset.
-std::string GetEnv(const storage::s3::Getenv& env, const std::string& name);
+std::string GetEnv(const Getenv& env, const std::string& name);
 
 struct ServiceEndpoint {
   std::string base;       // "https://host[:port]", no trailing slash
@@ -20,8 +20,8 @@ struct ServiceEndpoint {
 // AWS_ENDPOINT_URL_<SERVICE> (e.g. "SNS"), else AWS_ENDPOINT_URL, else
 // `default_url`. kInvalidArgument unless it is scheme://host[:port] (trailing
 // slashes are dropped).
-Result<ServiceEndpoint> ResolveServiceEndpoint(const storage::s3::Getenv& env,
+Result<ServiceEndpoint> ResolveServiceEndpoint(const Getenv& env,
                                                const std::string& service,
                                                const std::string& default_url);
 
-}  // namespace efs2s3::jobs
+}  // namespace efs2s3::aws

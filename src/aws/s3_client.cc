@@ -1,4 +1,4 @@
-#include "storage/s3/s3_client.h"
+#include "aws/s3_client.h"
 
 #include <fmt/format.h>
 
@@ -10,7 +10,7 @@
 #include <random>
 #include <thread>
 
-namespace efs2s3::storage::s3 {
+namespace efs2s3::aws {
 namespace {
 
 const std::string kEmptySha256 =
@@ -867,4 +867,4 @@ Result<void> S3Client::CreateBucket(const std::string& bucket) {
   return Ok();
 }
 
-}  // namespace efs2s3::storage::s3
+}  // namespace efs2s3::aws

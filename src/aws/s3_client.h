@@ -27,13 +27,13 @@
 #include <string>
 #include <vector>
 
+#include "aws/credentials.h"
+#include "aws/http.h"
 #include "base/bytes.h"
 #include "base/result.h"
 #include "base/source.h"
-#include "storage/s3/credentials.h"
-#include "storage/s3/http.h"
 
-namespace efs2s3::storage::s3 {
+namespace efs2s3::aws {
 
 struct RetryPolicy {
   int max_attempts = 8;
@@ -268,4 +268,4 @@ Error S3Error(const HttpResponse& resp, const std::string& method,
 // Whether an answer should be retried.
 bool IsRetryableStatus(const HttpResponse& resp);
 
-}  // namespace efs2s3::storage::s3
+}  // namespace efs2s3::aws

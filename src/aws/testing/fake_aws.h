@@ -11,11 +11,11 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "storage/s3/http.h"
+#include "aws/http.h"
 
 extern char** environ;
 
-namespace efs2s3::storage::s3::testing {
+namespace efs2s3::aws::testing {
 
 // Secrets the fake expects (see fake_aws.py).
 inline constexpr char kImdsToken[] = "imds-session-token";
@@ -73,4 +73,4 @@ class FakeAws {
   HttpClient http_;
 };
 
-}  // namespace efs2s3::storage::s3::testing
+}  // namespace efs2s3::aws::testing

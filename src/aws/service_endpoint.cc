@@ -1,13 +1,13 @@
-#include "jobs/aws_service.h"
+#include "aws/service_endpoint.h"
 
-namespace efs2s3::jobs {
+namespace efs2s3::aws {
 
-std::string GetEnv(const storage::s3::Getenv& env, const std::string& name) {
+std::string GetEnv(const Getenv& env, const std::string& name) {
   auto v = env(name);
   return v ? *v : "";
 }
 
-Result<ServiceEndpoint> ResolveServiceEndpoint(const storage::s3::Getenv& env,
+Result<ServiceEndpoint> ResolveServiceEndpoint(const Getenv& env,
                                                const std::string& service,
                                                const std::string& default_url) {
   std::string url = GetEnv(env, "AWS_ENDPOINT_URL_" + service);
@@ -23,4 +23,4 @@ Result<ServiceEndpoint> ResolveServiceEndpoint(const storage::s3::Getenv& env,
   return ServiceEndpoint{url, url.substr(scheme + 3)};
 }
 
-}  // namespace efs2s3::jobs
+}  // namespace efs2s3::aws

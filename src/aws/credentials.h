@@ -33,7 +33,7 @@
 
 #include "base/result.h"
 
-namespace efs2s3::storage::s3 {
+namespace efs2s3::aws {
 
 using Clock = std::function<std::chrono::system_clock::time_point()>;
 // Looks up an environment variable; nullopt when unset.
@@ -89,4 +89,4 @@ std::string ResolveRegion(const Getenv& env);
 std::optional<std::chrono::system_clock::time_point> ParseIsoTime(
     const std::string& s);
 
-}  // namespace efs2s3::storage::s3
+}  // namespace efs2s3::aws

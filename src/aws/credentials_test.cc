@@ -1,16 +1,16 @@
 // The credentials chain against local stand-ins for STS, the ECS agent and IMDS
 // (testing/fake_aws.py), and temporary files for the shared config files.
-#include "storage/s3/credentials.h"
+#include "aws/credentials.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
 #include <map>
 
+#include "aws/testing/fake_aws.h"
 #include "base/file_util.h"
-#include "storage/s3/testing/fake_aws.h"
 
-namespace efs2s3::storage::s3 {
+namespace efs2s3::aws {
 namespace {
 
 using std::chrono::minutes;
@@ -273,4 +273,4 @@ TEST(IsoTimeTest, Parses) {
 }
 
 }  // namespace
-}  // namespace efs2s3::storage::s3
+}  // namespace efs2s3::aws

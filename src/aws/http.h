@@ -20,12 +20,12 @@
 #include <string>
 #include <vector>
 
+#include "aws/sigv4.h"
 #include "base/bytes.h"
 #include "base/result.h"
 #include "base/source.h"
-#include "storage/s3/sigv4.h"
 
-namespace efs2s3::storage::s3 {
+namespace efs2s3::aws {
 
 struct HttpOptions {
   int max_in_flight = 32;
@@ -84,4 +84,4 @@ class HttpClient {
   std::unique_ptr<Pool> pool_;
 };
 
-}  // namespace efs2s3::storage::s3
+}  // namespace efs2s3::aws

@@ -1,11 +1,11 @@
-#include "storage/s3/sigv4.h"
+#include "aws/sigv4.h"
 
 #include <gtest/gtest.h>
 
 #include <fstream>
 #include <sstream>
 
-namespace efs2s3::storage::s3 {
+namespace efs2s3::aws {
 namespace {
 
 // The official suite, copied into tests/testdata/aws-sig-v4 (Apache-2.0).
@@ -286,4 +286,4 @@ TEST(SigV4Test, DigestsAndEncoding) {
 }
 
 }  // namespace
-}  // namespace efs2s3::storage::s3
+}  // namespace efs2s3::aws

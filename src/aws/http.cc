@@ -1,4 +1,4 @@
-#include "storage/s3/http.h"
+#include "aws/http.h"
 
 #include <curl/curl.h>
 
@@ -8,7 +8,7 @@
 #include <cstring>
 #include <mutex>
 
-namespace efs2s3::storage::s3 {
+namespace efs2s3::aws {
 namespace {
 
 std::once_flag g_curl_init;
@@ -233,4 +233,4 @@ Result<HttpResponse> HttpClient::Do(const HttpRequest& req) {
   return resp;
 }
 
-}  // namespace efs2s3::storage::s3
+}  // namespace efs2s3::aws

@@ -21,7 +21,7 @@
 #include "base/result.h"
 #include "base/source.h"
 
-namespace efs2s3::storage::s3 {
+namespace efs2s3::aws {
 
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
@@ -90,4 +90,4 @@ Signature Sign(const SigningRequest& req, const SigningKeyMaterial& key,
 // "20150830T123600Z" for a Unix time.
 std::string AmzDate(long long unix_seconds);
 
-}  // namespace efs2s3::storage::s3
+}  // namespace efs2s3::aws
