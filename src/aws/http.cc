@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <mutex>
+#include <optional>
 
 namespace efs2s3::aws {
 namespace {
@@ -14,7 +15,7 @@ namespace {
 std::once_flag g_curl_init;
 
 // The most a response body reserves on the word of its Content-Length.
-constexpr unsigned long long kMaxReserve = 256ULL << 20;
+constexpr std::uint64_t kMaxReserve = 256u << 20;
 
 struct Transfer {
   const Source* body;
@@ -48,11 +49,10 @@ size_t WriteBody(char* buf, size_t size, size_t n, void* user) {
   if (t->resp->body.empty()) {
     // Room for the announced length up front: a 16 MiB pack is then not
     // copied on every doubling of the buffer.
-    std::string cl = t->resp->Header("content-length");
-    unsigned long long len = 0;
-    if (!cl.empty() && std::sscanf(cl.c_str(), "%llu", &len) == 1 &&
-        len <= kMaxReserve)
-      t->resp->body.reserve(static_cast<size_t>(len));
+    std::optional<std::uint64_t> len =
+        ParseUint(t->resp->Header("content-length"));
+    if (len && *len <= kMaxReserve)
+      t->resp->body.reserve(static_cast<size_t>(*len));
   }
   t->resp->body.insert(t->resp->body.end(),
                        reinterpret_cast<std::uint8_t*>(buf),
@@ -85,15 +85,29 @@ size_t WriteHeader(char* buf, size_t size, size_t n, void* user) {
   if (name == "content-length" && t->resp->body.capacity() == 0) {
     // Pre-size the body buffer; capped so a lying server cannot make us
     // allocate much.
-    unsigned long long len = std::strtoull(value.c_str(), nullptr, 10);
-    t->resp->body.reserve(
-        static_cast<size_t>(std::min<unsigned long long>(len, 256u << 20)));
+    std::uint64_t len = ParseUint(value).value_or(0);
+    t->resp->body.reserve(static_cast<size_t>(std::min(len, kMaxReserve)));
   }
   t->resp->headers[name] = value;
   return size * n;
 }
 
 }  // namespace
+
+std::optional<ContentRange> ParseContentRange(std::string_view value) {
+  if (!value.starts_with("bytes ")) return std::nullopt;
+  value.remove_prefix(6);
+  size_t dash = value.find('-'), slash = value.find('/');
+  if (dash == std::string_view::npos || slash == std::string_view::npos ||
+      slash < dash)
+    return std::nullopt;
+  auto first = ParseUint(value.substr(0, dash));
+  auto last = ParseUint(value.substr(dash + 1, slash - dash - 1));
+  auto total = ParseUint(value.substr(slash + 1));
+  if (!first || !last || !total || *first > *last || *last >= *total)
+    return std::nullopt;
+  return ContentRange{*first, *last, *total};
+}
 
 struct HttpClient::Pool {
   std::mutex mu;

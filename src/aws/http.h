@@ -17,7 +17,9 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "aws/sigv4.h"
@@ -64,6 +66,13 @@ struct HttpResponse {
     return it == headers.end() ? "" : it->second;
   }
 };
+
+// A Content-Range header of a 206 answer: "bytes FIRST-LAST/TOTAL".
+struct ContentRange {
+  std::uint64_t first = 0, last = 0, total = 0;
+};
+// nullopt unless `value` is exactly that form with FIRST <= LAST < TOTAL.
+std::optional<ContentRange> ParseContentRange(std::string_view value);
 
 class HttpClient {
  public:

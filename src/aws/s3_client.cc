@@ -6,37 +6,16 @@
 #include <atomic>
 #include <cmath>
 #include <mutex>
-#include <pugixml.hpp>
 #include <random>
 #include <thread>
+
+#include "aws/s3_errors.h"
 
 namespace efs2s3::aws {
 namespace {
 
 const std::string kEmptySha256 =
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-
-struct XmlError {
-  std::string code;
-  std::string message;
-};
-
-XmlError ParseXmlError(const Bytes& body) {
-  XmlError e;
-  if (body.empty()) return e;
-  pugi::xml_document doc;
-  if (!doc.load_buffer(body.data(), body.size())) return e;
-  pugi::xml_node err = doc.child("Error");
-  e.code = err.child_value("Code");
-  e.message = err.child_value("Message");
-  return e;
-}
-
-std::string StripQuotes(std::string s) {
-  if (s.size() >= 2 && s.front() == '"' && s.back() == '"')
-    s = s.substr(1, s.size() - 2);
-  return s;
-}
 
 bool IsIpLiteral(const std::string& host) {
   if (!host.empty() && host.front() == '[') return true;
@@ -83,6 +62,8 @@ std::string XmlEscape(const std::string& s) {
   return out;
 }
 
+}  // namespace
+
 void AddPutHeaders(HeaderList& h, const PutOptions& opts) {
   if (!opts.storage_class.empty())
     h.emplace_back("x-amz-storage-class", opts.storage_class);
@@ -95,100 +76,20 @@ void AddPutHeaders(HeaderList& h, const PutOptions& opts) {
     h.emplace_back("x-amz-meta-" + name, value);
 }
 
-// Decodes the %XX escapes of a ListObjectsV2 answer with encoding-type=url.
-std::string UrlDecode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 &&
-        hex(s[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2])));
-      i += 2;
-    } else if (s[i] == '+') {
-      out.push_back(' ');
-    } else {
-      out.push_back(s[i]);
-    }
-  }
-  return out;
+// An object's metadata from the headers of a GET or HEAD answer.
+ObjectMeta MetaFromHeaders(const HttpResponse& r, std::uint64_t size) {
+  ObjectMeta m;
+  m.size = size;
+  m.etag = StripQuotes(r.Header("etag"));
+  m.storage_class = r.Header("x-amz-storage-class");
+  m.last_modified = r.Header("last-modified");
+  for (const auto& [name, value] : r.headers)
+    if (name.starts_with("x-amz-meta-")) m.metadata[name.substr(11)] = value;
+  return m;
 }
-
-}  // namespace
 
 std::string S3Name(const std::string& bucket, const std::string& key) {
   return "s3:" + bucket + (key.empty() ? "" : "/" + key);
-}
-
-bool IsRetryableStatus(const HttpResponse& resp) {
-  if (resp.status == 429) return true;
-  if (resp.status >= 500) return resp.status != 501;
-  if (resp.status == 400 || resp.status == 409) {
-    std::string code = ParseXmlError(resp.body).code;
-    return code == "RequestTimeout" || code == "OperationAborted" ||
-           code == "ConditionalRequestConflict" || code == "SlowDown";
-  }
-  return false;
-}
-
-Error S3Error(const HttpResponse& resp, const std::string& method,
-              const std::string& what) {
-  XmlError x = ParseXmlError(resp.body);
-  std::string detail = "HTTP " + std::to_string(resp.status) +
-                       (x.code.empty() ? "" : " " + x.code);
-  if (!x.message.empty()) detail += ": " + x.message;
-  auto err = [&](ErrorCode c, const std::string& text) {
-    return MakeError(c,
-                     what + ": " + text + " (" + method + ", " + detail + ")");
-  };
-  switch (resp.status) {
-    case 403:
-      if (x.code == "SignatureDoesNotMatch")
-        return err(ErrorCode::kPermission,
-                   "access denied: the request signature does not match; is "
-                   "the secret access "
-                   "key right?");
-      if (x.code == "InvalidAccessKeyId")
-        return err(ErrorCode::kPermission,
-                   "access denied: the access key id is not known");
-      if (x.code == "InvalidObjectState")
-        return err(ErrorCode::kIo,
-                   "the object is in an archive storage class (GLACIER, "
-                   "DEEP_ARCHIVE) and "
-                   "must be restored before it can be read");
-      if (x.code == "RequestTimeTooSkewed")
-        return err(ErrorCode::kPermission,
-                   "access denied: this machine's clock is wrong");
-      return err(ErrorCode::kPermission, "access denied");
-    case 404:
-      if (x.code == "NoSuchBucket")
-        return err(ErrorCode::kNoRepository, "the bucket does not exist");
-      return err(ErrorCode::kNotFound, "not found");
-    case 412:
-      return err(ErrorCode::kAlreadyExists, "already exists");
-    case 416:
-      return err(ErrorCode::kCorruption,
-                 "the requested range is beyond the object's end");
-    case 501:
-      return err(ErrorCode::kUnsupported, "the server does not implement this");
-    default:
-      break;
-  }
-  if (x.code == "ExpiredToken" || x.code == "InvalidToken" ||
-      x.code == "TokenRefreshRequired")
-    return err(ErrorCode::kPermission, "the session token has expired");
-  if (IsRetryableStatus(resp))
-    return err(ErrorCode::kTransient, "the server is unavailable");
-  if (resp.status == 400 &&
-      (x.code == "BadDigest" || x.code == "XAmzContentSHA256Mismatch"))
-    return err(ErrorCode::kIo,
-               "the server received different bytes than were sent");
-  return err(ErrorCode::kIo, "request failed");
 }
 
 S3Client::S3Client(S3Config config,
@@ -274,9 +175,9 @@ RequestCounts S3Client::request_counts() const {
           counts_[3].load(), counts_[4].load(), counts_[5].load()};
 }
 
-Result<HttpResponse> S3Client::Execute(Call& call) {
-  std::string payload_hash = kEmptySha256;
-  std::string md5;
+Result<void> S3Client::HashBody(Call& call, std::string& payload_hash,
+                                std::string& md5_base64) const {
+  payload_hash = kEmptySha256;
   SpanSource span_body(call.body);
   const Source& body = call.source ? *call.source : span_body;
   if (!call.payload_sha256.empty()) {
@@ -286,42 +187,56 @@ Result<HttpResponse> S3Client::Execute(Call& call) {
     if (!d) return d.error().Wrap(call.what);
     payload_hash = HexEncode(d->sha256);
     if (call.content_md5) {
-      md5 = Base64Encode(d->md5);
+      md5_base64 = Base64Encode(d->md5);
       call.md5_hex = HexEncode(d->md5);
     }
   }
-  const std::string query = CanonicalQuery(call.query);
-  const Target target = MakeTarget(call.bucket, call.key, query);
+  return Ok();
+}
+
+HttpRequest S3Client::SignedRequest(const Call& call, const Target& target,
+                                    const std::string& payload_hash,
+                                    const std::string& md5_base64,
+                                    const Credentials& creds) const {
+  long long now = std::chrono::duration_cast<std::chrono::seconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+  SigningRequest sreq;
+  sreq.method = call.method;
+  sreq.path = target.path;
+  sreq.query = call.query;
+  sreq.payload_hash = payload_hash;
+  sreq.headers = call.headers;
+  sreq.headers.emplace_back("Host", target.host);
+  sreq.headers.emplace_back("x-amz-date", AmzDate(now));
+  sreq.headers.emplace_back("x-amz-content-sha256", payload_hash);
+  if (!md5_base64.empty()) sreq.headers.emplace_back("Content-MD5", md5_base64);
+  if (!creds.session_token.empty())
+    sreq.headers.emplace_back("x-amz-security-token", creds.session_token);
+  Signature sig = Sign(sreq, {creds.access_key_id, creds.secret_access_key},
+                       {config_.region, "s3", AmzDate(now)});
+  HttpRequest hreq{call.method, target.url, std::move(sreq.headers), call.body,
+                   call.what};
+  hreq.source = call.source;
+  hreq.headers.emplace_back("Authorization", sig.authorization);
+  return hreq;
+}
+
+Result<HttpResponse> S3Client::Execute(Call& call) {
+  std::string payload_hash, md5;
+  RETURN_IF_ERROR(HashBody(call, payload_hash, md5));
+  const Target target =
+      MakeTarget(call.bucket, call.key, CanonicalQuery(call.query));
   const int max_attempts = std::max(1, config_.retry.max_attempts);
   bool refreshed_token = false;
   Error last;
   for (call.attempts = 1;; ++call.attempts) {
     ASSIGN_OR_RETURN(Credentials creds, credentials_->Get());
-    long long now = std::chrono::duration_cast<std::chrono::seconds>(
-                        std::chrono::system_clock::now().time_since_epoch())
-                        .count();
-    SigningRequest sreq;
-    sreq.method = call.method;
-    sreq.path = target.path;
-    sreq.query = call.query;
-    sreq.payload_hash = payload_hash;
-    sreq.headers = call.headers;
-    sreq.headers.emplace_back("Host", target.host);
-    sreq.headers.emplace_back("x-amz-date", AmzDate(now));
-    sreq.headers.emplace_back("x-amz-content-sha256", payload_hash);
-    if (!md5.empty()) sreq.headers.emplace_back("Content-MD5", md5);
-    if (!creds.session_token.empty())
-      sreq.headers.emplace_back("x-amz-security-token", creds.session_token);
-    Signature sig = Sign(sreq, {creds.access_key_id, creds.secret_access_key},
-                         {config_.region, "s3", AmzDate(now)});
-    HttpRequest hreq{call.method, target.url, std::move(sreq.headers),
-                     call.body, call.what};
-    hreq.source = call.source;
-    hreq.headers.emplace_back("Authorization", sig.authorization);
-
     Count(call);
-    auto resp = http_.Do(hreq);
+    auto resp = http_.Do(SignedRequest(call, target, payload_hash, md5, creds));
     bool retry = false;
+    call.error_status = 0;
+    call.error_code = S3Code::kNone;
     if (!resp) {
       last = resp.error();
       retry = last.code == ErrorCode::kTransient;
@@ -333,17 +248,17 @@ Result<HttpResponse> S3Client::Execute(Call& call) {
       last = ok.error();
       retry = last.code == ErrorCode::kTransient;
     } else {
-      last = S3Error(*resp, call.method, call.what);
-      retry = IsRetryableStatus(*resp);
+      S3ErrorBody body = ParseS3ErrorBody(resp->body).value_or(S3ErrorBody{});
+      call.error_status = resp->status;
+      call.error_code = body.code;
+      last = S3Error(resp->status, body, call.method, call.what);
+      retry = IsRetryable(resp->status, body.code);
       if (resp->status >= 500) call.ambiguous = true;
-      std::string code = ParseXmlError(resp->body).code;
       // A HEAD answer has no body to say why; with temporary credentials a bare
       // 400 is most likely an expired token.
       bool maybe_expired = call.method == "HEAD" && resp->status == 400 &&
                            !creds.session_token.empty();
-      if ((code == "ExpiredToken" || code == "InvalidToken" ||
-           code == "TokenRefreshRequired" || maybe_expired) &&
-          !refreshed_token) {
+      if ((IsExpiredToken(body.code) || maybe_expired) && !refreshed_token) {
         credentials_->Invalidate();
         refreshed_token = true;
         retry = true;
@@ -363,10 +278,7 @@ Result<std::string> S3Client::PutObject(const std::string& bucket,
                                         const std::string& key,
                                         const Source& data,
                                         const PutOptions& opts) {
-  Call call;
-  call.method = "PUT";
-  call.bucket = bucket;
-  call.key = key;
+  Call call("PUT", bucket, key);
   call.source = &data;
   call.payload_sha256 = opts.payload_sha256;
   call.content_md5 = call.payload_sha256.empty();
@@ -417,11 +329,7 @@ Result<S3Client::Fetched> S3Client::GetObjectWithMeta(const std::string& bucket,
                                                       const std::string& key,
                                                       std::uint64_t offset,
                                                       std::uint64_t length) {
-  Call call;
-  call.method = "GET";
-  call.bucket = bucket;
-  call.key = key;
-  call.what = S3Name(bucket, key);
+  Call call("GET", bucket, key);
   bool ranged = offset > 0 || length > 0;
   if (ranged)
     call.headers.emplace_back(
@@ -435,12 +343,12 @@ Result<S3Client::Fetched> S3Client::GetObjectWithMeta(const std::string& bucket,
     if (r.status == 206) {
       // "bytes FIRST-LAST/TOTAL"
       std::string cr = r.Header("content-range");
-      unsigned long long a = 0, b = 0, t = 0;
-      if (std::sscanf(cr.c_str(), "bytes %llu-%llu/%llu", &a, &b, &t) != 3)
+      std::optional<ContentRange> range = ParseContentRange(cr);
+      if (!range)
         return MakeError(ErrorCode::kTransient,
                          call.what + ": bad Content-Range " + cr);
-      total = t;
-      first = a;
+      total = range->total;
+      first = range->first;
     } else {
       total = r.body.size();
       std::string cl = r.Header("content-length");
@@ -464,13 +372,7 @@ Result<S3Client::Fetched> S3Client::GetObjectWithMeta(const std::string& bucket,
                        fmt::format("{}: short body ({} of {} bytes)", call.what,
                                    r.body.size(), skip + want));
     body_range = {skip, want};
-    result.meta.size = total;
-    result.meta.etag = StripQuotes(r.Header("etag"));
-    result.meta.storage_class = r.Header("x-amz-storage-class");
-    result.meta.last_modified = r.Header("last-modified");
-    for (const auto& [name, value] : r.headers)
-      if (name.starts_with("x-amz-meta-"))
-        result.meta.metadata[name.substr(11)] = value;
+    result.meta = MetaFromHeaders(r, total);
     return Ok();
   };
   auto r = Execute(call);
@@ -494,14 +396,9 @@ Result<S3Client::Fetched> S3Client::GetObjectWithMeta(const std::string& bucket,
 
 Result<ObjectMeta> S3Client::HeadObject(const std::string& bucket,
                                         const std::string& key) {
-  Call call;
-  call.method = "HEAD";
-  call.bucket = bucket;
-  call.key = key;
-  call.what = S3Name(bucket, key);
+  Call call("HEAD", bucket, key);
   auto head = Execute(call);
-  if (!head && head.error().code == ErrorCode::kPermission &&
-      head.error().message.find("(HEAD, HTTP 403)") != std::string::npos) {
+  if (!head && call.error_status == 403 && call.error_code == S3Code::kNone) {
     // A HEAD answer has no body, so it cannot say why access was denied. Ask
     // again with a one-byte GET, whose answer names the reason (wrong secret,
     // unknown key).
@@ -512,29 +409,17 @@ Result<ObjectMeta> S3Client::HeadObject(const std::string& bucket,
     if (!r && r.error().code == ErrorCode::kPermission) return r.error();
   }
   if (!head) return head.error();
-  const HttpResponse& r = *head;
-  ObjectMeta m;
-  const std::string& cl = r.Header("content-length");
+  const std::string& cl = head->Header("content-length");
   std::optional<std::uint64_t> size = cl.empty() ? 0 : ParseUint(cl);
   if (!size)
     return MakeError(ErrorCode::kTransient,
                      call.what + ": bad Content-Length '" + cl + "'");
-  m.size = *size;
-  m.etag = StripQuotes(r.Header("etag"));
-  m.storage_class = r.Header("x-amz-storage-class");
-  m.last_modified = r.Header("last-modified");
-  for (const auto& [name, value] : r.headers)
-    if (name.starts_with("x-amz-meta-")) m.metadata[name.substr(11)] = value;
-  return m;
+  return MetaFromHeaders(*head, *size);
 }
 
 Result<void> S3Client::DeleteObject(const std::string& bucket,
                                     const std::string& key) {
-  Call call;
-  call.method = "DELETE";
-  call.bucket = bucket;
-  call.key = key;
-  call.what = S3Name(bucket, key);
+  Call call("DELETE", bucket, key);
   auto r = Execute(call);
   if (!r && r.error().code != ErrorCode::kNotFound) return r.error();
   return Ok();
@@ -558,15 +443,17 @@ Result<void> S3Client::DeleteObjects(const std::string& bucket,
                 " objects)";
     call.headers.emplace_back("Content-Type", "application/xml");
     ASSIGN_OR_RETURN(HttpResponse r, Execute(call));
-    pugi::xml_document doc;
-    doc.load_buffer(r.body.data(), r.body.size());
+    auto failures = ParseDeleteResult(r.body);
+    if (!failures)
+      return MakeError(ErrorCode::kIo,
+                       call.what + ": " + failures.error().message);
     int failed = 0;
     std::string first;
-    for (pugi::xml_node e : doc.child("DeleteResult").children("Error")) {
-      if (std::string(e.child_value("Code")) == "NoSuchKey") continue;
+    for (const DeleteFailure& f : *failures) {
+      if (f.error.code == S3Code::kNoSuchKey) continue;
       if (failed++ == 0)
-        first = S3Name(bucket, e.child_value("Key")) + ": " +
-                e.child_value("Code") + " " + e.child_value("Message");
+        first = S3Name(bucket, f.key) + ": " + f.error.code_text + " " +
+                f.error.message;
     }
     if (failed)
       return MakeError(
@@ -592,23 +479,13 @@ Result<void> S3Client::ListObjects(
     call.what = S3Name(bucket, prefix);
     if (!token.empty()) call.query.emplace_back("continuation-token", token);
     ASSIGN_OR_RETURN(HttpResponse r, Execute(call));
-    pugi::xml_document doc;
-    if (!doc.load_buffer(r.body.data(), r.body.size()))
+    auto page = ParseListObjectsV2(r.body);
+    if (!page)
       return MakeError(ErrorCode::kTransient,
-                       call.what + ": unreadable ListObjectsV2 answer");
-    pugi::xml_node root = doc.child("ListBucketResult");
-    // Servers that ignore encoding-type send keys as they are.
-    const bool encoded = std::string(root.child_value("EncodingType")) == "url";
-    for (pugi::xml_node c : root.children("Contents")) {
-      std::string k = c.child_value("Key");
-      ListedObject o{encoded ? UrlDecode(k) : k,
-                     std::strtoull(c.child_value("Size"), nullptr, 10),
-                     StripQuotes(c.child_value("ETag")),
-                     c.child_value("LastModified")};
-      RETURN_IF_ERROR(fn(o));
-    }
-    token = root.child_value("NextContinuationToken");
-    if (std::string(root.child_value("IsTruncated")) != "true") return Ok();
+                       call.what + ": " + page.error().message);
+    for (const ListedObject& o : page->objects) RETURN_IF_ERROR(fn(o));
+    if (!page->truncated) return Ok();
+    token = page->next_token;
     if (token.empty())
       return MakeError(
           ErrorCode::kIo,
@@ -616,167 +493,12 @@ Result<void> S3Client::ListObjects(
   }
 }
 
-Result<std::string> S3Client::CreateMultipartUpload(const std::string& bucket,
-                                                    const std::string& key,
-                                                    const PutOptions& opts) {
-  Call call;
-  call.method = "POST";
-  call.bucket = bucket;
-  call.key = key;
-  call.query = {{"uploads", ""}};
-  call.what = S3Name(bucket, key);
-  call.headers.emplace_back("Content-Type", "application/octet-stream");
-  AddPutHeaders(call.headers, opts);
-  ASSIGN_OR_RETURN(HttpResponse r, Execute(call));
-  pugi::xml_document doc;
-  doc.load_buffer(r.body.data(), r.body.size());
-  std::string id =
-      doc.child("InitiateMultipartUploadResult").child_value("UploadId");
-  if (id.empty())
-    return MakeError(ErrorCode::kIo, call.what + ": no UploadId in the answer");
-  return id;
-}
-
-Result<std::string> S3Client::UploadPart(const std::string& bucket,
-                                         const std::string& key,
-                                         const std::string& upload_id, int part,
-                                         const Source& data, bool check_etag) {
-  Call call;
-  call.method = "PUT";
-  call.bucket = bucket;
-  call.key = key;
-  call.query = {{"partNumber", std::to_string(part)}, {"uploadId", upload_id}};
-  call.source = &data;
-  call.content_md5 = true;
-  call.what = S3Name(bucket, key) + " (part " + std::to_string(part) + ")";
-  std::string etag;
-  call.validate = [&](const HttpResponse& r) -> Result<void> {
-    etag = StripQuotes(r.Header("etag"));
-    if (etag.empty() || (check_etag && etag != call.md5_hex))
-      return MakeError(ErrorCode::kTransient,
-                       call.what + ": unexpected ETag in the answer");
-    return Ok();
-  };
-  RETURN_IF_ERROR(Execute(call));
-  return etag;
-}
-
-Result<std::string> S3Client::CompleteMultipartUpload(
-    const std::string& bucket, const std::string& key,
-    const std::string& upload_id, const std::vector<std::string>& etags,
-    bool create_only) {
-  std::string body = "<CompleteMultipartUpload>";
-  for (size_t i = 0; i < etags.size(); ++i)
-    body += fmt::format(
-        "<Part><PartNumber>{}</PartNumber><ETag>\"{}\"</ETag></Part>", i + 1,
-        etags[i]);
-  body += "</CompleteMultipartUpload>";
-  Call call;
-  call.method = "POST";
-  call.bucket = bucket;
-  call.key = key;
-  call.query = {{"uploadId", upload_id}};
-  call.body = AsBytes(body);
-  call.what = S3Name(bucket, key);
-  call.headers.emplace_back("Content-Type", "application/xml");
-  if (create_only) call.headers.emplace_back("If-None-Match", "*");
-  std::string etag;
-  // S3 may answer 200 and report an error in the body.
-  call.validate = [&](const HttpResponse& r) -> Result<void> {
-    pugi::xml_document doc;
-    doc.load_buffer(r.body.data(), r.body.size());
-    etag = StripQuotes(
-        doc.child("CompleteMultipartUploadResult").child_value("ETag"));
-    if (doc.child("Error")) {
-      HttpResponse as_error = r;
-      as_error.status =
-          std::string(doc.child("Error").child_value("Code")) == "InternalError"
-              ? 500
-              : 400;
-      Error e = S3Error(as_error, "POST", call.what);
-      if (as_error.status == 500) e.code = ErrorCode::kTransient;
-      return e;
-    }
-    return Ok();
-  };
-  RETURN_IF_ERROR(Execute(call));
-  return etag;
-}
-
-Result<void> S3Client::AbortMultipartUpload(const std::string& bucket,
-                                            const std::string& key,
-                                            const std::string& upload_id) {
-  Call call;
-  call.method = "DELETE";
-  call.bucket = bucket;
-  call.key = key;
-  call.query = {{"uploadId", upload_id}};
-  call.what = S3Name(bucket, key);
-  auto r = Execute(call);
-  if (!r && r.error().code != ErrorCode::kNotFound) return r.error();
-  return Ok();
-}
-
-Result<std::string> S3Client::PutObjectMultipart(const std::string& bucket,
-                                                 const std::string& key,
-                                                 const Source& data,
-                                                 const PutOptions& opts,
-                                                 const MultipartOptions& mp) {
-  std::uint64_t part_size = std::max<std::uint64_t>(mp.part_size, 5u << 20);
-  // At most 10,000 parts.
-  while ((data.size() + part_size - 1) / part_size > 10000) part_size *= 2;
-  const size_t parts =
-      std::max<size_t>(1, (data.size() + part_size - 1) / part_size);
-  ASSIGN_OR_RETURN(std::string upload_id,
-                   CreateMultipartUpload(bucket, key, opts));
-
-  std::vector<std::string> etags(parts);
-  std::atomic<size_t> next{0};
-  std::atomic<bool> failed{false};
-  std::mutex mu;
-  Error first_error;
-  const bool check_etag = opts.sse != "aws:kms";
-  auto worker = [&] {
-    for (size_t i = next++; i < parts && !failed; i = next++) {
-      std::uint64_t off = i * part_size;
-      std::uint64_t len = std::min<std::uint64_t>(part_size, data.size() - off);
-      auto etag = UploadPart(bucket, key, upload_id, static_cast<int>(i + 1),
-                             SliceSource(data, off, len), check_etag);
-      if (!etag) {
-        std::lock_guard lock(mu);
-        if (!failed.exchange(true)) first_error = etag.error();
-        return;
-      }
-      etags[i] = *etag;
-    }
-  };
-  int nthreads = std::clamp<int>(mp.parallel, 1, static_cast<int>(parts));
-  std::vector<std::thread> threads;
-  for (int t = 1; t < nthreads; ++t) threads.emplace_back(worker);
-  worker();
-  for (auto& t : threads) t.join();
-
-  Result<std::string> done =
-      failed ? Result<std::string>(first_error)
-             : CompleteMultipartUpload(bucket, key, upload_id, etags,
-                                       opts.create_only);
-  if (!done) {
-    // Parts of a failed upload cost storage until aborted.
-    (void)AbortMultipartUpload(bucket, key, upload_id);
-    return done.error();
-  }
-  return done;
-}
-
 Result<void> S3Client::CopyObject(const std::string& src_bucket,
                                   const std::string& src_key,
                                   const std::string& bucket,
                                   const std::string& key,
                                   const PutOptions& opts) {
-  Call call;
-  call.method = "PUT";
-  call.bucket = bucket;
-  call.key = key;
+  Call call("PUT", bucket, key);
   call.what =
       S3Name(bucket, key) + " (copy of " + S3Name(src_bucket, src_key) + ")";
   call.headers.emplace_back("x-amz-copy-source",
@@ -787,50 +509,14 @@ Result<void> S3Client::CopyObject(const std::string& src_bucket,
   AddPutHeaders(call.headers, o);
   // S3 may answer 200 and report an error in the body.
   call.validate = [&](const HttpResponse& r) -> Result<void> {
-    pugi::xml_document doc;
-    doc.load_buffer(r.body.data(), r.body.size());
-    if (doc.child("Error")) {
-      HttpResponse as_error = r;
-      as_error.status = 500;
-      Error e = S3Error(as_error, "PUT", call.what);
-      e.code = ErrorCode::kTransient;
-      return e;
-    }
-    return Ok();
+    std::optional<S3ErrorBody> error = ParseS3ErrorBody(r.body);
+    if (!error) return Ok();
+    Error e = S3Error(500, *error, "PUT", call.what);
+    e.code = ErrorCode::kTransient;
+    return e;
   };
   RETURN_IF_ERROR(Execute(call));
   return Ok();
-}
-
-Result<void> S3Client::ListMultipartUploads(
-    const std::string& bucket, const std::string& prefix,
-    const std::function<Result<void>(const MultipartUpload&)>& fn) {
-  std::string key_marker, id_marker;
-  for (;;) {
-    Call call;
-    call.method = "GET";
-    call.bucket = bucket;
-    call.query = {{"uploads", ""}, {"prefix", prefix}};
-    call.what = S3Name(bucket, prefix) + " (multipart uploads)";
-    if (!key_marker.empty()) call.query.emplace_back("key-marker", key_marker);
-    if (!id_marker.empty())
-      call.query.emplace_back("upload-id-marker", id_marker);
-    ASSIGN_OR_RETURN(HttpResponse r, Execute(call));
-    pugi::xml_document doc;
-    if (!doc.load_buffer(r.body.data(), r.body.size()))
-      return MakeError(ErrorCode::kTransient,
-                       call.what + ": unreadable answer");
-    pugi::xml_node root = doc.child("ListMultipartUploadsResult");
-    for (pugi::xml_node u : root.children("Upload"))
-      RETURN_IF_ERROR(fn({u.child_value("Key"), u.child_value("UploadId"),
-                          u.child_value("Initiated")}));
-    if (std::string(root.child_value("IsTruncated")) != "true") return Ok();
-    key_marker = root.child_value("NextKeyMarker");
-    id_marker = root.child_value("NextUploadIdMarker");
-    if (key_marker.empty() && id_marker.empty())
-      return MakeError(ErrorCode::kIo,
-                       call.what + ": truncated listing without markers");
-  }
 }
 
 Result<void> S3Client::HeadBucket(const std::string& bucket) {
@@ -859,11 +545,8 @@ Result<void> S3Client::CreateBucket(const std::string& bucket) {
   call.body = AsBytes(body);
   call.what = S3Name(bucket, "");
   auto r = Execute(call);
-  if (!r) {
-    if (r.error().message.find("BucketAlreadyOwnedByYou") != std::string::npos)
-      return Ok();
+  if (!r && call.error_code != S3Code::kBucketAlreadyOwnedByYou)
     return r.error();
-  }
   return Ok();
 }
 

@@ -1,19 +1,15 @@
-// A minimal S3 REST client: the calls a backup repository needs, signed with
-// SigV4, retried with backoff, and with S3 error answers mapped to efs2s3 error
-// codes.
+// A minimal S3 REST client: the calls a backup repository and sync need,
+// signed with SigV4, retried with backoff, and with S3 error answers mapped to
+// efs2s3 error codes by their status and parsed <Code> (s3_errors.h). The XML
+// answers are decoded by s3_xml.h; multipart uploads of whole objects are
+// multipart.h's.
 //
 // Retry policy (Execute): a request is retried, re-sent whole with the same
 // Content-MD5 and payload hash, on transport errors
-// (connect/reset/timeout/truncated body), HTTP 5xx except 501, 429, 503
-// SlowDown, 400 RequestTimeout and 409
-// OperationAborted/ConditionalRequestConflict, with exponential backoff and
-// full jitter. An expired session token makes it fetch credentials again and
-// retry. No other 4xx is ever retried.
-//
-// Error mapping: 404 NoSuchKey/NoSuchUpload -> kNotFound, 404 NoSuchBucket ->
-// kNoRepository, 403 -> kPermission, 412 -> kAlreadyExists, 416 -> kCorruption,
-// retryable statuses after the last attempt -> kTransient, anything else ->
-// kIo. Every message names the object ("s3:bucket/key: ...") and never contains
+// (connect/reset/timeout/truncated body) and the answers IsRetryable()
+// names, with exponential backoff and full jitter. An expired session token
+// makes it fetch credentials again and retry. No other 4xx is ever retried.
+// Every message names the object ("s3:bucket/key: ...") and never contains
 // credentials.
 //
 // Thread-safe: one client serves all threads of a process.
@@ -29,6 +25,7 @@
 
 #include "aws/credentials.h"
 #include "aws/http.h"
+#include "aws/s3_xml.h"
 #include "base/bytes.h"
 #include "base/result.h"
 #include "base/source.h"
@@ -81,13 +78,6 @@ struct ObjectMeta {
   std::map<std::string, std::string> metadata;
 };
 
-struct ListedObject {
-  std::string key;
-  std::uint64_t size = 0;
-  std::string etag;           // without quotes
-  std::string last_modified;  // ISO 8601 ("2024-01-02T03:04:05.000Z")
-};
-
 // Requests sent by a client (every attempt counts: S3 bills them all).
 struct RequestCounts {
   std::uint64_t get = 0;      // GET of an object
@@ -98,16 +88,8 @@ struct RequestCounts {
   std::uint64_t delete_ = 0;  // DELETE (free on S3)
 };
 
-struct MultipartUpload {
-  std::string key;
-  std::string upload_id;
-  std::string initiated;  // ISO 8601
-};
-
-struct MultipartOptions {
-  std::uint64_t part_size = 16u << 20;  // at least 5 MiB
-  int parallel = 4;
-};
+// "s3:bucket/key" as used in messages.
+std::string S3Name(const std::string& bucket, const std::string& key);
 
 class S3Client {
  public:
@@ -157,19 +139,6 @@ class S3Client {
       const std::string& bucket, const std::string& prefix,
       const std::function<Result<void>(const ListedObject&)>& fn);
 
-  // Multipart upload with parts sent in parallel; aborted on failure. Returns
-  // the ETag of the object.
-  Result<std::string> PutObjectMultipart(const std::string& bucket,
-                                         const std::string& key,
-                                         const Source& data,
-                                         const PutOptions& opts,
-                                         const MultipartOptions& mp);
-  Result<std::string> PutObjectMultipart(const std::string& bucket,
-                                         const std::string& key, ByteSpan data,
-                                         const PutOptions& opts,
-                                         const MultipartOptions& mp) {
-    return PutObjectMultipart(bucket, key, SpanSource(data), opts, mp);
-  }
   Result<void> ListMultipartUploads(
       const std::string& bucket, const std::string& prefix,
       const std::function<Result<void>(const MultipartUpload&)>& fn);
@@ -215,6 +184,10 @@ class S3Client {
 
   // One signed request as Execute() sends it.
   struct Call {
+    Call() = default;
+    // A call of `method` on bucket/key, named so in messages.
+    Call(std::string m, const std::string& b, const std::string& k)
+        : method(std::move(m)), bucket(b), key(k), what(S3Name(b, k)) {}
     std::string method;
     std::string bucket;
     std::string key;
@@ -236,6 +209,10 @@ class S3Client {
     // reached the server (transport error or 5xx).
     int attempts = 0;
     bool ambiguous = false;
+    // Set by Execute when the last answer was an S3 error: its HTTP status and
+    // the <Code> of its body (kNone without one, as for HEAD).
+    long error_status = 0;
+    S3Code error_code = S3Code::kNone;
   };
   Result<HttpResponse> Execute(Call& call);
 
@@ -248,6 +225,14 @@ class S3Client {
   Target MakeTarget(const std::string& bucket, const std::string& key,
                     const std::string& query) const;
   void Count(const Call& call);
+  // The payload hash of a call's body and, if it wants one, its Content-MD5.
+  Result<void> HashBody(Call& call, std::string& payload_hash,
+                        std::string& md5_base64) const;
+  // One attempt of a call, signed now with `creds`.
+  HttpRequest SignedRequest(const Call& call, const Target& target,
+                            const std::string& payload_hash,
+                            const std::string& md5_base64,
+                            const Credentials& creds) const;
 
   S3Config config_;
   std::unique_ptr<CredentialsProvider> credentials_;
@@ -259,13 +244,7 @@ class S3Client {
   std::atomic<std::uint64_t> counts_[6] = {};
 };
 
-// "s3:bucket/key" as used in messages.
-std::string S3Name(const std::string& bucket, const std::string& key);
-
-// Maps a non-2xx answer to an Error (exposed for tests).
-Error S3Error(const HttpResponse& resp, const std::string& method,
-              const std::string& what);
-// Whether an answer should be retried.
-bool IsRetryableStatus(const HttpResponse& resp);
+// Adds the headers of `opts` (storage class, encryption, user metadata) to h.
+void AddPutHeaders(HeaderList& h, const PutOptions& opts);
 
 }  // namespace efs2s3::aws

@@ -6,6 +6,7 @@
 
 #include <map>
 
+#include "aws/multipart.h"
 #include "aws/testing/fake_aws.h"
 
 namespace efs2s3::aws {
@@ -319,7 +320,8 @@ TEST_F(S3ClientTest, FailedMultipartUploadIsAborted) {
                   "</InitiateMultipartUploadResult>"}},
                 {{"status", 403}}});
   Bytes data(6u << 20, 7);
-  auto r = client_->PutObjectMultipart("bkt", "big", data, {}, {5u << 20, 1});
+  auto r = UploadMultipart(*client_, "bkt", "big", SpanSource(data), {},
+                           {5u << 20, 1});
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, ErrorCode::kPermission);
   EXPECT_NE(r.error().message.find("part 1"), std::string::npos)
@@ -345,13 +347,61 @@ TEST_F(S3ClientTest, MultipartUploadSendsAllPartsAndCompletes) {
   answers.push_back({{"headers", {{"ETag", "\"" + Md5Hex(part) + "\""}}}});
   answers.push_back({{"headers", {{"ETag", "\"" + Md5Hex(last) + "\""}}}});
   fake_.Script(answers);
-  auto r = client_->PutObjectMultipart("bkt", "big", data, {}, {5u << 20, 1});
+  auto r = UploadMultipart(*client_, "bkt", "big", SpanSource(data), {},
+                           {5u << 20, 1});
   ASSERT_TRUE(r) << r.error().message;
   json log = fake_.Log();
   ASSERT_EQ(log.size(), 5u);
   EXPECT_EQ(log[3]["body_size"], 1u << 20 | 3);
   EXPECT_EQ(log[4]["path"], "/bkt/big?uploadId=U2");
   EXPECT_EQ(log[4]["method"], "POST");
+}
+
+TEST_F(S3ClientTest, BufferedMultipartReadsInOrderAndHonoursCancel) {
+  // Given buffered parts (as sync sends a file), then every byte reaches
+  // on_read in order and each stored part is reported (one part at a time:
+  // the fake answers in the order it is asked).
+  fake_.Script({{{"body",
+                  "<InitiateMultipartUploadResult><UploadId>U3</UploadId>"
+                  "</InitiateMultipartUploadResult>"}}});
+  Bytes data((10u << 20) + 7);
+  for (size_t i = 0; i < data.size(); ++i)
+    data[i] = static_cast<std::uint8_t>(i * 31);
+  const ByteSpan all(data);
+  Bytes first(all.begin(), all.begin() + (5u << 20)),
+      second(all.begin() + (5u << 20), all.begin() + (10u << 20)),
+      third(all.begin() + (10u << 20), all.end());
+  json answers = json::array();
+  for (const Bytes* p : {&first, &second, &third})
+    answers.push_back({{"headers", {{"ETag", "\"" + Md5Hex(*p) + "\""}}}});
+  fake_.Script(answers);
+  Md5 md5;
+  std::atomic<std::uint64_t> stored{0};
+  MultipartHooks hooks;
+  hooks.buffer_parts = true;
+  hooks.on_read = [&](ByteSpan b) { md5.Update(b); };
+  hooks.on_part_done = [&](std::uint64_t n) { stored += n; };
+  auto r = UploadMultipart(*client_, "bkt", "big", SpanSource(data), {},
+                           {5u << 20, 1}, hooks);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(md5.Hex(), Md5Hex(data));
+  EXPECT_EQ(stored.load(), data.size());
+  json log = fake_.Log();
+  ASSERT_EQ(log.size(), 5u);
+  EXPECT_EQ(log[4]["method"], "POST");
+
+  // Given a cancel before the first part, then the upload is aborted.
+  fake_.Script({{{"body",
+                  "<InitiateMultipartUploadResult><UploadId>U4</UploadId>"
+                  "</InitiateMultipartUploadResult>"}}});
+  hooks.cancelled = [] { return true; };
+  auto c = UploadMultipart(*client_, "bkt", "big", SpanSource(data), {},
+                           {5u << 20, 2}, hooks);
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().code, ErrorCode::kCancelled);
+  log = fake_.Log();
+  EXPECT_EQ(log.back()["method"], "DELETE");
+  EXPECT_EQ(log.back()["path"], "/bkt/big?uploadId=U4");
 }
 
 TEST(S3AddressingTest, PathAndVirtualHostUrls) {

@@ -66,6 +66,32 @@ std::string ContentMd5(ByteSpan data) {
 
 std::string Md5Hex(ByteSpan data) { return HexEncode(Digest(EVP_md5(), data)); }
 
+struct Md5::Ctx {
+  EVP_MD_CTX* md = EVP_MD_CTX_new();
+};
+
+Md5::Md5() : ctx_(new Ctx) {
+  EFS2S3_CHECK(ctx_->md != nullptr &&
+               EVP_DigestInit_ex(ctx_->md, EVP_md5(), nullptr) == 1);
+}
+
+Md5::~Md5() {
+  EVP_MD_CTX_free(ctx_->md);
+  delete ctx_;
+}
+
+void Md5::Update(ByteSpan data) {
+  EVP_DigestUpdate(ctx_->md, data.data(), data.size());
+}
+
+std::string Md5::Hex() {
+  Bytes out(EVP_MAX_MD_SIZE);
+  unsigned int n = 0;
+  EVP_DigestFinal_ex(ctx_->md, out.data(), &n);
+  out.resize(n);
+  return HexEncode(out);
+}
+
 Result<BodyDigests> DigestBody(const Source& body, bool md5) {
   EVP_MD_CTX* sha = EVP_MD_CTX_new();
   EVP_MD_CTX* m = md5 ? EVP_MD_CTX_new() : nullptr;

@@ -34,6 +34,22 @@ std::string ContentMd5(ByteSpan data);
 // Lower-case hex MD5 (an S3 ETag of a single-part object, without quotes).
 std::string Md5Hex(ByteSpan data);
 
+// An MD5 computed piece by piece (a large file's, as it is read).
+class Md5 {
+ public:
+  Md5();
+  ~Md5();
+  Md5(const Md5&) = delete;
+  Md5& operator=(const Md5&) = delete;
+  void Update(ByteSpan data);
+  // Lower-case hex of everything passed to Update; call once.
+  std::string Hex();
+
+ private:
+  struct Ctx;
+  Ctx* ctx_;
+};
+
 // SHA-256 and (if `md5`) MD5 of a body, in one pass over it.
 struct BodyDigests {
   Bytes sha256, md5;  // raw; md5 empty unless asked for

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "aws/multipart.h"
+
 namespace efs2s3::storage::s3 {
 
 using aws::ListedObject;
@@ -79,8 +81,8 @@ class S3Backend : public Backend, public S3Maintenance {
                            S3Name(where_.bucket, key) + ": already exists");
         if (st.error().code != ErrorCode::kNotFound) return st.error();
       }
-      RETURN_IF_ERROR(client_->PutObjectMultipart(
-          where_.bucket, key, data, put,
+      RETURN_IF_ERROR(aws::UploadMultipart(
+          *client_, where_.bucket, key, data, put,
           {opts_.multipart_part_size, std::max(1, opts_.multipart_parallel)}));
       return Ok();
     }

@@ -1,0 +1,239 @@
+// The S3 XML decoders on answers shaped as Amazon S3 and radosgw send them,
+// and under seeded mutation (base/testing/mutate.h): whatever the bytes, a
+// decoder returns a value or kCorruption, and never crashes, hangs or
+// allocates without bound. Also the classification of S3 errors and the
+// Content-Range parser.
+#include "aws/s3_xml.h"
+
+#include <gtest/gtest.h>
+
+#include "aws/http.h"
+#include "aws/s3_errors.h"
+#include "base/testing/mutate.h"
+
+namespace efs2s3::aws {
+namespace {
+
+const char kList[] =
+    R"(<?xml version="1.0" encoding="UTF-8"?>
+<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
+  <Name>bkt</Name><Prefix>repo/</Prefix><KeyCount>2</KeyCount>
+  <MaxKeys>2</MaxKeys><EncodingType>url</EncodingType>
+  <IsTruncated>true</IsTruncated>
+  <Contents><Key>repo/a%20b%2Bc</Key><LastModified>2024-01-02T03:04:05.000Z</LastModified>
+    <ETag>&quot;9e107d9d372bb6826bd81d3542a419d6&quot;</ETag><Size>1234</Size>
+    <StorageClass>STANDARD</StorageClass></Contents>
+  <Contents><Key>repo/%E2%82%AC+x</Key><LastModified>2024-01-02T03:04:06.000Z</LastModified>
+    <ETag>"d41d8cd98f00b204e9800998ecf8427e-2"</ETag><Size>0</Size></Contents>
+  <NextContinuationToken>1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=</NextContinuationToken>
+</ListBucketResult>)";
+
+const char kUploads[] =
+    R"(<?xml version="1.0" encoding="UTF-8"?>
+<ListMultipartUploadsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
+  <Bucket>bkt</Bucket><KeyMarker></KeyMarker><UploadIdMarker></UploadIdMarker>
+  <NextKeyMarker>repo/data/ab/abcd</NextKeyMarker>
+  <NextUploadIdMarker>2~x</NextUploadIdMarker><MaxUploads>1000</MaxUploads>
+  <IsTruncated>true</IsTruncated>
+  <Upload><Key>repo/data/ab/abcd</Key><UploadId>2~x</UploadId>
+    <Initiator><ID>u</ID></Initiator><StorageClass>STANDARD</StorageClass>
+    <Initiated>2024-05-01T10:00:00.000Z</Initiated></Upload>
+</ListMultipartUploadsResult>)";
+
+const char kInitiate[] =
+    R"(<?xml version="1.0" encoding="UTF-8"?>
+<InitiateMultipartUploadResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
+  <Bucket>bkt</Bucket><Key>big</Key><UploadId>2~iCw_lDY8VoNl</UploadId>
+</InitiateMultipartUploadResult>)";
+
+const char kComplete[] =
+    R"(<?xml version="1.0" encoding="UTF-8"?>
+<CompleteMultipartUploadResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
+  <Location>http://bkt.s3.amazonaws.com/big</Location><Bucket>bkt</Bucket>
+  <Key>big</Key><ETag>"3858f62230ac3c915f300c664312c11f-9"</ETag>
+</CompleteMultipartUploadResult>)";
+
+const char kError[] =
+    R"(<?xml version="1.0" encoding="UTF-8"?>
+<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message>
+  <Key>repo/config</Key><RequestId>tx0000</RequestId><HostId>h</HostId></Error>)";
+
+const char kDelete[] =
+    R"(<?xml version="1.0" encoding="UTF-8"?>
+<DeleteResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
+  <Error><Key>a</Key><Code>AccessDenied</Code><Message>Access Denied</Message></Error>
+  <Error><Key>b</Key><Code>NoSuchKey</Code><Message>gone</Message></Error>
+</DeleteResult>)";
+
+Bytes B(const char* s) { return ToBytes(s); }
+
+TEST(S3XmlTest, ListObjectsV2) {
+  auto page = ParseListObjectsV2(B(kList));
+  ASSERT_TRUE(page) << page.error().message;
+  ASSERT_EQ(page->objects.size(), 2u);
+  EXPECT_EQ(page->objects[0].key, "repo/a b+c");
+  EXPECT_EQ(page->objects[0].size, 1234u);
+  EXPECT_EQ(page->objects[0].etag, "9e107d9d372bb6826bd81d3542a419d6");
+  EXPECT_EQ(page->objects[0].last_modified, "2024-01-02T03:04:05.000Z");
+  EXPECT_EQ(page->objects[1].key, "repo/\xE2\x82\xAC x");
+  EXPECT_EQ(page->objects[1].etag, "d41d8cd98f00b204e9800998ecf8427e-2");
+  EXPECT_TRUE(page->truncated);
+  EXPECT_EQ(page->next_token, "1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=");
+
+  // Without EncodingType, keys are taken as they are.
+  auto plain = ParseListObjectsV2(
+      B("<ListBucketResult><Contents><Key>a%20b</Key><Size>1</Size>"
+        "</Contents></ListBucketResult>"));
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->objects[0].key, "a%20b");
+  EXPECT_FALSE(plain->truncated);
+
+  for (const char* bad :
+       {"", "<ListBucketResult>", "<Error/>",
+        "<ListBucketResult><Contents><Size>-1</Size></Contents>"
+        "</ListBucketResult>",
+        "<ListBucketResult><Contents><Size>99999999999999999999</Size>"
+        "</Contents></ListBucketResult>"}) {
+    auto r = ParseListObjectsV2(B(bad));
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().code, ErrorCode::kCorruption);
+  }
+}
+
+TEST(S3XmlTest, ListMultipartUploads) {
+  auto page = ParseListMultipartUploads(B(kUploads));
+  ASSERT_TRUE(page) << page.error().message;
+  ASSERT_EQ(page->uploads.size(), 1u);
+  EXPECT_EQ(page->uploads[0].key, "repo/data/ab/abcd");
+  EXPECT_EQ(page->uploads[0].upload_id, "2~x");
+  EXPECT_EQ(page->uploads[0].initiated, "2024-05-01T10:00:00.000Z");
+  EXPECT_TRUE(page->truncated);
+  EXPECT_EQ(page->next_key_marker, "repo/data/ab/abcd");
+  EXPECT_EQ(page->next_upload_id_marker, "2~x");
+  EXPECT_FALSE(ParseListMultipartUploads(B("<x/>")));
+}
+
+TEST(S3XmlTest, InitiateAndCompleteMultipartUpload) {
+  auto id = ParseInitiateMultipartUpload(B(kInitiate));
+  ASSERT_TRUE(id);
+  EXPECT_EQ(*id, "2~iCw_lDY8VoNl");
+  EXPECT_EQ(ParseInitiateMultipartUpload(B("<InitiateMultipartUploadResult/>"))
+                .error()
+                .code,
+            ErrorCode::kCorruption);
+
+  auto done = ParseCompleteMultipartUpload(B(kComplete));
+  ASSERT_TRUE(done);
+  EXPECT_EQ(done->etag, "3858f62230ac3c915f300c664312c11f-9");
+  EXPECT_FALSE(done->error);
+  // S3 may answer 200 and put the error in the body.
+  auto failed = ParseCompleteMultipartUpload(
+      B("<Error><Code>InternalError</Code><Message>try again</Message>"
+        "</Error>"));
+  ASSERT_TRUE(failed);
+  ASSERT_TRUE(failed->error);
+  EXPECT_EQ(failed->error->code, S3Code::kInternalError);
+  EXPECT_EQ(failed->error->message, "try again");
+}
+
+TEST(S3XmlTest, ErrorBodyAndDeleteResult) {
+  auto e = ParseS3ErrorBody(B(kError));
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->code, S3Code::kNoSuchKey);
+  EXPECT_EQ(e->code_text, "NoSuchKey");
+  EXPECT_EQ(e->message, "The specified key does not exist.");
+  EXPECT_FALSE(ParseS3ErrorBody({}));
+  EXPECT_FALSE(ParseS3ErrorBody(B("<html>502 Bad Gateway</html>")));
+  auto other = ParseS3ErrorBody(B("<Error><Code>Weird</Code></Error>"));
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other->code, S3Code::kOther);
+  EXPECT_EQ(other->code_text, "Weird");
+
+  auto failures = ParseDeleteResult(B(kDelete));
+  ASSERT_TRUE(failures);
+  ASSERT_EQ(failures->size(), 2u);
+  EXPECT_EQ((*failures)[0].key, "a");
+  EXPECT_EQ((*failures)[0].error.code, S3Code::kOther);
+  EXPECT_EQ((*failures)[1].error.code, S3Code::kNoSuchKey);
+  EXPECT_TRUE(ParseDeleteResult({})->empty());
+  EXPECT_FALSE(ParseDeleteResult(B("<DeleteResult>")));
+}
+
+// Every decoder, on 4,000 mutations of its valid answer: a value or
+// kCorruption (the error body decoder never fails).
+TEST(S3XmlTest, AnyBytesDecodeToAValueOrCorruptionNeverACrash) {
+  auto check = [](const char* valid, std::uint64_t seed, auto decode) {
+    const Bytes base = ToBytes(valid);
+    for (std::uint64_t i = 0; i < testing::kMutations; ++i) {
+      Bytes b = testing::Mutate(base, seed, i);
+      auto r = decode(b);
+      if (!r) {
+        EXPECT_EQ(r.error().code, ErrorCode::kCorruption) << "mutation " << i;
+      }
+    }
+  };
+  check(kList, 11, [](const Bytes& b) { return ParseListObjectsV2(b); });
+  check(kUploads, 12,
+        [](const Bytes& b) { return ParseListMultipartUploads(b); });
+  check(kInitiate, 13,
+        [](const Bytes& b) { return ParseInitiateMultipartUpload(b); });
+  check(kComplete, 14,
+        [](const Bytes& b) { return ParseCompleteMultipartUpload(b); });
+  check(kDelete, 15, [](const Bytes& b) { return ParseDeleteResult(b); });
+  check(kError, 16, [](const Bytes& b) -> Result<void> {
+    auto e = ParseS3ErrorBody(b);
+    if (e && e->code == S3Code::kNone && !e->code_text.empty())
+      return MakeError(ErrorCode::kIo, "code text without a code");
+    return Ok();
+  });
+}
+
+TEST(S3ErrorsTest, StatusAndCodeDecideTheErrorCode) {
+  auto code = [](long status, const char* text) {
+    S3ErrorBody b;
+    b.code_text = text;
+    b.code = ParseS3Code(text);
+    return S3Error(status, b, "GET", "s3:bkt/k").code;
+  };
+  EXPECT_EQ(code(404, "NoSuchKey"), ErrorCode::kNotFound);
+  EXPECT_EQ(code(404, "NoSuchUpload"), ErrorCode::kNotFound);
+  EXPECT_EQ(code(404, ""), ErrorCode::kNotFound);
+  EXPECT_EQ(code(404, "NoSuchBucket"), ErrorCode::kNoRepository);
+  EXPECT_EQ(code(403, "AccessDenied"), ErrorCode::kPermission);
+  EXPECT_EQ(code(403, "InvalidObjectState"), ErrorCode::kIo);
+  EXPECT_EQ(code(412, ""), ErrorCode::kAlreadyExists);
+  EXPECT_EQ(code(416, ""), ErrorCode::kCorruption);
+  EXPECT_EQ(code(501, ""), ErrorCode::kUnsupported);
+  EXPECT_EQ(code(503, "SlowDown"), ErrorCode::kTransient);
+  EXPECT_EQ(code(500, ""), ErrorCode::kTransient);
+  EXPECT_EQ(code(429, ""), ErrorCode::kTransient);
+  EXPECT_EQ(code(400, "RequestTimeout"), ErrorCode::kTransient);
+  EXPECT_EQ(code(409, "OperationAborted"), ErrorCode::kTransient);
+  EXPECT_EQ(code(400, "ExpiredToken"), ErrorCode::kPermission);
+  EXPECT_EQ(code(400, "BadDigest"), ErrorCode::kIo);
+  EXPECT_EQ(code(400, "InvalidArgument"), ErrorCode::kIo);
+  EXPECT_EQ(code(409, "BucketAlreadyOwnedByYou"), ErrorCode::kIo);
+  EXPECT_FALSE(IsRetryable(400, S3Code::kOther));
+  EXPECT_FALSE(IsRetryable(501, S3Code::kNone));
+  EXPECT_TRUE(IsRetryable(409, S3Code::kConditionalRequestConflict));
+
+  S3ErrorBody b{S3Code::kNoSuchKey, "NoSuchKey", "two\nlines"};
+  Error e = S3Error(404, b, "GET", "s3:bkt/k");
+  EXPECT_EQ(e.message,
+            "s3:bkt/k: not found (GET, HTTP 404 NoSuchKey: two lines)");
+}
+
+TEST(HttpHeadersTest, ContentRange) {
+  auto r = ParseContentRange("bytes 5-7/10");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->first, 5u);
+  EXPECT_EQ(r->last, 7u);
+  EXPECT_EQ(r->total, 10u);
+  for (const char* bad : {"", "bytes 5-7", "bytes -1-7/10", "bytes 7-5/10",
+                          "bytes 5-10/10", "bytes 5-7/x", "items 5-7/10",
+                          "bytes 5-7/99999999999999999999", "bytes */10"})
+    EXPECT_FALSE(ParseContentRange(bad)) << bad;
+}
+
+}  // namespace
+}  // namespace efs2s3::aws
