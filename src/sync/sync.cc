@@ -2,17 +2,16 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <condition_variable>
-#include <future>
 #include <map>
 #include <mutex>
 #include <thread>
 
+#include "aws/multipart.h"
 #include "aws/sigv4.h"
 #include "base/bytes.h"
 #include "base/file_util.h"
@@ -113,26 +112,6 @@ void ParallelFor(size_t n, int threads, const std::function<void(size_t)>& fn) {
   for (auto& th : pool) th.join();
 }
 
-class Md5 {
- public:
-  Md5() : ctx_(EVP_MD_CTX_new()) {
-    EVP_DigestInit_ex(ctx_, EVP_md5(), nullptr);
-  }
-  ~Md5() { EVP_MD_CTX_free(ctx_); }
-  Md5(const Md5&) = delete;
-  Md5& operator=(const Md5&) = delete;
-  void Update(ByteSpan b) { EVP_DigestUpdate(ctx_, b.data(), b.size()); }
-  std::string Hex() {
-    unsigned char out[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_DigestFinal_ex(ctx_, out, &len);
-    return HexEncode(ByteSpan(out, len));
-  }
-
- private:
-  EVP_MD_CTX* ctx_;
-};
-
 // Reads exactly n bytes at offset; kIo when the file is shorter (it changed).
 Result<void> ReadAt(int fd, std::uint8_t* buf, size_t n, std::uint64_t off,
                     const std::string& rel) {
@@ -148,7 +127,7 @@ Result<void> WriteAll(int fd, ByteSpan data, std::uint64_t off,
 }
 
 Result<std::string> Md5OfFile(int fd, const std::string& rel) {
-  Md5 md5;
+  aws::Md5 md5;
   std::vector<std::uint8_t> buf(1 << 20);
   std::uint64_t off = 0;
   for (;;) {
@@ -498,65 +477,25 @@ Result<void> Syncer::Upload(const Entry& e, const Action& a, bool replaces) {
 Result<void> Syncer::UploadLarge(int fd, const struct stat& st, const Entry& e,
                                  const std::string& key, aws::PutOptions put) {
   const std::uint64_t size = static_cast<std::uint64_t>(st.st_size);
-  std::uint64_t part = std::max<std::uint64_t>(opts_.part_size, 5u << 20);
-  while ((size + part - 1) / part > 10000) part *= 2;
-  const size_t parts = static_cast<size_t>((size + part - 1) / part);
-  ASSIGN_OR_RETURN(std::string id,
-                   client_.CreateMultipartUpload(opts_.bucket, key, put));
-  std::vector<std::string> etags(parts);
-  std::vector<std::future<Result<std::string>>> inflight(parts);
-  Md5 md5;
-  Result<void> status = Ok();
-  const bool check = put.sse != "aws:kms";
-  size_t waited = 0;
-  for (size_t i = 0; i < parts && status; ++i) {
-    if (Cancelled()) {
-      status = MakeError(ErrorCode::kCancelled, "interrupted");
-      break;
-    }
-    // Keep at most part_parallel parts in flight (in memory).
-    while (i - waited >=
-           static_cast<size_t>(std::max(1, opts_.part_parallel))) {
-      auto r = inflight[waited].get();
-      if (!r)
-        status = r.error();
-      else
-        etags[waited] = *r;
-      ++waited;
-    }
-    if (!status) break;
-    std::uint64_t off = i * part;
-    auto buf = std::make_shared<Bytes>(
-        static_cast<size_t>(std::min(part, size - off)));
-    status = ReadAt(fd, buf->data(), buf->size(), off, e.rel);
-    if (!status) break;
-    md5.Update(*buf);
-    inflight[i] =
-        std::async(std::launch::async, [this, key, id, i, buf, check] {
-          auto r = client_.UploadPart(opts_.bucket, key, id,
-                                      static_cast<int>(i + 1), *buf, check);
-          if (r && opts_.progress) opts_.progress->bytes += buf->size();
-          return r;
-        });
-  }
-  for (; waited < parts; ++waited) {
-    if (!inflight[waited].valid()) continue;
-    auto r = inflight[waited].get();
-    if (!r && status) status = r.error();
-    if (r) etags[waited] = *r;
-  }
-  Result<std::string> etag = status ? client_.CompleteMultipartUpload(
-                                          opts_.bucket, key, id, etags, false)
-                                    : Result<std::string>(status.error());
-  if (!etag) {
-    (void)client_.AbortMultipartUpload(opts_.bucket, key, id);
-    return etag.error();
-  }
+  // Each part is read once, into memory: its MD5 goes into the file's.
+  aws::Md5 md5;
+  aws::MultipartHooks hooks;
+  hooks.buffer_parts = true;
+  hooks.on_read = [&](ByteSpan part) { md5.Update(part); };
+  hooks.on_part_done = [this](std::uint64_t bytes) {
+    if (opts_.progress) opts_.progress->bytes += bytes;
+  };
+  hooks.cancelled = [this] { return Cancelled(); };
+  ASSIGN_OR_RETURN(
+      std::string etag,
+      aws::UploadMultipart(client_, opts_.bucket, key,
+                           FileSource(fd, 0, size, e.rel), put,
+                           {opts_.part_size, opts_.part_parallel}, hooks));
   Attributes attrs = AttrsOf(e, st);
   attrs.md5 = md5.Hex();
   {
     std::lock_guard lock(mu_);
-    new_entries_[EscapeName(e.rel)] = {size, *etag, attrs};
+    new_entries_[EscapeName(e.rel)] = {size, etag, attrs};
   }
   ++copied_;
   copied_bytes_ += size;
