@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "aws/http.h"
+#include "aws/query_xml.h"
 #include "aws/s3_errors.h"
 #include "base/testing/mutate.h"
 
@@ -186,6 +187,42 @@ TEST(S3XmlTest, AnyBytesDecodeToAValueOrCorruptionNeverACrash) {
       return MakeError(ErrorCode::kIo, "code text without a code");
     return Ok();
   });
+}
+
+const char kPublish[] =
+    R"(<PublishResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/">
+  <PublishResult><MessageId>567910cd-659e-55d4-8ccb-5aaf14679dc0</MessageId>
+  </PublishResult>
+  <ResponseMetadata><RequestId>d74b8436</RequestId></ResponseMetadata>
+</PublishResponse>)";
+
+const char kQueryError[] =
+    R"(<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/">
+  <Error><Type>Sender</Type><Code>NotFound</Code>
+    <Message>Topic does not exist &amp; never did</Message></Error>
+  <RequestId>9dd01905</RequestId>
+</ErrorResponse>)";
+
+TEST(QueryXmlTest, SnsPublishAndErrorResponse) {
+  auto id = ParseSnsPublish(B(kPublish));
+  ASSERT_TRUE(id);
+  EXPECT_EQ(*id, "567910cd-659e-55d4-8ccb-5aaf14679dc0");
+  EXPECT_EQ(ParseSnsPublish(B("<PublishResponse/>")).error().code,
+            ErrorCode::kCorruption);
+  auto e = ParseQueryError(B(kQueryError));
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->code, "NotFound");
+  EXPECT_EQ(e->message, "Topic does not exist & never did");
+  EXPECT_FALSE(ParseQueryError(B("<html/>")));
+  EXPECT_FALSE(ParseQueryError({}));
+
+  for (std::uint64_t i = 0; i < testing::kMutations; ++i) {
+    auto r = ParseSnsPublish(testing::Mutate(B(kPublish), 21, i));
+    if (!r) {
+      EXPECT_EQ(r.error().code, ErrorCode::kCorruption) << "mutation " << i;
+    }
+    (void)ParseQueryError(testing::Mutate(B(kQueryError), 22, i));
+  }
 }
 
 TEST(S3ErrorsTest, StatusAndCodeDecideTheErrorCode) {

@@ -24,30 +24,15 @@ Result<nlohmann::json> DescribeMountTargets(const std::string& fs_id,
                                                    region + ".amazonaws.com"));
   auto provider = aws::NewDefaultCredentialsChain(env);
   ASSIGN_OR_RETURN(aws::Credentials creds, provider->Get());
-  long long now = std::chrono::duration_cast<std::chrono::seconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count();
-  aws::SigningRequest sreq;
-  sreq.method = "GET";
-  sreq.path = "/2015-02-01/mount-targets";
-  sreq.query = {{"FileSystemId", fs_id}};
-  sreq.payload_hash = aws::Sha256Hex({});
-  sreq.headers.emplace_back("Host", ep.authority);
-  sreq.headers.emplace_back("x-amz-date", aws::AmzDate(now));
-  if (!creds.session_token.empty())
-    sreq.headers.emplace_back("x-amz-security-token", creds.session_token);
-  aws::Signature sig =
-      aws::Sign(sreq, {creds.access_key_id, creds.secret_access_key},
-                {region, "elasticfilesystem", aws::AmzDate(now)},
-                /*normalize_path=*/true);
   const std::string what = "EFS DescribeMountTargets " + fs_id;
-  aws::HttpRequest req{
-      "GET",
-      ep.base + sreq.path + "?" + aws::CanonicalQuery(sreq.query),
-      std::move(sreq.headers),
-      {},
-      what};
-  req.headers.emplace_back("Authorization", sig.authorization);
+  aws::ServiceCall call;
+  call.method = "GET";
+  call.path = "/2015-02-01/mount-targets";
+  call.query = {{"FileSystemId", fs_id}};
+  call.service = "elasticfilesystem";
+  call.region = region;
+  call.what = what;
+  aws::HttpRequest req = aws::SignServiceCall(ep, call, creds);
   aws::HttpOptions opts;
   opts.max_in_flight = 1;
   opts.total_timeout = std::chrono::milliseconds(30000);

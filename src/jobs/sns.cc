@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "aws/http.h"
+#include "aws/query_xml.h"
 #include "aws/service_endpoint.h"
 #include "aws/sigv4.h"
 
@@ -13,35 +14,30 @@ namespace efs2s3::jobs {
 
 namespace {
 
-// The text of the first <tag>...</tag> in `xml`, entities decoded; "" if
-// absent.
-std::string XmlText(const std::string& xml, const std::string& tag) {
-  size_t b = xml.find("<" + tag + ">");
-  if (b == std::string::npos) return "";
-  b += tag.size() + 2;
-  size_t e = xml.find("</" + tag + ">", b);
-  if (e == std::string::npos) return "";
-  std::string raw = xml.substr(b, e - b), out;
-  static const std::pair<const char*, char> kEntities[] = {{"&amp;", '&'},
-                                                           {"&lt;", '<'},
-                                                           {"&gt;", '>'},
-                                                           {"&quot;", '"'},
-                                                           {"&apos;", '\''}};
-  for (size_t i = 0; i < raw.size(); ++i) {
-    bool done = false;
-    if (raw[i] == '&') {
-      for (const auto& [name, c] : kEntities) {
-        if (raw.compare(i, std::string_view(name).size(), name) == 0) {
-          out += c;
-          i += std::string_view(name).size() - 1;
-          done = true;
-          break;
-        }
-      }
-    }
-    if (!done) out += raw[i];
+// The MessageId of a Publish answer, or why there is none (kTransient: the
+// call may be tried again).
+Result<std::string> ReadPublishAnswer(const aws::HttpResponse& resp,
+                                      const std::string& what) {
+  if (resp.status == 200) {
+    auto id = aws::ParseSnsPublish(resp.body);
+    if (!id)
+      return MakeError(id.error().code, what + ": " + id.error().message);
+    return id;
   }
-  return out;
+  aws::QueryError e =
+      aws::ParseQueryError(resp.body).value_or(aws::QueryError{});
+  std::string detail = fmt::format("{}: {}{}(HTTP {}{})", what, e.message,
+                                   e.message.empty() ? "" : " ", resp.status,
+                                   e.code.empty() ? "" : " " + e.code);
+  if (resp.status >= 500 || e.code == "Throttling" ||
+      e.code == "ThrottledException")
+    return MakeError(ErrorCode::kTransient, detail);
+  ErrorCode ec = (resp.status == 403 || e.code == "AuthorizationError")
+                     ? ErrorCode::kPermission
+                 : (resp.status == 404 || e.code == "NotFound")
+                     ? ErrorCode::kNotFound
+                     : ErrorCode::kInvalidArgument;
+  return MakeError(ec, detail);
 }
 
 // SNS subjects: ASCII, printable, no line breaks, at most 100 characters.
@@ -126,56 +122,24 @@ Result<std::string> SnsPublish(const SnsMessage& m, const aws::Getenv& env) {
   for (int attempt = 0; attempt < 3; ++attempt) {
     if (attempt)
       std::this_thread::sleep_for(std::chrono::milliseconds(500 << attempt));
-    long long now = std::chrono::duration_cast<std::chrono::seconds>(
-                        std::chrono::system_clock::now().time_since_epoch())
-                        .count();
-    aws::SigningRequest sreq;
-    sreq.method = "POST";
-    sreq.path = "/";
-    sreq.payload_hash = aws::Sha256Hex(AsBytes(body));
-    sreq.headers = {
-        {"Host", ep.authority},
-        {"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"},
-        {"x-amz-date", aws::AmzDate(now)}};
-    if (!creds.session_token.empty())
-      sreq.headers.emplace_back("x-amz-security-token", creds.session_token);
-    aws::Signature sig =
-        aws::Sign(sreq, {creds.access_key_id, creds.secret_access_key},
-                  {topic.region, "sns", aws::AmzDate(now)},
-                  /*normalize_path=*/true);
-    aws::HttpRequest req{"POST", ep.base + "/", sreq.headers, AsBytes(body),
-                         what};
-    req.headers.emplace_back("Authorization", sig.authorization);
+    aws::ServiceCall call;
+    call.method = "POST";
+    call.headers = {
+        {"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"}};
+    call.body = AsBytes(body);
+    call.service = "sns";
+    call.region = topic.region;
+    call.what = what;
+    aws::HttpRequest req = aws::SignServiceCall(ep, call, creds);
     Result<aws::HttpResponse> resp = http.Do(req);
     if (!resp) {
       last = resp.error();
       if (last.code == ErrorCode::kTransient) continue;
       return last;
     }
-    std::string text(AsString(resp->body));
-    if (resp->status == 200) {
-      std::string id = XmlText(text, "MessageId");
-      if (id.empty())
-        return MakeError(ErrorCode::kCorruption,
-                         what + ": no MessageId in the answer");
-      return id;
-    }
-    std::string code = XmlText(text, "Code");
-    std::string msg = XmlText(text, "Message");
-    std::string detail = fmt::format(
-        "{}: {}{}(HTTP {}{})", what, msg.empty() ? "" : msg,
-        msg.empty() ? "" : " ", resp->status, code.empty() ? "" : " " + code);
-    if (resp->status >= 500 || code == "Throttling" ||
-        code == "ThrottledException") {
-      last = MakeError(ErrorCode::kTransient, detail);
-      continue;
-    }
-    ErrorCode ec = (resp->status == 403 || code == "AuthorizationError")
-                       ? ErrorCode::kPermission
-                   : (resp->status == 404 || code == "NotFound")
-                       ? ErrorCode::kNotFound
-                       : ErrorCode::kInvalidArgument;
-    return MakeError(ec, detail);
+    auto id = ReadPublishAnswer(*resp, what);
+    if (id || id.error().code != ErrorCode::kTransient) return id;
+    last = id.error();
   }
   return last;
 }
