@@ -7,9 +7,9 @@
 #include <ctime>
 #include <mutex>
 #include <nlohmann/json.hpp>
-#include <pugixml.hpp>
 
 #include "aws/http.h"
+#include "aws/query_xml.h"
 #include "base/file_util.h"
 
 namespace efs2s3::aws {
@@ -172,30 +172,25 @@ MaybeCreds AssumeRoleWithWebIdentity(const Getenv& env,
       AsBytes(body),
       source + " (STS AssumeRoleWithWebIdentity)"};
   ASSIGN_OR_RETURN(HttpResponse resp, http.Do(req));
-  pugi::xml_document doc;
-  doc.load_buffer(resp.body.data(), resp.body.size());
   if (resp.status != 200) {
-    std::string code = doc.select_node("//Error/Code").node().child_value();
-    std::string message =
-        doc.select_node("//Error/Message").node().child_value();
+    QueryError e = ParseQueryError(resp.body).value_or(QueryError{});
     return MakeError(
         resp.status >= 500 ? ErrorCode::kTransient : ErrorCode::kPermission,
         source + ": STS AssumeRoleWithWebIdentity for " + role_arn +
             " failed: HTTP " + std::to_string(resp.status) +
-            (code.empty() ? "" : " " + code) +
-            (message.empty() ? "" : ": " + message));
+            (e.code.empty() ? "" : " " + e.code) +
+            (e.message.empty() ? "" : ": " + e.message));
   }
-  pugi::xml_node creds =
-      doc.select_node("//AssumeRoleWithWebIdentityResult/Credentials").node();
-  Credentials c;
-  c.access_key_id = creds.child_value("AccessKeyId");
-  c.secret_access_key = creds.child_value("SecretAccessKey");
-  c.session_token = creds.child_value("SessionToken");
-  c.expiration = ParseIsoTime(creds.child_value("Expiration"));
-  c.source = source;
-  if (c.access_key_id.empty() || c.secret_access_key.empty())
+  auto sts = ParseAssumeRoleWithWebIdentity(resp.body);
+  if (!sts)
     return MakeError(ErrorCode::kPermission,
                      source + ": STS answer has no credentials");
+  Credentials c;
+  c.access_key_id = sts->access_key_id;
+  c.secret_access_key = sts->secret_access_key;
+  c.session_token = sts->session_token;
+  c.expiration = ParseIsoTime(sts->expiration);
+  c.source = source;
   return std::optional<Credentials>(std::move(c));
 }
 

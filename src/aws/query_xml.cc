@@ -33,4 +33,18 @@ Result<std::string> ParseSnsPublish(ByteSpan body) {
   return id;
 }
 
+Result<StsCredentials> ParseAssumeRoleWithWebIdentity(ByteSpan body) {
+  pugi::xml_document doc;
+  if (!doc.load_buffer(body.data(), body.size()))
+    return MakeError(ErrorCode::kCorruption, "unreadable STS answer");
+  pugi::xml_node creds =
+      Find(doc, "AssumeRoleWithWebIdentityResult").child("Credentials");
+  StsCredentials c{
+      creds.child_value("AccessKeyId"), creds.child_value("SecretAccessKey"),
+      creds.child_value("SessionToken"), creds.child_value("Expiration")};
+  if (c.access_key_id.empty() || c.secret_access_key.empty())
+    return MakeError(ErrorCode::kCorruption, "STS answer has no credentials");
+  return c;
+}
+
 }  // namespace efs2s3::aws

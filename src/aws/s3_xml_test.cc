@@ -1,8 +1,8 @@
-// The S3 XML decoders on answers shaped as Amazon S3 and radosgw send them,
-// and under seeded mutation (base/testing/mutate.h): whatever the bytes, a
-// decoder returns a value or kCorruption, and never crashes, hangs or
-// allocates without bound. Also the classification of S3 errors and the
-// Content-Range parser.
+// The XML decoders (S3's, and the query protocol's: SNS, STS) on answers
+// shaped as the services send them, and under seeded mutation
+// (base/testing/mutate.h): whatever the bytes, a decoder returns a value or
+// kCorruption, and never crashes, hangs or allocates without bound. Also the
+// classification of S3 errors and the Content-Range parser.
 #include "aws/s3_xml.h"
 
 #include <gtest/gtest.h>
@@ -222,6 +222,33 @@ TEST(QueryXmlTest, SnsPublishAndErrorResponse) {
       EXPECT_EQ(r.error().code, ErrorCode::kCorruption) << "mutation " << i;
     }
     (void)ParseQueryError(testing::Mutate(B(kQueryError), 22, i));
+  }
+}
+
+const char kSts[] =
+    R"(<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+  <AssumeRoleWithWebIdentityResult>
+    <SubjectFromWebIdentityToken>system:serviceaccount:x</SubjectFromWebIdentityToken>
+    <Credentials><SessionToken>FQoGZXIvYXdzE</SessionToken>
+      <SecretAccessKey>wJalrXUtnFEMI/K7MDENG</SecretAccessKey>
+      <Expiration>2024-10-24T23:00:23Z</Expiration>
+      <AccessKeyId>ASgeIAIOSFODNN7EXAMPLE</AccessKeyId></Credentials>
+  </AssumeRoleWithWebIdentityResult>
+</AssumeRoleWithWebIdentityResponse>)";
+
+TEST(QueryXmlTest, StsAssumeRoleWithWebIdentity) {
+  auto c = ParseAssumeRoleWithWebIdentity(B(kSts));
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->access_key_id, "ASgeIAIOSFODNN7EXAMPLE");
+  EXPECT_EQ(c->secret_access_key, "wJalrXUtnFEMI/K7MDENG");
+  EXPECT_EQ(c->session_token, "FQoGZXIvYXdzE");
+  EXPECT_EQ(c->expiration, "2024-10-24T23:00:23Z");
+  EXPECT_FALSE(ParseAssumeRoleWithWebIdentity(B(kQueryError)));
+  for (std::uint64_t i = 0; i < testing::kMutations; ++i) {
+    auto r = ParseAssumeRoleWithWebIdentity(testing::Mutate(B(kSts), 23, i));
+    if (!r) {
+      EXPECT_EQ(r.error().code, ErrorCode::kCorruption) << "mutation " << i;
+    }
   }
 }
 
