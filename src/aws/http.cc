@@ -138,26 +138,10 @@ int HttpClient::dropped_connections() const {
   return pool_->dropped;
 }
 
-Result<HttpResponse> HttpClient::Do(const HttpRequest& req) {
-  CURL* h = nullptr;
-  {
-    std::unique_lock lock(pool_->mu);
-    pool_->cv.wait(lock,
-                   [&] { return pool_->in_flight < options_.max_in_flight; });
-    ++pool_->in_flight;
-    if (!pool_->idle.empty()) {
-      h = pool_->idle.back();
-      pool_->idle.pop_back();
-    }
-  }
-  if (h == nullptr) h = curl_easy_init();
-  EFS2S3_CHECK(h != nullptr);
-  curl_easy_reset(h);
+namespace {
 
-  HttpResponse resp;
-  SpanSource span_body(req.body);
-  const Source& body = req.source ? *req.source : span_body;
-  Transfer t{&body, 0, &resp};
+// The request's headers as curl wants them (the caller frees the list).
+curl_slist* HeaderLines(const HttpRequest& req) {
   curl_slist* headers = nullptr;
   for (const auto& [name, value] : req.headers) {
     std::string line = value.empty() ? name + ";" : name + ": " + value;
@@ -168,24 +152,27 @@ Result<HttpResponse> HttpClient::Do(const HttpRequest& req) {
   headers = curl_slist_append(headers, "Expect:");
   // libcurl adds "Accept: */*" and, for POST, a form Content-Type unless told
   // not to.
-  headers = curl_slist_append(headers, "Accept:");
+  return curl_slist_append(headers, "Accept:");
+}
 
+// The options of one transfer on handle h, besides the headers.
+void SetTransfer(CURL* h, const HttpRequest& req, const HttpOptions& o,
+                 curl_slist* resolve, Transfer& t) {
   curl_easy_setopt(h, CURLOPT_URL, req.url.c_str());
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-                   static_cast<long>(options_.connect_timeout.count()));
+                   static_cast<long>(o.connect_timeout.count()));
   curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
   curl_easy_setopt(
       h, CURLOPT_LOW_SPEED_TIME,
-      std::max(1L, static_cast<long>(options_.stall_timeout.count() / 1000)));
-  if (options_.total_timeout.count() > 0)
+      std::max(1L, static_cast<long>(o.stall_timeout.count() / 1000)));
+  if (o.total_timeout.count() > 0)
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
-                     static_cast<long>(options_.total_timeout.count()));
-  if (pool_->resolve) curl_easy_setopt(h, CURLOPT_RESOLVE, pool_->resolve);
-  if (!options_.ca_file.empty())
-    curl_easy_setopt(h, CURLOPT_CAINFO, options_.ca_file.c_str());
+                     static_cast<long>(o.total_timeout.count()));
+  if (resolve) curl_easy_setopt(h, CURLOPT_RESOLVE, resolve);
+  if (!o.ca_file.empty())
+    curl_easy_setopt(h, CURLOPT_CAINFO, o.ca_file.c_str());
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, WriteBody);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
   curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, WriteHeader);
@@ -202,7 +189,7 @@ Result<HttpResponse> HttpClient::Do(const HttpRequest& req) {
     curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, SeekBody);
     curl_easy_setopt(h, CURLOPT_SEEKDATA, &t);
     curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE,
-                     static_cast<curl_off_t>(body.size()));
+                     static_cast<curl_off_t>(t.body->size()));
   } else if (req.method == "POST") {
     curl_easy_setopt(h, CURLOPT_POST, 1L);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, req.body.data());
@@ -211,14 +198,43 @@ Result<HttpResponse> HttpClient::Do(const HttpRequest& req) {
   } else {
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req.method.c_str());
   }
+}
 
-  CURLcode rc = curl_easy_perform(h);
-  curl_slist_free_all(headers);
-  if (rc == CURLE_OK)
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp.status);
+Error TransportError(CURLcode rc, const HttpRequest& req) {
+  ErrorCode code = ErrorCode::kTransient;
+  if (rc == CURLE_URL_MALFORMAT || rc == CURLE_UNSUPPORTED_PROTOCOL)
+    code = ErrorCode::kInvalidArgument;
+  // A certificate that does not verify will not verify on the next attempt
+  // either.
+  if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE ||
+      rc == CURLE_SSL_CERTPROBLEM)
+    code = ErrorCode::kIo;
+  return MakeError(code, req.what + ": " + req.method +
+                             " failed: " + curl_easy_strerror(rc));
+}
 
-  bool drop = rc != CURLE_OK || (body.size() > 0 && resp.status >= 400) ||
-              resp.status >= 500;
+}  // namespace
+
+void* HttpClient::Acquire() {
+  CURL* h = nullptr;
+  {
+    std::unique_lock lock(pool_->mu);
+    pool_->cv.wait(lock,
+                   [&] { return pool_->in_flight < options_.max_in_flight; });
+    ++pool_->in_flight;
+    if (!pool_->idle.empty()) {
+      h = pool_->idle.back();
+      pool_->idle.pop_back();
+    }
+  }
+  if (h == nullptr) h = curl_easy_init();
+  EFS2S3_CHECK(h != nullptr);
+  curl_easy_reset(h);
+  return h;
+}
+
+void HttpClient::Release(void* handle, bool drop) {
+  CURL* h = static_cast<CURL*>(handle);
   {
     std::lock_guard lock(pool_->mu);
     --pool_->in_flight;
@@ -231,19 +247,24 @@ Result<HttpResponse> HttpClient::Do(const HttpRequest& req) {
   }
   pool_->cv.notify_one();
   if (h) curl_easy_cleanup(h);
+}
 
-  if (rc != CURLE_OK) {
-    ErrorCode code = ErrorCode::kTransient;
-    if (rc == CURLE_URL_MALFORMAT || rc == CURLE_UNSUPPORTED_PROTOCOL)
-      code = ErrorCode::kInvalidArgument;
-    // A certificate that does not verify will not verify on the next attempt
-    // either.
-    if (rc == CURLE_PEER_FAILED_VERIFICATION ||
-        rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_CERTPROBLEM)
-      code = ErrorCode::kIo;
-    return MakeError(code, req.what + ": " + req.method +
-                               " failed: " + curl_easy_strerror(rc));
-  }
+Result<HttpResponse> HttpClient::Do(const HttpRequest& req) {
+  CURL* h = static_cast<CURL*>(Acquire());
+  HttpResponse resp;
+  SpanSource span_body(req.body);
+  const Source& body = req.source ? *req.source : span_body;
+  Transfer t{&body, 0, &resp};
+  curl_slist* headers = HeaderLines(req);
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+  SetTransfer(h, req, options_, pool_->resolve, t);
+  CURLcode rc = curl_easy_perform(h);
+  curl_slist_free_all(headers);
+  if (rc == CURLE_OK)
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp.status);
+  Release(h, rc != CURLE_OK || (body.size() > 0 && resp.status >= 400) ||
+                 resp.status >= 500);
+  if (rc != CURLE_OK) return TransportError(rc, req);
   return resp;
 }
 

@@ -89,6 +89,10 @@ class HttpClient {
 
  private:
   struct Pool;
+  // A curl handle, once fewer than max_in_flight requests run; Release
+  // returns it to the pool, or closes its connection when `drop`.
+  void* Acquire();
+  void Release(void* handle, bool drop);
   HttpOptions options_;
   std::unique_ptr<Pool> pool_;
 };
