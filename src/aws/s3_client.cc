@@ -198,27 +198,21 @@ HttpRequest S3Client::SignedRequest(const Call& call, const Target& target,
                                     const std::string& payload_hash,
                                     const std::string& md5_base64,
                                     const Credentials& creds) const {
-  long long now = std::chrono::duration_cast<std::chrono::seconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count();
   SigningRequest sreq;
   sreq.method = call.method;
   sreq.path = target.path;
   sreq.query = call.query;
   sreq.payload_hash = payload_hash;
   sreq.headers = call.headers;
-  sreq.headers.emplace_back("Host", target.host);
-  sreq.headers.emplace_back("x-amz-date", AmzDate(now));
   sreq.headers.emplace_back("x-amz-content-sha256", payload_hash);
   if (!md5_base64.empty()) sreq.headers.emplace_back("Content-MD5", md5_base64);
-  if (!creds.session_token.empty())
-    sreq.headers.emplace_back("x-amz-security-token", creds.session_token);
-  Signature sig = Sign(sreq, {creds.access_key_id, creds.secret_access_key},
-                       {config_.region, "s3", AmzDate(now)});
-  HttpRequest hreq{call.method, target.url, std::move(sreq.headers), call.body,
-                   call.what};
+  HttpRequest hreq{call.method, target.url,
+                   SignNow(std::move(sreq), target.host,
+                           {creds.access_key_id, creds.secret_access_key},
+                           creds.session_token, config_.region, "s3",
+                           /*normalize_path=*/false),
+                   call.body, call.what};
   hreq.source = call.source;
-  hreq.headers.emplace_back("Authorization", sig.authorization);
   return hreq;
 }
 

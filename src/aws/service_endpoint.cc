@@ -1,7 +1,5 @@
 #include "aws/service_endpoint.h"
 
-#include <chrono>
-
 namespace efs2s3::aws {
 
 std::string GetEnv(const Getenv& env, const std::string& name) {
@@ -27,27 +25,20 @@ Result<ServiceEndpoint> ResolveServiceEndpoint(const Getenv& env,
 
 HttpRequest SignServiceCall(const ServiceEndpoint& ep, const ServiceCall& call,
                             const Credentials& creds) {
-  long long now = std::chrono::duration_cast<std::chrono::seconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count();
   SigningRequest sreq;
   sreq.method = call.method;
   sreq.path = call.path;
   sreq.query = call.query;
   sreq.payload_hash = Sha256Hex(call.body);
   sreq.headers = call.headers;
-  sreq.headers.emplace_back("Host", ep.authority);
-  sreq.headers.emplace_back("x-amz-date", AmzDate(now));
-  if (!creds.session_token.empty())
-    sreq.headers.emplace_back("x-amz-security-token", creds.session_token);
-  Signature sig = Sign(sreq, {creds.access_key_id, creds.secret_access_key},
-                       {call.region, call.service, AmzDate(now)},
-                       /*normalize_path=*/true);
   std::string url = ep.base + call.path;
   if (!call.query.empty()) url += "?" + CanonicalQuery(call.query);
-  HttpRequest req{call.method, url, std::move(sreq.headers), call.body,
-                  call.what};
-  req.headers.emplace_back("Authorization", sig.authorization);
+  HttpRequest req{call.method, url,
+                  SignNow(std::move(sreq), ep.authority,
+                          {creds.access_key_id, creds.secret_access_key},
+                          creds.session_token, call.region, call.service,
+                          /*normalize_path=*/true),
+                  call.body, call.what};
   return req;
 }
 

@@ -4,6 +4,7 @@
 #include <openssl/hmac.h>
 
 #include <algorithm>
+#include <chrono>
 #include <ctime>
 #include <map>
 
@@ -227,6 +228,23 @@ std::string AmzDate(long long unix_seconds) {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
   return buf;
+}
+
+HeaderList SignNow(SigningRequest req, const std::string& host,
+                   const SigningKeyMaterial& key,
+                   const std::string& session_token, const std::string& region,
+                   const std::string& service, bool normalize_path) {
+  const std::string date =
+      AmzDate(std::chrono::duration_cast<std::chrono::seconds>(
+                  std::chrono::system_clock::now().time_since_epoch())
+                  .count());
+  req.headers.emplace_back("Host", host);
+  req.headers.emplace_back("x-amz-date", date);
+  if (!session_token.empty())
+    req.headers.emplace_back("x-amz-security-token", session_token);
+  Signature sig = Sign(req, key, {region, service, date}, normalize_path);
+  req.headers.emplace_back("Authorization", sig.authorization);
+  return std::move(req.headers);
 }
 
 }  // namespace efs2s3::aws

@@ -103,6 +103,14 @@ std::string CanonicalUri(std::string_view path, bool normalize);
 Signature Sign(const SigningRequest& req, const SigningKeyMaterial& key,
                const SigningScope& scope, bool normalize_path = false);
 
+// Signs a request made now: adds Host, X-Amz-Date and, with temporary
+// credentials (`session_token` set), X-Amz-Security-Token to its headers and
+// returns them with the Authorization header: the headers to send.
+HeaderList SignNow(SigningRequest req, const std::string& host,
+                   const SigningKeyMaterial& key,
+                   const std::string& session_token, const std::string& region,
+                   const std::string& service, bool normalize_path);
+
 // "20150830T123600Z" for a Unix time.
 std::string AmzDate(long long unix_seconds);
 
