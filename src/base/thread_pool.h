@@ -1,10 +1,16 @@
-// A fixed pool of worker threads with a bounded task queue.
+// The two shapes of concurrency in efs2s3: a fixed pool of worker threads
+// with a bounded task queue (ThreadPool), for work that goes on through a run,
+// and a fork-join loop (ParallelFor), for "these n things, k at a time".
+//
+// ThreadPool:
 //
 // Submit() blocks while the queue is full, so producers cannot run ahead of the
 // workers and memory stays bounded. Tasks must not Submit() to the same pool
 // and then wait for the result (that can deadlock when every worker waits).
 #pragma once
 
+#include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -70,5 +76,21 @@ class ThreadPool {
   bool stop_ = false;
   std::vector<std::thread> workers_;
 };
+
+// Runs fn(0..n-1) on up to `threads` threads (the caller's among them) and
+// returns when all have run. fn may itself call ParallelFor: each call has
+// threads of its own, so nesting cannot deadlock.
+inline void ParallelFor(size_t n, int threads,
+                        const std::function<void(size_t)>& fn) {
+  std::atomic<size_t> next{0};
+  auto worker = [&] {
+    for (size_t i = next++; i < n; i = next++) fn(i);
+  };
+  size_t t = std::min<size_t>(n, static_cast<size_t>(std::max(1, threads)));
+  std::vector<std::thread> pool;
+  for (size_t k = 1; k < t; ++k) pool.emplace_back(worker);
+  worker();
+  for (auto& th : pool) th.join();
+}
 
 }  // namespace efs2s3

@@ -17,6 +17,7 @@
 #include "base/file_util.h"
 #include "base/io.h"
 #include "base/test_hooks.h"
+#include "base/thread_pool.h"
 #include "fs/meta.h"
 #include "sync/local_fs.h"
 #include "sync/manifest.h"
@@ -98,19 +99,6 @@ class Slots {
   std::condition_variable cv_;
   int free_;
 };
-
-// Runs fn(0..n-1) on up to `threads` threads.
-void ParallelFor(size_t n, int threads, const std::function<void(size_t)>& fn) {
-  std::atomic<size_t> next{0};
-  auto worker = [&] {
-    for (size_t i = next++; i < n; i = next++) fn(i);
-  };
-  size_t t = std::min<size_t>(n, static_cast<size_t>(std::max(1, threads)));
-  std::vector<std::thread> pool;
-  for (size_t k = 1; k < t; ++k) pool.emplace_back(worker);
-  worker();
-  for (auto& th : pool) th.join();
-}
 
 // Reads exactly n bytes at offset; kIo when the file is shorter (it changed).
 Result<void> ReadAt(int fd, std::uint8_t* buf, size_t n, std::uint64_t off,
@@ -244,6 +232,18 @@ class Syncer {
                           const std::string& tmpname);
   void ApplyDirMarkers();
   Result<void> WriteManifest();
+  // The steps of Run.
+  Result<void> Prepare();
+  Result<WalkResult> WalkAndList();
+  void SetAsideDirMarkers();
+  Plan PlanTransfers(const WalkResult& local, const std::vector<Entry>& src,
+                     const std::vector<Entry>& dst);
+  Result<void> Execute(const Plan& plan, const std::vector<Entry>& src,
+                       const std::vector<Entry>& dst);
+  void UploadAll(const Plan& plan, const std::vector<Entry>& src);
+  void DeleteRemote(const Plan& plan, const std::vector<Entry>& dst);
+  void DownloadAll(const Plan& plan, const std::vector<Entry>& src);
+  void DeleteLocal(const Plan& plan, const std::vector<Entry>& dst);
 
   S3Client& client_;
   const SyncOptions& opts_;
@@ -724,23 +724,25 @@ void Syncer::ReportWithheld(const Plan& plan, const PlanOptions& po) {
                        : ""));
 }
 
-Result<SyncResult> Syncer::Run() {
-  const RequestCounts start = client_.request_counts();
+// The bucket exists (or is made) for an upload; the target directory for a
+// download.
+Result<void> Syncer::Prepare() {
   filter_ = Filter(opts_.excludes, opts_.includes);
   umask_ = ::umask(022);
   ::umask(umask_);
-
-  if (opts_.upload) {
-    auto hb = client_.HeadBucket(opts_.bucket);
-    if (!hb && hb.error().code == ErrorCode::kNoRepository && !opts_.dry_run)
-      RETURN_IF_ERROR(client_.CreateBucket(opts_.bucket));
-    else if (!hb && hb.error().code != ErrorCode::kNoRepository)
-      return hb.error();
-  } else if (!opts_.dry_run) {
-    RETURN_IF_ERROR(MakeDirs(opts_.local, 0755));
+  if (!opts_.upload) {
+    if (!opts_.dry_run) RETURN_IF_ERROR(MakeDirs(opts_.local, 0755));
+    return Ok();
   }
+  auto hb = client_.HeadBucket(opts_.bucket);
+  if (!hb && hb.error().code == ErrorCode::kNoRepository && !opts_.dry_run)
+    return client_.CreateBucket(opts_.bucket);
+  if (!hb && hb.error().code != ErrorCode::kNoRepository) return hb.error();
+  return Ok();
+}
 
-  // The walk and the listing overlap.
+// The local walk and the bucket listing, overlapped.
+Result<WalkResult> Syncer::WalkAndList() {
   WalkOptions w;
   w.threads = opts_.walkers;
   w.filter = &filter_;
@@ -764,39 +766,42 @@ Result<SyncResult> Syncer::Run() {
   });
   Result<void> listed = ListRemote();
   walker.join();
-  if (!listed && !opts_.upload &&
-      listed.error().code == ErrorCode::kNoRepository)
-    return listed.error();
   RETURN_IF_ERROR(listed);
   if (!local) return local.error();
   if (Cancelled()) return MakeError(ErrorCode::kCancelled, "interrupted");
-
   BuildRemoteEntries();
   HeadUnverified(local->entries);
   BuildRemoteEntries();  // with the attributes learned
-  if (!opts_.upload) {
-    // Directory markers are applied after the files, not planned.
-    std::vector<Entry> files;
-    std::vector<size_t> objs;
-    for (size_t i = 0; i < remote_.size(); ++i) {
-      if (remote_[i].kind == Kind::kDir) {
-        dir_markers_.push_back(remote_[i]);
-      } else {
-        files.push_back(remote_[i]);
-        objs.push_back(remote_obj_[i]);
-      }
-    }
-    remote_ = std::move(files);
-    remote_obj_ = std::move(objs);
-  }
+  if (!opts_.upload) SetAsideDirMarkers();
+  return local;
+}
 
+// A download applies directory markers after the files; they are not planned.
+void Syncer::SetAsideDirMarkers() {
+  std::vector<Entry> files;
+  std::vector<size_t> objs;
+  for (size_t i = 0; i < remote_.size(); ++i) {
+    if (remote_[i].kind == Kind::kDir) {
+      dir_markers_.push_back(remote_[i]);
+    } else {
+      files.push_back(remote_[i]);
+      objs.push_back(remote_obj_[i]);
+    }
+  }
+  remote_ = std::move(files);
+  remote_obj_ = std::move(objs);
+}
+
+// The plan from the two sides, what it withholds reported, every action
+// announced.
+Plan Syncer::PlanTransfers(const WalkResult& local,
+                           const std::vector<Entry>& src,
+                           const std::vector<Entry>& dst) {
   PlanOptions po;
   po.compare = opts_.compare;
   po.delete_extra = opts_.delete_extra;
   po.compare_owner = opts_.upload || as_root_;
-  KeepUnread(*local, &po);
-  const std::vector<Entry>& src = opts_.upload ? local->entries : remote_;
-  const std::vector<Entry>& dst = opts_.upload ? remote_ : local->entries;
+  KeepUnread(local, &po);
   Plan plan = MakePlan(src, dst, po);
   ReportWithheld(plan, po);
   unchanged_ = plan.unchanged;
@@ -810,87 +815,117 @@ Result<SyncResult> Syncer::Run() {
     for (const Action& a : plan.withheld)
       opts_.on_action("keep", dst[a.index].rel, a.why);
   }
+  return plan;
+}
 
+void Syncer::UploadAll(const Plan& plan, const std::vector<Entry>& src) {
+  std::map<std::string_view, bool> existing;
+  for (const Entry& e : remote_) existing.emplace(e.rel, true);
+  ParallelFor(plan.copies.size(), opts_.transfers, [&](size_t i) {
+    if (Cancelled()) return;
+    const Action& a = plan.copies[i];
+    const Entry& e = src[a.index];
+    auto r = Upload(e, a, existing.count(e.rel) > 0);
+    if (!r) ReportError(e.rel, r.error());
+  });
+}
+
+// Deletions in the bucket: copied away first with --backup-prefix, then
+// deleted in batches.
+void Syncer::DeleteRemote(const Plan& plan, const std::vector<Entry>& dst) {
+  std::vector<std::string> keys(plan.deletes.size());
+  std::vector<bool> ok(plan.deletes.size(), true);
+  ParallelFor(plan.deletes.size(), opts_.transfers, [&](size_t i) {
+    const RemoteObject& o = objects_[remote_obj_[plan.deletes[i].index]];
+    keys[i] = o.key_rel;
+    auto r = Backup(o.key_rel);
+    if (!r) {
+      ok[i] = false;
+      ReportError(dst[plan.deletes[i].index].rel, r.error());
+    }
+  });
+  std::vector<std::string> doomed;
+  for (size_t i = 0; i < keys.size(); ++i)
+    if (ok[i]) doomed.push_back(opts_.prefix + keys[i]);
+  if (Cancelled() || doomed.empty()) return;
+  auto r = client_.DeleteObjects(opts_.bucket, doomed);
+  if (!r) {
+    ReportError(opts_.prefix, r.error());
+    return;
+  }
+  for (size_t i = 0; i < keys.size(); ++i)
+    if (ok[i]) deleted_.push_back(keys[i]);
+}
+
+// Parent directories first (once each), then the files in parallel.
+void Syncer::DownloadAll(const Plan& plan, const std::vector<Entry>& src) {
+  std::vector<std::string> dirs;
+  for (const Action& a : plan.copies) dirs.push_back(Parent(src[a.index].rel));
+  std::sort(dirs.begin(), dirs.end());
+  dirs.erase(std::unique(dirs.begin(), dirs.end()), dirs.end());
+  for (const std::string& d : dirs) {
+    if (d.empty()) continue;
+    auto r = MakeDirsBeneath(root_, d);
+    if (!r) ReportError(d, r.error());
+  }
+  ParallelFor(plan.copies.size(), opts_.transfers, [&](size_t i) {
+    if (Cancelled()) return;
+    const Action& a = plan.copies[i];
+    auto r = Download(src[a.index], a);
+    if (!r) ReportError(src[a.index].rel, r.error());
+  });
+}
+
+void Syncer::DeleteLocal(const Plan& plan, const std::vector<Entry>& dst) {
+  for (const Action& a : plan.deletes) {
+    const Entry& e = dst[a.index];
+    std::string parent = Parent(e.rel);
+    Fd d(parent.empty() ? ::dup(root_)
+                        : OpenBeneath(root_, parent, O_RDONLY | O_DIRECTORY));
+    if (d.get() < 0 || ::unlinkat(d.get(), Base(e.rel).c_str(), 0) != 0) {
+      ReportError(e.rel, PosixError(e.rel, d.get() < 0 ? -d.get() : errno));
+      continue;
+    }
+    deleted_.push_back(e.rel);
+  }
+}
+
+// Carries out the plan: copies, deletions, and then the manifest (upload) or
+// the directory markers (download).
+Result<void> Syncer::Execute(const Plan& plan, const std::vector<Entry>& src,
+                             const std::vector<Entry>& dst) {
+  Fd root(::open(opts_.local.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!root) return PosixError(opts_.local, errno);
+  root_ = root.get();
+  if (opts_.upload) {
+    UploadAll(plan, src);
+    DeleteRemote(plan, dst);
+    auto m = WriteManifest();
+    if (!m) ReportError(kManifestName, m.error());
+  } else {
+    DownloadAll(plan, src);
+    DeleteLocal(plan, dst);
+    ApplyDirMarkers();
+  }
+  root_ = -1;
+  return Ok();
+}
+
+Result<SyncResult> Syncer::Run() {
+  const RequestCounts start = client_.request_counts();
+  RETURN_IF_ERROR(Prepare());
+  ASSIGN_OR_RETURN(WalkResult local, WalkAndList());
+  const std::vector<Entry>& src = opts_.upload ? local.entries : remote_;
+  const std::vector<Entry>& dst = opts_.upload ? remote_ : local.entries;
+  Plan plan = PlanTransfers(local, src, dst);
   SyncResult result;
   result.source_entries = src.size();
   result.manifest_used = manifest_ok_;
   result.withheld = plan.withheld.size();
-  // Lets a test change the tree between the walk and the transfers.
-  if (!opts_.dry_run) test_hooks::Gate("SYNC_PLANNED");
   if (!opts_.dry_run) {
-    if (opts_.upload) {
-      root_ = ::open(opts_.local.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-      if (root_ < 0) return PosixError(opts_.local, errno);
-      std::map<std::string_view, bool> existing;
-      for (const Entry& e : remote_) existing.emplace(e.rel, true);
-      ParallelFor(plan.copies.size(), opts_.transfers, [&](size_t i) {
-        if (Cancelled()) return;
-        const Action& a = plan.copies[i];
-        const Entry& e = src[a.index];
-        auto r = Upload(e, a, existing.count(e.rel) > 0);
-        if (!r) ReportError(e.rel, r.error());
-      });
-      // Deletions: copied away first with --backup-prefix, then in batches.
-      std::vector<std::string> keys(plan.deletes.size());
-      std::vector<bool> ok(plan.deletes.size(), true);
-      ParallelFor(plan.deletes.size(), opts_.transfers, [&](size_t i) {
-        const RemoteObject& o = objects_[remote_obj_[plan.deletes[i].index]];
-        keys[i] = o.key_rel;
-        auto r = Backup(o.key_rel);
-        if (!r) {
-          ok[i] = false;
-          ReportError(dst[plan.deletes[i].index].rel, r.error());
-        }
-      });
-      std::vector<std::string> doomed;
-      for (size_t i = 0; i < keys.size(); ++i)
-        if (ok[i]) doomed.push_back(opts_.prefix + keys[i]);
-      if (!Cancelled() && !doomed.empty()) {
-        auto r = client_.DeleteObjects(opts_.bucket, doomed);
-        if (!r) {
-          ReportError(opts_.prefix, r.error());
-        } else {
-          for (size_t i = 0; i < keys.size(); ++i)
-            if (ok[i]) deleted_.push_back(keys[i]);
-        }
-      }
-      auto m = WriteManifest();
-      if (!m) ReportError(kManifestName, m.error());
-    } else {
-      root_ = ::open(opts_.local.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-      if (root_ < 0) return PosixError(opts_.local, errno);
-      // Parent directories first, once each.
-      std::vector<std::string> dirs;
-      for (const Action& a : plan.copies)
-        dirs.push_back(Parent(src[a.index].rel));
-      std::sort(dirs.begin(), dirs.end());
-      dirs.erase(std::unique(dirs.begin(), dirs.end()), dirs.end());
-      for (const std::string& d : dirs) {
-        if (d.empty()) continue;
-        auto r = MakeDirsBeneath(root_, d);
-        if (!r) ReportError(d, r.error());
-      }
-      ParallelFor(plan.copies.size(), opts_.transfers, [&](size_t i) {
-        if (Cancelled()) return;
-        const Action& a = plan.copies[i];
-        auto r = Download(src[a.index], a);
-        if (!r) ReportError(src[a.index].rel, r.error());
-      });
-      for (const Action& a : plan.deletes) {
-        const Entry& e = dst[a.index];
-        std::string parent = Parent(e.rel);
-        Fd d(parent.empty()
-                 ? ::dup(root_)
-                 : OpenBeneath(root_, parent, O_RDONLY | O_DIRECTORY));
-        if (d.get() < 0 || ::unlinkat(d.get(), Base(e.rel).c_str(), 0) != 0) {
-          ReportError(e.rel, PosixError(e.rel, d.get() < 0 ? -d.get() : errno));
-          continue;
-        }
-        deleted_.push_back(e.rel);
-      }
-      ApplyDirMarkers();
-    }
-    ::close(root_);
+    // Lets a test change the tree between the walk and the transfers.
+    test_hooks::Gate("SYNC_PLANNED");
+    RETURN_IF_ERROR(Execute(plan, src, dst));
   }
   if (auto refusal = errors_sink_.refusal()) return *refusal;
   if (Cancelled()) return MakeError(ErrorCode::kCancelled, "interrupted");
