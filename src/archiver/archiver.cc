@@ -89,13 +89,15 @@ class Archiver {
   using Dir = DirState;
   using Value = Node;
 
-  Archiver(repo::Repository& repo, const BackupOptions& opts)
-      : repo_(repo),
+  Archiver(BackupStores stores, const BackupOptions& opts)
+      : blobs_(stores.blobs),
+        trees_(stores.trees),
+        snapshots_(stores.snapshots),
         opts_(opts),
         track_(!opts.dry_run && opts.checkpoint_interval.count() > 0),
         errors_(opts.on_error, opts.cancel),
         frontier_(track_),
-        saver_(repo, opts, counters_, errors_, opts.readers),
+        saver_(stores.blobs, opts, counters_, errors_, opts.readers),
         walk_(*this, {opts.readers, opts.walkers},
               opts.files ? *opts.files : fs::RealFileSystem()) {}
 
@@ -142,7 +144,9 @@ class Archiver {
   Result<void> WriteCheckpoint();
   model::Snapshot MakeSnapshot(Id tree, bool partial);
 
-  repo::Repository& repo_;
+  repo::BlobSaver& blobs_;
+  repo::TreeLoader& trees_;
+  repo::SnapshotStore& snapshots_;
   const BackupOptions& opts_;
   const bool track_;  // checkpoints on
   Counters counters_;
@@ -168,7 +172,7 @@ Node Archiver::MakeNode(const std::string& name, const struct stat& st) {
 std::optional<Tree> Archiver::LoadParentTree(const Node* parent) {
   if (!parent || parent->type != NodeType::kDir || !parent->subtree)
     return std::nullopt;
-  auto t = repo_.LoadTree(*parent->subtree);
+  auto t = trees_.LoadTree(*parent->subtree);
   if (!t) return std::nullopt;  // a damaged parent only costs re-reading
   return std::move(*t);
 }
@@ -184,8 +188,8 @@ void Archiver::LoadParents(Dir& dir) {
 }
 
 Result<Id> Archiver::SaveTree(const Tree& tree) {
-  if (opts_.dry_run) return repo_.BlobId(model::EncodeTree(tree));
-  return repo_.SaveTree(tree);
+  if (opts_.dry_run) return blobs_.BlobId(model::EncodeTree(tree));
+  return blobs_.SaveTree(tree);
 }
 
 std::optional<Node> Archiver::Visit(const Dir& dir, int dirfd,
@@ -238,7 +242,7 @@ std::optional<Node> Archiver::VisitFile(const fs::Entry& e, int dirfd,
            p->mtime == node.mtime && p->ctime == node.ctime &&
            p->inode == node.inode &&
            std::all_of(p->content.begin(), p->content.end(),
-                       [&](const Id& id) { return repo_.HasBlob(id); });
+                       [&](const Id& id) { return blobs_.HasBlob(id); });
   };
   const Node* parent = unchanged(parents.node)       ? parents.node
                        : unchanged(parents.fallback) ? parents.fallback
@@ -449,17 +453,15 @@ model::Snapshot Archiver::MakeSnapshot(Id tree, bool partial) {
 }
 
 // A partial snapshot of what is complete so far (Frontier::Build). Every blob
-// it names is made durable and indexed (Repository::Checkpoint) before the
+// it names is made durable and indexed (BlobSaver::Checkpoint) before the
 // snapshot is saved, so a run killed afterwards resumes from it.
 Result<void> Archiver::WriteCheckpoint() {
   ASSIGN_OR_RETURN(Id root, frontier_.Build([&](const Tree& t) {
-    return repo_.SaveTree(t);
+    return blobs_.SaveTree(t);
   }));
-  RETURN_IF_ERROR(repo_.Checkpoint());
-  ASSIGN_OR_RETURN(Id id, repo_.SaveSnapshot(MakeSnapshot(root, true)));
-  if (last_checkpoint_)
-    (void)repo_.backend().Remove(
-        {storage::ObjectType::kSnapshot, last_checkpoint_->Hex()});
+  RETURN_IF_ERROR(blobs_.Checkpoint());
+  ASSIGN_OR_RETURN(Id id, snapshots_.SaveSnapshot(MakeSnapshot(root, true)));
+  if (last_checkpoint_) (void)snapshots_.RemoveSnapshot(*last_checkpoint_);
   last_checkpoint_ = id;
   ++checkpoints_;
   if (opts_.on_checkpoint) opts_.on_checkpoint(id);
@@ -519,8 +521,9 @@ class Ticker {
 Result<BackupResult> Archiver::Run() {
   start_ = std::chrono::steady_clock::now();
   if (!opts_.dry_run)
-    repo_.SetUploadConcurrency(
-        opts_.uploads > 0 ? opts_.uploads : repo_.backend().Concurrency());
+    blobs_.SetUploadConcurrency(opts_.uploads > 0
+                                    ? opts_.uploads
+                                    : blobs_.PreferredUploadConcurrency());
   ASSIGN_OR_RETURN(abs_paths_, AbsolutePaths());
   PathTrie trie;
   for (const std::string& p : abs_paths_) {
@@ -541,7 +544,7 @@ Result<BackupResult> Archiver::Run() {
   Node parent_root, fallback_root;
   auto root_node = [&](const std::optional<Id>& snap_id, Node* n) {
     if (!snap_id) return false;
-    auto ps = repo_.LoadSnapshot(*snap_id);
+    auto ps = snapshots_.LoadSnapshot(*snap_id);
     if (!ps) return false;
     n->type = NodeType::kDir;
     n->subtree = ps->tree;
@@ -572,37 +575,36 @@ Result<BackupResult> Archiver::Run() {
   }
   if (auto refusal = errors_.refusal()) {
     // The caller stopped the run at an error.
-    if (!opts_.dry_run) (void)repo_.Flush();
+    if (!opts_.dry_run) (void)blobs_.Flush();
     return *refusal;
   }
   if (!root_id) {
     if (root_id.error().code == ErrorCode::kCancelled && !opts_.dry_run) {
       // Index what was uploaded so the next run does not upload it again.
-      (void)repo_.Flush();
+      (void)blobs_.Flush();
     }
     return root_id.error();
   }
   const bool partial = Cancelled();
-  if (!opts_.dry_run) RETURN_IF_ERROR(repo_.Flush());
+  if (!opts_.dry_run) RETURN_IF_ERROR(blobs_.Flush());
 
   BackupResult result;
   result.snapshot = MakeSnapshot(*root_id, partial);
   result.partial = partial;
   result.checkpoints = checkpoints_;
   if (opts_.dry_run) return result;
-  ASSIGN_OR_RETURN(result.snapshot_id, repo_.SaveSnapshot(result.snapshot));
+  ASSIGN_OR_RETURN(result.snapshot_id,
+                   snapshots_.SaveSnapshot(result.snapshot));
   // The last checkpoint is superseded by this snapshot.
-  if (last_checkpoint_)
-    (void)repo_.backend().Remove(
-        {storage::ObjectType::kSnapshot, last_checkpoint_->Hex()});
+  if (last_checkpoint_) (void)snapshots_.RemoveSnapshot(*last_checkpoint_);
   return result;
 }
 
 }  // namespace
 
-Result<BackupResult> RunBackup(repo::Repository& repo,
+Result<BackupResult> RunBackup(BackupStores stores,
                                const BackupOptions& options) {
-  Archiver a(repo, options);
+  Archiver a(stores, options);
   return a.Run();
 }
 

@@ -25,6 +25,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "base/error_sink.h"
@@ -32,7 +33,7 @@
 #include "base/result.h"
 #include "fs/file_system.h"
 #include "model/snapshot.h"
-#include "repo/repository.h"
+#include "repo/interfaces.h"
 
 namespace efs2s3::archiver {
 
@@ -84,10 +85,30 @@ struct BackupResult {
   int checkpoints = 0;  // partial snapshots saved on the way
 };
 
+// A repository, as what a backup uses of it.
+template <class R>
+concept BackupRepository = std::is_base_of_v<repo::BlobSaver, R> &&
+    std::is_base_of_v<repo::TreeLoader, R> &&
+    std::is_base_of_v<repo::SnapshotStore, R>;
+
+// What a backup uses of a repository: it saves blobs and trees, loads the
+// parent's trees, and saves (and replaces) snapshots.
+struct BackupStores {
+  BackupStores(repo::BlobSaver& b, repo::TreeLoader& t, repo::SnapshotStore& s)
+      : blobs(b), trees(t), snapshots(s) {}
+  // repo::Repository is all three.
+  template <BackupRepository Repo>
+  BackupStores(Repo& repo)  // NOLINT(google-explicit-constructor)
+      : blobs(repo), trees(repo), snapshots(repo) {}
+  repo::BlobSaver& blobs;
+  repo::TreeLoader& trees;
+  repo::SnapshotStore& snapshots;
+};
+
 // When *cancel becomes true, the walk stops descending, files being read are
 // left out, and a partial snapshot of what was completed is saved
 // (result.partial). Repository errors are fatal.
-Result<BackupResult> RunBackup(repo::Repository& repo,
+Result<BackupResult> RunBackup(BackupStores stores,
                                const BackupOptions& options);
 
 }  // namespace efs2s3::archiver

@@ -17,6 +17,7 @@
 
 #include "base/file_util.h"
 #include "fs/testing/recording_fs.h"
+#include "repo/repository.h"
 #include "restorer/restorer.h"
 #include "storage/local/local_backend.h"
 

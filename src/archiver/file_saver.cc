@@ -66,7 +66,7 @@ class ReadAhead {
 
 }  // namespace
 
-FileSaver::FileSaver(repo::Repository& repo, const BackupOptions& opts,
+FileSaver::FileSaver(repo::BlobSaver& repo, const BackupOptions& opts,
                      Counters& counters, const ErrorSink& errors, int readers)
     : repo_(repo),
       opts_(opts),

@@ -11,7 +11,7 @@
 #include "base/result.h"
 #include "base/thread_pool.h"
 #include "model/node.h"
-#include "repo/repository.h"
+#include "repo/interfaces.h"
 
 namespace efs2s3::archiver {
 
@@ -31,7 +31,7 @@ struct Counters {
 // max(2, cores) large files at once. Thread-safe.
 class FileSaver {
  public:
-  FileSaver(repo::Repository& repo, const BackupOptions& opts,
+  FileSaver(repo::BlobSaver& repo, const BackupOptions& opts,
             Counters& counters, const ErrorSink& errors, int readers);
 
   // Reads the file open at fd and sets node.content (node.size is what its
@@ -43,7 +43,7 @@ class FileSaver {
   bool Cancelled() const { return errors_.Stopped(); }
   void Got(size_t n);
 
-  repo::Repository& repo_;
+  repo::BlobSaver& repo_;
   const BackupOptions& opts_;
   Counters& counters_;
   const ErrorSink& errors_;

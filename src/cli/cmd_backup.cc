@@ -132,8 +132,7 @@ Result<int> RunBackup(const BackupCliOptions& o, Context& ctx) {
   if (!result) return result.error();
   if (resumed_from && !result->partial && !o.dry_run && o.parent.empty()) {
     // The partial snapshot this run resumed from is superseded.
-    (void)repo->backend().Remove(
-        {storage::ObjectType::kSnapshot, resumed_from->Hex()});
+    (void)repo->RemoveSnapshot(*resumed_from);
   }
   const model::Snapshot& s = result->snapshot;
   const model::SnapshotSummary& m = s.summary;

@@ -56,39 +56,19 @@ Result<int> RunCat(const std::string& what, const std::string& id,
     }
     ctx.Print(j.dump(2) + "\n");
   } else if (what == "key") {
-    ASSIGN_OR_RETURN(
-        Bytes b, repo->backend().Load({storage::ObjectType::kKey,
-                                       id.empty() ? repo->key_name() : id}));
-    ctx.Print(std::string(AsString(b)) + "\n");
+    ASSIGN_OR_RETURN(std::string text,
+                     repo->LoadKeyFile(id.empty() ? repo->key_name() : id));
+    ctx.Print(text + "\n");
   } else if (what == "pack") {
-    ASSIGN_OR_RETURN(auto info,
-                     repo->backend().Stat({storage::ObjectType::kPack, id}));
-    size_t want = 4096;
-    for (;;) {
-      std::uint64_t len = std::min<std::uint64_t>(want, info.size);
-      ASSIGN_OR_RETURN(Bytes tail,
-                       repo->backend().Load({storage::ObjectType::kPack, id},
-                                            info.size - len, len));
-      size_t needed = 0;
-      auto entries =
-          repo::ParsePackHeader(repo->key().encrypt, tail, info.size, &needed);
-      if (!entries && entries.error().code == ErrorCode::kNotFound &&
-          needed > want) {
-        want = needed;
-        continue;
-      }
-      if (!entries) return entries.error().Wrap("pack " + id);
-      nlohmann::json j = nlohmann::json::array();
-      for (const auto& e : *entries)
-        j.push_back(
-            {{"id", e.id.Hex()},
-             {"type", e.type == repo::BlobType::kTree ? "tree" : "data"},
-             {"offset", e.offset},
-             {"length", e.length},
-             {"raw_length", e.raw_length}});
-      ctx.Print(j.dump(2) + "\n");
-      break;
-    }
+    ASSIGN_OR_RETURN(auto entries, repo->PackHeader(id));
+    nlohmann::json j = nlohmann::json::array();
+    for (const auto& e : entries)
+      j.push_back({{"id", e.id.Hex()},
+                   {"type", e.type == repo::BlobType::kTree ? "tree" : "data"},
+                   {"offset", e.offset},
+                   {"length", e.length},
+                   {"raw_length", e.raw_length}});
+    ctx.Print(j.dump(2) + "\n");
   } else {
     return MakeError(ErrorCode::kInvalidArgument,
                      "cat: unknown object kind " + what);

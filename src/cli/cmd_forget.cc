@@ -92,9 +92,12 @@ Result<int> RunForget(ForgetCliOptions o, Context& ctx) {
     }
   }
   if (!o.dry_run)
-    for (const auto& id : to_remove)
-      RETURN_IF_ERROR(
-          repo->backend().Remove({storage::ObjectType::kSnapshot, id}));
+    for (const auto& hex : to_remove) {
+      auto id = Id::FromHex(hex);  // every ID here came from Id::Hex()
+      if (!id)
+        return MakeError(ErrorCode::kUnknown, "snapshot ID " + hex + "?");
+      RETURN_IF_ERROR(repo->RemoveSnapshot(*id));
+    }
   if (ctx.global.json)
     ctx.PrintJson({{"message_type", "forget"},
                    {"dry_run", o.dry_run},

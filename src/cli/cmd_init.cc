@@ -90,12 +90,11 @@ Result<int> RunKey(const std::string& action, const std::string& id,
                          "EFS2S3_NEW_PASSWORD_FILE)");
       ASSIGN_OR_RETURN(pw, tmp.Password(true, "enter new password: "));
     }
-    ASSIGN_OR_RETURN(std::string name, repo->AddKey(pw, {scrypt_n, 8, 1}));
-    if (action == "passwd") {
-      // Remove the old key only after the new one is stored.
-      RETURN_IF_ERROR(repo->backend().Remove(
-          {storage::ObjectType::kKey, repo->key_name()}));
-    }
+    // passwd: the old key is removed only after the new one is stored.
+    ASSIGN_OR_RETURN(std::string name,
+                     action == "passwd"
+                         ? repo->ChangePassword(pw, {scrypt_n, 8, 1})
+                         : repo->AddKey(pw, {scrypt_n, 8, 1}));
     if (ctx.global.json)
       ctx.PrintJson({{"id", name}});
     else

@@ -10,6 +10,7 @@
 #include <unordered_set>
 
 #include "maintenance/walk.h"
+#include "repo/maintenance_access.h"
 
 namespace efs2s3::maintenance {
 
@@ -60,7 +61,8 @@ namespace {
 
 class Checker {
  public:
-  Checker(repo::Repository& repo, const CheckOptions& o) : repo_(repo), o_(o) {}
+  Checker(repo::Repository& repo, const CheckOptions& o)
+      : repo_(repo), raw_(repo), o_(o) {}
   Result<CheckReport> Run();
 
  private:
@@ -89,6 +91,7 @@ class Checker {
                const std::string& path);
 
   repo::Repository& repo_;
+  repo::MaintenanceAccess raw_;
   const CheckOptions& o_;
   CheckReport r_;
   std::unordered_map<Id, std::uint64_t, IdHash>
@@ -105,7 +108,7 @@ class Checker {
 
 Result<void> Checker::CheckIndexFiles() {
   Progress("checking index files");
-  ASSIGN_OR_RETURN(auto present, ListIndexFiles(repo_));
+  ASSIGN_OR_RETURN(auto present, raw_.ListNames(ObjectType::kIndex));
   r_.index_files = present.size();
   std::set<std::string> loaded;
   for (const auto& n : repo_.IndexNames()) loaded.insert(n);
@@ -127,7 +130,7 @@ Result<void> Checker::CheckIndexFiles() {
 
 Result<void> Checker::CheckIndexAgainstPacks() {
   Progress("checking packs");
-  ASSIGN_OR_RETURN(packs_, ListPacks(repo_));
+  ASSIGN_OR_RETURN(packs_, raw_.ListPacks());
   r_.packs = packs_.size();
   std::unordered_set<Id, IdHash> indexed;
   std::map<Id, std::pair<std::uint64_t, Id>> missing,
@@ -174,7 +177,7 @@ Result<void> Checker::CheckIndexAgainstPacks() {
 }
 
 Result<void> Checker::ReadPack(const Id& pack) {
-  auto data = repo_.backend().Load({ObjectType::kPack, pack.Hex()});
+  auto data = raw_.LoadPack(pack);
   if (!data) {
     if (data.error().code == ErrorCode::kTransient ||
         data.error().code == ErrorCode::kCancelled)
@@ -185,9 +188,7 @@ Result<void> Checker::ReadPack(const Id& pack) {
   }
   ++r_.packs_read;
   r_.bytes_read += data->size();
-  size_t needed = 0;
-  auto header =
-      repo::ParsePackHeader(repo_.key().encrypt, *data, data->size(), &needed);
+  auto header = raw_.ParsePackHeader(*data);
   if (!header) {
     // Without a header, authenticate the blobs the index places in this pack.
     Error("damaged_pack", pack.Hex(),
@@ -199,11 +200,10 @@ Result<void> Checker::ReadPack(const Id& pack) {
                   loc.offset, loc.length, loc.raw_length};
       ++r_.blobs_read;
       bool fits = std::uint64_t{loc.offset} + loc.length <= data->size();
-      auto ok =
-          fits ? VerifySealedBlob(
-                     repo_, e, ByteSpan(*data).subspan(loc.offset, loc.length))
-               : Result<void>(MakeError(ErrorCode::kCorruption,
-                                        "beyond the end of the pack"));
+      auto ok = fits ? raw_.VerifySealedBlob(
+                           e, ByteSpan(*data).subspan(loc.offset, loc.length))
+                     : Result<void>(MakeError(ErrorCode::kCorruption,
+                                              "beyond the end of the pack"));
       if (!ok) damaged_blobs_.insert(id);
       return Ok();
     });
@@ -211,7 +211,7 @@ Result<void> Checker::ReadPack(const Id& pack) {
   for (const PackEntry& e : *header) {
     ++r_.blobs_read;
     auto ok =
-        VerifySealedBlob(repo_, e, ByteSpan(*data).subspan(e.offset, e.length));
+        raw_.VerifySealedBlob(e, ByteSpan(*data).subspan(e.offset, e.length));
     if (!ok) {
       damaged_blobs_.insert(e.id);
       BadBlob(e.id, "damaged_blob",
@@ -394,12 +394,7 @@ Result<CheckReport> Checker::Run() {
   // index files before its snapshot, so every snapshot listed here has its
   // blobs in the index loaded next, even with backups running (check takes a
   // shared lock).
-  RETURN_IF_ERROR(repo_.backend().List(
-      ObjectType::kSnapshot, [&](const storage::ObjectInfo& i) -> Result<void> {
-        snapshot_names_.push_back(i.name);
-        return Ok();
-      }));
-  std::sort(snapshot_names_.begin(), snapshot_names_.end());
+  ASSIGN_OR_RETURN(snapshot_names_, raw_.ListNames(ObjectType::kSnapshot));
   RETURN_IF_ERROR(repo_.ReloadIndex());
   RETURN_IF_ERROR(CheckIndexFiles());
   RETURN_IF_ERROR(CheckIndexAgainstPacks());

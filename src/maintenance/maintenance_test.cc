@@ -294,8 +294,7 @@ TEST_F(MaintenanceTest, PruneRemovesForgottenDataAndKeepsTheRest) {
     auto repo = Open();
     old_snap = Snapshot(*repo, {1, 2, 3, 4, 5, 6, 7, 8});
     Snapshot(*repo, {7, 8, 9});
-    ASSERT_TRUE(
-        repo->backend().Remove({ObjectType::kSnapshot, old_snap.Hex()}));
+    ASSERT_TRUE(repo->RemoveSnapshot(old_snap));
   }
   auto before = Objects("data");
   {
@@ -334,7 +333,7 @@ TEST_F(MaintenanceTest,
     auto repo = Open();
     Id a = Snapshot(*repo, {1, 2, 3, 4, 5, 6});
     Snapshot(*repo, {5, 6, 7, 8, 9, 10, 11, 12});
-    ASSERT_TRUE(repo->backend().Remove({ObjectType::kSnapshot, a.Hex()}));
+    ASSERT_TRUE(repo->RemoveSnapshot(a));
   }
   auto repo = Open();
   PruneOptions o;
@@ -358,7 +357,7 @@ TEST_F(MaintenanceTest, PruneInterruptedAtEveryStepLeavesACheckableRepository) {
     Id a = Snapshot(*repo, {1, 2, 3, 4, 5, 6});
     Snapshot(*repo, {5, 6, 7});
     Snapshot(*repo, {7, 8});
-    ASSERT_TRUE(repo->backend().Remove({ObjectType::kSnapshot, a.Hex()}));
+    ASSERT_TRUE(repo->RemoveSnapshot(a));
   }
   std::string pristine = dir_ + "/pristine";
   fs::copy(dir_ + "/repo", pristine, fs::copy_options::recursive);

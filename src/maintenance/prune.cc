@@ -11,6 +11,7 @@
 
 #include "maintenance/index_writer.h"
 #include "maintenance/walk.h"
+#include "repo/maintenance_access.h"
 
 namespace efs2s3::maintenance {
 
@@ -75,7 +76,7 @@ size_t Partition(const Id& pack, size_t parts) {
 
 Result<void> RemoveIgnoringMissing(repo::Repository& repo, ObjectType type,
                                    const std::string& name) {
-  auto r = repo.backend().Remove({type, name});
+  auto r = repo::MaintenanceAccess(repo).Remove(type, name);
   if (!r && r.error().code != ErrorCode::kNotFound) return r.error();
   return Ok();
 }
@@ -123,13 +124,14 @@ Result<PrunePlan> PlanPrune(repo::Repository& repo,
   plan.used_blobs = plan.used->size();
 
   Progress(options, "listing packs and index files");
-  ASSIGN_OR_RETURN(auto sizes, ListPacks(repo));
+  ASSIGN_OR_RETURN(auto sizes, repo::MaintenanceAccess(repo).ListPacks());
   for (const auto& [id, size] : sizes) {
     plan.packs[id].size = size;
     ++plan.total.packs;
     plan.total.bytes += size;
   }
-  ASSIGN_OR_RETURN(plan.index_files, ListIndexFiles(repo));
+  ASSIGN_OR_RETURN(plan.index_files,
+                   repo::MaintenanceAccess(repo).ListNames(ObjectType::kIndex));
   plan.old_index_files = plan.index_files.size();
 
   RETURN_IF_ERROR(repo.ForEachIndexed(
@@ -215,14 +217,11 @@ namespace {
 Result<void> Repack(repo::Repository& repo, PrunePlan& plan,
                     const PruneOptions& options, IndexWriter& index,
                     PruneResult& result) {
+  repo::MaintenanceAccess raw(repo);
   repo::PackWriter writers[2];
   auto upload = [&](repo::PackWriter& w) -> Result<void> {
     if (w.empty()) return Ok();
-    ASSIGN_OR_RETURN(auto pack, w.Finish(repo.key().encrypt));
-    bool tree_pack = !pack->entries.empty() &&
-                     pack->entries[0].type == repo::BlobType::kTree;
-    RETURN_IF_ERROR(repo.backend().SaveFrom(
-        {ObjectType::kPack, pack->name.Hex()}, *pack, {.metadata = tree_pack}));
+    ASSIGN_OR_RETURN(auto pack, raw.SavePack(w));
     ++result.packs_written;
     result.bytes_written += pack->size();
     return index.AddPack(pack->name, pack->entries);
@@ -237,11 +236,8 @@ Result<void> Repack(repo::Repository& repo, PrunePlan& plan,
     const PrunePlan::PackState& state = plan.packs[pack];
     Progress(options, "repacking pack " + std::to_string(++done) + "/" +
                           std::to_string(order.size()) + " " + pack.Short());
-    ASSIGN_OR_RETURN(Bytes data,
-                     repo.backend().Load({ObjectType::kPack, pack.Hex()}));
-    size_t needed = 0;
-    auto header =
-        repo::ParsePackHeader(repo.key().encrypt, data, data.size(), &needed);
+    ASSIGN_OR_RETURN(Bytes data, raw.LoadPack(pack));
+    auto header = raw.ParsePackHeader(data);
     if (!header)
       return header.error().Wrap(
           "prune: pack " + pack.Hex() +
@@ -253,7 +249,7 @@ Result<void> Repack(repo::Repository& repo, PrunePlan& plan,
       if (!loc || loc->pack != pack || loc->offset != e.offset)
         continue;  // not canonical
       ByteSpan sealed = ByteSpan(data).subspan(e.offset, e.length);
-      auto ok = VerifySealedBlob(repo, e, sealed);
+      auto ok = raw.VerifySealedBlob(e, sealed);
       if (!ok)
         return ok.error().Wrap(
             "prune: blob " + e.id.Hex() + " in pack " + pack.Hex() +
@@ -375,18 +371,21 @@ Result<void> VerifyNoConcurrentWriter(repo::Repository& repo,
   std::set<std::string> known(plan.snapshot_ids.begin(),
                               plan.snapshot_ids.end());
   std::vector<std::string> added;
-  RETURN_IF_ERROR(repo.backend().List(
-      ObjectType::kSnapshot, [&](const storage::ObjectInfo& i) -> Result<void> {
-        if (!known.count(i.name)) added.push_back("snapshots/" + i.name);
-        return Ok();
-      }));
+  repo::MaintenanceAccess raw(repo);
+  RETURN_IF_ERROR(raw.List(ObjectType::kSnapshot,
+                           [&](const storage::ObjectInfo& i) -> Result<void> {
+                             if (!known.count(i.name))
+                               added.push_back("snapshots/" + i.name);
+                             return Ok();
+                           }));
   std::set<std::string> idx(plan.index_files.begin(), plan.index_files.end());
   idx.insert(index.written().begin(), index.written().end());
-  RETURN_IF_ERROR(repo.backend().List(
-      ObjectType::kIndex, [&](const storage::ObjectInfo& i) -> Result<void> {
-        if (!idx.count(i.name)) added.push_back("index/" + i.name);
-        return Ok();
-      }));
+  RETURN_IF_ERROR(raw.List(ObjectType::kIndex,
+                           [&](const storage::ObjectInfo& i) -> Result<void> {
+                             if (!idx.count(i.name))
+                               added.push_back("index/" + i.name);
+                             return Ok();
+                           }));
   if (!added.empty())
     return MakeError(
         ErrorCode::kLocked,

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <optional>
+#include <tuple>
 #include <unordered_map>
 
 #include "maintenance/index_writer.h"
 #include "maintenance/walk.h"
+#include "repo/maintenance_access.h"
 
 namespace efs2s3::maintenance {
 
@@ -14,8 +16,9 @@ using storage::ObjectType;
 Result<RepairIndexResult> RepairIndex(repo::Repository& repo,
                                       const RepairIndexOptions& options) {
   RepairIndexResult result;
-  ASSIGN_OR_RETURN(auto old_index, ListIndexFiles(repo));
-  ASSIGN_OR_RETURN(auto packs, ListPacks(repo));
+  repo::MaintenanceAccess raw(repo);
+  ASSIGN_OR_RETURN(auto old_index, raw.ListNames(ObjectType::kIndex));
+  ASSIGN_OR_RETURN(auto packs, raw.ListPacks());
   std::vector<std::pair<Id, std::uint64_t>> order(packs.begin(), packs.end());
   std::sort(order.begin(), order.end());
   IndexWriter index(repo, options.max_index_entries);
@@ -25,7 +28,7 @@ Result<RepairIndexResult> RepairIndex(repo::Repository& repo,
       options.progress("reading pack header " +
                        std::to_string(result.packs + 1) + "/" +
                        std::to_string(order.size()));
-    auto entries = ReadPackHeader(repo, pack, size);
+    auto entries = raw.ReadPackHeader(pack, size);
     if (!entries) {
       if (entries.error().code == ErrorCode::kTransient) return entries.error();
       result.unreadable_packs.emplace_back(pack.Hex(), entries.error().message);
@@ -39,7 +42,7 @@ Result<RepairIndexResult> RepairIndex(repo::Repository& repo,
   RETURN_IF_ERROR(index.Finish(old_index));
   result.index_written = index.written().size();
   for (const std::string& name : old_index) {
-    auto r = repo.backend().Remove({ObjectType::kIndex, name});
+    auto r = raw.Remove(ObjectType::kIndex, name);
     if (!r && r.error().code != ErrorCode::kNotFound) return r.error();
     ++result.index_deleted;
   }
@@ -137,10 +140,10 @@ Result<const SnapshotRepairer::Rewritten*> SnapshotRepairer::Rewrite(
 
 Result<RepairSnapshotsResult> SnapshotRepairer::Run() {
   RepairSnapshotsResult result;
-  ASSIGN_OR_RETURN(packs_, ListPacks(repo_));
+  ASSIGN_OR_RETURN(packs_, repo::MaintenanceAccess(repo_).ListPacks());
   ASSIGN_OR_RETURN(auto snapshots, repo_.ListSnapshots());
   result.snapshots = snapshots.size();
-  std::vector<std::pair<RepairedSnapshot, model::Snapshot>> todo;
+  std::vector<std::tuple<Id, RepairedSnapshot, model::Snapshot>> todo;
   for (const auto& [id, s] : snapshots) {
     if (o_.progress) o_.progress("checking snapshot " + id.Short());
     ASSIGN_OR_RETURN(const Rewritten* r, Rewrite(s.tree));
@@ -159,22 +162,22 @@ Result<RepairSnapshotsResult> SnapshotRepairer::Run() {
           fixed.tags.end())
         fixed.tags.push_back("repaired");
     }
-    todo.emplace_back(std::move(rs), std::move(fixed));
+    todo.emplace_back(id, std::move(rs), std::move(fixed));
   }
   if (!o_.dry_run) {
     // New trees are durable and indexed before any snapshot names them.
     RETURN_IF_ERROR(repo_.Flush());
-    for (auto& [rs, fixed] : todo) {
+    for (auto& [old_id, rs, fixed] : todo) {
       if (rs.action == "rewritten") {
         ASSIGN_OR_RETURN(Id nid, repo_.SaveSnapshot(fixed));
         rs.new_id = nid.Hex();
       }
       if (rs.action != "unrepairable")
-        RETURN_IF_ERROR(
-            repo_.backend().Remove({ObjectType::kSnapshot, rs.old_id}));
+        RETURN_IF_ERROR(repo_.RemoveSnapshot(old_id));
     }
   }
-  for (auto& [rs, fixed] : todo) result.changed.push_back(std::move(rs));
+  for (auto& [old_id, rs, fixed] : todo)
+    result.changed.push_back(std::move(rs));
   return result;
 }
 

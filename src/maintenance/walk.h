@@ -1,5 +1,6 @@
-// Helpers shared by prune, check and repair: walking snapshot trees,
-// authenticating blobs, and reading pack headers.
+// Helpers shared by prune, check and repair: walking snapshot trees and
+// cancellation. Raw objects (packs, their headers, listings) are reached
+// through repo::MaintenanceAccess.
 #pragma once
 
 #include <atomic>
@@ -29,25 +30,6 @@ Result<void> CollectUsedBlobs(repo::Repository& repo,
                               const std::vector<Id>& roots, IdSetBuilder& used,
                               const std::atomic<bool>* cancel,
                               WalkStats* stats);
-
-// Authenticates one sealed blob as stored in a pack: decrypts, decompresses and
-// compares the content with its ID. kCorruption ("damaged: ...", without the
-// blob ID: callers add it) otherwise.
-Result<void> VerifySealedBlob(repo::Repository& repo,
-                              const repo::PackEntry& entry, ByteSpan sealed);
-
-// Reads and parses the header of a pack of `size` bytes with ranged reads of
-// its tail (one request for most packs, two for packs with very many blobs).
-Result<std::vector<repo::PackEntry>> ReadPackHeader(repo::Repository& repo,
-                                                    const Id& pack,
-                                                    std::uint64_t size);
-
-// All packs in the backend: name -> size.
-Result<std::unordered_map<Id, std::uint64_t, IdHash>> ListPacks(
-    repo::Repository& repo);
-
-// Names of all index files present in the backend.
-Result<std::vector<std::string>> ListIndexFiles(repo::Repository& repo);
 
 inline Result<void> CheckCancel(const std::atomic<bool>* cancel) {
   if (cancel && cancel->load())

@@ -7,6 +7,8 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "repo/maintenance_access.h"
+
 namespace efs2s3::repo {
 
 using json = nlohmann::json;
@@ -30,7 +32,7 @@ std::string Host() {
 
 Result<std::vector<LockInfo>> ListLocks(Repository& repo) {
   std::vector<std::string> names;
-  RETURN_IF_ERROR(repo.backend().List(
+  RETURN_IF_ERROR(MaintenanceAccess(repo).List(
       ObjectType::kLock, [&](const storage::ObjectInfo& i) -> Result<void> {
         names.push_back(i.name);
         return Ok();
@@ -97,7 +99,7 @@ Result<std::unique_ptr<Lock>> AcquireLock(Repository& repo, bool exclusive) {
   ASSIGN_OR_RETURN(lock->name_, lock->Write());
   // Re-check after writing: two processes racing both see each other's lock.
   if (auto r = CheckConflicts(repo, exclusive, lock->name_); !r) {
-    (void)repo.backend().Remove({ObjectType::kLock, lock->name_});
+    (void)MaintenanceAccess(repo).Remove(ObjectType::kLock, lock->name_);
     lock->name_.clear();
     return r.error();
   }
@@ -112,7 +114,7 @@ void Lock::RefreshLoop() {
     auto fresh = Write();
     lk.lock();
     if (fresh) {
-      (void)repo_.backend().Remove({ObjectType::kLock, name_});
+      (void)MaintenanceAccess(repo_).Remove(ObjectType::kLock, name_);
       name_ = *fresh;
     }
   }
@@ -125,7 +127,8 @@ Lock::~Lock() {
   }
   cv_.notify_all();
   if (refresher_.joinable()) refresher_.join();
-  if (!name_.empty()) (void)repo_.backend().Remove({ObjectType::kLock, name_});
+  if (!name_.empty())
+    (void)MaintenanceAccess(repo_).Remove(ObjectType::kLock, name_);
 }
 
 Result<int> RemoveLocks(Repository& repo, bool all) {
@@ -133,7 +136,7 @@ Result<int> RemoveLocks(Repository& repo, bool all) {
   int n = 0;
   for (const auto& l : locks) {
     if (!all && !l.stale) continue;
-    auto r = repo.backend().Remove({ObjectType::kLock, l.name});
+    auto r = MaintenanceAccess(repo).Remove(ObjectType::kLock, l.name);
     if (!r && r.error().code != ErrorCode::kNotFound) return r.error();
     ++n;
   }

@@ -7,6 +7,7 @@
 #include "base/file_util.h"
 #include "base/testing/mutate.h"
 #include "repo/lock.h"
+#include "repo/maintenance_access.h"
 #include "repo/repository.h"
 #include "storage/local/local_backend.h"
 #include "storage/mem/mem_backend.h"
@@ -337,8 +338,8 @@ TEST_F(RepositoryTest, TreePacksAreCachedLocally) {
   ASSERT_TRUE(repo_->LoadBlob(data->id));
   for (const Id& blob : {*id, data->id}) {
     auto loc = repo_->Lookup(blob);
-    ASSERT_TRUE(
-        repo_->backend().Remove({storage::ObjectType::kPack, loc->pack.Hex()}));
+    ASSERT_TRUE(MaintenanceAccess(*repo_).Remove(storage::ObjectType::kPack,
+                                                 loc->pack.Hex()));
   }
   auto again = repo_->LoadTree(*id);
   ASSERT_TRUE(again) << again.error().message;

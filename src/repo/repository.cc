@@ -14,6 +14,7 @@
 
 #include "base/file_util.h"
 #include "codec/compress.h"
+#include "repo/index_cache.h"
 
 namespace efs2s3::repo {
 
@@ -22,17 +23,6 @@ using storage::Handle;
 using storage::ObjectType;
 
 namespace {
-// Write an index checkpoint after this many blobs (the entries wait in memory:
-// 250,000 are about 64 packs of 4 KiB files), this many packs (16 GiB of large
-// files) or this much time, so that an interrupted backup can reuse what it
-// already uploaded. Counting blobs, not packs, keeps a repository of large
-// files from gathering an index file per GiB.
-constexpr size_t kCheckpointBlobs = 250000;
-constexpr size_t kCheckpointPacks = 1024;
-constexpr auto kCheckpointInterval = std::chrono::minutes(5);
-// Merge the cached runs when there are more than this many.
-constexpr size_t kMaxRuns = 16;
-
 std::string HostName() {
   char buf[256] = {0};
   ::gethostname(buf, sizeof buf - 1);
@@ -259,174 +249,65 @@ Result<void> Repository::RemoveKey(const std::string& name) {
 // ---- Index
 // --------------------------------------------------------------------
 
+Result<std::string> Repository::ChangePassword(
+    std::string_view password, const crypto::ScryptParams& params) {
+  ASSIGN_OR_RETURN(std::string name, AddKey(password, params));
+  // The old key is removed only after the new one is stored.
+  RETURN_IF_ERROR(backend_->Remove({ObjectType::kKey, key_name_}));
+  key_name_ = name;
+  return name;
+}
+
+Result<std::string> Repository::LoadKeyFile(const std::string& name) {
+  ASSIGN_OR_RETURN(Bytes text, backend_->Load({ObjectType::kKey, name}));
+  return std::string(AsString(text));
+}
+
+Result<void> Repository::PrepareCacheDir() {
+  if (cache_dir_.empty()) {
+    if (open_.cache_dir.empty()) {
+      char tmpl[] = "/tmp/efs2s3-cache-XXXXXX";
+      if (!::mkdtemp(tmpl)) return PosixError("temporary cache", errno);
+      cache_dir_ = tmpl;
+      temp_cache_ = true;
+    } else {
+      cache_dir_ = open_.cache_dir + "/" + config_.id;
+    }
+  }
+  RETURN_IF_ERROR(MakeDirs(cache_dir_ + "/index"));
+  // Packs wait for their upload in unnamed temporary files here.
+  if (MakeDirs(cache_dir_ + "/tmp")) spool_dir_ = cache_dir_ + "/tmp";
+  return Ok();
+}
+
+Result<void> Repository::LoadIndexOnce() {
+  RETURN_IF_ERROR(PrepareCacheDir());
+  std::set<std::string> present;
+  RETURN_IF_ERROR(backend_->List(
+      ObjectType::kIndex, [&](const storage::ObjectInfo& i) -> Result<void> {
+        present.insert(i.name);
+        return Ok();
+      }));
+  ASSIGN_OR_RETURN(CachedIndex cached, SyncIndexCache(
+                                           cache_dir_, present,
+                                           [&](const std::string& name) {
+                                             return LoadObject(
+                                                 ObjectType::kIndex, name);
+                                           },
+                                           open_.skip_unreadable_index));
+  std::lock_guard lock(mu_);
+  unreadable_index_ = std::move(cached.unreadable);
+  runs_ = std::move(cached.runs);
+  index_names_ = std::move(cached.names);
+  return Ok();
+}
+
 Result<void> Repository::LoadIndex() {
   // An index file listed but gone when fetched was deleted meanwhile by a prune
   // or repair that superseded it (before this process held a lock, or without
   // one): list again. Nothing is published until an attempt succeeds.
-  auto once = [&]() -> Result<void> {
-    if (cache_dir_.empty()) {
-      if (open_.cache_dir.empty()) {
-        char tmpl[] = "/tmp/efs2s3-cache-XXXXXX";
-        if (!::mkdtemp(tmpl)) return PosixError("temporary cache", errno);
-        cache_dir_ = tmpl;
-        temp_cache_ = true;
-      } else {
-        cache_dir_ = open_.cache_dir + "/" + config_.id;
-      }
-    }
-    std::string run_dir = cache_dir_ + "/index";
-    RETURN_IF_ERROR(MakeDirs(run_dir));
-    // Packs wait for their upload in unnamed temporary files here.
-    if (MakeDirs(cache_dir_ + "/tmp")) spool_dir_ = cache_dir_ + "/tmp";
-
-    std::set<std::string> present;
-    RETURN_IF_ERROR(backend_->List(
-        ObjectType::kIndex, [&](const storage::ObjectInfo& i) -> Result<void> {
-          present.insert(i.name);
-          return Ok();
-        }));
-
-    struct RunInfo {
-      std::string file;
-      std::vector<std::string> covers;
-      std::vector<std::string> supersedes;
-      std::unique_ptr<IndexRun> run;
-    };
-    std::vector<RunInfo> runs;
-    // The manifest lists the cached runs and which index files each covers.
-    std::string manifest_path = cache_dir_ + "/index-manifest.json";
-    if (auto m = ReadFile(manifest_path)) {
-      json j = json::parse(AsString(*m), nullptr, false);
-      if (j.is_object() && j.contains("runs") && j["runs"].is_array()) {
-        for (const auto& r : j["runs"]) {
-          RunInfo ri;
-          ri.file = r.value("file", "");
-          ri.covers = r.value("covers", std::vector<std::string>{});
-          ri.supersedes = r.value("supersedes", std::vector<std::string>{});
-          if (ri.file.empty() || ri.file.find('/') != std::string::npos)
-            continue;
-          runs.push_back(std::move(ri));
-        }
-      }
-    }
-    std::set<std::string> covered;
-    std::set<std::string> superseded;
-    std::vector<RunInfo> valid;
-    for (auto& r : runs) {
-      bool ok = !r.covers.empty() &&
-                std::all_of(r.covers.begin(), r.covers.end(),
-                            [&](const std::string& c) {
-                              return present.count(c) && !covered.count(c);
-                            });
-      if (!ok) continue;
-      auto mapped = IndexRun::MapFile(run_dir + "/" + r.file);
-      if (!mapped) continue;
-      r.run = std::move(*mapped);
-      for (const auto& c : r.covers) covered.insert(c);
-      valid.push_back(std::move(r));
-    }
-    // Fetch the index files no cached run covers.
-    std::vector<std::pair<std::string, Error>> unreadable;
-    for (const std::string& name : present) {
-      if (covered.count(name)) continue;
-      auto loaded = LoadObject(ObjectType::kIndex, name);
-      Result<std::unique_ptr<IndexRun>> run =
-          loaded ? IndexRun::FromBytes(*loaded)
-                 : Result<std::unique_ptr<IndexRun>>(loaded.error());
-      if (!run && open_.skip_unreadable_index &&
-          run.error().code != ErrorCode::kTransient &&
-          run.error().code != ErrorCode::kNotFound) {
-        unreadable.emplace_back(name, run.error());
-        continue;
-      }
-      if (!run) return run.error().Wrap("index/" + name);
-      Bytes& plain = *loaded;
-      std::string file = name + ".run";
-      RETURN_IF_ERROR(
-          WriteFileAtomic(run_dir + "/" + file, plain, false, false));
-      RunInfo ri;
-      ri.file = file;
-      ri.covers = {name};
-      for (const Id& s : (*run)->supersedes()) ri.supersedes.push_back(s.Hex());
-      ri.run = std::move(*run);
-      valid.push_back(std::move(ri));
-      covered.insert(name);
-    }
-    for (const auto& r : valid)
-      for (const auto& s : r.supersedes) superseded.insert(s);
-    // Runs holding superseded index files are dropped; their other index files
-    // are fetched again (this happens only after prune).
-    std::vector<RunInfo> kept;
-    std::vector<std::string> refetch;
-    for (auto& r : valid) {
-      bool stale = std::any_of(
-          r.covers.begin(), r.covers.end(),
-          [&](const std::string& c) { return superseded.count(c); });
-      if (!stale) {
-        kept.push_back(std::move(r));
-        continue;
-      }
-      for (const auto& c : r.covers)
-        if (!superseded.count(c)) refetch.push_back(c);
-    }
-    for (const std::string& name : refetch) {
-      ASSIGN_OR_RETURN(Bytes plain, LoadObject(ObjectType::kIndex, name));
-      ASSIGN_OR_RETURN(auto run, IndexRun::FromBytes(plain));
-      std::string file = name + ".run";
-      RETURN_IF_ERROR(
-          WriteFileAtomic(run_dir + "/" + file, plain, false, false));
-      RunInfo ri{file, {name}, {}, std::move(run)};
-      for (const Id& s : ri.run->supersedes()) ri.supersedes.push_back(s.Hex());
-      kept.push_back(std::move(ri));
-    }
-    // Too many runs: merge them all into one (k-way, streaming).
-    if (kept.size() > kMaxRuns) {
-      std::vector<const IndexRun*> inputs;
-      RunInfo merged;
-      for (auto& r : kept) {
-        inputs.push_back(r.run.get());
-        merged.covers.insert(merged.covers.end(), r.covers.begin(),
-                             r.covers.end());
-        merged.supersedes.insert(merged.supersedes.end(), r.supersedes.begin(),
-                                 r.supersedes.end());
-      }
-      merged.file = "merged-" + HexEncode(RandomBytes(16)) + ".run";
-      RETURN_IF_ERROR(MergeRuns(inputs, run_dir + "/" + merged.file));
-      ASSIGN_OR_RETURN(merged.run,
-                       IndexRun::MapFile(run_dir + "/" + merged.file));
-      kept.clear();
-      kept.push_back(std::move(merged));
-    }
-    // Publish the manifest, then remove run files it no longer names.
-    json jr = json::array();
-    std::set<std::string> live;
-    for (const auto& r : kept) {
-      jr.push_back({{"file", r.file},
-                    {"covers", r.covers},
-                    {"supersedes", r.supersedes}});
-      live.insert(r.file);
-    }
-    json manifest = {{"runs", jr}};
-    RETURN_IF_ERROR(
-        WriteFileAtomic(manifest_path, AsBytes(manifest.dump()), false, false));
-    std::error_code ec;
-    for (const auto& e : std::filesystem::directory_iterator(run_dir, ec)) {
-      std::string f = e.path().filename().string();
-      if (!live.count(f) && f.size() > 4 && f.substr(f.size() - 4) == ".run")
-        std::filesystem::remove(e.path(), ec);
-    }
-    std::lock_guard lock(mu_);
-    unreadable_index_ = std::move(unreadable);
-    runs_.clear();
-    index_names_.clear();
-    for (auto& r : kept) {
-      runs_.push_back(std::move(r.run));
-      index_names_.insert(index_names_.end(), r.covers.begin(), r.covers.end());
-    }
-    return Ok();
-  };
   for (int attempt = 1;; ++attempt) {
-    auto r = once();
+    auto r = LoadIndexOnce();
     if (r || r.error().code != ErrorCode::kNotFound || attempt == 5) return r;
   }
 }
@@ -468,192 +349,6 @@ bool Repository::HasBlob(const Id& id) {
 Id Repository::BlobId(ByteSpan plaintext) const {
   crypto::Digest d = crypto::HmacSha256(key_.id_key, plaintext);
   return Id::FromSpan(d);
-}
-
-Result<SaveBlobResult> Repository::SaveBlob(BlobType type, ByteSpan plaintext) {
-  return SaveBlobWithId(type, BlobId(plaintext), plaintext);
-}
-
-Result<SaveBlobResult> Repository::SaveBlobWithId(BlobType type, const Id& id,
-                                                  ByteSpan plaintext) {
-  {
-    std::unique_lock lock(mu_);
-    sealed_.wait(lock, [&] { return !sealing_.count(id); });
-    if (inflight_.count(id) || LookupLocked(id))
-      return SaveBlobResult{id, false, 0};
-    inflight_.insert(id);
-    sealing_.insert(id);
-  }
-  Bytes compressed;
-  if (!codec::LooksIncompressible(plaintext))
-    compressed = codec::Compress(plaintext, config_.zstd_level);
-  bool use_compressed =
-      !compressed.empty() && compressed.size() < plaintext.size();
-  Bytes sealed = crypto::Seal(
-      key_.encrypt, use_compressed ? ByteSpan(compressed) : plaintext);
-  std::uint64_t stored = sealed.size();
-  PackEntry e;
-  e.id = id;
-  e.type = type;
-  e.compressed = use_compressed;
-  e.raw_length = static_cast<std::uint32_t>(plaintext.size());
-  std::optional<PackWriter> full;
-  std::uint64_t seq = 0;
-  {
-    std::lock_guard lock(mu_);
-    PackWriter& w = writers_[static_cast<int>(type)];
-    if (w.empty() && !spool_dir_.empty()) w = PackWriter::Spooled(spool_dir_);
-    auto added = w.Add(e, sealed);
-    sealing_.erase(id);
-    sealed_.notify_all();
-    if (!added) {
-      inflight_.erase(id);
-      return added.error();
-    }
-    if (w.size() >= config_.pack_size) {
-      full.emplace(std::move(w));
-      w = PackWriter();
-      // Registered as running in the same step that takes it out of writers_:
-      // a Checkpoint() in between would neither upload this pack nor wait for
-      // it, while other files already deduplicate against its blobs (their
-      // checkpoint would name blobs no index holds yet).
-      seq = next_upload_seq_++;
-      running_uploads_.insert(seq);
-      if (uploads_) ++uploads_in_flight_;
-    }
-  }
-  if (full) {
-    if (uploads_) {
-      // Submit blocks while the upload queue is full: backpressure on the
-      // readers.
-      auto pack = std::make_shared<PackWriter>(std::move(*full));
-      (void)uploads_->Submit([this, pack, seq] {
-        auto r = UploadPack(std::move(*pack));
-        std::lock_guard lock(mu_);
-        if (!r && !upload_error_) upload_error_ = r.error();
-        --uploads_in_flight_;
-        running_uploads_.erase(seq);
-        uploads_done_.notify_all();
-      });
-    } else {
-      auto r = UploadPack(std::move(*full));
-      {
-        std::lock_guard lock(mu_);
-        running_uploads_.erase(seq);
-        uploads_done_.notify_all();
-      }
-      RETURN_IF_ERROR(r);
-    }
-  }
-  {
-    std::lock_guard lock(mu_);
-    if (upload_error_) return *upload_error_;
-  }
-  return SaveBlobResult{id, true, stored};
-}
-
-Result<void> Repository::UploadPack(PackWriter writer) {
-  auto finished = writer.Finish(key_.encrypt);
-  if (!finished) {
-    std::lock_guard lock(mu_);
-    for (const PackEntry& e : writer.entries()) inflight_.erase(e.id);
-    return finished.error();
-  }
-  const FinishedPack& pack = **finished;
-  const Id& name = pack.name;
-  const std::vector<PackEntry>& entries = pack.entries;
-  bool tree_pack = !entries.empty() && entries[0].type == BlobType::kTree;
-  // A pack is named by its SHA-256, computed as it was written.
-  auto saved =
-      backend_->SaveFrom({ObjectType::kPack, name.Hex()}, pack,
-                         {.metadata = tree_pack, .sha256_hex = name.Hex()});
-  std::optional<IndexBuilder> checkpoint;
-  {
-    std::lock_guard lock(mu_);
-    for (const PackEntry& e : entries) {
-      inflight_.erase(e.id);
-      if (saved)
-        pending_[e.id] = BlobLocation{name,     e.type,   e.compressed,
-                                      e.offset, e.length, e.raw_length};
-    }
-    if (!saved) return saved.error();
-    pending_index_.AddPack(name, entries);
-    ++stats_.packs_uploaded;
-    stats_.bytes_uploaded += pack.size();
-    auto now = std::chrono::steady_clock::now();
-    if (pending_index_.blob_count() >= kCheckpointBlobs ||
-        pending_index_.pack_count() >= kCheckpointPacks ||
-        now - last_index_write_ >= kCheckpointInterval) {
-      checkpoint.emplace(std::move(pending_index_));
-      pending_index_ = IndexBuilder();
-      last_index_write_ = now;
-    }
-  }
-  if (checkpoint) RETURN_IF_ERROR(WriteIndex(std::move(*checkpoint)));
-  return Ok();
-}
-
-Result<void> Repository::WriteIndex(IndexBuilder builder) {
-  if (builder.pack_count() == 0) return Ok();
-  Bytes plain = builder.Finish();
-  ASSIGN_OR_RETURN(Id name, SaveObject(ObjectType::kIndex, plain));
-  ++stats_.index_files_written;
-  // The new index file becomes a cached run right away, so `pending_` stays
-  // small.
-  std::string file = name.Hex() + ".run";
-  RETURN_IF_ERROR(
-      WriteFileAtomic(cache_dir_ + "/index/" + file, plain, false, false));
-  ASSIGN_OR_RETURN(auto run, IndexRun::FromBytes(std::move(plain)));
-  std::lock_guard lock(mu_);
-  for (size_t i = 0; i < run->size(); ++i) {
-    Id id;
-    run->At(i, &id);
-    pending_.erase(id);
-  }
-  runs_.push_back(std::move(run));
-  index_names_.push_back(name.Hex());
-  return Ok();
-}
-
-void Repository::SetUploadConcurrency(int n) {
-  uploads_.reset();
-  if (n > 0)
-    uploads_ = std::make_unique<ThreadPool>(n, static_cast<size_t>(n / 2 + 1));
-}
-
-Result<void> Repository::Flush() {
-  // With no other thread saving blobs, a checkpoint covers everything: the
-  // packs being filled and every upload submitted so far.
-  return Checkpoint();
-}
-
-Result<void> Repository::Checkpoint() {
-  PackWriter taken[2];
-  std::uint64_t watermark;
-  {
-    std::lock_guard lock(mu_);
-    for (int t = 0; t < 2; ++t) {
-      if (writers_[t].empty()) continue;
-      taken[t] = std::move(writers_[t]);
-      writers_[t] = PackWriter();
-    }
-    watermark = next_upload_seq_;
-  }
-  for (PackWriter& w : taken)
-    if (!w.empty()) RETURN_IF_ERROR(UploadPack(std::move(w)));
-  IndexBuilder b;
-  {
-    std::unique_lock lock(mu_);
-    uploads_done_.wait(lock, [&] {
-      return upload_error_ || running_uploads_.empty() ||
-             *running_uploads_.begin() >= watermark;
-    });
-    if (upload_error_) return *upload_error_;
-    b = std::move(pending_index_);
-    pending_index_ = IndexBuilder();
-    last_index_write_ = std::chrono::steady_clock::now();
-  }
-  return WriteIndex(std::move(b));
 }
 
 Result<Bytes> Repository::LoadTreePackRange(const BlobLocation& loc) {
@@ -718,24 +413,78 @@ Result<Bytes> Repository::LoadBlob(const Id& id) {
   return blob;
 }
 
-Result<Bytes> Repository::DecodeBlob(const Id& id, const BlobLocation& loc,
-                                     ByteSpan sealed) const {
-  std::string where = "blob " + id.Short() + " in pack " + loc.pack.Hex();
+Result<Bytes> Repository::OpenSealedBlob(const PackEntry& entry,
+                                         ByteSpan sealed,
+                                         BlobFault* fault) const {
   auto plain = crypto::Open(key_.encrypt, sealed);
-  if (!plain)
-    return MakeError(ErrorCode::kCorruption, where + ": authentication failed");
+  if (!plain) {
+    *fault = BlobFault::kAuthentication;
+    return MakeError(ErrorCode::kCorruption, "authentication failed");
+  }
   Bytes data;
-  if (loc.compressed) {
-    auto d = codec::Decompress(*plain, loc.raw_length);
-    if (!d) return d.error().Wrap(where);
+  if (entry.compressed) {
+    auto d = codec::Decompress(*plain, entry.raw_length);
+    if (!d) {
+      *fault = BlobFault::kDecompression;
+      return d.error();
+    }
     data = std::move(*d);
   } else {
     data = std::move(*plain);
   }
-  if (data.size() != loc.raw_length || BlobId(data) != id)
-    return MakeError(ErrorCode::kCorruption,
-                     where + ": content does not match its ID");
+  if (data.size() != entry.raw_length || BlobId(data) != entry.id) {
+    *fault = BlobFault::kContent;
+    return MakeError(ErrorCode::kCorruption, "content does not match its ID");
+  }
   return data;
+}
+
+Result<Bytes> Repository::DecodeBlob(const Id& id, const BlobLocation& loc,
+                                     ByteSpan sealed) const {
+  std::string where = "blob " + id.Short() + " in pack " + loc.pack.Hex();
+  PackEntry entry{id,         loc.type,   loc.compressed,
+                  loc.offset, loc.length, loc.raw_length};
+  BlobFault fault{};
+  auto data = OpenSealedBlob(entry, sealed, &fault);
+  if (!data && fault == BlobFault::kDecompression)
+    return data.error().Wrap(where);
+  if (!data)
+    return MakeError(ErrorCode::kCorruption,
+                     where + ": " + data.error().message);
+  return data;
+}
+
+Result<Bytes> Repository::LoadPackRange(const Id& pack, std::uint64_t offset,
+                                        std::uint64_t length) {
+  return backend_->Load({ObjectType::kPack, pack.Hex()}, offset, length);
+}
+
+int Repository::PreferredUploadConcurrency() const {
+  return backend_->Concurrency();
+}
+
+Result<std::vector<PackEntry>> Repository::PackHeader(const std::string& name) {
+  ASSIGN_OR_RETURN(auto info, backend_->Stat({ObjectType::kPack, name}));
+  return ReadPackHeader(name, info.size);
+}
+
+Result<std::vector<PackEntry>> Repository::ReadPackHeader(
+    const std::string& name, std::uint64_t size) {
+  // Most headers (42 bytes per blob) fit in the first guess.
+  std::uint64_t want = std::min<std::uint64_t>(size, 16 * 1024);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (want == 0) break;
+    ASSIGN_OR_RETURN(Bytes tail, backend_->Load({ObjectType::kPack, name},
+                                                size - want, want));
+    size_t needed = 0;
+    auto entries = repo::ParsePackHeader(key_.encrypt, tail, size, &needed);
+    if (entries) return entries;
+    if (entries.error().code != ErrorCode::kNotFound || needed <= want)
+      return entries.error().Wrap("pack " + name);
+    want = needed;
+  }
+  return MakeError(ErrorCode::kCorruption,
+                   "pack " + name + ": header unreadable");
 }
 
 Result<Id> Repository::SaveTree(const model::Tree& tree) {
@@ -775,79 +524,6 @@ Result<Bytes> Repository::LoadObject(ObjectType type, const std::string& name) {
   if (!plain)
     return MakeError(ErrorCode::kCorruption, key + ": authentication failed");
   return plain;
-}
-
-Result<Id> Repository::SaveSnapshot(const model::Snapshot& snapshot) {
-  return SaveObject(ObjectType::kSnapshot,
-                    AsBytes(model::EncodeSnapshot(snapshot)));
-}
-
-Result<model::Snapshot> Repository::LoadSnapshot(const Id& id) {
-  ASSIGN_OR_RETURN(Bytes plain, LoadObject(ObjectType::kSnapshot, id.Hex()));
-  auto s = model::DecodeSnapshot(AsString(plain));
-  if (!s) return s.error().Wrap("snapshots/" + id.Hex());
-  return s;
-}
-
-Result<std::vector<std::pair<Id, model::Snapshot>>> Repository::ListSnapshots(
-    std::vector<Error>* unreadable) {
-  std::vector<std::string> names;
-  RETURN_IF_ERROR(backend_->List(
-      ObjectType::kSnapshot, [&](const storage::ObjectInfo& i) -> Result<void> {
-        names.push_back(i.name);
-        return Ok();
-      }));
-  std::vector<std::pair<Id, model::Snapshot>> out;
-  for (const auto& n : names) {
-    auto id = Id::FromHex(n);
-    if (!id) continue;
-    auto s = LoadSnapshot(*id);
-    if (!s) {
-      if (!unreadable) return s.error();
-      unreadable->push_back(s.error());
-      continue;
-    }
-    out.emplace_back(*id, std::move(*s));
-  }
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
-    return a.second.time_ns != b.second.time_ns
-               ? a.second.time_ns < b.second.time_ns
-               : a.first < b.first;
-  });
-  return out;
-}
-
-Result<std::pair<Id, model::Snapshot>> Repository::FindSnapshot(
-    const std::string& spec, const std::string& host,
-    const std::vector<std::string>& paths) {
-  ASSIGN_OR_RETURN(auto all, ListSnapshots());
-  if (spec == "latest") {
-    for (auto it = all.rbegin(); it != all.rend(); ++it) {
-      if (!host.empty() && it->second.hostname != host) continue;
-      if (!paths.empty()) {
-        auto a = it->second.paths, b = paths;
-        std::sort(a.begin(), a.end());
-        std::sort(b.begin(), b.end());
-        if (a != b) continue;
-      }
-      return *it;
-    }
-    return MakeError(ErrorCode::kNotFound,
-                     "no snapshot matches 'latest'" +
-                         (host.empty() ? "" : " for host " + host));
-  }
-  std::optional<std::pair<Id, model::Snapshot>> found;
-  for (auto& s : all) {
-    if (s.first.Hex().rfind(spec, 0) == 0) {
-      if (found)
-        return MakeError(ErrorCode::kInvalidArgument,
-                         "snapshot ID prefix '" + spec + "' is ambiguous");
-      found = s;
-    }
-  }
-  if (!found || spec.empty())
-    return MakeError(ErrorCode::kNotFound, "snapshot '" + spec + "' not found");
-  return *found;
 }
 
 }  // namespace efs2s3::repo

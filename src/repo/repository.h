@@ -34,6 +34,7 @@
 #include "model/node.h"
 #include "model/snapshot.h"
 #include "repo/index.h"
+#include "repo/interfaces.h"
 #include "repo/keys.h"
 #include "repo/pack.h"
 #include "storage/backend.h"
@@ -63,19 +64,18 @@ struct OpenOptions {
   bool skip_unreadable_index = false;
 };
 
-struct SaveBlobResult {
-  Id id;
-  bool added = false;             // false: already in the repository (dedup)
-  std::uint64_t stored_size = 0;  // sealed size if added
-};
-
 struct RepoStats {
   std::atomic<std::uint64_t> packs_uploaded{0};
   std::atomic<std::uint64_t> bytes_uploaded{0};
   std::atomic<std::uint64_t> index_files_written{0};
 };
 
-class Repository {
+// The only holder of the backend and the master key: callers see blobs,
+// trees, snapshots and keys, never raw objects or key material. Maintenance
+// (check, prune, repair) and locks reach raw objects through
+// MaintenanceAccess (repo/maintenance_access.h), which authenticates what it
+// reads too.
+class Repository : public BlobSaver, public SnapshotStore, public BlobLoader {
  public:
   // Creates a repository with a first key. kAlreadyExists if one is there.
   static Result<std::unique_ptr<Repository>> Init(
@@ -86,20 +86,20 @@ class Repository {
   static Result<std::unique_ptr<Repository>> Open(
       std::unique_ptr<storage::Backend> backend, std::string_view password,
       const OpenOptions& open);
-  ~Repository();
+  ~Repository() override;
 
-  storage::Backend& backend() { return *backend_; }
   const RepoConfig& config() const { return config_; }
-  const MasterKey& key() const { return key_; }
-  const codec::Chunker& chunker() const { return *chunker_; }
+  const codec::Chunker& chunker() const override { return *chunker_; }
   RepoStats& stats() { return stats_; }
   const std::string& key_name() const { return key_name_; }
+  // The storage's preferred number of parallel uploads.
+  int PreferredUploadConcurrency() const override;
 
-  Id BlobId(ByteSpan plaintext) const;
+  Id BlobId(ByteSpan plaintext) const override;
 
   // Stores a blob unless the repository already has it. The blob is durable and
   // visible to other processes after the next Flush (or index checkpoint).
-  Result<SaveBlobResult> SaveBlob(BlobType type, ByteSpan plaintext);
+  Result<SaveBlobResult> SaveBlob(BlobType type, ByteSpan plaintext) override;
   // Same, with the ID already computed by the caller.
   Result<SaveBlobResult> SaveBlobWithId(BlobType type, const Id& id,
                                         ByteSpan plaintext);
@@ -107,33 +107,37 @@ class Repository {
   // Reads, authenticates, decompresses and verifies a blob against its ID.
   // kNotFound if not indexed; kCorruption naming blob and pack otherwise.
   Result<Bytes> LoadBlob(const Id& id);
+  // Sealed bytes of a pack (a range of blobs, for the caller to decode one by
+  // one with DecodeBlob).
+  Result<Bytes> LoadPackRange(const Id& pack, std::uint64_t offset,
+                              std::uint64_t length) override;
   // Authenticates, decompresses and verifies a sealed blob read by the caller
   // (e.g. as part of a larger range of its pack). kCorruption naming blob and
   // pack.
   Result<Bytes> DecodeBlob(const Id& id, const BlobLocation& loc,
-                           ByteSpan sealed) const;
-  std::optional<BlobLocation> Lookup(const Id& id);
-  bool HasBlob(const Id& id);
+                           ByteSpan sealed) const override;
+  std::optional<BlobLocation> Lookup(const Id& id) override;
+  bool HasBlob(const Id& id) override;
 
-  Result<Id> SaveTree(const model::Tree& tree);
-  Result<model::Tree> LoadTree(const Id& id);
+  Result<Id> SaveTree(const model::Tree& tree) override;
+  Result<model::Tree> LoadTree(const Id& id) override;
 
   // Writes all pending packs, then an index file for them; waits for background
   // uploads. Thread-compatible.
-  Result<void> Flush();
+  Result<void> Flush() override;
 
   // Makes every blob whose SaveBlob returned before this call durable and
   // indexed: uploads the packs being filled, waits for the uploads submitted
   // before the call, and writes an index file. Other threads may go on saving
   // blobs meanwhile (their blobs may or may not be covered). Thread-safe; for
   // checkpoints of a running backup.
-  Result<void> Checkpoint();
+  Result<void> Checkpoint() override;
 
   // Uploads full packs on `n` background threads (at most n + n/2 + 1 packs
   // waiting, in temporary files), so the threads calling SaveBlob go on
   // reading. 0 = upload on the
   // calling thread. An upload error is returned by the next SaveBlob or Flush.
-  void SetUploadConcurrency(int n);
+  void SetUploadConcurrency(int n) override;
 
   // Sealed whole objects (snapshots, index, locks, config). The name is the
   // SHA-256 of the stored bytes, except for locks (random).
@@ -141,8 +145,9 @@ class Repository {
   // Loads, checks the name against the content hash (not for locks) and opens.
   Result<Bytes> LoadObject(storage::ObjectType type, const std::string& name);
 
-  Result<Id> SaveSnapshot(const model::Snapshot& snapshot);
-  Result<model::Snapshot> LoadSnapshot(const Id& id);
+  Result<Id> SaveSnapshot(const model::Snapshot& snapshot) override;
+  Result<model::Snapshot> LoadSnapshot(const Id& id) override;
+  Result<void> RemoveSnapshot(const Id& id) override;
   // All snapshots, sorted by time. An unreadable snapshot fails the call (what
   // prune and forget need: a snapshot they cannot read may use any blob),
   // unless `unreadable` is given: then it is skipped and its error appended
@@ -160,6 +165,16 @@ class Repository {
                              const crypto::ScryptParams& params);
   Result<std::vector<std::pair<std::string, KeyFileInfo>>> ListKeys();
   Result<void> RemoveKey(const std::string& name);
+  // Adds a key file for `password`, then removes the one in use; the new one
+  // is in use afterwards. Returns its name.
+  Result<std::string> ChangePassword(std::string_view password,
+                                     const crypto::ScryptParams& params);
+  // A key file as stored (JSON; the master key in it is sealed).
+  Result<std::string> LoadKeyFile(const std::string& name);
+
+  // The blob entries of pack `name`, from its authenticated header (ranged
+  // reads of the pack's tail).
+  Result<std::vector<PackEntry>> PackHeader(const std::string& name);
 
   // Index maintenance.
   Result<void> ReloadIndex();
@@ -177,8 +192,21 @@ class Repository {
   std::string ConfigJson() const;
 
  private:
+  friend class MaintenanceAccess;
   Repository(std::unique_ptr<storage::Backend> backend,
              const OpenOptions& open);
+  // Ranged reads of the tail of pack `name` of `size` bytes (one request for
+  // most packs, two for packs with very many blobs).
+  Result<std::vector<PackEntry>> ReadPackHeader(const std::string& name,
+                                                std::uint64_t size);
+  // Why a sealed blob did not open (callers word the error differently).
+  enum class BlobFault { kAuthentication, kDecompression, kContent };
+  // Authenticates, decompresses and compares a sealed blob with its ID; on
+  // error, *fault says which step failed.
+  Result<Bytes> OpenSealedBlob(const PackEntry& entry, ByteSpan sealed,
+                               BlobFault* fault) const;
+  Result<void> PrepareCacheDir();
+  Result<void> LoadIndexOnce();
   Result<void> LoadConfig(std::string_view password);
   Result<void> LoadIndex();
   Result<void> UploadPack(PackWriter writer);

@@ -80,7 +80,7 @@ bool AllZero(ByteSpan b) {
 
 class Restorer {
  public:
-  Restorer(repo::Repository& repo, const RestoreOptions& opts)
+  Restorer(repo::BlobLoader& repo, const RestoreOptions& opts)
       : repo_(repo),
         opts_(opts),
         errors_(opts.on_error, opts.cancel),
@@ -152,7 +152,7 @@ class Restorer {
   void ApplyMeta(int fd, int dirfd, const std::string& name, const Node& node,
                  const std::string& snap_path);
 
-  repo::Repository& repo_;
+  repo::BlobLoader& repo_;
   const RestoreOptions& opts_;
   ErrorSink errors_;
   ThreadPool pool_;
@@ -365,8 +365,7 @@ void Restorer::RestoreRange(const Id& pack, std::vector<Piece>& pieces,
                                   pieces[p].loc.offset + pieces[p].loc.length);
   Result<Bytes> range = MakeError(ErrorCode::kCancelled, "interrupted");
   if (!Cancelled()) {
-    range = repo_.backend().Load({storage::ObjectType::kPack, pack.Hex()},
-                                 begin, end - begin);
+    range = repo_.LoadPackRange(pack, begin, end - begin);
     if (!range) range = range.error().Wrap("pack " + pack.Hex());
   }
   if (!range && range.error().code != ErrorCode::kCancelled &&
@@ -693,14 +692,14 @@ Result<RestoreResult> Restorer::Run(const model::Snapshot& snap) {
 
 }  // namespace
 
-Result<RestoreResult> RunRestore(repo::Repository& repo,
+Result<RestoreResult> RunRestore(repo::BlobLoader& repo,
                                  const model::Snapshot& snapshot,
                                  const RestoreOptions& options) {
   Restorer r(repo, options);
   return r.Run(snapshot);
 }
 
-Result<model::Node> FindNode(repo::Repository& repo, const Id& root,
+Result<model::Node> FindNode(repo::TreeLoader& repo, const Id& root,
                              const std::string& path) {
   Node cur;
   cur.type = NodeType::kDir;

@@ -25,7 +25,7 @@
 #include "base/error_sink.h"
 #include "base/result.h"
 #include "model/snapshot.h"
-#include "repo/repository.h"
+#include "repo/interfaces.h"
 
 namespace efs2s3::restorer {
 
@@ -56,12 +56,14 @@ struct RestoreResult {
                 verified = 0;
 };
 
-Result<RestoreResult> RunRestore(repo::Repository& repo,
+// Reads through `repo` only: blob locations, pack ranges, trees (a
+// repo::Repository is one).
+Result<RestoreResult> RunRestore(repo::BlobLoader& repo,
                                  const model::Snapshot& snapshot,
                                  const RestoreOptions& options);
 
 // Finds the node at `path` ("/a/b") below tree `root`. kNotFound if absent.
-Result<model::Node> FindNode(repo::Repository& repo, const Id& root,
+Result<model::Node> FindNode(repo::TreeLoader& repo, const Id& root,
                              const std::string& path);
 
 }  // namespace efs2s3::restorer

@@ -1,0 +1,88 @@
+// The narrow views of a repository that backup and restore depend on.
+// Repository implements all of them; tests may implement one alone.
+//
+// Every load authenticates what it returns (docs/FORMAT.md, "Encryption"): a
+// blob or tree is decrypted, decompressed and compared with its ID; a snapshot
+// object with its name.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include "base/id.h"
+#include "base/result.h"
+#include "codec/chunker.h"
+#include "model/node.h"
+#include "model/snapshot.h"
+#include "repo/index.h"
+#include "repo/pack.h"
+
+namespace efs2s3::repo {
+
+struct SaveBlobResult {
+  Id id;
+  bool added = false;             // false: already in the repository (dedup)
+  std::uint64_t stored_size = 0;  // sealed size if added
+};
+
+// Loads and decodes trees. Thread-safe.
+class TreeLoader {
+ public:
+  virtual ~TreeLoader() = default;
+  virtual Result<model::Tree> LoadTree(const Id& id) = 0;
+};
+
+// What a backup writes: blobs and trees, deduplicated against what the
+// repository holds, made durable by Checkpoint/Flush.
+class BlobSaver {
+ public:
+  virtual ~BlobSaver() = default;
+  // The content-defined chunker of this repository (its cut points depend on a
+  // secret seed).
+  virtual const codec::Chunker& chunker() const = 0;
+  // The ID a blob with this content has (keyed hash).
+  virtual Id BlobId(ByteSpan plaintext) const = 0;
+  // Thread-safe. See Repository::SaveBlob.
+  virtual Result<SaveBlobResult> SaveBlob(BlobType type,
+                                          ByteSpan plaintext) = 0;
+  // Indexed or being saved. Thread-safe.
+  virtual bool HasBlob(const Id& id) = 0;
+  virtual Result<Id> SaveTree(const model::Tree& tree) = 0;
+  // Uploads on `n` background threads (0 = on the calling thread).
+  virtual void SetUploadConcurrency(int n) = 0;
+  // The concurrency the storage behind suits best (e.g. 32 for S3).
+  virtual int PreferredUploadConcurrency() const = 0;
+  // Everything saved before the call is durable and indexed. Thread-safe.
+  virtual Result<void> Checkpoint() = 0;
+  // Same, with no other thread saving. Thread-compatible.
+  virtual Result<void> Flush() = 0;
+};
+
+// Snapshots: saved only after the index files covering their blobs (the
+// caller flushes first); removed when superseded or forgotten.
+class SnapshotStore {
+ public:
+  virtual ~SnapshotStore() = default;
+  virtual Result<Id> SaveSnapshot(const model::Snapshot& snapshot) = 0;
+  virtual Result<model::Snapshot> LoadSnapshot(const Id& id) = 0;
+  // Removes the snapshot object; its data stays until a prune.
+  virtual Result<void> RemoveSnapshot(const Id& id) = 0;
+};
+
+// What a restore reads: blob locations, ranges of packs, and the decoding of
+// one sealed blob out of such a range. Thread-safe.
+class BlobLoader : public TreeLoader {
+ public:
+  virtual std::optional<BlobLocation> Lookup(const Id& id) = 0;
+  virtual Id BlobId(ByteSpan plaintext) const = 0;
+  // `length` bytes of pack `pack` from `offset`: sealed blobs, not yet
+  // authenticated (DecodeBlob does that).
+  virtual Result<Bytes> LoadPackRange(const Id& pack, std::uint64_t offset,
+                                      std::uint64_t length) = 0;
+  // Authenticates, decompresses and verifies a sealed blob against its ID.
+  // kCorruption naming blob and pack.
+  virtual Result<Bytes> DecodeBlob(const Id& id, const BlobLocation& loc,
+                                   ByteSpan sealed) const = 0;
+};
+
+}  // namespace efs2s3::repo
