@@ -16,6 +16,7 @@
 
 #include "archiver/file_saver.h"
 #include "archiver/frontier.h"
+#include "archiver/parent.h"
 #include "base/fd.h"
 #include "base/test_hooks.h"
 #include "fs/meta.h"
@@ -417,13 +418,7 @@ model::Snapshot Archiver::MakeSnapshot(Id tree, bool partial) {
   auto now = std::chrono::system_clock::now().time_since_epoch();
   snap.time_ns = opts_.time_ns.value_or(
       std::chrono::duration_cast<std::chrono::nanoseconds>(now).count());
-  if (opts_.hostname.empty()) {
-    char buf[256] = {0};
-    ::gethostname(buf, sizeof buf - 1);
-    snap.hostname = buf;
-  } else {
-    snap.hostname = opts_.hostname;
-  }
+  snap.hostname = HostOrThis(opts_.hostname);
   snap.username = names_.User(::getuid());
   snap.paths = abs_paths_;
   snap.tags = opts_.tags;
@@ -475,11 +470,7 @@ Result<void> Archiver::WriteCheckpoint() {
 Result<std::vector<std::string>> Archiver::AbsolutePaths() {
   std::vector<std::string> out;
   for (const std::string& p : opts_.paths) {
-    std::error_code ec;
-    std::filesystem::path a =
-        std::filesystem::absolute(p, ec).lexically_normal();
-    std::string s = a.string();
-    while (s.size() > 1 && s.back() == '/') s.pop_back();
+    std::string s = NormalizeBackupPath(p);
     struct stat st {};
     if (::lstat(s.c_str(), &st) != 0) return PosixError(s, errno);
     out.push_back(s);

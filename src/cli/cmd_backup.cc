@@ -1,14 +1,12 @@
 // backup
 #include <fmt/format.h>
-#include <unistd.h>
 
-#include <algorithm>
 #include <chrono>
-#include <filesystem>
 #include <mutex>
 #include <optional>
 
 #include "archiver/archiver.h"
+#include "archiver/parent.h"
 #include "cli/context.h"
 #include "cli/exit_codes.h"
 #include "cli/progress.h"
@@ -32,10 +30,6 @@ struct BackupCliOptions {
   int checkpoint_interval = 300;  // seconds, 0 = none
   bool dry_run = false;
 };
-
-bool IsPartial(const model::Snapshot& s) {
-  return std::find(s.tags.begin(), s.tags.end(), "partial") != s.tags.end();
-}
 
 Result<int> RunBackup(const BackupCliOptions& o, Context& ctx) {
   ASSIGN_OR_RETURN(repo::Repository * repo,
@@ -67,48 +61,33 @@ Result<int> RunBackup(const BackupCliOptions& o, Context& ctx) {
   archiver::BackupProgress progress;
   std::optional<Id> resumed_from;  // a partial parent
   if (!o.force) {
-    std::string host = o.host;
-    if (host.empty()) {
-      char buf[256] = {0};
-      ::gethostname(buf, sizeof buf - 1);
-      host = buf;
-    }
     std::vector<std::string> abs;
-    for (const auto& p : o.paths) {
-      std::error_code ec;
-      std::string a =
-          std::filesystem::absolute(p, ec).lexically_normal().string();
-      while (a.size() > 1 && a.back() == '/') a.pop_back();
-      abs.push_back(a);
+    for (const auto& p : o.paths)
+      abs.push_back(archiver::NormalizeBackupPath(p));
+    // Without --parent, a listing that fails only means no parent.
+    auto all = repo->ListSnapshots();
+    if (!all && !o.parent.empty()) return all.error();
+    archiver::ParentChoice choice;
+    if (all) {
+      ASSIGN_OR_RETURN(
+          choice, archiver::SelectParent(*all, archiver::HostOrThis(o.host),
+                                         abs, o.parent));
     }
-    auto parent = repo->FindSnapshot(
-        o.parent.empty() ? "latest" : o.parent, o.parent.empty() ? host : "",
-        o.parent.empty() ? abs : std::vector<std::string>{});
-    if (parent) {
-      opts.parent = parent->first;
-      progress.bytes_expected = parent->second.summary.bytes_total;
+    if (choice.parent) {
+      opts.parent = choice.parent->first;
+      progress.bytes_expected = choice.parent->second.summary.bytes_total;
+      ctx.Verbose(fmt::format("using parent snapshot {}\n",
+                              choice.parent->first.Short()));
+      if (archiver::IsPartial(choice.parent->second))
+        resumed_from = choice.parent->first;
+    }
+    if (choice.fallback) {
+      const auto& [id, c] = *choice.fallback;
+      opts.fallback_parent = id;
+      if (progress.bytes_expected < c.summary.bytes_total)
+        progress.bytes_expected = c.summary.bytes_total;
       ctx.Verbose(
-          fmt::format("using parent snapshot {}\n", parent->first.Short()));
-      if (IsPartial(parent->second)) {
-        // Resuming: what the partial snapshot does not hold is compared with
-        // the last complete snapshot of the same host and paths.
-        resumed_from = parent->first;
-        ASSIGN_OR_RETURN(auto all, repo->ListSnapshots());
-        for (auto it = all.rbegin(); it != all.rend(); ++it) {
-          const model::Snapshot& c = it->second;
-          if (IsPartial(c) || c.hostname != parent->second.hostname ||
-              c.paths != parent->second.paths)
-            continue;
-          opts.fallback_parent = it->first;
-          if (progress.bytes_expected < c.summary.bytes_total)
-            progress.bytes_expected = c.summary.bytes_total;
-          ctx.Verbose(fmt::format("resuming; complete parent snapshot {}\n",
-                                  it->first.Short()));
-          break;
-        }
-      }
-    } else if (!o.parent.empty()) {
-      return parent.error();
+          fmt::format("resuming; complete parent snapshot {}\n", id.Short()));
     }
   }
   std::mutex err_mu;
