@@ -1,13 +1,12 @@
 // snapshots, ls, find, diff
 #include <fmt/format.h>
 
-#include <functional>
-
 #include "cli/context.h"
 #include "cli/exit_codes.h"
 #include "model/snapshot.h"
 #include "pattern/pattern.h"
 #include "restorer/restorer.h"
+#include "trees/trees.h"
 
 namespace efs2s3::cli {
 
@@ -89,20 +88,6 @@ nlohmann::json NodeJson(const Node& n, const std::string& path) {
   return j;
 }
 
-// Walks the tree below `node` depth first, calling fn(path, node).
-Result<void> Walk(
-    repo::Repository& repo, const Id& tree, const std::string& prefix,
-    const std::function<Result<void>(const std::string&, const Node&)>& fn) {
-  ASSIGN_OR_RETURN(model::Tree t, repo.LoadTree(tree));
-  for (const Node& n : t.nodes) {
-    std::string path = prefix + "/" + n.name;
-    RETURN_IF_ERROR(fn(path, n));
-    if (n.type == NodeType::kDir && n.subtree)
-      RETURN_IF_ERROR(Walk(repo, *n.subtree, path, fn));
-  }
-  return Ok();
-}
-
 struct SnapFilter {
   std::string host;
   std::vector<std::string> paths;
@@ -175,7 +160,7 @@ Result<int> RunLs(const std::string& spec, const std::string& path,
     return 0;
   }
   if (recursive) {
-    RETURN_IF_ERROR(Walk(*repo, *start.subtree, base, print));
+    RETURN_IF_ERROR(trees::Walk(*repo, *start.subtree, base, print));
   } else {
     ASSIGN_OR_RETURN(model::Tree t, repo->LoadTree(*start.subtree));
     for (const Node& n : t.nodes)
@@ -192,7 +177,7 @@ Result<int> RunFind(const std::vector<std::string>& patterns,
   std::uint64_t found = 0;
   for (const auto& [id, s] : all) {
     if (!f.host.empty() && s.hostname != f.host) continue;
-    RETURN_IF_ERROR(Walk(
+    RETURN_IF_ERROR(trees::Walk(
         *repo, s.tree, "",
         [&](const std::string& p, const Node& n) -> Result<void> {
           for (const auto& pat : patterns) {
@@ -216,64 +201,6 @@ Result<int> RunFind(const std::vector<std::string>& patterns,
   return 0;
 }
 
-// Compares two trees; identical subtrees (same ID) are skipped without loading.
-Result<void> DiffTrees(
-    repo::Repository& repo, const std::optional<Id>& a,
-    const std::optional<Id>& b, const std::string& prefix,
-    const std::function<void(char, const std::string&, const Node&)>& emit) {
-  if (a && b && *a == *b) return Ok();
-  model::Tree ta, tb;
-  if (a) {
-    ASSIGN_OR_RETURN(ta, repo.LoadTree(*a));
-  }
-  if (b) {
-    ASSIGN_OR_RETURN(tb, repo.LoadTree(*b));
-  }
-  size_t i = 0, k = 0;
-  auto all_below = [&](char op, const Node& n,
-                       const std::string& p) -> Result<void> {
-    emit(op, p, n);
-    if (n.type == NodeType::kDir)
-      return DiffTrees(repo, op == '-' ? n.subtree : std::nullopt,
-                       op == '+' ? n.subtree : std::nullopt, p, emit);
-    return Ok();
-  };
-  while (i < ta.nodes.size() || k < tb.nodes.size()) {
-    if (k == tb.nodes.size() ||
-        (i < ta.nodes.size() && ta.nodes[i].name < tb.nodes[k].name)) {
-      RETURN_IF_ERROR(
-          all_below('-', ta.nodes[i], prefix + "/" + ta.nodes[i].name));
-      ++i;
-    } else if (i == ta.nodes.size() || tb.nodes[k].name < ta.nodes[i].name) {
-      RETURN_IF_ERROR(
-          all_below('+', tb.nodes[k], prefix + "/" + tb.nodes[k].name));
-      ++k;
-    } else {
-      const Node& x = ta.nodes[i];
-      const Node& y = tb.nodes[k];
-      std::string p = prefix + "/" + x.name;
-      if (x.type != y.type) {
-        RETURN_IF_ERROR(all_below('-', x, p));
-        RETURN_IF_ERROR(all_below('+', y, p));
-      } else if (x.type == NodeType::kDir) {
-        if (x.mode != y.mode || x.uid != y.uid || x.gid != y.gid ||
-            x.xattrs != y.xattrs)
-          emit('U', p, y);
-        RETURN_IF_ERROR(DiffTrees(repo, x.subtree, y.subtree, p, emit));
-      } else if (x.content != y.content || x.link_target != y.link_target ||
-                 x.rdev != y.rdev) {
-        emit('M', p, y);
-      } else if (x.mode != y.mode || x.uid != y.uid || x.gid != y.gid ||
-                 x.mtime != y.mtime || x.xattrs != y.xattrs) {
-        emit('U', p, y);
-      }
-      ++i;
-      ++k;
-    }
-  }
-  return Ok();
-}
-
 Result<int> RunDiff(const std::string& s1, const std::string& s2,
                     Context& ctx) {
   ASSIGN_OR_RETURN(repo::Repository * repo,
@@ -281,19 +208,19 @@ Result<int> RunDiff(const std::string& s1, const std::string& s2,
   ASSIGN_OR_RETURN(auto a, repo->FindSnapshot(s1));
   ASSIGN_OR_RETURN(auto b, repo->FindSnapshot(s2));
   std::map<char, std::uint64_t> counts;
-  RETURN_IF_ERROR(
-      DiffTrees(*repo, a.second.tree, b.second.tree, "",
-                [&](char op, const std::string& p, const Node& n) {
-                  ++counts[op];
-                  if (ctx.global.json) {
-                    auto j = NodeJson(n, p);
-                    j["change"] = std::string(1, op);
-                    ctx.PrintJson(j);
-                  } else {
-                    ctx.Print(fmt::format("{}    {}{}\n", op, Printable(p),
-                                          n.type == NodeType::kDir ? "/" : ""));
-                  }
-                }));
+  RETURN_IF_ERROR(trees::Diff(
+      *repo, a.second.tree, b.second.tree, "",
+      [&](char op, const std::string& p, const Node& n) {
+        ++counts[op];
+        if (ctx.global.json) {
+          auto j = NodeJson(n, p);
+          j["change"] = std::string(1, op);
+          ctx.PrintJson(j);
+        } else {
+          ctx.Print(fmt::format("{}    {}{}\n", op, Printable(p),
+                                n.type == NodeType::kDir ? "/" : ""));
+        }
+      }));
   ctx.Info(fmt::format(
       "\nadded: {}, removed: {}, modified: {}, metadata changed: {}\n",
       counts['+'], counts['-'], counts['M'], counts['U']));
