@@ -75,6 +75,7 @@ class Checker {
   void Hint(std::string kind, const std::string& id, std::string message) {
     r_.hints.push_back({std::move(kind), id, std::move(message), {}, 0});
   }
+  Result<void> CheckKeyFiles();
   Result<void> CheckIndexFiles();
   Result<void> CheckIndexAgainstPacks();
   Result<void> ReadData();
@@ -105,6 +106,21 @@ class Checker {
   std::vector<std::string> snapshot_names_;
   std::vector<std::pair<Id, model::Snapshot>> snapshots_;
 };
+
+// Every key file must match its name (the SHA-256 of its bytes), also those
+// this password does not open.
+Result<void> Checker::CheckKeyFiles() {
+  Progress("checking key files");
+  ASSIGN_OR_RETURN(auto names, raw_.ListNames(ObjectType::kKey));
+  for (const std::string& n : names) {
+    auto text = repo_.LoadKeyFile(n);
+    if (!text && text.error().code == ErrorCode::kCorruption)
+      Error("key", n, text.error().message);
+    else if (!text)
+      return text.error();
+  }
+  return Ok();
+}
 
 Result<void> Checker::CheckIndexFiles() {
   Progress("checking index files");
@@ -396,6 +412,7 @@ Result<CheckReport> Checker::Run() {
   // shared lock).
   ASSIGN_OR_RETURN(snapshot_names_, raw_.ListNames(ObjectType::kSnapshot));
   RETURN_IF_ERROR(repo_.ReloadIndex());
+  RETURN_IF_ERROR(CheckKeyFiles());
   RETURN_IF_ERROR(CheckIndexFiles());
   RETURN_IF_ERROR(CheckIndexAgainstPacks());
   if (o_.read_data) RETURN_IF_ERROR(ReadData());

@@ -1,6 +1,8 @@
 #include "repo/repository.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -169,28 +171,43 @@ Result<void> Repository::LoadConfig(std::string_view password) {
     return MakeError(ErrorCode::kCorruption,
                      backend_->Location() + ": repository has no key files");
   std::optional<Error> last;
+  std::vector<std::string> damaged;
   bool opened = false;
   for (const auto& k : keys) {
-    auto text = backend_->Load({ObjectType::kKey, k.name});
+    auto text = LoadKeyFile(k.name);
     if (!text) {
-      last = text.error();
+      if (text.error().code == ErrorCode::kCorruption)
+        damaged.push_back("keys/" + k.name);
+      else
+        last = text.error();
       continue;
     }
-    auto m = OpenKeyFile(AsString(*text), password);
+    auto m = OpenKeyFile(*text, password);
     if (m) {
       key_ = *m;
       key_name_ = k.name;
       opened = true;
       break;
     }
-    if (m.error().code != ErrorCode::kWrongPassword)
+    if (m.error().code == ErrorCode::kCorruption)
+      damaged.push_back("keys/" + k.name);
+    else if (m.error().code != ErrorCode::kWrongPassword)
       last = m.error().Wrap("keys/" + k.name);
   }
   if (!opened) {
-    if (last && last->code != ErrorCode::kCorruption) return *last;
+    if (last) return *last;
+    // Only damaged key files: say so, not "wrong password".
+    if (damaged.size() == keys.size())
+      return MakeError(ErrorCode::kCorruption,
+                       backend_->Location() + ": damaged key file(s) " +
+                           fmt::format("{}", fmt::join(damaged, ", ")) +
+                           "; no intact key file to open");
     return MakeError(
         ErrorCode::kWrongPassword,
-        backend_->Location() + ": wrong password (no key file opens with it)");
+        backend_->Location() + ": wrong password (no key file opens with it)" +
+            (damaged.empty()
+                 ? std::string()
+                 : fmt::format("; damaged: {}", fmt::join(damaged, ", "))));
   }
   ASSIGN_OR_RETURN(Bytes sealed,
                    backend_->Load({ObjectType::kConfig, "config"}));
@@ -226,8 +243,8 @@ Repository::ListKeys() {
         return Ok();
       }));
   for (const auto& n : names) {
-    ASSIGN_OR_RETURN(Bytes text, backend_->Load({ObjectType::kKey, n}));
-    auto info = ParseKeyFileInfo(AsString(text));
+    ASSIGN_OR_RETURN(std::string text, LoadKeyFile(n));
+    auto info = ParseKeyFileInfo(text);
     if (!info) return info.error().Wrap("keys/" + n);
     out.emplace_back(n, *info);
   }
@@ -258,8 +275,15 @@ Result<std::string> Repository::ChangePassword(
   return name;
 }
 
+// A key file is named by the SHA-256 of its bytes (docs/FORMAT.md): one whose
+// content does not match its name is damaged (or edited), whatever it says.
 Result<std::string> Repository::LoadKeyFile(const std::string& name) {
   ASSIGN_OR_RETURN(Bytes text, backend_->Load({ObjectType::kKey, name}));
+  if (HexEncode(crypto::Sha256(text)) != name)
+    return MakeError(ErrorCode::kCorruption,
+                     "keys/" + name +
+                         ": damaged key file (its content does not match its "
+                         "name)");
   return std::string(AsString(text));
 }
 

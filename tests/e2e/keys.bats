@@ -51,3 +51,31 @@ setup() {
   [ "$status" -ne 0 ]
   [[ "$output" == *"EFS2S3_NEW_PASSWORD"* ]]
 }
+
+@test "a key file whose content does not match its name is damaged, not a wrong password" {
+  EFS2S3_NEW_PASSWORD=second efs key add --scrypt-n 1024 >/dev/null
+  first=$(efs key list --json | jq -r '.[] | select(.current) | .id')
+  f="$REPO/keys/$first"
+  [[ -f "$f" ]]
+  # An edited hostname: still valid JSON, still opens with the password.
+  chmod u+w "$f"
+  jq -c '.hostname = "evil"' "$f" >"$f.new" && cat "$f.new" >"$f" && rm "$f.new"
+  run --separate-stderr efs snapshots
+  assert_status "$EXIT_WRONG_PASSWORD"
+  [[ "$stderr" == *"damaged: keys/$first"* ]]
+  # The other key still opens; key list and check name the damaged one.
+  EFS2S3_PASSWORD=second run --separate-stderr efs key list
+  assert_status "$EXIT_FATAL"
+  [[ "$stderr" == *"keys/$first: damaged key file"* ]]
+  EFS2S3_PASSWORD=second run efs check
+  assert_status "$EXIT_FATAL"
+  assert_output_has "keys/$first: damaged key file"
+  # With only the damaged key left: "damaged key file", exit 1, not 12.
+  for k in "$REPO"/keys/*; do
+    [[ "$k" == "$f" ]] || rm -f "$k"
+  done
+  run --separate-stderr efs snapshots
+  assert_status "$EXIT_FATAL"
+  [[ $(printf "%s" "$stderr" | grep -c "") == 1 ]]
+  [[ "$stderr" == *"damaged key file(s) keys/$first"* ]]
+}
