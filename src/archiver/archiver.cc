@@ -82,6 +82,20 @@ struct PathTrie {
   std::map<std::string, PathTrie> children;
 };
 
+PathTrie MakeTrie(const std::vector<std::string>& abs_paths) {
+  PathTrie trie;
+  for (const std::string& p : abs_paths) {
+    PathTrie* t = &trie;
+    for (const auto& comp : std::filesystem::path(p)) {
+      std::string c = comp.string();
+      if (c == "/" || c.empty()) continue;
+      t = &t->children[c];
+    }
+    t->target = true;
+  }
+  return trie;
+}
+
 // A backup: the walk of fs/walk.h with this class as its visitor. Each
 // directory becomes a tree, bottom up; each file is saved unless its parent
 // snapshot's node shows it unchanged.
@@ -516,16 +530,7 @@ Result<BackupResult> Archiver::Run() {
                                     ? opts_.uploads
                                     : blobs_.PreferredUploadConcurrency());
   ASSIGN_OR_RETURN(abs_paths_, AbsolutePaths());
-  PathTrie trie;
-  for (const std::string& p : abs_paths_) {
-    PathTrie* t = &trie;
-    for (const auto& comp : std::filesystem::path(p)) {
-      std::string c = comp.string();
-      if (c == "/" || c.empty()) continue;
-      t = &t->children[c];
-    }
-    t->target = true;
-  }
+  const PathTrie trie = MakeTrie(abs_paths_);
   // Mount points are recorded as empty directories.
   if (opts_.one_file_system) {
     ASSIGN_OR_RETURN(empty_tree_, SaveTree({}));

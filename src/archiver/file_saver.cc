@@ -18,8 +18,6 @@ int Cores() {
   return n;
 }
 
-namespace {
-
 // Reads a large file ahead of the chunker with several preads in flight, so one
 // big file on a network file system is not limited to one round trip at a time.
 class ReadAhead {
@@ -64,8 +62,6 @@ class ReadAhead {
   std::deque<std::future<Result<Bytes>>> queue_;
 };
 
-}  // namespace
-
 FileSaver::FileSaver(repo::BlobSaver& repo, const BackupOptions& opts,
                      Counters& counters, const ErrorSink& errors, int readers)
     : repo_(repo),
@@ -84,13 +80,113 @@ void FileSaver::Got(size_t n) {
   }
 }
 
+namespace {
+
+// Where a file's chunks go, in file order: IDs only on a dry run; a small
+// file's chunks saved by the reading thread; a large file's sealed on the CPU
+// pool, a window of them in flight (their IDs are collected in order).
+class ChunkSink {
+ public:
+  ChunkSink(repo::BlobSaver& repo, ThreadPool& cpu, Counters& counters,
+            bool dry_run, bool large, Node& node)
+      : repo_(repo),
+        cpu_(cpu),
+        counters_(counters),
+        dry_run_(dry_run),
+        large_(large),
+        node_(node) {}
+  ~ChunkSink() {  // tasks in flight finish before their buffers go away
+    for (auto& f : pending_) f.wait();
+  }
+
+  Result<void> Add(ByteSpan chunk) {
+    if (dry_run_) {
+      node_.content.push_back(repo_.BlobId(chunk));
+      return Ok();
+    }
+    if (!large_) {
+      ASSIGN_OR_RETURN(repo::SaveBlobResult r,
+                       repo_.SaveBlob(repo::BlobType::kData, chunk));
+      Account(r, chunk.size());
+      return Ok();
+    }
+    pending_.push_back(
+        cpu_.Submit([this, c = Bytes(chunk.begin(), chunk.end())] {
+          return repo_.SaveBlob(repo::BlobType::kData, c);
+        }));
+    sizes_.push_back(chunk.size());
+    const size_t window = static_cast<size_t>(2 * Cores());
+    while (pending_.size() > window) RETURN_IF_ERROR(DrainOne());
+    return Ok();
+  }
+  Result<void> Finish() {
+    while (!pending_.empty()) RETURN_IF_ERROR(DrainOne());
+    return Ok();
+  }
+
+ private:
+  void Account(const repo::SaveBlobResult& r, size_t raw) {
+    if (r.added) {
+      ++counters_.blobs_added;
+      counters_.bytes_added += raw;
+      counters_.bytes_stored += r.stored_size;
+    }
+    node_.content.push_back(r.id);
+  }
+  Result<void> DrainOne() {
+    Result<repo::SaveBlobResult> r = pending_.front().get();
+    pending_.pop_front();
+    size_t raw = sizes_.front();
+    sizes_.pop_front();
+    if (!r) return r.error();
+    Account(*r, raw);
+    return Ok();
+  }
+
+  repo::BlobSaver& repo_;
+  ThreadPool& cpu_;
+  Counters& counters_;
+  const bool dry_run_, large_;
+  Node& node_;
+  std::deque<std::future<Result<repo::SaveBlobResult>>> pending_;
+  std::deque<size_t> sizes_;
+};
+
+}  // namespace
+
+// The next bytes of the file onto the end of buf: the next block of the
+// read-ahead for a large file; else what the file still holds (plus a little,
+// to see its end or growth), so that a small file costs one read and no
+// zero-filled block. Sets *eof at the end.
+Result<size_t> FileSaver::ReadMore(int fd, const std::string& path,
+                                   std::uint64_t offset, std::uint64_t size,
+                                   ReadAhead* ahead, Bytes& buf, bool* eof) {
+  constexpr size_t kBlock = 1u << 20;
+  if (ahead) {
+    auto block = ahead->Next();
+    if (!block) return block.error().Wrap(path);
+    if (block->empty()) *eof = true;
+    buf.insert(buf.end(), block->begin(), block->end());
+    return block->size();
+  }
+  std::uint64_t expect_left = offset < size ? size - offset : 0;
+  size_t want = static_cast<size_t>(
+      std::clamp<std::uint64_t>(expect_left + 1, 65536, kBlock));
+  size_t old = buf.size();
+  buf.resize(old + want);
+  auto n = PreadFull(fd, std::span(buf).subspan(old), offset, path);
+  if (!n) return n.error();
+  buf.resize(old + *n);
+  if (*n < want) *eof = true;
+  return *n;
+}
+
 Result<void> FileSaver::Save(int fd, const std::string& path, Node& node) {
   const codec::Chunker& chunker = repo_.chunker();
-  size_t max = chunker.params().max_size;
   // Files of at least 4 maximum chunks are large: read ahead (4 blocks of
   // 2 MiB in flight), and their chunks go to the CPU pool, a window of them at
   // a time, so hashing, compressing and sealing run on every core.
-  const bool large = node.size >= 4ULL * max;
+  const bool large = node.size >= 4ULL * chunker.params().max_size;
   std::optional<ReadAhead> ahead;
   struct SlotGuard {
     std::counting_semaphore<256>* sem = nullptr;
@@ -103,51 +199,20 @@ Result<void> FileSaver::Save(int fd, const std::string& path, Node& node) {
     slot.sem = &large_file_slots_;
     ahead.emplace(read_ahead_pool_, fd, 2u << 20, 4);
   }
-  const size_t window = static_cast<size_t>(2 * Cores());
-  std::deque<std::future<Result<repo::SaveBlobResult>>> pending;
-  auto account = [&](const repo::SaveBlobResult& r, size_t raw) {
-    if (r.added) {
-      ++counters_.blobs_added;
-      counters_.bytes_added += raw;
-      counters_.bytes_stored += r.stored_size;
-    }
-    node.content.push_back(r.id);
-  };
-  std::deque<size_t> pending_sizes;
-  auto drain_one = [&]() -> Result<void> {
-    Result<repo::SaveBlobResult> r = pending.front().get();
-    pending.pop_front();
-    size_t raw = pending_sizes.front();
-    pending_sizes.pop_front();
-    if (!r) return r.error();
-    account(*r, raw);
-    return Ok();
-  };
-  struct Drain {  // tasks in flight finish before this frame goes away
-    std::deque<std::future<Result<repo::SaveBlobResult>>>* q;
-    ~Drain() {
-      for (auto& f : *q) f.wait();
-    }
-  } drain{&pending};
-
+  node.content.clear();
+  ChunkSink sink(repo_, cpu_pool_, counters_, opts_.dry_run, large, node);
   // The buffer holds the chunk being cut and the last block read: blocks of
   // 1 MiB (2 MiB from the read-ahead of a large file) are read only when the
   // bytes in hand hold no cut, and consumed bytes are dropped before the next
   // read. A reader so holds about two average chunks, not two maximum ones.
-  constexpr size_t kBlock = 1u << 20;
   Bytes buf;
+  buf.reserve(static_cast<size_t>(
+      std::min<std::uint64_t>(node.size + 1, (large ? 4 : 2) << 20)));
   size_t start = 0;    // buf[start, size) is not yet chunked
   size_t scanned = 0;  // buf[start, start + scanned) holds no cut
-  buf.reserve(static_cast<size_t>(
-      std::min<std::uint64_t>(node.size + 1, (large ? 4 : 2) * kBlock)));
   bool eof = false;
   bool need = true;  // the bytes in hand hold no cut
   std::uint64_t total = 0;
-  node.content.clear();
-  auto got = [&](size_t n) {
-    total += n;
-    Got(n);
-  };
   for (;;) {
     if (Cancelled()) return MakeError(ErrorCode::kCancelled, "interrupted");
     if (need && !eof) {
@@ -155,26 +220,11 @@ Result<void> FileSaver::Save(int fd, const std::string& path, Node& node) {
         buf.erase(buf.begin(), buf.begin() + static_cast<long>(start));
         start = 0;
       }
-      if (ahead) {
-        auto block = ahead->Next();
-        if (!block) return block.error().Wrap(path);
-        if (block->empty()) eof = true;
-        buf.insert(buf.end(), block->begin(), block->end());
-        got(block->size());
-      } else {
-        // What the file still holds (plus a little, to see EOF or growth),
-        // so that a small file costs one read and no zero-filled block.
-        std::uint64_t expect_left = total < node.size ? node.size - total : 0;
-        size_t want = static_cast<size_t>(
-            std::clamp<std::uint64_t>(expect_left + 1, 65536, kBlock));
-        size_t old = buf.size();
-        buf.resize(old + want);
-        auto n = PreadFull(fd, std::span(buf).subspan(old), total, path);
-        if (!n) return n.error();
-        buf.resize(old + *n);
-        if (*n < want) eof = true;
-        got(*n);
-      }
+      ASSIGN_OR_RETURN(size_t n,
+                       ReadMore(fd, path, total, node.size,
+                                ahead ? &*ahead : nullptr, buf, &eof));
+      total += n;
+      Got(n);
       need = false;
     }
     if (start == buf.size()) {
@@ -189,25 +239,11 @@ Result<void> FileSaver::Save(int fd, const std::string& path, Node& node) {
       need = true;
       continue;
     }
-    ByteSpan chunk = rest.first(cut);
+    RETURN_IF_ERROR(sink.Add(rest.first(cut)));
     start += cut;
     scanned = 0;
-    if (opts_.dry_run) {
-      node.content.push_back(repo_.BlobId(chunk));
-    } else if (large) {
-      pending.push_back(
-          cpu_pool_.Submit([this, c = Bytes(chunk.begin(), chunk.end())] {
-            return repo_.SaveBlob(repo::BlobType::kData, c);
-          }));
-      pending_sizes.push_back(cut);
-      while (pending.size() > window) RETURN_IF_ERROR(drain_one());
-    } else {
-      ASSIGN_OR_RETURN(repo::SaveBlobResult r,
-                       repo_.SaveBlob(repo::BlobType::kData, chunk));
-      account(r, cut);
-    }
   }
-  while (!pending.empty()) RETURN_IF_ERROR(drain_one());
+  RETURN_IF_ERROR(sink.Finish());
   if (total != node.size) {
     std::uint64_t expected = node.size;
     node.size = total;

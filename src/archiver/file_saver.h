@@ -23,6 +23,8 @@ struct Counters {
   std::atomic<std::uint64_t> bytes_added{0}, bytes_stored{0}, blobs_added{0};
 };
 
+class ReadAhead;
+
 // Reads files and saves their chunks. A small file is read and saved by the
 // calling thread, 1 MiB at a time. A file of at least four maximum chunks is
 // large: read ahead with four 2 MiB preads in flight, and its chunks hashed,
@@ -41,6 +43,9 @@ class FileSaver {
 
  private:
   bool Cancelled() const { return errors_.Stopped(); }
+  Result<size_t> ReadMore(int fd, const std::string& path, std::uint64_t offset,
+                          std::uint64_t size, ReadAhead* ahead, Bytes& buf,
+                          bool* eof);
   void Got(size_t n);
 
   repo::BlobSaver& repo_;

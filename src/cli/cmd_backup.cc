@@ -31,9 +31,9 @@ struct BackupCliOptions {
   bool dry_run = false;
 };
 
-Result<int> RunBackup(const BackupCliOptions& o, Context& ctx) {
-  ASSIGN_OR_RETURN(repo::Repository * repo,
-                   ctx.OpenRepository(Context::LockMode::kShared));
+// The archiver's options from the command line (patterns files read).
+Result<archiver::BackupOptions> MakeBackupOptions(const BackupCliOptions& o,
+                                                  Context& ctx) {
   archiver::BackupOptions opts;
   opts.paths = o.paths;
   opts.excludes = o.excludes;
@@ -57,41 +57,102 @@ Result<int> RunBackup(const BackupCliOptions& o, Context& ctx) {
     ASSIGN_OR_RETURN(std::int64_t t, model::ParseTime(o.time));
     opts.time_ns = t;
   }
-  // The parent: given, or the latest snapshot of this host with the same paths.
-  archiver::BackupProgress progress;
-  std::optional<Id> resumed_from;  // a partial parent
-  if (!o.force) {
-    std::vector<std::string> abs;
-    for (const auto& p : o.paths)
-      abs.push_back(archiver::NormalizeBackupPath(p));
-    // Without --parent, a listing that fails only means no parent.
-    auto all = repo->ListSnapshots();
-    if (!all && !o.parent.empty()) return all.error();
-    archiver::ParentChoice choice;
-    if (all) {
-      ASSIGN_OR_RETURN(
-          choice, archiver::SelectParent(*all, archiver::HostOrThis(o.host),
-                                         abs, o.parent));
-    }
-    if (choice.parent) {
-      opts.parent = choice.parent->first;
-      progress.bytes_expected = choice.parent->second.summary.bytes_total;
-      ctx.Verbose(fmt::format("using parent snapshot {}\n",
-                              choice.parent->first.Short()));
-      if (archiver::IsPartial(choice.parent->second))
-        resumed_from = choice.parent->first;
-    }
-    if (choice.fallback) {
-      const auto& [id, c] = *choice.fallback;
-      opts.fallback_parent = id;
-      if (progress.bytes_expected < c.summary.bytes_total)
-        progress.bytes_expected = c.summary.bytes_total;
-      ctx.Verbose(
-          fmt::format("resuming; complete parent snapshot {}\n", id.Short()));
-    }
+  return opts;
+}
+
+// The parent: given, or the latest snapshot of this host with the same paths
+// (and, when that is partial, the last complete one as its fallback). Returns
+// the partial snapshot this run resumes from, if any.
+Result<std::optional<Id>> ChooseParent(const BackupCliOptions& o,
+                                       repo::Repository& repo,
+                                       archiver::BackupOptions& opts,
+                                       archiver::BackupProgress& progress,
+                                       Context& ctx) {
+  std::optional<Id> resumed_from;
+  if (o.force) return resumed_from;
+  std::vector<std::string> abs;
+  for (const auto& p : o.paths) abs.push_back(archiver::NormalizeBackupPath(p));
+  // Without --parent, a listing that fails only means no parent.
+  auto all = repo.ListSnapshots();
+  if (!all && !o.parent.empty()) return all.error();
+  archiver::ParentChoice choice;
+  if (all) {
+    ASSIGN_OR_RETURN(
+        choice, archiver::SelectParent(*all, archiver::HostOrThis(o.host), abs,
+                                       o.parent));
   }
+  if (choice.parent) {
+    opts.parent = choice.parent->first;
+    progress.bytes_expected = choice.parent->second.summary.bytes_total;
+    ctx.Verbose(fmt::format("using parent snapshot {}\n",
+                            choice.parent->first.Short()));
+    if (archiver::IsPartial(choice.parent->second))
+      resumed_from = choice.parent->first;
+  }
+  if (choice.fallback) {
+    const auto& [id, c] = *choice.fallback;
+    opts.fallback_parent = id;
+    if (progress.bytes_expected < c.summary.bytes_total)
+      progress.bytes_expected = c.summary.bytes_total;
+    ctx.Verbose(
+        fmt::format("resuming; complete parent snapshot {}\n", id.Short()));
+  }
+  return resumed_from;
+}
+
+using PathErrors = std::vector<std::pair<std::string, std::string>>;
+
+void PrintBackupResult(const BackupCliOptions& o,
+                       const archiver::BackupResult& result,
+                       const PathErrors& errors, repo::Repository& repo,
+                       Context& ctx) {
+  const model::Snapshot& s = result.snapshot;
+  const model::SnapshotSummary& m = s.summary;
+  if (ctx.global.json) {
+    nlohmann::json errs = nlohmann::json::array();
+    for (const auto& [p, e] : errors)
+      errs.push_back({{"path", p}, {"error", e}});
+    // The snapshot's summary, with the per-file errors instead of their count.
+    nlohmann::json j = model::SummaryToJson(m);
+    j.update({{"message_type", "summary"},
+              {"snapshot_id", o.dry_run ? "" : result.snapshot_id.Hex()},
+              {"parent", s.parent ? s.parent->Hex() : ""},
+              {"dry_run", o.dry_run},
+              {"partial", result.partial},
+              {"checkpoints", result.checkpoints},
+              {"packs_uploaded", repo.stats().packs_uploaded.load()},
+              {"errors", errs}});
+    ctx.PrintJson(j);
+    return;
+  }
+  ctx.Info(fmt::format(
+      "Files:       {} new, {} changed, {} unchanged\n"
+      "Dirs:        {} new, {} changed, {} unchanged\n"
+      "Read:        {} of {} in {:.2f} s\n"
+      "Added:       {} ({} stored in {} packs)\n",
+      m.files_new, m.files_changed, m.files_unchanged, m.dirs_new,
+      m.dirs_changed, m.dirs_unchanged, HumanBytes(m.bytes_read),
+      HumanBytes(m.bytes_total), m.duration_seconds, HumanBytes(m.bytes_added),
+      HumanBytes(m.bytes_stored), repo.stats().packs_uploaded.load()));
+  if (o.dry_run)
+    ctx.Info("dry run: no snapshot saved\n");
+  else
+    ctx.Info(fmt::format("snapshot {} saved\n", result.snapshot_id.Short()));
+  if (!errors.empty()) {
+    ctx.Warn(fmt::format("{} file(s) could not be read:\n", errors.size()));
+    for (const auto& [p, e] : errors) ctx.Warn("  " + Printable(p) + "\n");
+  }
+}
+
+Result<int> RunBackup(const BackupCliOptions& o, Context& ctx) {
+  ASSIGN_OR_RETURN(repo::Repository * repo,
+                   ctx.OpenRepository(Context::LockMode::kShared));
+  ASSIGN_OR_RETURN(archiver::BackupOptions opts, MakeBackupOptions(o, ctx));
+  archiver::BackupProgress progress;
+  ASSIGN_OR_RETURN(std::optional<Id> resumed_from,
+                   ChooseParent(o, *repo, opts, progress, ctx));
   std::mutex err_mu;
-  std::vector<std::pair<std::string, std::string>> errors;
+  PathErrors errors;
   opts.on_error = [&](const std::string& path, const Error& e) -> Result<void> {
     std::lock_guard lock(err_mu);
     errors.emplace_back(path, e.message);
@@ -113,43 +174,7 @@ Result<int> RunBackup(const BackupCliOptions& o, Context& ctx) {
     // The partial snapshot this run resumed from is superseded.
     (void)repo->RemoveSnapshot(*resumed_from);
   }
-  const model::Snapshot& s = result->snapshot;
-  const model::SnapshotSummary& m = s.summary;
-  if (ctx.global.json) {
-    nlohmann::json errs = nlohmann::json::array();
-    for (const auto& [p, e] : errors)
-      errs.push_back({{"path", p}, {"error", e}});
-    // The snapshot's summary, with the per-file errors instead of their count.
-    nlohmann::json j = model::SummaryToJson(m);
-    j.update({{"message_type", "summary"},
-              {"snapshot_id", o.dry_run ? "" : result->snapshot_id.Hex()},
-              {"parent", s.parent ? s.parent->Hex() : ""},
-              {"dry_run", o.dry_run},
-              {"partial", result->partial},
-              {"checkpoints", result->checkpoints},
-              {"packs_uploaded", repo->stats().packs_uploaded.load()},
-              {"errors", errs}});
-    ctx.PrintJson(j);
-  } else {
-    ctx.Info(
-        fmt::format("Files:       {} new, {} changed, {} unchanged\n"
-                    "Dirs:        {} new, {} changed, {} unchanged\n"
-                    "Read:        {} of {} in {:.2f} s\n"
-                    "Added:       {} ({} stored in {} packs)\n",
-                    m.files_new, m.files_changed, m.files_unchanged, m.dirs_new,
-                    m.dirs_changed, m.dirs_unchanged, HumanBytes(m.bytes_read),
-                    HumanBytes(m.bytes_total), m.duration_seconds,
-                    HumanBytes(m.bytes_added), HumanBytes(m.bytes_stored),
-                    repo->stats().packs_uploaded.load()));
-    if (o.dry_run)
-      ctx.Info("dry run: no snapshot saved\n");
-    else
-      ctx.Info(fmt::format("snapshot {} saved\n", result->snapshot_id.Short()));
-    if (!errors.empty()) {
-      ctx.Warn(fmt::format("{} file(s) could not be read:\n", errors.size()));
-      for (const auto& [p, e] : errors) ctx.Warn("  " + Printable(p) + "\n");
-    }
-  }
+  PrintBackupResult(o, *result, errors, *repo, ctx);
   if (result->partial) {
     ctx.Warn("interrupted: the partial snapshot " +
              result->snapshot_id.Short() +

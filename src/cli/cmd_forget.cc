@@ -18,6 +18,40 @@ struct ForgetCliOptions {
   std::vector<std::string> ids;  // explicit snapshots to forget
 };
 
+// One group of the policy's verdict: printed, added to the JSON list, and
+// what it removes added to *to_remove.
+void ReportGroup(const policy::ForgetGroup& g, bool utc, Context& ctx,
+                 nlohmann::json* out, std::vector<std::string>* to_remove) {
+  std::string head =
+      fmt::format("snapshots for host {}, paths [{}]{}", g.key.host,
+                  fmt::join(g.key.paths, ", "),
+                  g.key.tags.empty()
+                      ? ""
+                      : fmt::format(", tags [{}]", fmt::join(g.key.tags, ",")));
+  ctx.Info(head + fmt::format(": keep {}, remove {}\n", g.keep.size(),
+                              g.remove.size()));
+  for (const auto& k : g.keep) {
+    out->push_back({{"id", k.snapshot.id},
+                    {"time", model::FormatTime(k.snapshot.time_unix_ns)},
+                    {"host", k.snapshot.host},
+                    {"action", "keep"},
+                    {"reasons", k.reasons}});
+    ctx.Verbose(fmt::format("  keep   {} {} ({})\n", k.snapshot.id.substr(0, 8),
+                            model::FormatTime(k.snapshot.time_unix_ns, !utc),
+                            fmt::join(k.reasons, ", ")));
+  }
+  for (const auto& r : g.remove) {
+    out->push_back({{"id", r.id},
+                    {"time", model::FormatTime(r.time_unix_ns)},
+                    {"host", r.host},
+                    {"action", "remove"},
+                    {"reasons", nlohmann::json::array()}});
+    ctx.Info(fmt::format("  remove {} {}\n", r.id.substr(0, 8),
+                         model::FormatTime(r.time_unix_ns, !utc)));
+    to_remove->push_back(r.id);
+  }
+}
+
 Result<int> RunForget(ForgetCliOptions o, Context& ctx) {
   if (!o.within.empty()) {
     ASSIGN_OR_RETURN(auto d, policy::ParseDuration(o.within));
@@ -59,37 +93,8 @@ Result<int> RunForget(ForgetCliOptions o, Context& ctx) {
         ctx.Print("no policy given: nothing removed\n");
       return 0;
     }
-    for (const auto& g : result.groups) {
-      std::string head = fmt::format(
-          "snapshots for host {}, paths [{}]{}", g.key.host,
-          fmt::join(g.key.paths, ", "),
-          g.key.tags.empty()
-              ? ""
-              : fmt::format(", tags [{}]", fmt::join(g.key.tags, ",")));
-      ctx.Info(head + fmt::format(": keep {}, remove {}\n", g.keep.size(),
-                                  g.remove.size()));
-      for (const auto& k : g.keep) {
-        out.push_back({{"id", k.snapshot.id},
-                       {"time", model::FormatTime(k.snapshot.time_unix_ns)},
-                       {"host", k.snapshot.host},
-                       {"action", "keep"},
-                       {"reasons", k.reasons}});
-        ctx.Verbose(
-            fmt::format("  keep   {} {} ({})\n", k.snapshot.id.substr(0, 8),
-                        model::FormatTime(k.snapshot.time_unix_ns, !o.utc),
-                        fmt::join(k.reasons, ", ")));
-      }
-      for (const auto& r : g.remove) {
-        out.push_back({{"id", r.id},
-                       {"time", model::FormatTime(r.time_unix_ns)},
-                       {"host", r.host},
-                       {"action", "remove"},
-                       {"reasons", nlohmann::json::array()}});
-        ctx.Info(fmt::format("  remove {} {}\n", r.id.substr(0, 8),
-                             model::FormatTime(r.time_unix_ns, !o.utc)));
-        to_remove.push_back(r.id);
-      }
-    }
+    for (const auto& g : result.groups)
+      ReportGroup(g, o.utc, ctx, &out, &to_remove);
   }
   if (!o.dry_run)
     for (const auto& hex : to_remove) {

@@ -42,7 +42,10 @@ nlohmann::json RequestsJson(const aws::RequestCounts& n) {
           {"post", n.post}, {"list", n.list}, {"delete", n.delete_}};
 }
 
-Result<int> RunSyncCommand(const SyncCliOptions& o, Context& ctx) {
+// The sync's options from the command line: direction, bucket and prefix,
+// comparison, patterns, limits. kInvalidArgument for contradictions.
+Result<sync::SyncOptions> MakeSyncOptions(const SyncCliOptions& o,
+                                          Context& ctx) {
   if (IsS3(o.src) == IsS3(o.dst))
     return MakeError(
         ErrorCode::kInvalidArgument,
@@ -91,47 +94,15 @@ Result<int> RunSyncCommand(const SyncCliOptions& o, Context& ctx) {
   opts.put.sse = s3.sse;
   opts.put.sse_kms_key_id = s3.sse_kms_key_id;
 
-  ASSIGN_OR_RETURN(aws::S3Config config,
-                   storage::s3::ResolveS3Config(s3, aws::ProcessEnv()));
-  config.http.max_in_flight =
-      opts.transfers + opts.large_parallel * opts.part_parallel + 4;
-  aws::S3Client client(std::move(config), aws::NewDefaultCredentialsChain());
+  return opts;
+}
 
-  std::mutex mu;
-  std::vector<std::pair<std::string, std::string>> errors;
-  std::vector<nlohmann::json> actions;
-  opts.on_error = [&](const std::string& rel, const Error& e) -> Result<void> {
-    std::lock_guard lock(mu);
-    errors.emplace_back(rel, e.message);
-    ctx.WarnLine("error: " + Printable(e.message));
-    return Ok();
-  };
-  opts.on_warning = [&](const std::string& text) {
-    if (!ctx.global.quiet) ctx.WarnLine("warning: " + Printable(text));
-  };
-  if (o.dry_run || ctx.global.verbose > 0)
-    opts.on_action = [&](const std::string& what, const std::string& rel,
-                         const std::string& why) {
-      std::lock_guard lock(mu);
-      if (ctx.global.json)
-        actions.push_back(
-            {{"action", what}, {"path", Printable(rel)}, {"why", why}});
-      else
-        ctx.Print(fmt::format("{}{} {} ({})\n", o.dry_run ? "would " : "", what,
-                              Printable(rel), why));
-    };
-  sync::SyncProgress progress;
-  opts.progress = &progress;
-  opts.cancel = &ctx.cancel;
-  Result<sync::SyncResult> r = MakeError(ErrorCode::kUnknown, "");
-  {
-    ProgressReporter reporter(ctx, "sync", [&] {
-      return ProgressSample{progress.files, 0, progress.bytes,
-                            progress.bytes_expected, progress.errors};
-    });
-    r = sync::RunSync(client, opts);
-  }
-  if (!r) return r.error();
+using PathErrors = std::vector<std::pair<std::string, std::string>>;
+
+void PrintSyncResult(const SyncCliOptions& o, const sync::SyncOptions& opts,
+                     const Result<sync::SyncResult>& r,
+                     const PathErrors& errors,
+                     const std::vector<nlohmann::json>& actions, Context& ctx) {
   const char* moved = opts.upload ? "uploaded" : "downloaded";
   if (ctx.global.json) {
     nlohmann::json errs = nlohmann::json::array();
@@ -167,6 +138,53 @@ Result<int> RunSyncCommand(const SyncCliOptions& o, Context& ctx) {
         errors.empty() ? "" : fmt::format(", {} errors", errors.size()), n.get,
         n.head, n.put, n.post, n.list, n.delete_, r->request_cost_usd));
   }
+}
+
+Result<int> RunSyncCommand(const SyncCliOptions& o, Context& ctx) {
+  ASSIGN_OR_RETURN(sync::SyncOptions opts, MakeSyncOptions(o, ctx));
+  const storage::S3Options& s3 = ctx.global.backend.s3;
+  ASSIGN_OR_RETURN(aws::S3Config config,
+                   storage::s3::ResolveS3Config(s3, aws::ProcessEnv()));
+  config.http.max_in_flight =
+      opts.transfers + opts.large_parallel * opts.part_parallel + 4;
+  aws::S3Client client(std::move(config), aws::NewDefaultCredentialsChain());
+
+  std::mutex mu;
+  PathErrors errors;
+  std::vector<nlohmann::json> actions;
+  opts.on_error = [&](const std::string& rel, const Error& e) -> Result<void> {
+    std::lock_guard lock(mu);
+    errors.emplace_back(rel, e.message);
+    ctx.WarnLine("error: " + Printable(e.message));
+    return Ok();
+  };
+  opts.on_warning = [&](const std::string& text) {
+    if (!ctx.global.quiet) ctx.WarnLine("warning: " + Printable(text));
+  };
+  if (o.dry_run || ctx.global.verbose > 0)
+    opts.on_action = [&](const std::string& what, const std::string& rel,
+                         const std::string& why) {
+      std::lock_guard lock(mu);
+      if (ctx.global.json)
+        actions.push_back(
+            {{"action", what}, {"path", Printable(rel)}, {"why", why}});
+      else
+        ctx.Print(fmt::format("{}{} {} ({})\n", o.dry_run ? "would " : "", what,
+                              Printable(rel), why));
+    };
+  sync::SyncProgress progress;
+  opts.progress = &progress;
+  opts.cancel = &ctx.cancel;
+  Result<sync::SyncResult> r = MakeError(ErrorCode::kUnknown, "");
+  {
+    ProgressReporter reporter(ctx, "sync", [&] {
+      return ProgressSample{progress.files, 0, progress.bytes,
+                            progress.bytes_expected, progress.errors};
+    });
+    r = sync::RunSync(client, opts);
+  }
+  if (!r) return r.error();
+  PrintSyncResult(o, opts, r, errors, actions, ctx);
   return errors.empty() ? kExitOk : kExitIncomplete;
 }
 }  // namespace

@@ -21,37 +21,8 @@ void OnSignal(int) {
       _exit(efs2s3::cli::kExitInterrupted);  // second ^C
   }
 }
-}  // namespace
-
-int main(int argc, char** argv) {
-  using namespace efs2s3::cli;
-  // Bounded memory (docs/ARCHITECTURE.md, "Memory"): dozens of threads would
-  // each get a malloc arena that keeps freed chunk buffers, and glibc's
-  // adaptive threshold would serve even 32 MiB buffers from those arenas.
-  // Two arenas per core and a fixed 4 MiB threshold (buffers above it go back
-  // to the system when freed) cut the peak RSS of a large-file backup by a
-  // third at no measurable cost. MALLOC_* environment variables still win.
-  if (!std::getenv("MALLOC_ARENA_MAX"))
-    mallopt(
-        M_ARENA_MAX,
-        2 * std::max(1, static_cast<int>(std::thread::hardware_concurrency())));
-  if (!std::getenv("MALLOC_MMAP_THRESHOLD_"))
-    mallopt(M_MMAP_THRESHOLD, 4 << 20);
-  Context ctx;
-  g_ctx = &ctx;
-  struct sigaction sa {};
-  sa.sa_handler = OnSignal;
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-
-  CLI::App app{
-      "efs2s3: incremental, deduplicated, encrypted backups of EFS/NFS trees "
-      "to S3 or a directory"};
-  app.require_subcommand(1);
-  app.fallthrough();  // global options may also follow the command
-  app.set_help_all_flag("--help-all", "Help for every command");
-  GlobalOptions& g = ctx.global;
+// The options every command takes (README, "Global options").
+void RegisterGlobalOptions(CLI::App& app, efs2s3::cli::GlobalOptions& g) {
   app.add_option("-r,--repo", g.repository,
                  "Repository location: a directory or s3://BUCKET[/PREFIX] "
                  "(env EFS2S3_REPOSITORY)");
@@ -103,6 +74,38 @@ int main(int argc, char** argv) {
   app.add_option("--s3-max-attempts", s3.max_attempts,
                  "Attempts per request on retryable errors (default 8)")
       ->check(CLI::Range(1, 100));
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace efs2s3::cli;
+  // Bounded memory (docs/ARCHITECTURE.md, "Memory"): dozens of threads would
+  // each get a malloc arena that keeps freed chunk buffers, and glibc's
+  // adaptive threshold would serve even 32 MiB buffers from those arenas.
+  // Two arenas per core and a fixed 4 MiB threshold (buffers above it go back
+  // to the system when freed) cut the peak RSS of a large-file backup by a
+  // third at no measurable cost. MALLOC_* environment variables still win.
+  if (!std::getenv("MALLOC_ARENA_MAX"))
+    mallopt(
+        M_ARENA_MAX,
+        2 * std::max(1, static_cast<int>(std::thread::hardware_concurrency())));
+  if (!std::getenv("MALLOC_MMAP_THRESHOLD_"))
+    mallopt(M_MMAP_THRESHOLD, 4 << 20);
+  Context ctx;
+  g_ctx = &ctx;
+  struct sigaction sa {};
+  sa.sa_handler = OnSignal;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  CLI::App app{
+      "efs2s3: incremental, deduplicated, encrypted backups of EFS/NFS trees "
+      "to S3 or a directory"};
+  app.require_subcommand(1);
+  app.fallthrough();  // global options may also follow the command
+  app.set_help_all_flag("--help-all", "Help for every command");
+  RegisterGlobalOptions(app, ctx.global);
   RegisterCommands(app, ctx);
 
   try {
