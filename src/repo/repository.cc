@@ -14,7 +14,9 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "base/fd.h"
 #include "base/file_util.h"
+#include "base/io.h"
 #include "codec/compress.h"
 #include "repo/index_cache.h"
 
@@ -381,19 +383,9 @@ Result<Bytes> Repository::LoadTreePackRange(const BlobLocation& loc) {
   // every run. Only the blob's range is read from the cached file.
   std::string dir = cache_dir_ + "/packs/" + loc.pack.Hex().substr(0, 2);
   std::string path = dir + "/" + loc.pack.Hex();
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd >= 0) {
+  if (Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC)); fd) {
     Bytes out(loc.length);
-    size_t done = 0;
-    while (done < out.size()) {
-      ssize_t n = ::pread(fd, out.data() + done, out.size() - done,
-                          static_cast<off_t>(loc.offset + done));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      done += static_cast<size_t>(n);
-    }
-    ::close(fd);
-    if (done == out.size()) return out;
+    if (PreadExact(fd.get(), out, loc.offset, path)) return out;
     ::unlink(path.c_str());  // short: a damaged cache entry, fetch again
   }
   ASSIGN_OR_RETURN(Bytes pack,
