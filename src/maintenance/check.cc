@@ -193,7 +193,8 @@ Result<void> Checker::CheckIndexAgainstPacks() {
 }
 
 Result<void> Checker::ReadPack(const Id& pack) {
-  auto data = raw_.LoadPack(pack);
+  bool intact = true;
+  auto data = raw_.LoadPack(pack, &intact);
   if (!data) {
     if (data.error().code == ErrorCode::kTransient ||
         data.error().code == ErrorCode::kCancelled)
@@ -205,6 +206,12 @@ Result<void> Checker::ReadPack(const Id& pack) {
   ++r_.packs_read;
   r_.bytes_read += data->size();
   auto header = raw_.ParsePackHeader(*data);
+  // Two reads returned the same bytes, which do not match the pack's name:
+  // the stored pack is damaged (a byte flipped in transit is read again).
+  if (!intact && header)
+    Error("damaged_pack", pack.Hex(),
+          "pack " + pack.Hex() +
+              ": content does not match its name (damaged; read twice)");
   if (!header) {
     // Without a header, authenticate the blobs the index places in this pack.
     Error("damaged_pack", pack.Hex(),

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/file_util.h"
+#include "crypto/crypto.h"
 
 namespace efs2s3::repo {
 
@@ -17,6 +18,7 @@ constexpr size_t kMaxRuns = 16;
 
 struct RunInfo {
   std::string file;
+  std::string sha256;  // of the run file, checked before it is used
   std::vector<std::string> covers;
   std::vector<std::string> supersedes;
   std::unique_ptr<IndexRun> run;
@@ -34,6 +36,7 @@ std::vector<RunInfo> ReadManifest(const std::string& manifest_path) {
   for (const auto& r : j["runs"]) {
     RunInfo ri;
     ri.file = r.value("file", "");
+    ri.sha256 = r.value("sha256", "");
     ri.covers = r.value("covers", std::vector<std::string>{});
     ri.supersedes = r.value("supersedes", std::vector<std::string>{});
     if (ri.file.empty() || ri.file.find('/') != std::string::npos) continue;
@@ -56,8 +59,13 @@ std::vector<RunInfo> MapCachedRuns(std::vector<RunInfo> runs,
                                                         !covered.count(c);
                                                });
     if (!ok) continue;
+    // A cached run is checked before use: a damaged one (a flipped bit on
+    // the local disk) would make blobs "not in the index" or point at wrong
+    // offsets. It is dropped, and its index files are fetched again.
     auto mapped = IndexRun::MapFile(run_dir + "/" + r.file);
-    if (!mapped) continue;
+    if (!mapped || r.sha256.empty() ||
+        HexEncode(crypto::Sha256((*mapped)->bytes())) != r.sha256)
+      continue;
     r.run = std::move(*mapped);
     for (const auto& c : r.covers) covered.insert(c);
     valid.push_back(std::move(r));
@@ -83,7 +91,11 @@ Result<RunInfo> CacheRun(const std::string& name, Fetched fetched,
   std::string file = name + ".run";
   RETURN_IF_ERROR(
       WriteFileAtomic(run_dir + "/" + file, fetched.plain, false, false));
-  RunInfo ri{file, {name}, {}, std::move(fetched.run)};
+  RunInfo ri{file,
+             HexEncode(crypto::Sha256(fetched.plain)),
+             {name},
+             {},
+             std::move(fetched.run)};
   for (const Id& s : ri.run->supersedes()) ri.supersedes.push_back(s.Hex());
   return ri;
 }
@@ -155,6 +167,7 @@ Result<void> MergeIfTooMany(std::vector<RunInfo>& kept,
   merged.file = "merged-" + HexEncode(RandomBytes(16)) + ".run";
   RETURN_IF_ERROR(MergeRuns(inputs, run_dir + "/" + merged.file));
   ASSIGN_OR_RETURN(merged.run, IndexRun::MapFile(run_dir + "/" + merged.file));
+  merged.sha256 = HexEncode(crypto::Sha256(merged.run->bytes()));
   kept.clear();
   kept.push_back(std::move(merged));
   return Ok();
@@ -167,8 +180,10 @@ Result<void> PublishManifest(const std::vector<RunInfo>& kept,
   json jr = json::array();
   std::set<std::string> live;
   for (const auto& r : kept) {
-    jr.push_back(
-        {{"file", r.file}, {"covers", r.covers}, {"supersedes", r.supersedes}});
+    jr.push_back({{"file", r.file},
+                  {"sha256", r.sha256},
+                  {"covers", r.covers},
+                  {"supersedes", r.supersedes}});
     live.insert(r.file);
   }
   json manifest = {{"runs", jr}};

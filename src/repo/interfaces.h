@@ -79,6 +79,10 @@ class BlobLoader : public TreeLoader {
   // authenticated (DecodeBlob does that).
   virtual Result<Bytes> LoadPackRange(const Id& pack, std::uint64_t offset,
                                       std::uint64_t length) = 0;
+  // Reads one blob by itself, authenticated; a failed check is read again
+  // (repo/read_checked.h). For a blob whose copy in a larger range did not
+  // decode: kCorruption only when the stored blob is damaged.
+  virtual Result<Bytes> LoadBlob(const Id& id) = 0;
   // Authenticates, decompresses and verifies a sealed blob against its ID.
   // kCorruption naming blob and pack.
   virtual Result<Bytes> DecodeBlob(const Id& id, const BlobLocation& loc,

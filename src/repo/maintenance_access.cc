@@ -38,8 +38,13 @@ Result<void> MaintenanceAccess::Remove(ObjectType type,
   return repo_.backend_->Remove({type, name});
 }
 
-Result<Bytes> MaintenanceAccess::LoadPack(const Id& pack) {
-  return repo_.backend_->Load({ObjectType::kPack, pack.Hex()});
+Result<Bytes> MaintenanceAccess::LoadPack(const Id& pack, bool* intact) {
+  Bytes damaged;
+  auto data = repo_.LoadWholePack(pack, intact ? &damaged : nullptr);
+  if (intact) *intact = data.has_value();
+  if (!data && intact && data.error().code == ErrorCode::kCorruption)
+    return damaged;
+  return data;
 }
 
 Result<std::vector<PackEntry>> MaintenanceAccess::ParsePackHeader(

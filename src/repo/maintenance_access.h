@@ -40,8 +40,11 @@ class MaintenanceAccess {
   Result<std::unordered_map<Id, std::uint64_t, IdHash>> ListPacks();
   Result<void> Remove(storage::ObjectType type, const std::string& name);
 
-  // A whole pack as stored.
-  Result<Bytes> LoadPack(const Id& pack);
+  // A whole pack, checked against its name; a check that fails is read again
+  // (repo/read_checked.h), so kTransient when reads disagree. When the stored
+  // pack is damaged: kCorruption, or, if `intact` is given, the damaged bytes
+  // as stored and *intact = false (for callers that salvage blob by blob).
+  Result<Bytes> LoadPack(const Id& pack, bool* intact = nullptr);
   // The entries of a pack held whole in memory (`pack` as LoadPack returns
   // it), from its authenticated header. kCorruption if damaged.
   Result<std::vector<PackEntry>> ParsePackHeader(ByteSpan pack) const;

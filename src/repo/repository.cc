@@ -19,6 +19,7 @@
 #include "base/io.h"
 #include "codec/compress.h"
 #include "repo/index_cache.h"
+#include "repo/read_checked.h"
 
 namespace efs2s3::repo {
 
@@ -173,8 +174,9 @@ Result<void> Repository::LoadConfig(std::string_view password) {
     return MakeError(ErrorCode::kCorruption,
                      backend_->Location() + ": repository has no key files");
   std::optional<Error> last;
-  std::vector<std::string> damaged;
+  std::vector<std::string> damaged, foreign;
   bool opened = false;
+  Bytes plain;
   for (const auto& k : keys) {
     auto text = LoadKeyFile(k.name);
     if (!text) {
@@ -185,19 +187,49 @@ Result<void> Repository::LoadConfig(std::string_view password) {
       continue;
     }
     auto m = OpenKeyFile(*text, password);
-    if (m) {
-      key_ = *m;
-      key_name_ = k.name;
-      opened = true;
-      break;
+    if (!m) {
+      if (m.error().code == ErrorCode::kCorruption)
+        damaged.push_back("keys/" + k.name);
+      else if (m.error().code != ErrorCode::kWrongPassword)
+        last = m.error().Wrap("keys/" + k.name);
+      continue;
     }
-    if (m.error().code == ErrorCode::kCorruption)
-      damaged.push_back("keys/" + k.name);
-    else if (m.error().code != ErrorCode::kWrongPassword)
-      last = m.error().Wrap("keys/" + k.name);
+    // A key file the password opens may still belong to another master key:
+    // one left by an `init` that died before writing the config, before a
+    // second `init` wrote its own. The key is the one that opens the config.
+    auto config = ReadChecked(
+        [&] {
+          return backend_->Load({ObjectType::kConfig, "config"});
+        },
+        [&](Bytes& sealed) -> Result<void> {
+          auto p = crypto::Open(m->encrypt, sealed);
+          if (!p)
+            return MakeError(ErrorCode::kCorruption,
+                             "config: authentication failed");
+          plain = std::move(*p);
+          return Ok();
+        },
+        "config");
+    if (!config && config.error().code != ErrorCode::kCorruption)
+      return config.error();
+    if (!config) {
+      foreign.push_back("keys/" + k.name);
+      continue;
+    }
+    key_ = *m;
+    key_name_ = k.name;
+    opened = true;
+    break;
   }
   if (!opened) {
     if (last) return *last;
+    if (!foreign.empty())
+      return MakeError(
+          ErrorCode::kCorruption,
+          fmt::format("config: authentication failed with the key of {} (the "
+                      "config is damaged, or those key files were left by an "
+                      "init that did not finish)",
+                      fmt::join(foreign, ", ")));
     // Only damaged key files: say so, not "wrong password".
     if (damaged.size() == keys.size())
       return MakeError(ErrorCode::kCorruption,
@@ -211,12 +243,7 @@ Result<void> Repository::LoadConfig(std::string_view password) {
                  ? std::string()
                  : fmt::format("; damaged: {}", fmt::join(damaged, ", "))));
   }
-  ASSIGN_OR_RETURN(Bytes sealed,
-                   backend_->Load({ObjectType::kConfig, "config"}));
-  auto plain = crypto::Open(key_.encrypt, sealed);
-  if (!plain)
-    return MakeError(ErrorCode::kCorruption, "config: authentication failed");
-  ASSIGN_OR_RETURN(config_, ParseConfig(AsString(*plain)));
+  ASSIGN_OR_RETURN(config_, ParseConfig(AsString(plain)));
   gear_ = codec::MakeGearTable(config_.gear_seed);
   chunker_ = std::make_unique<codec::Chunker>(config_.chunker, gear_);
   return Ok();
@@ -280,13 +307,22 @@ Result<std::string> Repository::ChangePassword(
 // A key file is named by the SHA-256 of its bytes (docs/FORMAT.md): one whose
 // content does not match its name is damaged (or edited), whatever it says.
 Result<std::string> Repository::LoadKeyFile(const std::string& name) {
-  ASSIGN_OR_RETURN(Bytes text, backend_->Load({ObjectType::kKey, name}));
-  if (HexEncode(crypto::Sha256(text)) != name)
-    return MakeError(ErrorCode::kCorruption,
-                     "keys/" + name +
-                         ": damaged key file (its content does not match its "
-                         "name)");
-  return std::string(AsString(text));
+  std::string text;
+  RETURN_IF_ERROR(ReadChecked(
+      [&] {
+        return backend_->Load({ObjectType::kKey, name});
+      },
+      [&](Bytes& data) -> Result<void> {
+        if (HexEncode(crypto::Sha256(data)) != name)
+          return MakeError(ErrorCode::kCorruption,
+                           "keys/" + name +
+                               ": damaged key file (its content does not "
+                               "match its name)");
+        text.assign(AsString(data));
+        return Ok();
+      },
+      "keys/" + name));
+  return text;
 }
 
 Result<void> Repository::PrepareCacheDir() {
@@ -377,30 +413,44 @@ Id Repository::BlobId(ByteSpan plaintext) const {
   return Id::FromSpan(d);
 }
 
-Result<Bytes> Repository::LoadTreePackRange(const BlobLocation& loc) {
+std::string Repository::TreePackCachePath(const Id& pack) const {
+  return cache_dir_ + "/packs/" + pack.Hex().substr(0, 2) + "/" + pack.Hex();
+}
+
+Result<Bytes> Repository::LoadWholePack(const Id& pack, Bytes* damaged) {
+  Bytes out;
+  RETURN_IF_ERROR(ReadChecked(
+      [&] {
+        return backend_->Load({ObjectType::kPack, pack.Hex()});
+      },
+      [&](Bytes& data) -> Result<void> {
+        if (Id::FromSpan(crypto::Sha256(data)) != pack)
+          return MakeError(ErrorCode::kCorruption,
+                           "pack " + pack.Hex() +
+                               ": content does not match its name (damaged)");
+        out = std::move(data);
+        return Ok();
+      },
+      "pack " + pack.Hex(), damaged));
+  return out;
+}
+
+std::optional<Bytes> Repository::LoadCachedTreeBlob(const Id& id,
+                                                    const BlobLocation& loc) {
   // Tree packs are cached whole (sealed, named by their SHA-256) in the local
   // cache, so walking a parent snapshot or `ls` does not fetch trees again on
-  // every run. Only the blob's range is read from the cached file.
-  std::string dir = cache_dir_ + "/packs/" + loc.pack.Hex().substr(0, 2);
-  std::string path = dir + "/" + loc.pack.Hex();
-  if (Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC)); fd) {
-    Bytes out(loc.length);
-    if (PreadExact(fd.get(), out, loc.offset, path)) return out;
-    ::unlink(path.c_str());  // short: a damaged cache entry, fetch again
+  // every run. Only the blob's range is read from the cached file, and
+  // authenticated like any read: a damaged entry is dropped, and the caller
+  // reads the repository.
+  std::string path = TreePackCachePath(loc.pack);
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return std::nullopt;
+  Bytes sealed(loc.length);
+  if (PreadExact(fd.get(), sealed, loc.offset, path)) {
+    if (auto blob = DecodeBlob(id, loc, sealed)) return std::move(*blob);
   }
-  ASSIGN_OR_RETURN(Bytes pack,
-                   backend_->Load({ObjectType::kPack, loc.pack.Hex()}));
-  if (Id::FromSpan(crypto::Sha256(pack)) != loc.pack)
-    return MakeError(ErrorCode::kCorruption,
-                     "pack " + loc.pack.Hex() +
-                         ": content does not match its name (damaged)");
-  if (MakeDirs(dir)) (void)WriteFileAtomic(path, pack, false, false);
-  if (loc.offset + static_cast<std::uint64_t>(loc.length) > pack.size())
-    return MakeError(
-        ErrorCode::kCorruption,
-        "pack " + loc.pack.Hex() + ": shorter than its index says");
-  return Bytes(pack.begin() + loc.offset,
-               pack.begin() + loc.offset + loc.length);
+  ::unlink(path.c_str());
+  return std::nullopt;
 }
 
 Result<Bytes> Repository::LoadBlob(const Id& id) {
@@ -408,25 +458,40 @@ Result<Bytes> Repository::LoadBlob(const Id& id) {
   if (!loc)
     return MakeError(ErrorCode::kNotFound,
                      "blob " + id.Hex() + ": not in the index");
-  auto sealed = loc->type == BlobType::kTree && !temp_cache_
-                    ? LoadTreePackRange(*loc)
-                    : backend_->Load({ObjectType::kPack, loc->pack.Hex()},
-                                     loc->offset, loc->length);
-  if (!sealed)
-    return sealed.error().Wrap("blob " + id.Short() + " in pack " +
-                               loc->pack.Hex());
-  auto blob = DecodeBlob(id, *loc, *sealed);
-  if (!blob && loc->type == BlobType::kTree && !temp_cache_) {
-    // A damaged cache entry must not hide a good pack: drop it and read again.
-    std::string path = cache_dir_ + "/packs/" + loc->pack.Hex().substr(0, 2) +
-                       "/" + loc->pack.Hex();
-    if (::unlink(path.c_str()) == 0) {
-      auto again = backend_->Load({ObjectType::kPack, loc->pack.Hex()},
-                                  loc->offset, loc->length);
-      if (again) return DecodeBlob(id, *loc, *again);
+  std::string where = "blob " + id.Short() + " in pack " + loc->pack.Hex();
+  bool cache = loc->type == BlobType::kTree && !temp_cache_;
+  if (cache) {
+    if (auto blob = LoadCachedTreeBlob(id, *loc)) return std::move(*blob);
+    // Fetch the whole pack for the cache; a pack that is not intact is not
+    // cached, and the blob is read by itself below.
+    if (auto pack = LoadWholePack(loc->pack)) {
+      std::string path = TreePackCachePath(loc->pack);
+      if (MakeDirs(path.substr(0, path.rfind('/'))))
+        (void)WriteFileAtomic(path, *pack, false, false);
+      if (std::uint64_t{loc->offset} + loc->length <= pack->size())
+        return DecodeBlob(id, *loc,
+                          ByteSpan(*pack).subspan(loc->offset, loc->length));
+      return MakeError(ErrorCode::kCorruption,
+                       where + ": beyond the end of the pack");
+    } else if (pack.error().code != ErrorCode::kCorruption) {
+      return pack.error().Wrap(where);
     }
   }
-  return blob;
+  Bytes out;
+  auto r = ReadChecked(
+      [&]() -> Result<Bytes> {
+        auto sealed = backend_->Load({ObjectType::kPack, loc->pack.Hex()},
+                                     loc->offset, loc->length);
+        if (!sealed) return sealed.error().Wrap(where);
+        return sealed;
+      },
+      [&](Bytes& sealed) -> Result<void> {
+        ASSIGN_OR_RETURN(out, DecodeBlob(id, *loc, sealed));
+        return Ok();
+      },
+      where);
+  if (!r) return r.error();
+  return out;
 }
 
 Result<Bytes> Repository::OpenSealedBlob(const PackEntry& entry,
@@ -490,13 +555,23 @@ Result<std::vector<PackEntry>> Repository::ReadPackHeader(
   std::uint64_t want = std::min<std::uint64_t>(size, 16 * 1024);
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (want == 0) break;
-    ASSIGN_OR_RETURN(Bytes tail, backend_->Load({ObjectType::kPack, name},
-                                                size - want, want));
+    std::vector<PackEntry> entries;
     size_t needed = 0;
-    auto entries = repo::ParsePackHeader(key_.encrypt, tail, size, &needed);
-    if (entries) return entries;
-    if (entries.error().code != ErrorCode::kNotFound || needed <= want)
-      return entries.error().Wrap("pack " + name);
+    auto r = ReadChecked(
+        [&] {
+          return backend_->Load({ObjectType::kPack, name}, size - want, want);
+        },
+        [&](Bytes& tail) -> Result<void> {
+          ASSIGN_OR_RETURN(entries, repo::ParsePackHeader(key_.encrypt, tail,
+                                                          size, &needed));
+          return Ok();
+        },
+        "pack " + name);
+    if (r) return entries;
+    if (r.error().code != ErrorCode::kNotFound || needed <= want)
+      return r.error().code == ErrorCode::kTransient
+                 ? r.error()
+                 : r.error().Wrap("pack " + name);
     want = needed;
   }
   return MakeError(ErrorCode::kCorruption,
@@ -532,14 +607,23 @@ Result<Id> Repository::SaveObject(ObjectType type, ByteSpan plaintext) {
 Result<Bytes> Repository::LoadObject(ObjectType type, const std::string& name) {
   Handle h{type, name};
   std::string key = storage::ObjectKey(h);
-  ASSIGN_OR_RETURN(Bytes sealed, backend_->Load(h));
-  if (type != ObjectType::kLock && HexEncode(crypto::Sha256(sealed)) != name)
-    return MakeError(ErrorCode::kCorruption,
-                     key + ": content does not match its name (damaged)");
-  auto plain = crypto::Open(key_.encrypt, sealed);
-  if (!plain)
-    return MakeError(ErrorCode::kCorruption, key + ": authentication failed");
-  return plain;
+  Bytes out;
+  RETURN_IF_ERROR(ReadChecked(
+      [&] { return backend_->Load(h); },
+      [&](Bytes& sealed) -> Result<void> {
+        if (type != ObjectType::kLock &&
+            HexEncode(crypto::Sha256(sealed)) != name)
+          return MakeError(ErrorCode::kCorruption,
+                           key + ": content does not match its name (damaged)");
+        auto plain = crypto::Open(key_.encrypt, sealed);
+        if (!plain)
+          return MakeError(ErrorCode::kCorruption,
+                           key + ": authentication failed");
+        out = std::move(*plain);
+        return Ok();
+      },
+      key));
+  return out;
 }
 
 }  // namespace efs2s3::repo

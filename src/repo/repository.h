@@ -106,7 +106,7 @@ class Repository : public BlobSaver, public SnapshotStore, public BlobLoader {
 
   // Reads, authenticates, decompresses and verifies a blob against its ID.
   // kNotFound if not indexed; kCorruption naming blob and pack otherwise.
-  Result<Bytes> LoadBlob(const Id& id);
+  Result<Bytes> LoadBlob(const Id& id) override;
   // Sealed bytes of a pack (a range of blobs, for the caller to decode one by
   // one with DecodeBlob).
   Result<Bytes> LoadPackRange(const Id& pack, std::uint64_t offset,
@@ -212,7 +212,15 @@ class Repository : public BlobSaver, public SnapshotStore, public BlobLoader {
   Result<void> UploadPack(PackWriter writer);
   Result<void> WriteIndex(IndexBuilder builder);
   std::optional<BlobLocation> LookupLocked(const Id& id);
-  Result<Bytes> LoadTreePackRange(const BlobLocation& loc);
+  std::string TreePackCachePath(const Id& pack) const;
+  // A tree blob from the local tree-pack cache, authenticated; nullopt (and
+  // the entry dropped if it was damaged) when the cache cannot provide it.
+  std::optional<Bytes> LoadCachedTreeBlob(const Id& id,
+                                          const BlobLocation& loc);
+  // A whole pack, checked against its name (read again when a check fails:
+  // repo/read_checked.h). On stable damage, kCorruption, and the bytes in
+  // *damaged when given.
+  Result<Bytes> LoadWholePack(const Id& pack, Bytes* damaged = nullptr);
 
   std::unique_ptr<storage::Backend> backend_;
   OpenOptions open_;

@@ -203,6 +203,10 @@ void Restorer::RestoreRange(const Id& pack, std::vector<Piece>& pieces,
                     ByteSpan(*range).subspan(pieces[k].loc.offset - begin,
                                              pieces[k].loc.length))
               : Result<Bytes>(range.error());
+    // One failed check is inconclusive (a byte flipped in transit): the blob
+    // is read again by itself before the file is called damaged.
+    if (!blob && blob.error().code == ErrorCode::kCorruption && !Cancelled())
+      blob = repo_.LoadBlob(pieces[k].id);
     for (size_t p = k; p < m; ++p) {
       FileJob& f = *pieces[p].file;
       if (!blob) {
