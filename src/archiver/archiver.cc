@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "archiver/file_saver.h"
@@ -135,8 +136,8 @@ class Archiver {
   void Abandon(Dir& dir, const fs::Entry& e) {
     if (dir.tracked) frontier_.Abandoned(e.path);
   }
-  void Unread(const std::string& path, const Error& e, bool /*vanished*/) {
-    ReportError(path, e);
+  void Unread(const std::string& path, const Error& e, bool vanished) {
+    LeftOut(path, e, vanished);
   }
 
  private:
@@ -145,6 +146,12 @@ class Archiver {
     if (opts_.progress) ++opts_.progress->errors;
     errors_.Report(path, e);
   }
+  // The entry at path is left out of its directory because of e: reported,
+  // and unless it had vanished (deleted during the backup, which a later
+  // backup would not see either) its directory is stored incomplete.
+  void LeftOut(const std::string& path, const Error& e, bool vanished);
+  // Counts and lists a node stored with flags.
+  void Flagged(const std::string& path, std::uint32_t flags);
   Node MakeNode(const std::string& name, const struct stat& st);
   // Loads the parent trees of a directory that is open, and its children's
   // parent nodes.
@@ -175,7 +182,36 @@ class Archiver {
   int checkpoints_ = 0;
   std::vector<std::string> abs_paths_;
   std::chrono::steady_clock::time_point start_;
+  std::mutex flags_mu_;
+  // Directories (by walk path) some of whose entries were left out; each is
+  // removed when its directory is left, so this holds at most the frontier.
+  std::set<std::string> incomplete_dirs_;
+  std::vector<FlaggedPath> flagged_;  // the first kMaxFlaggedListed
+  std::uint64_t flagged_total_ = 0;
 };
+
+// The directory that holds path ("/a/b" -> "/a", "/b" -> "/").
+std::string ParentPath(const std::string& path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return "";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+void Archiver::LeftOut(const std::string& path, const Error& e, bool vanished) {
+  ReportError(path, e);
+  if (vanished) return;
+  std::lock_guard lock(flags_mu_);
+  incomplete_dirs_.insert(ParentPath(path));
+}
+
+void Archiver::Flagged(const std::string& path, std::uint32_t flags) {
+  if (flags & model::kFlagChangedWhileRead) ++counters_.changed_while_read;
+  if (flags & model::kFlagIncomplete) ++counters_.incomplete;
+  std::lock_guard lock(flags_mu_);
+  ++flagged_total_;
+  if (flagged_.size() < BackupResult::kMaxFlaggedListed)
+    flagged_.push_back({path, flags});
+}
 
 Node Archiver::MakeNode(const std::string& name, const struct stat& st) {
   Node n = fs::NodeFromStat(name, st);
@@ -210,8 +246,10 @@ Result<Id> Archiver::SaveTree(const Tree& tree) {
 std::optional<Node> Archiver::Visit(const Dir& dir, int dirfd,
                                     const fs::Entry& e) {
   if (!fs::TypeOf(e.st.st_mode)) {
-    ReportError(e.path, MakeError(ErrorCode::kUnsupported,
-                                  e.path + ": unsupported file type"));
+    LeftOut(
+        e.path,
+        MakeError(ErrorCode::kUnsupported, e.path + ": unsupported file type"),
+        false);
     return std::nullopt;
   }
   Node node = MakeNode(e.name, e.st);
@@ -227,7 +265,8 @@ std::optional<Node> Archiver::Visit(const Dir& dir, int dirfd,
       ssize_t n =
           ::readlinkat(dirfd, e.name.c_str(), target.data(), target.size());
       if (n < 0) {
-        ReportError(e.path, PosixError(e.path, errno));
+        const int err = errno;
+        LeftOut(e.path, PosixError(e.path, err), err == ENOENT);
         return std::nullopt;
       }
       if (static_cast<size_t>(n) < target.size()) {
@@ -252,10 +291,12 @@ std::optional<Node> Archiver::VisitFile(const fs::Entry& e, int dirfd,
   counters_.bytes_total += node.size;
   if (opts_.progress) ++opts_.progress->files;
   // Unchanged since the parent snapshot: one stat, no open.
+  // A flagged node does not hold the file as its metadata says (it kept
+  // changing, or a read error cut it short): it is read again.
   auto unchanged = [&](const Node* p) {
-    return p && p->type == NodeType::kFile && p->size == node.size &&
-           p->mtime == node.mtime && p->ctime == node.ctime &&
-           p->inode == node.inode &&
+    return p && p->type == NodeType::kFile && p->flags == 0 &&
+           p->size == node.size && p->mtime == node.mtime &&
+           p->ctime == node.ctime && p->inode == node.inode &&
            std::all_of(p->content.begin(), p->content.end(),
                        [&](const Id& id) { return blobs_.HasBlob(id); });
   };
@@ -274,7 +315,8 @@ std::optional<Node> Archiver::VisitFile(const fs::Entry& e, int dirfd,
   }
   Fd fd(walk_.files().OpenFileAt(dirfd, e.name, e.path));
   if (!fd) {
-    ReportError(e.path, PosixError(e.path, -fd.release()));
+    const int err = -fd.release();
+    LeftOut(e.path, PosixError(e.path, err), err == ENOENT);
     return std::nullopt;
   }
   auto x = fs::ReadXattrs(fd.get(), e.path);
@@ -282,9 +324,16 @@ std::optional<Node> Archiver::VisitFile(const fs::Entry& e, int dirfd,
   auto saved = SaveStable(fd.get(), e, node);
   if (!saved) {
     if (saved.error().code == ErrorCode::kCancelled) return std::nullopt;
+    if (node.content.empty() && node.size > 0) {
+      LeftOut(e.path, saved.error(), false);
+      return std::nullopt;
+    }
+    // Kept as read, reported, and flagged: still changing after the re-reads
+    // (SaveStable set the flag), or cut short by a read error.
     ReportError(e.path, saved.error());
-    if (node.content.empty() && node.size > 0) return std::nullopt;
-    // Changed while read: keep what was read, already reported.
+    if (!(node.flags & model::kFlagChangedWhileRead))
+      node.flags |= model::kFlagIncomplete;
+    Flagged(e.path, node.flags);
   }
   if (parents.any() && parents.any()->type == NodeType::kFile)
     ++counters_.files_changed;
@@ -315,13 +364,16 @@ Result<void> Archiver::SaveStable(int fd, const fs::Entry& e, Node& node) {
     Result<void> saved = saver_.Save(fd, e.path, node);
     if (!saved && saved.error().code == ErrorCode::kCancelled) return saved;
     struct stat after {};
-    if (::fstat(fd, &after) != 0) return PosixError(e.path, errno);
+    if (int err = walk_.files().StatOpen(fd, e.path, &after))
+      return PosixError(e.path, err);
     if (SameVersion(before, after)) return saved;
-    if (attempt == kReadAttempts)
+    if (attempt == kReadAttempts) {
+      node.flags |= model::kFlagChangedWhileRead;
       return MakeError(ErrorCode::kIo,
                        fmt::format("{}: changed while being read ({} reads); "
                                    "stored as the last read found it",
                                    e.path, kReadAttempts));
+    }
     // Read the new version, with its metadata.
     Node fresh = MakeNode(e.name, after);
     fresh.xattrs = std::move(node.xattrs);
@@ -359,6 +411,12 @@ Result<std::optional<Node>> Archiver::Leave(Dir& dir, const fs::Entry& e,
                                             std::vector<Node> children) {
   Tree tree;
   tree.nodes = std::move(children);
+  {
+    std::lock_guard lock(flags_mu_);
+    if (incomplete_dirs_.erase(e.path))
+      dir.node.flags |= model::kFlagIncomplete;
+  }
+  if (dir.node.flags) Flagged(e.path, dir.node.flags);
   // When interrupted, the tree holds what was completed: it becomes part of a
   // partial snapshot that the next run uses as its parent.
   // Nothing below changed: reuse the parent's tree without encoding it again.
@@ -420,6 +478,12 @@ Result<Id> Archiver::SaveTrie(const PathTrie& trie, int dirfd, Dir& dir) {
     LoadParents(sub);
     frontier_.Opened(e.path, sub.node);
     ASSIGN_OR_RETURN(sub.node.subtree, SaveTrie(child, fd.get(), sub));
+    {
+      std::lock_guard lock(flags_mu_);
+      if (incomplete_dirs_.erase(e.path))
+        sub.node.flags |= model::kFlagIncomplete;
+    }
+    if (sub.node.flags) Flagged(e.path, sub.node.flags);
     KeepAtimeOfParent(sub.node, sub.parents);
     frontier_.Done(e.path, sub.node);
     tree.nodes.push_back(std::move(sub.node));
@@ -450,6 +514,8 @@ model::Snapshot Archiver::MakeSnapshot(Id tree, bool partial) {
   m.dirs_unchanged = counters_.dirs_unchanged;
   m.other_nodes = counters_.other;
   m.errors = counters_.errors;
+  m.changed_while_read = counters_.changed_while_read;
+  m.incomplete = counters_.incomplete;
   m.bytes_read = counters_.bytes_read;
   m.bytes_total = counters_.bytes_total;
   m.bytes_added = counters_.bytes_added;
@@ -586,6 +652,8 @@ Result<BackupResult> Archiver::Run() {
 
   BackupResult result;
   result.snapshot = MakeSnapshot(*root_id, partial);
+  result.flagged = flagged_;
+  result.flagged_total = flagged_total_;
   result.partial = partial;
   result.checkpoints = checkpoints_;
   if (opts_.dry_run) return result;

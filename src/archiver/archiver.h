@@ -16,7 +16,11 @@
 //   Flush (packs, then index), then SaveSnapshot.
 // Per-file problems (vanished, unreadable, changed while read) go to on_error
 // and the backup goes on; they are counted in the summary (exit code 3 in the
-// CLI).
+// CLI). What is stored anyway but suspect is flagged on its node
+// (model::Node::flags): a file still changing after the re-reads
+// (changed-while-read), a file a read error cut short and a directory with
+// entries that could not be read (incomplete). Flagged files are never the
+// parent match of a later backup: it reads them again.
 #pragma once
 
 #include <atomic>
@@ -75,9 +79,20 @@ struct BackupOptions {
   fs::FileSystem* files = nullptr;  // tests: a recording file system
 };
 
+// A node stored with flags, by its path.
+struct FlaggedPath {
+  std::string path;
+  std::uint32_t flags = 0;
+};
+
 struct BackupResult {
   Id snapshot_id;
   model::Snapshot snapshot;
+  // The first kMaxFlaggedListed flagged nodes, in the order the walk finished
+  // them (the counts are in snapshot.summary).
+  std::vector<FlaggedPath> flagged;
+  std::uint64_t flagged_total = 0;  // all nodes stored with flags
+  static constexpr size_t kMaxFlaggedListed = 20;
   // Interrupted (*cancel): the snapshot (tagged "partial") holds what was
   // completed; the next run uses it as its parent and neither re-reads nor
   // re-uploads that.

@@ -17,6 +17,7 @@
 
 #include "base/file_util.h"
 #include "fs/testing/recording_fs.h"
+#include "model/node.h"
 #include "repo/repository.h"
 #include "restorer/restorer.h"
 #include "storage/local/local_backend.h"
@@ -270,6 +271,179 @@ TEST(ArchiverTest, AFileThatChangesWhileReadIsReadAgainWithItsNewMetadata) {
   ASSERT_EQ(::stat((fs::path(ropts.target) / "moving").c_str(), &st), 0);
   EXPECT_EQ(st.st_mtim.tv_sec, 1700000000);
   EXPECT_EQ(st.st_mtim.tv_nsec, 42);
+  fs::remove_all(dir);
+}
+
+// A file system on which every read of a file named "restless" ends with its
+// metadata changed, as for a file written to during each read: the stat after
+// each read alternates between the file's mtime plus 1 ns and its real one.
+class RestlessFileSystem : public efs2s3::fs::testing::RecordingFileSystem {
+ public:
+  int StatOpen(int fd, const std::string& path, struct stat* st) override {
+    int err = FileSystem::StatOpen(fd, path, st);
+    if (err == 0 && fs::path(path).filename() == "restless" &&
+        reads_.fetch_add(1) % 2 == 0)
+      st->st_mtim.tv_nsec = (st->st_mtim.tv_nsec + 1) % 1000000000;
+    return err;
+  }
+  int reads() const { return reads_.load(); }
+
+ private:
+  std::atomic<int> reads_{0};
+};
+
+TEST(ArchiverTest, AFileThatKeepsChangingIsFlaggedListedAndReadAgainNextTime) {
+  // Given a file that changes during every read, when it is backed up, then it
+  // is read 3 times, stored flagged "changed while read", counted, listed and
+  // reported as an error; its neighbour and its directory are clean. When the
+  // next backup (that file now still) takes that snapshot as its parent, then
+  // the flagged file is read again although its size, mtime, ctime and inode
+  // match its node, and stored clean; the clean neighbour is not opened.
+  std::string dir = TempDir();
+  fs::path src = fs::path(dir) / "src";
+  fs::create_directories(src);
+  WriteRandom(src / "restless", 4000, 1);
+  WriteRandom(src / "calm", 4000, 2);
+  auto repo = NewRepo(dir, 256 << 10);
+  ASSERT_TRUE(repo) << repo.error().message;
+  RestlessFileSystem restless;
+  std::vector<std::string> reported;
+  std::mutex mu;
+  BackupOptions opts;
+  opts.paths = {src.string()};
+  opts.files = &restless;
+  opts.on_error = [&](const std::string& path, const Error&) -> Result<void> {
+    std::lock_guard lock(mu);
+    reported.push_back(path);
+    return Ok();
+  };
+  auto first = RunBackup(**repo, opts);
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_EQ(restless.reads(), 3);
+  const std::string restless_path = (src / "restless").string();
+  EXPECT_EQ(reported, std::vector<std::string>{restless_path});
+  const model::SnapshotSummary& m = first->snapshot.summary;
+  EXPECT_EQ(m.errors, 1u);
+  EXPECT_EQ(m.changed_while_read, 1u);
+  EXPECT_EQ(m.incomplete, 0u);
+  EXPECT_EQ(first->flagged_total, 1u);
+  ASSERT_EQ(first->flagged.size(), 1u);
+  EXPECT_EQ(first->flagged[0].path, restless_path);
+  EXPECT_EQ(first->flagged[0].flags, model::kFlagChangedWhileRead);
+  auto node = restorer::FindNode(**repo, first->snapshot.tree, restless_path);
+  ASSERT_TRUE(node) << node.error().message;
+  EXPECT_EQ(node->flags, model::kFlagChangedWhileRead);
+  EXPECT_EQ(Slurp(src / "restless").size(), node->size);
+  // The node's metadata is the file's: only the flag tells it apart.
+  struct stat st {};
+  ASSERT_EQ(::lstat(restless_path.c_str(), &st), 0);
+  EXPECT_EQ(node->mtime.nsec, static_cast<std::uint32_t>(st.st_mtim.tv_nsec));
+  EXPECT_EQ(node->ctime.nsec, static_cast<std::uint32_t>(st.st_ctim.tv_nsec));
+  for (const std::string& clean : {(src / "calm").string(), src.string()}) {
+    auto n = restorer::FindNode(**repo, first->snapshot.tree, clean);
+    ASSERT_TRUE(n) << n.error().message;
+    EXPECT_EQ(n->flags, 0u) << clean;
+  }
+
+  // A restore names the flagged file and counts it.
+  restorer::RestoreOptions ropts;
+  ropts.target = dir + "/out";
+  ropts.subpath = src.string();
+  std::vector<std::string> warned;
+  ropts.on_flagged = [&](const std::string& path, const model::Node& n) {
+    warned.push_back(path + " " + model::FlagsString(n.flags));
+  };
+  auto restored = restorer::RunRestore(**repo, first->snapshot, ropts);
+  ASSERT_TRUE(restored) << restored.error().message;
+  EXPECT_EQ(restored->flagged, 1u);
+  EXPECT_EQ(restored->errors, 0u);
+  EXPECT_EQ(warned,
+            std::vector<std::string>{restless_path + " changed-while-read"});
+
+  efs2s3::fs::testing::RecordingFileSystem rec;
+  opts.files = &rec;
+  opts.parent = first->snapshot_id;
+  reported.clear();
+  auto second = RunBackup(**repo, opts);
+  ASSERT_TRUE(second) << second.error().message;
+  EXPECT_TRUE(reported.empty());
+  auto counts = rec.counts();
+  EXPECT_EQ(counts[restless_path].file_opens, 1);
+  EXPECT_EQ(counts[(src / "calm").string()].file_opens, 0);
+  EXPECT_EQ(second->snapshot.summary.files_unchanged, 1u);
+  EXPECT_EQ(second->snapshot.summary.files_changed, 1u);
+  EXPECT_EQ(second->snapshot.summary.changed_while_read, 0u);
+  EXPECT_TRUE(second->flagged.empty());
+  node = restorer::FindNode(**repo, second->snapshot.tree, restless_path);
+  ASSERT_TRUE(node) << node.error().message;
+  EXPECT_EQ(node->flags, 0u);
+  fs::remove_all(dir);
+}
+
+// A file system on which directories named "locked" cannot be opened, files
+// named "secret" cannot be opened, and entries named "gone" have vanished
+// when stat'ed.
+class HolesFileSystem : public efs2s3::fs::FileSystem {
+ public:
+  int StatAt(int dirfd, const std::string& name, const std::string& path,
+             struct stat* st) override {
+    if (name == "gone") return ENOENT;
+    return FileSystem::StatAt(dirfd, name, path, st);
+  }
+  int OpenDirAt(int dirfd, const std::string& name,
+                const std::string& path) override {
+    if (name == "locked") return -EACCES;
+    return FileSystem::OpenDirAt(dirfd, name, path);
+  }
+  int OpenFileAt(int dirfd, const std::string& name,
+                 const std::string& path) override {
+    if (name == "secret") return -EACCES;
+    return FileSystem::OpenFileAt(dirfd, name, path);
+  }
+};
+
+TEST(ArchiverTest, ADirectoryWithEntriesThatCouldNotBeReadIsFlaggedIncomplete) {
+  // Given a tree where one directory holds a subdirectory that cannot be
+  // opened, another a file that cannot be opened, and a third an entry that
+  // vanishes, when it is backed up, then the first two directories are stored
+  // flagged "incomplete" (and listed), the third and the backup path are
+  // clean, and every problem is reported.
+  std::string dir = TempDir();
+  fs::path src = fs::path(dir) / "src";
+  for (const char* d : {"a/locked", "b", "c"}) fs::create_directories(src / d);
+  for (const char* f :
+       {"a/locked/x", "a/ok", "b/secret", "b/ok", "c/gone", "c/ok"})
+    WriteRandom(src / f, 100, 3);
+  auto repo = NewRepo(dir, 256 << 10);
+  ASSERT_TRUE(repo) << repo.error().message;
+  HolesFileSystem holes;
+  BackupOptions opts;
+  opts.paths = {src.string()};
+  opts.files = &holes;
+  auto r = RunBackup(**repo, opts);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->snapshot.summary.errors, 3u);
+  EXPECT_EQ(r->snapshot.summary.incomplete, 2u);
+  EXPECT_EQ(r->snapshot.summary.changed_while_read, 0u);
+  std::vector<std::string> listed;
+  for (const FlaggedPath& f : r->flagged) {
+    EXPECT_EQ(f.flags, model::kFlagIncomplete) << f.path;
+    listed.push_back(f.path);
+  }
+  std::sort(listed.begin(), listed.end());
+  EXPECT_EQ(listed, (std::vector<std::string>{(src / "a").string(),
+                                              (src / "b").string()}));
+  for (auto [sub, flags] :
+       {std::pair{"a", model::kFlagIncomplete},
+        std::pair{"b", model::kFlagIncomplete}, std::pair{"c", 0u},
+        std::pair{"a/ok", 0u}, std::pair{"b/ok", 0u}}) {
+    auto n = restorer::FindNode(**repo, r->snapshot.tree, (src / sub).string());
+    ASSERT_TRUE(n) << sub << ": " << n.error().message;
+    EXPECT_EQ(n->flags, flags) << sub;
+  }
+  auto top = restorer::FindNode(**repo, r->snapshot.tree, src.string());
+  ASSERT_TRUE(top) << top.error().message;
+  EXPECT_EQ(top->flags, 0u);
   fs::remove_all(dir);
 }
 

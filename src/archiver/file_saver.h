@@ -21,6 +21,7 @@ struct Counters {
   std::atomic<std::uint64_t> dirs_new{0}, dirs_changed{0}, dirs_unchanged{0};
   std::atomic<std::uint64_t> other{0}, errors{0}, bytes_read{0}, bytes_total{0};
   std::atomic<std::uint64_t> bytes_added{0}, bytes_stored{0}, blobs_added{0};
+  std::atomic<std::uint64_t> changed_while_read{0}, incomplete{0};
 };
 
 class ReadAhead;

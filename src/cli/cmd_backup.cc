@@ -102,6 +102,30 @@ Result<std::optional<Id>> ChooseParent(const BackupCliOptions& o,
 
 using PathErrors = std::vector<std::pair<std::string, std::string>>;
 
+// The first flagged nodes (BackupResult::kMaxFlaggedListed) with their flags.
+nlohmann::json FlaggedJson(const std::vector<archiver::FlaggedPath>& flagged) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& f : flagged)
+    out.push_back({{"path", f.path}, {"flags", model::FlagNames(f.flags)}});
+  return out;
+}
+
+// What was stored but is suspect: the counts, then the first paths.
+void PrintFlagged(const archiver::BackupResult& result, Context& ctx) {
+  const model::SnapshotSummary& m = result.snapshot.summary;
+  const std::uint64_t total = result.flagged_total;
+  if (total == 0) return;
+  ctx.Warn(fmt::format(
+      "{} stored but flagged in the snapshot ({} changed while read, {} "
+      "incomplete; `ls -l` shows them):\n",
+      total, m.changed_while_read, m.incomplete));
+  for (const auto& f : result.flagged)
+    ctx.Warn(fmt::format("  {}  [{}]\n", Printable(f.path),
+                         model::FlagsString(f.flags)));
+  if (total > result.flagged.size())
+    ctx.Warn(fmt::format("  ... and {} more\n", total - result.flagged.size()));
+}
+
 void PrintBackupResult(const BackupCliOptions& o,
                        const archiver::BackupResult& result,
                        const PathErrors& errors, repo::Repository& repo,
@@ -121,7 +145,9 @@ void PrintBackupResult(const BackupCliOptions& o,
               {"partial", result.partial},
               {"checkpoints", result.checkpoints},
               {"packs_uploaded", repo.stats().packs_uploaded.load()},
-              {"errors", errs}});
+              {"errors", errs},
+              {"flagged", FlaggedJson(result.flagged)},
+              {"flagged_total", result.flagged_total}});
     ctx.PrintJson(j);
     return;
   }
@@ -142,6 +168,7 @@ void PrintBackupResult(const BackupCliOptions& o,
     ctx.Warn(fmt::format("{} file(s) could not be read:\n", errors.size()));
     for (const auto& [p, e] : errors) ctx.Warn("  " + Printable(p) + "\n");
   }
+  PrintFlagged(result, ctx);
 }
 
 Result<int> RunBackup(const BackupCliOptions& o, Context& ctx) {

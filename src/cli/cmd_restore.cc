@@ -46,6 +46,21 @@ Result<int> RunRestore(const RestoreCliOptions& o, Context& ctx) {
     ctx.WarnLine("error: " + Printable(e.message));
     return Ok();
   };
+  // Flagged nodes: restored as stored, each named (the first
+  // kMaxFlaggedWarnings), all counted; the exit code stays 0.
+  constexpr std::uint64_t kMaxFlaggedWarnings = 20;
+  nlohmann::json flagged = nlohmann::json::array();
+  opts.on_flagged = [&](const std::string& path, const model::Node& n) {
+    std::lock_guard lock(mu);
+    if (flagged.size() >= kMaxFlaggedWarnings) return;
+    flagged.push_back({{"path", path}, {"flags", model::FlagNames(n.flags)}});
+    ctx.WarnLine(fmt::format("warning: {} was stored {}: {}", Printable(path),
+                             model::FlagsString(n.flags),
+                             n.type == model::NodeType::kDir
+                                 ? "some of its entries are missing"
+                                 : "its content may not match any one "
+                                   "version of the source"));
+  };
   restorer::RestoreProgress progress;
   progress.bytes_expected = sub.empty() ? snap.second.summary.bytes_total : 0;
   opts.progress = &progress;
@@ -74,12 +89,23 @@ Result<int> RunRestore(const RestoreCliOptions& o, Context& ctx) {
                    {"other_restored", r->other},
                    {"bytes_restored", r->bytes},
                    {"files_verified", r->verified},
+                   {"flagged_restored", r->flagged},
+                   {"flagged", flagged},
                    {"errors", errs}});
   } else {
     ctx.Info(fmt::format(
         "restored {} files, {} dirs, {} other, {}{}\n", r->files, r->dirs,
         r->other, HumanBytes(r->bytes),
         o.verify ? fmt::format(", {} files verified", r->verified) : ""));
+    if (r->flagged > 0)
+      ctx.Warn(fmt::format(
+          "{} restored entr{} flagged in the snapshot (changed while read or "
+          "incomplete){}\n",
+          r->flagged, r->flagged == 1 ? "y was" : "ies were",
+          r->flagged > kMaxFlaggedWarnings
+              ? fmt::format("; the first {} are named above",
+                            kMaxFlaggedWarnings)
+              : ""));
     if (!errors.empty())
       ctx.Warn(fmt::format("{} error(s) during restore\n", errors.size()));
   }

@@ -74,6 +74,12 @@ std::string ModeString(const Node& n) {
   return s;
 }
 
+// "  [changed-while-read]" after a flagged node's path (model::Node::flags),
+// "" for a clean one.
+std::string FlagSuffix(const Node& n) {
+  return n.flags ? "  [" + model::FlagsString(n.flags) + "]" : "";
+}
+
 nlohmann::json NodeJson(const Node& n, const std::string& path) {
   nlohmann::json j = {
       {"path", path},
@@ -85,6 +91,7 @@ nlohmann::json NodeJson(const Node& n, const std::string& path) {
       {"size", n.size},
       {"mtime", model::FormatTime(n.mtime.sec * 1000000000 + n.mtime.nsec)}};
   if (n.type == NodeType::kSymlink) j["target"] = n.link_target;
+  j["flags"] = model::FlagNames(n.flags);
   return j;
 }
 
@@ -146,10 +153,10 @@ Result<int> RunLs(const std::string& spec, const std::string& path,
     } else if (long_format) {
       std::string extra =
           n.type == NodeType::kSymlink ? " -> " + Printable(n.link_target) : "";
-      ctx.Print(fmt::format("{} {:>5} {:>5} {:>12} {} {}{}\n", ModeString(n),
+      ctx.Print(fmt::format("{} {:>5} {:>5} {:>12} {} {}{}{}\n", ModeString(n),
                             n.uid, n.gid, n.size,
                             model::FormatTime(n.mtime.sec * 1000000000, true),
-                            Printable(p), extra));
+                            Printable(p), extra, FlagSuffix(n)));
     } else {
       ctx.Print(Printable(p) + "\n");
     }
@@ -188,8 +195,9 @@ Result<int> RunFind(const std::vector<std::string>& patterns,
                 j["snapshot"] = id.Hex();
                 ctx.PrintJson(j);
               } else {
-                ctx.Print(fmt::format("{} {} {:>12} {}\n", id.Short(),
-                                      ModeString(n), n.size, Printable(p)));
+                ctx.Print(fmt::format("{} {} {:>12} {}{}\n", id.Short(),
+                                      ModeString(n), n.size, Printable(p),
+                                      FlagSuffix(n)));
               }
               break;
             }
@@ -217,13 +225,18 @@ Result<int> RunDiff(const std::string& s1, const std::string& s2,
           j["change"] = std::string(1, op);
           ctx.PrintJson(j);
         } else {
-          ctx.Print(fmt::format("{}    {}{}\n", op, Printable(p),
-                                n.type == NodeType::kDir ? "/" : ""));
+          // A flag change shows the new flags, "clean" when none are left.
+          std::string flags = op == 'F' && !n.flags ? "  [clean]"
+                              : op != '-'           ? FlagSuffix(n)
+                                                    : "";
+          ctx.Print(fmt::format("{}    {}{}{}\n", op, Printable(p),
+                                n.type == NodeType::kDir ? "/" : "", flags));
         }
       }));
   ctx.Info(fmt::format(
-      "\nadded: {}, removed: {}, modified: {}, metadata changed: {}\n",
-      counts['+'], counts['-'], counts['M'], counts['U']));
+      "\nadded: {}, removed: {}, modified: {}, metadata changed: {}, flags "
+      "changed: {}\n",
+      counts['+'], counts['-'], counts['M'], counts['U'], counts['F']));
   return 0;
 }
 

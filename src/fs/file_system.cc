@@ -24,6 +24,10 @@ int FileSystem::OpenFileAt(int dirfd, const std::string& name,
   return fs::OpenFileAt(dirfd, name);
 }
 
+int FileSystem::StatOpen(int fd, const std::string& /*path*/, struct stat* st) {
+  return ::fstat(fd, st) == 0 ? 0 : errno;
+}
+
 Result<std::vector<std::string>> FileSystem::ListDir(int fd,
                                                      const std::string& path) {
   return fs::ListDir(fd, path + ": reading the directory");

@@ -22,6 +22,9 @@ class FileSystem {
                         const std::string& path);
   virtual int OpenFileAt(int dirfd, const std::string& name,
                          const std::string& path);
+  // fstat of a file OpenFileAt opened, after it was read (a backup compares
+  // it with the stat before the read). 0 or errno.
+  virtual int StatOpen(int fd, const std::string& path, struct stat* st);
   // ListDir of fs/open.h.
   virtual Result<std::vector<std::string>> ListDir(int fd,
                                                    const std::string& path);

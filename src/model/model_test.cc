@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
 #include "base/testing/mutate.h"
 #include "model/node.h"
 #include "model/snapshot.h"
@@ -64,6 +67,83 @@ TEST(TreeTest, RejectsUnsafeNamesAndGarbage) {
   EXPECT_FALSE(DecodeTree(EncodeTree(dup)));
 }
 
+// A small tree of every kind of field, clean (no flags).
+Tree CleanSample() {
+  Tree t;
+  t.nodes.push_back(SampleFile("f"));
+  Node dir;
+  dir.name = "d";
+  dir.type = NodeType::kDir;
+  dir.mode = 0755;
+  dir.mtime = {1700000002, 3};
+  dir.subtree = Id{};
+  t.nodes.push_back(dir);
+  return t;
+}
+
+// EncodeTree(CleanSample()) as written by the encoder before nodes had flags
+// (commit 54de789). Tree IDs are the HMAC of these bytes: dedup across
+// versions and the parent snapshot's unchanged-tree reuse depend on them.
+constexpr std::string_view kCleanSampleHex =
+    "81a56e6f6465739289a56174696d65920000a56374696d65920000a367696400"
+    "a46d6f6465cd01eda56d74696d6592ce6553f10203a46e616d65c40164a77375"
+    "6274726565c42000000000000000000000000000000000000000000000000000"
+    "00000000000000a474797065a3646972a3756964008da56174696d6592fb01a7"
+    "636f6e74656e7492c42001000000000000000000000000000000000000000000"
+    "00000000000000000000c4200100000000000000000000000000000000000000"
+    "000000000000000000000000a56374696d6592ce6553f101ce3b9ac9ffa36769"
+    "64cd162ea5696e6f64654da56c696e6b7302a46d6f6465cd09eda56d74696d65"
+    "92ce6553f100ce075bcd15a46e616d65c40166a473697a652aa474797065a466"
+    "696c65a3756964cd04d2a67861747472739192c408757365722e62696ec40200"
+    "ff";
+
+TEST(TreeTest, ACleanTreeEncodesExactlyAsBeforeFlags) {
+  // Given a tree without flags, then it encodes to the bytes of the encoder
+  // before the field existed, and those bytes decode to nodes without flags.
+  Bytes enc = EncodeTree(CleanSample());
+  EXPECT_EQ(HexEncode(enc), kCleanSampleHex);
+  auto old = HexDecode(kCleanSampleHex);
+  ASSERT_TRUE(old);
+  auto back = DecodeTree(*old);
+  ASSERT_TRUE(back) << back.error().message;
+  for (const Node& n : back->nodes) EXPECT_EQ(n.flags, 0u) << n.name;
+  EXPECT_EQ(EncodeTree(*back), *old);
+}
+
+TEST(TreeTest, FlagsRoundTripAndChangeTheEncoding) {
+  // Given the same tree with a file changed while read and a directory
+  // incomplete, then the flags survive a round trip and the bytes (so the
+  // tree ID) differ from the clean tree's.
+  Tree t = CleanSample();
+  t.nodes[0].flags = kFlagChangedWhileRead;
+  t.nodes[1].flags = kFlagIncomplete | (1u << 7);  // an unknown bit is kept
+  Bytes enc = EncodeTree(t);
+  EXPECT_NE(enc, EncodeTree(CleanSample()));
+  auto back = DecodeTree(enc);
+  ASSERT_TRUE(back) << back.error().message;
+  std::sort(t.nodes.begin(), t.nodes.end(),
+            [](auto& a, auto& b) { return a.name < b.name; });
+  EXPECT_EQ(*back, t);
+  EXPECT_EQ(EncodeTree(*back), enc);
+  EXPECT_EQ(FlagsString(back->nodes[0].flags), "incomplete,flag-7");
+  EXPECT_EQ(FlagsString(back->nodes[1].flags), "changed-while-read");
+  EXPECT_EQ(FlagsString(0), "");
+}
+
+TEST(TreeTest, MalformedFlagsAreDamage) {
+  // Given a node whose flags are not an unsigned 32-bit number, then the tree
+  // is damaged (kCorruption), not read as clean.
+  for (const char* bad : {R"("x")", "-1", "4294967296", "1.5"}) {
+    nlohmann::json node = nlohmann::json::from_msgpack(
+        EncodeTree(Tree{{SampleFile("f")}}))["nodes"][0];
+    node["flags"] = nlohmann::json::parse(bad);
+    nlohmann::json root = {{"nodes", nlohmann::json::array({node})}};
+    auto r = DecodeTree(nlohmann::json::to_msgpack(root));
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().code, ErrorCode::kCorruption) << bad;
+  }
+}
+
 TEST(TreeTest, AnyBytesDecodeToATreeOrAnErrorNeverACrash) {
   // Given mutations of a valid tree, then DecodeTree returns a tree that
   // encodes again, or kCorruption; never a crash or an unbounded allocation.
@@ -73,6 +153,7 @@ TEST(TreeTest, AnyBytesDecodeToATreeOrAnErrorNeverACrash) {
   dir.name = "d";
   dir.type = NodeType::kDir;
   dir.subtree = Id{};
+  dir.flags = kFlagIncomplete;
   t.nodes.push_back(dir);
   Bytes valid = EncodeTree(t);
   for (std::uint64_t i = 0; i < testing::kMutations; ++i) {
@@ -111,6 +192,8 @@ TEST(SnapshotTest, RoundTrip) {
   s.tags = {"t"};
   s.tree.bytes[5] = 9;
   s.summary.files_new = 3;
+  s.summary.changed_while_read = 2;
+  s.summary.incomplete = 1;
   s.summary.duration_seconds = 1.5;
   auto back = DecodeSnapshot(EncodeSnapshot(s));
   ASSERT_TRUE(back);
@@ -118,6 +201,8 @@ TEST(SnapshotTest, RoundTrip) {
   EXPECT_EQ(back->paths, s.paths);
   EXPECT_EQ(back->tree, s.tree);
   EXPECT_EQ(back->summary.files_new, 3u);
+  EXPECT_EQ(back->summary.changed_while_read, 2u);
+  EXPECT_EQ(back->summary.incomplete, 1u);
   EXPECT_FALSE(DecodeSnapshot("{}"));
   EXPECT_FALSE(DecodeSnapshot("nonsense"));
 }

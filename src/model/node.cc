@@ -1,6 +1,7 @@
 #include "model/node.h"
 
 #include <algorithm>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 namespace efs2s3::model {
@@ -76,6 +77,9 @@ json EncodeNode(const Node& n) {
     j["xattrs"] = std::move(x);
   }
   if (n.sparse) j["sparse"] = true;
+  // Absent when clean, so that a clean tree has the bytes (and the ID) it had
+  // before the field existed.
+  if (n.flags) j["flags"] = n.flags;
   return j;
 }
 
@@ -144,6 +148,12 @@ Result<Node> DecodeNode(const json& j) {
   }
   if (auto it = j.find("sparse"); it != j.end() && it->is_boolean())
     n.sparse = it->get<bool>();
+  if (auto it = j.find("flags"); it != j.end()) {
+    if (!it->is_number_unsigned() ||
+        it->get<std::uint64_t>() > std::numeric_limits<std::uint32_t>::max())
+      return MakeError(ErrorCode::kCorruption, "bad node flags");
+    n.flags = it->get<std::uint32_t>();
+  }
   if (n.type == NodeType::kDir && !n.subtree)
     return MakeError(ErrorCode::kCorruption, "directory node without subtree");
   return n;
@@ -162,6 +172,28 @@ std::optional<NodeType> NodeTypeFromName(std::string_view name) {
   for (int i = 0; i < 7; ++i)
     if (name == kTypeNames[i]) return static_cast<NodeType>(i);
   return std::nullopt;
+}
+
+std::vector<std::string> FlagNames(std::uint32_t flags) {
+  std::vector<std::string> out;
+  for (unsigned bit = 0; bit < 32; ++bit) {
+    const std::uint32_t f = 1u << bit;
+    if (!(flags & f)) continue;
+    if (f == kFlagChangedWhileRead)
+      out.emplace_back("changed-while-read");
+    else if (f == kFlagIncomplete)
+      out.emplace_back("incomplete");
+    else
+      out.push_back("flag-" + std::to_string(bit));
+  }
+  return out;
+}
+
+std::string FlagsString(std::uint32_t flags) {
+  std::string out;
+  for (const std::string& name : FlagNames(flags))
+    out += (out.empty() ? "" : ",") + name;
+  return out;
 }
 
 bool IsSafeName(std::string_view name) {
@@ -227,6 +259,7 @@ std::string TreeToJson(const Tree& tree) {
       j["content"] = c;
     }
     if (n.subtree) j["subtree"] = n.subtree->Hex();
+    if (n.flags) j["flags"] = FlagNames(n.flags);
     if (!n.xattrs.empty()) {
       json x = json::object();
       for (const auto& [k, v] : n.xattrs) x[k] = Base64Encode(AsBytes(v));

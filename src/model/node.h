@@ -36,6 +36,17 @@ struct Timespec {
   auto operator<=>(const Timespec&) const = default;
 };
 
+// Node::flags: what the backup knows to be wrong with an entry's stored state
+// (docs/FORMAT.md, "Trees"). 0 is a clean entry; unknown bits are kept as read.
+inline constexpr std::uint32_t kFlagChangedWhileRead = 1u << 0;  // files
+inline constexpr std::uint32_t kFlagIncomplete = 1u << 1;        // files, dirs
+
+// The names of the flags set in `flags` ("changed-while-read", "incomplete",
+// and "flag-<bit>" for bits this version does not know), in bit order.
+std::vector<std::string> FlagNames(std::uint32_t flags);
+// FlagNames joined by ",", "" for 0.
+std::string FlagsString(std::uint32_t flags);
+
 struct Node {
   std::string name;  // raw bytes, never empty, no '/', not "." or ".."
   NodeType type = NodeType::kFile;
@@ -51,6 +62,10 @@ struct Node {
   std::optional<Id> subtree;  // directories
   std::vector<std::pair<std::string, std::string>> xattrs;  // sorted by name
   bool sparse = false;  // file had holes at backup time
+  // kFlag*: a file stored while it kept changing (its content may mix two
+  // versions), or cut short by a read error; a directory some of whose
+  // entries could not be read (they are missing from its tree).
+  std::uint32_t flags = 0;
 
   bool operator==(const Node&) const = default;
 };

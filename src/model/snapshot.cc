@@ -18,6 +18,8 @@ nlohmann::json SummaryToJson(const SnapshotSummary& m) {
           {"dirs_unchanged", m.dirs_unchanged},
           {"other_nodes", m.other_nodes},
           {"errors", m.errors},
+          {"changed_while_read", m.changed_while_read},
+          {"incomplete", m.incomplete},
           {"bytes_read", m.bytes_read},
           {"bytes_total", m.bytes_total},
           {"bytes_added", m.bytes_added},
@@ -75,6 +77,8 @@ Result<Snapshot> DecodeSnapshot(std::string_view text) {
       o.dirs_unchanged = m.value("dirs_unchanged", 0ULL);
       o.other_nodes = m.value("other_nodes", 0ULL);
       o.errors = m.value("errors", 0ULL);
+      o.changed_while_read = m.value("changed_while_read", 0ULL);
+      o.incomplete = m.value("incomplete", 0ULL);
       o.bytes_read = m.value("bytes_read", 0ULL);
       o.bytes_total = m.value("bytes_total", 0ULL);
       o.bytes_added = m.value("bytes_added", 0ULL);

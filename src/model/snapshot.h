@@ -16,6 +16,9 @@ struct SnapshotSummary {
   std::uint64_t dirs_new = 0, dirs_changed = 0, dirs_unchanged = 0;
   std::uint64_t other_nodes = 0;
   std::uint64_t errors = 0;
+  // Nodes stored with Node::flags (docs/FORMAT.md, "Trees"): files that kept
+  // changing while read, files and directories stored incomplete.
+  std::uint64_t changed_while_read = 0, incomplete = 0;
   std::uint64_t bytes_read = 0;   // file bytes read from the source
   std::uint64_t bytes_total = 0;  // size of all files in the snapshot
   std::uint64_t bytes_added = 0;  // plaintext bytes of new blobs

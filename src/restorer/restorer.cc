@@ -216,9 +216,13 @@ Result<void> Restorer::RestoreTree(int dirfd, const Id& tree_id,
       continue;
     if (parent_selected) descend = node.type == NodeType::kDir;
     if (node.type != NodeType::kDir) {
-      if (selected) RestoreNode(dirfd, node, child_snap, child_rel);
+      if (selected) {
+        NoteFlagged(child_snap, node);
+        RestoreNode(dirfd, node, child_snap, child_rel);
+      }
       continue;
     }
+    if (selected) NoteFlagged(child_snap, node);
     if (!selected && !descend) continue;
     if (opts_.dry_run) {
       {
@@ -285,13 +289,16 @@ Result<RestoreResult> Restorer::Run(const model::Snapshot& snap) {
     // The target takes the metadata of the restored directory (like rsync src/
     // dst/).
     dirs_.push_back({".", start});
+    NoteFlagged(base, start);
   }
   if (start.type == NodeType::kDir) {
     walked = RestoreTree(target_fd_, *start.subtree, base, "", false);
   } else {
     bool descend = false;
-    if (Selected(base, false, &descend))
+    if (Selected(base, false, &descend)) {
+      NoteFlagged(base, start);
       RestoreNode(target_fd_, start, base, start.name);
+    }
   }
   RunBatch();
   WaitBatch();

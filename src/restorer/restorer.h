@@ -13,7 +13,9 @@
 // Names come from trees that were authenticated and checked (no "/", "..",
 // NUL), and every path operation is relative to a directory fd this restore
 // created, so no entry can redirect a write outside the target. A damaged blob
-// makes that one file fail (reported, removed); the rest is restored.
+// makes that one file fail (reported, removed); the rest is restored. Flagged
+// nodes (a file that changed while it was backed up, an incomplete file or
+// directory) are restored as stored, and named to on_flagged.
 #pragma once
 
 #include <atomic>
@@ -47,6 +49,11 @@ struct RestoreOptions {
   // Every per-file error, from many threads: Ok goes on, an error stops the
   // restore, which then fails with it.
   OnError on_error;
+  // Every restored node stored with flags (model::Node::flags: changed while
+  // read, incomplete), by its snapshot path, from the walking thread, before
+  // it is written: its content or listing may not be what the source held.
+  std::function<void(const std::string& path, const model::Node& node)>
+      on_flagged;
   RestoreProgress* progress = nullptr;
   const std::atomic<bool>* cancel = nullptr;
 };
@@ -54,6 +61,7 @@ struct RestoreOptions {
 struct RestoreResult {
   std::uint64_t files = 0, dirs = 0, other = 0, bytes = 0, errors = 0,
                 verified = 0;
+  std::uint64_t flagged = 0;  // nodes restored that carry flags
 };
 
 // Reads through `repo` only: blob locations, pack ranges, trees (a

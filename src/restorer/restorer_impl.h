@@ -65,6 +65,15 @@ class Restorer {
     errors_.Report(path, e);
   }
   bool Selected(const std::string& snap_path, bool is_dir, bool* descend) const;
+  // Counts a restored node that carries flags and names it to on_flagged.
+  void NoteFlagged(const std::string& snap_path, const Node& node) {
+    if (!node.flags) return;
+    {
+      std::lock_guard lock(mu_);
+      ++result_.flagged;
+    }
+    if (opts_.on_flagged) opts_.on_flagged(snap_path, node);
+  }
   Result<void> RestoreTree(int dirfd, const Id& tree_id,
                            const std::string& snap_path, const std::string& rel,
                            bool parent_selected);

@@ -43,6 +43,7 @@ Result<void> DiffEntry(repo::TreeLoader& trees, const Node& x, const Node& y,
     if (x.mode != y.mode || x.uid != y.uid || x.gid != y.gid ||
         x.xattrs != y.xattrs)
       emit('U', p, y);
+    if (x.flags != y.flags) emit('F', p, y);
     return Diff(trees, x.subtree, y.subtree, p, emit);
   }
   if (x.content != y.content || x.link_target != y.link_target ||
@@ -52,6 +53,7 @@ Result<void> DiffEntry(repo::TreeLoader& trees, const Node& x, const Node& y,
              x.mtime != y.mtime || x.xattrs != y.xattrs) {
     emit('U', p, y);
   }
+  if (x.flags != y.flags) emit('F', p, y);
   return Ok();
 }
 

@@ -27,7 +27,9 @@ Result<void> Walk(repo::TreeLoader& trees, const Id& tree,
 // second tree's, or the first's for a removal):
 //   '+' added, '-' removed (each entry below an added or removed directory
 //   too), 'M' content changed (blobs, link target or device), 'U' metadata
-//   only (mode, owner, xattrs; and mtime for non-directories).
+//   only (mode, owner, xattrs; and mtime for non-directories), 'F' flags
+//   changed (model::Node::flags: changed while read, incomplete; node holds
+//   the new ones), after the entry's 'M' or 'U' if it has one.
 // An entry whose type changed is removed and added.
 using DiffFn =
     std::function<void(char op, const std::string& path, const model::Node&)>;

@@ -100,6 +100,25 @@ TEST(DiffTest, MtimeIsMetadataForFilesOnly) {
   EXPECT_EQ(DiffOf(t, a, b), (std::vector<std::string>{"U /f"}));
 }
 
+TEST(DiffTest, AFlagChangeIsReportedAfterAnyOtherChange) {
+  // Given a file flagged changed-while-read that is then stored clean with new
+  // content, one whose flag alone goes away, and a directory that becomes
+  // incomplete, then each flag change is an 'F' (after the 'M' of the first).
+  FakeTrees t;
+  Id sub = t.Add({});
+  Node reread1 = File("reread", 1), reread2 = File("reread", 2);
+  reread1.flags = model::kFlagChangedWhileRead;
+  Node cleared1 = File("cleared", 3), cleared2 = File("cleared", 3);
+  cleared1.flags = model::kFlagChangedWhileRead;
+  Node d1 = Dir("d", sub), d2 = Dir("d", sub);
+  d2.flags = model::kFlagIncomplete;
+  Id a = t.Add({{cleared1, d1, reread1, File("same", 4)}});
+  Id b = t.Add({{cleared2, d2, reread2, File("same", 4)}});
+  EXPECT_EQ(DiffOf(t, a, b),
+            (std::vector<std::string>{"F /cleared", "F /d", "M /reread",
+                                      "F /reread"}));
+}
+
 TEST(DiffTest, EverythingBelowAnAddedOrRemovedDirectory) {
   FakeTrees t;
   Id inner = t.Add({{File("x", 1)}});

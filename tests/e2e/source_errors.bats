@@ -46,6 +46,12 @@ snapshot_count() { efs --json snapshots | jq 'length'; }
   run --separate-stderr as_nobody "$EFS2S3" -r "$REPO" backup "$U/src"
   assert_status "$EXIT_INCOMPLETE"
   assert_output_has "closed"
+  # The directory that holds it is stored flagged incomplete, and listed.
+  [[ "$stderr" == *"$U/src  [incomplete]"* ]]
+  run as_nobody "$EFS2S3" -r "$REPO" ls -l latest "$U"
+  assert_status 0
+  grep -q " $U/src  \[incomplete\]$" <<<"$output"
+  grep -q " $U/src/open$" <<<"$output"
 
   run as_nobody "$EFS2S3" -r "$REPO" restore "latest:$U/src" --target "$U/restore"
   assert_status 0
@@ -136,4 +142,88 @@ with open(sys.argv[1], "ab", buffering=0) as f:
   # ... and does not read again what the partial snapshot holds.
   unchanged=$(tail -n 1 <<<"$output" | jq '.files_unchanged')
   (( unchanged >= partial_files ))
+}
+
+# node_flags SNAPSHOT NAME: the flags of the entry NAME in SNAPSHOT (ls --json, one document
+# or one object per line), joined by ",".
+node_flags() {
+  efs --json ls "$1" "$T/src" | jq -rs --arg n "$2" \
+    'flatten | .[] | select(.name == $n) | .flags | join(",")'
+}
+
+@test "a file rewritten in place while read is flagged in the snapshot: backup, ls, find, diff, restore" {
+  mkdir "$T/src"
+  random_file "$T/src/restless" $((32 * 1024 * 1024))
+  echo "stays" >"$T/src/other"
+  init_repo
+
+  # Rewrites 64 KiB at a random offset every 2 ms, in place (same size), for at most
+  # 60 seconds: each of the backup's reads of the 32 MiB file sees it change.
+  before=$(stat -c %y "$T/src/restless")
+  "$PYTHON" -c '
+import os, random, sys, time
+end = time.monotonic() + 60
+size = os.path.getsize(sys.argv[1])
+with open(sys.argv[1], "r+b", buffering=0) as f:
+    while time.monotonic() < end:
+        f.seek(random.randrange(0, size - 65536))
+        f.write(os.urandom(65536))
+        time.sleep(0.002)
+' "$T/src/restless" &
+  BG_PID=$!
+  # The writer is running before the backup starts.
+  while [[ "$(stat -c %y "$T/src/restless")" == "$before" ]]; do sleep 0.01; done
+
+  run --separate-stderr efs backup "$T/src"
+  kill "$BG_PID"
+  wait "$BG_PID" 2>/dev/null || true
+  BG_PID=
+  assert_status "$EXIT_INCOMPLETE"
+  [[ "$stderr" == *"changed while being read (3 reads)"* ]]
+  [[ "$stderr" == *"1 stored but flagged in the snapshot (1 changed while read, 0 incomplete"* ]]
+  [[ "$stderr" == *"$T/src/restless  [changed-while-read]"* ]]
+  first=$(efs --json snapshots | jq -rs 'flatten | .[-1].id')
+  [[ "$(efs --json snapshots | jq -rs 'flatten | .[-1].summary.errors')" == 1 ]]
+
+  # ls -l marks the file, and only it; ls --json has the field.
+  run efs ls -l latest "$T/src"
+  assert_status 0
+  grep -q " $T/src/restless  \[changed-while-read\]$" <<<"$output"
+  grep -q " $T/src/other$" <<<"$output"
+  [[ "$(node_flags latest restless)" == "changed-while-read" ]]
+  [[ "$(node_flags latest other)" == "" ]]
+
+  # find shows the flag.
+  run efs find restless
+  assert_status 0
+  assert_output_has "$T/src/restless  [changed-while-read]"
+
+  # The next backup reads the file again (still now) and stores it clean, exit 0.
+  run --separate-stderr efs --json backup "$T/src"
+  assert_status 0
+  summary=$(tail -n 1 <<<"$output")
+  [[ "$(jq '.files_changed' <<<"$summary")" == 1 ]]
+  [[ "$(jq '.files_unchanged' <<<"$summary")" == 1 ]]
+  [[ "$(jq '.changed_while_read' <<<"$summary")" == 0 ]]
+  [[ "$(node_flags latest restless)" == "" ]]
+  second=$(efs --json snapshots | jq -rs 'flatten | .[-1].id')
+
+  # diff reports the flag going away (and the new content).
+  run efs diff "$first" "$second"
+  assert_status 0
+  assert_output_has "M    $T/src/restless"
+  assert_output_has "F    $T/src/restless  [clean]"
+  assert_output_has "flags changed: 1"
+
+  # Restoring the first snapshot warns about the file, counts it, and succeeds.
+  run --separate-stderr efs restore "$first:$T/src" --target "$T/restore"
+  assert_status 0
+  [[ "$stderr" == *"warning: $T/src/restless was stored changed-while-read"* ]]
+  [[ "$stderr" == *"1 restored entry was flagged"* ]]
+  cmp "$T/src/other" "$T/restore/other"
+  [[ "$(stat -c %s "$T/restore/restless")" == $((32 * 1024 * 1024)) ]]
+  run efs --json restore "$second:$T/src" --target "$T/restore2"
+  assert_status 0
+  [[ "$(tail -n 1 <<<"$output" | jq '.flagged_restored')" == 0 ]]
+  cmp "$T/src/restless" "$T/restore2/restless"
 }
