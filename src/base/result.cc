@@ -35,6 +35,8 @@ const char* ErrorCodeName(ErrorCode code) {
       return "cancelled";
     case ErrorCode::kUnsupported:
       return "unsupported";
+    case ErrorCode::kUsage:
+      return "usage error";
   }
   return "error";
 }

@@ -27,6 +27,8 @@ enum class ErrorCode {
   kNoRepository,     // the repository does not exist
   kCancelled,        // interrupted by a signal or a caller
   kUnsupported,      // a format version or feature this build cannot handle
+  kUsage,  // the command line names something that cannot be resolved (an
+           // ambiguous ID prefix): exit 2, as a rejected option
 };
 
 const char* ErrorCodeName(ErrorCode code);

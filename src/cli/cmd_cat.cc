@@ -1,12 +1,34 @@
 // cat: print repository objects for debugging.
 #include <fmt/format.h>
 
+#include "base/bytes.h"
 #include "cli/context.h"
 #include "repo/pack.h"
 
 namespace efs2s3::cli {
 
 namespace {
+// A JSON object as text: as it is, or with --json compact on one line (README,
+// "JSON output").
+void PrintJsonText(const Context& ctx, const std::string& text) {
+  if (ctx.global.json) {
+    nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+    if (!j.is_discarded()) {
+      ctx.PrintJson(j);
+      return;
+    }
+  }
+  ctx.Print(text + "\n");
+}
+
+// A JSON document built here: indented, or with --json on one line.
+void PrintDoc(const Context& ctx, const nlohmann::json& j) {
+  if (ctx.global.json)
+    ctx.PrintJson(j);
+  else
+    ctx.Print(j.dump(2) + "\n");
+}
+
 Result<int> RunCat(const std::string& what, const std::string& id,
                    Context& ctx) {
   ASSIGN_OR_RETURN(repo::Repository * repo,
@@ -19,20 +41,29 @@ Result<int> RunCat(const std::string& what, const std::string& id,
     return *parsed;
   };
   if (what == "config") {
-    ctx.Print(repo->ConfigJson() + "\n");
+    PrintJsonText(ctx, repo->ConfigJson());
   } else if (what == "snapshot") {
-    ASSIGN_OR_RETURN(auto s, repo->FindSnapshot(id));
-    ctx.Print(model::EncodeSnapshot(s.second) + "\n");
+    ASSIGN_OR_RETURN(auto s, FindSnapshotArg(*repo, id));
+    PrintJsonText(ctx, model::EncodeSnapshot(s.second));
   } else if (what == "tree") {
     ASSIGN_OR_RETURN(Id tid, need_id());
     ASSIGN_OR_RETURN(model::Tree t, repo->LoadTree(tid));
-    ctx.Print(model::TreeToJson(t) + "\n");
+    PrintJsonText(ctx, model::TreeToJson(t));
   } else if (what == "blob") {
     ASSIGN_OR_RETURN(Id bid, need_id());
     ASSIGN_OR_RETURN(Bytes b, repo->LoadBlob(bid));
-    ctx.Print(std::string(AsString(b)));
+    if (ctx.global.json)
+      ctx.PrintJson({{"id", bid.Hex()},
+                     {"length", b.size()},
+                     {"data_base64", Base64Encode(b)}});
+    else
+      ctx.Print(std::string(AsString(b)));
   } else if (what == "index") {
     if (id.empty()) {
+      if (ctx.global.json) {
+        ctx.PrintJson(repo->IndexNames());
+        return 0;
+      }
       for (const auto& n : repo->IndexNames()) ctx.Print(n + "\n");
       return 0;
     }
@@ -54,11 +85,11 @@ Result<int> RunCat(const std::string& what, const std::string& id,
            {"raw_length", loc.raw_length},
            {"compressed", loc.compressed}});
     }
-    ctx.Print(j.dump(2) + "\n");
+    PrintDoc(ctx, j);
   } else if (what == "key") {
     ASSIGN_OR_RETURN(std::string text,
                      repo->LoadKeyFile(id.empty() ? repo->key_name() : id));
-    ctx.Print(text + "\n");
+    PrintJsonText(ctx, text);
   } else if (what == "pack") {
     ASSIGN_OR_RETURN(auto entries, repo->PackHeader(id));
     nlohmann::json j = nlohmann::json::array();
@@ -68,7 +99,7 @@ Result<int> RunCat(const std::string& what, const std::string& id,
                    {"offset", e.offset},
                    {"length", e.length},
                    {"raw_length", e.raw_length}});
-    ctx.Print(j.dump(2) + "\n");
+    PrintDoc(ctx, j);
   } else {
     return MakeError(ErrorCode::kInvalidArgument,
                      "cat: unknown object kind " + what);

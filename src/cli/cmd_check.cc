@@ -94,6 +94,8 @@ Result<int> RunCheck(const CheckCliOptions& o, Context& ctx) {
                    {"read_data_subset", o.subset},
                    {"packs_read", r.packs_read},
                    {"blobs_read", r.blobs_read},
+                   {"blobs_authenticated", r.blobs_read - r.blobs_failed},
+                   {"blobs_failed", r.blobs_failed},
                    {"bytes_read", r.bytes_read},
                    {"errors", errors},
                    {"hints", hints}});
@@ -102,9 +104,10 @@ Result<int> RunCheck(const CheckCliOptions& o, Context& ctx) {
         "{} snapshots, {} trees, {} index files, {} packs, {} indexed blobs\n",
         r.snapshots, r.trees, r.index_files, r.packs, r.indexed_blobs));
     if (co.read_data)
-      ctx.Info(fmt::format("read {} packs ({}), {} blobs authenticated\n",
-                           r.packs_read, HumanBytes(r.bytes_read),
-                           r.blobs_read));
+      ctx.Info(fmt::format(
+          "read {} packs ({}), {} blobs: {} authenticated, {} failed\n",
+          r.packs_read, HumanBytes(r.bytes_read), r.blobs_read,
+          r.blobs_read - r.blobs_failed, r.blobs_failed));
     for (const auto& h : r.hints) ctx.Info("hint: " + h.message + "\n");
     for (const auto& e : r.errors) {
       ctx.Print("error: " + e.message + "\n");

@@ -67,7 +67,7 @@ Result<int> RunForget(ForgetCliOptions o, Context& ctx) {
   nlohmann::json out = nlohmann::json::array();
   if (!o.ids.empty()) {
     for (const auto& spec : o.ids) {
-      ASSIGN_OR_RETURN(auto s, repo->FindSnapshot(spec));
+      ASSIGN_OR_RETURN(auto s, FindSnapshotArg(*repo, spec));
       to_remove.push_back(s.first.Hex());
       out.push_back({{"id", s.first.Hex()},
                      {"action", "remove"},

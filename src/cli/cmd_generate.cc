@@ -48,6 +48,11 @@ Result<void> Write(const std::string& path, const std::string& text) {
   return WriteFileAtomic(path, AsBytes(text), false, false);
 }
 
+// With --json, what was written to files (README, "JSON output").
+void PrintWritten(const Context& ctx, const std::vector<std::string>& files) {
+  if (ctx.global.json) ctx.PrintJson({{"written", files}});
+}
+
 Result<int> GenerateSystemd(const GenerateCliOptions& o, Context& ctx) {
   ASSIGN_OR_RETURN(jobs::Config c, Load(o));
   ASSIGN_OR_RETURN(const jobs::Job* j, Find(c, o.name));
@@ -57,6 +62,8 @@ Result<int> GenerateSystemd(const GenerateCliOptions& o, Context& ctx) {
     RETURN_IF_ERROR(MakeDirs(o.output_dir, 0755));
     RETURN_IF_ERROR(Write(o.output_dir + "/" + u.service_name, u.service));
     RETURN_IF_ERROR(Write(o.output_dir + "/" + u.timer_name, u.timer));
+    PrintWritten(ctx, {o.output_dir + "/" + u.service_name,
+                       o.output_dir + "/" + u.timer_name});
     ctx.Info(fmt::format(
         "wrote {0}/{1} and {0}/{2}\nenable with: systemctl daemon-reload && "
         "systemctl enable --now {2}\n",
@@ -79,9 +86,14 @@ Result<int> GenerateCron(const GenerateCliOptions& o, Context& ctx) {
                    jobs::GenerateCron(*j, Exe(o), AbsConfig(c), o.user));
   if (!o.output.empty()) {
     RETURN_IF_ERROR(Write(o.output, text));
+    PrintWritten(ctx, {o.output});
     return 0;
   }
-  ctx.Print(text);
+  // --json: file name -> content, as for systemd (README, "JSON output").
+  if (ctx.global.json)
+    ctx.PrintJson({{"efs2s3-" + j->name, text}});
+  else
+    ctx.Print(text);
   return 0;
 }
 
@@ -107,6 +119,7 @@ Result<int> GenerateAws(GenerateCliOptions o, Context& ctx) {
   std::string text = t.dump(2) + "\n";
   if (!o.output.empty()) {
     RETURN_IF_ERROR(Write(o.output, text));
+    PrintWritten(ctx, {o.output});
     ctx.Info(fmt::format(
         "wrote {}\ndeploy with: aws cloudformation deploy --template-file {} "
         "--stack-name efs2s3-{} --capabilities CAPABILITY_IAM "
@@ -114,7 +127,10 @@ Result<int> GenerateAws(GenerateCliOptions o, Context& ctx) {
         o.output, o.output, j->name));
     return 0;
   }
-  ctx.Print(text);
+  if (ctx.global.json)
+    ctx.Print(t.dump() + "\n");  // the template itself, on one line
+  else
+    ctx.Print(text);
   return 0;
 }
 

@@ -119,6 +119,7 @@ Result<int> RunKey(const std::string& action, const std::string& id,
     if (match.empty())
       return MakeError(ErrorCode::kNotFound, "keys/" + id + ": no such key");
     RETURN_IF_ERROR(repo->RemoveKey(match));
+    if (ctx.global.json) ctx.PrintJson({{"removed", match}});
     ctx.Info(fmt::format("removed key {}\n", match.substr(0, 8)));
     return 0;
   }

@@ -207,6 +207,10 @@ Result<int> RunDaemonCommand(const JobCliOptions& o, Context& ctx) {
   d.stop = &ctx.cancel;
   d.reload = &g_reload;
   d.max_runs = o.max_runs;
+  if (ctx.global.json)
+    d.on_report = [&ctx](const jobs::JobReport& r) {
+      ctx.PrintJson(r.ToJson());
+    };
   return jobs::RunDaemon(d);
 }
 

@@ -26,30 +26,43 @@ Result<int> RunMountEfs(MountEfsCliOptions o, Context& ctx) {
   auto log = [&ctx](const std::string& line) { ctx.Warn(line + "\n"); };
   if (o.unmount) {
     std::vector<std::string> argv = {"umount", o.req.mount_point};
+    nlohmann::json j = {{"message_type", "unmount_efs"},
+                        {"mount_point", o.req.mount_point},
+                        {"unmount_command", argv},
+                        {"dry_run", o.dry_run}};
     if (o.dry_run) {
-      ctx.Print(jobs::ShellJoin(argv) + "\n");
+      if (ctx.global.json)
+        ctx.PrintJson(j);
+      else
+        ctx.Print(jobs::ShellJoin(argv) + "\n");
       return 0;
     }
     ASSIGN_OR_RETURN(
         jobs::ChildResult r,
         jobs::RunChild(argv, jobs::ProcessEnvironment(), &ctx.cancel,
                        std::chrono::seconds(120), log));
-    return r.exit_code == 0 ? 0 : 1;
+    if (r.exit_code != 0)
+      return MakeError(ErrorCode::kIo,
+                       fmt::format("{}: unmount failed (exit {})",
+                                   jobs::ShellJoin(argv), r.exit_code));
+    if (ctx.global.json) ctx.PrintJson(j);
+    return 0;
   }
   ASSIGN_OR_RETURN(
       jobs::EfsMountPlan plan,
       jobs::PlanEfsMount(o.req, aws::ProcessEnv(), jobs::SystemResolver()));
+  nlohmann::json j;
   if (ctx.global.json) {
-    nlohmann::json j = {{"message_type", "mount_efs"},
-                        {"file_system_id", o.req.file_system_id},
-                        {"region", plan.region},
-                        {"host", plan.host},
-                        {"resolved_by", plan.resolved_by},
-                        {"availability_zone", plan.availability_zone},
-                        {"mount_target_id", plan.mount_target_id},
-                        {"mount_command", plan.mount_command},
-                        {"unmount_command", plan.unmount_command},
-                        {"dry_run", o.dry_run}};
+    j = {{"message_type", "mount_efs"},
+         {"file_system_id", o.req.file_system_id},
+         {"region", plan.region},
+         {"host", plan.host},
+         {"resolved_by", plan.resolved_by},
+         {"availability_zone", plan.availability_zone},
+         {"mount_target_id", plan.mount_target_id},
+         {"mount_command", plan.mount_command},
+         {"unmount_command", plan.unmount_command},
+         {"dry_run", o.dry_run}};
     if (o.dry_run) {
       ctx.PrintJson(j);
       return 0;
@@ -69,6 +82,7 @@ Result<int> RunMountEfs(MountEfsCliOptions o, Context& ctx) {
         ErrorCode::kIo,
         fmt::format("{}: mount failed (exit {})",
                     jobs::ShellJoin(plan.mount_command), r.exit_code));
+  if (ctx.global.json) ctx.PrintJson(j);
   ctx.Info(fmt::format("mounted {} ({}) on {}\n", o.req.file_system_id,
                        plan.host, o.req.mount_point));
   return 0;

@@ -141,7 +141,7 @@ Result<int> RunLs(const std::string& spec, const std::string& path,
                   Context& ctx) {
   ASSIGN_OR_RETURN(repo::Repository * repo,
                    ctx.OpenRepository(Context::LockMode::kNone));
-  ASSIGN_OR_RETURN(auto snap, repo->FindSnapshot(spec, f.host, f.paths));
+  ASSIGN_OR_RETURN(auto snap, FindSnapshotArg(*repo, spec, f.host, f.paths));
   ASSIGN_OR_RETURN(Node start,
                    restorer::FindNode(*repo, snap.second.tree, path));
   std::string base = path;
@@ -149,7 +149,9 @@ Result<int> RunLs(const std::string& spec, const std::string& path,
   if (!base.empty() && base[0] != '/') base = "/" + base;
   auto print = [&](const std::string& p, const Node& n) -> Result<void> {
     if (ctx.global.json) {
-      ctx.PrintJson(NodeJson(n, p));
+      auto j = NodeJson(n, p);
+      j["message_type"] = "node";
+      ctx.PrintJson(j);
     } else if (long_format) {
       std::string extra =
           n.type == NodeType::kSymlink ? " -> " + Printable(n.link_target) : "";
@@ -192,6 +194,7 @@ Result<int> RunFind(const std::vector<std::string>& patterns,
               ++found;
               if (ctx.global.json) {
                 auto j = NodeJson(n, p);
+                j["message_type"] = "match";
                 j["snapshot"] = id.Hex();
                 ctx.PrintJson(j);
               } else {
@@ -213,8 +216,8 @@ Result<int> RunDiff(const std::string& s1, const std::string& s2,
                     Context& ctx) {
   ASSIGN_OR_RETURN(repo::Repository * repo,
                    ctx.OpenRepository(Context::LockMode::kNone));
-  ASSIGN_OR_RETURN(auto a, repo->FindSnapshot(s1));
-  ASSIGN_OR_RETURN(auto b, repo->FindSnapshot(s2));
+  ASSIGN_OR_RETURN(auto a, FindSnapshotArg(*repo, s1));
+  ASSIGN_OR_RETURN(auto b, FindSnapshotArg(*repo, s2));
   std::map<char, std::uint64_t> counts;
   RETURN_IF_ERROR(trees::Diff(
       *repo, a.second.tree, b.second.tree, "",
@@ -222,6 +225,7 @@ Result<int> RunDiff(const std::string& s1, const std::string& s2,
         ++counts[op];
         if (ctx.global.json) {
           auto j = NodeJson(n, p);
+          j["message_type"] = "change";
           j["change"] = std::string(1, op);
           ctx.PrintJson(j);
         } else {

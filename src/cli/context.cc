@@ -304,6 +304,19 @@ bool Context::IsTerminal() const {
   return ::isatty(STDERR_FILENO) && !global.json && !global.quiet;
 }
 
+Result<std::pair<Id, model::Snapshot>> FindSnapshotArg(
+    repo::Repository& repo, const std::string& spec, const std::string& host,
+    const std::vector<std::string>& paths) {
+  auto found = repo.FindSnapshot(spec, host, paths);
+  // kInvalidArgument is FindSnapshot's "ambiguous prefix" (repo/snapshots.h).
+  if (!found && found.error().code == ErrorCode::kInvalidArgument) {
+    Error e = found.error();
+    e.code = ErrorCode::kUsage;
+    return e;
+  }
+  return found;
+}
+
 std::string Printable(std::string_view raw) {
   // Keeps valid UTF-8, escapes control characters and invalid bytes as \xNN.
   std::string out;

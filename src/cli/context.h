@@ -73,6 +73,13 @@ class Context {
 // commands.cc.
 void RegisterCommands(CLI::App& app, Context& ctx);
 
+// Repository::FindSnapshot for a snapshot named on the command line: an
+// ambiguous ID prefix (whose message lists the candidates) is a usage error,
+// exit 2.
+Result<std::pair<Id, model::Snapshot>> FindSnapshotArg(
+    repo::Repository& repo, const std::string& spec,
+    const std::string& host = "", const std::vector<std::string>& paths = {});
+
 // JSON string for raw bytes (invalid UTF-8 replaced), and a path printer.
 std::string Printable(std::string_view raw);
 std::string HumanBytes(std::uint64_t n);

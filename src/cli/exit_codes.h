@@ -20,6 +20,8 @@ inline int ExitCodeFor(const Error& e) {
       return kExitWrongPassword;
     case ErrorCode::kCancelled:
       return kExitInterrupted;
+    case ErrorCode::kUsage:
+      return kExitUsage;
     default:
       return kExitError;
   }

@@ -7,7 +7,10 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
+#include <string_view>
 #include <thread>
+#include <vector>
 
 #include "cli/context.h"
 #include "cli/exit_codes.h"
@@ -75,6 +78,71 @@ void RegisterGlobalOptions(CLI::App& app, efs2s3::cli::GlobalOptions& g) {
                  "Attempts per request on retryable errors (default 8)")
       ->check(CLI::Range(1, 100));
 }
+
+// Levenshtein distance, for suggestions.
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t k = 0; k <= b.size(); ++k) row[k] = k;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t k = 1; k <= b.size(); ++k) {
+      size_t up = row[k];
+      row[k] = std::min(
+          {row[k] + 1, row[k - 1] + 1, diag + (a[i - 1] == b[k - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// After a parse error: if a word of argv stands where a command is expected
+// and names none, "unknown command 'snapshot' (did you mean 'snapshots'?)";
+// "" otherwise (the parser's own message is then the better one).
+std::string UnknownCommand(CLI::App& app, int argc, char** argv) {
+  CLI::App* cur = &app;
+  std::string path;
+  for (int i = 1; i < argc; ++i) {
+    std::string word = argv[i];
+    if (word == "--") return "";
+    if (word.size() > 1 && word[0] == '-') {
+      // An option that takes a value takes the next word too.
+      if (word.find('=') != std::string::npos) continue;
+      const CLI::Option* opt = nullptr;
+      for (CLI::App* a = cur; a && !opt; a = a->get_parent())
+        opt = a->get_option_no_throw(word);
+      if (opt && opt->get_items_expected_min() > 0) ++i;
+      continue;
+    }
+    auto subs = cur->get_subcommands(
+        [](CLI::App* c) { return !c->get_name().empty(); });
+    if (subs.empty()) return "";
+    CLI::App* next = nullptr;
+    for (CLI::App* c : subs)
+      if (c->check_name(word)) next = c;
+    if (next) {
+      cur = next;
+      path += word + " ";
+      continue;
+    }
+    std::string best, names;
+    size_t best_distance = std::string::npos;
+    for (CLI::App* c : subs) {
+      const std::string& name = c->get_name();
+      names += (names.empty() ? "" : ", ") + name;
+      size_t d = name.rfind(word, 0) == 0 ? 1 : EditDistance(word, name);
+      if (d < best_distance) {
+        best_distance = d;
+        best = name;
+      }
+    }
+    std::string msg = "unknown command '" + path + word + "'";
+    if (best_distance <= std::max<size_t>(2, word.size() / 3))
+      return msg + " (did you mean '" + path + best + "'?)";
+    return msg + " (commands: " + names + ")";
+  }
+  return "";
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -112,8 +180,11 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help
-    // One line naming the option and what is wrong with it.
-    std::fprintf(stderr, "efs2s3: %s\n", Printable(e.what()).c_str());
+    // One line naming the option and what is wrong with it, or the command
+    // that does not exist.
+    std::string unknown = UnknownCommand(app, argc, argv);
+    std::fprintf(stderr, "efs2s3: %s\n",
+                 Printable(unknown.empty() ? e.what() : unknown).c_str());
     return kExitUsage;
   }
   int code = kExitError;

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <cctype>
+#include <charconv>
 #include <cstdlib>
 #include <filesystem>
 #include <set>
@@ -20,6 +22,40 @@
 namespace efs2s3::jobs {
 
 namespace {
+
+// The values the job hands to its steps' options are checked here, at load,
+// by the rules of those options, so that a typo fails before anything runs
+// rather than after every backup (docs/JOBS.md).
+
+// A percentage "P%" (or "P") with min < P <= 100 (min_inclusive: min <= P).
+bool IsPercent(std::string_view text, bool need_sign, bool min_inclusive) {
+  std::string num(text);
+  if (!num.empty() && num.back() == '%')
+    num.pop_back();
+  else if (need_sign)
+    return false;
+  if (num.empty() || num.front() == '-' || num.front() == '+' ||
+      std::isspace(static_cast<unsigned char>(num.front())))
+    return false;
+  char* end = nullptr;
+  double p = std::strtod(num.c_str(), &end);
+  if (end != num.c_str() + num.size()) return false;
+  return (min_inclusive ? p >= 0 : p > 0) && p <= 100;
+}
+
+// check --read-data-subset: "n/m" (1 <= n <= m) or "P%" (0 < P <= 100).
+bool IsDataSubset(std::string_view text) {
+  if (!text.empty() && text.back() == '%') return IsPercent(text, true, false);
+  size_t slash = text.find('/');
+  if (slash == std::string_view::npos) return false;
+  auto parse = [](std::string_view v, std::uint32_t* out) {
+    auto r = std::from_chars(v.data(), v.data() + v.size(), *out);
+    return !v.empty() && r.ec == std::errc() && r.ptr == v.data() + v.size();
+  };
+  std::uint32_t n = 0, m = 0;
+  return parse(text.substr(0, slash), &n) &&
+         parse(text.substr(slash + 1), &m) && n >= 1 && n <= m;
+}
 
 // Reads one table: typed getters that produce "file:line:col: key: ..."
 // errors, and a final check that no unknown key is left.
@@ -213,8 +249,18 @@ Result<void> ReadMaintenance(TableReader& job, const std::string& key,
   }
   if (key == "check") {
     RETURN_IF_ERROR(r.String("read_data_subset", m.read_data_subset));
+    if (!m.read_data_subset.empty() && !IsDataSubset(m.read_data_subset))
+      return r.Fail(r.Get("read_data_subset"), "read_data_subset",
+                    "'" + m.read_data_subset +
+                        "' is neither n/m (1 <= n <= m) nor a percentage "
+                        "above 0% and at most 100% (check --read-data-subset)");
   } else {
     RETURN_IF_ERROR(r.String("max_unused", m.max_unused));
+    if (!m.max_unused.empty() && !IsPercent(m.max_unused, false, true))
+      return r.Fail(r.Get("max_unused"), "max_unused",
+                    "'" + m.max_unused +
+                        "' is not a percentage from 0% to 100% (prune "
+                        "--max-unused)");
   }
   return r.NoUnknownKeys();
 }
@@ -323,6 +369,12 @@ Result<void> ReadS3(TableReader& r, Job& j, const std::string& file,
       std::string v;
       RETURN_IF_ERROR(sr.String(key, v));
       if (v.empty()) continue;
+      if (std::string_view(key) == "sse" && v != "AES256" && v != "aws:kms")
+        return sr.Fail(sr.Get(key), key, "'" + v + "': use AES256 or aws:kms");
+      if (std::string_view(key) == "endpoint" && v.rfind("http://", 0) != 0 &&
+          v.rfind("https://", 0) != 0)
+        return sr.Fail(sr.Get(key), key,
+                       "'" + v + "': must be an http:// or https:// URL");
       std::string opt = std::string("--s3-") + key;
       for (char& c : opt)
         if (c == '_') c = '-';
@@ -333,6 +385,14 @@ Result<void> ReadS3(TableReader& r, Job& j, const std::string& file,
     if (connections)
       j.s3_options.emplace_back("--s3-connections",
                                 std::to_string(connections));
+    auto has = [&j](const char* opt, const char* value) {
+      for (const auto& [o, v] : j.s3_options)
+        if (o == opt && (!value || v == value)) return true;
+      return false;
+    };
+    if (has("--s3-sse-kms-key-id", nullptr) && !has("--s3-sse", "aws:kms"))
+      return sr.Fail(sr.Get("sse_kms_key_id"), "sse_kms_key_id",
+                     "needs sse = \"aws:kms\"");
     bool path_style = false;
     RETURN_IF_ERROR(sr.Bool("path_style", path_style));
     if (path_style) j.s3_options.emplace_back("--s3-path-style", "");
@@ -348,8 +408,22 @@ Result<void> ReadJob(const std::string& name, const toml::table& t,
   j.line = static_cast<int>(t.source().begin.line);
   RETURN_IF_ERROR(r.String("repository", j.repository));
   if (j.repository.empty()) return r.Fail(nullptr, "repository", "missing");
+  // Only the schemes the commands accept: "https://…" must not become a
+  // directory of that name, nor "s3:///p" a bucket named "p".
+  if (size_t scheme = j.repository.find("://");
+      scheme != std::string::npos && j.repository.front() != '/') {
+    std::string_view rest = std::string_view(j.repository).substr(scheme + 3);
+    bool s3 = j.repository.rfind("s3://", 0) == 0;
+    if ((!s3 && j.repository.rfind("file://", 0) != 0) ||
+        (s3 && (rest.empty() || rest.front() == '/')))
+      return r.Fail(r.Get("repository"), "repository",
+                    "'" + j.repository +
+                        "': give a directory, file:///DIR or "
+                        "s3://BUCKET[/PREFIX]");
+  }
   if (j.repository.rfind("s3://", 0) != 0 && j.repository.front() != '/' &&
-      j.repository.rfind("local:", 0) != 0)
+      j.repository.rfind("local:", 0) != 0 &&
+      j.repository.rfind("file://", 0) != 0)
     j.repository = r.ResolvePath(j.repository);
   RETURN_IF_ERROR(r.String("password_file", j.password_file, true));
   RETURN_IF_ERROR(r.String("password_command", j.password_command));

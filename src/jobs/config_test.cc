@@ -159,6 +159,71 @@ TEST(ConfigTest, ValidationErrors) {
             std::string::npos);
 }
 
+// The error of a job "a" with `extra` (a table with its key) appended.
+std::string JobError(const std::string& extra) {
+  return ErrorOf(
+      "[jobs.a]\nrepository = \"/r\"\nsource = { paths = [\"/d\"] }\n" + extra);
+}
+
+TEST(ConfigTest, MaintenanceValuesAreCheckedAtLoad) {
+  // Given values the check and prune steps would reject after every backup,
+  // then each is an error at load naming the file, line, job and key.
+  for (const char* bad : {"0/0", "200%", "5/3", "0/3", "0%", "-5%", "x", "1/",
+                          "/3", "5", "1/3%", ""}) {
+    std::string e = JobError(
+        std::string("[jobs.a.check]\nread_data_subset = \"") + bad + "\"\n");
+    EXPECT_EQ(e.rfind("/etc/efs2s3/efs2s3.toml:5:", 0), 0u) << bad << ": " << e;
+    EXPECT_NE(e.find("jobs.a.check.read_data_subset: "), std::string::npos)
+        << bad << ": " << e;
+  }
+  for (const char* bad : {"-5%", "200%", "100.5", "x%", "%", "five"}) {
+    std::string e =
+        JobError(std::string("[jobs.a.prune]\nmax_unused = \"") + bad + "\"\n");
+    EXPECT_EQ(e.rfind("/etc/efs2s3/efs2s3.toml:5:", 0), 0u) << bad << ": " << e;
+    EXPECT_NE(e.find("jobs.a.prune.max_unused: '"), std::string::npos)
+        << bad << ": " << e;
+  }
+  for (const char* good : {"1/3", "3/3", "100%", "0.5%", "2%"})
+    EXPECT_EQ(JobError(std::string("[jobs.a.check]\nread_data_subset = \"") +
+                       good + "\"\n"),
+              "")
+        << good;
+  for (const char* good : {"0%", "5%", "5", "100%", "2.5%"})
+    EXPECT_EQ(JobError(std::string("[jobs.a.prune]\nmax_unused = \"") + good +
+                       "\"\n"),
+              "")
+        << good;
+}
+
+TEST(ConfigTest, S3OptionsAndRepositorySchemesAreCheckedAtLoad) {
+  // Given [s3] values and repository locations the commands would refuse at
+  // run time, then each is an error at load naming the key.
+  EXPECT_NE(JobError("[jobs.a.s3]\nsse = \"AES-256\"\n")
+                .find(":5:7: jobs.a.s3.sse: 'AES-256': use AES256 or aws:kms"),
+            std::string::npos);
+  EXPECT_NE(JobError("[jobs.a.s3]\nsse_kms_key_id = \"k\"\n")
+                .find("jobs.a.s3.sse_kms_key_id: needs sse"),
+            std::string::npos);
+  EXPECT_EQ(
+      JobError("[jobs.a.s3]\nsse = \"aws:kms\"\nsse_kms_key_id = \"k\"\n"), "");
+  EXPECT_NE(JobError("[jobs.a.s3]\nendpoint = \"127.0.0.1:9000\"\n")
+                .find("jobs.a.s3.endpoint: '127.0.0.1:9000': must be an http"),
+            std::string::npos);
+  for (const char* bad : {"https://s3.amazonaws.com/b", "s3:///prefix", "s3://",
+                          "ftp://host/x"}) {
+    std::string e = ErrorOf(std::string("[jobs.a]\nrepository = \"") + bad +
+                            "\"\nsource = { paths = [\"/d\"] }\n");
+    EXPECT_NE(e.find(":2:14: jobs.a.repository: '"), std::string::npos)
+        << bad << ": " << e;
+  }
+  auto c = ParseConfig(
+      "[jobs.a]\nrepository = \"file:///srv/repo\"\nsource = { paths = "
+      "[\"/d\"] }\n",
+      "/etc/efs2s3/efs2s3.toml");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->jobs[0].repository, "file:///srv/repo");
+}
+
 TEST(ConfigTest, MissingFileIsNotFound) {
   auto c = LoadConfig("/nonexistent/efs2s3.toml");
   ASSERT_FALSE(c);

@@ -86,6 +86,7 @@ Result<int> RunDaemon(const DaemonOptions& opts) {
     } else {
       log(fmt::format("daemon: job {} finished: {} (exit {})", due->name,
                       report->Status(), report->exit_code));
+      if (opts.on_report) opts.on_report(*report);
     }
     // The next slot after now: missed slots are not replayed.
     std::time_t after = std::max(std::time(nullptr), due_at);

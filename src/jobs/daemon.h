@@ -27,6 +27,9 @@ struct DaemonOptions {
   std::atomic<bool>* reload = nullptr;
   // Stop after this many job runs (0 = never); for tests and --once.
   int max_runs = 0;
+  // Called with each finished run's report (daemon --json prints it), on the
+  // daemon's thread; may be empty.
+  std::function<void(const JobReport&)> on_report;
 };
 
 // Returns when stopped (0), or an error if the configuration cannot be loaded

@@ -227,7 +227,10 @@ Result<void> Checker::ReadPack(const Id& pack) {
                            e, ByteSpan(*data).subspan(loc.offset, loc.length))
                      : Result<void>(MakeError(ErrorCode::kCorruption,
                                               "beyond the end of the pack"));
-      if (!ok) damaged_blobs_.insert(id);
+      if (!ok) {
+        ++r_.blobs_failed;
+        damaged_blobs_.insert(id);
+      }
       return Ok();
     });
   }
@@ -236,6 +239,7 @@ Result<void> Checker::ReadPack(const Id& pack) {
     auto ok =
         raw_.VerifySealedBlob(e, ByteSpan(*data).subspan(e.offset, e.length));
     if (!ok) {
+      ++r_.blobs_failed;
       damaged_blobs_.insert(e.id);
       BadBlob(e.id, "damaged_blob",
               ok.error().message + " (pack " + pack.Hex() + ")");

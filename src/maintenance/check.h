@@ -76,6 +76,8 @@ struct CheckReport {
   std::uint64_t snapshots = 0, trees = 0, data_refs = 0;
   std::uint64_t index_files = 0, packs = 0, indexed_blobs = 0;
   std::uint64_t packs_read = 0, blobs_read = 0, bytes_read = 0;
+  // Of blobs_read, those that failed authentication (the others passed).
+  std::uint64_t blobs_failed = 0;
   bool ok() const { return errors.empty(); }
 };
 

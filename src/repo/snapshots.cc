@@ -1,9 +1,42 @@
 #include "repo/snapshots.h"
 
 #include <algorithm>
-#include <optional>
+#include <string>
+#include <vector>
 
 namespace efs2s3::repo {
+
+namespace {
+// "snapshot ID prefix 'ab' is ambiguous: 3 snapshots match: ab12cd34 (TIME
+// HOST PATHS), …": each candidate with enough digits to tell it from the
+// others, its time, host and paths, on one line.
+std::string AmbiguousPrefix(
+    const std::string& spec,
+    const std::vector<const std::pair<Id, model::Snapshot>*>& found) {
+  constexpr size_t kShown = 10;
+  size_t width = 8;
+  for (size_t i = 0; i < found.size(); ++i)
+    for (size_t k = i + 1; k < found.size(); ++k) {
+      std::string a = found[i]->first.Hex(), b = found[k]->first.Hex();
+      size_t common = 0;
+      while (common < a.size() && a[common] == b[common]) ++common;
+      width = std::max(width, common + 1);
+    }
+  std::string out = "snapshot ID prefix '" + spec +
+                    "' is ambiguous: " + std::to_string(found.size()) +
+                    " snapshots match:";
+  for (size_t i = 0; i < found.size() && i < kShown; ++i) {
+    const auto& [id, s] = *found[i];
+    std::string paths;
+    for (const auto& p : s.paths) paths += " " + p;
+    out += (i ? "; " : " ") + id.Hex().substr(0, width) + " (" +
+           model::FormatTime(s.time_ns) + " " + s.hostname + paths + ")";
+  }
+  if (found.size() > kShown)
+    out += "; and " + std::to_string(found.size() - kShown) + " more";
+  return out;
+}
+}  // namespace
 
 Result<std::pair<Id, model::Snapshot>> FindSnapshotIn(
     const SnapshotList& all, const std::string& spec, const std::string& host,
@@ -23,18 +56,15 @@ Result<std::pair<Id, model::Snapshot>> FindSnapshotIn(
                      "no snapshot matches 'latest'" +
                          (host.empty() ? "" : " for host " + host));
   }
-  std::optional<std::pair<Id, model::Snapshot>> found;
-  for (const auto& s : all) {
-    if (s.first.Hex().rfind(spec, 0) == 0) {
-      if (found)
-        return MakeError(ErrorCode::kInvalidArgument,
-                         "snapshot ID prefix '" + spec + "' is ambiguous");
-      found = s;
-    }
-  }
-  if (!found || spec.empty())
+  std::vector<const std::pair<Id, model::Snapshot>*> found;
+  if (!spec.empty())
+    for (const auto& s : all)
+      if (s.first.Hex().rfind(spec, 0) == 0) found.push_back(&s);
+  if (found.empty())
     return MakeError(ErrorCode::kNotFound, "snapshot '" + spec + "' not found");
-  return *found;
+  if (found.size() > 1)
+    return MakeError(ErrorCode::kInvalidArgument, AmbiguousPrefix(spec, found));
+  return *found[0];
 }
 
 }  // namespace efs2s3::repo

@@ -142,6 +142,20 @@ count_restored() {
   assert_output_has "${PACK_NAME:0:8}"
 }
 
+@test "check --read-data counts the blob that failed, not all as authenticated" {
+  flip_byte "$PACK" $((100 * 1024))
+  run --separate-stderr efs check --read-data
+  assert_status 1
+  [[ "$output" =~ ([0-9]+)\ blobs:\ ([0-9]+)\ authenticated,\ 1\ failed ]] || {
+    echo "no honest count in: $output" >&2
+    false
+  }
+  (( BASH_REMATCH[2] == BASH_REMATCH[1] - 1 ))
+  run --separate-stderr efs --json check --read-data
+  assert_status 1
+  jq -e '.blobs_failed == 1 and .blobs_authenticated == .blobs_read - 1' <<<"$output"
+}
+
 @test "snapshots lists the readable snapshots and names a damaged one, exit 1" {
   random_file "$T/src/file-new" 1000
   run efs backup "$T/src"

@@ -95,9 +95,52 @@ one_line_error() {
   [[ ! -e "$T/restore" ]] || [[ -z "$(ls -A "$T/restore")" ]]
 }
 
-@test "an unknown command exits non-zero" {
+@test "an unknown command exits 2 with one line, and a near miss gets a suggestion" {
   run --separate-stderr "$EFS2S3" no-such-command
-  (( status != 0 ))
+  assert_status "$EXIT_USAGE"
+  [[ "$stderr" == "efs2s3: unknown command 'no-such-command' (commands: "*")" ]]
+  run --separate-stderr "$EFS2S3" -r "$REPO" --json snapshot
+  assert_status "$EXIT_USAGE"
+  [[ "$stderr" == "efs2s3: unknown command 'snapshot' (did you mean 'snapshots'?)" ]]
+  [[ -z "$output" ]]
+  run --separate-stderr "$EFS2S3" repair indx
+  assert_status "$EXIT_USAGE"
+  [[ "$stderr" == "efs2s3: unknown command 'repair indx' (did you mean 'repair index'?)" ]]
+  # Values of options are not commands; other parse errors keep their message.
+  run --separate-stderr "$EFS2S3" -r snapshot backup --readers 0 /x
+  assert_status "$EXIT_USAGE"
+  [[ "$stderr" == "efs2s3: --readers: "* ]]
+}
+
+@test "an ambiguous snapshot ID prefix lists its candidates, exit 2" {
+  init_repo
+  mkdir -p "$T/src"
+  echo a >"$T/src/a"
+  # Snapshots until two IDs share their first digit (at most 17).
+  local i prefix=""
+  for i in $(seq 1 17); do
+    run efs backup "$T/src" --host "host$i" --time "2021-01-01 00:00:$(printf %02d "$i")"
+    assert_status 0
+    prefix="$(efs --json snapshots | jq -r '.[].id[0:1]' | sort | uniq -d | head -n 1)"
+    [[ -z "$prefix" ]] || break
+  done
+  [[ -n "$prefix" ]]
+  local n
+  n="$(efs --json snapshots | jq --arg p "$prefix" '[.[] | select(.id | startswith($p))] | length')"
+  for cmd in "ls $prefix" "restore $prefix --target $T/r" "diff $prefix latest" "forget $prefix"; do
+    run --separate-stderr efs $cmd
+    assert_status "$EXIT_USAGE"
+    (( $(wc -l <<<"$stderr") == 1 ))
+    [[ "$stderr" == "efs2s3: snapshot ID prefix '$prefix' is ambiguous: $n snapshots match: $prefix"* ]]
+    # Each candidate with its time, host and path.
+    while read -r id host; do
+      [[ "$stderr" == *"${id:0:8}"*"T"*" $host $T/src)"* ]] || { echo "missing $id $host: $stderr" >&2; false; }
+    done < <(efs --json snapshots | jq -r --arg p "$prefix" '.[] | select(.id | startswith($p)) | "\(.id) \(.hostname)"')
+  done
+  [[ ! -e "$T/r" ]]
+  run efs --json snapshots
+  echo "snapshots: $(jq length <<<"$output") i=$i" >&2
+  (( $(jq length <<<"$output") == i ))
 }
 
 @test "counts and sizes out of range exit 2 with one line, never abort" {

@@ -131,6 +131,31 @@ wait_for_line() {
   [[ "$stderr" == *"efs2s3.toml:8:12: jobs.nightly.schedule: "*"day-of-week field: 8 out of range 0-7"* ]]
 }
 
+@test "job run: check and prune values that would fail after the backup are refused at load" {
+  local v
+  for v in 0/0 200% 5/3; do
+    sed -i "s|^read_data_subset = .*|read_data_subset = \"$v\"|" "$CONF"
+    run --separate-stderr job run nightly
+    assert_status 1
+    [[ "$stderr" == "efs2s3: $CONF:18:"*": jobs.nightly.check.read_data_subset: '$v' is neither"* ]]
+    (( $(wc -l <<<"$stderr") == 1 ))
+  done
+  write_config
+  for v in -5% 200%; do
+    sed -i "s|^every = \"7d\"|every = \"7d\"\nmax_unused = \"$v\"|" "$CONF"
+    run --separate-stderr job run nightly
+    assert_status 1
+    [[ "$stderr" == "efs2s3: $CONF:"*": jobs.nightly.prune.max_unused: '$v' is not a percentage"* ]]
+    (( $(wc -l <<<"$stderr") == 1 ))
+    write_config
+  done
+  # Nothing ran: no snapshot, no state.
+  [[ ! -e "$T/state" ]]
+  run env EFS2S3_PASSWORD_FILE="$T/pw" "$EFS2S3" -r "$REPO" --json snapshots
+  assert_status 0
+  [[ "$output" == "[]" ]]
+}
+
 @test "job run: a failing pre-hook fails the job with a clear report" {
   write_config 'echo "database dump failed" >&2; exit 4'
   run --separate-stderr job run nightly
