@@ -29,8 +29,9 @@ Job EveryField() {
   j.schedule = *Schedule::Parse(j.schedule_text);
   j.timezone = "UTC";
   j.retention = {1, 2, 3, 4, 5, 6, "30d", {kHostile, "keep"}, "host,paths"};
-  j.prune = {true, std::chrono::hours(7 * 24), {0, 6}, "", "5%" + kHostile};
-  j.check = {false, std::chrono::seconds(90061), {3}, kHostile, ""};
+  // read_data_subset and max_unused are validated at load: valid values.
+  j.prune = {true, std::chrono::hours(7 * 24), {0, 6}, "", "5%"};
+  j.check = {false, std::chrono::seconds(90061), {3}, "3/7", ""};
   j.pre_hooks = {kHostile, "echo pre"};
   j.post_hooks = {"echo '" + kHostile + "'"};
   j.hook_timeout = std::chrono::minutes(90);
