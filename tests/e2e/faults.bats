@@ -106,6 +106,10 @@ outcome() {
     printf '%s\n' "$stderr" >&2
     return 2
   fi
+  if [[ "$last" =~ ^[0-9]+\ error\(s\)\ during\ restore$ ]]; then
+    # restore lists the files it could not restore, one "error: ..." line each.
+    last="$(grep -m1 '^error: ' <<<"$stderr$output" || true)"
+  fi
   if (( status >= 126 )) || [[ "$last" != "efs2s3: "* && "$last" != "error: "* ]] ||
     [[ "$last" == *"<"* ]] ||
     [[ "$stderr" == *"terminate called"* || "$stderr" == *"Assertion"* ]]; then
