@@ -1,6 +1,7 @@
 #include "aws/http.h"
 
 #include <curl/curl.h>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <condition_variable>
@@ -21,7 +22,23 @@ struct Transfer {
   const Source* body;
   std::uint64_t sent = 0;
   HttpResponse* resp = nullptr;
+  StallWatch* stall = nullptr;
+  bool stalled = false;
 };
+
+// libcurl calls this at least once a second while a transfer runs.
+int Progress(void* user, curl_off_t dltotal, curl_off_t dlnow,
+             curl_off_t ultotal, curl_off_t ulnow) {
+  (void)dltotal;
+  (void)ultotal;
+  auto* t = static_cast<Transfer*>(user);
+  std::uint64_t moved =
+      static_cast<std::uint64_t>(std::max<curl_off_t>(0, dlnow)) +
+      static_cast<std::uint64_t>(std::max<curl_off_t>(0, ulnow));
+  if (!t->stall->Stalled(moved, StallWatch::Clock::now())) return 0;
+  t->stalled = true;
+  return 1;  // aborts the transfer: CURLE_ABORTED_BY_CALLBACK
+}
 
 size_t ReadBody(char* buf, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
@@ -163,10 +180,9 @@ void SetTransfer(CURL* h, const HttpRequest& req, const HttpOptions& o,
   curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
                    static_cast<long>(o.connect_timeout.count()));
-  curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(
-      h, CURLOPT_LOW_SPEED_TIME,
-      std::max(1L, static_cast<long>(o.stall_timeout.count() / 1000)));
+  curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, Progress);
+  curl_easy_setopt(h, CURLOPT_XFERINFODATA, &t);
   if (o.total_timeout.count() > 0)
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
                      static_cast<long>(o.total_timeout.count()));
@@ -200,7 +216,12 @@ void SetTransfer(CURL* h, const HttpRequest& req, const HttpOptions& o,
   }
 }
 
-Error TransportError(CURLcode rc, const HttpRequest& req) {
+Error TransportError(CURLcode rc, const HttpRequest& req, const Transfer& t) {
+  if (t.stalled)
+    return MakeError(
+        ErrorCode::kTransient,
+        fmt::format("{}: {} failed: nothing moved for {} s", req.what,
+                    req.method, t.stall->limit().count() / 1000.0));
   ErrorCode code = ErrorCode::kTransient;
   if (rc == CURLE_URL_MALFORMAT || rc == CURLE_UNSUPPORTED_PROTOCOL)
     code = ErrorCode::kInvalidArgument;
@@ -209,8 +230,15 @@ Error TransportError(CURLcode rc, const HttpRequest& req) {
   if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE ||
       rc == CURLE_SSL_CERTPROBLEM)
     code = ErrorCode::kIo;
+  std::string hint;
+  if (rc == CURLE_SSL_CONNECT_ERROR) {
+    // A handshake that fails fails again: most often https:// names a port
+    // that speaks plain HTTP.
+    code = ErrorCode::kIo;
+    hint = " (the TLS handshake failed; does the endpoint speak https?)";
+  }
   return MakeError(code, req.what + ": " + req.method +
-                             " failed: " + curl_easy_strerror(rc));
+                             " failed: " + curl_easy_strerror(rc) + hint);
 }
 
 }  // namespace
@@ -254,7 +282,8 @@ Result<HttpResponse> HttpClient::Do(const HttpRequest& req) {
   HttpResponse resp;
   SpanSource span_body(req.body);
   const Source& body = req.source ? *req.source : span_body;
-  Transfer t{&body, 0, &resp};
+  StallWatch stall(options_.stall_timeout, StallWatch::Clock::now());
+  Transfer t{&body, 0, &resp, &stall};
   curl_slist* headers = HeaderLines(req);
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
   SetTransfer(h, req, options_, pool_->resolve, t);
@@ -264,7 +293,7 @@ Result<HttpResponse> HttpClient::Do(const HttpRequest& req) {
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp.status);
   Release(h, rc != CURLE_OK || (body.size() > 0 && resp.status >= 400) ||
                  resp.status >= 500);
-  if (rc != CURLE_OK) return TransportError(rc, req);
+  if (rc != CURLE_OK) return TransportError(rc, req, t);
   return resp;
 }
 

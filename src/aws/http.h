@@ -32,7 +32,7 @@ namespace efs2s3::aws {
 struct HttpOptions {
   int max_in_flight = 32;
   std::chrono::milliseconds connect_timeout{10000};
-  // A transfer that moves less than 1 byte/s for this long is aborted.
+  // A transfer that moves nothing for this long (StallWatch) is aborted.
   std::chrono::milliseconds stall_timeout{60000};
   // Whole request, 0 = no limit.
   std::chrono::milliseconds total_timeout{0};
@@ -73,6 +73,33 @@ struct ContentRange {
 };
 // nullopt unless `value` is exactly that form with FIRST <= LAST < TOTAL.
 std::optional<ContentRange> ParseContentRange(std::string_view value);
+
+// When a transfer has stalled: nothing sent or received for `limit`, counted
+// from the start of the request or the last byte moved (waiting for an answer
+// counts as stalled). libcurl's own low-speed check averages over a window of
+// seconds, so after an upload it fired at several times its setting.
+class StallWatch {
+ public:
+  using Clock = std::chrono::steady_clock;
+  StallWatch(std::chrono::milliseconds limit, Clock::time_point start)
+      : limit_(limit), last_change_(start) {}
+  // True once nothing has moved for `limit`; `moved` is the bytes sent plus
+  // received so far.
+  bool Stalled(std::uint64_t moved, Clock::time_point now) {
+    if (moved != moved_) {
+      moved_ = moved;
+      last_change_ = now;
+      return false;
+    }
+    return now - last_change_ >= limit_;
+  }
+  std::chrono::milliseconds limit() const { return limit_; }
+
+ private:
+  std::chrono::milliseconds limit_;
+  Clock::time_point last_change_;
+  std::uint64_t moved_ = 0;
+};
 
 class HttpClient {
  public:

@@ -268,11 +268,9 @@ Result<void> S3Client::ListMultipartUploads(
     if (!key_marker.empty()) call.query.emplace_back("key-marker", key_marker);
     if (!id_marker.empty())
       call.query.emplace_back("upload-id-marker", id_marker);
-    ASSIGN_OR_RETURN(HttpResponse r, Execute(call));
-    auto page = ParseListMultipartUploads(r.body);
-    if (!page)
-      return MakeError(ErrorCode::kTransient,
-                       call.what + ": " + page.error().message);
+    Result<ListUploadsPage> page = MakeError(ErrorCode::kTransient, "");
+    call.validate = DecodeOrRetry(page, &ParseListMultipartUploads, call.what);
+    RETURN_IF_ERROR(Execute(call));
     for (const MultipartUpload& u : page->uploads) RETURN_IF_ERROR(fn(u));
     if (!page->truncated) return Ok();
     key_marker = page->next_key_marker;

@@ -221,7 +221,11 @@ Result<HttpResponse> S3Client::Execute(Call& call) {
   RETURN_IF_ERROR(HashBody(call, payload_hash, md5));
   const Target target =
       MakeTarget(call.bucket, call.key, CanonicalQuery(call.query));
-  const int max_attempts = std::max(1, config_.retry.max_attempts);
+  // After a request spent its whole budget on an endpoint that is down, the
+  // next ones try once until one gets an answer: the clean-up of a failed
+  // command (its lock) must not spend the budget again.
+  const int max_attempts =
+      endpoint_down_ ? 1 : std::max(1, config_.retry.max_attempts);
   bool refreshed_token = false;
   Error last;
   for (call.attempts = 1;; ++call.attempts) {
@@ -235,7 +239,10 @@ Result<HttpResponse> S3Client::Execute(Call& call) {
       last = resp.error();
       retry = last.code == ErrorCode::kTransient;
       call.ambiguous = true;
+    } else if (auto other = NotS3(*resp, call)) {
+      return *other;
     } else if (resp->status >= 200 && resp->status < 300) {
+      endpoint_down_ = false;
       if (!call.validate) return resp;
       auto ok = call.validate(*resp);
       if (ok) return resp;
@@ -258,14 +265,44 @@ Result<HttpResponse> S3Client::Execute(Call& call) {
         retry = true;
       }
     }
-    if (!retry) return last;
+    if (!retry) {
+      if (resp) endpoint_down_ = false;  // the endpoint answered
+      return last;
+    }
     if (call.attempts >= max_attempts) {
-      last.message +=
-          fmt::format(" (gave up after {} attempts)", call.attempts);
+      if (max_attempts > 1)
+        last.message +=
+            fmt::format(" (gave up after {} attempts)", call.attempts);
+      endpoint_down_ = true;
       return last;
     }
     config_.retry.sleep(Backoff(config_.retry, call.attempts));
   }
+}
+
+std::optional<Error> S3Client::NotS3(const HttpResponse& resp,
+                                     const Call& call) const {
+  // S3 never answers in HTML; its error answers are <Error> documents. A 5xx
+  // page of a load balancer in front of S3 is retried as usual.
+  if (IsRetryable(resp.status, S3Code::kNone)) return std::nullopt;
+  std::string type = resp.Header("content-type");
+  for (char& c : type)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  bool html = type.find("html") != std::string::npos;
+  bool foreign_error =
+      resp.status >= 300 && !resp.body.empty() && !ParseS3ErrorBody(resp.body);
+  if (!html && !foreign_error) return std::nullopt;
+  std::string shown = type.substr(0, type.find(';'));
+  return MakeError(
+      ErrorCode::kIo,
+      fmt::format("{}: the endpoint does not answer like S3 ({} {}: HTTP "
+                  "{}{}); is --s3-endpoint right?",
+                  Endpoint(), call.method, call.what, resp.status,
+                  shown.empty() ? "" : ", " + shown));
+}
+
+std::string S3Client::Endpoint() const {
+  return scheme_ + "://" + authority_ + base_path_;
 }
 
 Result<std::string> S3Client::PutObject(const std::string& bucket,
@@ -297,9 +334,11 @@ Result<std::string> S3Client::PutObject(const std::string& bucket,
     };
   }
   auto r = Execute(call);
-  if (!r && r.error().code == ErrorCode::kAlreadyExists && call.ambiguous) {
+  if (!r && r.error().code == ErrorCode::kAlreadyExists) {
     // An earlier attempt may have created the object before its answer was
-    // lost.
+    // lost: ours (call.ambiguous), or one that libcurl re-sent by itself when
+    // a reused connection was reset or stalled, which Execute never sees. So
+    // every 412 is settled by what is stored: our own bytes are a success.
     auto meta = HeadObject(bucket, key);
     if (meta && meta->size == data.size() &&
         (call.payload_sha256.empty()
@@ -472,11 +511,9 @@ Result<void> S3Client::ListObjects(
                   {"max-keys", std::to_string(config_.list_page_size)}};
     call.what = S3Name(bucket, prefix);
     if (!token.empty()) call.query.emplace_back("continuation-token", token);
-    ASSIGN_OR_RETURN(HttpResponse r, Execute(call));
-    auto page = ParseListObjectsV2(r.body);
-    if (!page)
-      return MakeError(ErrorCode::kTransient,
-                       call.what + ": " + page.error().message);
+    Result<ListObjectsPage> page = MakeError(ErrorCode::kTransient, "");
+    call.validate = DecodeOrRetry(page, &ParseListObjectsV2, call.what);
+    RETURN_IF_ERROR(Execute(call));
     for (const ListedObject& o : page->objects) RETURN_IF_ERROR(fn(o));
     if (!page->truncated) return Ok();
     token = page->next_token;
@@ -519,6 +556,15 @@ Result<void> S3Client::HeadBucket(const std::string& bucket) {
   call.bucket = bucket;
   call.what = S3Name(bucket, "");
   auto r = Execute(call);
+  if (!r && call.error_status == 403 && call.error_code == S3Code::kNone) {
+    // As in HeadObject: a listing of one key says why access was denied (a
+    // wrong secret key, an unknown key id).
+    Call probe = call;
+    probe.method = "GET";
+    probe.query = {{"list-type", "2"}, {"max-keys", "1"}};
+    auto why = Execute(probe);
+    if (!why && why.error().code == ErrorCode::kPermission) return why.error();
+  }
   if (!r && r.error().code == ErrorCode::kNotFound)
     return MakeError(ErrorCode::kNoRepository,
                      call.what + ": the bucket does not exist");
@@ -526,19 +572,31 @@ Result<void> S3Client::HeadBucket(const std::string& bucket) {
   return Ok();
 }
 
+std::string CreateBucketBody(const std::string& region) {
+  if (region.empty() || region == "us-east-1") return "";
+  return "<CreateBucketConfiguration><LocationConstraint>" + XmlEscape(region) +
+         "</LocationConstraint></CreateBucketConfiguration>";
+}
+
 Result<void> S3Client::CreateBucket(const std::string& bucket) {
-  std::string body;
-  // Only Amazon S3 wants a location constraint; other servers reject unknown
-  // regions.
-  if (config_.endpoint.empty() && config_.region != "us-east-1")
-    body = "<CreateBucketConfiguration><LocationConstraint>" + config_.region +
-           "</LocationConstraint></CreateBucketConfiguration>";
+  // Amazon S3 wants the region as the location constraint everywhere but in
+  // us-east-1 (IllegalLocationConstraintException), also behind a custom
+  // endpoint (a VPC endpoint, a proxy).
+  std::string body = CreateBucketBody(config_.region);
   Call call;
   call.method = "PUT";
   call.bucket = bucket;
   call.body = AsBytes(body);
   call.what = S3Name(bucket, "");
   auto r = Execute(call);
+  if (!r && !body.empty() && !config_.endpoint.empty() &&
+      call.error_code == S3Code::kInvalidLocationConstraint) {
+    // An S3-compatible server that names its regions otherwise (radosgw: by
+    // zonegroup, "default") and accepts any region in signatures: the bucket
+    // goes where the server puts buckets by default.
+    call.body = {};
+    r = Execute(call);
+  }
   if (!r && call.error_code != S3Code::kBucketAlreadyOwnedByYou)
     return r.error();
   return Ok();

@@ -7,7 +7,10 @@
 // Retry policy (Execute): a request is retried, re-sent whole with the same
 // Content-MD5 and payload hash, on transport errors
 // (connect/reset/timeout/truncated body) and the answers IsRetryable()
-// names, with exponential backoff and full jitter. An expired session token
+// names, with exponential backoff and full jitter. Once a request has given
+// up after all its attempts, later requests make one attempt each until one
+// gets an answer (a command that failed does not spend its budget again on
+// its clean-up). An expired session token
 // makes it fetch credentials again and retry. No other 4xx is ever retried.
 // Every message names the object ("s3:bucket/key: ...") and never contains
 // credentials.
@@ -20,6 +23,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -172,6 +176,10 @@ class S3Client {
   // kNoRepository when the bucket does not exist, kPermission when it is not
   // ours.
   Result<void> HeadBucket(const std::string& bucket);
+  // Creates the bucket in the configured region (a LocationConstraint outside
+  // us-east-1); a server with a custom endpoint that does not know the region
+  // (InvalidLocationConstraint) is asked again without one. A bucket of ours
+  // that exists already is a success.
   Result<void> CreateBucket(const std::string& bucket);
 
   // The URL of an object (tests, messages).
@@ -234,6 +242,12 @@ class S3Client {
                             const std::string& md5_base64,
                             const Credentials& creds) const;
 
+  // An error if `resp` cannot be S3's (an HTML page, an error answer that is
+  // no S3 <Error> document): the endpoint is not an S3 server. Not retried.
+  std::optional<Error> NotS3(const HttpResponse& resp, const Call& call) const;
+  // The endpoint as used ("http://127.0.0.1:7480"), for messages.
+  std::string Endpoint() const;
+
   S3Config config_;
   std::unique_ptr<CredentialsProvider> credentials_;
   HttpClient http_;
@@ -242,7 +256,27 @@ class S3Client {
   std::string base_path_;  // "" or "/prefix" of the endpoint URL
   bool ip_host_ = false;
   std::atomic<std::uint64_t> counts_[6] = {};
+  // Set when a request gave up after all its attempts, cleared by any answer.
+  std::atomic<bool> endpoint_down_{false};
 };
+
+// The body of CreateBucket in `region`: its LocationConstraint, or "" in
+// us-east-1 (which takes none).
+std::string CreateBucketBody(const std::string& region);
+
+// A Call::validate that decodes a 2xx answer into `out` with `parse`; an
+// answer that does not decode is kTransient (retried like a truncated body).
+template <class T>
+std::function<Result<void>(const HttpResponse&)> DecodeOrRetry(
+    Result<T>& out, Result<T> (*parse)(ByteSpan), const std::string& what) {
+  return [&out, parse, what](const HttpResponse& r) -> Result<void> {
+    out = parse(r.body);
+    if (!out)
+      return MakeError(ErrorCode::kTransient,
+                       what + ": " + out.error().message);
+    return Ok();
+  };
+}
 
 // Adds the headers of `opts` (storage class, encryption, user metadata) to h.
 void AddPutHeaders(HeaderList& h, const PutOptions& opts);

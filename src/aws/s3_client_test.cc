@@ -17,6 +17,15 @@ using std::chrono::milliseconds;
 
 const std::string kSecret = "s3cr3t-never-printed-0123456789";
 
+// The answer to a HEAD of a 4-byte object stored with this sha256 metadata.
+json HeadWithSha256(const std::string& sha) {
+  return json{{"status", 200},
+              {"headers",
+               {{"ETag", "\"etag\""},
+                {"Content-Length", "4"},
+                {"x-amz-meta-sha256", sha}}}};
+}
+
 class CountingCredentials : public CredentialsProvider {
  public:
   Result<Credentials> Get() override {
@@ -223,6 +232,33 @@ TEST_F(S3ClientTest, GivesUpAfterMaxAttempts) {
   EXPECT_EQ(fake_.Log().size(), 4u);
 }
 
+TEST_F(S3ClientTest, AfterGivingUpLaterRequestsTryOnceUntilAnAnswer) {
+  // Given a request that gave up after all its attempts, then the next ones
+  // make one attempt each (a failed command's clean-up does not spend the
+  // budget again); once the endpoint answers, the full budget is back.
+  fake_.Script(json::array({{{"status", 503}},
+                            {{"status", 503}},
+                            {{"status", 503}},
+                            {{"status", 503}},
+                            {{"status", 503}},
+                            {{"status", 200}},
+                            {{"status", 503}},
+                            {{"status", 503}},
+                            {{"status", 503}},
+                            {{"status", 503}}}));
+  ASSERT_FALSE(client_->DeleteObject("bkt", "a"));
+  EXPECT_EQ(fake_.Log().size(), 4u);
+  auto once = client_->DeleteObject("bkt", "lock");
+  ASSERT_FALSE(once);
+  EXPECT_EQ(once.error().message.find("gave up"), std::string::npos)
+      << once.error().message;
+  EXPECT_EQ(fake_.Log().size(), 5u);
+  ASSERT_TRUE(client_->DeleteObject("bkt", "b"));
+  EXPECT_EQ(fake_.Log().size(), 6u);
+  ASSERT_FALSE(client_->DeleteObject("bkt", "c"));
+  EXPECT_EQ(fake_.Log().size(), 10u);
+}
+
 TEST_F(S3ClientTest, ExpiredTokenRefreshesCredentials) {
   // Given an ExpiredToken answer (or a bare 400 to a HEAD with a session
   // token), then credentials are fetched again and the request retried once.
@@ -257,11 +293,44 @@ TEST_F(S3ClientTest, CreateOnlyRetryRecognisesItsOwnWrite) {
   o.create_only = true;
   auto r = client_->PutObject("bkt", "locks/x", AsBytes("lock"), o);
   ASSERT_TRUE(r) << r.error().message;
-  // Without a lost answer, 412 is "already exists".
-  fake_.Script({{{"status", 412}}});
+  // Another object under the name is "already exists".
+  fake_.Script({{{"status", 412}},
+                {{"status", 200},
+                 {"headers",
+                  {{"ETag", "\"" + Md5Hex(AsBytes("kcol")) + "\""},
+                   {"Content-Length", "4"}}}}});
   auto again = client_->PutObject("bkt", "locks/x", AsBytes("lock"), o);
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().code, ErrorCode::kAlreadyExists);
+}
+
+TEST_F(S3ClientTest, CreateOnly412WithoutVisibleRetryIsSettledByTheObject) {
+  // Given a create-only PUT answered 412 at its first attempt as this client
+  // sees it (libcurl re-sends a request by itself when a reused connection
+  // was reset or stalled, so the first write's answer was lost unseen), then
+  // the stored object decides: our bytes are a success, others' are "already
+  // exists".
+  PutOptions o;
+  o.create_only = true;
+  fake_.Script({{{"status", 412}},
+                {{"status", 200},
+                 {"headers",
+                  {{"ETag", "\"" + Md5Hex(AsBytes("snap")) + "\""},
+                   {"Content-Length", "4"}}}}});
+  auto r = client_->PutObject("bkt", "snapshots/x", AsBytes("snap"), o);
+  ASSERT_TRUE(r) << r.error().message;
+  json log = fake_.Log();
+  ASSERT_EQ(log.size(), 2u);
+  EXPECT_EQ(log[1]["method"], "HEAD");
+
+  o.payload_sha256 = Sha256Hex(AsBytes("snap"));
+  fake_.Script({{{"status", 412}}, HeadWithSha256(o.payload_sha256)});
+  auto known = client_->PutObject("bkt", "snapshots/y", AsBytes("snap"), o);
+  ASSERT_TRUE(known) << known.error().message;
+  fake_.Script({{{"status", 412}}, HeadWithSha256(Sha256Hex(AsBytes("pans")))});
+  auto other = client_->PutObject("bkt", "snapshots/y", AsBytes("snap"), o);
+  ASSERT_FALSE(other);
+  EXPECT_EQ(other.error().code, ErrorCode::kAlreadyExists);
 }
 
 TEST_F(S3ClientTest, CreateOnlyRetryWithKnownHashChecksItsMetadata) {
@@ -272,19 +341,14 @@ TEST_F(S3ClientTest, CreateOnlyRetryWithKnownHashChecksItsMetadata) {
   PutOptions o;
   o.create_only = true;
   o.payload_sha256 = Sha256Hex(AsBytes("lock"));
-  auto head = [](const std::string& sha) {
-    return json{{"status", 200},
-                {"headers",
-                 {{"ETag", "\"etag\""},
-                  {"Content-Length", "4"},
-                  {"x-amz-meta-sha256", sha}}}};
-  };
   // A 503 may follow a write that happened: the answer is "lost" either way.
-  fake_.Script({{{"status", 503}}, {{"status", 412}}, head(o.payload_sha256)});
+  fake_.Script(
+      {{{"status", 503}}, {{"status", 412}}, HeadWithSha256(o.payload_sha256)});
   auto r = client_->PutObject("bkt", "locks/x", AsBytes("lock"), o);
   ASSERT_TRUE(r) << r.error().message;
-  fake_.Script(
-      {{{"status", 503}}, {{"status", 412}}, head(Sha256Hex(AsBytes("kcol")))});
+  fake_.Script({{{"status", 503}},
+                {{"status", 412}},
+                HeadWithSha256(Sha256Hex(AsBytes("kcol")))});
   auto other = client_->PutObject("bkt", "locks/x", AsBytes("lock"), o);
   ASSERT_FALSE(other);
   EXPECT_EQ(other.error().code, ErrorCode::kAlreadyExists);
@@ -402,6 +466,116 @@ TEST_F(S3ClientTest, BufferedMultipartReadsInOrderAndHonoursCancel) {
   log = fake_.Log();
   EXPECT_EQ(log.back()["method"], "DELETE");
   EXPECT_EQ(log.back()["path"], "/bkt/big?uploadId=U4");
+}
+
+TEST_F(S3ClientTest, ListingThatDoesNotParseIsRetried) {
+  // Given a listing answer cut or damaged into something that is no
+  // ListBucketResult, then it is asked for again, like a truncated body.
+  fake_.Script(
+      {{{"status", 200}, {"body", "<ListBucketResult><Contents><Key>a"}},
+       {{"status", 200},
+        {"body",
+         "<ListBucketResult><IsTruncated>false</IsTruncated><Contents>"
+         "<Key>keys/a</Key><Size>3</Size></Contents></ListBucketResult>"}}});
+  std::vector<std::string> keys;
+  auto r = client_->ListObjects("bkt", "keys/",
+                                [&](const ListedObject& o) -> Result<void> {
+                                  keys.push_back(o.key);
+                                  return Ok();
+                                });
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(keys, std::vector<std::string>{"keys/a"});
+  EXPECT_EQ(fake_.Log().size(), 2u);
+}
+
+TEST_F(S3ClientTest, AnEndpointThatIsNotS3IsNamedAtOnce) {
+  // Given an HTML server (a web server, a captive portal) as the endpoint,
+  // then its answers, with or without a body and whatever the status, are
+  // "does not answer like S3", naming the endpoint, after one request each.
+  json html = {{"Content-Type", "text/html; charset=utf-8"}};
+  fake_.Script({{{"status", 404}, {"headers", html}, {"body", "<html>no"}},
+                {{"status", 404}, {"headers", html}},
+                {{"status", 200}, {"headers", html}, {"body", "<html>"}},
+                {{"status", 501}, {"body", "Unsupported method ('PUT')"}}});
+  auto list = client_->ListObjects(
+      "bkt", "keys/", [](const ListedObject&) -> Result<void> { return Ok(); });
+  auto head = client_->HeadBucket("bkt");
+  auto get = client_->GetObject("bkt", "config");
+  auto put = client_->PutObject("bkt", "keys/k", AsBytes("x"), {});
+  for (const Result<void>& r :
+       {list, head, Result<void>(get ? Ok() : Result<void>(get.error())),
+        Result<void>(put ? Ok() : Result<void>(put.error()))}) {
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, ErrorCode::kIo) << r.error().message;
+    EXPECT_NE(r.error().message.find(fake_.url() +
+                                     ": the endpoint does not answer like S3"),
+              std::string::npos)
+        << r.error().message;
+    ExpectClean(r.error());
+  }
+  EXPECT_EQ(fake_.Log().size(), 4u);
+  EXPECT_TRUE(sleeps_.empty());
+}
+
+TEST_F(S3ClientTest, HeadBucketDeniedSaysWhy) {
+  // Given a HEAD of the bucket denied (no body to say why), then a one-key
+  // listing asks, and a wrong secret key is named as the likely cause.
+  fake_.Script(
+      {{{"status", 403}},
+       {{"status", 403},
+        {"body", "<Error><Code>SignatureDoesNotMatch</Code></Error>"}}});
+  auto r = client_->HeadBucket("bkt");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kPermission);
+  EXPECT_NE(r.error().message.find("is the secret access key right?"),
+            std::string::npos)
+      << r.error().message;
+  json log = fake_.Log();
+  ASSERT_EQ(log.size(), 2u);
+  EXPECT_EQ(log[1]["method"], "GET");
+}
+
+TEST_F(S3ClientTest, CreateBucketSendsTheRegionAsLocationConstraint) {
+  // Given a client in eu-west-1 with a custom endpoint, then CreateBucket
+  // carries the region as LocationConstraint; a server that does not know the
+  // region (radosgw names its zonegroups otherwise) is asked again without.
+  const std::string body = CreateBucketBody("eu-west-1");
+  EXPECT_EQ(body,
+            "<CreateBucketConfiguration><LocationConstraint>eu-west-1"
+            "</LocationConstraint></CreateBucketConfiguration>");
+  EXPECT_EQ(CreateBucketBody("us-east-1"), "");
+  ASSERT_TRUE(client_->CreateBucket("bkt"));
+  json log = fake_.Log();
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(log[0]["method"], "PUT");
+  EXPECT_EQ(log[0]["path"], "/bkt");
+  EXPECT_EQ(log[0]["body_size"], body.size());
+  EXPECT_EQ(log[0]["headers"]["x-amz-content-sha256"],
+            Sha256Hex(AsBytes(body)));
+
+  fake_.Script(
+      {{{"status", 400},
+        {"body", "<Error><Code>InvalidLocationConstraint</Code></Error>"}}});
+  ASSERT_TRUE(client_->CreateBucket("bkt2"));
+  log = fake_.Log();
+  ASSERT_EQ(log.size(), 3u);
+  EXPECT_EQ(log[2]["body_size"], 0);
+}
+
+TEST(StallWatchTest, FiresAfterTheLimitWithoutProgressNotBefore) {
+  // Given a 2 s limit, then bytes moving keep it quiet however long the
+  // transfer, and it fires 2 s after the last byte moved (also when the last
+  // bytes were a whole upload), not later.
+  using Clock = StallWatch::Clock;
+  const Clock::time_point t0{};
+  StallWatch w(std::chrono::seconds(2), t0);
+  EXPECT_FALSE(w.Stalled(0, t0 + std::chrono::milliseconds(1999)));
+  EXPECT_FALSE(w.Stalled(100, t0 + std::chrono::seconds(1)));
+  EXPECT_FALSE(w.Stalled(1 << 20, t0 + std::chrono::seconds(10)));
+  EXPECT_FALSE(w.Stalled(1 << 20, t0 + std::chrono::milliseconds(11999)));
+  EXPECT_TRUE(w.Stalled(1 << 20, t0 + std::chrono::seconds(12)));
+  StallWatch idle(std::chrono::seconds(2), t0);
+  EXPECT_TRUE(idle.Stalled(0, t0 + std::chrono::seconds(2)));
 }
 
 TEST(S3AddressingTest, PathAndVirtualHostUrls) {

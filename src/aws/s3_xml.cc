@@ -7,7 +7,7 @@
 namespace efs2s3::aws {
 namespace {
 
-constexpr std::array<std::pair<std::string_view, S3Code>, 18> kCodes = {{
+constexpr std::array<std::pair<std::string_view, S3Code>, 19> kCodes = {{
     {"NoSuchKey", S3Code::kNoSuchKey},
     {"NoSuchUpload", S3Code::kNoSuchUpload},
     {"NoSuchBucket", S3Code::kNoSuchBucket},
@@ -26,6 +26,7 @@ constexpr std::array<std::pair<std::string_view, S3Code>, 18> kCodes = {{
     {"BadDigest", S3Code::kBadDigest},
     {"XAmzContentSHA256Mismatch", S3Code::kXAmzContentSHA256Mismatch},
     {"InternalError", S3Code::kInternalError},
+    {"InvalidLocationConstraint", S3Code::kInvalidLocationConstraint},
 }};
 
 Error Corrupt(const std::string& what) {

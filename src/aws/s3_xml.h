@@ -41,6 +41,7 @@ enum class S3Code {
   kBadDigest,
   kXAmzContentSHA256Mismatch,
   kInternalError,
+  kInvalidLocationConstraint,
 };
 
 // The S3Code of a <Code> text ("" -> kNone, unknown -> kOther).

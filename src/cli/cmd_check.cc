@@ -12,11 +12,7 @@ Result<std::unique_ptr<MaintenanceRepo>> OpenForMaintenance(Context& ctx,
                                                             bool exclusive,
                                                             bool fresh_cache) {
   ASSIGN_OR_RETURN(auto backend, ctx.OpenBackend());
-  auto st = backend->Stat({storage::ObjectType::kConfig, "config"});
-  if (!st && st.error().code == ErrorCode::kNotFound)
-    return MakeError(ErrorCode::kNoRepository,
-                     backend->Location() +
-                         ": no repository here (config not found; run init)");
+  RETURN_IF_ERROR(Context::RequireRepository(*backend));
   ASSIGN_OR_RETURN(std::string pw, ctx.Password());
   repo::OpenOptions o = fresh_cache ? repo::OpenOptions{} : ctx.CacheOptions();
   o.skip_unreadable_index = true;

@@ -238,14 +238,20 @@ Result<std::unique_ptr<storage::Backend>> Context::OpenBackend() {
   return storage::Open(location, global.backend);
 }
 
+Result<void> Context::RequireRepository(storage::Backend& backend) {
+  auto st = backend.Stat({storage::ObjectType::kConfig, "config"});
+  if (!st && st.error().code == ErrorCode::kNotFound)
+    return MakeError(ErrorCode::kNoRepository,
+                     backend.Location() +
+                         ": no repository here (config not found; run init)");
+  if (!st) return st.error();
+  return Ok();
+}
+
 Result<repo::Repository*> Context::OpenRepository(LockMode lock) {
   ASSIGN_OR_RETURN(auto backend, OpenBackend());
   // A missing repository is reported before asking for a password.
-  auto st = backend->Stat({storage::ObjectType::kConfig, "config"});
-  if (!st && st.error().code == ErrorCode::kNotFound)
-    return MakeError(ErrorCode::kNoRepository,
-                     backend->Location() +
-                         ": no repository here (config not found; run init)");
+  RETURN_IF_ERROR(RequireRepository(*backend));
   ASSIGN_OR_RETURN(std::string pw, Password());
   ASSIGN_OR_RETURN(
       repo_, repo::Repository::Open(std::move(backend), pw, CacheOptions()));

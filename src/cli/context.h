@@ -42,6 +42,10 @@ class Context {
   Result<std::string> Password(bool confirm = false,
                                const char* prompt = "enter password: ");
   Result<std::unique_ptr<storage::Backend>> OpenBackend();
+  // Ok when `backend` holds a repository (its config): kNoRepository when it
+  // does not, any other failure as it is (it has spent the request's retry
+  // budget; the caller must not ask again). Before asking for a password.
+  static Result<void> RequireRepository(storage::Backend& backend);
   // Opens the repository; takes a shared or exclusive lock unless lock ==
   // kNone.
   enum class LockMode { kNone, kShared, kExclusive };

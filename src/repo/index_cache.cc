@@ -80,9 +80,11 @@ struct Fetched {
 
 // Fetches and parses index file `name`.
 Result<Fetched> Fetch(const std::string& name, const IndexFetcher& fetch) {
+  // The fetch names the object in its errors; the parse does not.
   ASSIGN_OR_RETURN(Bytes plain, fetch(name));
-  ASSIGN_OR_RETURN(auto run, IndexRun::FromBytes(plain));
-  return Fetched{std::move(plain), std::move(run)};
+  auto run = IndexRun::FromBytes(plain);
+  if (!run) return run.error().Wrap("index/" + name);
+  return Fetched{std::move(plain), std::move(*run)};
 }
 
 // Caches a fetched index file as a run of its own.
@@ -115,7 +117,7 @@ Result<void> FetchUncovered(const std::set<std::string>& present,
       out.unreadable.emplace_back(name, fetched.error());
       continue;
     }
-    if (!fetched) return fetched.error().Wrap("index/" + name);
+    if (!fetched) return fetched.error();
     ASSIGN_OR_RETURN(RunInfo ri, CacheRun(name, std::move(*fetched), run_dir));
     valid.push_back(std::move(ri));
     covered.insert(name);

@@ -513,6 +513,30 @@ TEST_F(RepositoryTest, AnUnreadableSnapshotFailsTheListingOrIsSetAside) {
   EXPECT_NE(unreadable[0].message.find(idb->Hex()), std::string::npos);
 }
 
+TEST_F(RepositoryTest, ADamagedIndexFileIsNamedOnce) {
+  // Given an index file damaged in the repository and not yet in the cache,
+  // then opening fails with a message that names it once ("index/X: ...",
+  // not "index/X: index/X: ...").
+  ASSERT_TRUE(repo_->SaveBlob(BlobType::kData, RandomBytes(100)));
+  ASSERT_TRUE(repo_->Flush());
+  std::vector<std::string> names = repo_->IndexNames();
+  ASSERT_EQ(names.size(), 1u);
+  std::string key =
+      storage::ObjectKey({storage::ObjectType::kIndex, names.front()});
+  std::string path = dir_ + "/repo/" + key;
+  Bytes bytes = *ReadFile(path);
+  bytes[bytes.size() / 2] ^= 1;
+  ::chmod(path.c_str(), 0644);
+  ASSERT_TRUE(WriteFileAtomic(path, bytes, false));
+  auto r = Repository::Open(storage::NewLocalBackend(dir_ + "/repo"), "pw",
+                            {dir_ + "/fresh-cache"});
+  ASSERT_FALSE(r);
+  const std::string& m = r.error().message;
+  size_t first = m.find(key);
+  ASSERT_NE(first, std::string::npos) << m;
+  EXPECT_EQ(m.find(key, first + 1), std::string::npos) << m;
+}
+
 TEST_F(RepositoryTest, ManyIndexFilesAreMergedInCache) {
   for (int i = 0; i < 20; ++i) {
     ASSERT_TRUE(repo_->SaveBlob(BlobType::kData, RandomBytes(100)));

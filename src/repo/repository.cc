@@ -126,6 +126,9 @@ Result<std::unique_ptr<Repository>> Repository::Init(
     return MakeError(
         ErrorCode::kAlreadyExists,
         backend->Location() + ": a repository already exists here");
+  if (exists.error().code != ErrorCode::kNotFound &&
+      exists.error().code != ErrorCode::kNoRepository)
+    return exists.error();
   RETURN_IF_ERROR(backend->Create());
   std::unique_ptr<Repository> repo(new Repository(std::move(backend), open));
   repo->key_ = NewMasterKey();
