@@ -1,7 +1,11 @@
 // repair index | repair snapshots (src/maintenance/repair.h).
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
 
 #include "cli/context.h"
+#include "cli/exit_codes.h"
 #include "cli/maintenance_util.h"
 #include "maintenance/repair.h"
 
@@ -17,31 +21,67 @@ Result<int> RunRepairIndex(const RepairCliOptions& o, Context& ctx) {
   ASSIGN_OR_RETURN(auto m, OpenForMaintenance(ctx, true, false));
   maintenance::RepairIndexOptions ro;
   ro.dry_run = o.dry_run;
+  ro.read_data = o.read_data;
   ro.cancel = &ctx.cancel;
   ro.progress = StepPrinter(ctx);
   auto r = maintenance::RepairIndex(*m->repo, ro);
   ClearSteps(ctx);
   if (!r) return r.error();
-  nlohmann::json bad = nlohmann::json::array();
-  for (const auto& [pack, why] : r->unreadable_packs) {
-    bad.push_back({{"pack", pack}, {"message", why}});
-    ctx.Warn("warning: pack " + pack + " left out: " + why + "\n");
+  nlohmann::json salvaged = nlohmann::json::array();
+  std::uint64_t lost = 0;
+  for (const auto& p : r->salvaged) {
+    salvaged.push_back({{"pack", p.pack},
+                        {"reason", p.reason},
+                        {"method", p.method},
+                        {"blobs_kept", p.blobs_kept},
+                        {"lost", p.lost}});
+    lost += p.lost.size();
+    std::string line =
+        p.method == "none"
+            ? fmt::format(
+                  "warning: {}; nothing locates its blobs (not in the old "
+                  "index): they are lost\n",
+                  p.reason)
+            : fmt::format(
+                  "warning: {}; {} {} blobs by the {}{}\n", p.reason,
+                  o.dry_run ? "would save" : "saved", p.blobs_kept,
+                  p.method == "old index" ? "old index"
+                  : p.method == "header"  ? "header"
+                                          : "header found",
+                  p.lost.empty()
+                      ? std::string()
+                      : fmt::format(", {} damaged blob(s) lost: {}",
+                                    p.lost.size(), fmt::join(p.lost, " ")));
+    ctx.Warn(line);
   }
   if (ctx.global.json) {
     ctx.PrintJson({{"message_type", "repair_index"},
                    {"dry_run", o.dry_run},
                    {"packs", r->packs},
                    {"blobs", r->blobs},
-                   {"unreadable_packs", bad},
+                   {"damaged_packs", salvaged},
+                   {"blobs_lost", lost},
+                   {"packs_written", r->packs_written},
                    {"index_written", r->index_written},
                    {"index_deleted", r->index_deleted}});
   } else {
     ctx.Info(fmt::format(
-        "{} {} packs ({} blobs); {} index files written, {} old ones deleted\n",
+        "{} {} packs ({} blobs); {} damaged pack(s), {} blob(s) saved into {} "
+        "new pack(s), {} lost; {} index files written, {} old ones deleted\n",
         o.dry_run ? "would index" : "indexed", r->packs, r->blobs,
-        r->index_written, r->index_deleted));
+        r->salvaged.size(),
+        [&] {
+          std::uint64_t k = 0;
+          for (const auto& p : r->salvaged) k += p.blobs_kept;
+          return k;
+        }(),
+        r->packs_written, lost, r->index_written, r->index_deleted));
   }
-  return 0;
+  // Damage found: the index is repaired, the data not all there.
+  bool problems = std::any_of(
+      r->salvaged.begin(), r->salvaged.end(),
+      [](const auto& p) { return p.method == "none" || !p.lost.empty(); });
+  return problems ? kExitIncomplete : kExitOk;
 }
 
 Result<int> RunRepairSnapshots(const RepairCliOptions& o, Context& ctx) {
@@ -97,6 +137,10 @@ void RegisterRepair(CLI::App& app, Context& ctx) {
   CLI::App* idx =
       c->add_subcommand("index", "Rebuild the index from the pack headers");
   idx->add_flag("-n,--dry-run", o->dry_run, "Only read the packs and report");
+  idx->add_flag(
+      "--read-data", o->read_data,
+      "Read every pack whole and authenticate every blob; packs with "
+      "damaged blobs are salvaged (intact blobs copied to new packs)");
   idx->callback(
       [&ctx, o] { ctx.run = [&ctx, o] { return RunRepairIndex(*o, ctx); }; });
   CLI::App* snaps = c->add_subcommand(

@@ -80,6 +80,10 @@ class Checker {
   Result<void> CheckIndexAgainstPacks();
   Result<void> ReadData();
   Result<void> ReadPack(const Id& pack);
+  // Damage in a pack no index names (left by repair or an interrupted run)
+  // costs nothing restorable: a hint, prune removes the pack.
+  void PackDamage(const Id& pack, const std::string& message);
+  std::unordered_set<Id, IdHash> indexed_packs_;
   Result<void> CheckSnapshots();
   // Why a blob cannot be loaded, or "" if it can (as far as known).
   std::string BlobProblem(const Id& id);
@@ -148,7 +152,6 @@ Result<void> Checker::CheckIndexAgainstPacks() {
   Progress("checking packs");
   ASSIGN_OR_RETURN(packs_, raw_.ListPacks());
   r_.packs = packs_.size();
-  std::unordered_set<Id, IdHash> indexed;
   std::map<Id, std::pair<std::uint64_t, Id>> missing,
       too_short;  // pack -> (count, a blob)
   RETURN_IF_ERROR(repo_.ForEachIndexed(
@@ -160,7 +163,7 @@ Result<void> Checker::CheckIndexAgainstPacks() {
           if (m.first++ == 0) m.second = id;
           return Ok();
         }
-        indexed.insert(loc.pack);
+        indexed_packs_.insert(loc.pack);
         if (std::uint64_t{loc.offset} + loc.length + 4 > it->second) {
           auto& m = too_short[loc.pack];
           if (m.first++ == 0) m.second = id;
@@ -181,7 +184,7 @@ Result<void> Checker::CheckIndexAgainstPacks() {
               m.second.Hex());
   std::vector<Id> unindexed;
   for (const auto& [pack, size] : packs_)
-    if (!indexed.count(pack)) unindexed.push_back(pack);
+    if (!indexed_packs_.count(pack)) unindexed.push_back(pack);
   std::sort(unindexed.begin(), unindexed.end());
   for (const Id& p : unindexed)
     Hint(
@@ -192,6 +195,17 @@ Result<void> Checker::CheckIndexAgainstPacks() {
   return Ok();
 }
 
+void Checker::PackDamage(const Id& pack, const std::string& message) {
+  if (indexed_packs_.count(pack)) {
+    Error("damaged_pack", pack.Hex(), message);
+  } else {
+    Hint("damaged_unused_pack", pack.Hex(),
+         message +
+             " (no index names this pack: nothing restorable depends on it; "
+             "prune removes it)");
+  }
+}
+
 Result<void> Checker::ReadPack(const Id& pack) {
   bool intact = true;
   auto data = raw_.LoadPack(pack, &intact);
@@ -199,8 +213,7 @@ Result<void> Checker::ReadPack(const Id& pack) {
     if (data.error().code == ErrorCode::kTransient ||
         data.error().code == ErrorCode::kCancelled)
       return data.error();
-    Error("damaged_pack", pack.Hex(),
-          "pack " + pack.Hex() + ": " + data.error().message);
+    PackDamage(pack, "pack " + pack.Hex() + ": " + data.error().message);
     return Ok();
   }
   ++r_.packs_read;
@@ -209,13 +222,12 @@ Result<void> Checker::ReadPack(const Id& pack) {
   // Two reads returned the same bytes, which do not match the pack's name:
   // the stored pack is damaged (a byte flipped in transit is read again).
   if (!intact && header)
-    Error("damaged_pack", pack.Hex(),
-          "pack " + pack.Hex() +
-              ": content does not match its name (damaged; read twice)");
+    PackDamage(pack, "pack " + pack.Hex() +
+                         ": content does not match its name (damaged; read "
+                         "twice)");
   if (!header) {
     // Without a header, authenticate the blobs the index places in this pack.
-    Error("damaged_pack", pack.Hex(),
-          "pack " + pack.Hex() + ": " + header.error().message);
+    PackDamage(pack, "pack " + pack.Hex() + ": " + header.error().message);
     return repo_.ForEachIndexed([&](const Id& id,
                                     const BlobLocation& loc) -> Result<void> {
       if (loc.pack != pack) return Ok();
@@ -240,6 +252,11 @@ Result<void> Checker::ReadPack(const Id& pack) {
         raw_.VerifySealedBlob(e, ByteSpan(*data).subspan(e.offset, e.length));
     if (!ok) {
       ++r_.blobs_failed;
+      if (!indexed_packs_.count(pack)) {
+        PackDamage(pack, "pack " + pack.Hex() + ": blob " + e.id.Hex() + " " +
+                             ok.error().message);
+        continue;
+      }
       damaged_blobs_.insert(e.id);
       BadBlob(e.id, "damaged_blob",
               ok.error().message + " (pack " + pack.Hex() + ")");

@@ -13,6 +13,155 @@ namespace efs2s3::maintenance {
 
 using storage::ObjectType;
 
+namespace {
+
+// Salvages what a pack with a damaged header still holds: the header found
+// by a search (a cut-off or damaged length field), or else the blobs the old
+// index places in it. Every blob kept is authenticated (decrypted,
+// decompressed, compared with its ID) in bytes read twice alike, and copied
+// into a new pack, so the repository no longer depends on the damaged one.
+class PackSalvager {
+ public:
+  PackSalvager(repo::Repository& repo, const RepairIndexOptions& o,
+               IndexWriter& index, RepairIndexResult& result)
+      : repo_(repo), raw_(repo), o_(o), index_(index), result_(result) {}
+
+  Result<void> Salvage(const Id& pack, const std::string& why);
+  // With --read-data: reads pack `pack` whole and authenticates every blob.
+  // Its entries if all are intact; otherwise salvages it (the intact blobs
+  // to a new pack) and returns nullopt.
+  Result<std::optional<std::vector<repo::PackEntry>>> ReadData(const Id& pack);
+  Result<void> Finish();
+
+ private:
+  // Index entries of the old index that place blobs in `pack`.
+  std::vector<repo::PackEntry> OldEntries(const Id& pack);
+  Result<void> Keep(const repo::PackEntry& e, ByteSpan sealed);
+  // Keeps the candidates that authenticate in `data`; records the others as
+  // lost.
+  Result<void> KeepIntact(const Bytes* data,
+                          const std::vector<repo::PackEntry>& candidates,
+                          SalvagedPack s);
+
+  repo::Repository& repo_;
+  repo::MaintenanceAccess raw_;
+  const RepairIndexOptions& o_;
+  IndexWriter& index_;
+  RepairIndexResult& result_;
+  repo::PackWriter writers_[2];  // data, tree
+};
+
+std::vector<repo::PackEntry> PackSalvager::OldEntries(const Id& pack) {
+  std::vector<repo::PackEntry> out;
+  (void)repo_.ForEachIndexed(
+      [&](const Id& id, const repo::BlobLocation& loc) -> Result<void> {
+        if (loc.pack == pack)
+          out.push_back({id, loc.type, loc.compressed, loc.offset, loc.length,
+                         loc.raw_length});
+        return Ok();
+      });
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.offset, a.id) < std::tie(b.offset, b.id);
+  });
+  out.erase(std::unique(out.begin(), out.end(),
+                        [](const auto& a, const auto& b) {
+                          return a.id == b.id && a.offset == b.offset;
+                        }),
+            out.end());
+  return out;
+}
+
+Result<void> PackSalvager::Keep(const repo::PackEntry& e, ByteSpan sealed) {
+  if (o_.dry_run) return Ok();
+  repo::PackWriter& w = writers_[e.type == repo::BlobType::kTree ? 1 : 0];
+  RETURN_IF_ERROR(w.Add(e, sealed));
+  if (w.size() < repo_.config().pack_size) return Ok();
+  ASSIGN_OR_RETURN(auto fresh, raw_.SavePack(w));
+  ++result_.packs_written;
+  return index_.AddPack(fresh->name, fresh->entries);
+}
+
+Result<void> PackSalvager::Finish() {
+  for (auto& w : writers_) {
+    if (w.count() == 0) continue;
+    ASSIGN_OR_RETURN(auto fresh, raw_.SavePack(w));
+    ++result_.packs_written;
+    RETURN_IF_ERROR(index_.AddPack(fresh->name, fresh->entries));
+  }
+  return Ok();
+}
+
+Result<void> PackSalvager::Salvage(const Id& pack, const std::string& why) {
+  SalvagedPack s;
+  s.pack = pack.Hex();
+  s.reason = why;
+  bool intact = true;
+  auto data = raw_.LoadPack(pack, &intact);
+  if (!data && data.error().code == ErrorCode::kTransient) return data.error();
+  std::vector<repo::PackEntry> candidates;
+  if (data) {
+    if (auto found = raw_.FindPackHeader(*data)) {
+      s.method = "header found by search";
+      candidates = std::move(*found);
+    }
+  }
+  if (candidates.empty()) {
+    s.method = "old index";
+    candidates = OldEntries(pack);
+  }
+  if (candidates.empty()) s.method = "none";
+  return KeepIntact(data ? &*data : nullptr, candidates, std::move(s));
+}
+
+Result<void> PackSalvager::KeepIntact(
+    const Bytes* data, const std::vector<repo::PackEntry>& candidates,
+    SalvagedPack s) {
+  for (const repo::PackEntry& e : candidates) {
+    bool fits = data && std::uint64_t{e.offset} + e.length <= data->size();
+    ByteSpan sealed =
+        fits ? ByteSpan(*data).subspan(e.offset, e.length) : ByteSpan();
+    if (fits && raw_.VerifySealedBlob(e, sealed)) {
+      ++s.blobs_kept;
+      RETURN_IF_ERROR(Keep(e, sealed));
+    } else {
+      s.lost.push_back(e.id.Hex());
+    }
+  }
+  result_.blobs += s.blobs_kept;
+  result_.salvaged.push_back(std::move(s));
+  return Ok();
+}
+
+Result<std::optional<std::vector<repo::PackEntry>>> PackSalvager::ReadData(
+    const Id& pack) {
+  bool intact = true;
+  auto data = raw_.LoadPack(pack, &intact);
+  if (!data) {
+    if (data.error().code != ErrorCode::kNotFound) return data.error();
+    return std::nullopt;  // vanished: nothing to index
+  }
+  auto header = raw_.ParsePackHeader(*data);
+  if (!header) {
+    RETURN_IF_ERROR(
+        Salvage(pack, "pack " + pack.Hex() + ": " + header.error().message));
+    return std::nullopt;
+  }
+  bool all_ok = intact;
+  for (const repo::PackEntry& e : *header)
+    all_ok = all_ok && raw_.VerifySealedBlob(
+                               e, ByteSpan(*data).subspan(e.offset, e.length))
+                           .has_value();
+  if (all_ok) return std::move(*header);
+  SalvagedPack s;
+  s.pack = pack.Hex();
+  s.reason = "pack " + pack.Hex() + ": damaged blobs";
+  s.method = "header";
+  RETURN_IF_ERROR(KeepIntact(&*data, *header, std::move(s)));
+  return std::nullopt;
+}
+
+}  // namespace
+
 Result<RepairIndexResult> RepairIndex(repo::Repository& repo,
                                       const RepairIndexOptions& options) {
   RepairIndexResult result;
@@ -22,16 +171,30 @@ Result<RepairIndexResult> RepairIndex(repo::Repository& repo,
   std::vector<std::pair<Id, std::uint64_t>> order(packs.begin(), packs.end());
   std::sort(order.begin(), order.end());
   IndexWriter index(repo, options.max_index_entries);
+  PackSalvager salvager(repo, options, index, result);
   for (const auto& [pack, size] : order) {
     RETURN_IF_ERROR(CheckCancel(options.cancel));
     if (options.progress)
       options.progress("reading pack header " +
                        std::to_string(result.packs + 1) + "/" +
                        std::to_string(order.size()));
+    // A header that fails authentication is read again before the pack is
+    // called damaged (repo/read_checked.h); reads that disagree are a
+    // transient fault: stop, and keep the old index in force.
+    if (options.read_data) {
+      ASSIGN_OR_RETURN(auto checked, salvager.ReadData(pack));
+      if (!checked) continue;
+      ++result.packs;
+      result.blobs += checked->size();
+      if (!options.dry_run) RETURN_IF_ERROR(index.AddPack(pack, *checked));
+      continue;
+    }
     auto entries = raw.ReadPackHeader(pack, size);
     if (!entries) {
-      if (entries.error().code == ErrorCode::kTransient) return entries.error();
-      result.unreadable_packs.emplace_back(pack.Hex(), entries.error().message);
+      if (entries.error().code == ErrorCode::kTransient ||
+          entries.error().code == ErrorCode::kCancelled)
+        return entries.error();
+      RETURN_IF_ERROR(salvager.Salvage(pack, entries.error().message));
       continue;
     }
     ++result.packs;
@@ -39,6 +202,9 @@ Result<RepairIndexResult> RepairIndex(repo::Repository& repo,
     if (!options.dry_run) RETURN_IF_ERROR(index.AddPack(pack, *entries));
   }
   if (options.dry_run) return result;
+  // The salvaged blobs are stored in new packs before the new index, which
+  // supersedes the old one, names them.
+  RETURN_IF_ERROR(salvager.Finish());
   RETURN_IF_ERROR(index.Finish(old_index));
   result.index_written = index.written().size();
   for (const std::string& name : old_index) {

@@ -44,13 +44,20 @@ Result<std::vector<LockInfo>> ListLocks(Repository& repo) {
     if (!plain) {
       if (plain.error().code == ErrorCode::kNotFound)
         continue;  // removed meanwhile
-      return plain.error();
+      if (plain.error().code != ErrorCode::kCorruption) return plain.error();
     }
-    json j = json::parse(AsString(*plain), nullptr, false);
-    if (j.is_discarded() || !j.is_object())
-      return MakeError(ErrorCode::kCorruption, "locks/" + n + ": malformed");
+    json j = plain ? json::parse(AsString(*plain), nullptr, false) : json();
     LockInfo li;
     li.name = n;
+    if (j.is_discarded() || !j.is_object()) {
+      // Who holds a damaged lock cannot be told: it counts as exclusive and
+      // live, so nothing runs beside what may be a prune; `unlock
+      // --remove-all` removes it.
+      li.damaged = true;
+      li.exclusive = true;
+      out.push_back(li);
+      continue;
+    }
     li.time_ns = j.value("time_ns", std::int64_t{0});
     li.hostname = j.value("hostname", "");
     li.username = j.value("username", "");
@@ -81,6 +88,12 @@ static Result<void> CheckConflicts(Repository& repo, bool exclusive,
   ASSIGN_OR_RETURN(auto locks, ListLocks(repo));
   for (const auto& l : locks) {
     if (l.name == own || l.stale) continue;
+    if (l.damaged)
+      return MakeError(
+          ErrorCode::kLocked,
+          "repository is locked by a damaged lock, locks/" + l.name +
+              " (who holds it cannot be told): `efs2s3 unlock --remove-all` "
+              "removes it once no other efs2s3 uses the repository");
     if (exclusive || l.exclusive)
       return MakeError(
           ErrorCode::kLocked,

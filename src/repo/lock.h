@@ -26,6 +26,7 @@ struct LockInfo {
   std::int64_t pid = 0;
   bool exclusive = false;
   bool stale = false;
+  bool damaged = false;  // did not authenticate or parse: counts as exclusive
 };
 
 class Lock {

@@ -53,6 +53,12 @@ Result<std::vector<PackEntry>> MaintenanceAccess::ParsePackHeader(
   return repo::ParsePackHeader(repo_.key_.encrypt, pack, pack.size(), &needed);
 }
 
+Result<std::vector<PackEntry>> MaintenanceAccess::FindPackHeader(
+    ByteSpan pack) const {
+  constexpr std::uint64_t kBudget = 256 << 20;  // bytes authenticated
+  return repo::FindPackHeader(repo_.key_.encrypt, pack, kBudget);
+}
+
 Result<std::vector<PackEntry>> MaintenanceAccess::ReadPackHeader(
     const Id& pack, std::uint64_t size) {
   return repo_.ReadPackHeader(pack.Hex(), size);

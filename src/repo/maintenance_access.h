@@ -48,6 +48,9 @@ class MaintenanceAccess {
   // The entries of a pack held whole in memory (`pack` as LoadPack returns
   // it), from its authenticated header. kCorruption if damaged.
   Result<std::vector<PackEntry>> ParsePackHeader(ByteSpan pack) const;
+  // The entries of a pack held whole in memory whose header length field is
+  // damaged or cut off (repo/pack.h, FindPackHeader). kCorruption if none.
+  Result<std::vector<PackEntry>> FindPackHeader(ByteSpan pack) const;
   // The entries of pack `pack` of `size` bytes, by ranged reads of its tail.
   Result<std::vector<PackEntry>> ReadPackHeader(const Id& pack,
                                                 std::uint64_t size);

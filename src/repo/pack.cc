@@ -102,24 +102,12 @@ Result<std::unique_ptr<FinishedPack>> PackWriter::Finish(
   return pack;
 }
 
-Result<std::vector<PackEntry>> ParsePackHeader(const crypto::Key& key,
-                                               ByteSpan tail,
-                                               std::uint64_t pack_size,
-                                               size_t* needed) {
-  if (tail.size() < 4 || pack_size < 4)
-    return MakeError(ErrorCode::kCorruption, "pack too short");
-  std::uint32_t hlen = GetU32(tail.data() + tail.size() - 4);
-  if (hlen + 4ULL > pack_size || hlen < crypto::kSealOverhead + 4)
-    return MakeError(ErrorCode::kCorruption, "pack header length out of range");
-  if (tail.size() < hlen + 4ULL) {
-    *needed = hlen + 4;
-    return MakeError(ErrorCode::kNotFound, "need more of the pack tail");
-  }
-  auto header = crypto::Open(key, tail.subspan(tail.size() - 4 - hlen, hlen));
-  if (!header)
-    return MakeError(ErrorCode::kCorruption,
-                     "pack header authentication failed");
-  const Bytes& h = *header;
+namespace {
+
+// The entries of an opened header; blob offsets from 0. kCorruption if
+// malformed; *end is where the last blob ends (where the header starts).
+Result<std::vector<PackEntry>> DecodeHeader(const Bytes& h,
+                                            std::uint64_t* end) {
   if (h.size() < 4 || std::memcmp(h.data(), kMagic, 4) != 0 ||
       (h.size() - 4) % kEntrySize)
     return MakeError(ErrorCode::kCorruption, "pack header malformed");
@@ -139,10 +127,69 @@ Result<std::vector<PackEntry>> ParsePackHeader(const crypto::Key& key,
     offset += e.length;
     entries.push_back(e);
   }
-  if (offset + hlen + 4 != pack_size)
+  *end = offset;
+  return entries;
+}
+
+}  // namespace
+
+Result<std::vector<PackEntry>> ParsePackHeader(const crypto::Key& key,
+                                               ByteSpan tail,
+                                               std::uint64_t pack_size,
+                                               size_t* needed) {
+  if (tail.size() < 4 || pack_size < 4)
+    return MakeError(ErrorCode::kCorruption, "pack too short");
+  std::uint32_t hlen = GetU32(tail.data() + tail.size() - 4);
+  if (hlen + 4ULL > pack_size || hlen < crypto::kSealOverhead + 4)
+    return MakeError(ErrorCode::kCorruption, "pack header length out of range");
+  if (tail.size() < hlen + 4ULL) {
+    *needed = hlen + 4;
+    return MakeError(ErrorCode::kNotFound, "need more of the pack tail");
+  }
+  auto header = crypto::Open(key, tail.subspan(tail.size() - 4 - hlen, hlen));
+  if (!header)
+    return MakeError(ErrorCode::kCorruption,
+                     "pack header authentication failed");
+  std::uint64_t end = 0;
+  ASSIGN_OR_RETURN(auto entries, DecodeHeader(*header, &end));
+  if (end + hlen + 4 != pack_size)
     return MakeError(ErrorCode::kCorruption,
                      "pack header does not match the pack size");
   return entries;
+}
+
+Result<std::vector<PackEntry>> FindPackHeader(const crypto::Key& key,
+                                              ByteSpan pack,
+                                              std::uint64_t budget) {
+  // The sealed header ends where its 4-byte length field starts. That field
+  // may be damaged (end = size - 4, length unknown) or cut off by k bytes
+  // (end = size - 4 + k; the surviving low bytes of the length constrain it).
+  // The cuts that leave low bytes of the length are tried first: they allow
+  // one header length in 256 or fewer. Each cut has its own budget.
+  const std::uint64_t size = pack.size();
+  for (int cut : {1, 2, 3, 4, 0}) {
+    if (size + cut < 4) continue;
+    std::uint64_t end = size + cut - 4;
+    int known = cut == 0 ? 0 : 4 - cut;  // low bytes of the length left
+    std::uint32_t low = 0, mask = 0;
+    for (int b = 0; b < known; ++b) {
+      low |= std::uint32_t{pack[end + b]} << (8 * b);
+      mask |= 0xffu << (8 * b);
+    }
+    std::uint64_t spent = 0;
+    for (std::uint64_t n = 0;; ++n) {
+      std::uint64_t hlen = crypto::kSealOverhead + 4 + n * kEntrySize;
+      if (hlen > end || spent > budget) break;
+      if ((hlen & mask) != low) continue;
+      spent += hlen;
+      auto header = crypto::Open(key, pack.subspan(end - hlen, hlen));
+      if (!header) continue;
+      std::uint64_t blobs_end = 0;
+      auto entries = DecodeHeader(*header, &blobs_end);
+      if (entries && blobs_end == end - hlen) return entries;
+    }
+  }
+  return MakeError(ErrorCode::kCorruption, "pack header not found");
 }
 
 }  // namespace efs2s3::repo

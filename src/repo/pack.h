@@ -89,6 +89,15 @@ class PackWriter {
   std::vector<PackEntry> entries_;
 };
 
+// Looks in a whole pack for a sealed header whose length field is damaged or
+// cut off (a pack truncated by up to 4 bytes): tries every header length that
+// fits where the field would start, authenticating at most `budget` bytes.
+// The entries if one opens and matches the blobs before it; kCorruption
+// otherwise.
+Result<std::vector<PackEntry>> FindPackHeader(const crypto::Key& key,
+                                              ByteSpan pack,
+                                              std::uint64_t budget);
+
 // Parses the header from the last `tail` bytes of a pack of `pack_size` bytes.
 // If the tail is too short, returns kNotFound with the needed length in
 // *needed (call again with that many bytes). kCorruption on any inconsistency.

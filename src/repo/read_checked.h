@@ -22,10 +22,11 @@ inline constexpr int kMaxCheckedReads = 4;
 
 // Calls `read`, then `check` on its bytes, until `check` accepts them. Only
 // `check` may take the bytes when it accepts them, and must leave them as
-// they are when it rejects them. Only kCorruption from `check` leads to another read; any other error (from
-// either) is returned as is. `what` names the object in the transient error.
-// On stable damage the failed bytes are moved to *damaged when given (callers
-// that salvage what is intact, e.g. check and repair reading whole packs).
+// they are when it rejects them. Only kCorruption from `check` leads to another
+// read; any other error (from either) is returned as is. `what` names the
+// object in the transient error. On stable damage the failed bytes are moved to
+// *damaged when given (callers that salvage what is intact, e.g. check and
+// repair reading whole packs).
 Result<void> ReadChecked(const std::function<Result<Bytes>()>& read,
                          const std::function<Result<void>(Bytes&)>& check,
                          const std::string& what, Bytes* damaged = nullptr);

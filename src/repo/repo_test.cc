@@ -594,3 +594,32 @@ TEST_F(RepositoryTest, ExclusiveLockConflicts) {
 
 }  // namespace
 }  // namespace efs2s3::repo
+
+namespace efs2s3::repo {
+namespace {
+
+TEST_F(RepositoryTest, ADamagedLockIsHeldUntilRemovedAndSaysSo) {
+  // Given a lock object that does not authenticate, then every lock is
+  // refused naming it and the way out, and unlock --remove-all removes it.
+  ASSERT_TRUE(WriteFileAtomic(dir_ + "/repo/locks/" + std::string(64, 'b'),
+                              Bytes(80, 7), false));
+  auto shared = AcquireLock(*repo_, false);
+  ASSERT_FALSE(shared);
+  EXPECT_EQ(shared.error().code, ErrorCode::kLocked);
+  EXPECT_NE(shared.error().message.find("damaged lock, locks/" +
+                                        std::string(64, 'b')),
+            std::string::npos)
+      << shared.error().message;
+  EXPECT_NE(shared.error().message.find("unlock --remove-all"),
+            std::string::npos);
+  auto stale_only = RemoveLocks(*repo_, false);
+  ASSERT_TRUE(stale_only);
+  EXPECT_EQ(*stale_only, 0);
+  auto removed = RemoveLocks(*repo_, true);
+  ASSERT_TRUE(removed) << removed.error().message;
+  EXPECT_EQ(*removed, 1);
+  EXPECT_TRUE(AcquireLock(*repo_, false));
+}
+
+}  // namespace
+}  // namespace efs2s3::repo

@@ -174,3 +174,76 @@ count_restored() {
   run efs prune
   (( status != 0 ))
 }
+
+# repair_then_prune: the documented way out of damage (repair index, repair
+# snapshots, prune), then a restore; sets $ok to the number of files intact.
+repair_then_prune() {
+  run --separate-stderr efs repair index
+  echo "repair index ($status): $output $stderr" >&2
+  REPAIR_STATUS=$status
+  REPAIR_ERR=$stderr
+  run --separate-stderr efs repair snapshots
+  echo "repair snapshots ($status): $output" >&2
+  run --separate-stderr efs prune
+  assert_status 0
+  rm -rf "$T/restore"
+  run --separate-stderr restore_tree latest "$T/src" "$T/restore"
+  ok=$(count_restored)
+  echo "restored intact: $ok of $NFILES; broken: ${BROKEN[*]}" >&2
+}
+
+@test "repair never makes data less restorable: a pack cut by 3 bytes keeps every file" {
+  # The pack's last bytes are its header's length: the blobs are all intact.
+  chmod u+w "$PACK"
+  truncate -s -3 "$PACK"
+  run restore_tree latest "$T/src" "$T/restore" --verify
+  [[ $(count_restored) == "$NFILES" ]]
+  repair_then_prune
+  (( REPAIR_STATUS == 0 ))
+  [[ "$REPAIR_ERR" == *"${PACK_NAME}"*"saved $NFILES blobs by the header found"* ]]
+  (( ok == NFILES ))
+  run efs check --read-data
+  assert_status 0
+}
+
+@test "repair never makes data less restorable: a damaged pack header keeps every file by the old index" {
+  size=$(stat -c %s "$PACK")
+  flip_byte "$PACK" $((size - 20))
+  repair_then_prune
+  (( REPAIR_STATUS == 0 ))
+  [[ "$REPAIR_ERR" == *"saved $NFILES blobs by the old index"* ]]
+  (( ok == NFILES ))
+  run efs check --read-data
+  assert_status 0
+}
+
+@test "repair names exactly the blob it lost: damaged header and one damaged blob" {
+  size=$(stat -c %s "$PACK")
+  flip_byte "$PACK" $((size - 20))
+  flip_byte "$PACK" $((100 * 1024))
+  repair_then_prune
+  (( REPAIR_STATUS == EXIT_INCOMPLETE ))
+  [[ "$REPAIR_ERR" == *"saved $((NFILES - 1)) blobs by the old index, 1 damaged blob(s) lost: "* ]]
+  (( ok == NFILES - 1 ))
+}
+
+@test "a damaged blob: repair index --read-data drops it from the index, the next backup stores the file again" {
+  flip_byte "$PACK" $((100 * 1024))
+  run efs check --read-data
+  (( status != 0 ))
+  run --separate-stderr efs repair index --read-data
+  assert_status "$EXIT_INCOMPLETE"
+  [[ "$stderr" == *"damaged blobs; saved $((NFILES - 1)) blobs by the header, 1 damaged blob(s) lost"* ]]
+  run efs repair snapshots
+  assert_status 0
+  run efs prune
+  assert_status 0
+  # No index names the damaged blob: the backup does not deduplicate against it.
+  run efs backup "$T/src"
+  assert_status 0
+  run --separate-stderr restore_tree latest "$T/src" "$T/restore"
+  assert_status 0
+  [[ $(count_restored) == "$NFILES" ]]
+  run efs check --read-data
+  assert_status 0
+}
