@@ -43,7 +43,7 @@ Result<int> RunCat(const std::string& what, const std::string& id,
   if (what == "config") {
     PrintJsonText(ctx, repo->ConfigJson());
   } else if (what == "snapshot") {
-    ASSIGN_OR_RETURN(auto s, FindSnapshotArg(*repo, id));
+    ASSIGN_OR_RETURN(auto s, FindSnapshotArg(ctx, *repo, id));
     PrintJsonText(ctx, model::EncodeSnapshot(s.second));
   } else if (what == "tree") {
     ASSIGN_OR_RETURN(Id tid, need_id());

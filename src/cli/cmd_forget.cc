@@ -62,12 +62,19 @@ Result<int> RunForget(ForgetCliOptions o, Context& ctx) {
       repo::Repository * repo,
       ctx.OpenRepository(o.dry_run ? Context::LockMode::kNone
                                    : Context::LockMode::kExclusive));
-  ASSIGN_OR_RETURN(auto all, repo->ListSnapshots());
+  // An unreadable snapshot is neither kept nor removed: the policy sees the
+  // readable ones only. That never removes more than it would with every
+  // snapshot readable (one snapshot fewer can only free a keep slot for an
+  // older one, or anchor --keep-within earlier), so it is safe; the
+  // unreadable one stays until `repair snapshots --forget` removes it.
+  std::vector<repo::UnreadableSnapshot> unreadable;
+  ASSIGN_OR_RETURN(auto all, repo->ListSnapshots(&unreadable));
+  if (o.ids.empty()) ctx.SkipUnreadable(unreadable);
   std::vector<std::string> to_remove;
   nlohmann::json out = nlohmann::json::array();
   if (!o.ids.empty()) {
     for (const auto& spec : o.ids) {
-      ASSIGN_OR_RETURN(auto s, FindSnapshotArg(*repo, spec));
+      ASSIGN_OR_RETURN(auto s, FindSnapshotArg(ctx, *repo, spec));
       to_remove.push_back(s.first.Hex());
       out.push_back({{"id", s.first.Hex()},
                      {"action", "remove"},

@@ -92,10 +92,36 @@ Result<int> RunRepairSnapshots(const RepairCliOptions& o, Context& ctx) {
   ro.forget = o.forget;
   ro.cancel = &ctx.cancel;
   ro.progress = StepPrinter(ctx);
+  // The stored bytes of an unreadable snapshot object that --forget removes
+  // are kept in the cache root (also with --no-cache: they are evidence).
+  std::string cache_root = ctx.global.cache_dir.empty()
+                               ? repo::DefaultCacheDir()
+                               : ctx.global.cache_dir;
+  ro.keep_copies_in =
+      cache_root + "/removed/" + m->repo->config().id + "/snapshots";
   auto r = maintenance::RepairSnapshots(*m->repo, ro);
   ClearSteps(ctx);
   if (!r) return r.error();
   bool unrepairable = false;
+  // Unreadable snapshot objects: removed with --forget, otherwise named and
+  // left (exit 3, as for the commands that skip them).
+  bool unreadable_left = false;
+  nlohmann::json unreadable = nlohmann::json::array();
+  for (const auto& u : r->unreadable) {
+    unreadable_left = unreadable_left || u.action == "unrepairable";
+    unreadable.push_back({{"snapshot", u.id},
+                          {"reason", u.reason},
+                          {"action", u.action},
+                          {"copy", u.copy}});
+    if (ctx.global.json) continue;
+    std::string what =
+        u.action == "unrepairable" ? "cannot be repaired (--forget removes it)"
+        : o.dry_run                ? "would be removed"
+        : u.copy.empty()           ? "removed"
+                         : "removed; its stored bytes are kept in " + u.copy;
+    ctx.Print("snapshots/" + u.id + ": unreadable: " + Printable(u.reason) +
+              "; " + what + "\n");
+  }
   nlohmann::json changed = nlohmann::json::array();
   for (const auto& c : r->changed) {
     unrepairable = unrepairable || c.action == "unrepairable";
@@ -120,11 +146,14 @@ Result<int> RunRepairSnapshots(const RepairCliOptions& o, Context& ctx) {
     ctx.PrintJson({{"message_type", "repair_snapshots"},
                    {"dry_run", o.dry_run},
                    {"snapshots", r->snapshots},
-                   {"changed", changed}});
-  else if (r->changed.empty())
+                   {"changed", changed},
+                   {"unreadable", unreadable}});
+  else if (r->changed.empty() && r->unreadable.empty())
     ctx.Info(
         fmt::format("{} snapshots checked, none needs repair\n", r->snapshots));
-  return unrepairable ? 1 : 0;
+  return unrepairable      ? kExitError
+         : unreadable_left ? kExitIncomplete
+                           : kExitOk;
 }
 
 }  // namespace

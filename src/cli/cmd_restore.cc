@@ -28,7 +28,8 @@ Result<int> RunRestore(const RestoreCliOptions& o, Context& ctx) {
   }
   ASSIGN_OR_RETURN(repo::Repository * repo,
                    ctx.OpenRepository(Context::LockMode::kShared));
-  ASSIGN_OR_RETURN(auto snap, FindSnapshotArg(*repo, spec, o.host, o.paths));
+  ASSIGN_OR_RETURN(auto snap,
+                   FindSnapshotArg(ctx, *repo, spec, o.host, o.paths));
   restorer::RestoreOptions opts;
   opts.target = o.target;
   opts.subpath = sub;

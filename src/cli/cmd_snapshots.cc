@@ -104,7 +104,7 @@ struct SnapFilter {
 Result<int> RunSnapshots(const SnapFilter& f, Context& ctx) {
   ASSIGN_OR_RETURN(repo::Repository * repo,
                    ctx.OpenRepository(Context::LockMode::kNone));
-  std::vector<Error> unreadable;
+  std::vector<repo::UnreadableSnapshot> unreadable;
   ASSIGN_OR_RETURN(auto all, repo->ListSnapshots(&unreadable));
   nlohmann::json j = nlohmann::json::array();
   std::string text = fmt::format("{:<10} {:<20} {:<14} {:<16} {}\n", "ID",
@@ -131,9 +131,9 @@ Result<int> RunSnapshots(const SnapFilter& f, Context& ctx) {
     ctx.PrintJson(j);
   else
     ctx.Print(text + fmt::format("{} snapshot(s)\n", n));
-  // The readable ones are listed; each unreadable one is an error.
-  for (const Error& e : unreadable) ctx.WarnLine("error: " + e.message);
-  return unreadable.empty() ? kExitOk : kExitError;
+  // The readable ones are listed; each unreadable one is named (exit 3).
+  ctx.SkipUnreadable(unreadable);
+  return kExitOk;
 }
 
 Result<int> RunLs(const std::string& spec, const std::string& path,
@@ -141,7 +141,8 @@ Result<int> RunLs(const std::string& spec, const std::string& path,
                   Context& ctx) {
   ASSIGN_OR_RETURN(repo::Repository * repo,
                    ctx.OpenRepository(Context::LockMode::kNone));
-  ASSIGN_OR_RETURN(auto snap, FindSnapshotArg(*repo, spec, f.host, f.paths));
+  ASSIGN_OR_RETURN(auto snap,
+                   FindSnapshotArg(ctx, *repo, spec, f.host, f.paths));
   ASSIGN_OR_RETURN(Node start,
                    restorer::FindNode(*repo, snap.second.tree, path));
   std::string base = path;
@@ -182,7 +183,9 @@ Result<int> RunFind(const std::vector<std::string>& patterns,
                     const SnapFilter& f, Context& ctx) {
   ASSIGN_OR_RETURN(repo::Repository * repo,
                    ctx.OpenRepository(Context::LockMode::kNone));
-  ASSIGN_OR_RETURN(auto all, repo->ListSnapshots());
+  std::vector<repo::UnreadableSnapshot> unreadable;
+  ASSIGN_OR_RETURN(auto all, repo->ListSnapshots(&unreadable));
+  ctx.SkipUnreadable(unreadable);
   std::uint64_t found = 0;
   for (const auto& [id, s] : all) {
     if (!f.host.empty() && s.hostname != f.host) continue;
@@ -216,8 +219,8 @@ Result<int> RunDiff(const std::string& s1, const std::string& s2,
                     Context& ctx) {
   ASSIGN_OR_RETURN(repo::Repository * repo,
                    ctx.OpenRepository(Context::LockMode::kNone));
-  ASSIGN_OR_RETURN(auto a, FindSnapshotArg(*repo, s1));
-  ASSIGN_OR_RETURN(auto b, FindSnapshotArg(*repo, s2));
+  ASSIGN_OR_RETURN(auto a, FindSnapshotArg(ctx, *repo, s1));
+  ASSIGN_OR_RETURN(auto b, FindSnapshotArg(ctx, *repo, s2));
   std::map<char, std::uint64_t> counts;
   RETURN_IF_ERROR(trees::Diff(
       *repo, a.second.tree, b.second.tree, "",

@@ -310,10 +310,21 @@ bool Context::IsTerminal() const {
   return ::isatty(STDERR_FILENO) && !global.json && !global.quiet;
 }
 
+void Context::SkipUnreadable(
+    const std::vector<repo::UnreadableSnapshot>& skipped) {
+  for (const auto& u : skipped)
+    if (skipped_.insert(u.id).second)
+      WarnLine("warning: snapshots/" + u.id.Hex() +
+               ": unreadable: " + Printable(u.reason) +
+               "; skipped (`efs2s3 repair snapshots --forget` removes it)");
+}
+
 Result<std::pair<Id, model::Snapshot>> FindSnapshotArg(
-    repo::Repository& repo, const std::string& spec, const std::string& host,
-    const std::vector<std::string>& paths) {
-  auto found = repo.FindSnapshot(spec, host, paths);
+    Context& ctx, repo::Repository& repo, const std::string& spec,
+    const std::string& host, const std::vector<std::string>& paths) {
+  std::vector<repo::UnreadableSnapshot> skipped;
+  auto found = repo.FindSnapshot(spec, host, paths, &skipped);
+  ctx.SkipUnreadable(skipped);
   // kInvalidArgument is FindSnapshot's "ambiguous prefix" (repo/snapshots.h).
   if (!found && found.error().code == ErrorCode::kInvalidArgument) {
     Error e = found.error();

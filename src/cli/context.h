@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 
 #include "base/result.h"
@@ -66,9 +67,17 @@ class Context {
     Warn((IsTerminal() ? "\r\033[K" : "") + text + "\n");
   }
 
+  // Names each unreadable snapshot a command left out in one warning line
+  // ("snapshots/ID: unreadable: WHY; skipped (...)"), once per process, and
+  // remembers it: main() then turns the command's exit 0 into
+  // kExitIncomplete (3, "completed with problems").
+  void SkipUnreadable(const std::vector<repo::UnreadableSnapshot>& skipped);
+  bool skipped_snapshots() const { return !skipped_.empty(); }
+
   ~Context();
 
  private:
+  std::set<Id> skipped_;
   std::unique_ptr<repo::Repository> repo_;
   std::unique_ptr<repo::Lock> lock_;
 };
@@ -79,9 +88,11 @@ void RegisterCommands(CLI::App& app, Context& ctx);
 
 // Repository::FindSnapshot for a snapshot named on the command line: an
 // ambiguous ID prefix (whose message lists the candidates) is a usage error,
-// exit 2.
+// exit 2. Unreadable snapshots that could have changed the answer ("latest")
+// are skipped and named (Context::SkipUnreadable); one named by its ID is an
+// error.
 Result<std::pair<Id, model::Snapshot>> FindSnapshotArg(
-    repo::Repository& repo, const std::string& spec,
+    Context& ctx, repo::Repository& repo, const std::string& spec,
     const std::string& host = "", const std::vector<std::string>& paths = {});
 
 // JSON string for raw bytes (invalid UTF-8 replaced), and a path printer.

@@ -192,6 +192,9 @@ int main(int argc, char** argv) {
     auto r = ctx.run();
     if (r) {
       code = *r;
+      // Unreadable snapshots left out (each named in a warning): the command
+      // completed, with problems.
+      if (code == kExitOk && ctx.skipped_snapshots()) code = kExitIncomplete;
     } else {
       code = ExitCodeFor(r.error());
       if (ctx.global.json)

@@ -597,5 +597,68 @@ TEST_F(MaintenanceTest, RepairSnapshotsDropsFilesWithMissingData) {
   EXPECT_EQ(snaps->back().second.tags, std::vector<std::string>{"repaired"});
 }
 
+TEST_F(MaintenanceTest,
+       AnUnreadableSnapshotStopsPruneAndRepairForgetRemovesIt) {
+  // Given two snapshots and a snapshot object that opens but is not JSON.
+  auto repo = Open();
+  Snapshot(*repo, {1});
+  Snapshot(*repo, {2});
+  auto bad = repo->SaveObject(ObjectType::kSnapshot, AsBytes("not json"));
+  ASSERT_TRUE(bad);
+  std::string object = dir_ + "/repo/snapshots/" + bad->Hex();
+  auto stored = ReadFile(object);
+  ASSERT_TRUE(stored);
+  std::vector<std::string> data = Objects("data");
+
+  // Then prune refuses, naming it and the fix, and deletes nothing.
+  auto plan = PlanPrune(*repo, {});
+  ASSERT_FALSE(plan);
+  EXPECT_EQ(plan.error().code, ErrorCode::kCorruption);
+  EXPECT_NE(plan.error().message.find("snapshots/" + bad->Hex() + " ("),
+            std::string::npos)
+      << plan.error().message;
+  EXPECT_NE(plan.error().message.find("repair snapshots --forget"),
+            std::string::npos);
+  EXPECT_EQ(Objects("data"), data);
+
+  // repair snapshots without --forget names it and leaves it.
+  auto kept = RepairSnapshots(*repo, {});
+  ASSERT_TRUE(kept) << kept.error().message;
+  EXPECT_EQ(kept->snapshots, 3u);
+  EXPECT_TRUE(kept->changed.empty());
+  ASSERT_EQ(kept->unreadable.size(), 1u);
+  EXPECT_EQ(kept->unreadable[0].id, bad->Hex());
+  EXPECT_EQ(kept->unreadable[0].action, "unrepairable");
+  EXPECT_TRUE(fs::exists(object));
+
+  // A dry run with --forget only says so.
+  RepairSnapshotsOptions o = DryRun();
+  o.forget = true;
+  o.keep_copies_in = dir_ + "/kept";
+  auto dry = RepairSnapshots(*repo, o);
+  ASSERT_TRUE(dry) << dry.error().message;
+  ASSERT_EQ(dry->unreadable.size(), 1u);
+  EXPECT_EQ(dry->unreadable[0].action, "removed");
+  EXPECT_TRUE(dry->unreadable[0].copy.empty());
+  EXPECT_TRUE(fs::exists(object));
+
+  // With --forget it is removed after a copy of its stored bytes is kept; the
+  // readable snapshots stay, and prune runs.
+  o.dry_run = false;
+  auto removed = RepairSnapshots(*repo, o);
+  ASSERT_TRUE(removed) << removed.error().message;
+  ASSERT_EQ(removed->unreadable.size(), 1u);
+  EXPECT_EQ(removed->unreadable[0].action, "removed");
+  EXPECT_EQ(removed->unreadable[0].copy, dir_ + "/kept/" + bad->Hex());
+  EXPECT_FALSE(fs::exists(object));
+  auto copy = ReadFile(dir_ + "/kept/" + bad->Hex());
+  ASSERT_TRUE(copy);
+  EXPECT_EQ(*copy, *stored);
+  auto snaps = repo->ListSnapshots();
+  ASSERT_TRUE(snaps) << snaps.error().message;
+  EXPECT_EQ(snaps->size(), 2u);
+  EXPECT_TRUE(PlanPrune(*repo, {}));
+}
+
 }  // namespace
 }  // namespace efs2s3::maintenance

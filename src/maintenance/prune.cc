@@ -98,7 +98,22 @@ Result<PrunePlan> PlanPrune(repo::Repository& repo,
                             const PruneOptions& options) {
   PrunePlan plan;
   Progress(options, "loading snapshots");
-  ASSIGN_OR_RETURN(auto snapshots, repo.ListSnapshots());
+  std::vector<repo::UnreadableSnapshot> unreadable;
+  ASSIGN_OR_RETURN(auto snapshots, repo.ListSnapshots(&unreadable));
+  if (!unreadable.empty()) {
+    // A snapshot prune cannot read may use any blob: deleting anything could
+    // take data it needs.
+    std::string names;
+    for (const auto& u : unreadable)
+      names += (names.empty() ? "snapshots/" : ", snapshots/") + u.id.Hex() +
+               " (" + u.reason + ")";
+    return MakeError(
+        ErrorCode::kCorruption,
+        "prune: " + std::to_string(unreadable.size()) +
+            " snapshot(s) cannot be read: " + names +
+            "; nothing was deleted, since they may use any data; `efs2s3 "
+            "repair snapshots --forget` removes them");
+  }
   std::vector<Id> roots;
   for (const auto& [id, s] : snapshots) {
     plan.snapshot_ids.push_back(id.Hex());

@@ -100,7 +100,9 @@ struct PruneResult {
 
 // Read-only. Fails (without changing anything) if a snapshot or tree cannot be
 // read, or a used blob is not indexed or its pack is missing: prune must not
-// run on a damaged repository (run `check` and `repair` first).
+// run on a damaged repository (run `check` and `repair` first). A snapshot
+// object with stable damage is kCorruption naming every such snapshot and the
+// way out (`repair snapshots --forget`): what it uses is unknown.
 Result<PrunePlan> PlanPrune(repo::Repository& repo,
                             const PruneOptions& options);
 

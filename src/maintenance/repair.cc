@@ -5,6 +5,7 @@
 #include <tuple>
 #include <unordered_map>
 
+#include "base/file_util.h"
 #include "maintenance/index_writer.h"
 #include "maintenance/walk.h"
 #include "repo/maintenance_access.h"
@@ -307,8 +308,12 @@ Result<const SnapshotRepairer::Rewritten*> SnapshotRepairer::Rewrite(
 Result<RepairSnapshotsResult> SnapshotRepairer::Run() {
   RepairSnapshotsResult result;
   ASSIGN_OR_RETURN(packs_, repo::MaintenanceAccess(repo_).ListPacks());
-  ASSIGN_OR_RETURN(auto snapshots, repo_.ListSnapshots());
-  result.snapshots = snapshots.size();
+  std::vector<repo::UnreadableSnapshot> unreadable;
+  ASSIGN_OR_RETURN(auto snapshots, repo_.ListSnapshots(&unreadable));
+  result.snapshots = snapshots.size() + unreadable.size();
+  for (const auto& u : unreadable)
+    result.unreadable.push_back(
+        {u.id.Hex(), u.reason, o_.forget ? "removed" : "unrepairable", ""});
   std::vector<std::tuple<Id, RepairedSnapshot, model::Snapshot>> todo;
   for (const auto& [id, s] : snapshots) {
     if (o_.progress) o_.progress("checking snapshot " + id.Short());
@@ -340,6 +345,37 @@ Result<RepairSnapshotsResult> SnapshotRepairer::Run() {
       }
       if (rs.action != "unrepairable")
         RETURN_IF_ERROR(repo_.RemoveSnapshot(old_id));
+    }
+    if (o_.forget) {
+      // Only damage that is still there is removed: each one is read once
+      // more (LoadSnapshot itself reads again when a check fails), and its
+      // stored bytes are kept before it goes.
+      for (const auto& u : unreadable) {
+        auto again = repo_.LoadSnapshot(u.id);
+        if (again)
+          return MakeError(ErrorCode::kTransient,
+                           "snapshots/" + u.id.Hex() +
+                               ": readable when read again; nothing of it "
+                               "was removed (run repair snapshots again)");
+        if (again.error().code != ErrorCode::kCorruption) return again.error();
+      }
+      for (size_t i = 0; i < unreadable.size(); ++i) {
+        auto& r = result.unreadable[i];
+        if (!o_.keep_copies_in.empty()) {
+          ASSIGN_OR_RETURN(Bytes stored,
+                           repo::MaintenanceAccess(repo_).LoadStored(
+                               storage::ObjectType::kSnapshot, r.id));
+          std::string path = o_.keep_copies_in + "/" + r.id;
+          auto saved = MakeDirs(o_.keep_copies_in);
+          if (saved) saved = WriteFileAtomic(path, stored, false);
+          if (!saved)
+            return saved.error().Wrap("snapshots/" + r.id +
+                                      ": cannot keep a copy before removing it "
+                                      "(nothing of it was removed)");
+          r.copy = path;
+        }
+        RETURN_IF_ERROR(repo_.RemoveSnapshot(unreadable[i].id));
+      }
     }
   }
   for (auto& [old_id, rs, fixed] : todo)

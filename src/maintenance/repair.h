@@ -68,6 +68,9 @@ struct RepairSnapshotsOptions {
   bool forget = false;  // remove snapshots whose root tree is unusable
   const std::atomic<bool>* cancel = nullptr;
   std::function<void(const std::string&)> progress;
+  // With `forget`: a directory where the stored bytes of each unreadable
+  // snapshot object are saved (as ID) before it is removed; "" keeps none.
+  std::string keep_copies_in;
 };
 
 struct RepairedSnapshot {
@@ -78,8 +81,19 @@ struct RepairedSnapshot {
 };
 
 struct RepairSnapshotsResult {
-  std::uint64_t snapshots = 0;
+  std::uint64_t snapshots = 0;  // readable and unreadable
   std::vector<RepairedSnapshot> changed;
+  // Snapshot objects that cannot be read (stable damage,
+  // repo::UnreadableSnapshot). With `forget` each is read once more, then its
+  // stored bytes are saved in `keep_copies_in` (when set), then it is removed;
+  // without it they are reported only (action "unrepairable").
+  struct Unreadable {
+    std::string id;
+    std::string reason;
+    std::string action;  // "removed" (dry run: would be), "unrepairable"
+    std::string copy;    // where its stored bytes were saved, or ""
+  };
+  std::vector<Unreadable> unreadable;
 };
 
 // For every snapshot whose trees reference a blob that is not indexed, lies in

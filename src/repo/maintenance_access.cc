@@ -38,6 +38,11 @@ Result<void> MaintenanceAccess::Remove(ObjectType type,
   return repo_.backend_->Remove({type, name});
 }
 
+Result<Bytes> MaintenanceAccess::LoadStored(ObjectType type,
+                                            const std::string& name) {
+  return repo_.backend_->Load({type, name});
+}
+
 Result<Bytes> MaintenanceAccess::LoadPack(const Id& pack, bool* intact) {
   Bytes damaged;
   auto data = repo_.LoadWholePack(pack, intact ? &damaged : nullptr);

@@ -39,6 +39,9 @@ class MaintenanceAccess {
   // All packs: name -> size.
   Result<std::unordered_map<Id, std::uint64_t, IdHash>> ListPacks();
   Result<void> Remove(storage::ObjectType type, const std::string& name);
+  // An object as stored, sealed and unchecked: for keeping a copy of a damaged
+  // object before it is removed (repair), never for use.
+  Result<Bytes> LoadStored(storage::ObjectType type, const std::string& name);
 
   // A whole pack, checked against its name; a check that fails is read again
   // (repo/read_checked.h), so kTransient when reads disagree. When the stored

@@ -504,13 +504,89 @@ TEST_F(RepositoryTest, AnUnreadableSnapshotFailsTheListingOrIsSetAside) {
   ASSERT_FALSE(all);
   EXPECT_NE(all.error().message.find(idb->Hex()), std::string::npos)
       << all.error().message;
-  std::vector<Error> unreadable;
+  std::vector<UnreadableSnapshot> unreadable;
   auto some = repo_->ListSnapshots(&unreadable);
   ASSERT_TRUE(some) << some.error().message;
   ASSERT_EQ(some->size(), 1u);
   EXPECT_EQ(some->front().first, *ida);
   ASSERT_EQ(unreadable.size(), 1u);
-  EXPECT_NE(unreadable[0].message.find(idb->Hex()), std::string::npos);
+  EXPECT_EQ(unreadable[0].id, *idb);
+  // The reason without the object's name (callers name it once).
+  EXPECT_EQ(unreadable[0].reason.find("snapshots/"), std::string::npos)
+      << unreadable[0].reason;
+  EXPECT_FALSE(unreadable[0].reason.empty());
+
+  // Then "latest" is the newest readable one, with the damaged one skipped;
+  // the intact one by full ID skips nothing; the damaged one by ID is an
+  // error naming it.
+  std::vector<UnreadableSnapshot> skipped;
+  auto latest = repo_->FindSnapshot("latest", "", {}, &skipped);
+  ASSERT_TRUE(latest) << latest.error().message;
+  EXPECT_EQ(latest->first, *ida);
+  ASSERT_EQ(skipped.size(), 1u);
+  EXPECT_EQ(skipped[0].id, *idb);
+  skipped.clear();
+  auto by_id = repo_->FindSnapshot(ida->Hex(), "", {}, &skipped);
+  ASSERT_TRUE(by_id) << by_id.error().message;
+  EXPECT_TRUE(skipped.empty());
+  auto damaged = repo_->FindSnapshot(idb->Hex(), "", {}, &skipped);
+  ASSERT_FALSE(damaged);
+  EXPECT_EQ(damaged.error().code, ErrorCode::kCorruption);
+  EXPECT_EQ(damaged.error().message.rfind(
+                "snapshots/" + idb->Hex() + ": unreadable: ", 0),
+            0u)
+      << damaged.error().message;
+  // Without `skipped`, FindSnapshot fails as ListSnapshots() does.
+  EXPECT_FALSE(repo_->FindSnapshot(ida->Hex()));
+}
+
+TEST(FindSnapshotInTest, UnreadableSnapshotsAreSkippedOnlyWhereTheyMatter) {
+  // Given readable snapshots A (older) and B and an unreadable one U whose ID
+  // shares its first digit with A's only.
+  auto make_id = [](char first, char fill) {
+    std::string hex(64, fill);
+    hex[0] = first;
+    return *Id::FromHex(hex);
+  };
+  model::Snapshot a, b;
+  a.time_ns = 1;
+  a.hostname = "h1";
+  b.time_ns = 2;
+  b.hostname = "h2";
+  SnapshotList all = {{make_id('a', '1'), a}, {make_id('b', '2'), b}};
+  std::vector<UnreadableSnapshot> bad = {
+      {make_id('a', '3'), "authentication failed"}};
+  std::vector<UnreadableSnapshot> skipped;
+
+  // Then "latest" (also for a host) is the newest readable match, and U is
+  // skipped: it could be newer.
+  auto latest = FindSnapshotIn(all, bad, "latest", "h1", {}, &skipped);
+  ASSERT_TRUE(latest) << latest.error().message;
+  EXPECT_EQ(latest->first, all[0].first);
+  ASSERT_EQ(skipped.size(), 1u);
+  EXPECT_EQ(skipped[0].id, bad[0].id);
+
+  // A prefix that only a readable one has skips nothing.
+  skipped.clear();
+  auto pb = FindSnapshotIn(all, bad, "b2", "", {}, &skipped);
+  ASSERT_TRUE(pb);
+  EXPECT_EQ(pb->first, all[1].first);
+  EXPECT_TRUE(skipped.empty());
+
+  // A prefix shared by A and U is ambiguous, naming U; U's own is an error
+  // naming it and why.
+  auto pa = FindSnapshotIn(all, bad, "a", "", {}, &skipped);
+  ASSERT_FALSE(pa);
+  EXPECT_EQ(pa.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(pa.error().message.find("unreadable " + bad[0].id.Hex()),
+            std::string::npos)
+      << pa.error().message;
+  auto pu = FindSnapshotIn(all, bad, "a3", "", {}, &skipped);
+  ASSERT_FALSE(pu);
+  EXPECT_EQ(pu.error().code, ErrorCode::kCorruption);
+  EXPECT_EQ(pu.error().message, "snapshots/" + bad[0].id.Hex() +
+                                    ": unreadable: authentication failed");
+  EXPECT_TRUE(skipped.empty());
 }
 
 TEST_F(RepositoryTest, ADamagedIndexFileIsNamedOnce) {

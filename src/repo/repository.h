@@ -37,6 +37,7 @@
 #include "repo/interfaces.h"
 #include "repo/keys.h"
 #include "repo/pack.h"
+#include "repo/snapshots.h"
 #include "storage/backend.h"
 
 namespace efs2s3::repo {
@@ -149,16 +150,21 @@ class Repository : public BlobSaver, public SnapshotStore, public BlobLoader {
   Result<model::Snapshot> LoadSnapshot(const Id& id) override;
   Result<void> RemoveSnapshot(const Id& id) override;
   // All snapshots, sorted by time. An unreadable snapshot fails the call (what
-  // prune and forget need: a snapshot they cannot read may use any blob),
-  // unless `unreadable` is given: then it is skipped and its error appended
-  // there (listings that show what they can).
+  // a caller needs that must not go on without it: a snapshot it cannot read
+  // may use any blob), unless `unreadable` is given: then a snapshot with
+  // stable damage (kCorruption: repo/snapshots.h, UnreadableSnapshot) is left
+  // out and appended there. Any other failure (kTransient when reads of it
+  // disagree, kUnsupported for a newer format, I/O) fails the call either way.
   Result<std::vector<std::pair<Id, model::Snapshot>>> ListSnapshots(
-      std::vector<Error>* unreadable = nullptr);
+      std::vector<UnreadableSnapshot>* unreadable = nullptr);
   // Resolves "latest", a full ID or a unique prefix; host/path filters apply to
-  // latest.
+  // latest (FindSnapshotIn, repo/snapshots.h). Without `skipped`, any
+  // unreadable snapshot fails the call; with it, unreadable snapshots are
+  // left out and those that could have changed the answer appended there.
   Result<std::pair<Id, model::Snapshot>> FindSnapshot(
       const std::string& spec, const std::string& host = "",
-      const std::vector<std::string>& paths = {});
+      const std::vector<std::string>& paths = {},
+      std::vector<UnreadableSnapshot>* skipped = nullptr);
 
   // Keys.
   Result<std::string> AddKey(std::string_view password,

@@ -25,7 +25,7 @@ Result<void> Repository::RemoveSnapshot(const Id& id) {
 }
 
 Result<std::vector<std::pair<Id, model::Snapshot>>> Repository::ListSnapshots(
-    std::vector<Error>* unreadable) {
+    std::vector<UnreadableSnapshot>* unreadable) {
   std::vector<std::string> names;
   RETURN_IF_ERROR(backend_->List(
       ObjectType::kSnapshot, [&](const storage::ObjectInfo& i) -> Result<void> {
@@ -38,8 +38,14 @@ Result<std::vector<std::pair<Id, model::Snapshot>>> Repository::ListSnapshots(
     if (!id) continue;
     auto s = LoadSnapshot(*id);
     if (!s) {
-      if (!unreadable) return s.error();
-      unreadable->push_back(s.error());
+      // Only stable damage is set aside: LoadObject reads again when a check
+      // fails, so kCorruption means two reads gave the same bad bytes.
+      if (!unreadable || s.error().code != ErrorCode::kCorruption)
+        return s.error();
+      std::string reason = s.error().message;
+      std::string prefix = "snapshots/" + n + ": ";
+      while (reason.rfind(prefix, 0) == 0) reason.erase(0, prefix.size());
+      unreadable->push_back({*id, std::move(reason)});
       continue;
     }
     out.emplace_back(*id, std::move(*s));
@@ -54,9 +60,15 @@ Result<std::vector<std::pair<Id, model::Snapshot>>> Repository::ListSnapshots(
 
 Result<std::pair<Id, model::Snapshot>> Repository::FindSnapshot(
     const std::string& spec, const std::string& host,
-    const std::vector<std::string>& paths) {
-  ASSIGN_OR_RETURN(auto all, ListSnapshots());
-  return FindSnapshotIn(all, spec, host, paths);
+    const std::vector<std::string>& paths,
+    std::vector<UnreadableSnapshot>* skipped) {
+  if (!skipped) {
+    ASSIGN_OR_RETURN(auto all, ListSnapshots());
+    return FindSnapshotIn(all, spec, host, paths);
+  }
+  std::vector<UnreadableSnapshot> unreadable;
+  ASSIGN_OR_RETURN(auto all, ListSnapshots(&unreadable));
+  return FindSnapshotIn(all, unreadable, spec, host, paths, skipped);
 }
 
 }  // namespace efs2s3::repo

@@ -67,4 +67,40 @@ Result<std::pair<Id, model::Snapshot>> FindSnapshotIn(
   return *found[0];
 }
 
+Result<std::pair<Id, model::Snapshot>> FindSnapshotIn(
+    const SnapshotList& all, const std::vector<UnreadableSnapshot>& unreadable,
+    const std::string& spec, const std::string& host,
+    const std::vector<std::string>& paths,
+    std::vector<UnreadableSnapshot>* skipped) {
+  if (spec == "latest") {
+    // Any unreadable snapshot could be newer than the answer, or the only one
+    // that matches: it is skipped, and the caller says so.
+    if (skipped)
+      skipped->insert(skipped->end(), unreadable.begin(), unreadable.end());
+    return FindSnapshotIn(all, spec, host, paths);
+  }
+  std::vector<const UnreadableSnapshot*> damaged;
+  if (!spec.empty())
+    for (const auto& u : unreadable)
+      if (u.id.Hex().rfind(spec, 0) == 0) damaged.push_back(&u);
+  if (damaged.empty()) return FindSnapshotIn(all, spec, host, paths);
+  auto readable = FindSnapshotIn(all, spec, host, paths);
+  if (!readable && readable.error().code == ErrorCode::kNotFound &&
+      damaged.size() == 1)
+    return MakeError(ErrorCode::kCorruption,
+                     "snapshots/" + damaged[0]->id.Hex() +
+                         ": unreadable: " + damaged[0]->reason);
+  std::string out;
+  if (readable)
+    out = "snapshot ID prefix '" + spec + "' is ambiguous: it matches " +
+          readable->first.Hex() + ", and unreadable";
+  else if (readable.error().code == ErrorCode::kInvalidArgument)
+    out = readable.error().message + "; and unreadable";
+  else
+    out = "snapshot ID prefix '" + spec + "' is ambiguous: unreadable";
+  for (size_t i = 0; i < damaged.size(); ++i)
+    out += (i ? ", " : " ") + damaged[i]->id.Hex();
+  return MakeError(ErrorCode::kInvalidArgument, out);
+}
+
 }  // namespace efs2s3::repo
