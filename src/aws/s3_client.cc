@@ -289,8 +289,16 @@ std::optional<Error> S3Client::NotS3(const HttpResponse& resp,
   for (char& c : type)
     c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   bool html = type.find("html") != std::string::npos;
-  bool foreign_error =
-      resp.status >= 300 && !resp.body.empty() && !ParseS3ErrorBody(resp.body);
+  bool s3_error = !resp.body.empty() && ParseS3ErrorBody(resp.body);
+  bool foreign_error = resp.status >= 300 && !resp.body.empty() && !s3_error;
+  // S3 and the servers that mimic it tag every answer with a request ID
+  // (x-amz-request-id, x-amzn-requestid); some (moto) label an empty HEAD
+  // answer text/html. An HTML page from a web server carries neither an
+  // <Error> document nor such a header.
+  bool amz_tagged = false;
+  for (const auto& [name, value] : resp.headers)
+    if (name.starts_with("x-amz")) amz_tagged = true;
+  if (html && (s3_error || (resp.body.empty() && amz_tagged))) html = false;
   if (!html && !foreign_error) return std::nullopt;
   std::string shown = type.substr(0, type.find(';'));
   return MakeError(

@@ -517,6 +517,29 @@ TEST_F(S3ClientTest, AnEndpointThatIsNotS3IsNamedAtOnce) {
   EXPECT_TRUE(sleeps_.empty());
 }
 
+TEST_F(S3ClientTest, AnEmptyHtmlAnswerTaggedWithARequestIdIsS3) {
+  // Given an S3 imitation (moto) that labels an empty HEAD 404 text/html but
+  // tags it with a request ID, and an HTML-labelled <Error> document, then
+  // both are S3 answers: a missing bucket and a missing key, not "not S3".
+  json html_tagged = {{"Content-Type", "text/html; charset=utf-8"},
+                      {"x-amzn-RequestId", "r1"}};
+  json html = {{"Content-Type", "text/html; charset=utf-8"}};
+  fake_.Script(
+      {{{"status", 404}, {"headers", html_tagged}},
+       {{"status", 404},
+        {"headers", html},
+        {"body",
+         "<Error><Code>NoSuchKey</Code><Message>m</Message></Error>"}}});
+  auto head = client_->HeadBucket("bkt");
+  ASSERT_FALSE(head);
+  EXPECT_EQ(head.error().message.find("does not answer like S3"),
+            std::string::npos)
+      << head.error().message;
+  auto get = client_->GetObject("bkt", "config");
+  ASSERT_FALSE(get);
+  EXPECT_EQ(get.error().code, ErrorCode::kNotFound) << get.error().message;
+}
+
 TEST_F(S3ClientTest, HeadBucketDeniedSaysWhy) {
   // Given a HEAD of the bucket denied (no body to say why), then a one-key
   // listing asks, and a wrong secret key is named as the likely cause.
