@@ -240,7 +240,13 @@ void Archiver::LoadParents(Dir& dir) {
 
 Result<Id> Archiver::SaveTree(const Tree& tree) {
   if (opts_.dry_run) return blobs_.BlobId(model::EncodeTree(tree));
-  return blobs_.SaveTree(tree);
+  Result<Id> id = blobs_.SaveTree(tree);
+  if (!id && id.error().code != ErrorCode::kCancelled) {
+    // The repository's error, not the directory's: it stops the run once.
+    errors_.Stop(id.error());
+    return MakeError(ErrorCode::kCancelled, "interrupted");
+  }
+  return id;
 }
 
 std::optional<Node> Archiver::Visit(const Dir& dir, int dirfd,
@@ -630,8 +636,11 @@ Result<BackupResult> Archiver::Run() {
     if (track_)
       checkpointer.emplace(opts_.checkpoint_interval, [this] {
         if (Cancelled()) return;
+        // A checkpoint that fails is the repository's error: it stops the
+        // run, as the next upload would meet it too.
         auto r = WriteCheckpoint();
-        if (!r) ReportError("(checkpoint)", r.error().Wrap("checkpoint"));
+        if (!r && r.error().code != ErrorCode::kCancelled)
+          errors_.Stop(r.error().Wrap("checkpoint"));
       });
     root_id = SaveTrie(trie, rootfd.get(), root);
   }

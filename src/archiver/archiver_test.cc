@@ -224,6 +224,105 @@ TEST(ArchiverTest, AnErrorTheCallerRefusesStopsTheBackup) {
   fs::remove_all(dir);
 }
 
+// The blobs of a repository whose destination fails: after `good` blobs (or
+// at once for trees, with fail_trees), every save returns the same error, as a
+// repository does once one of its pack uploads failed.
+class FailingBlobSaver : public repo::BlobSaver {
+ public:
+  FailingBlobSaver(repo::BlobSaver& real, int good, bool fail_trees)
+      : real_(real), good_(good), fail_trees_(fail_trees) {}
+  const codec::Chunker& chunker() const override { return real_.chunker(); }
+  Id BlobId(ByteSpan plaintext) const override {
+    return real_.BlobId(plaintext);
+  }
+  Result<repo::SaveBlobResult> SaveBlob(repo::BlobType type,
+                                        ByteSpan plaintext) override {
+    ++saves;
+    if (good_.fetch_sub(1) <= 0) return Failure();
+    return real_.SaveBlob(type, plaintext);
+  }
+  bool HasBlob(const Id& id) override { return real_.HasBlob(id); }
+  Result<Id> SaveTree(const model::Tree& tree) override {
+    if (fail_trees_) return Failure();
+    return real_.SaveTree(tree);
+  }
+  void SetUploadConcurrency(int n) override { real_.SetUploadConcurrency(n); }
+  int PreferredUploadConcurrency() const override {
+    return real_.PreferredUploadConcurrency();
+  }
+  Result<void> Checkpoint() override { return Failure(); }
+  Result<void> Flush() override { return Failure(); }
+  static Error Failure() {
+    return MakeError(ErrorCode::kIo,
+                     "data/ab/pack.tmp-1: No space left on device");
+  }
+  std::atomic<int> saves{0};
+
+ private:
+  repo::BlobSaver& real_;
+  std::atomic<int> good_;
+  const bool fail_trees_;
+};
+
+TEST(ArchiverTest, AnErrorOfTheRepositoryStopsTheBackupOnceAndIsNoFilesError) {
+  // Given a tree of 60 files and a repository that fails every save after its
+  // third blob (a full disk, a failed upload), when it is backed up, then the
+  // backup fails with the repository's error, and that error is handed to the
+  // per-file error callback for no file: it is reported once, by the run. The
+  // same when only saving a tree fails. An unreadable file is still a per-file
+  // error before the repository fails.
+  std::string dir = TempDir();
+  fs::path src = fs::path(dir) / "src";
+  for (int d = 0; d < 3; ++d) {
+    fs::create_directories(src / ("d" + std::to_string(d)));
+    for (int f = 0; f < 20; ++f)
+      WriteRandom(src / ("d" + std::to_string(d)) / ("f" + std::to_string(f)),
+                  3000, static_cast<std::uint32_t>(d * 20 + f));
+  }
+  auto repo = NewRepo(dir, 256 << 10);
+  ASSERT_TRUE(repo) << repo.error().message;
+  for (bool trees : {false, true}) {
+    SCOPED_TRACE(trees ? "trees fail" : "blobs fail");
+    FailingBlobSaver blobs(**repo, trees ? 1000000 : 3, trees);
+    BackupOptions opts;
+    opts.paths = {src.string()};
+    opts.readers = 8;
+    std::mutex mu;
+    std::vector<std::string> reported;
+    opts.on_error = [&](const std::string&, const Error& e) -> Result<void> {
+      std::lock_guard lock(mu);
+      reported.push_back(e.message);
+      return Ok();
+    };
+    auto r = RunBackup({blobs, **repo, **repo}, opts);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().message, FailingBlobSaver::Failure().message);
+    EXPECT_EQ(reported, std::vector<std::string>{});
+    if (!trees) {
+      EXPECT_GT(blobs.saves.load(), 3);  // it did fail
+    }
+  }
+  auto snaps = (*repo)->ListSnapshots();
+  ASSERT_TRUE(snaps);
+  EXPECT_EQ(snaps->size(), 0u);
+
+  // An unreadable file is still its own error, reported against it.
+  WriteRandom(src / "bad", 100, 1);
+  BadFileSystem files;
+  BackupOptions opts;
+  opts.paths = {src.string()};
+  opts.files = &files;
+  std::vector<std::string> paths;
+  opts.on_error = [&](const std::string& path, const Error&) -> Result<void> {
+    paths.push_back(path);
+    return Ok();
+  };
+  auto ok = RunBackup(**repo, opts);
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_EQ(paths, std::vector<std::string>{(src / "bad").string()});
+  fs::remove_all(dir);
+}
+
 // A file system on which the file "moving" is rewritten in place (same size,
 // new bytes, new mtime) the first time it is opened: after the walk's lstat,
 // before its content is read.

@@ -63,7 +63,7 @@ class ReadAhead {
 };
 
 FileSaver::FileSaver(repo::BlobSaver& repo, const BackupOptions& opts,
-                     Counters& counters, const ErrorSink& errors, int readers)
+                     Counters& counters, ErrorSink& errors, int readers)
     : repo_(repo),
       opts_(opts),
       counters_(counters),
@@ -71,6 +71,12 @@ FileSaver::FileSaver(repo::BlobSaver& repo, const BackupOptions& opts,
       read_ahead_pool_(std::max(4, readers), 256),
       cpu_pool_(Cores(), static_cast<size_t>(Cores())),
       large_file_slots_(std::max(2, Cores())) {}
+
+Error FileSaver::StopRun(const Error& repository_error) {
+  if (repository_error.code != ErrorCode::kCancelled)
+    errors_.Stop(repository_error);
+  return MakeError(ErrorCode::kCancelled, "interrupted");
+}
 
 void FileSaver::Got(size_t n) {
   counters_.bytes_read += n;
@@ -239,11 +245,13 @@ Result<void> FileSaver::Save(int fd, const std::string& path, Node& node) {
       need = true;
       continue;
     }
-    RETURN_IF_ERROR(sink.Add(rest.first(cut)));
+    if (Result<void> added = sink.Add(rest.first(cut)); !added)
+      return StopRun(added.error());
     start += cut;
     scanned = 0;
   }
-  RETURN_IF_ERROR(sink.Finish());
+  if (Result<void> finished = sink.Finish(); !finished)
+    return StopRun(finished.error());
   if (total != node.size) {
     std::uint64_t expected = node.size;
     node.size = total;

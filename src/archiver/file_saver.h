@@ -35,11 +35,14 @@ class ReadAhead;
 class FileSaver {
  public:
   FileSaver(repo::BlobSaver& repo, const BackupOptions& opts,
-            Counters& counters, const ErrorSink& errors, int readers);
+            Counters& counters, ErrorSink& errors, int readers);
 
   // Reads the file open at fd and sets node.content (node.size is what its
   // stat said). A file that changed size while read keeps what was read, with
-  // node.size set to it, and the error says so.
+  // node.size set to it, and the error says so. An error of the file (reading
+  // it) is returned, for the caller to report against the file; an error of
+  // the repository (saving a blob) is no file's: it stops the run
+  // (ErrorSink::Stop) and kCancelled is returned.
   Result<void> Save(int fd, const std::string& path, model::Node& node);
 
  private:
@@ -48,11 +51,14 @@ class FileSaver {
                           std::uint64_t size, ReadAhead* ahead, Bytes& buf,
                           bool* eof);
   void Got(size_t n);
+  // An error saving a blob is the repository's, not the file's: it stops the
+  // run once (it would meet every later file too). Returns kCancelled.
+  Error StopRun(const Error& repository_error);
 
   repo::BlobSaver& repo_;
   const BackupOptions& opts_;
   Counters& counters_;
-  const ErrorSink& errors_;
+  ErrorSink& errors_;
   ThreadPool read_ahead_pool_;  // preads of large files; its tasks never wait
   // Its tasks wait only for upload slots.
   ThreadPool cpu_pool_;

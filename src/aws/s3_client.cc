@@ -224,8 +224,10 @@ Result<HttpResponse> S3Client::Execute(Call& call) {
   // After a request spent its whole budget on an endpoint that is down, the
   // next ones try once until one gets an answer: the clean-up of a failed
   // command (its lock) must not spend the budget again.
-  const int max_attempts =
+  int max_attempts =
       endpoint_down_ ? 1 : std::max(1, config_.retry.max_attempts);
+  if (call.max_attempts > 0)
+    max_attempts = std::min(max_attempts, call.max_attempts);
   bool refreshed_token = false;
   Error last;
   for (call.attempts = 1;; ++call.attempts) {
@@ -342,21 +344,59 @@ Result<std::string> S3Client::PutObject(const std::string& bucket,
     };
   }
   auto r = Execute(call);
-  if (!r && r.error().code == ErrorCode::kAlreadyExists) {
-    // An earlier attempt may have created the object before its answer was
-    // lost: ours (call.ambiguous), or one that libcurl re-sent by itself when
-    // a reused connection was reset or stalled, which Execute never sees. So
-    // every 412 is settled by what is stored: our own bytes are a success.
-    auto meta = HeadObject(bucket, key);
-    if (meta && meta->size == data.size() &&
-        (call.payload_sha256.empty()
-             ? meta->etag == call.md5_hex
-             : meta->metadata["sha256"] == call.payload_sha256))
-      return meta->etag;
-  }
+  if (!r && r.error().code == ErrorCode::kAlreadyExists)
+    return SettleCreateOnly(call, data, r.error());
   if (!r) return r.error();
   std::string etag = StripQuotes(r->Header("etag"));
   return etag.empty() ? call.md5_hex : etag;
+}
+
+Result<std::string> S3Client::SettleCreateOnly(Call& call, const Source& data,
+                                               Error conflict) {
+  // A 412 says that something held the name when the server checked the
+  // precondition; only the stored object tells what. An earlier attempt may
+  // have created it before its answer was lost: ours (call.ambiguous), or one
+  // that libcurl re-sent by itself when a reused connection was reset or
+  // stalled, which Execute never sees. And the server may have checked against
+  // a write that was still in progress, or that failed after the check: the
+  // HEAD then finds no object, or one that is not there a moment later.
+  // So every 412 is settled by what is stored: our own bytes are a success, no
+  // object means the PUT is sent again after a backoff, and another object is
+  // "already exists" once two looks a backoff apart agree on it. All of it
+  // within the call's retry budget.
+  const int budget = std::max(1, config_.retry.max_attempts);
+  int spent = call.attempts;
+  std::optional<ObjectMeta> seen;  // another object, at the last look
+  for (;;) {
+    auto meta = HeadObject(call.bucket, call.key);
+    if (!meta && meta.error().code != ErrorCode::kNotFound) return meta.error();
+    const bool ours = meta && meta->size == data.size() &&
+                      (call.payload_sha256.empty()
+                           ? meta->etag == call.md5_hex
+                           : meta->metadata["sha256"] == call.payload_sha256);
+    if (ours) return meta->etag;
+    if (meta && seen && meta->etag == seen->etag && meta->size == seen->size)
+      return conflict;  // the same other object twice: a real conflict
+    if (spent >= budget || endpoint_down_) {
+      if (meta) return conflict;
+      return MakeError(
+          ErrorCode::kTransient,
+          fmt::format("{}: the server answered 412 (exists) but holds no "
+                      "object under the name (gave up after {} attempts)",
+                      call.what, spent));
+    }
+    seen = meta ? std::optional<ObjectMeta>(*meta) : std::nullopt;
+    config_.retry.sleep(Backoff(config_.retry, spent));
+    call.max_attempts = budget - spent;
+    auto r = Execute(call);
+    spent += call.attempts;
+    if (r) {
+      std::string etag = StripQuotes(r->Header("etag"));
+      return etag.empty() ? call.md5_hex : etag;
+    }
+    if (r.error().code != ErrorCode::kAlreadyExists) return r.error();
+    conflict = r.error();
+  }
 }
 
 Result<Bytes> S3Client::GetObject(const std::string& bucket,

@@ -217,6 +217,10 @@ class S3Client {
     // reached the server (transport error or 5xx).
     int attempts = 0;
     bool ambiguous = false;
+    // At most this many attempts when positive (never more than the client's
+    // retry policy allows): what is left of a budget a caller shares among
+    // several Executes of one call.
+    int max_attempts = 0;
     // Set by Execute when the last answer was an S3 error: its HTTP status and
     // the <Code> of its body (kNone without one, as for HEAD).
     long error_status = 0;
@@ -242,6 +246,12 @@ class S3Client {
                             const std::string& md5_base64,
                             const Credentials& creds) const;
 
+  // After a create-only PUT (`call`, of `data`) was answered 412 (`conflict`):
+  // the ETag when the stored object is ours, kAlreadyExists when another
+  // object holds the name (seen twice, a backoff apart); the PUT is sent again
+  // while no object is there, within the call's retry budget.
+  Result<std::string> SettleCreateOnly(Call& call, const Source& data,
+                                       Error conflict);
   // An error if `resp` cannot be S3's (an HTML page, an error answer that is
   // no S3 <Error> document): the endpoint is not an S3 server. Not retried.
   std::optional<Error> NotS3(const HttpResponse& resp, const Call& call) const;

@@ -293,12 +293,12 @@ TEST_F(S3ClientTest, CreateOnlyRetryRecognisesItsOwnWrite) {
   o.create_only = true;
   auto r = client_->PutObject("bkt", "locks/x", AsBytes("lock"), o);
   ASSERT_TRUE(r) << r.error().message;
-  // Another object under the name is "already exists".
-  fake_.Script({{{"status", 412}},
-                {{"status", 200},
-                 {"headers",
-                  {{"ETag", "\"" + Md5Hex(AsBytes("kcol")) + "\""},
-                   {"Content-Length", "4"}}}}});
+  // Another object under the name, seen twice, is "already exists".
+  json other = {{"status", 200},
+                {"headers",
+                 {{"ETag", "\"" + Md5Hex(AsBytes("kcol")) + "\""},
+                  {"Content-Length", "4"}}}};
+  fake_.Script({{{"status", 412}}, other, {{"status", 412}}, other});
   auto again = client_->PutObject("bkt", "locks/x", AsBytes("lock"), o);
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().code, ErrorCode::kAlreadyExists);
@@ -327,7 +327,10 @@ TEST_F(S3ClientTest, CreateOnly412WithoutVisibleRetryIsSettledByTheObject) {
   fake_.Script({{{"status", 412}}, HeadWithSha256(o.payload_sha256)});
   auto known = client_->PutObject("bkt", "snapshots/y", AsBytes("snap"), o);
   ASSERT_TRUE(known) << known.error().message;
-  fake_.Script({{{"status", 412}}, HeadWithSha256(Sha256Hex(AsBytes("pans")))});
+  fake_.Script({{{"status", 412}},
+                HeadWithSha256(Sha256Hex(AsBytes("pans"))),
+                {{"status", 412}},
+                HeadWithSha256(Sha256Hex(AsBytes("pans")))});
   auto other = client_->PutObject("bkt", "snapshots/y", AsBytes("snap"), o);
   ASSERT_FALSE(other);
   EXPECT_EQ(other.error().code, ErrorCode::kAlreadyExists);
@@ -348,11 +351,90 @@ TEST_F(S3ClientTest, CreateOnlyRetryWithKnownHashChecksItsMetadata) {
   ASSERT_TRUE(r) << r.error().message;
   fake_.Script({{{"status", 503}},
                 {{"status", 412}},
+                HeadWithSha256(Sha256Hex(AsBytes("kcol"))),
+                {{"status", 412}},
                 HeadWithSha256(Sha256Hex(AsBytes("kcol")))});
   auto other = client_->PutObject("bkt", "locks/x", AsBytes("lock"), o);
   ASSERT_FALSE(other);
   EXPECT_EQ(other.error().code, ErrorCode::kAlreadyExists);
   EXPECT_EQ(fake_.Log().back()["method"], "HEAD");  // the metadata was asked
+}
+
+// The methods of the requests logged from index `from` on.
+std::vector<std::string> MethodsSince(const json& log, size_t from) {
+  std::vector<std::string> methods;
+  for (size_t i = from; i < log.size(); ++i)
+    methods.push_back(log[i]["method"]);
+  return methods;
+}
+
+TEST_F(S3ClientTest, CreateOnly412WithNoObjectIsSentAgain) {
+  // Given a create-only PUT answered 412 when the HEAD that settles it finds
+  // no object (the server checked against a write still in progress, or one
+  // that failed after the check), then the PUT is sent again after a backoff
+  // instead of failing with "already exists": it meets our finished write, or
+  // creates the object itself.
+  PutOptions o;
+  o.create_only = true;
+  json ours = {{"status", 200},
+               {"headers",
+                {{"ETag", "\"" + Md5Hex(AsBytes("snap")) + "\""},
+                 {"Content-Length", "4"}}}};
+  fake_.Script({{{"status", 412}}, {{"status", 404}}, {{"status", 412}}, ours});
+  auto r = client_->PutObject("bkt", "snapshots/a", AsBytes("snap"), o);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(MethodsSince(fake_.Log(), 0),
+            (std::vector<std::string>{"PUT", "HEAD", "PUT", "HEAD"}));
+  EXPECT_EQ(sleeps_.size(), 1u);
+
+  size_t before = fake_.Log().size();
+  fake_.Script({{{"status", 412}}, {{"status", 404}}, {{"status", 200}}});
+  auto created = client_->PutObject("bkt", "snapshots/b", AsBytes("snap"), o);
+  ASSERT_TRUE(created) << created.error().message;
+  EXPECT_EQ(MethodsSince(fake_.Log(), before),
+            (std::vector<std::string>{"PUT", "HEAD", "PUT"}));
+}
+
+TEST_F(S3ClientTest, CreateOnly412WithAnotherObjectSettlingIsSentAgain) {
+  // Given a create-only PUT answered 412 whose HEAD finds another object that
+  // the next look no longer finds, then that object was not settled: the PUT
+  // is sent again and the object it meets then (ours) decides.
+  PutOptions o;
+  o.create_only = true;
+  o.payload_sha256 = Sha256Hex(AsBytes("lock"));
+  json passing = HeadWithSha256(Sha256Hex(AsBytes("kcol")));
+  passing["headers"]["ETag"] = "\"passing\"";
+  fake_.Script({{{"status", 412}},
+                passing,
+                {{"status", 412}},
+                HeadWithSha256(o.payload_sha256)});
+  auto r = client_->PutObject("bkt", "locks/a", AsBytes("lock"), o);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(MethodsSince(fake_.Log(), 0),
+            (std::vector<std::string>{"PUT", "HEAD", "PUT", "HEAD"}));
+}
+
+TEST_F(S3ClientTest, CreateOnly412WithNoObjectGivesUpWithinTheBudget) {
+  // Given a create-only PUT that meets 412 and no object at every attempt,
+  // then it gives up after the retry budget (4 PUTs here) with a transient
+  // error that says so, not "already exists".
+  PutOptions o;
+  o.create_only = true;
+  json script = json::array();
+  for (int i = 0; i < 4; ++i) {
+    script.push_back({{"status", 412}});
+    script.push_back({{"status", 404}});
+  }
+  fake_.Script(script);
+  auto r = client_->PutObject("bkt", "snapshots/c", AsBytes("snap"), o);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kTransient) << r.error().message;
+  EXPECT_NE(r.error().message.find("no object"), std::string::npos)
+      << r.error().message;
+  EXPECT_EQ(MethodsSince(fake_.Log(), 0),
+            (std::vector<std::string>{"PUT", "HEAD", "PUT", "HEAD", "PUT",
+                                      "HEAD", "PUT", "HEAD"}));
+  ExpectClean(r.error());
 }
 
 TEST_F(S3ClientTest, RangedGetChecksLengths) {

@@ -1,7 +1,9 @@
 // Where a run's per-item errors go (a file that could not be read, restored,
 // copied): counted, handed to the caller's callback, and, when the callback
 // refuses one (returns an error), the run stops: Stopped() turns true at once,
-// so no new work starts, and the run returns the refusal.
+// so no new work starts, and the run returns the refusal. An error that is not
+// an item's (the destination failed: every later item would meet it too) stops
+// the run by Stop, once, without being counted or handed to the callback.
 #pragma once
 
 #include <atomic>
@@ -35,10 +37,18 @@ class ErrorSink {
     if (!refusal_) refusal_ = go_on.error();
     refused_ = true;
   }
+  // The run cannot go on because of e, which is no item's own error: stops it,
+  // and the run fails with the first such error (or refusal). Thread-safe.
+  void Stop(const Error& e) {
+    std::lock_guard lock(mu_);
+    if (!refusal_) refusal_ = e;
+    refused_ = true;
+  }
   bool Stopped() const {
     return refused_.load() || (cancel_ && cancel_->load());
   }
-  // The error the callback stopped the run with, if it did.
+  // The error the run was stopped with (the callback's refusal or Stop's), if
+  // it was.
   std::optional<Error> refusal() const {
     std::lock_guard lock(mu_);
     return refusal_;

@@ -9,10 +9,12 @@
 # Every run either succeeds (a restore then gives identical files: a flipped byte never
 # reaches a restored file) or fails with a clear one-line message, and then the
 # repository, read without the proxy, passes `check --read-data` and restores every
-# snapshot that was reported saved.
+# snapshot that was reported saved. Backups killed with SIGKILL at a moment drawn
+# from the seed, under faults, leave a repository that passes `check --read-data`
+# without the proxy and takes the next backup.
 #
-# Small by default (a few hundred requests per test, a few minutes in all). The full
-# run, thousands of requests:
+# Small by default (a few hundred requests per test, one killed backup, a few
+# minutes in all). The full run, thousands of requests and four killed backups:
 #   EFS2S3_FAULTS_FULL=1 bats tests/e2e/faults.bats
 # EFS2S3_FAULTS_SEED chooses the proxy's seed (default: a fixed one per test); the
 # proxy's figures (requests, faults per kind) and each run's outcome are printed, and
@@ -230,4 +232,40 @@ life_under_faults() {
 
 @test "faults: a repository's life with 20% of requests failing" {
   life_under_faults 0.20 20
+}
+
+@test "faults: backups SIGKILLed at random moments leave a repository that checks and backs up" {
+  # Given backups through the proxy (5%) killed with SIGKILL at a moment drawn
+  # from the seed, then the repository, read without the proxy, passes
+  # `check --read-data`, and a backup afterwards succeeds and restores exactly.
+  RATE=0.05
+  local seed="${EFS2S3_FAULTS_SEED:-9}" kills=1 k pid ms
+  [[ "$ROUNDS" -le 3 ]] || kills=4
+  RANDOM="$seed"
+  start_proxy "$RATE" "$seed"
+  run direct init --pack-size 1
+  assert_status 0
+  for k in $(seq 1 "$kills"); do
+    # Three rounds' worth of files: the backup takes a few seconds.
+    make_files "$T/src" "$((3 * FILES))" "$k"
+    ms=$((100 + RANDOM % 1000))
+    faulty backup "$T/src" >"$T/killed.out" 2>&1 &
+    pid=$!
+    sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
+    if kill -KILL "$pid" 2>/dev/null; then
+      report "$RATE kill $k: backup killed after ${ms} ms"
+    else
+      report "$RATE kill $k: backup ended before ${ms} ms: $(tail -n1 "$T/killed.out")"
+    fi
+    wait "$pid" || true
+  done
+  stop_proxy
+  check_direct
+  run --separate-stderr direct --json backup "$T/src"
+  assert_status 0
+  local id
+  id=$(jq -r 'select(.message_type == "summary") | .snapshot_id' <<<"$output")
+  cp -a "$T/src" "$T/expected"
+  restore_and_compare direct "$id" "$T/expected"
+  check_direct
 }
