@@ -51,6 +51,16 @@ S3ErrorBody ErrorOf(pugi::xml_node e) {
   return b;
 }
 
+// The <Size> of a listed object, in the answer to `call`.
+Result<std::uint64_t> SizeOf(pugi::xml_node entry, const char* call) {
+  std::string_view text = entry.child_value("Size");
+  std::optional<std::uint64_t> size = ParseUint(text);
+  if (!size)
+    return Corrupt(std::string(call) + " answer: bad Size '" +
+                   std::string(text.substr(0, 40)) + "'");
+  return *size;
+}
+
 bool IsTrue(pugi::xml_node parent, const char* name) {
   return std::string_view(parent.child_value(name)) == "true";
 }
@@ -81,12 +91,8 @@ Result<ListObjectsPage> ParseListObjectsV2(ByteSpan body) {
   ListObjectsPage page;
   for (pugi::xml_node c : root.children("Contents")) {
     std::string key = c.child_value("Key");
-    std::string_view size_text = c.child_value("Size");
-    std::optional<std::uint64_t> size = ParseUint(size_text);
-    if (!size)
-      return Corrupt("ListObjectsV2 answer: bad Size '" +
-                     std::string(size_text.substr(0, 40)) + "'");
-    page.objects.push_back({encoded ? UrlDecode(key) : std::move(key), *size,
+    ASSIGN_OR_RETURN(std::uint64_t size, SizeOf(c, "ListObjectsV2"));
+    page.objects.push_back({encoded ? UrlDecode(key) : std::move(key), size,
                             StripQuotes(c.child_value("ETag")),
                             c.child_value("LastModified")});
   }
@@ -123,12 +129,7 @@ Result<ListVersionsPage> ParseListObjectVersions(ByteSpan body) {
                      t.error().message);
     o.last_modified_ns = *t;
     if (!o.delete_marker) {
-      std::string_view size_text = v.child_value("Size");
-      std::optional<std::uint64_t> size = ParseUint(size_text);
-      if (!size)
-        return Corrupt("ListObjectVersions answer: bad Size '" +
-                       std::string(size_text.substr(0, 40)) + "'");
-      o.size = *size;
+      ASSIGN_OR_RETURN(o.size, SizeOf(v, "ListObjectVersions"));
       o.etag = StripQuotes(v.child_value("ETag"));
       o.storage_class = v.child_value("StorageClass");
     }

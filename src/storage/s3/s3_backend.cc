@@ -171,10 +171,10 @@ class S3Backend : public Backend, public S3Maintenance {
     return e;
   }
 
-  std::string Root() const {
-    return where_.prefix.empty() ? "" : where_.prefix + "/";
+  std::string Root() const { return KeyPrefix(where_); }
+  std::string Key(const Handle& h) const {
+    return KeyPrefix(where_) + ObjectKey(h);
   }
-  std::string Key(const Handle& h) const { return Root() + ObjectKey(h); }
 
   std::shared_ptr<S3Client> client_;
   S3Location where_;
@@ -248,6 +248,10 @@ Result<S3Location> ParseS3Location(const std::string& location) {
         location + ": \"" + loc.bucket +
             "\" is not a valid bucket name (3-63 characters: a-z 0-9 . -)");
   return loc;
+}
+
+std::string KeyPrefix(const S3Location& where) {
+  return where.prefix.empty() ? "" : where.prefix + "/";
 }
 
 std::string LocationName(const S3Location& where) {

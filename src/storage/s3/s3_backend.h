@@ -46,6 +46,9 @@ struct S3Location {
 };
 Result<S3Location> ParseS3Location(const std::string& location);
 
+// "prefix/" ("" without a prefix): what every key of the repository starts
+// with.
+std::string KeyPrefix(const S3Location& where);
 // "s3:bucket/prefix", as a Backend's Location().
 std::string LocationName(const S3Location& where);
 

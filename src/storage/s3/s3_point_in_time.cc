@@ -180,10 +180,10 @@ class S3PointInTimeBackend : public Backend {
     return it->second;
   }
 
-  std::string Root() const {
-    return where_.prefix.empty() ? "" : where_.prefix + "/";
+  std::string Root() const { return KeyPrefix(where_); }
+  std::string Key(const Handle& h) const {
+    return KeyPrefix(where_) + ObjectKey(h);
   }
-  std::string Key(const Handle& h) const { return Root() + ObjectKey(h); }
 
   std::shared_ptr<S3Client> client_;
   S3Location where_;
