@@ -383,7 +383,7 @@ EOP
   assert_output_has "0 3 * * * root $EFS2S3 job run nightly --config $CONF"
 }
 
-@test "generate aws: Fargate and EC2 templates pass cfn-lint and grant only the repository" {
+@test "generate aws: Fargate and EC2 templates pass cfn-lint; the backup role cannot delete, the maintenance role runs apart" {
   local kind
   for kind in fargate ec2; do
     local extra=()
@@ -396,6 +396,8 @@ EOP
     run python3 "$TOOLS/check_cfn.py" "$T/$kind.json" backups efs/prod "${extra[@]:0:1}"
     [[ "$status" == 0 ]] || { echo "$output"; false; }
     jq -e '.Parameters.ScheduleExpression.Default == "cron(0 3 * * ? *)" and .Parameters.ScheduleTimezone.Default == "Europe/Berlin"' "$T/$kind.json" >/dev/null
+    # The maintenance runs at the job's prune interval (every = "7d").
+    jq -e '.Parameters.MaintenanceScheduleExpression.Default == "rate(7 days)"' "$T/$kind.json" >/dev/null
     if command -v cfn-lint >/dev/null; then
       run cfn-lint "$T/$kind.json"
       [[ "$status" == 0 ]] || { echo "$output"; false; }
