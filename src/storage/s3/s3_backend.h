@@ -80,7 +80,9 @@ std::unique_ptr<Backend> NewS3BackendWithClient(
 // the key's versions unless a List found it before. Later versions and delete
 // markers are ignored. Every write (Create, Save, SaveFrom, Remove) fails at
 // once with kPermission, saying the repository is opened read-only at a point
-// in time. Thread-safe.
+// in time, and so does ExtendRetention; SetLockPolicy accepts the policy of a
+// locked repository (nothing is written to apply it to) and GetRetention gives
+// the retention of the version read. Thread-safe.
 Result<std::unique_ptr<Backend>> NewS3PointInTimeBackend(
     const S3Location& where, const S3Options& opts, std::int64_t at_ns,
     const Getenv& env = ProcessEnv());

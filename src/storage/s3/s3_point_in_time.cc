@@ -74,7 +74,24 @@ class S3PointInTimeBackend : public Backend {
     ASSIGN_OR_RETURN(Selected v, Resolve(h));
     ASSIGN_OR_RETURN(aws::ObjectMeta m,
                      client_->HeadObject(where_.bucket, Key(h), v.version_id));
-    return ObjectInfo{h.name, m.size};
+    return ObjectInfo{h.name, m.size, v.mtime};
+  }
+
+  // Object Lock. The policy of a locked repository is accepted (the view
+  // writes nothing it could apply to); retention is that of the version read;
+  // extending it is a write.
+  Result<bool> CanLock() override {
+    return client_->BucketObjectLockEnabled(where_.bucket);
+  }
+  Result<void> SetLockPolicy(const LockPolicy&) override { return Ok(); }
+  Result<Retention> GetRetention(const Handle& h) override {
+    ASSIGN_OR_RETURN(Selected v, Resolve(h));
+    ASSIGN_OR_RETURN(aws::ObjectMeta m,
+                     client_->HeadObject(where_.bucket, Key(h), v.version_id));
+    return Retention{m.lock_mode, m.lock_retain_until, v.version_id};
+  }
+  Result<void> ExtendRetention(const Handle& h, std::int64_t) override {
+    return ReadOnly("extend the retention of " + ObjectKey(h));
   }
 
   Result<void> List(
@@ -85,7 +102,7 @@ class S3PointInTimeBackend : public Backend {
       if (!v)
         return v.error().code == ErrorCode::kNotFound ? Ok()
                                                       : Result<void>(v.error());
-      return fn(ObjectInfo{"config", v->size});
+      return fn(ObjectInfo{"config", v->size, v->mtime});
     }
     std::string dir = Root() + ObjectTypeDir(type) + "/";
     return ForEachKeyAt(
@@ -95,7 +112,7 @@ class S3PointInTimeBackend : public Backend {
           std::optional<std::string> name =
               ObjectNameIn(type, std::string_view(key).substr(dir.size()));
           if (!name) return Ok();
-          return fn(ObjectInfo{*name, at->size});
+          return fn(ObjectInfo{*name, at->size, Seconds(*at)});
         });
   }
 
@@ -107,7 +124,12 @@ class S3PointInTimeBackend : public Backend {
   struct Selected {
     std::string version_id;
     std::uint64_t size = 0;
+    std::int64_t mtime = 0;  // seconds since the epoch
   };
+
+  static std::int64_t Seconds(const ObjectVersion& v) {
+    return v.last_modified_ns / 1000000000;
+  }
 
   Error ReadOnly(const std::string& what) const {
     return MakeError(ErrorCode::kPermission,
@@ -148,8 +170,9 @@ class S3PointInTimeBackend : public Backend {
 
   void Remember(const std::string& key, const ObjectVersion* current) {
     std::lock_guard lock(mu_);
-    selected_[key] =
-        current ? Selected{current->version_id, current->size} : Selected{};
+    selected_[key] = current ? Selected{current->version_id, current->size,
+                                        Seconds(*current)}
+                             : Selected{};
   }
 
   // The version of h's key at the time, from a listing made earlier (List) or
