@@ -73,6 +73,22 @@ ojson WriteRepository(const AwsJob& a) {
       {"Resource", RepositoryObjects(a)}};
 }
 
+// The backup's, on a repository with Object Lock: AWS checks
+// s3:PutObjectRetention on a PUT that carries a retention. It cannot shorten
+// or remove one (that needs s3:BypassGovernanceRetention); what it could do,
+// lengthen retentions, is capped at the job's lock period when it names one.
+ojson SetRetentionOnWrite(const AwsJob& a) {
+  ojson s = {{"Sid", "SetRetentionOnWrite"},
+             {"Effect", "Allow"},
+             {"Action", {"s3:PutObjectRetention"}},
+             {"Resource", RepositoryObjects(a)}};
+  if (a.job.lock_extend.lock_days > 0)
+    s["Condition"] = {{"NumericLessThanEquals",
+                       {{"s3:object-lock-remaining-retention-days",
+                         a.job.lock_extend.lock_days}}}};
+  return s;
+}
+
 // The maintenance's: forget and prune delete snapshots, packs, indexes and
 // locks.
 ojson MaintainRepository(const AwsJob& a) {
@@ -267,7 +283,8 @@ ojson BackupRole(const AwsJob& a) {
       a, "efs2s3 backup: writes the repository prefix, deletes nothing",
       "efs2s3-backup",
       ojson::array({iam::ListRepository(a), iam::WriteRepository(a),
-                    iam::MountFileSystem(), iam::RepositoryKey()}));
+                    iam::SetRetentionOnWrite(a), iam::MountFileSystem(),
+                    iam::RepositoryKey()}));
 }
 
 ojson MaintenanceRole(const AwsJob& a) {

@@ -84,6 +84,7 @@ namespace iam {
 ojson ListRepository(const AwsJob& a);
 ojson ListRepositoryVersions(const AwsJob& a);
 ojson WriteRepository(const AwsJob& a);
+ojson SetRetentionOnWrite(const AwsJob& a);
 ojson MaintainRepository(const AwsJob& a);
 ojson RepositoryVersions(const AwsJob& a);
 ojson RepositoryRetention(const AwsJob& a);

@@ -13,6 +13,7 @@ load common
 COVERED=(
   init backup snapshots ls find diff restore forget prune check
   "repair index" "repair snapshots" cat uploads sync key version unlock
+  "lock extend"
   "job run" "job list" "job status" daemon
   "generate systemd" "generate cron" "generate aws" mount-efs
 )
@@ -351,6 +352,25 @@ EOT
     sync "$T/src" "s3://$bucket/$p/mirror"
   assert_status 0
   assert_result
+}
+
+@test "lock extend: one result document; on a repository without Object Lock an error object, exit 2" {
+  require_s3_server
+  local bucket="efs2s3-jsonlock-$(head -c6 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  run --separate-stderr "$EFS2S3" --s3-endpoint "$EP" --s3-path-style --json \
+    -r "s3://$bucket/repo" init --object-lock governance --lock-days 1
+  assert_status 0
+  assert_result
+  run --separate-stderr "$EFS2S3" --s3-endpoint "$EP" --s3-path-style --json \
+    -r "s3://$bucket/repo" lock extend
+  assert_status 0
+  assert_result
+  jq -e '.message_type == "lock_extend" and .mode == "GOVERNANCE" and .live_objects >= 2' <<<"$output"
+  run --separate-stderr efs --json init
+  run --separate-stderr efs --json lock extend
+  assert_status "$EXIT_USAGE"
+  assert_stream error 1
+  jq -e '.message | test("no Object Lock")' <<<"$output"
 }
 
 @test "errors with --json end with an error object and keep the documented exit code" {
