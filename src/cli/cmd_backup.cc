@@ -72,15 +72,15 @@ Result<std::optional<Id>> ChooseParent(const BackupCliOptions& o,
   if (o.force) return resumed_from;
   std::vector<std::string> abs;
   for (const auto& p : o.paths) abs.push_back(archiver::NormalizeBackupPath(p));
-  // Without --parent, a listing that fails only means no parent.
-  auto all = repo.ListSnapshots();
-  if (!all && !o.parent.empty()) return all.error();
-  archiver::ParentChoice choice;
-  if (all) {
-    ASSIGN_OR_RETURN(
-        choice, archiver::SelectParent(*all, archiver::HostOrThis(o.host), abs,
-                                       o.parent));
-  }
+  // A damaged snapshot is skipped and named (exit 3): the parent is the
+  // latest readable one. Any other failure of the listing fails the backup: a
+  // run without the parent it should have would read every file again.
+  std::vector<repo::UnreadableSnapshot> unreadable;
+  ASSIGN_OR_RETURN(auto all, repo.ListSnapshots(&unreadable));
+  ctx.SkipUnreadable(unreadable);
+  ASSIGN_OR_RETURN(
+      archiver::ParentChoice choice,
+      archiver::SelectParent(all, archiver::HostOrThis(o.host), abs, o.parent));
   if (choice.parent) {
     opts.parent = choice.parent->first;
     progress.bytes_expected = choice.parent->second.summary.bytes_total;

@@ -174,3 +174,26 @@ assert_no_warning() {
   assert_status $EXIT_INCOMPLETE
   [[ $(jq length <<<"$output") == 2 ]]
 }
+
+@test "backup beside an unreadable snapshot: the parent is the newest readable one, nothing is read again, exit 3" {
+  damage_newest flip
+  # file-1 and file-2 are in S2 (the newest readable snapshot); file-3 is new to it.
+  run --separate-stderr efs --json backup "$T/src"
+  assert_status $EXIT_INCOMPLETE
+  assert_one_warning
+  local summary
+  summary=$(tail -n 1 <<<"$output")
+  [[ "$(jq -r .parent <<<"$summary")" == "$S2" ]]
+  [[ "$(jq '.files_unchanged' <<<"$summary")" == 2 ]]
+  [[ "$(jq '.files_new' <<<"$summary")" == 1 ]]
+  # A listing that fails for another reason fails the backup, naming the cause,
+  # instead of reading everything again without a parent.
+  mv "$REPO/snapshots" "$REPO/snapshots.away"
+  echo "not a directory" >"$REPO/snapshots"
+  run --separate-stderr efs backup "$T/src"
+  rm "$REPO/snapshots"
+  mv "$REPO/snapshots.away" "$REPO/snapshots"
+  assert_status $EXIT_FATAL
+  [[ "$stderr" == *"snapshots"* ]]
+  (( $(wc -l <<<"$stderr") == 1 ))
+}
