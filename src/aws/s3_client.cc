@@ -74,6 +74,11 @@ void AddPutHeaders(HeaderList& h, const PutOptions& opts) {
                    opts.sse_kms_key_id);
   for (const auto& [name, value] : opts.metadata)
     h.emplace_back("x-amz-meta-" + name, value);
+  if (!opts.lock_mode.empty()) {
+    h.emplace_back("x-amz-object-lock-mode", opts.lock_mode);
+    h.emplace_back("x-amz-object-lock-retain-until-date",
+                   opts.lock_retain_until);
+  }
 }
 
 // An object's metadata from the headers of a GET or HEAD answer.
@@ -85,6 +90,13 @@ ObjectMeta MetaFromHeaders(const HttpResponse& r, std::uint64_t size) {
   m.last_modified = r.Header("last-modified");
   for (const auto& [name, value] : r.headers)
     if (name.starts_with("x-amz-meta-")) m.metadata[name.substr(11)] = value;
+  m.lock_mode = r.Header("x-amz-object-lock-mode");
+  if (auto until =
+          ParseIsoTime(r.Header("x-amz-object-lock-retain-until-date")))
+    m.lock_retain_until = std::chrono::duration_cast<std::chrono::seconds>(
+                              until->time_since_epoch())
+                              .count();
+  m.version_id = r.Header("x-amz-version-id");
   return m;
 }
 
@@ -331,6 +343,15 @@ Result<std::string> S3Client::PutObject(const std::string& bucket,
     call.headers.emplace_back("x-amz-meta-sha256", call.payload_sha256);
   if (opts.create_only) call.headers.emplace_back("If-None-Match", "*");
   AddPutHeaders(call.headers, opts);
+  if (!opts.lock_mode.empty() && !call.content_md5) {
+    // A PUT with a retention needs an integrity header on AWS: the SHA-256
+    // the caller knows, which S3 checks.
+    auto raw = HexDecode(call.payload_sha256);
+    if (!raw)
+      return MakeError(ErrorCode::kUsage,
+                       call.what + ": payload SHA-256 is not hex");
+    call.headers.emplace_back("x-amz-checksum-sha256", Base64Encode(*raw));
+  }
   if (call.content_md5 && opts.sse != "aws:kms") {
     // The ETag of a single-part object is its MD5 (not with SSE-KMS): verify
     // the server stored what was sent.
@@ -626,7 +647,8 @@ std::string CreateBucketBody(const std::string& region) {
          "</LocationConstraint></CreateBucketConfiguration>";
 }
 
-Result<void> S3Client::CreateBucket(const std::string& bucket) {
+Result<void> S3Client::CreateBucket(const std::string& bucket,
+                                    bool object_lock) {
   // Amazon S3 wants the region as the location constraint everywhere but in
   // us-east-1 (IllegalLocationConstraintException), also behind a custom
   // endpoint (a VPC endpoint, a proxy).
@@ -636,6 +658,8 @@ Result<void> S3Client::CreateBucket(const std::string& bucket) {
   call.bucket = bucket;
   call.body = AsBytes(body);
   call.what = S3Name(bucket, "");
+  if (object_lock)
+    call.headers.emplace_back("x-amz-bucket-object-lock-enabled", "true");
   auto r = Execute(call);
   if (!r && !body.empty() && !config_.endpoint.empty() &&
       call.error_code == S3Code::kInvalidLocationConstraint) {
@@ -647,6 +671,14 @@ Result<void> S3Client::CreateBucket(const std::string& bucket) {
   }
   if (!r && call.error_code != S3Code::kBucketAlreadyOwnedByYou)
     return r.error();
+  if (!r && object_lock) {
+    ASSIGN_OR_RETURN(bool locked, BucketObjectLockEnabled(bucket));
+    if (!locked)
+      return MakeError(ErrorCode::kUsage,
+                       S3Name(bucket, "") +
+                           ": the bucket exists without Object Lock, which "
+                           "can only be enabled when a bucket is created");
+  }
   return Ok();
 }
 

@@ -71,7 +71,19 @@ struct PutOptions {
   // server checks the body against the signed hash. The object keeps it as
   // user metadata "sha256".
   std::string payload_sha256;
+  // S3 Object Lock: "GOVERNANCE" or "COMPLIANCE" and the retain-until date
+  // (ISO 8601, FormatRetainUntil). A PUT that carries them also carries an
+  // integrity header (Content-MD5, or x-amz-checksum-sha256 with
+  // payload_sha256), as AWS requires.
+  std::string lock_mode;
+  std::string lock_retain_until;
 };
+
+// S3 Object Lock modes and dates.
+inline constexpr std::string_view kLockGovernance = "GOVERNANCE";
+inline constexpr std::string_view kLockCompliance = "COMPLIANCE";
+// "2026-12-03T10:00:00.000Z" for a time in seconds since the epoch.
+std::string FormatRetainUntil(std::int64_t unix_seconds);
 
 struct ObjectMeta {
   std::uint64_t size = 0;
@@ -80,6 +92,11 @@ struct ObjectMeta {
   std::string last_modified;  // HTTP date, as the server sent it
   // User metadata (x-amz-meta-NAME), names in lower case without the prefix.
   std::map<std::string, std::string> metadata;
+  // Object Lock retention ("" and 0 without one) and the version ID ("" on an
+  // unversioned bucket).
+  std::string lock_mode;
+  std::int64_t lock_retain_until = 0;  // seconds since the epoch
+  std::string version_id;
 };
 
 // Requests sent by a client (every attempt counts: S3 bills them all).
@@ -180,7 +197,26 @@ class S3Client {
   // us-east-1); a server with a custom endpoint that does not know the region
   // (InvalidLocationConstraint) is asked again without one. A bucket of ours
   // that exists already is a success.
-  Result<void> CreateBucket(const std::string& bucket);
+  // With object_lock, the bucket is created with Object Lock enabled (and so
+  // versioned); a bucket of ours that exists already must have it.
+  Result<void> CreateBucket(const std::string& bucket,
+                            bool object_lock = false);
+
+  // S3 Object Lock (s3_object_lock.cc). Whether the bucket has Object Lock
+  // enabled (GetObjectLockConfiguration; false when it has none).
+  Result<bool> BucketObjectLockEnabled(const std::string& bucket);
+  // PutObjectRetention of the current version (or `version_id`): mode and
+  // retain-until date. COMPLIANCE retention can only be extended; S3 refuses
+  // a shorter date.
+  Result<void> PutObjectRetention(const std::string& bucket,
+                                  const std::string& key, std::string_view mode,
+                                  std::int64_t retain_until_seconds,
+                                  const std::string& version_id = "");
+  // DeleteObject of one version: removes it for good (no delete marker).
+  // kPermission while its retention lasts.
+  Result<void> DeleteObjectVersion(const std::string& bucket,
+                                   const std::string& key,
+                                   const std::string& version_id);
 
   // The URL of an object (tests, messages).
   std::string ObjectUrl(const std::string& bucket,

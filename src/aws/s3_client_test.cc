@@ -116,6 +116,69 @@ TEST_F(S3ClientTest, KnownPayloadHashIsSignedWithoutMd5) {
   EXPECT_EQ(h.count("content-md5"), 0u);
 }
 
+TEST_F(S3ClientTest, ObjectLockPutsCarryRetentionAndAnIntegrityHeader) {
+  // Given PUTs with an Object Lock retention, then each carries the mode and
+  // the date, and an integrity header as AWS requires: Content-MD5, or the
+  // known SHA-256 as x-amz-checksum-sha256 (base64 of the raw digest).
+  PutOptions o;
+  o.lock_mode = std::string(kLockCompliance);
+  o.lock_retain_until = FormatRetainUntil(1767225600);  // 2026-01-01
+  EXPECT_EQ(o.lock_retain_until, "2026-01-01T00:00:00.000Z");
+  ASSERT_TRUE(client_->PutObject("bkt", "snapshots/a", AsBytes("hello"), o));
+  o.payload_sha256 = Sha256Hex(AsBytes("hello"));
+  ASSERT_TRUE(client_->PutObject("bkt", "data/ab", AsBytes("hello"), o));
+  json log = fake_.Log();
+  ASSERT_EQ(log.size(), 2u);
+  for (const json& e : log) {
+    EXPECT_EQ(e["headers"]["x-amz-object-lock-mode"], "COMPLIANCE");
+    EXPECT_EQ(e["headers"]["x-amz-object-lock-retain-until-date"],
+              "2026-01-01T00:00:00.000Z");
+  }
+  EXPECT_EQ(log[0]["headers"].count("content-md5"), 1u);
+  EXPECT_EQ(log[1]["headers"].count("content-md5"), 0u);
+  EXPECT_EQ(log[1]["headers"]["x-amz-checksum-sha256"],
+            "LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ=");
+}
+
+TEST_F(S3ClientTest, ObjectLockBucketCallsAndRetention) {
+  // Given a bucket created with Object Lock, then the create carries the
+  // header; the lock configuration is read (and its absence, a 404
+  // ObjectLockConfigurationNotFoundError, is "not enabled"); a retention is
+  // put with Content-MD5; a version is deleted by its ID.
+  fake_.Script(
+      {{{"status", 200}},
+       {{"status", 200},
+        {"body",
+         "<ObjectLockConfiguration><ObjectLockEnabled>Enabled"
+         "</ObjectLockEnabled></ObjectLockConfiguration>"}},
+       {{"status", 404},
+        {"body",
+         "<Error><Code>ObjectLockConfigurationNotFoundError</Code></Error>"}},
+       {{"status", 200}},
+       {{"status", 204}}});
+  ASSERT_TRUE(client_->CreateBucket("bkt", true));
+  auto on = client_->BucketObjectLockEnabled("bkt");
+  ASSERT_TRUE(on) << on.error().message;
+  EXPECT_TRUE(*on);
+  auto off = client_->BucketObjectLockEnabled("bkt2");
+  ASSERT_TRUE(off) << off.error().message;
+  EXPECT_FALSE(*off);
+  ASSERT_TRUE(client_->PutObjectRetention("bkt", "data/ab", kLockGovernance,
+                                          1767225600));
+  ASSERT_TRUE(client_->DeleteObjectVersion("bkt", "data/ab", "v1"));
+  json log = fake_.Log();
+  ASSERT_EQ(log.size(), 5u);
+  EXPECT_EQ(log[0]["headers"]["x-amz-bucket-object-lock-enabled"], "true");
+  EXPECT_EQ(log[1]["path"], "/bkt?object-lock=");
+  EXPECT_EQ(log[3]["method"], "PUT");
+  EXPECT_EQ(log[3]["path"], "/bkt/data/ab?retention=");
+  EXPECT_EQ(log[3]["headers"].count("content-md5"), 1u);
+  EXPECT_EQ(log[3]["body_size"],
+            RetentionBody("GOVERNANCE", "2026-01-01T00:00:00.000Z").size());
+  EXPECT_EQ(log[4]["method"], "DELETE");
+  EXPECT_EQ(log[4]["path"], "/bkt/data/ab?versionId=v1");
+}
+
 TEST_F(S3ClientTest, RetriesServerErrorsThenSucceeds) {
   // Given two 503s, then the PUT is re-sent whole and succeeds on the third
   // attempt, with growing backoff between attempts.

@@ -1,5 +1,7 @@
 #include "aws/s3_xml.h"
 
+#include <fmt/format.h>
+
 #include <array>
 #include <pugixml.hpp>
 #include <utility>
@@ -7,7 +9,7 @@
 namespace efs2s3::aws {
 namespace {
 
-constexpr std::array<std::pair<std::string_view, S3Code>, 19> kCodes = {{
+constexpr std::array<std::pair<std::string_view, S3Code>, 21> kCodes = {{
     {"NoSuchKey", S3Code::kNoSuchKey},
     {"NoSuchUpload", S3Code::kNoSuchUpload},
     {"NoSuchBucket", S3Code::kNoSuchBucket},
@@ -27,6 +29,9 @@ constexpr std::array<std::pair<std::string_view, S3Code>, 19> kCodes = {{
     {"XAmzContentSHA256Mismatch", S3Code::kXAmzContentSHA256Mismatch},
     {"InternalError", S3Code::kInternalError},
     {"InvalidLocationConstraint", S3Code::kInvalidLocationConstraint},
+    {"ObjectLockConfigurationNotFoundError",
+     S3Code::kObjectLockConfigurationNotFound},
+    {"InvalidRequest", S3Code::kInvalidRequest},
 }};
 
 Error Corrupt(const std::string& what) {
@@ -170,6 +175,20 @@ std::string StripQuotes(std::string s) {
   if (s.size() >= 2 && s.front() == '"' && s.back() == '"')
     s = s.substr(1, s.size() - 2);
   return s;
+}
+
+Result<bool> ParseObjectLockEnabled(ByteSpan body) {
+  pugi::xml_document doc;
+  ASSIGN_OR_RETURN(pugi::xml_node root,
+                   Root(doc, body, "ObjectLockConfiguration"));
+  return std::string_view(root.child_value("ObjectLockEnabled")) == "Enabled";
+}
+
+std::string RetentionBody(std::string_view mode, std::string_view until) {
+  return fmt::format(
+      "<Retention xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+      "<Mode>{}</Mode><RetainUntilDate>{}</RetainUntilDate></Retention>",
+      mode, until);
 }
 
 }  // namespace efs2s3::aws

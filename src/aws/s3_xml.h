@@ -42,7 +42,15 @@ enum class S3Code {
   kXAmzContentSHA256Mismatch,
   kInternalError,
   kInvalidLocationConstraint,
+  kObjectLockConfigurationNotFound,
+  kInvalidRequest,
 };
+
+// <ObjectLockConfiguration><ObjectLockEnabled>Enabled</...>: whether Object
+// Lock is enabled (GetObjectLockConfiguration).
+Result<bool> ParseObjectLockEnabled(ByteSpan body);
+// The body of PutObjectRetention.
+std::string RetentionBody(std::string_view mode, std::string_view until);
 
 // The S3Code of a <Code> text ("" -> kNone, unknown -> kOther).
 S3Code ParseS3Code(std::string_view text);

@@ -5,6 +5,7 @@
 #include "cli/context.h"
 #include "cli/maintenance_util.h"
 #include "maintenance/check.h"
+#include "maintenance/retention.h"
 
 namespace efs2s3::cli {
 
@@ -72,7 +73,26 @@ Result<int> RunCheck(const CheckCliOptions& o, Context& ctx) {
   auto report = maintenance::RunCheck(*m->repo, co);
   ClearSteps(ctx);
   if (!report) return report.error();
-  const maintenance::CheckReport& r = *report;
+  maintenance::CheckReport& r = *report;
+  // Object Lock: every live object must stay locked until the next
+  // `lock extend` (one HEAD per live object).
+  std::uint64_t retention_checked = 0;
+  if (!m->repo->config().lock_mode.empty()) {
+    maintenance::RetentionOptions ro;
+    ro.cancel = &ctx.cancel;
+    ro.progress = StepPrinter(ctx);
+    auto ret = maintenance::CheckRetention(*m->repo, ro);
+    ClearSteps(ctx);
+    if (!ret) return ret.error();
+    retention_checked = ret->checked;
+    for (const auto& f : ret->short_retention)
+      r.errors.push_back(
+          {"short_retention",
+           f.object,
+           f.object + ": " + f.message + " (run `efs2s3 lock extend`)",
+           {},
+           0});
+  }
   if (ctx.global.json) {
     nlohmann::json errors = nlohmann::json::array(),
                    hints = nlohmann::json::array();
@@ -93,12 +113,16 @@ Result<int> RunCheck(const CheckCliOptions& o, Context& ctx) {
                    {"blobs_authenticated", r.blobs_read - r.blobs_failed},
                    {"blobs_failed", r.blobs_failed},
                    {"bytes_read", r.bytes_read},
+                   {"retention_checked", retention_checked},
                    {"errors", errors},
                    {"hints", hints}});
   } else {
     ctx.Info(fmt::format(
         "{} snapshots, {} trees, {} index files, {} packs, {} indexed blobs\n",
         r.snapshots, r.trees, r.index_files, r.packs, r.indexed_blobs));
+    if (retention_checked)
+      ctx.Info(fmt::format("Object Lock: retention of {} live objects asked\n",
+                           retention_checked));
     if (co.read_data)
       ctx.Info(fmt::format(
           "read {} packs ({}), {} blobs: {} authenticated, {} failed\n",

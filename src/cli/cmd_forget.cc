@@ -1,6 +1,8 @@
 // forget: apply a retention policy (src/policy) and remove snapshots.
 #include <fmt/format.h>
 
+#include <set>
+
 #include "cli/context.h"
 #include "policy/forget_policy.h"
 
@@ -85,6 +87,26 @@ Result<int> RunForget(ForgetCliOptions o, Context& ctx) {
     for (const auto& [id, s] : all) {
       if (!o.host.empty() && s.hostname != o.host) continue;
       refs.push_back({id.Hex(), s.time_ns, s.hostname, s.paths, s.tags});
+    }
+    // Checkpoints a completed run could not remove (backup credentials
+    // without delete rights) go first, whatever the policy.
+    std::vector<std::string> superseded = policy::SupersededPartials(refs);
+    if (!superseded.empty()) {
+      std::set<std::string> gone(superseded.begin(), superseded.end());
+      std::erase_if(refs, [&](const policy::SnapshotRef& r) {
+        return gone.count(r.id) > 0;
+      });
+      for (const auto& id : superseded) {
+        to_remove.push_back(id);
+        out.push_back(
+            {{"id", id},
+             {"action", "remove"},
+             {"reasons", {"partial snapshot superseded by a complete one"}}});
+        ctx.Info(
+            fmt::format("  remove {} (partial, superseded by a complete "
+                        "snapshot)\n",
+                        id.substr(0, 8)));
+      }
     }
     auto result = policy::ApplyForgetPolicy(
         refs, o.policy, group_by,

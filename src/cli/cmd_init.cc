@@ -15,6 +15,8 @@ struct InitOptions {
   std::uint32_t pack_size_mib = 16;
   std::uint32_t chunk_min_kib = 512, chunk_avg_kib = 1024, chunk_max_kib = 8192;
   std::uint64_t scrypt_n = 1 << 15;
+  std::string object_lock;  // "", "governance", "compliance"
+  int lock_days = 0;
 };
 
 Result<int> RunInit(const InitOptions& o, Context& ctx) {
@@ -28,6 +30,17 @@ Result<int> RunInit(const InitOptions& o, Context& ctx) {
   io.chunker = {o.chunk_min_kib << 10, o.chunk_avg_kib << 10,
                 o.chunk_max_kib << 10};
   io.kdf.n = o.scrypt_n;
+  if (!o.object_lock.empty()) {
+    if (o.lock_days == 0)
+      return MakeError(ErrorCode::kUsage,
+                       "--object-lock needs --lock-days N (how long each "
+                       "object stays undeletable)");
+    io.lock_mode = o.object_lock == "compliance" ? "COMPLIANCE" : "GOVERNANCE";
+    io.lock_days = o.lock_days;
+  } else if (o.lock_days != 0) {
+    return MakeError(ErrorCode::kUsage,
+                     "--lock-days needs --object-lock governance|compliance");
+  }
   if ((io.chunker.avg_size & (io.chunker.avg_size - 1)) ||
       io.chunker.min_size > io.chunker.avg_size ||
       io.chunker.avg_size > io.chunker.max_size)
@@ -37,12 +50,21 @@ Result<int> RunInit(const InitOptions& o, Context& ctx) {
   ASSIGN_OR_RETURN(auto repo, repo::Repository::Init(std::move(backend), pw, io,
                                                      ctx.CacheOptions()));
   if (ctx.global.json) {
-    ctx.PrintJson({{"message_type", "initialized"},
-                   {"id", repo->config().id},
-                   {"repository", location}});
+    nlohmann::json j = {{"message_type", "initialized"},
+                        {"id", repo->config().id},
+                        {"repository", location}};
+    if (!io.lock_mode.empty())
+      j["object_lock"] = {{"mode", io.lock_mode}, {"days", io.lock_days}};
+    ctx.PrintJson(j);
   } else {
     ctx.Info(fmt::format("created efs2s3 repository {} at {}\n",
                          repo->config().id.substr(0, 10), location));
+    if (!io.lock_mode.empty())
+      ctx.Info(fmt::format(
+          "Object Lock: {} for {} days; run `efs2s3 lock extend` more often "
+          "than that, or unused data becomes deletable while snapshots need "
+          "it\n",
+          io.lock_mode, io.lock_days));
   }
   return 0;
 }
@@ -162,6 +184,15 @@ void RegisterInit(CLI::App& app, Context& ctx) {
   c->add_option("--scrypt-n", o->scrypt_n,
                 "scrypt cost N for the key (default 32768)")
       ->check(ScryptN());
+  c->add_option("--object-lock", o->object_lock,
+                "S3 Object Lock mode of every object written: governance or "
+                "compliance (the bucket must have Object Lock; efs2s3 creates "
+                "a new bucket with it)")
+      ->check(CLI::IsMember({"governance", "compliance"}));
+  c->add_option("--lock-days", o->lock_days,
+                "Days each object stays undeletable (with --object-lock); "
+                "`lock extend` keeps live data locked")
+      ->check(CLI::Range(1, repo::kMaxLockDays));
   c->callback([&ctx, o] { ctx.run = [&ctx, o] { return RunInit(*o, ctx); }; });
 
   auto action = std::make_shared<std::string>();

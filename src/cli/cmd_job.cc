@@ -23,6 +23,7 @@ struct JobCliOptions {
   std::string name;
   bool dry_run = false;
   bool force_maintenance = false;
+  std::string only;  // job run: "backup" or "maintenance"
   int max_runs = 0;
 };
 
@@ -86,7 +87,7 @@ void PrintReport(Context& ctx, const jobs::JobReport& r, bool dry_run) {
     ctx.Print(fmt::format("job {} (dry run): the steps it would run\n", r.job));
     for (const auto& s : r.steps)
       ctx.Print(
-          fmt::format("  {:<10} {}\n", s.name,
+          fmt::format("  {:<11} {}\n", s.name,
                       s.command.empty() ? "(" + s.reason + ")" : s.command));
     return;
   }
@@ -96,7 +97,7 @@ void PrintReport(Context& ctx, const jobs::JobReport& r, bool dry_run) {
   for (const auto& s : r.steps) {
     std::string detail = s.reason;
     if (!s.errors.empty()) detail = s.errors.back();
-    ctx.Print(fmt::format("  {:<10} {:<11} {:>7.1f} s  {}\n", s.name,
+    ctx.Print(fmt::format("  {:<11} {:<11} {:>7.1f} s  {}\n", s.name,
                           jobs::StepStatusName(s.status), s.duration_seconds,
                           detail));
   }
@@ -110,6 +111,9 @@ Result<int> RunJobCommand(const JobCliOptions& o, Context& ctx) {
   jobs::RunOptions ro = MakeRunOptions(ctx, false);
   ro.dry_run = o.dry_run;
   ro.force_maintenance = o.force_maintenance;
+  if (!o.only.empty()) {
+    ASSIGN_OR_RETURN(ro.only, jobs::ParseJobPart(o.only));
+  }
   ASSIGN_OR_RETURN(jobs::JobReport report, jobs::RunJob(config, *job, ro));
   PrintReport(ctx, report, o.dry_run);
   return o.dry_run ? 0 : report.exit_code;
@@ -184,7 +188,9 @@ Result<int> JobStatus(const JobCliOptions& o, Context& ctx) {
          {"last_report", last->ToJson()},
          {"next_run", next ? jobs::FormatUtc(next) : ""},
          {"last_prune", st.last_prune ? jobs::FormatUtc(st.last_prune) : ""},
-         {"last_check", st.last_check ? jobs::FormatUtc(st.last_check) : ""}});
+         {"last_check", st.last_check ? jobs::FormatUtc(st.last_check) : ""},
+         {"last_lock_extend",
+          st.last_lock_extend ? jobs::FormatUtc(st.last_lock_extend) : ""}});
     if (!ctx.global.json) {
       ctx.Print(fmt::format("last run {} ({:.0f} s); next run {}\n",
                             LocalTime(last->started),
@@ -229,13 +235,18 @@ void RegisterJob(CLI::App& app, Context& ctx) {
   auto run = std::make_shared<JobCliOptions>();
   CLI::App* r = job->add_subcommand(
       "run",
-      "Run a job now: hooks, backup, forget, prune and check when due, report");
+      "Run a job now: hooks, backup, forget, lock extend, prune and check when "
+      "due, report");
   r->add_option("name", run->name, "Job name")->required();
   add_config(r, run);
   r->add_flag("-n,--dry-run", run->dry_run,
               "Print the steps and their commands; run nothing");
   r->add_flag("--force-maintenance", run->force_maintenance,
-              "Run prune and check even if they are not due");
+              "Run lock extend, prune and check even if they are not due");
+  r->add_option("--only", run->only,
+                "Run one part of the job: backup (hooks, mount, backup) or "
+                "maintenance (forget, lock extend, prune, check)")
+      ->check(CLI::IsMember({"backup", "maintenance"}));
   r->callback([&ctx, run] {
     ctx.run = [&ctx, run] { return RunJobCommand(*run, ctx); };
   });

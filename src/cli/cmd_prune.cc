@@ -6,6 +6,8 @@
 #include "cli/context.h"
 #include "cli/maintenance_util.h"
 #include "maintenance/prune.h"
+#include "model/snapshot.h"
+#include "repo/lock.h"
 
 namespace efs2s3::cli {
 
@@ -53,6 +55,10 @@ void PrintPlan(const Context& ctx, const maintenance::PrunePlan& p,
   line("repack", p.repack,
        fmt::format("  (copy {} used blobs, {})", p.repack_copy.blobs,
                    HumanBytes(p.repack_copy.bytes)));
+  if (p.retained.packs)
+    line("retained", p.retained,
+         fmt::format("  (Object Lock: kept for a prune after {})",
+                     model::FormatTime(p.retained_until * 1000000000)));
   if (p.nothing_to_do) {
     ctx.Info("nothing to prune\n");
     return;
@@ -76,6 +82,10 @@ nlohmann::json PlanJson(const maintenance::PrunePlan& p) {
           {"repack", CountJson(p.repack)},
           {"repack_copy", CountJson(p.repack_copy)},
           {"unused_bytes_kept", p.unused_bytes_kept},
+          {"retained", CountJson(p.retained)},
+          {"retained_until",
+           p.retained_until ? model::FormatTime(p.retained_until * 1000000000)
+                            : ""},
           {"new_packs", p.new_packs},
           {"old_index_files", p.old_index_files},
           {"new_index_files", p.new_index_files},
@@ -97,6 +107,9 @@ Result<int> Prune(repo::Repository& repo, double max_unused, bool dry_run,
   if (!plan) return plan.error();
   if (!ctx.global.json) PrintPlan(ctx, *plan, dry_run);
   maintenance::PruneResult done;
+  // Locks nobody holds any more (stale, or released by a process that could
+  // not delete them) go while prune holds the exclusive lock.
+  if (!dry_run) (void)repo::RemoveLocks(repo, false);
   if (!dry_run && !plan->nothing_to_do) {
     auto r = maintenance::ExecutePrune(repo, *plan, po);
     ClearSteps(ctx);

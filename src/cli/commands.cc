@@ -11,9 +11,11 @@ void RegisterRestore(CLI::App& app, Context& ctx);
 void RegisterCat(CLI::App& app, Context& ctx);
 void RegisterUploads(CLI::App& app, Context& ctx);  // cmd_uploads.cc
 void RegisterForget(CLI::App& app, Context& ctx);
-void RegisterPrune(CLI::App& app, Context& ctx);   // cmd_prune.cc
-void RegisterCheck(CLI::App& app, Context& ctx);   // cmd_check.cc
-void RegisterRepair(CLI::App& app, Context& ctx);  // cmd_repair.cc
+void RegisterPrune(CLI::App& app, Context& ctx);  // cmd_prune.cc
+void RegisterCheck(CLI::App& app, Context& ctx);  // cmd_check.cc
+void RegisterRepair(CLI::App& app, Context& ctx);
+void RegisterLock(CLI::App& app,
+                  Context& ctx);  // cmd_lock.cc  // cmd_repair.cc
 
 void RegisterJob(CLI::App& app, Context& ctx);       // cmd_job.cc: job, daemon
 void RegisterGenerate(CLI::App& app, Context& ctx);  // cmd_generate.cc
@@ -29,6 +31,7 @@ void RegisterCommands(CLI::App& app, Context& ctx) {
   RegisterPrune(app, ctx);
   RegisterCheck(app, ctx);
   RegisterRepair(app, ctx);
+  RegisterLock(app, ctx);
   RegisterCat(app, ctx);
   RegisterUploads(app, ctx);
   RegisterJob(app, ctx);

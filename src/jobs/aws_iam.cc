@@ -1,6 +1,8 @@
 // The IAM roles of `generate aws` and the statements they grant, each
 // statement a function named after its Sid. Least privilege: the repository
-// prefix, the KMS key, the file system.
+// prefix, the KMS key, the file system; the backup role deletes nothing (a
+// stolen backup credential cannot remove history), only the maintenance role
+// deletes, and neither may bypass an Object Lock retention.
 #include "jobs/aws_template.h"
 
 namespace efs2s3::jobs::aws_template {
@@ -30,8 +32,8 @@ ojson RepositoryObjects(const AwsJob& a) {
   return Arn("s3:::${BucketName}/" + SubEscape(a.prefix) + "/*");
 }
 
-ojson Ec2Arn(const char* resource) {
-  return Arn(std::string("ec2:${AWS::Region}:${AWS::AccountId}:") + resource);
+ojson Ec2Arn(const std::string& resource) {
+  return Arn("ec2:${AWS::Region}:${AWS::AccountId}:" + resource);
 }
 
 ojson WithoutSid(ojson statement) {
@@ -52,12 +54,67 @@ ojson ListRepository(const AwsJob& a) {
            {{"StringLike", {{"s3:prefix", {a.prefix + "/*", a.prefix}}}}}}};
 }
 
-ojson ReadWriteRepository(const AwsJob& a) {
-  return {{"Sid", "ReadWriteRepository"},
+// forget, prune and lock extend look at every version of the repository's
+// objects on a versioned (Object Lock) bucket.
+ojson ListRepositoryVersions(const AwsJob& a) {
+  ojson s = ListRepository(a);
+  s["Sid"] = "ListRepositoryVersions";
+  s["Action"] = {"s3:ListBucketVersions"};
+  return s;
+}
+
+// The backup's: new objects and what it reads back; no delete of any kind.
+// Aborting an unfinished multipart upload of its own removes no object.
+ojson WriteRepository(const AwsJob& a) {
+  return {
+      {"Sid", "WriteRepository"},
+      {"Effect", "Allow"},
+      {"Action", {"s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"}},
+      {"Resource", RepositoryObjects(a)}};
+}
+
+// The backup's, on a repository with Object Lock: AWS checks
+// s3:PutObjectRetention on a PUT that carries a retention. It cannot shorten
+// or remove one (that needs s3:BypassGovernanceRetention); what it could do,
+// lengthen retentions, is capped at the job's lock period when it names one.
+ojson SetRetentionOnWrite(const AwsJob& a) {
+  ojson s = {{"Sid", "SetRetentionOnWrite"},
+             {"Effect", "Allow"},
+             {"Action", {"s3:PutObjectRetention"}},
+             {"Resource", RepositoryObjects(a)}};
+  if (a.job.lock_extend.lock_days > 0)
+    s["Condition"] = {{"NumericLessThanEquals",
+                       {{"s3:object-lock-remaining-retention-days",
+                         a.job.lock_extend.lock_days}}}};
+  return s;
+}
+
+// The maintenance's: forget and prune delete snapshots, packs, indexes and
+// locks.
+ojson MaintainRepository(const AwsJob& a) {
+  return {{"Sid", "MaintainRepository"},
           {"Effect", "Allow"},
           {"Action",
            {"s3:GetObject", "s3:PutObject", "s3:DeleteObject",
             "s3:AbortMultipartUpload"}},
+          {"Resource", RepositoryObjects(a)}};
+}
+
+// Noncurrent versions: read (check) and removed once their retention ended.
+ojson RepositoryVersions(const AwsJob& a) {
+  return {{"Sid", "RepositoryVersions"},
+          {"Effect", "Allow"},
+          {"Action", {"s3:GetObjectVersion", "s3:DeleteObjectVersion"}},
+          {"Resource", RepositoryObjects(a)}};
+}
+
+// lock extend: reads and extends retentions. Without
+// s3:BypassGovernanceRetention it cannot shorten or remove one, even in
+// governance mode.
+ojson RepositoryRetention(const AwsJob& a) {
+  return {{"Sid", "RepositoryRetention"},
+          {"Effect", "Allow"},
+          {"Action", {"s3:GetObjectRetention", "s3:PutObjectRetention"}},
           {"Resource", RepositoryObjects(a)}};
 }
 
@@ -147,29 +204,36 @@ ojson NotifyFailure() {
 ojson RunTask() {
   return {{"Effect", "Allow"},
           {"Action", {"ecs:RunTask"}},
-          {"Resource", {Ref("TaskDefinition")}},
+          {"Resource",
+           {Ref(TaskDefinitionName(Part::kBackup)),
+            Ref(TaskDefinitionName(Part::kMaintenance))}},
           {"Condition",
            {{"ArnLike", {{"ecs:cluster", GetAtt("Cluster", "Arn")}}}}}};
 }
 
 ojson PassRoleToEcsTasks() {
-  return {
-      {"Effect", "Allow"},
-      {"Action", {"iam:PassRole"}},
-      {"Resource", {GetAtt("JobRole", "Arn"), GetAtt("ExecutionRole", "Arn")}},
-      {"Condition",
-       {{"StringEquals",
-         {{"iam:PassedToService", "ecs-tasks.amazonaws.com"}}}}}};
+  return {{"Effect", "Allow"},
+          {"Action", {"iam:PassRole"}},
+          {"Resource",
+           {GetAtt(RoleName(Part::kBackup), "Arn"),
+            GetAtt(RoleName(Part::kMaintenance), "Arn"),
+            GetAtt("ExecutionRole", "Arn")}},
+          {"Condition",
+           {{"StringEquals",
+             {{"iam:PassedToService", "ecs-tasks.amazonaws.com"}}}}}};
 }
 
 ojson RunInstances() {
-  return {
-      {"Effect", "Allow"},
-      {"Action", {"ec2:RunInstances"}},
-      {"Resource",
-       {Ec2Arn("launch-template/${LaunchTemplate}"), Ec2Arn("instance/*"),
-        Ec2Arn("volume/*"), Ec2Arn("network-interface/*"), Ec2Arn("subnet/*"),
-        Ec2Arn("security-group/*"), Arn("ec2:${AWS::Region}::image/*")}}};
+  return {{"Effect", "Allow"},
+          {"Action", {"ec2:RunInstances"}},
+          {"Resource",
+           {Ec2Arn(std::string("launch-template/${") +
+                   LaunchTemplateName(Part::kBackup) + "}"),
+            Ec2Arn(std::string("launch-template/${") +
+                   LaunchTemplateName(Part::kMaintenance) + "}"),
+            Ec2Arn("instance/*"), Ec2Arn("volume/*"),
+            Ec2Arn("network-interface/*"), Ec2Arn("subnet/*"),
+            Ec2Arn("security-group/*"), Arn("ec2:${AWS::Region}::image/*")}}};
 }
 
 ojson TagNewInstances() {
@@ -183,17 +247,21 @@ ojson TagNewInstances() {
 ojson PassRoleToEc2() {
   return {{"Effect", "Allow"},
           {"Action", {"iam:PassRole"}},
-          {"Resource", {GetAtt("JobRole", "Arn")}},
+          {"Resource",
+           {GetAtt(RoleName(Part::kBackup), "Arn"),
+            GetAtt(RoleName(Part::kMaintenance), "Arn")}},
           {"Condition",
            {{"StringEquals", {{"iam:PassedToService", "ec2.amazonaws.com"}}}}}};
 }
 
 }  // namespace iam
 
-ojson JobRole(const AwsJob& a) {
-  ojson statements =
-      ojson::array({iam::ListRepository(a), iam::ReadWriteRepository(a),
-                    iam::MountFileSystem(), iam::RepositoryKey()});
+namespace {
+
+// A role of one of the job's parts: its statements, and on EC2 what the
+// instance itself does (password, binary, logs, failure notice).
+ojson PartRole(const AwsJob& a, const char* description, const char* policy,
+               ojson statements) {
   if (a.o.ec2) {
     for (ojson s : {iam::RepositoryPassword(), iam::Binary(), iam::Logs(),
                     iam::NotifyFailure()})
@@ -203,11 +271,31 @@ ojson JobRole(const AwsJob& a) {
       a.o.ec2 ? "ec2.amazonaws.com" : "ecs-tasks.amazonaws.com";
   return {{"Type", "AWS::IAM::Role"},
           {"Properties",
-           {{"Description",
-             "efs2s3 job: the repository prefix and the file system only"},
+           {{"Description", description},
             {"AssumeRolePolicyDocument", AssumeRolePolicy(principal)},
-            {"Policies",
-             ojson::array({Policy("efs2s3-repository", statements)})}}}};
+            {"Policies", ojson::array({Policy(policy, statements)})}}}};
+}
+
+}  // namespace
+
+ojson BackupRole(const AwsJob& a) {
+  return PartRole(
+      a, "efs2s3 backup: writes the repository prefix, deletes nothing",
+      "efs2s3-backup",
+      ojson::array({iam::ListRepository(a), iam::WriteRepository(a),
+                    iam::SetRetentionOnWrite(a), iam::MountFileSystem(),
+                    iam::RepositoryKey()}));
+}
+
+ojson MaintenanceRole(const AwsJob& a) {
+  return PartRole(
+      a,
+      "efs2s3 maintenance: forget, lock extend, prune, check in the "
+      "repository prefix; cannot bypass retention",
+      "efs2s3-maintenance",
+      ojson::array({iam::ListRepository(a), iam::ListRepositoryVersions(a),
+                    iam::MaintainRepository(a), iam::RepositoryVersions(a),
+                    iam::RepositoryRetention(a), iam::RepositoryKey()}));
 }
 
 ojson ExecutionRole() {

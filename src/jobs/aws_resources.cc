@@ -1,9 +1,31 @@
 // The resources of `generate aws` other than roles: bucket, logs, access
 // point, the Fargate task definitions and failure rule, the EC2 launch
-// template, and the schedule's targets.
+// templates, and the schedules with their targets. The backup and the
+// maintenance each have their task definition (or launch template and
+// instance profile), role and schedule.
 #include "jobs/aws_template.h"
 
 namespace efs2s3::jobs::aws_template {
+
+const char* PartName(Part part) {
+  return part == Part::kBackup ? "backup" : "maintenance";
+}
+const char* RoleName(Part part) {
+  return part == Part::kBackup ? "BackupRole" : "MaintenanceRole";
+}
+const char* TaskDefinitionName(Part part) {
+  return part == Part::kBackup ? "TaskDefinition" : "MaintenanceTaskDefinition";
+}
+const char* LaunchTemplateName(Part part) {
+  return part == Part::kBackup ? "LaunchTemplate" : "MaintenanceLaunchTemplate";
+}
+const char* InstanceProfileName(Part part) {
+  return part == Part::kBackup ? "InstanceProfile"
+                               : "MaintenanceInstanceProfile";
+}
+const char* ScheduleName(Part part) {
+  return part == Part::kBackup ? "Schedule" : "MaintenanceSchedule";
+}
 
 std::string SubEscape(const std::string& s) {
   std::string out;
@@ -81,38 +103,48 @@ ojson Cluster() {
 
 namespace {
 
-ojson JobContainer(const AwsJob& a, const std::string& mount) {
+// The job run of one part: efs2s3 job run NAME --config FILE --only PART.
+std::string JobRunCommand(const AwsJob& a, Part part,
+                          const std::string& config) {
+  return "efs2s3 job run " + a.job.name + " --config " + config + " --only " +
+         PartName(part);
+}
+
+ojson JobContainer(const AwsJob& a, Part part, const std::string& mount) {
   ojson env = ojson::array();
   env.push_back({{"Name", "EFS2S3_JOB_CONFIG"}, {"Value", ConfigSub(a.toml)}});
-  return {{"Name", "efs2s3"},
-          {"Image", Ref("ImageUri")},
-          {"Essential", true},
-          {"EntryPoint", {"/bin/sh", "-c"}},
-          {"Command",
-           {"printf '%s' \"$EFS2S3_JOB_CONFIG\" > /tmp/efs2s3.toml && exec "
-            "efs2s3 job run " +
-            a.job.name + " --config /tmp/efs2s3.toml"}},
-          {"Environment", env},
-          {"Secrets",
-           {{{"Name", "EFS2S3_PASSWORD"},
-             {"ValueFrom", Ref("PasswordSecretArn")}}}},
-          {"MountPoints",
-           {{{"SourceVolume", "efs"},
-             {"ContainerPath", mount},
-             {"ReadOnly", true}}}},
-          {"StopTimeout", 120},
-          {"LogConfiguration",
-           {{"LogDriver", "awslogs"},
-            {"Options",
-             {{"awslogs-group", Ref("LogGroup")},
-              {"awslogs-region", Ref("AWS::Region")},
-              {"awslogs-stream-prefix", "efs2s3"}}}}}};
+  ojson c = {
+      {"Name", "efs2s3"},
+      {"Image", Ref("ImageUri")},
+      {"Essential", true},
+      {"EntryPoint", {"/bin/sh", "-c"}},
+      {"Command",
+       {"printf '%s' \"$EFS2S3_JOB_CONFIG\" > /tmp/efs2s3.toml && exec " +
+        JobRunCommand(a, part, "/tmp/efs2s3.toml")}},
+      {"Environment", env},
+      {"Secrets",
+       {{{"Name", "EFS2S3_PASSWORD"},
+         {"ValueFrom", Ref("PasswordSecretArn")}}}},
+      {"MountPoints", ojson::array()},
+      {"StopTimeout", 120},
+      {"LogConfiguration",
+       {{"LogDriver", "awslogs"},
+        {"Options",
+         {{"awslogs-group", Ref("LogGroup")},
+          {"awslogs-region", Ref("AWS::Region")},
+          {"awslogs-stream-prefix",
+           part == Part::kBackup ? "efs2s3" : "maintenance"}}}}}};
+  if (part == Part::kBackup)
+    c["MountPoints"].push_back({{"SourceVolume", "efs"},
+                                {"ContainerPath", mount},
+                                {"ReadOnly", true}});
+  return c;
 }
 
 }  // namespace
 
-ojson TaskDefinition(const AwsJob& a, const std::string& mount) {
-  return {
+ojson TaskDefinition(const AwsJob& a, Part part, const std::string& mount) {
+  ojson t = {
       {"Type", "AWS::ECS::TaskDefinition"},
       {"Properties",
        {{"RequiresCompatibilities", {"FARGATE"}},
@@ -121,15 +153,18 @@ ojson TaskDefinition(const AwsJob& a, const std::string& mount) {
         {"Memory", Ref("Memory")},
         {"EphemeralStorage", {{"SizeInGiB", Ref("EphemeralStorageGiB")}}},
         {"ExecutionRoleArn", GetAtt("ExecutionRole", "Arn")},
-        {"TaskRoleArn", GetAtt("JobRole", "Arn")},
-        {"Volumes",
-         {{{"Name", "efs"},
-           {"EFSVolumeConfiguration",
-            {{"FilesystemId", Ref("FileSystemId")},
-             {"TransitEncryption", "ENABLED"},
-             {"AuthorizationConfig",
-              {{"AccessPointId", Ref("AccessPoint")}, {"IAM", "ENABLED"}}}}}}}},
-        {"ContainerDefinitions", ojson::array({JobContainer(a, mount)})}}}};
+        {"TaskRoleArn", GetAtt(RoleName(part), "Arn")}}}};
+  ojson& p = t["Properties"];
+  if (part == Part::kBackup)
+    p["Volumes"] = {
+        {{"Name", "efs"},
+         {"EFSVolumeConfiguration",
+          {{"FilesystemId", Ref("FileSystemId")},
+           {"TransitEncryption", "ENABLED"},
+           {"AuthorizationConfig",
+            {{"AccessPointId", Ref("AccessPoint")}, {"IAM", "ENABLED"}}}}}}};
+  p["ContainerDefinitions"] = ojson::array({JobContainer(a, part, mount)});
+  return t;
 }
 
 // Restores: the job's task definition with the access point mounted
@@ -183,11 +218,11 @@ ojson FailureTopicPolicy() {
                 {{"aws:SourceArn", GetAtt("FailureRule", "Arn")}}}}}}}}}}}}};
 }
 
-ojson FargateTarget() {
+ojson FargateTarget(Part part) {
   return {{"Arn", GetAtt("Cluster", "Arn")},
           {"RoleArn", GetAtt("SchedulerRole", "Arn")},
           {"EcsParameters",
-           {{"TaskDefinitionArn", Ref("TaskDefinition")},
+           {{"TaskDefinitionArn", Ref(TaskDefinitionName(part))},
             {"LaunchType", "FARGATE"},
             {"TaskCount", 1},
             {"NetworkConfiguration",
@@ -200,13 +235,14 @@ ojson FargateTarget() {
 
 namespace {
 
-// The instance's script: mount EFS, run the job, report, power off.
-std::string UserData(const AwsJob& a) {
+// The instance's script: run one part of the job (the job mounts EFS for
+// the backup), send its output to the log group, report, power off.
+std::string UserData(const AwsJob& a, Part part) {
   const std::string& name = a.job.name;
   return "#!/bin/bash\n"
          "# efs2s3 job " +
-         name +
-         ": mount EFS, run the job, report, power off.\n"
+         name + " (" + PartName(part) +
+         "): run it, report, power off.\n"
          "set -u\n"
          "trap 'shutdown -h now' EXIT\n"
          "dnf install -y -q amazon-efs-utils awscli >/dev/null 2>&1 || true\n"
@@ -216,11 +252,13 @@ std::string UserData(const AwsJob& a) {
          "cat > /etc/efs2s3/efs2s3.toml <<'EFS2S3_CONFIG'\n" +
          a.toml +
          "EFS2S3_CONFIG\n"
-         "/usr/local/bin/efs2s3 job run " +
-         name +
-         " --config /etc/efs2s3/efs2s3.toml > /var/log/efs2s3.log 2>&1\n"
+         "/usr/local/bin/" +
+         JobRunCommand(a, part, "/etc/efs2s3/efs2s3.toml") +
+         " > /var/log/efs2s3.log 2>&1\n"
          "code=$?\n"
-         "stream=$(date -u +%Y-%m-%dT%H-%M-%SZ)-$(cat "
+         "stream=" +
+         std::string(PartName(part)) +
+         "-$(date -u +%Y-%m-%dT%H-%M-%SZ)-$(cat "
          "/var/lib/cloud/data/instance-id 2>/dev/null)\n"
          "aws logs create-log-stream --region ${AWS::Region} --log-group-name "
          "${LogGroup} --log-stream-name \"$stream\" || true\n"
@@ -236,7 +274,7 @@ std::string UserData(const AwsJob& a) {
          "  aws sns publish --region ${AWS::Region} --topic-arn "
          "${FailureTopic} "
          "--subject \"efs2s3 job " +
-         name +
+         name + " " + PartName(part) +
          " failed (exit $code)\" --message \"$(tail -c 60000 "
          "/var/log/efs2s3.log)\" || true\n"
          "fi\n";
@@ -244,29 +282,38 @@ std::string UserData(const AwsJob& a) {
 
 }  // namespace
 
-ojson LaunchTemplate(const AwsJob& a) {
-  return {
-      {"Type", "AWS::EC2::LaunchTemplate"},
-      {"Properties",
-       {{"LaunchTemplateData",
-         {{"ImageId", Ref("ImageId")},
-          {"InstanceType", Ref("InstanceType")},
-          {"IamInstanceProfile", {{"Arn", GetAtt("InstanceProfile", "Arn")}}},
-          {"InstanceInitiatedShutdownBehavior", "terminate"},
-          {"SecurityGroupIds", Ref("SecurityGroups")},
-          {"MetadataOptions",
-           {{"HttpTokens", "required"}, {"HttpEndpoint", "enabled"}}},
-          {"TagSpecifications",
-           {{{"ResourceType", "instance"},
-             {"Tags",
-              {{{"Key", "Name"}, {"Value", "efs2s3-" + a.job.name}}}}}}},
-          {"UserData", {{"Fn::Base64", ConfigSub(UserData(a))}}}}}}}};
+ojson InstanceProfile(Part part) {
+  return {{"Type", "AWS::IAM::InstanceProfile"},
+          {"Properties", {{"Roles", {Ref(RoleName(part))}}}}};
 }
 
-ojson Ec2Target() {
+ojson LaunchTemplate(const AwsJob& a, Part part) {
+  return {{"Type", "AWS::EC2::LaunchTemplate"},
+          {"Properties",
+           {{"LaunchTemplateData",
+             {{"ImageId", Ref("ImageId")},
+              {"InstanceType", Ref("InstanceType")},
+              {"IamInstanceProfile",
+               {{"Arn", GetAtt(InstanceProfileName(part), "Arn")}}},
+              {"InstanceInitiatedShutdownBehavior", "terminate"},
+              {"SecurityGroupIds", Ref("SecurityGroups")},
+              {"MetadataOptions",
+               {{"HttpTokens", "required"}, {"HttpEndpoint", "enabled"}}},
+              {"TagSpecifications",
+               {{{"ResourceType", "instance"},
+                 {"Tags",
+                  {{{"Key", "Name"},
+                    {"Value",
+                     "efs2s3-" + a.job.name +
+                         (part == Part::kBackup ? "" : "-maintenance")}}}}}}},
+              {"UserData", {{"Fn::Base64", ConfigSub(UserData(a, part))}}}}}}}};
+}
+
+ojson Ec2Target(Part part) {
+  const std::string lt = LaunchTemplateName(part);
   ojson input = {{"LaunchTemplate",
-                  {{"LaunchTemplateId", "${LaunchTemplate}"},
-                   {"Version", "${LaunchTemplate.LatestVersionNumber}"}}},
+                  {{"LaunchTemplateId", "${" + lt + "}"},
+                   {"Version", "${" + lt + ".LatestVersionNumber}"}}},
                  {"MinCount", 1},
                  {"MaxCount", 1},
                  {"SubnetId", "${SubnetId}"}};
@@ -277,6 +324,23 @@ ojson Ec2Target() {
              {input.dump(),
               {{"SubnetId", {{"Fn::Select", {0, Ref("Subnets")}}}}}}}}},
           {"RetryPolicy", {{"MaximumRetryAttempts", 2}}}};
+}
+
+ojson ScheduleResource(const AwsJob& a, Part part, const ojson& target) {
+  const bool backup = part == Part::kBackup;
+  return {
+      {"Type", "AWS::Scheduler::Schedule"},
+      {"Properties",
+       {{"Description",
+         "efs2s3 job " + a.job.name + ": " +
+             (backup ? "backup"
+                     : "maintenance (forget, lock extend, prune, check)")},
+        {"ScheduleExpression",
+         Ref(backup ? "ScheduleExpression" : "MaintenanceScheduleExpression")},
+        {"ScheduleExpressionTimezone", Ref("ScheduleTimezone")},
+        {"FlexibleTimeWindow", {{"Mode", "OFF"}}},
+        {"State", "ENABLED"},
+        {"Target", target}}}};
 }
 
 }  // namespace efs2s3::jobs::aws_template

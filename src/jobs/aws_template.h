@@ -21,10 +21,11 @@ struct AwsJob {
   const AwsOptions& o;
   std::string fs;        // the file system ID
   std::string prefix;    // of the repository, without '/' at either end
-  std::string schedule;  // the EventBridge Scheduler expression
-  std::string efs_path;  // the access point's root directory
-  std::string host;      // the snapshots' host
-  std::string toml;      // the deployed configuration, for ConfigSub
+  std::string schedule;  // the EventBridge Scheduler expression (backup)
+  std::string maintenance_schedule;  // and of the maintenance
+  std::string efs_path;              // the access point's root directory
+  std::string host;                  // the snapshots' host
+  std::string toml;  // the deployed configuration, for ConfigSub
 };
 
 // Intrinsic functions.
@@ -44,16 +45,36 @@ ojson Bucket();
 ojson LogGroup();
 ojson AccessPoint(const AwsJob& a);
 ojson Cluster();
-ojson TaskDefinition(const AwsJob& a, const std::string& mount);
+// The job's two parts (job run --only), each run by its own schedule with its
+// own role: the backup cannot delete, the maintenance can.
+enum class Part { kBackup, kMaintenance };
+const char* PartName(Part part);  // "backup", "maintenance"
+ojson InstanceProfile(Part part);
+// The backup's mounts the file system read-only at `mount`; the
+// maintenance's mounts nothing.
+ojson TaskDefinition(const AwsJob& a, Part part, const std::string& mount);
 ojson RestoreTaskDefinition(const AwsJob& a, const ojson& task_definition);
 ojson FailureRule();
 ojson FailureTopicPolicy();
-ojson FargateTarget();
-ojson LaunchTemplate(const AwsJob& a);
-ojson Ec2Target();
+ojson FargateTarget(Part part);
+ojson LaunchTemplate(const AwsJob& a, Part part);
+ojson Ec2Target(Part part);
+ojson ScheduleResource(const AwsJob& a, Part part, const ojson& target);
+
+// The names of each part's resources: BackupRole / MaintenanceRole,
+// TaskDefinition / MaintenanceTaskDefinition, ...
+const char* RoleName(Part part);
+const char* TaskDefinitionName(Part part);
+const char* LaunchTemplateName(Part part);
+const char* InstanceProfileName(Part part);
+const char* ScheduleName(Part part);
 
 // Roles (aws_iam.cc).
-ojson JobRole(const AwsJob& a);
+// Backup: lists, reads and writes the repository; deletes nothing.
+ojson BackupRole(const AwsJob& a);
+// Maintenance (forget, lock extend, prune, check): deletes objects and
+// versions and extends retention, but cannot bypass a retention.
+ojson MaintenanceRole(const AwsJob& a);
 ojson ExecutionRole();
 ojson RestoreRole(const AwsJob& a);
 ojson SchedulerRole(const ojson& statements);
@@ -61,7 +82,12 @@ ojson SchedulerRole(const ojson& statements);
 // IAM statements, named after their Sid where they have one.
 namespace iam {
 ojson ListRepository(const AwsJob& a);
-ojson ReadWriteRepository(const AwsJob& a);
+ojson ListRepositoryVersions(const AwsJob& a);
+ojson WriteRepository(const AwsJob& a);
+ojson SetRetentionOnWrite(const AwsJob& a);
+ojson MaintainRepository(const AwsJob& a);
+ojson RepositoryVersions(const AwsJob& a);
+ojson RepositoryRetention(const AwsJob& a);
 ojson ReadRepository(const AwsJob& a);
 ojson RepositoryLocks(const AwsJob& a);
 ojson MountFileSystem();
@@ -71,7 +97,7 @@ ojson RepositoryPassword();
 ojson Binary();
 ojson Logs();
 ojson NotifyFailure();
-// The scheduler's: start the task or the instance, pass it its role.
+// The scheduler's: start the tasks or the instances, pass them their roles.
 ojson RunTask();
 ojson PassRoleToEcsTasks();
 ojson RunInstances();

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cstdlib>
@@ -247,7 +248,19 @@ Result<void> ReadMaintenance(TableReader& job, const std::string& key,
                     "'" + d + "' is not a weekday (sun, mon, ...)");
     m.weekdays.push_back(found);
   }
-  if (key == "check") {
+  if (key == "lock_extend") {
+    RETURN_IF_ERROR(r.Int("lock_days", m.lock_days, 1, 36500));
+    std::chrono::seconds longest = m.every + LongestWeekdayGap(m.weekdays);
+    if (m.lock_days && longest >= std::chrono::days(m.lock_days))
+      return r.Fail(r.Get("every"), "every",
+                    fmt::format("lock extend would run only every {} (every "
+                                "plus the longest wait for one of the "
+                                "weekdays), not more often than the "
+                                "repository's lock period (lock_days = {}): "
+                                "the retention of data that kept snapshots "
+                                "use would end before it is extended",
+                                FormatInterval(longest), m.lock_days));
+  } else if (key == "check") {
     RETURN_IF_ERROR(r.String("read_data_subset", m.read_data_subset));
     if (!m.read_data_subset.empty() && !IsDataSubset(m.read_data_subset))
       return r.Fail(r.Get("read_data_subset"), "read_data_subset",
@@ -452,6 +465,7 @@ Result<void> ReadJob(const std::string& name, const toml::table& t,
   RETURN_IF_ERROR(ReadRetention(r, j, file, base));
   RETURN_IF_ERROR(ReadMaintenance(r, "prune", j.prune, file, base));
   RETURN_IF_ERROR(ReadMaintenance(r, "check", j.check, file, base));
+  RETURN_IF_ERROR(ReadMaintenance(r, "lock_extend", j.lock_extend, file, base));
   RETURN_IF_ERROR(ReadHooks(r, j, file, base));
   RETURN_IF_ERROR(ReadReport(r, j, file, base));
   RETURN_IF_ERROR(ReadEnv(r, j, file, base));
@@ -469,6 +483,15 @@ std::string DefaultStateDir() {
 }
 
 }  // namespace
+
+std::chrono::seconds LongestWeekdayGap(std::vector<int> weekdays) {
+  if (weekdays.empty()) return std::chrono::seconds(0);
+  std::sort(weekdays.begin(), weekdays.end());
+  int gap = 7 - weekdays.back() + weekdays.front();
+  for (size_t i = 1; i < weekdays.size(); ++i)
+    gap = std::max(gap, weekdays[i] - weekdays[i - 1]);
+  return std::chrono::days(gap);
+}
 
 const Job* Config::Find(const std::string& name) const {
   for (const Job& j : jobs)

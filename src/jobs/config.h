@@ -10,6 +10,7 @@
 //   [jobs.nightly.retention]  keep_daily = 7 ...
 //   [jobs.nightly.prune]      every = "7d"
 //   [jobs.nightly.check]      every = "1d"  read_data_subset = "5%"
+//   [jobs.nightly.lock_extend] every = "1d"  lock_days = 30
 //   [jobs.nightly.hooks]      pre = ["..."]  post = ["..."]
 //   [jobs.nightly.report]     webhook = "https://..."  file = "/var/log/..."
 //                             sns_topic = "arn:aws:sns:..."  sns_when =
@@ -68,6 +69,10 @@ struct Maintenance {
   std::vector<int> weekdays;
   std::string read_data_subset;  // check only: "5%", "1/10", "500M"
   std::string max_unused;        // prune only
+  // lock_extend only: the repository's lock period in days (init
+  // --lock-days), when the file states it; 0 = not known here. Then `every`
+  // (plus the longest gap between `weekdays`) must be shorter.
+  int lock_days = 0;
   bool operator==(const Maintenance&) const = default;
 };
 
@@ -85,7 +90,9 @@ struct Job {
   std::optional<Schedule> schedule;  // unset: only run by hand
   std::string timezone;
   Retention retention;
-  Maintenance prune, check;
+  // Maintenance steps: prune, check and `lock extend` (extends the Object
+  // Lock retention of what kept snapshots use).
+  Maintenance prune, check, lock_extend;
   std::vector<std::string> pre_hooks, post_hooks;
   std::chrono::seconds hook_timeout{3600};
   std::string report_webhook, report_file;
@@ -107,6 +114,10 @@ struct Config {
 
   const Job* Find(const std::string& name) const;
 };
+
+// The longest wait from one of `weekdays` (0 = Sunday) to the next: 7 days
+// for one weekday, 0 for none (any day).
+std::chrono::seconds LongestWeekdayGap(std::vector<int> weekdays);
 
 // Reads and validates a configuration file. kNotFound if it does not exist,
 // kInvalidArgument for a syntax or validation error (message

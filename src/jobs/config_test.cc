@@ -195,6 +195,41 @@ TEST(ConfigTest, MaintenanceValuesAreCheckedAtLoad) {
         << good;
 }
 
+TEST(ConfigTest, LockExtendMustRunMoreOftenThanTheLockPeriod) {
+  // Given the repository's lock period in the lock_extend table, then an
+  // interval (with the wait for an allowed weekday) that is not shorter is an
+  // error at load naming the key; shorter ones load.
+  std::string e =
+      JobError("[jobs.a.lock_extend]\nevery = \"30d\"\nlock_days = 30\n");
+  EXPECT_NE(e.find(":5:9: jobs.a.lock_extend.every: lock extend would run only "
+                   "every 30d"),
+            std::string::npos)
+      << e;
+  // One weekday: up to 7 days more.
+  e = JobError(
+      "[jobs.a.lock_extend]\nevery = \"1d\"\nweekdays = [\"sun\"]\n"
+      "lock_days = 8\n");
+  EXPECT_NE(e.find("every 8d"), std::string::npos) << e;
+  EXPECT_NE(JobError("[jobs.a.lock_extend]\nlock_days = 0\n")
+                .find("jobs.a.lock_extend.lock_days: 0 out of range"),
+            std::string::npos);
+  EXPECT_NE(JobError("[jobs.a.lock_extend]\nmax_unused = \"5%\"\n")
+                .find("jobs.a.lock_extend.max_unused: unknown key"),
+            std::string::npos);
+  EXPECT_EQ(JobError("[jobs.a.lock_extend]\nevery = \"1d\"\nweekdays = "
+                     "[\"mon\", \"thu\"]\nlock_days = 6\n"),
+            "");
+  auto c = ParseConfig(
+      "[jobs.a]\nrepository = \"/r\"\nsource = { paths = [\"/d\"] "
+      "}\n[jobs.a.lock_extend]\nevery = \"1d\"\n",
+      "/etc/efs2s3/efs2s3.toml");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_TRUE(c->jobs[0].lock_extend.enabled);
+  EXPECT_EQ(c->jobs[0].lock_extend.every, std::chrono::hours(24));
+  EXPECT_EQ(c->jobs[0].lock_extend.lock_days, 0);
+  EXPECT_FALSE(c->jobs[0].prune.enabled);
+}
+
 TEST(ConfigTest, S3OptionsAndRepositorySchemesAreCheckedAtLoad) {
   // Given [s3] values and repository locations the commands would refuse at
   // run time, then each is an error at load naming the key.

@@ -102,6 +102,7 @@ void WriteMaintenance(std::string& out, const std::string& header,
   w.Strings("weekdays", days);
   w.String("read_data_subset", m.read_data_subset);
   w.String("max_unused", m.max_unused);
+  w.Int("lock_days", m.lock_days);
 }
 
 void WriteRetention(std::string& out, const std::string& header,
@@ -199,6 +200,7 @@ Result<void> WriteJob(std::string& out, const Job& j,
   WriteRetention(out, header, j.retention, verbatim);
   WriteMaintenance(out, header, "prune", j.prune, verbatim);
   WriteMaintenance(out, header, "check", j.check, verbatim);
+  WriteMaintenance(out, header, "lock_extend", j.lock_extend, verbatim);
   WriteHooksAndReport(out, header, j, verbatim);
   return WriteS3(out, header, j, verbatim);
 }

@@ -1,7 +1,16 @@
 // generate aws: the CloudFormation template, built resource by resource. The
 // IAM statements are functions named after their Sid (aws_iam.cc), so each
 // role lists the statements it grants by name.
+//
+// The job runs in two parts, each with its own schedule, role and task (or
+// launch template): the backup (`job run --only backup`, the job's schedule)
+// with a role that cannot delete, and the maintenance (`--only maintenance`:
+// forget, lock extend, prune, check; weekly or at the job's prune interval)
+// with a role that can.
 #include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
 
 #include "jobs/aws_template.h"
 #include "jobs/config_writer.h"
@@ -14,6 +23,46 @@ namespace {
 using namespace aws_template;
 
 constexpr const char* kMount = "/mnt/efs";
+
+// How often the maintenance runs: the job's prune interval, else the
+// longest wait between its prune weekdays (a week by default).
+std::chrono::seconds MaintenanceInterval(const Job& job) {
+  if (job.prune.every.count() > 0) return job.prune.every;
+  if (!job.prune.weekdays.empty()) return LongestWeekdayGap(job.prune.weekdays);
+  return std::chrono::days(7);
+}
+
+// The maintenance schedule: at the job's prune interval, else on its prune
+// weekdays (Sunday by default), twelve hours away from a once-a-day backup
+// (15:00 for the default 03:00), so that the two rarely meet (a maintenance
+// that meets a backup's lock fails with exit 11).
+Result<std::string> MaintenanceSchedule(const Job& job) {
+  if (job.prune.every.count() > 0) {
+    ASSIGN_OR_RETURN(
+        Schedule every,
+        Schedule::Parse("@every " + FormatInterval(job.prune.every)));
+    return AwsScheduleExpression(every);
+  }
+  int hour = 15, minute = 0;
+  if (job.schedule && !job.schedule->is_interval() &&
+      job.schedule->hours().count() == 1 &&
+      job.schedule->minutes().count() == 1) {
+    for (int h = 0; h < 24; ++h)
+      if (job.schedule->hours()[h]) hour = (h + 12) % 24;
+    for (int m = 0; m < 60; ++m)
+      if (job.schedule->minutes()[m]) minute = m;
+  }
+  static const char* const kAwsDays[] = {"SUN", "MON", "TUE", "WED",
+                                         "THU", "FRI", "SAT"};
+  std::vector<int> days = job.prune.weekdays;
+  if (days.empty()) days = {0};
+  std::sort(days.begin(), days.end());
+  days.erase(std::unique(days.begin(), days.end()), days.end());
+  std::vector<std::string> names;
+  for (int d : days) names.push_back(kAwsDays[d % 7]);
+  return fmt::format("cron({} {} ? * {} *)", minute, hour,
+                     fmt::join(names, ","));
+}
 
 // The options checked and the values every resource needs.
 Result<AwsJob> Resolve(const Job& job, const AwsOptions& o) {
@@ -36,6 +85,18 @@ Result<AwsJob> Resolve(const Job& job, const AwsOptions& o) {
   if (job.schedule) {
     ASSIGN_OR_RETURN(a.schedule, AwsScheduleExpression(*job.schedule));
   }
+  ASSIGN_OR_RETURN(a.maintenance_schedule, MaintenanceSchedule(job));
+  // lock extend runs with the maintenance: at least once per lock period.
+  const int lock_days = job.lock_extend.lock_days;
+  if (job.lock_extend.enabled && lock_days) {
+    std::chrono::seconds every = MaintenanceInterval(job);
+    if (every >= std::chrono::days(lock_days))
+      return invalid(fmt::format(
+          "the maintenance schedule runs lock extend every {}, not more "
+          "often than the repository's lock period (lock_days = {}): set "
+          "[jobs.{}.prune] every or weekdays to run it more often",
+          FormatInterval(every), lock_days, job.name));
+  }
   a.efs_path = job.efs ? job.efs->path : "/";
   a.host = job.host.empty() ? a.fs : job.host;
   return a;
@@ -50,6 +111,9 @@ std::vector<std::string> SubEscaped(const std::vector<std::string>& v) {
 // The job as it runs on AWS: the EFS volume at /mnt/efs, the repository in
 // the bucket, retention from the stack parameters. Fn::Sub fills ${...}
 // (ConfigSub adds ${KmsSse}); the job's own strings are escaped for it.
+// Each maintenance run (its own schedule) runs forget, lock extend (when the
+// job has it), prune and check: a task keeps no state, so none has an
+// interval.
 Result<std::string> DeployedConfig(const AwsJob& a) {
   Job j;
   j.name = a.job.name;
@@ -76,14 +140,16 @@ Result<std::string> DeployedConfig(const AwsJob& a) {
   j.prune.max_unused = SubEscape(a.job.prune.max_unused);
   j.check.enabled = true;
   j.check.read_data_subset = "${CheckReadDataSubset}";
+  j.lock_extend.enabled = a.job.lock_extend.enabled;
+  j.lock_extend.lock_days = a.job.lock_extend.lock_days;
   j.s3_options = {{"--s3-region", "${AWS::Region}"}};
   Config c;
   c.state_dir = "/tmp/efs2s3";
   c.jobs = {j};
-  const TomlVerbatim parameters = {{"retention.keep_daily", "${KeepDaily}"},
-                                   {"retention.keep_weekly", "${KeepWeekly}"},
-                                   {"retention.keep_monthly", "${KeepMonthly}"},
-                                   {"prune.weekdays", "[\"${PruneWeekday}\"]"}};
+  const TomlVerbatim parameters = {
+      {"retention.keep_daily", "${KeepDaily}"},
+      {"retention.keep_weekly", "${KeepWeekly}"},
+      {"retention.keep_monthly", "${KeepMonthly}"}};
   ASSIGN_OR_RETURN(std::string toml, WriteConfigToml(c, parameters));
   return "# Generated by efs2s3 generate aws\n" + toml + "${KmsSse}";
 }
@@ -112,7 +178,15 @@ ojson CommonParameters(const AwsJob& a) {
   p["SecurityGroups"] = {
       {"Type", "List<AWS::EC2::SecurityGroup::Id>"},
       {"Default", fmt::format("{}", fmt::join(a.o.security_groups, ","))}};
-  p["ScheduleExpression"] = {{"Type", "String"}, {"Default", a.schedule}};
+  p["ScheduleExpression"] = {{"Type", "String"},
+                             {"Default", a.schedule},
+                             {"Description", "When the backup runs"}};
+  p["MaintenanceScheduleExpression"] = {
+      {"Type", "String"},
+      {"Default", a.maintenance_schedule},
+      {"Description",
+       "When forget, lock extend, prune and check run: apart from the backups, "
+       "and more often than the repository's Object Lock period"}};
   p["ScheduleTimezone"] = {
       {"Type", "String"},
       {"Default", a.job.timezone.empty() ? "UTC" : a.job.timezone}};
@@ -128,10 +202,6 @@ ojson CommonParameters(const AwsJob& a) {
 ojson Parameters(const AwsJob& a) {
   ojson p = CommonParameters(a);
   const std::string& subset = a.job.check.read_data_subset;
-  p["PruneWeekday"] = {
-      {"Type", "String"},
-      {"Default", "sun"},
-      {"AllowedValues", {"sun", "mon", "tue", "wed", "thu", "fri", "sat"}}};
   p["CheckReadDataSubset"] = {{"Type", "String"},
                               {"Default", subset.empty() ? "1%" : subset}};
   p["LogRetentionDays"] = {
@@ -180,44 +250,57 @@ ojson Conditions() {
 }
 
 ojson Outputs(const AwsJob& a) {
-  ojson out = {{"Repository",
-                {{"Value", Sub("s3://${BucketName}/" + SubEscape(a.prefix))}}},
-               {"LogGroup", {{"Value", Ref("LogGroup")}}},
-               {"FailureTopic", {{"Value", Ref("FailureTopic")}}},
-               {"JobRole", {{"Value", GetAtt("JobRole", "Arn")}}}};
+  ojson out = {
+      {"Repository",
+       {{"Value", Sub("s3://${BucketName}/" + SubEscape(a.prefix))}}},
+      {"LogGroup", {{"Value", Ref("LogGroup")}}},
+      {"FailureTopic", {{"Value", Ref("FailureTopic")}}},
+      {"BackupRole", {{"Value", GetAtt("BackupRole", "Arn")}}},
+      {"MaintenanceRole", {{"Value", GetAtt("MaintenanceRole", "Arn")}}}};
   if (!a.o.ec2) {
     out["Cluster"] = {{"Value", Ref("Cluster")}};
     out["TaskDefinition"] = {{"Value", Ref("TaskDefinition")}};
+    out["MaintenanceTaskDefinition"] = {
+        {"Value", Ref("MaintenanceTaskDefinition")}};
     out["RestoreTaskDefinition"] = {{"Value", Ref("RestoreTaskDefinition")}};
   }
   return out;
 }
 
-// What runs the job: a Fargate task or an EC2 instance, with what starts it.
+constexpr Part kParts[] = {Part::kBackup, Part::kMaintenance};
+
+// What runs the job's parts: Fargate tasks or EC2 instances, with what
+// starts them: the scheduler's statements and each schedule's target.
 struct Launch {
   ojson scheduler_statements = ojson::array();
-  ojson target;
+  std::map<Part, ojson> targets;
 };
 
 Launch AddFargate(const AwsJob& a, ojson& r) {
   r["Cluster"] = Cluster();
   r["ExecutionRole"] = ExecutionRole();
-  r["TaskDefinition"] = TaskDefinition(a, kMount);
+  Launch l{ojson::array({iam::RunTask(), iam::PassRoleToEcsTasks()}), {}};
+  for (Part part : kParts) {
+    r[TaskDefinitionName(part)] = TaskDefinition(a, part, kMount);
+    l.targets[part] = FargateTarget(part);
+  }
   r["RestoreRole"] = RestoreRole(a);
   r["RestoreTaskDefinition"] = RestoreTaskDefinition(a, r["TaskDefinition"]);
   r["FailureRule"] = FailureRule();
   r["FailureTopicPolicy"] = FailureTopicPolicy();
-  return {ojson::array({iam::RunTask(), iam::PassRoleToEcsTasks()}),
-          FargateTarget()};
+  return l;
 }
 
 Launch AddEc2(const AwsJob& a, ojson& r) {
-  r["InstanceProfile"] = {{"Type", "AWS::IAM::InstanceProfile"},
-                          {"Properties", {{"Roles", {Ref("JobRole")}}}}};
-  r["LaunchTemplate"] = LaunchTemplate(a);
-  return {ojson::array({iam::RunInstances(), iam::TagNewInstances(),
-                        iam::PassRoleToEc2()}),
-          Ec2Target()};
+  Launch l{ojson::array({iam::RunInstances(), iam::TagNewInstances(),
+                         iam::PassRoleToEc2()}),
+           {}};
+  for (Part part : kParts) {
+    r[InstanceProfileName(part)] = InstanceProfile(part);
+    r[LaunchTemplateName(part)] = LaunchTemplate(a, part);
+    l.targets[part] = Ec2Target(part);
+  }
+  return l;
 }
 
 }  // namespace
@@ -237,7 +320,8 @@ Result<nlohmann::ordered_json> GenerateCloudFormation(const Job& job,
   r["Bucket"] = Bucket();
   r["LogGroup"] = LogGroup();
   r["AccessPoint"] = AccessPoint(a);
-  r["JobRole"] = JobRole(a);
+  r["BackupRole"] = BackupRole(a);
+  r["MaintenanceRole"] = MaintenanceRole(a);
   r["FailureTopic"] = {{"Type", "AWS::SNS::Topic"},
                        {"Properties", {{"KmsMasterKeyId", "alias/aws/sns"}}}};
   r["FailureSubscription"] = {{"Type", "AWS::SNS::Subscription"},
@@ -248,14 +332,8 @@ Result<nlohmann::ordered_json> GenerateCloudFormation(const Job& job,
                                 {"Endpoint", Ref("NotificationEmail")}}}};
   Launch launch = o.ec2 ? AddEc2(a, r) : AddFargate(a, r);
   r["SchedulerRole"] = SchedulerRole(launch.scheduler_statements);
-  r["Schedule"] = {{"Type", "AWS::Scheduler::Schedule"},
-                   {"Properties",
-                    {{"Description", "efs2s3 job " + job.name},
-                     {"ScheduleExpression", Ref("ScheduleExpression")},
-                     {"ScheduleExpressionTimezone", Ref("ScheduleTimezone")},
-                     {"FlexibleTimeWindow", {{"Mode", "OFF"}}},
-                     {"State", "ENABLED"},
-                     {"Target", launch.target}}}};
+  for (Part part : kParts)
+    r[ScheduleName(part)] = ScheduleResource(a, part, launch.targets[part]);
   t["Resources"] = r;
   t["Outputs"] = Outputs(a);
   return t;

@@ -144,6 +144,7 @@ nlohmann::json JobState::ToJson() const {
   return {{"last_run", TimeOrEmpty(last_run)},
           {"last_prune", TimeOrEmpty(last_prune)},
           {"last_check", TimeOrEmpty(last_check)},
+          {"last_lock_extend", TimeOrEmpty(last_lock_extend)},
           {"last_exit_code", last_exit_code}};
 }
 
@@ -153,6 +154,7 @@ JobState JobState::FromJson(const nlohmann::json& j) {
   s.last_run = TimeField(j, "last_run");
   s.last_prune = TimeField(j, "last_prune");
   s.last_check = TimeField(j, "last_check");
+  s.last_lock_extend = TimeField(j, "last_lock_extend");
   s.last_exit_code = j.value("last_exit_code", -1);
   return s;
 }

@@ -3,7 +3,8 @@
 // Layout under the state directory (state_dir in the configuration):
 //   <state_dir>/jobs/<job>/last.json          the report of the last run
 //   <state_dir>/jobs/<job>/runs/<time>.json   every run's report (UTC time)
-//   <state_dir>/jobs/<job>/state.json         last run / prune / check times
+//   <state_dir>/jobs/<job>/state.json         last run / prune / check / lock
+//                                             extend times
 //   <state_dir>/jobs/<job>/<repo-hash>.lock   held (flock) while the job runs
 #pragma once
 
@@ -56,7 +57,8 @@ struct JobReport {
 int WorseExitCode(int a, int b);
 
 struct JobState {
-  std::time_t last_run = 0, last_prune = 0, last_check = 0;
+  std::time_t last_run = 0, last_prune = 0, last_check = 0,
+              last_lock_extend = 0;
   int last_exit_code = -1;  // -1: never ran
   nlohmann::json ToJson() const;
   static JobState FromJson(const nlohmann::json& j);

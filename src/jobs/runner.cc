@@ -99,12 +99,12 @@ class JobRun {
   void PreHooks();
   std::optional<EfsMountPlan> Mount();
   void Backup();
-  // forget, prune or check; `due` (prune, check) with the time of its last
-  // successful run, updated.
+  // forget, lock extend, prune or check; `due` (all but forget) with the
+  // time of its last successful run, updated.
   void Maintain(const char* name, std::vector<std::string> argv,
                 std::initializer_list<const char*> types,
                 const Maintenance* due, std::time_t* last);
-  void ForgetPruneCheck(JobState& state);
+  void MaintenanceSteps(JobState& state);
   void PostHooks();
   Result<JobReport> Finish(JobState& state);
   void Deliver();
@@ -117,8 +117,9 @@ class JobRun {
   std::map<std::string, std::string> env_;
   std::vector<std::string> paths_;
   std::time_t now_ = 0;
-  bool ok_ = true;       // false: skip the repository steps
-  std::string why_not_;  // and why
+  bool ok_ = true;              // false: skip the repository steps
+  std::string why_not_;         // and why
+  bool forget_failed_ = false;  // skip prune and check
 };
 
 std::vector<std::string> JobRun::Efs2s3(std::vector<std::string> args) const {
@@ -236,8 +237,9 @@ int JobRun::ExitCode() const {
     int c = s.exit_code;
     // A failed hook, mount or unmount (whatever its own code) fails the job
     // with 1; the efs2s3 steps' codes keep their meaning (README).
-    bool tool = s.name == "backup" || s.name == "forget" || s.name == "prune" ||
-                s.name == "check";
+    bool tool = s.name == "backup" || s.name == "unlock" ||
+                s.name == "forget" || s.name == "lock-extend" ||
+                s.name == "prune" || s.name == "check";
     if (s.status == StepStatus::kFailed &&
         (!tool || c == kExitOk || c == kExitIncomplete))
       c = kExitError;
@@ -341,6 +343,10 @@ std::optional<EfsMountPlan> JobRun::Mount() {
 }
 
 void JobRun::Backup() {
+  if (opts_.only == JobPart::kMaintenance) {
+    Skip("backup", "not in this run (--only maintenance)");
+    return;
+  }
   if (ok_ && Cancelled()) Stop("interrupted");
   if (!ok_) {
     Skip("backup", why_not_);
@@ -365,8 +371,18 @@ void JobRun::Backup() {
 void JobRun::Maintain(const char* name, std::vector<std::string> argv,
                       std::initializer_list<const char*> types,
                       const Maintenance* due, std::time_t* last) {
+  const std::string_view step = name;
+  if (opts_.only == JobPart::kBackup) {
+    Skip(name, "not in this run (--only backup)");
+    return;
+  }
   if (!ok_ || Cancelled()) {
     Skip(name, ok_ ? "interrupted" : why_not_);
+    return;
+  }
+  // The snapshots a failed forget kept still need their retention extended.
+  if (forget_failed_ && step != "lock-extend") {
+    Skip(name, "forget failed");
     return;
   }
   if (due) {
@@ -381,14 +397,21 @@ void JobRun::Maintain(const char* name, std::vector<std::string> argv,
   if (s.status == StepStatus::kOk && last) *last = now_;
   if (s.status == StepStatus::kInterrupted)
     Stop("interrupted");
-  else if (s.status == StepStatus::kFailed && std::string(name) == "forget")
-    Stop("forget failed");
+  else if (s.status == StepStatus::kFailed && step == "forget")
+    forget_failed_ = true;
 }
 
-// forget (when the job has a retention), prune and check (when due).
-void JobRun::ForgetPruneCheck(JobState& state) {
+// forget (when the job has a retention), then lock extend, prune and check
+// (when due). A maintenance-only run first removes stale locks: those of
+// backups whose credentials could not delete them.
+void JobRun::MaintenanceSteps(JobState& state) {
+  if (opts_.only == JobPart::kMaintenance)
+    Maintain("unlock", Efs2s3({"unlock"}), {}, nullptr, nullptr);
   if (!job_.retention.empty())
     Maintain("forget", ForgetArgs(), {"forget"}, nullptr, nullptr);
+  if (job_.lock_extend.enabled)
+    Maintain("lock-extend", Efs2s3({"lock", "extend"}), {"lock_extend"},
+             &job_.lock_extend, &state.last_lock_extend);
   if (job_.prune.enabled) {
     std::vector<std::string> a = {"prune"};
     if (!job_.prune.max_unused.empty())
@@ -467,18 +490,40 @@ Result<JobReport> JobRun::Run() {
   }
   JobState state = state_dir_.LoadState();
   PrepareEnvironment();
-  PreHooks();
-  std::optional<EfsMountPlan> mount = Mount();
+  // Hooks and the mount are the backup's: a maintenance run has neither.
+  const bool backup_part = opts_.only != JobPart::kMaintenance;
+  if (backup_part) PreHooks();
+  std::optional<EfsMountPlan> mount;
+  if (backup_part) mount = Mount();
   Backup();
-  ForgetPruneCheck(state);
+  MaintenanceSteps(state);
   if (mount)
     Step("unmount", mount->unmount_command, std::chrono::seconds(120), false,
          {}, false);
-  PostHooks();
+  if (backup_part) PostHooks();
   return Finish(state);
 }
 
 }  // namespace
+
+const char* JobPartName(JobPart part) {
+  switch (part) {
+    case JobPart::kBackup:
+      return "backup";
+    case JobPart::kMaintenance:
+      return "maintenance";
+    case JobPart::kAll:
+      break;
+  }
+  return "all";
+}
+
+Result<JobPart> ParseJobPart(const std::string& name) {
+  for (JobPart p : {JobPart::kAll, JobPart::kBackup, JobPart::kMaintenance})
+    if (name == JobPartName(p)) return p;
+  return MakeError(ErrorCode::kInvalidArgument,
+                   "'" + name + "': a job's part is backup or maintenance");
+}
 
 std::vector<std::string> DeliverReport(const nlohmann::json& report,
                                        const std::string& file,

@@ -61,7 +61,8 @@ struct SnapshotPath {
 
 struct CheckProblem {
   // unreadable_index, missing_pack, pack_too_short, damaged_pack, damaged_blob,
-  // index_mismatch, missing_blob, bad_tree, unreadable_snapshot; hints:
+  // index_mismatch, missing_blob, bad_tree, unreadable_snapshot,
+  // short_retention (Object Lock: a live object not locked long enough); hints:
   // unindexed_pack, superseded_index.
   std::string kind;
   std::string id;  // the object: blob, pack, index file or snapshot ID

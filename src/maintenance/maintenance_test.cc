@@ -11,6 +11,7 @@
 #include "maintenance/id_set.h"
 #include "maintenance/prune.h"
 #include "maintenance/repair.h"
+#include "maintenance/retention.h"
 #include "maintenance/walk.h"
 #include "storage/local/local_backend.h"
 
@@ -658,6 +659,27 @@ TEST_F(MaintenanceTest,
   ASSERT_TRUE(snaps) << snaps.error().message;
   EXPECT_EQ(snaps->size(), 2u);
   EXPECT_TRUE(PlanPrune(*repo, {}));
+}
+
+}  // namespace
+}  // namespace efs2s3::maintenance
+
+namespace efs2s3::maintenance {
+namespace {
+
+TEST(RetentionArithmeticTest, KnownDateAndWhenToExtend) {
+  // Given the write time from the listing and the ledger's date, then the
+  // known retention is the later of write + period and the ledger; an object
+  // is extended only when that ends within min_remaining of now.
+  const std::int64_t day = 86400, period = 30 * day, now = 1000 * day;
+  EXPECT_EQ(KnownRetention(now - 20 * day, period, 0), now + 10 * day);
+  EXPECT_EQ(KnownRetention(now - 20 * day, period, now + 25 * day),
+            now + 25 * day);
+  EXPECT_EQ(KnownRetention(0, period, 0), 0);  // unknown: always due
+  EXPECT_TRUE(NeedsExtension(0, now, 15 * day));
+  EXPECT_TRUE(NeedsExtension(now + 10 * day, now, 15 * day));
+  EXPECT_FALSE(NeedsExtension(now + 15 * day, now, 15 * day));
+  EXPECT_FALSE(NeedsExtension(now + 29 * day, now, 15 * day));
 }
 
 }  // namespace

@@ -4,11 +4,15 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <mutex>
+#include <optional>
 #include <set>
 #include <unordered_set>
 
+#include "base/thread_pool.h"
 #include "maintenance/index_writer.h"
 #include "maintenance/walk.h"
 #include "repo/maintenance_access.h"
@@ -92,6 +96,42 @@ PackAction DecidePack(const PrunePlan::PackState& p, double max_unused) {
   return static_cast<double>(unused) > max_unused * static_cast<double>(p.size)
              ? PackAction::kRepack
              : PackAction::kKeep;
+}
+
+// Object Lock: a pack to delete or repack whose retention lasts is kept for a
+// later prune (deleting it would only hide it behind a delete marker, and
+// repacking it would store its blobs twice until then).
+static Result<void> KeepRetainedPacks(repo::Repository& repo, PrunePlan& plan,
+                                      const PruneOptions& options) {
+  repo::MaintenanceAccess raw(repo);
+  std::vector<std::pair<const Id*, PrunePlan::PackState*>> todo;
+  for (auto& [id, p] : plan.packs)
+    if (p.action != PackAction::kKeep) todo.emplace_back(&id, &p);
+  const std::int64_t now =
+      options.now ? options.now
+                  : std::chrono::duration_cast<std::chrono::seconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
+  std::mutex mu;
+  std::optional<Error> failed;
+  ParallelFor(todo.size(), raw.Concurrency(), [&](size_t k) {
+    auto r = raw.GetRetention(storage::ObjectType::kPack, todo[k].first->Hex());
+    std::lock_guard lk(mu);
+    if (!r) {
+      if (r.error().code != ErrorCode::kNotFound && !failed) failed = r.error();
+      return;
+    }
+    if (r->until <= now) return;
+    PrunePlan::PackState& p = *todo[k].second;
+    p.action = PackAction::kKeep;
+    ++plan.retained.packs;
+    plan.retained.blobs += p.indexed;
+    plan.retained.bytes += p.size;
+    if (plan.retained_until == 0 || r->until < plan.retained_until)
+      plan.retained_until = r->until;
+  });
+  if (failed) return *failed;
+  return Ok();
 }
 
 Result<PrunePlan> PlanPrune(repo::Repository& repo,
@@ -181,13 +221,15 @@ Result<PrunePlan> PlanPrune(repo::Repository& repo,
     it->second.used_bytes += loc->length;
   }
 
+  for (auto& [id, p] : plan.packs)
+    p.action = p.indexed == 0 ? PackAction::kDelete
+                              : DecidePack(p, options.max_unused);
+  if (!repo.config().lock_mode.empty())
+    RETURN_IF_ERROR(KeepRetainedPacks(repo, plan, options));
   for (auto& [id, p] : plan.packs) {
-    if (p.indexed == 0) {
-      p.action = PackAction::kDelete;
+    if (p.indexed == 0 && p.action == PackAction::kDelete) {
       ++plan.unindexed.packs;
       plan.unindexed.bytes += p.size;
-    } else {
-      p.action = DecidePack(p, options.max_unused);
     }
     PruneCount* c = p.action == PackAction::kKeep     ? &plan.keep
                     : p.action == PackAction::kRepack ? &plan.repack

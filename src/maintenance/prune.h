@@ -47,7 +47,8 @@ struct PruneOptions {
   size_t max_index_entries = size_t{1} << 20;  // blobs per new index file
   const std::atomic<bool>* cancel = nullptr;
   std::function<void(const std::string&)>
-      progress;  // one line per step; may be empty
+      progress;          // one line per step; may be empty
+  std::int64_t now = 0;  // seconds since the epoch (Object Lock); 0 = clock
 };
 
 struct PruneCount {
@@ -67,7 +68,11 @@ struct PrunePlan {
   PruneCount repack;     // packs rewritten (bytes: their whole size)
   PruneCount repack_copy;  // used blobs copied out of repacked packs
   std::uint64_t unused_bytes_kept = 0;  // unused bytes left in kept packs
-  std::uint64_t new_packs = 0;          // estimated packs written by repacking
+  // Object Lock: packs that would be deleted or repacked but whose retention
+  // lasts (kept, counted in `keep` too), and the earliest end of those.
+  PruneCount retained;
+  std::int64_t retained_until = 0;
+  std::uint64_t new_packs = 0;  // estimated packs written by repacking
   std::uint64_t old_index_files = 0;
   std::uint64_t new_index_files = 0;  // estimated
   // Estimated backend requests: reads (repack), writes (packs + index),

@@ -401,4 +401,27 @@ ForgetResult ApplyForgetPolicy(const std::vector<SnapshotRef>& snapshots,
   return result;
 }
 
+std::vector<std::string> SupersededPartials(
+    const std::vector<SnapshotRef>& snapshots) {
+  auto partial = [](const SnapshotRef& s) {
+    return std::find(s.tags.begin(), s.tags.end(), "partial") != s.tags.end();
+  };
+  auto same_source = [](const SnapshotRef& a, const SnapshotRef& b) {
+    std::vector<std::string> pa = a.paths, pb = b.paths;
+    std::sort(pa.begin(), pa.end());
+    std::sort(pb.begin(), pb.end());
+    return a.host == b.host && pa == pb;
+  };
+  std::vector<std::string> out;
+  for (const auto& p : snapshots) {
+    if (!partial(p)) continue;
+    for (const auto& c : snapshots)
+      if (!partial(c) && c.time_unix_ns > p.time_unix_ns && same_source(p, c)) {
+        out.push_back(p.id);
+        break;
+      }
+  }
+  return out;
+}
+
 }  // namespace efs2s3::policy

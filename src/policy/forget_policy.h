@@ -167,4 +167,12 @@ ForgetResult ApplyForgetPolicy(const std::vector<SnapshotRef>& snapshots,
                                TimeZoneMode time_zone,
                                std::chrono::system_clock::time_point now);
 
+// Partial snapshots (tag "partial": a checkpoint, or an interrupted run) for
+// which a later complete snapshot of the same host and paths exists: the run
+// that completed would have removed them, but could not (backup credentials
+// without delete rights). forget removes them whatever the policy. IDs in
+// input order.
+std::vector<std::string> SupersededPartials(
+    const std::vector<SnapshotRef>& snapshots);
+
 }  // namespace efs2s3::policy

@@ -654,3 +654,27 @@ INSTANTIATE_TEST_SUITE_P(
 
 }  // namespace
 }  // namespace efs2s3::policy
+
+namespace efs2s3::policy {
+namespace {
+
+TEST(SupersededPartialsTest,
+     OnlyPartialsWithALaterCompleteSnapshotOfTheirSource) {
+  // Given partial snapshots of two sources, one followed by a complete
+  // snapshot of the same host and paths (in another order), one not, and one
+  // followed only by a complete snapshot of another host, then only the first
+  // is superseded.
+  std::vector<SnapshotRef> s = {
+      {"p1", 100, "h", {"/b", "/a"}, {"partial"}},
+      {"c1", 200, "h", {"/a", "/b"}, {}},
+      {"p2", 300, "h", {"/a", "/b"}, {"partial", "nightly"}},
+      {"p3", 100, "h2", {"/x"}, {"partial"}},
+      {"c2", 400, "h3", {"/x"}, {}},
+      {"c0", 50, "h", {"/a", "/b"}, {}},
+  };
+  EXPECT_EQ(SupersededPartials(s), std::vector<std::string>{"p1"});
+  EXPECT_TRUE(SupersededPartials({}).empty());
+}
+
+}  // namespace
+}  // namespace efs2s3::policy

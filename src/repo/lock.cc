@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <chrono>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "repo/maintenance_access.h"
 
@@ -39,6 +40,9 @@ Result<std::vector<LockInfo>> ListLocks(Repository& repo) {
       }));
   std::vector<LockInfo> out;
   std::string host = Host();
+  // Locks whose holder released them without being allowed to delete them
+  // (backup credentials without s3:DeleteObject): see Lock::Release.
+  std::set<std::string> released;
   for (const auto& n : names) {
     auto plain = repo.LoadObject(ObjectType::kLock, n);
     if (!plain) {
@@ -58,6 +62,16 @@ Result<std::vector<LockInfo>> ListLocks(Repository& repo) {
       out.push_back(li);
       continue;
     }
+    if (j.contains("released")) {
+      // A release record: not a lock; stale, so `unlock` and prune remove it.
+      for (const auto& r : j["released"])
+        if (r.is_string()) released.insert(r.get<std::string>());
+      li.time_ns = j.value("time_ns", std::int64_t{0});
+      li.release_record = true;
+      li.stale = true;
+      out.push_back(li);
+      continue;
+    }
     li.time_ns = j.value("time_ns", std::int64_t{0});
     li.hostname = j.value("hostname", "");
     li.username = j.value("username", "");
@@ -69,6 +83,8 @@ Result<std::vector<LockInfo>> ListLocks(Repository& repo) {
       li.stale = true;
     out.push_back(li);
   }
+  for (auto& li : out)
+    if (released.count(li.name)) li.stale = true;
   return out;
 }
 
@@ -127,10 +143,16 @@ void Lock::RefreshLoop() {
     auto fresh = Write();
     lk.lock();
     if (fresh) {
-      (void)MaintenanceAccess(repo_).Remove(ObjectType::kLock, name_);
+      Drop(name_);
       name_ = *fresh;
     }
   }
+}
+
+void Lock::Drop(const std::string& name) {
+  auto r = MaintenanceAccess(repo_).Remove(ObjectType::kLock, name);
+  if (!r && r.error().code == ErrorCode::kPermission)
+    undeletable_.push_back(name);
 }
 
 Lock::~Lock() {
@@ -140,8 +162,17 @@ Lock::~Lock() {
   }
   cv_.notify_all();
   if (refresher_.joinable()) refresher_.join();
-  if (!name_.empty())
-    (void)MaintenanceAccess(repo_).Remove(ObjectType::kLock, name_);
+  if (!name_.empty()) Drop(name_);
+  if (!undeletable_.empty()) {
+    // Credentials that may write but not delete (a backup-only role): a
+    // release record names the locks this process held, so that nobody waits
+    // for them; maintenance with delete rights removes them all later.
+    json j = {{"time_ns", NowNs()},
+              {"hostname", Host()},
+              {"pid", static_cast<std::int64_t>(::getpid())},
+              {"released", undeletable_}};
+    (void)repo_.SaveObject(ObjectType::kLock, AsBytes(j.dump()));
+  }
 }
 
 Result<int> RemoveLocks(Repository& repo, bool all) {

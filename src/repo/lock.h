@@ -4,7 +4,9 @@
 // it is exclusive. Backups take shared locks, prune/repair take exclusive ones.
 // A holder refreshes its lock every 5 minutes (write new, then delete old); a
 // lock that has not been refreshed for 30 minutes, or whose process is gone on
-// this host, is stale and ignored (and removed by `unlock`).
+// this host, is stale and ignored (and removed by `unlock`). A holder that may
+// not delete objects (backup-only credentials) writes a release record naming
+// its locks instead: they are stale from then on.
 #pragma once
 
 #include <condition_variable>
@@ -13,6 +15,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "base/result.h"
 #include "repo/repository.h"
@@ -27,6 +30,9 @@ struct LockInfo {
   bool exclusive = false;
   bool stale = false;
   bool damaged = false;  // did not authenticate or parse: counts as exclusive
+  // A record of locks released by a process that could not delete them (it
+  // names them; they and it are stale).
+  bool release_record = false;
 };
 
 class Lock {
@@ -41,6 +47,8 @@ class Lock {
       : repo_(repo), exclusive_(exclusive) {}
   Result<std::string> Write();
   void RefreshLoop();
+  // Removes a lock object of ours; remembers it when not allowed to.
+  void Drop(const std::string& name);
   Repository& repo_;
   bool exclusive_;
   std::string name_;
@@ -48,6 +56,7 @@ class Lock {
   std::condition_variable cv_;
   bool stop_ = false;
   std::thread refresher_;
+  std::vector<std::string> undeletable_;
 };
 
 // kLocked (naming the holder) if a conflicting, non-stale lock exists.

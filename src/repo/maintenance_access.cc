@@ -38,6 +38,25 @@ Result<void> MaintenanceAccess::Remove(ObjectType type,
   return repo_.backend_->Remove({type, name});
 }
 
+Result<storage::Retention> MaintenanceAccess::GetRetention(
+    ObjectType type, const std::string& name) {
+  return repo_.backend_->GetRetention({type, name});
+}
+
+Result<void> MaintenanceAccess::ExtendRetention(ObjectType type,
+                                                const std::string& name,
+                                                std::int64_t until) {
+  return repo_.backend_->ExtendRetention({type, name}, until);
+}
+
+int MaintenanceAccess::Concurrency() const {
+  return repo_.backend_->Concurrency();
+}
+
+const std::string& MaintenanceAccess::CacheDir() const {
+  return repo_.cache_dir_;
+}
+
 Result<Bytes> MaintenanceAccess::LoadStored(ObjectType type,
                                             const std::string& name) {
   return repo_.backend_->Load({type, name});

@@ -67,6 +67,17 @@ class MaintenanceAccess {
   // without the blob ID: callers add it) otherwise.
   Result<void> VerifySealedBlob(const PackEntry& entry, ByteSpan sealed) const;
 
+  // Object Lock (storage/backend.h): the retention of an object's current
+  // version, and extending it to `until` (seconds since the epoch).
+  Result<storage::Retention> GetRetention(storage::ObjectType type,
+                                          const std::string& name);
+  Result<void> ExtendRetention(storage::ObjectType type,
+                               const std::string& name, std::int64_t until);
+  // Requests the storage can usefully have in flight.
+  int Concurrency() const;
+  // This repository's cache directory ("" when there is none).
+  const std::string& CacheDir() const;
+
  private:
   Repository& repo_;
 };

@@ -267,6 +267,8 @@ class FlippingBackend : public storage::Backend {
     return inner_->Stat(h);
   }
   Result<void> Remove(const storage::Handle& h) override {
+    if (deny_delete)
+      return MakeError(ErrorCode::kPermission, "AccessDenied (test)");
     return inner_->Remove(h);
   }
   Result<void> List(
@@ -275,6 +277,7 @@ class FlippingBackend : public storage::Backend {
       override {
     return inner_->List(t, fn);
   }
+  std::atomic<bool> deny_delete{false};
   std::atomic<int> flips{0};
   std::atomic<size_t> loads{0};
 
@@ -666,6 +669,41 @@ TEST_F(RepositoryTest, ExclusiveLockConflicts) {
   shared->reset();
   shared2->reset();
   EXPECT_TRUE(AcquireLock(*repo_, true));
+}
+
+TEST_F(RepositoryTest, LocksOfAHolderThatMayNotDeleteAreReleasedByARecord) {
+  // Given credentials that may write but not delete (a backup-only role),
+  // then a shared lock taken and released stays as an object, but a release
+  // record names it: both are stale, an exclusive lock is granted at once, and
+  // unlock (with delete rights) removes both.
+  FlippingBackend* b = nullptr;
+  auto repo = ReopenFlipping(&b, 0);
+  ASSERT_TRUE(repo) << repo.error().message;
+  b->deny_delete = true;
+  {
+    auto lock = AcquireLock(**repo, false);
+    ASSERT_TRUE(lock) << lock.error().message;
+  }
+  auto locks = ListLocks(**repo);
+  ASSERT_TRUE(locks) << locks.error().message;
+  ASSERT_EQ(locks->size(), 2u);
+  int records = 0;
+  for (const auto& l : *locks) {
+    EXPECT_TRUE(l.stale) << l.name;
+    records += l.release_record;
+  }
+  EXPECT_EQ(records, 1);
+  auto exclusive = AcquireLock(**repo, true);
+  ASSERT_TRUE(exclusive) << exclusive.error().message;
+  exclusive->reset();
+  b->deny_delete = false;
+  auto removed = RemoveLocks(**repo, false);
+  ASSERT_TRUE(removed) << removed.error().message;
+  // Each lock and its release record.
+  EXPECT_EQ(*removed, 4);
+  locks = ListLocks(**repo);
+  ASSERT_TRUE(locks);
+  EXPECT_TRUE(locks->empty());
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include "base/fd.h"
 #include "base/file_util.h"
 #include "base/io.h"
+#include "base/test_hooks.h"
 #include "codec/compress.h"
 #include "repo/index_cache.h"
 #include "repo/read_checked.h"
@@ -76,7 +77,17 @@ std::string Repository::ConfigJson() const {
             {"pack_size", config_.pack_size},
             {"compression", "zstd"},
             {"zstd_level", config_.zstd_level}};
+  if (!config_.lock_mode.empty())
+    j["object_lock"] = {{"mode", config_.lock_mode},
+                        {"days", config_.lock_days}};
   return j.dump(2);
+}
+
+std::int64_t LockSeconds(const RepoConfig& config) {
+  if (test_hooks::Enabled())
+    if (const char* s = std::getenv("EFS2S3_TEST_LOCK_SECONDS"))
+      return std::atoll(s);
+  return std::int64_t{config.lock_days} * 86400;
 }
 
 static Result<RepoConfig> ParseConfig(std::string_view text) {
@@ -102,6 +113,15 @@ static Result<RepoConfig> ParseConfig(std::string_view text) {
     c.gear_seed = *seed;
     c.pack_size = j.at("pack_size").get<std::uint32_t>();
     c.zstd_level = j.value("zstd_level", 3);
+    if (j.contains("object_lock")) {
+      const json& l = j.at("object_lock");
+      c.lock_mode = l.at("mode").get<std::string>();
+      c.lock_days = l.at("days").get<int>();
+      if ((c.lock_mode != "GOVERNANCE" && c.lock_mode != "COMPLIANCE") ||
+          c.lock_days < 1 || c.lock_days > kMaxLockDays)
+        return MakeError(ErrorCode::kCorruption,
+                         "config: invalid object_lock " + l.dump());
+    }
   } catch (const json::exception& e) {
     return MakeError(ErrorCode::kCorruption,
                      std::string("config: ") + e.what());
@@ -129,10 +149,25 @@ Result<std::unique_ptr<Repository>> Repository::Init(
   if (exists.error().code != ErrorCode::kNotFound &&
       exists.error().code != ErrorCode::kNoRepository)
     return exists.error();
+  if (!options.lock_mode.empty()) {
+    if ((options.lock_mode != "GOVERNANCE" &&
+         options.lock_mode != "COMPLIANCE") ||
+        options.lock_days < 1 || options.lock_days > kMaxLockDays)
+      return MakeError(ErrorCode::kInvalidArgument,
+                       fmt::format("object lock: mode GOVERNANCE or "
+                                   "COMPLIANCE and 1 to {} days",
+                                   kMaxLockDays));
+    RepoConfig probe;
+    probe.lock_days = options.lock_days;
+    RETURN_IF_ERROR(
+        backend->SetLockPolicy({options.lock_mode, LockSeconds(probe)}));
+  }
   RETURN_IF_ERROR(backend->Create());
   std::unique_ptr<Repository> repo(new Repository(std::move(backend), open));
   repo->key_ = NewMasterKey();
   RepoConfig& c = repo->config_;
+  c.lock_mode = options.lock_mode;
+  c.lock_days = options.lock_mode.empty() ? 0 : options.lock_days;
   c.id = HexEncode(RandomBytes(32));
   c.chunker = options.chunker;
   c.gear_seed = RandomBytes(32);
@@ -162,6 +197,9 @@ Result<std::unique_ptr<Repository>> Repository::Open(
   }
   std::unique_ptr<Repository> repo(new Repository(std::move(backend), open));
   RETURN_IF_ERROR(repo->LoadConfig(password));
+  if (!repo->config_.lock_mode.empty())
+    RETURN_IF_ERROR(repo->backend_->SetLockPolicy(
+        {repo->config_.lock_mode, LockSeconds(repo->config_)}));
   RETURN_IF_ERROR(repo->LoadIndex());
   return repo;
 }

@@ -49,13 +49,25 @@ struct RepoConfig {
   Bytes gear_seed;                     // secret: cut points depend on it
   std::uint32_t pack_size = 16 << 20;  // target pack size
   int zstd_level = 3;
+  // S3 Object Lock: every object but locks is written with this retention
+  // ("GOVERNANCE" or "COMPLIANCE", for lock_days days); "" = none.
+  std::string lock_mode;
+  int lock_days = 0;
 };
+
+inline constexpr int kMaxLockDays = 36500;
+
+// The retention the repository gives each object it writes, in seconds (days
+// unless a test build shortens it with EFS2S3_TEST_LOCK_SECONDS).
+std::int64_t LockSeconds(const RepoConfig& config);
 
 struct InitOptions {
   crypto::ScryptParams kdf;
   codec::ChunkerParams chunker;
   std::uint32_t pack_size = 16 << 20;
   int zstd_level = 3;
+  std::string lock_mode;  // see RepoConfig
+  int lock_days = 0;
 };
 
 struct OpenOptions {

@@ -35,4 +35,22 @@ Result<void> Backend::SaveFrom(const Handle& h, const Source& data,
   return Save(h, bytes, opts);
 }
 
+Result<void> Backend::SetLockPolicy(const LockPolicy& policy) {
+  if (policy.mode.empty()) return Ok();
+  return MakeError(ErrorCode::kUnsupported,
+                   Location() +
+                       ": this repository cannot hold locked objects "
+                       "(Object Lock is a feature of S3 buckets)");
+}
+
+Result<Retention> Backend::GetRetention(const Handle& h) {
+  return MakeError(ErrorCode::kUnsupported,
+                   Location() + "/" + ObjectKey(h) + ": no Object Lock here");
+}
+
+Result<void> Backend::ExtendRetention(const Handle& h, std::int64_t) {
+  return MakeError(ErrorCode::kUnsupported,
+                   Location() + "/" + ObjectKey(h) + ": no Object Lock here");
+}
+
 }  // namespace efs2s3::storage

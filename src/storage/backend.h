@@ -51,6 +51,23 @@ std::string ObjectKey(const Handle& h);
 struct ObjectInfo {
   std::string name;
   std::uint64_t size = 0;
+  // When the object was written, in seconds since the epoch (0 when the
+  // backend does not say).
+  std::int64_t mtime = 0;
+};
+
+// Write-once retention of objects (S3 Object Lock). With a policy set, every
+// object written but locks carries a retention of `seconds` from its write;
+// until then no one, whatever their credentials (COMPLIANCE) or without a
+// bypass right (GOVERNANCE), can delete or overwrite that version.
+struct LockPolicy {
+  std::string mode;  // "GOVERNANCE" or "COMPLIANCE"; "" = none
+  std::int64_t seconds = 0;
+};
+struct Retention {
+  std::string mode;        // "" when the object has none
+  std::int64_t until = 0;  // seconds since the epoch
+  std::string version_id;  // the current version ("" unversioned)
 };
 
 struct SaveOptions {
@@ -105,6 +122,21 @@ class Backend {
   virtual Result<void> List(
       ObjectType type,
       const std::function<Result<void>(const ObjectInfo&)>& fn) = 0;
+
+  // Object Lock (see LockPolicy). Backends without it: kUnsupported for a
+  // policy with a mode, and for the calls below.
+  //
+  // Whether the store can hold locked objects (the bucket was created with
+  // Object Lock).
+  virtual Result<bool> CanLock() { return false; }
+  // Every later write carries the policy. While a policy is set, Remove of an
+  // object whose retention lasts hides it (a delete marker) and leaves the
+  // locked version until its retention ends; once it ended, Remove deletes it.
+  virtual Result<void> SetLockPolicy(const LockPolicy& policy);
+  virtual Result<Retention> GetRetention(const Handle& h);
+  // Sets the retention of the object's current version to end at `until`
+  // (never earlier than it is).
+  virtual Result<void> ExtendRetention(const Handle& h, std::int64_t until);
 
   // Number of requests the backend can usefully have in flight (S3: tens).
   virtual int Concurrency() const { return 4; }

@@ -119,6 +119,51 @@ wait_for_line() {
   [[ "$(echo "$output" | jq -r '.next_run')" == *"T01:00:00Z" || "$(echo "$output" | jq -r '.next_run')" == *"T02:00:00Z" ]]
 }
 
+@test "job run --only backup / --only maintenance: two schedules run one job's two parts" {
+  # The backup part: hooks and backup; the maintenance steps are reported as
+  # skipped, nothing is forgotten.
+  sed -i 's/^keep_last = 3/keep_last = 1/' "$CONF"
+  local i
+  for i in 1 2; do
+    echo "change $i" >"$SRC/a"
+    run --separate-stderr job run nightly --only backup
+    assert_status 0
+    run jq -r '[.steps[] | .name + "=" + .status] | join(",")' "$T/state/jobs/nightly/last.json"
+    [[ "$output" == "pre-hook=ok,backup=ok,forget=skipped,prune=skipped,check=skipped,post-hook=ok" ]]
+  done
+  last_report | jq -e '.steps[] | select(.name == "prune") | .reason == "not in this run (--only backup)"' >/dev/null
+  [[ "$(cat "$T/post-hook-ran")" == 0 ]]
+  rm "$T/post-hook-ran"
+  run env EFS2S3_PASSWORD_FILE="$T/pw" "$EFS2S3" -r "$REPO" snapshots --json
+  [[ "$(echo "$output" | jq length)" == 2 ]]
+  # The maintenance part: forget, prune, check; no backup, no hooks.
+  run --separate-stderr job run nightly --only maintenance --json
+  assert_status 0
+  [[ "$(echo "$output" | jq -r '[.steps[] | .name + "=" + .status] | join(",")')" == "backup=skipped,unlock=ok,forget=ok,prune=ok,check=ok" ]]
+  [[ "$(echo "$output" | jq -r '.steps[0].reason')" == "not in this run (--only maintenance)" ]]
+  [[ ! -e "$T/post-hook-ran" ]]
+  run env EFS2S3_PASSWORD_FILE="$T/pw" "$EFS2S3" -r "$REPO" snapshots --json
+  [[ "$(echo "$output" | jq length)" == 1 ]]
+  run --separate-stderr job run nightly --only everything
+  assert_status "$EXIT_USAGE"
+}
+
+@test "job run: lock extend is a maintenance step, after forget, more often than the lock period" {
+  printf '\n[jobs.nightly.lock_extend]\nevery = "1d"\nlock_days = 30\n' >>"$CONF"
+  run --separate-stderr job run nightly --only maintenance --dry-run
+  assert_status 0
+  assert_output_has "lock-extend efs2s3 --json -r $REPO lock extend"
+  run --separate-stderr job run nightly --only maintenance --dry-run --json
+  [[ "$(echo "$output" | jq -r '[.steps[] | .name] | join(",")')" == "backup,unlock,forget,lock-extend,prune,check" ]]
+  run --separate-stderr job run nightly --only backup --dry-run --json
+  [[ "$(echo "$output" | jq -r '.steps[] | select(.name == "lock-extend") | .reason')" == "not in this run (--only backup)" ]]
+  # An interval the lock period does not allow is refused at load.
+  sed -i 's/^every = "1d"/every = "30d"/' "$CONF"
+  run --separate-stderr job run nightly --only maintenance
+  assert_status 1
+  [[ "$stderr" == *"jobs.nightly.lock_extend.every: lock extend would run only every 30d"*"lock_days = 30"* ]]
+}
+
 @test "job run: a configuration error names file, line and key; nothing runs" {
   sed -i 's/^keep_last = 3/keep_lats = 3/' "$CONF"
   run --separate-stderr job run nightly
@@ -338,7 +383,7 @@ EOP
   assert_output_has "0 3 * * * root $EFS2S3 job run nightly --config $CONF"
 }
 
-@test "generate aws: Fargate and EC2 templates pass cfn-lint and grant only the repository" {
+@test "generate aws: Fargate and EC2 templates pass cfn-lint; the backup role cannot delete, the maintenance role runs apart" {
   local kind
   for kind in fargate ec2; do
     local extra=()
@@ -351,6 +396,8 @@ EOP
     run python3 "$TOOLS/check_cfn.py" "$T/$kind.json" backups efs/prod "${extra[@]:0:1}"
     [[ "$status" == 0 ]] || { echo "$output"; false; }
     jq -e '.Parameters.ScheduleExpression.Default == "cron(0 3 * * ? *)" and .Parameters.ScheduleTimezone.Default == "Europe/Berlin"' "$T/$kind.json" >/dev/null
+    # The maintenance runs at the job's prune interval (every = "7d").
+    jq -e '.Parameters.MaintenanceScheduleExpression.Default == "rate(7 days)"' "$T/$kind.json" >/dev/null
     if command -v cfn-lint >/dev/null; then
       run cfn-lint "$T/$kind.json"
       [[ "$status" == 0 ]] || { echo "$output"; false; }

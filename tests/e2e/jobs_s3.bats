@@ -120,3 +120,61 @@ EOT
   run s3efs check
   assert_status 0
 }
+
+@test "job run on S3 with Object Lock: --only backup, then --only maintenance runs lock extend" {
+  "$EFS2S3" version | grep -q "test hooks" || skip "needs a test build"
+  command -v aws >/dev/null || skip "no aws CLI"
+  # A bucket of its own: Object Lock is set when a bucket is created.
+  BUCKET="efs2s3-joblock-$(head -c6 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  URL="s3://$BUCKET/repo"
+  # A 40 s "period": lock extend renews what has less than 20 s left.
+  export EFS2S3_TEST_LOCK_SECONDS=40
+  mkdir -p "$T/src"
+  random_file "$T/src/a" 300000
+  cat >"$CONF" <<EOT
+state_dir = "state"
+
+[jobs.s3job]
+repository = "$URL"
+password_file = "pw"
+source = { paths = ["$T/src"] }
+schedule = "@daily"
+
+[jobs.s3job.retention]
+keep_last = 5
+
+[jobs.s3job.lock_extend]
+every = "0"
+
+[jobs.s3job.prune]
+every = "0"
+
+[jobs.s3job.s3]
+endpoint = "$EP"
+path_style = true
+region = "${AWS_REGION:-us-east-1}"
+EOT
+  run s3efs init -q --object-lock governance --lock-days 1
+  assert_status 0
+  run --separate-stderr "$EFS2S3" job run s3job --config "$CONF" --only backup
+  assert_status 0
+  [[ "$(step backup .status)" == ok && "$(step lock-extend .status)" == skipped ]]
+  local t_written
+  t_written=$(date +%s)
+  sleep $((t_written + 21 - $(date +%s)))
+  run --separate-stderr "$EFS2S3" job run s3job --config "$CONF" --only maintenance
+  assert_status 0
+  [[ "$(step lock-extend .status)" == ok ]]
+  local live
+  live=$(step lock-extend .figures.live_objects)
+  ((live >= 5))
+  [[ "$(step lock-extend .figures.extended)" == "$live" ]]
+  # Every live object now has more than half the period left.
+  local key until now
+  now=$(date +%s)
+  key=$(aws --endpoint-url "$EP" s3api list-objects-v2 --bucket "$BUCKET" \
+    --prefix repo/snapshots/ --query 'Contents[0].Key' --output text)
+  until=$(date -d "$(aws --endpoint-url "$EP" s3api get-object-retention --bucket "$BUCKET" \
+    --key "$key" --query Retention.RetainUntilDate --output text)" +%s)
+  ((until > now + 20))
+}

@@ -3,11 +3,14 @@
 
 Usage: check_cfn.py TEMPLATE.json BUCKET PREFIX [--ec2]
 Checks that every Ref/GetAtt/Sub variable names a resource or parameter, that the
-expected resources exist, and that the job role grants nothing beyond the
+expected resources exist, and that the two job roles grant nothing beyond the
 repository bucket/prefix, the KMS key, the file system (and, on EC2, the password
-secret, the binary object, the log group and the failure topic). On Fargate, the
-restore role only reads the repository (writing nothing but its locks) and mounts
-the file system read-write through the access point.
+secret, the binary object, the log group and the failure topic): the backup role
+no delete, retention or bucket right of any kind, the maintenance role no bypass
+of a retention. Each schedule starts its part (--only backup / --only
+maintenance) with its role. On Fargate, the restore role only reads the
+repository (writing nothing but its locks) and mounts the file system
+read-write through the access point.
 """
 import json
 import re
@@ -49,13 +52,17 @@ def check_refs(node):
 
 
 walk(t, check_refs)
-common = {"Schedule", "SchedulerRole", "JobRole", "LogGroup", "AccessPoint",
-          "FailureTopic", "Bucket"}
-need = common | ({"LaunchTemplate", "InstanceProfile"} if ec2 else
-                 {"Cluster", "TaskDefinition", "ExecutionRole", "FailureRule",
-                  "RestoreTaskDefinition", "RestoreRole"})
+common = {"Schedule", "MaintenanceSchedule", "SchedulerRole", "BackupRole",
+          "MaintenanceRole", "LogGroup", "AccessPoint", "FailureTopic", "Bucket"}
+need = common | ({"LaunchTemplate", "MaintenanceLaunchTemplate", "InstanceProfile",
+                  "MaintenanceInstanceProfile"} if ec2 else
+                 {"Cluster", "TaskDefinition", "MaintenanceTaskDefinition",
+                  "ExecutionRole", "FailureRule", "RestoreTaskDefinition",
+                  "RestoreRole"})
 for r in need - set(res):
     errors.append("missing resource " + r)
+if "JobRole" in res:
+    errors.append("JobRole (backup and delete in one role) is still there")
 b = res["Bucket"]["Properties"]
 if "VersioningConfiguration" in b:
     errors.append("bucket must not enable versioning")
@@ -64,49 +71,121 @@ if not all(b["PublicAccessBlockConfiguration"].values()):
 if "BucketEncryption" not in b:
     errors.append("bucket without default encryption")
 
-# The job role: every statement is bounded.
-stmts = res["JobRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
-flat = []
-for s in stmts:
-    if "Fn::If" in s:
-        flat.append(s["Fn::If"][1])
-    else:
-        flat.append(s)
-allowed_actions = {
-    "ListRepository": {"s3:ListBucket", "s3:ListBucketMultipartUploads"},
-    "ReadWriteRepository": {"s3:GetObject", "s3:PutObject", "s3:DeleteObject",
-                            "s3:AbortMultipartUpload"},
-    "MountFileSystem": {"elasticfilesystem:ClientMount",
-                        "elasticfilesystem:ClientRootAccess"},
-    "RepositoryKey": {"kms:GenerateDataKey", "kms:Decrypt"},
+
+def statements(role):
+    stmts = res[role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    return [s["Fn::If"][1] if "Fn::If" in s else s for s in stmts]
+
+
+def actions(s):
+    return set(s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+
+
+objects = {"Fn::Sub": "arn:${AWS::Partition}:s3:::${BucketName}/" + prefix + "/*"}
+ec2_only = {
     "RepositoryPassword": {"secretsmanager:GetSecretValue"},
     "Binary": {"s3:GetObject"},
     "Logs": {"logs:CreateLogStream", "logs:PutLogEvents"},
     "NotifyFailure": {"sns:Publish"},
 }
-for s in flat:
-    sid = s.get("Sid")
-    if sid not in allowed_actions:
-        errors.append("unexpected statement %r" % sid)
-        continue
-    if not ec2 and sid in ("RepositoryPassword", "Binary", "Logs", "NotifyFailure"):
-        errors.append("Fargate role should not have " + sid)
-    acts = set(s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
-    if not acts <= allowed_actions[sid] or any("*" in a for a in acts):
-        errors.append("%s grants %s" % (sid, sorted(acts)))
-    resource = json.dumps(s["Resource"])
-    if '"*"' in resource:
-        errors.append(sid + " on Resource *")
-    if s["Effect"] != "Allow":
-        errors.append(sid + " is not Allow")
-    if sid == "ListRepository":
-        if s["Condition"]["StringLike"]["s3:prefix"] != [prefix + "/*", prefix]:
-            errors.append("ListBucket not limited to the prefix")
-    if sid == "ReadWriteRepository":
-        if s["Resource"] != {"Fn::Sub": "arn:${AWS::Partition}:s3:::${BucketName}/" + prefix + "/*"}:
-            errors.append("object access beyond the prefix: " + resource)
-    if sid == "MountFileSystem" and "file-system/${FileSystemId}" not in resource:
-        errors.append("EFS access beyond the file system")
+
+
+def check_role(role, allowed_actions, object_sids):
+    """Every statement of the role is one of allowed_actions (by Sid), bounded."""
+    allowed = dict(allowed_actions, **(ec2_only if ec2 else {}))
+    for s in statements(role):
+        sid = s.get("Sid")
+        if sid not in allowed:
+            errors.append("%s: unexpected statement %r" % (role, sid))
+            continue
+        acts = actions(s)
+        if not acts <= allowed[sid] or any("*" in a for a in acts):
+            errors.append("%s: %s grants %s" % (role, sid, sorted(acts)))
+        resource = json.dumps(s["Resource"])
+        if '"*"' in resource:
+            errors.append("%s: %s on Resource *" % (role, sid))
+        if s["Effect"] != "Allow":
+            errors.append("%s: %s is not Allow" % (role, sid))
+        if sid.startswith("ListRepository"):
+            if s["Condition"]["StringLike"]["s3:prefix"] != [prefix + "/*", prefix]:
+                errors.append(role + ": listing not limited to the prefix")
+        if sid in object_sids and s["Resource"] != objects:
+            errors.append("%s: object access beyond the prefix: %s" % (role, resource))
+        if sid == "MountFileSystem" and "file-system/${FileSystemId}" not in resource:
+            errors.append(role + ": EFS access beyond the file system")
+    return set().union(*(actions(s) for s in statements(role)))
+
+
+def forbidden(granted, patterns):
+    return sorted(a for a in granted for p in patterns if re.fullmatch(p, a))
+
+
+# The backup role writes the repository and deletes nothing: a stolen backup
+# credential cannot remove history, shorten a retention or change the bucket.
+backup = check_role("BackupRole", {
+    "ListRepository": {"s3:ListBucket", "s3:ListBucketMultipartUploads"},
+    "WriteRepository": {"s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"},
+    # AWS checks s3:PutObjectRetention on a PUT that carries a retention; it
+    # cannot shorten one.
+    "SetRetentionOnWrite": {"s3:PutObjectRetention"},
+    "MountFileSystem": {"elasticfilesystem:ClientMount",
+                        "elasticfilesystem:ClientRootAccess"},
+    "RepositoryKey": {"kms:GenerateDataKey", "kms:Decrypt"},
+}, {"WriteRepository", "SetRetentionOnWrite"})
+for a in forbidden(backup, [r"s3:Delete.*", r"s3:GetObjectRetention",
+                            r"s3:Bypass.*", r"s3:PutBucket.*",
+                            r"s3:PutObjectLegalHold", r"s3:PutLifecycle.*"]):
+    errors.append("BackupRole grants " + a)
+# The maintenance role deletes and extends retentions, but cannot bypass one.
+maintenance = check_role("MaintenanceRole", {
+    "ListRepository": {"s3:ListBucket", "s3:ListBucketMultipartUploads"},
+    "ListRepositoryVersions": {"s3:ListBucketVersions"},
+    "MaintainRepository": {"s3:GetObject", "s3:PutObject", "s3:DeleteObject",
+                           "s3:AbortMultipartUpload"},
+    "RepositoryVersions": {"s3:GetObjectVersion", "s3:DeleteObjectVersion"},
+    "RepositoryRetention": {"s3:GetObjectRetention", "s3:PutObjectRetention"},
+    "RepositoryKey": {"kms:GenerateDataKey", "kms:Decrypt"},
+}, {"MaintainRepository", "RepositoryVersions", "RepositoryRetention"})
+for a in forbidden(maintenance, [r"s3:Bypass.*", r"s3:PutBucket.*",
+                                 r"elasticfilesystem:.*"]):
+    errors.append("MaintenanceRole grants " + a)
+for a in ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:ListBucketVersions",
+          "s3:GetObjectVersion", "s3:PutObjectRetention", "s3:GetObjectRetention"]:
+    if a not in maintenance:
+        errors.append("MaintenanceRole lacks " + a)
+
+# Each schedule starts its part with its role: the backup with --only backup
+# and the backup role, the maintenance with --only maintenance and the
+# maintenance role.
+for schedule, part, expression, role, runner in [
+        ("Schedule", "backup", "ScheduleExpression", "BackupRole",
+         "LaunchTemplate" if ec2 else "TaskDefinition"),
+        ("MaintenanceSchedule", "maintenance", "MaintenanceScheduleExpression",
+         "MaintenanceRole",
+         "MaintenanceLaunchTemplate" if ec2 else "MaintenanceTaskDefinition")]:
+    p = res[schedule]["Properties"]
+    if p["ScheduleExpression"] != {"Ref": expression}:
+        errors.append("%s does not use %s" % (schedule, expression))
+    target = p["Target"]
+    if ec2:
+        if "${%s}" % runner not in json.dumps(target["Input"]):
+            errors.append("%s does not start %s" % (schedule, runner))
+        data = res[runner]["Properties"]["LaunchTemplateData"]
+        profile = data["IamInstanceProfile"]["Arn"]["Fn::GetAtt"][0]
+        if res[profile]["Properties"]["Roles"] != [{"Ref": role}]:
+            errors.append("%s runs with %s, not %s" % (schedule, profile, role))
+        command = data["UserData"]["Fn::Base64"]["Fn::Sub"][0]
+    else:
+        if target["EcsParameters"]["TaskDefinitionArn"] != {"Ref": runner}:
+            errors.append("%s does not start %s" % (schedule, runner))
+        td = res[runner]["Properties"]
+        if td["TaskRoleArn"] != {"Fn::GetAtt": [role, "Arn"]}:
+            errors.append("%s runs with %s, not %s" % (schedule, td["TaskRoleArn"], role))
+        command = td["ContainerDefinitions"][0]["Command"][0]
+    line = [l for l in command.splitlines() if " job run " in l]
+    if len(line) != 1 or not re.search(
+            r"efs2s3 job run \S+ --config \S+ --only %s( |$)" % part, line[0]):
+        errors.append("%s runs %r, not --only %s" % (schedule, line, part))
 # The restore role (Fargate): reads the repository, writes only its locks.
 if not ec2:
     restore_actions = {
@@ -143,6 +222,9 @@ if not ec2:
     jc = res["TaskDefinition"]["Properties"]["ContainerDefinitions"][0]
     if jc["MountPoints"][0]["ReadOnly"] is not True:
         errors.append("backup task mounts the file system read-write")
+    mt = res["MaintenanceTaskDefinition"]["Properties"]
+    if mt.get("Volumes") or mt["ContainerDefinitions"][0]["MountPoints"]:
+        errors.append("maintenance task mounts the file system")
 if params["BucketName"]["Default"] != bucket:
     errors.append("bucket parameter default is not " + bucket)
 # The scheduler role may only start this job.

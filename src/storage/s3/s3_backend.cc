@@ -1,6 +1,9 @@
 #include "storage/s3/s3_backend.h"
 
+#include <time.h>
+
 #include <algorithm>
+#include <ctime>
 
 #include "aws/multipart.h"
 
@@ -29,6 +32,26 @@ bool ValidBucket(const std::string& b) {
   });
 }
 
+std::int64_t Now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::int64_t ListedTime(const std::string& iso) {
+  auto t = aws::ParseIsoTime(iso);
+  if (!t) return 0;
+  return std::chrono::duration_cast<std::chrono::seconds>(t->time_since_epoch())
+      .count();
+}
+
+// "Wed, 03 Dec 2026 07:04:21 GMT" (Last-Modified) in seconds, 0 if unreadable.
+std::int64_t HttpDateTime(const std::string& text) {
+  std::tm tm{};
+  const char* end = strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S", &tm);
+  return end ? static_cast<std::int64_t>(timegm(&tm)) : 0;
+}
+
 class S3Backend : public Backend, public S3Maintenance {
  public:
   S3Backend(std::shared_ptr<S3Client> client, S3Location where, S3Options opts)
@@ -42,11 +65,22 @@ class S3Backend : public Backend, public S3Maintenance {
   }
 
   Result<void> Create() override {
+    const bool lock = !policy_.mode.empty();
     auto head = client_->HeadBucket(where_.bucket);
     if (!head && head.error().code == ErrorCode::kNoRepository) {
-      RETURN_IF_ERROR(client_->CreateBucket(where_.bucket));
+      RETURN_IF_ERROR(client_->CreateBucket(where_.bucket, lock));
     } else if (!head) {
       return head.error();
+    } else if (lock) {
+      ASSIGN_OR_RETURN(bool can, CanLock());
+      if (!can)
+        return MakeError(
+            ErrorCode::kUsage,
+            "s3:" + where_.bucket +
+                ": the bucket has no Object Lock, which can only be enabled "
+                "when a bucket is created; use a new bucket (efs2s3 creates "
+                "it with Object Lock) or one created with "
+                "--object-lock-enabled-for-bucket");
     }
     auto st = Stat({ObjectType::kConfig, "config"});
     if (st)
@@ -70,6 +104,11 @@ class S3Backend : public Backend, public S3Maintenance {
                             : opts_.storage_class_meta;
     put.sse = opts_.sse;
     put.sse_kms_key_id = opts_.sse_kms_key_id;
+    if (!policy_.mode.empty() && h.type != ObjectType::kLock) {
+      // Locks are removed when released; everything else is kept locked.
+      put.lock_mode = policy_.mode;
+      put.lock_retain_until = aws::FormatRetainUntil(Now() + policy_.seconds);
+    }
     std::string key = Key(h);
     if (data.size() >= opts_.multipart_threshold && data.size() > (5u << 20)) {
       if (opts.create_only) {
@@ -104,13 +143,48 @@ class S3Backend : public Backend, public S3Maintenance {
     if (!m && h.type == ObjectType::kConfig)
       return ExplainMissingConfig(m.error());
     if (!m) return m.error();
-    return ObjectInfo{h.name, m->size};
+    return ObjectInfo{h.name, m->size, HttpDateTime(m->last_modified)};
   }
 
   Result<void> Remove(const Handle& h) override {
     std::string key = Key(h);
-    RETURN_IF_ERROR(client_->HeadObject(where_.bucket, key));
+    ASSIGN_OR_RETURN(aws::ObjectMeta m,
+                     client_->HeadObject(where_.bucket, key));
+    if (!policy_.mode.empty() && !m.version_id.empty() &&
+        m.lock_retain_until <= Now()) {
+      // Nothing holds this version any more: delete it for good instead of
+      // leaving it behind a delete marker.
+      auto r = client_->DeleteObjectVersion(where_.bucket, key, m.version_id);
+      if (r || r.error().code != ErrorCode::kPermission) return r;
+      // No right to delete versions (or a clock ahead of the server's): hide
+      // it; a lifecycle rule removes it (docs/S3.md).
+    }
     return client_->DeleteObject(where_.bucket, key);
+  }
+
+  Result<bool> CanLock() override {
+    return client_->BucketObjectLockEnabled(where_.bucket);
+  }
+
+  Result<void> SetLockPolicy(const LockPolicy& policy) override {
+    if (!policy.mode.empty() && policy.mode != aws::kLockGovernance &&
+        policy.mode != aws::kLockCompliance)
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "unknown Object Lock mode " + policy.mode);
+    policy_ = policy;
+    return Ok();
+  }
+
+  Result<Retention> GetRetention(const Handle& h) override {
+    ASSIGN_OR_RETURN(aws::ObjectMeta m,
+                     client_->HeadObject(where_.bucket, Key(h)));
+    return Retention{m.lock_mode, m.lock_retain_until, m.version_id};
+  }
+
+  Result<void> ExtendRetention(const Handle& h, std::int64_t until) override {
+    std::string mode =
+        policy_.mode.empty() ? std::string(aws::kLockGovernance) : policy_.mode;
+    return client_->PutObjectRetention(where_.bucket, Key(h), mode, until);
   }
 
   Result<void> List(
@@ -138,7 +212,7 @@ class S3Backend : public Backend, public S3Maintenance {
             return Ok();
           }
           if (rel.empty()) return Ok();
-          return fn(ObjectInfo{rel, o.size});
+          return fn(ObjectInfo{rel, o.size, ListedTime(o.last_modified)});
         });
   }
 
@@ -188,6 +262,7 @@ class S3Backend : public Backend, public S3Maintenance {
   std::string Key(const Handle& h) const { return Root() + ObjectKey(h); }
 
   std::shared_ptr<S3Client> client_;
+  LockPolicy policy_;
   S3Location where_;
   S3Options opts_;
 };

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <ctime>
 #include <map>
 #include <set>
 #include <thread>
@@ -487,6 +488,58 @@ TEST(S3MotoTest, StorageClassPerObjectKindAndSse) {
   ASSERT_TRUE(sm);
   EXPECT_EQ(sm->storage_class, "STANDARD_IA");
   EXPECT_EQ(*b->Load(snap), ToBytes("snap"));
+}
+
+TEST(S3MotoTest, ObjectLockWritesRetentionsAndDeletesOnlyExpiredVersions) {
+  // Given a backend with a COMPLIANCE policy on a new bucket, then the bucket
+  // is created with Object Lock; every object but locks carries the retention;
+  // an extension moves the date; Remove of a locked object leaves its version
+  // (a delete marker hides it) and of a lock deletes it for good.
+  MotoServer moto;
+  if (!moto.installed()) GTEST_SKIP() << "moto_server is not installed";
+  ASSERT_TRUE(moto.ready()) << "moto_server is installed but did not start";
+  S3Options o;
+  o.endpoint = moto.endpoint();
+  auto config =
+      ResolveS3Config(o, [](const std::string&) { return std::nullopt; });
+  ASSERT_TRUE(config);
+  auto client = std::make_shared<S3Client>(
+      *config, NewStaticCredentials({"testing", "testing", "", {}, "test"}));
+  auto b = NewS3BackendWithClient(client, {"moto-locked", "repo"}, o);
+  ASSERT_TRUE(b->SetLockPolicy({"COMPLIANCE", 3600}));
+  auto created = b->Create();
+  ASSERT_TRUE(created) << created.error().message;
+  auto can = b->CanLock();
+  ASSERT_TRUE(can) << can.error().message;
+  EXPECT_TRUE(*can);
+  Handle pack{ObjectType::kPack, HexEncode(RandomBytes(32))};
+  Handle lock{ObjectType::kLock, HexEncode(RandomBytes(32))};
+  ASSERT_TRUE(b->Save(pack, ToBytes("pack"), {}));
+  ASSERT_TRUE(b->Save(lock, ToBytes("lock"), {}));
+  const std::int64_t now = std::time(nullptr);
+  auto r = b->GetRetention(pack);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->mode, "COMPLIANCE");
+  EXPECT_GE(r->until, now + 3500);
+  EXPECT_LE(r->until, now + 3700);
+  auto lr = b->GetRetention(lock);
+  ASSERT_TRUE(lr);
+  EXPECT_EQ(lr->mode, "");
+  ASSERT_TRUE(b->ExtendRetention(pack, now + 7200));
+  r = b->GetRetention(pack);
+  ASSERT_TRUE(r);
+  EXPECT_GE(r->until, now + 7100);
+  const std::string version = r->version_id;
+  ASSERT_FALSE(version.empty());
+  ASSERT_TRUE(b->Remove(pack));
+  ASSERT_TRUE(b->Remove(lock));
+  EXPECT_EQ(b->Stat(pack).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(b->Stat(lock).error().code, ErrorCode::kNotFound);
+  // The locked version is still there and nobody may delete it.
+  auto del = client->DeleteObjectVersion("moto-locked",
+                                         "repo/" + ObjectKey(pack), version);
+  ASSERT_FALSE(del);
+  EXPECT_EQ(del.error().code, ErrorCode::kPermission) << del.error().message;
 }
 
 // moto accepts any credentials and checks no signature: a second opinion on S3
