@@ -4,11 +4,14 @@
 #include <signal.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
+#include <string_view>
 
 #include "cli/context.h"
 #include "jobs/daemon.h"
+#include "jobs/metrics.h"
 #include "jobs/runner.h"
 
 namespace efs2s3::cli {
@@ -103,6 +106,27 @@ void PrintReport(Context& ctx, const jobs::JobReport& r, bool dry_run) {
   }
 }
 
+// EFS2S3_METRICS=emf: one CloudWatch Embedded Metric Format line on stdout
+// for a run with a backup (docs/JOBS.md, "Metrics"); on ECS the awslogs
+// driver ships it as one log event, from which CloudWatch takes the metric.
+void PrintMetrics(Context& ctx, const jobs::JobReport& r) {
+  const char* kind = std::getenv("EFS2S3_METRICS");
+  if (!kind || !*kind) return;
+  if (std::string_view(kind) != "emf") {
+    ctx.Warn(
+        fmt::format("EFS2S3_METRICS={}: unknown (emf); no metrics\n", kind));
+    return;
+  }
+  const char* extra = std::getenv("EFS2S3_METRICS_DIMENSIONS");
+  auto dims = jobs::ParseMetricDimensions(extra ? extra : "");
+  if (!dims) {
+    ctx.Warn(dims.error().message + "; no metrics\n");
+    return;
+  }
+  if (auto rec = jobs::EmfRecord(r, *dims, std::time(nullptr)))
+    ctx.Print(rec->dump() + "\n");
+}
+
 Result<int> RunJobCommand(const JobCliOptions& o, Context& ctx) {
   ASSIGN_OR_RETURN(jobs::Config config, jobs::LoadConfig(ConfigPath(o)));
   Error err;
@@ -116,6 +140,7 @@ Result<int> RunJobCommand(const JobCliOptions& o, Context& ctx) {
   }
   ASSIGN_OR_RETURN(jobs::JobReport report, jobs::RunJob(config, *job, ro));
   PrintReport(ctx, report, o.dry_run);
+  if (!o.dry_run) PrintMetrics(ctx, report);
   return o.dry_run ? 0 : report.exit_code;
 }
 
