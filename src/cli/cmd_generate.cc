@@ -121,10 +121,9 @@ Result<int> GenerateAws(GenerateCliOptions o, Context& ctx) {
     RETURN_IF_ERROR(Write(o.output, text));
     PrintWritten(ctx, {o.output});
     ctx.Info(fmt::format(
-        "wrote {}\ndeploy with: aws cloudformation deploy --template-file {} "
-        "--stack-name efs2s3-{} --capabilities CAPABILITY_IAM "
-        "--parameter-overrides PasswordSecretArn=arn:aws:secretsmanager:...\n",
-        o.output, o.output, j->name));
+        "wrote {}\ndeploy with: {}\n(add NotificationEmail=ADDRESS for "
+        "alerts by e-mail)\n",
+        o.output, jobs::AwsDeployCommand(t, o.output, "efs2s3-" + j->name)));
     return 0;
   }
   if (ctx.global.json)
@@ -191,9 +190,12 @@ void RegisterGenerate(CLI::App& app, Context& ctx) {
   a->add_flag("--create-bucket", aw->aws.create_bucket,
               "Create the bucket in the stack");
   a->add_option("--image", aw->aws.image,
-                "Container image with efs2s3 (Fargate)");
+                "Container image with efs2s3 (required for Fargate)");
   a->add_option("--binary-url", aw->aws.binary_url,
                 "s3://bucket/key of the efs2s3 binary (EC2)");
+  a->add_option("--alert-after", aw->aws.alert_after_hours,
+                "Alarm when no backup succeeded for this many hours "
+                "(default 26, at most 168)");
   a->add_option("-o,--output", aw->output, "Write the template to this file");
   a->callback(
       [&ctx, aw] { ctx.run = [&ctx, aw] { return GenerateAws(*aw, ctx); }; });

@@ -201,6 +201,25 @@ ojson NotifyFailure() {
           {"Resource", Ref("FailureTopic")}};
 }
 
+// On EC2 the instance publishes to the topic itself: with an encrypted topic
+// that needs the topic's key.
+ojson FailureTopicKey() {
+  return {{"Fn::If",
+           {"EncryptTopic",
+            {{"Sid", "FailureTopicKey"},
+             {"Effect", "Allow"},
+             {"Action", {"kms:GenerateDataKey", "kms:Decrypt"}},
+             {"Resource", GetAtt("FailureTopicKey", "Arn")}},
+            Ref("AWS::NoValue")}}};
+}
+
+ojson DeadLetter() {
+  return {{"Sid", "DeadLetter"},
+          {"Effect", "Allow"},
+          {"Action", {"sqs:SendMessage"}},
+          {"Resource", GetAtt("ScheduleDeadLetterQueue", "Arn")}};
+}
+
 ojson RunTask() {
   return {{"Effect", "Allow"},
           {"Action", {"ecs:RunTask"}},
@@ -259,12 +278,13 @@ ojson PassRoleToEc2() {
 namespace {
 
 // A role of one of the job's parts: its statements, and on EC2 what the
-// instance itself does (password, binary, logs, failure notice).
+// instance itself does (password, binary, logs, failure notice and the
+// topic's key).
 ojson PartRole(const AwsJob& a, const char* description, const char* policy,
                ojson statements) {
   if (a.o.ec2) {
     for (ojson s : {iam::RepositoryPassword(), iam::Binary(), iam::Logs(),
-                    iam::NotifyFailure()})
+                    iam::NotifyFailure(), iam::FailureTopicKey()})
       statements.push_back(std::move(s));
   }
   const char* principal =

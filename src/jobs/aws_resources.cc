@@ -113,6 +113,12 @@ std::string JobRunCommand(const AwsJob& a, Part part,
 ojson JobContainer(const AwsJob& a, Part part, const std::string& mount) {
   ojson env = ojson::array();
   env.push_back({{"Name", "EFS2S3_JOB_CONFIG"}, {"Value", ConfigSub(a.toml)}});
+  if (part == Part::kBackup)
+    for (const auto& [name, value] : MetricsEnvironment())
+      env.push_back(
+          {{"Name", name},
+           {"Value", value.find("${") == std::string::npos ? ojson(value)
+                                                           : Sub(value)}});
   ojson c = {
       {"Name", "efs2s3"},
       {"Image", Ref("ImageUri")},
@@ -186,38 +192,6 @@ ojson RestoreTaskDefinition(const AwsJob& a, const ojson& task_definition) {
   return t;
 }
 
-// A task that stops with a non-zero exit code is a failed run.
-ojson FailureRule() {
-  return {{"Type", "AWS::Events::Rule"},
-          {"Properties",
-           {{"Description", "efs2s3 job failed"},
-            {"EventPattern",
-             {{"source", {"aws.ecs"}},
-              {"detail-type", {"ECS Task State Change"}},
-              {"detail",
-               {{"clusterArn", {GetAtt("Cluster", "Arn")}},
-                {"lastStatus", {"STOPPED"}},
-                {"containers", {{"exitCode", {{{"anything-but", 0}}}}}}}}}},
-            {"Targets", {{{"Id", "sns"}, {"Arn", Ref("FailureTopic")}}}}}}};
-}
-
-ojson FailureTopicPolicy() {
-  return {
-      {"Type", "AWS::SNS::TopicPolicy"},
-      {"Properties",
-       {{"Topics", {Ref("FailureTopic")}},
-        {"PolicyDocument",
-         {{"Version", "2012-10-17"},
-          {"Statement",
-           {{{"Effect", "Allow"},
-             {"Principal", {{"Service", "events.amazonaws.com"}}},
-             {"Action", "sns:Publish"},
-             {"Resource", Ref("FailureTopic")},
-             {"Condition",
-              {{"ArnEquals",
-                {{"aws:SourceArn", GetAtt("FailureRule", "Arn")}}}}}}}}}}}}};
-}
-
 ojson FargateTarget(Part part) {
   return {{"Arn", GetAtt("Cluster", "Arn")},
           {"RoleArn", GetAtt("SchedulerRole", "Arn")},
@@ -239,6 +213,10 @@ namespace {
 // the backup), send its output to the log group, report, power off.
 std::string UserData(const AwsJob& a, Part part) {
   const std::string& name = a.job.name;
+  std::string metrics;
+  if (part == Part::kBackup)
+    for (const auto& [var, value] : MetricsEnvironment())
+      metrics += "export " + var + "=" + value + "\n";
   return "#!/bin/bash\n"
          "# efs2s3 job " +
          name + " (" + PartName(part) +
@@ -250,9 +228,7 @@ std::string UserData(const AwsJob& a, Part part) {
          "/usr/local/bin/efs2s3\n"
          "mkdir -p /etc/efs2s3 /mnt/efs\n"
          "cat > /etc/efs2s3/efs2s3.toml <<'EFS2S3_CONFIG'\n" +
-         a.toml +
-         "EFS2S3_CONFIG\n"
-         "/usr/local/bin/" +
+         a.toml + "EFS2S3_CONFIG\n" + metrics + "/usr/local/bin/" +
          JobRunCommand(a, part, "/etc/efs2s3/efs2s3.toml") +
          " > /var/log/efs2s3.log 2>&1\n"
          "code=$?\n"
@@ -262,11 +238,17 @@ std::string UserData(const AwsJob& a, Part part) {
          "/var/lib/cloud/data/instance-id 2>/dev/null)\n"
          "aws logs create-log-stream --region ${AWS::Region} --log-group-name "
          "${LogGroup} --log-stream-name \"$stream\" || true\n"
+         // The log as one event; each metrics (EMF) line as an event of its
+         // own, as CloudWatch reads metrics only from a whole event.
          "tail -c 200000 /var/log/efs2s3.log | python3 -c 'import "
-         "json,sys,time; "
-         "print(json.dumps([{\"timestamp\": int(time.time()*1000), "
-         "\"message\": "
-         "sys.stdin.read() or \"(empty)\"}]))' > /tmp/events.json\n"
+         "json,sys,time\n"
+         "now = int(time.time()*1000)\n"
+         "text = sys.stdin.read()\n"
+         "emf = [l for l in text.splitlines() if "
+         "l.startswith(\"{\\\"_aws\\\"\")]\n"
+         "events = [{\"timestamp\": now, \"message\": text or \"(empty)\"}]\n"
+         "events += [{\"timestamp\": now, \"message\": l} for l in emf]\n"
+         "print(json.dumps(events))' > /tmp/events.json\n"
          "aws logs put-log-events --region ${AWS::Region} --log-group-name "
          "${LogGroup} --log-stream-name \"$stream\" --log-events "
          "file:///tmp/events.json || true\n"
@@ -326,8 +308,12 @@ ojson Ec2Target(Part part) {
           {"RetryPolicy", {{"MaximumRetryAttempts", 2}}}};
 }
 
-ojson ScheduleResource(const AwsJob& a, Part part, const ojson& target) {
+// Each schedule retries its target twice, then leaves the error in the
+// dead-letter queue (ScheduleFailureAlarm watches it).
+ojson ScheduleResource(const AwsJob& a, Part part, ojson target) {
   const bool backup = part == Part::kBackup;
+  target["DeadLetterConfig"] = {
+      {"Arn", GetAtt("ScheduleDeadLetterQueue", "Arn")}};
   return {
       {"Type", "AWS::Scheduler::Schedule"},
       {"Properties",

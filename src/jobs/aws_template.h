@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "jobs/config.h"
 #include "jobs/generate.h"
@@ -24,7 +26,7 @@ struct AwsJob {
   std::string schedule;  // the EventBridge Scheduler expression (backup)
   std::string maintenance_schedule;  // and of the maintenance
   std::string efs_path;              // the access point's root directory
-  std::string host;                  // the snapshots' host
+  std::string host;                  // the snapshots' host (Fn::Sub)
   std::string toml;  // the deployed configuration, for ConfigSub
 };
 
@@ -54,12 +56,29 @@ ojson InstanceProfile(Part part);
 // maintenance's mounts nothing.
 ojson TaskDefinition(const AwsJob& a, Part part, const std::string& mount);
 ojson RestoreTaskDefinition(const AwsJob& a, const ojson& task_definition);
-ojson FailureRule();
-ojson FailureTopicPolicy();
 ojson FargateTarget(Part part);
 ojson LaunchTemplate(const AwsJob& a, Part part);
 ojson Ec2Target(Part part);
-ojson ScheduleResource(const AwsJob& a, Part part, const ojson& target);
+ojson ScheduleResource(const AwsJob& a, Part part, ojson target);
+
+// The alert path (aws_alerts.cc): the topic, its key and policy, the rules
+// for stopped tasks (Fargate), the schedules' dead-letter queue and its
+// alarm, the alarm on missing successful backups.
+inline constexpr const char* kAlertPublishers[] = {"events.amazonaws.com",
+                                                   "cloudwatch.amazonaws.com"};
+ojson FailureTopicKey();  // only with the EncryptTopic condition
+ojson FailureTopic();
+ojson FailureSubscription();
+ojson FailureTopicPolicy(bool ec2, bool missed_backup_alarm);
+ojson FailureRule();
+ojson StartFailureRule();
+ojson DeadLetterQueue();
+ojson DeadLetterQueuePolicy();
+ojson DeadLetterAlarm(const AwsJob& a);
+ojson MissedBackupAlarm(const AwsJob& a);
+// The environment of a backup run (values for Fn::Sub) that makes the job
+// emit BackupSucceeded with the dimensions MissedBackupAlarm watches.
+std::vector<std::pair<std::string, std::string>> MetricsEnvironment();
 
 // The names of each part's resources: BackupRole / MaintenanceRole,
 // TaskDefinition / MaintenanceTaskDefinition, ...
@@ -97,12 +116,14 @@ ojson RepositoryPassword();
 ojson Binary();
 ojson Logs();
 ojson NotifyFailure();
+ojson FailureTopicKey();  // only with the EncryptTopic condition
 // The scheduler's: start the tasks or the instances, pass them their roles.
 ojson RunTask();
 ojson PassRoleToEcsTasks();
 ojson RunInstances();
 ojson TagNewInstances();
 ojson PassRoleToEc2();
+ojson DeadLetter();  // the schedules' dead-letter queue
 }  // namespace iam
 
 }  // namespace efs2s3::jobs::aws_template

@@ -48,12 +48,26 @@ struct AwsOptions {
   bool create_bucket = false;  // default for the CreateBucket parameter
   std::string image;           // default for ImageUri (Fargate)
   std::string binary_url;      // default for BinaryUrl (EC2)
+  int alert_after_hours = 26;  // default for AlertAfterHours; 0: no alarm
 };
+
+// The longest --alert-after: a CloudWatch alarm looks back at most 7 days.
+inline constexpr int kMaxAlertAfterHours = 168;
 
 // A CloudFormation template (JSON). The job's retention, prune/check settings,
 // excludes and tags are carried over; its source becomes the EFS file system
-// and its repository s3://bucket/prefix. kInvalidArgument for missing options.
+// and its repository s3://bucket/prefix. Every failure (a non-zero exit, a
+// task that did not start, a schedule that could not start it, no
+// successful backup within alert_after_hours) notifies the stack's topic.
+// kInvalidArgument for missing or inconsistent options, kUsage without
+// --image for Fargate.
 Result<nlohmann::ordered_json> GenerateCloudFormation(const Job& job,
                                                       const AwsOptions& o);
+
+// The `aws cloudformation deploy` command for a template, with an override
+// for every parameter that has no default.
+std::string AwsDeployCommand(const nlohmann::ordered_json& t,
+                             const std::string& template_file,
+                             const std::string& stack_name);
 
 }  // namespace efs2s3::jobs

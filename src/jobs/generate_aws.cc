@@ -64,6 +64,22 @@ Result<std::string> MaintenanceSchedule(const Job& job) {
                      fmt::join(names, ","));
 }
 
+// The longest time between two runs of a schedule, over the next runs from
+// a fixed date (enough of them to see weekly and monthly gaps).
+std::chrono::seconds LongestGap(const Schedule& s, const std::string& zone) {
+  if (s.is_interval()) return s.interval();
+  const std::time_t start = 1704067200;  // 2024-01-01T00:00:00Z
+  std::time_t t = s.Next(start, zone);
+  std::time_t longest = 0;
+  for (int i = 0; i < 1000 && t != 0 && t < start + 400 * 86400; ++i) {
+    const std::time_t next = s.Next(t, zone);
+    if (next == 0) break;
+    longest = std::max(longest, next - t);
+    t = next;
+  }
+  return std::chrono::seconds(longest);
+}
+
 // The options checked and the values every resource needs.
 Result<AwsJob> Resolve(const Job& job, const AwsOptions& o) {
   auto invalid = [](const std::string& m) {
@@ -78,6 +94,19 @@ Result<AwsJob> Resolve(const Job& job, const AwsOptions& o) {
     return invalid("--bucket takes a bucket name, not a URL");
   if (o.subnets.empty()) return invalid("--subnets is required");
   if (o.security_groups.empty()) return invalid("--security-group is required");
+  // ECS refuses a task definition without an image: no template that
+  // cannot deploy.
+  if (!o.ec2 && o.image.empty())
+    return MakeError(ErrorCode::kUsage,
+                     "--image is required for a Fargate task (the container "
+                     "image with efs2s3, e.g. "
+                     "123456789012.dkr.ecr.eu-west-1.amazonaws.com/efs2s3:1), "
+                     "or use --ec2 --binary-url s3://...");
+  if (o.alert_after_hours < 0 || o.alert_after_hours > kMaxAlertAfterHours)
+    return invalid(fmt::format(
+        "--alert-after {}: between 1 and {} hours (a CloudWatch alarm "
+        "looks back at most 7 days), or 0 for no missed-backup alarm",
+        o.alert_after_hours, kMaxAlertAfterHours));
   a.prefix = o.prefix.empty() ? job.name : o.prefix;
   while (!a.prefix.empty() && a.prefix.back() == '/') a.prefix.pop_back();
   while (!a.prefix.empty() && a.prefix.front() == '/') a.prefix.erase(0, 1);
@@ -98,7 +127,20 @@ Result<AwsJob> Resolve(const Job& job, const AwsOptions& o) {
           FormatInterval(every), lock_days, job.name));
   }
   a.efs_path = job.efs ? job.efs->path : "/";
-  a.host = job.host.empty() ? a.fs : job.host;
+  // The parameter, not the ID it defaults to: the stack may be deployed with
+  // another file system.
+  a.host = job.host.empty() ? "${FileSystemId}" : SubEscape(job.host);
+  // The missed-backup alarm must not ring between two runs that are on time.
+  if (job.schedule && o.alert_after_hours > 0) {
+    const std::chrono::seconds gap = LongestGap(*job.schedule, job.timezone);
+    if (gap >= std::chrono::hours(o.alert_after_hours))
+      return invalid(fmt::format(
+          "the backup schedule leaves up to {} between two runs: "
+          "--alert-after {} would raise the missed-backup alarm between "
+          "runs that are on time; give --alert-after more hours than that "
+          "(at most {}), or 0 for no such alarm",
+          FormatInterval(gap), o.alert_after_hours, kMaxAlertAfterHours));
+  }
   return a;
 }
 
@@ -119,15 +161,16 @@ Result<std::string> DeployedConfig(const AwsJob& a) {
   j.name = a.job.name;
   j.repository = "s3://${BucketName}/" + SubEscape(a.prefix);
   if (a.o.ec2) {
-    j.efs = EfsSource{SubEscape(a.fs), SubEscape(a.efs_path), "${AWS::Region}",
-                      kMount,          "${AccessPoint}",      ""};
+    j.efs = EfsSource{"${FileSystemId}", SubEscape(a.efs_path),
+                      "${AWS::Region}",  kMount,
+                      "${AccessPoint}",  ""};
     j.password_command =
         "aws secretsmanager get-secret-value --secret-id "
         "${PasswordSecretArn} --query SecretString --output text";
   } else {
     j.paths = {kMount};
   }
-  j.host = SubEscape(a.host);
+  j.host = a.host;
   j.tags = SubEscaped(a.job.tags);
   j.excludes = SubEscaped(a.job.excludes);
   j.workers = a.job.workers;
@@ -212,6 +255,20 @@ ojson Parameters(const AwsJob& a) {
       {"Type", "String"},
       {"Default", ""},
       {"Description", "Mailed when a run fails ('' = none)"}};
+  p["EncryptFailureTopic"] = {
+      {"Type", "String"},
+      {"Default", "true"},
+      {"AllowedValues", {"true", "false"}},
+      {"Description",
+       "Encrypt the failure topic with a key of the stack (EventBridge and "
+       "alarms cannot use the AWS-managed SNS key)"}};
+  if (a.o.alert_after_hours > 0)
+    p["AlertAfterHours"] = {
+        {"Type", "Number"},
+        {"Default", a.o.alert_after_hours},
+        {"MinValue", 1},
+        {"MaxValue", kMaxAlertAfterHours},
+        {"Description", "Alarm when no backup succeeded for this many hours"}};
   if (a.o.ec2) {
     p["InstanceType"] = {{"Type", "String"}, {"Default", "c6i.large"}};
     p["ImageId"] = {{"Type", "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>"},
@@ -219,9 +276,10 @@ ojson Parameters(const AwsJob& a) {
                      "/aws/service/ami-amazon-linux-latest/"
                      "al2023-ami-kernel-default-x86_64"}};
     p["BinaryUrl"] = {{"Type", "String"},
-                      {"Default", a.o.binary_url},
                       {"Description", "s3://bucket/key of the efs2s3 binary"},
                       {"AllowedPattern", "^s3://[^/]+/.+$"}};
+    // Without --binary-url, a parameter the deploy must give.
+    if (!a.o.binary_url.empty()) p["BinaryUrl"]["Default"] = a.o.binary_url;
     return p;
   }
   p["ImageUri"] = {{"Type", "String"},
@@ -243,10 +301,12 @@ ojson Parameters(const AwsJob& a) {
 }
 
 ojson Conditions() {
-  return {{"CreateTheBucket", {{"Fn::Equals", {Ref("CreateBucket"), "true"}}}},
-          {"HasKms", {{"Fn::Not", {{{"Fn::Equals", {Ref("KmsKeyArn"), ""}}}}}}},
-          {"HasEmail",
-           {{"Fn::Not", {{{"Fn::Equals", {Ref("NotificationEmail"), ""}}}}}}}};
+  return {
+      {"CreateTheBucket", {{"Fn::Equals", {Ref("CreateBucket"), "true"}}}},
+      {"HasKms", {{"Fn::Not", {{{"Fn::Equals", {Ref("KmsKeyArn"), ""}}}}}}},
+      {"HasEmail",
+       {{"Fn::Not", {{{"Fn::Equals", {Ref("NotificationEmail"), ""}}}}}}},
+      {"EncryptTopic", {{"Fn::Equals", {Ref("EncryptFailureTopic"), "true"}}}}};
 }
 
 ojson Outputs(const AwsJob& a) {
@@ -255,10 +315,18 @@ ojson Outputs(const AwsJob& a) {
        {{"Value", Sub("s3://${BucketName}/" + SubEscape(a.prefix))}}},
       {"LogGroup", {{"Value", Ref("LogGroup")}}},
       {"FailureTopic", {{"Value", Ref("FailureTopic")}}},
+      {"ScheduleDeadLetterQueue", {{"Value", Ref("ScheduleDeadLetterQueue")}}},
+      {"ScheduleDeadLetterQueueArn",
+       {{"Value", GetAtt("ScheduleDeadLetterQueue", "Arn")}}},
+      {"ScheduleFailureAlarm", {{"Value", Ref("ScheduleFailureAlarm")}}},
+      {"SchedulerRole", {{"Value", GetAtt("SchedulerRole", "Arn")}}},
       {"BackupRole", {{"Value", GetAtt("BackupRole", "Arn")}}},
       {"MaintenanceRole", {{"Value", GetAtt("MaintenanceRole", "Arn")}}}};
+  if (a.o.alert_after_hours > 0)
+    out["MissedBackupAlarm"] = {{"Value", Ref("MissedBackupAlarm")}};
   if (!a.o.ec2) {
     out["Cluster"] = {{"Value", Ref("Cluster")}};
+    out["ClusterArn"] = {{"Value", GetAtt("Cluster", "Arn")}};
     out["TaskDefinition"] = {{"Value", Ref("TaskDefinition")}};
     out["MaintenanceTaskDefinition"] = {
         {"Value", Ref("MaintenanceTaskDefinition")}};
@@ -287,7 +355,7 @@ Launch AddFargate(const AwsJob& a, ojson& r) {
   r["RestoreRole"] = RestoreRole(a);
   r["RestoreTaskDefinition"] = RestoreTaskDefinition(a, r["TaskDefinition"]);
   r["FailureRule"] = FailureRule();
-  r["FailureTopicPolicy"] = FailureTopicPolicy();
+  r["StartFailureRule"] = StartFailureRule();
   return l;
 }
 
@@ -311,9 +379,10 @@ Result<nlohmann::ordered_json> GenerateCloudFormation(const Job& job,
   ASSIGN_OR_RETURN(a.toml, DeployedConfig(a));
   ojson t;
   t["AWSTemplateFormatVersion"] = "2010-09-09";
-  t["Description"] = fmt::format(
-      "efs2s3 backup job {}: {} -> s3://{}/{} on a schedule ({})", job.name,
-      a.fs, o.bucket, a.prefix, o.ec2 ? "EC2 instance" : "ECS Fargate task");
+  // No IDs: they are parameters (FileSystemId, BucketName).
+  t["Description"] =
+      fmt::format("efs2s3 backup job {}: EFS -> S3 on a schedule ({})",
+                  job.name, o.ec2 ? "EC2 instance" : "ECS Fargate task");
   t["Parameters"] = Parameters(a);
   t["Conditions"] = Conditions();
   ojson r;
@@ -322,21 +391,42 @@ Result<nlohmann::ordered_json> GenerateCloudFormation(const Job& job,
   r["AccessPoint"] = AccessPoint(a);
   r["BackupRole"] = BackupRole(a);
   r["MaintenanceRole"] = MaintenanceRole(a);
-  r["FailureTopic"] = {{"Type", "AWS::SNS::Topic"},
-                       {"Properties", {{"KmsMasterKeyId", "alias/aws/sns"}}}};
-  r["FailureSubscription"] = {{"Type", "AWS::SNS::Subscription"},
-                              {"Condition", "HasEmail"},
-                              {"Properties",
-                               {{"TopicArn", Ref("FailureTopic")},
-                                {"Protocol", "email"},
-                                {"Endpoint", Ref("NotificationEmail")}}}};
+  r["FailureTopicKey"] = FailureTopicKey();
+  r["FailureTopic"] = FailureTopic();
+  r["FailureSubscription"] = FailureSubscription();
   Launch launch = o.ec2 ? AddEc2(a, r) : AddFargate(a, r);
+  const bool missed_backup_alarm = o.alert_after_hours > 0;
+  r["FailureTopicPolicy"] = FailureTopicPolicy(o.ec2, missed_backup_alarm);
+  r["ScheduleDeadLetterQueue"] = DeadLetterQueue();
+  r["ScheduleDeadLetterQueuePolicy"] = DeadLetterQueuePolicy();
+  r["ScheduleFailureAlarm"] = DeadLetterAlarm(a);
+  if (missed_backup_alarm) r["MissedBackupAlarm"] = MissedBackupAlarm(a);
+  launch.scheduler_statements.push_back(iam::DeadLetter());
   r["SchedulerRole"] = SchedulerRole(launch.scheduler_statements);
   for (Part part : kParts)
     r[ScheduleName(part)] = ScheduleResource(a, part, launch.targets[part]);
   t["Resources"] = r;
   t["Outputs"] = Outputs(a);
   return t;
+}
+
+std::string AwsDeployCommand(const nlohmann::ordered_json& t,
+                             const std::string& template_file,
+                             const std::string& stack_name) {
+  std::string overrides;
+  for (const auto& [name, p] : t["Parameters"].items()) {
+    if (p.contains("Default")) continue;
+    std::string example = "...";
+    if (name == "PasswordSecretArn") example = "arn:aws:secretsmanager:...";
+    if (name == "BinaryUrl") example = "s3://BUCKET/KEY";
+    overrides += " " + name + "=" + example;
+  }
+  std::string cmd = fmt::format(
+      "aws cloudformation deploy --template-file {} --stack-name {} "
+      "--capabilities CAPABILITY_IAM",
+      template_file, stack_name);
+  if (!overrides.empty()) cmd += " --parameter-overrides" + overrides;
+  return cmd;
 }
 
 }  // namespace efs2s3::jobs

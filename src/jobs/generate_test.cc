@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <map>
+#include <regex>
+
+#include "jobs/aws_template.h"
 
 namespace efs2s3::jobs {
 namespace {
@@ -65,7 +68,15 @@ TEST(GenerateTest, CloudFormationNeedsItsOptions) {
   o.bucket = "b";
   o.subnets = {"subnet-1"};
   o.security_groups = {"sg-1"};
+  // ECS cannot run a task without an image: a usage error (exit 2), not a
+  // template with ImageUri "".
   auto t = GenerateCloudFormation(j, o);
+  ASSERT_FALSE(t);
+  EXPECT_EQ(t.error().code, ErrorCode::kUsage);
+  EXPECT_NE(t.error().message.find("--image is required"), std::string::npos);
+  EXPECT_EQ(t.error().message.find('\n'), std::string::npos);
+  o.image = "i:1";
+  t = GenerateCloudFormation(j, o);
   ASSERT_TRUE(t) << t.error().message;
   EXPECT_TRUE((*t)["Resources"].contains("TaskDefinition"));
   o.ec2 = true;
@@ -117,10 +128,13 @@ TEST(GenerateTest, CloudFormationConfigParsesBack) {
   o.file_system_id = "fs-0123456789abcdef0";
   o.bucket = "b";
   o.prefix = "p/${q}";
+  o.image = "i:1";
   o.subnets = {"subnet-1"};
   o.security_groups = {"sg-1"};
   const std::map<std::string, std::string> vars = {
       {"BucketName", "b"},
+      {"FileSystemId", "fs-0123456789abcdef0"},
+      {"AWS::StackName", "efs2s3-nightly"},
       {"AWS::Region", "eu-west-1"},
       {"KeepDaily", "7"},
       {"KeepWeekly", "5"},
@@ -170,6 +184,8 @@ TEST(GenerateTest, CloudFormationConfigParsesBack) {
     EXPECT_EQ(got.efs.has_value(), ec2);
     if (ec2) {
       EXPECT_EQ(got.efs->access_point, "fsap-1");
+      // From the FileSystemId parameter, not written in.
+      EXPECT_EQ(got.efs->file_system_id, "fs-0123456789abcdef0");
     }
   }
 }
@@ -180,6 +196,7 @@ AwsOptions TestAwsOptions(bool ec2) {
   o.bucket = "b";
   o.subnets = {"subnet-1"};
   o.security_groups = {"sg-1"};
+  o.image = "i:1";
   o.ec2 = ec2;
   return o;
 }
@@ -318,6 +335,322 @@ TEST(GenerateTest, CloudFormationMaintenanceSchedule) {
   EXPECT_EQ(expression().rfind("error: ", 0), 0u);  // weekly >= 4 days
   j.lock_extend.lock_days = 8;
   EXPECT_EQ(expression(), "cron(30 10 ? * SUN *)");
+}
+
+using ojson = nlohmann::ordered_json;
+
+// The statements of an inline policy or a policy document, with the
+// conditional ones (Fn::If [cond, statement, NoValue]) unwrapped.
+std::vector<ojson> Statements(const ojson& document) {
+  std::vector<ojson> out;
+  for (const auto& st : document["Statement"])
+    out.push_back(st.contains("Fn::If") ? st["Fn::If"][1] : st);
+  return out;
+}
+
+ojson GetAttJ(const char* res, const char* attr) {
+  return {{"Fn::GetAtt", {res, attr}}};
+}
+ojson RefJ(const char* name) { return {{"Ref", name}}; }
+
+bool Contains(const ojson& array, const ojson& value) {
+  return std::find(array.begin(), array.end(), value) != array.end();
+}
+
+// Every failure reaches the topic: the paths of issue 14, each checked to
+// exist and to name the right resources, for Fargate and EC2 and for both
+// schedules.
+TEST(GenerateTest, CloudFormationEveryFailureReachesTheTopic) {
+  Job j;
+  j.name = "nightly";
+  for (bool ec2 : {false, true}) {
+    SCOPED_TRACE(ec2 ? "ec2" : "fargate");
+    auto t = GenerateCloudFormation(j, TestAwsOptions(ec2));
+    ASSERT_TRUE(t) << t.error().message;
+    const ojson& r = (*t)["Resources"];
+    const ojson topic = RefJ("FailureTopic");
+    // Never the AWS-managed key: EventBridge and alarms cannot use it.
+    EXPECT_EQ(t->dump().find("alias/aws/sns"), std::string::npos);
+    // The topic's own key, or none when EncryptFailureTopic=false.
+    EXPECT_EQ(r["FailureTopic"]["Properties"]["KmsMasterKeyId"],
+              (ojson{{"Fn::If",
+                      {"EncryptTopic", GetAttJ("FailureTopicKey", "Arn"),
+                       RefJ("AWS::NoValue")}}}));
+    EXPECT_EQ((*t)["Conditions"]["EncryptTopic"],
+              (ojson{{"Fn::Equals", {RefJ("EncryptFailureTopic"), "true"}}}));
+    EXPECT_EQ((*t)["Parameters"]["EncryptFailureTopic"]["Default"], "true");
+    const ojson& key = r["FailureTopicKey"];
+    EXPECT_EQ(key["Condition"], "EncryptTopic");
+    // The key policy: the account administers it, exactly the publishers
+    // use it.
+    std::vector<ojson> ks = Statements(key["Properties"]["KeyPolicy"]);
+    ASSERT_EQ(ks.size(), 2u);
+    EXPECT_EQ(ks[0]["Principal"]["AWS"],
+              (ojson{{"Fn::Sub",
+                      "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}}));
+    EXPECT_EQ(ks[1]["Principal"],
+              (ojson{{"Service",
+                      {"events.amazonaws.com", "cloudwatch.amazonaws.com"}}}));
+    EXPECT_EQ(ks[1]["Action"], (ojson{"kms:Decrypt", "kms:GenerateDataKey"}));
+    // The topic policy lets exactly the stack's rules and alarms publish.
+    std::vector<ojson> tp =
+        Statements(r["FailureTopicPolicy"]["Properties"]["PolicyDocument"]);
+    EXPECT_EQ(r["FailureTopicPolicy"]["Properties"]["Topics"],
+              ojson::array({topic}));
+    std::map<std::string, ojson> sources;
+    for (const ojson& st : tp) {
+      EXPECT_EQ(st["Action"], "sns:Publish");
+      EXPECT_EQ(st["Resource"], topic);
+      sources[st["Principal"]["Service"].get<std::string>()] =
+          st["Condition"]["ArnEquals"]["aws:SourceArn"];
+    }
+    EXPECT_EQ(sources["cloudwatch.amazonaws.com"],
+              (ojson{GetAttJ("ScheduleFailureAlarm", "Arn"),
+                     GetAttJ("MissedBackupAlarm", "Arn")}));
+
+    if (!ec2) {
+      EXPECT_EQ(sources["events.amazonaws.com"],
+                (ojson{GetAttJ("FailureRule", "Arn"),
+                       GetAttJ("StartFailureRule", "Arn")}));
+      // Task stopped with a non-zero exit code.
+      const ojson& fr = r["FailureRule"]["Properties"];
+      EXPECT_EQ(fr["Targets"][0]["Arn"], topic);
+      EXPECT_EQ(fr["EventPattern"]["detail"]["containers"]["exitCode"],
+                (ojson::array({{{"anything-but", 0}}})));
+      EXPECT_EQ(fr["EventPattern"]["detail"]["lastStatus"],
+                ojson::array({"STOPPED"}));
+      EXPECT_EQ(fr["EventPattern"]["detail"]["clusterArn"],
+                ojson::array({GetAttJ("Cluster", "Arn")}));
+      // Task failed to start: no exit code at all.
+      const ojson& sr = r["StartFailureRule"]["Properties"];
+      EXPECT_EQ(sr["Targets"][0]["Arn"], topic);
+      const ojson& d = sr["EventPattern"]["detail"];
+      EXPECT_EQ(d["lastStatus"], ojson::array({"STOPPED"}));
+      EXPECT_EQ(d["clusterArn"], ojson::array({GetAttJ("Cluster", "Arn")}));
+      EXPECT_EQ(d["$or"][0]["stopCode"], ojson::array({"TaskFailedToStart"}));
+      EXPECT_EQ(d["$or"][1]["stopCode"],
+                ojson::array({"EssentialContainerExited"}));
+      EXPECT_EQ(d["$or"][1]["containers"]["exitCode"],
+                (ojson::array({{{"exists", false}}})));
+    } else {
+      EXPECT_FALSE(sources.count("events.amazonaws.com"));
+      // The instance publishes itself: it may, and may use the key.
+      for (auto [role, lt] :
+           {std::pair{"BackupRole", "LaunchTemplate"},
+            std::pair{"MaintenanceRole", "MaintenanceLaunchTemplate"}}) {
+        std::vector<ojson> st =
+            Statements(r[role]["Properties"]["Policies"][0]["PolicyDocument"]);
+        bool publish = false, use_key = false;
+        for (const ojson& s : st) {
+          if (s["Sid"] == "NotifyFailure") publish = s["Resource"] == topic;
+          if (s["Sid"] == "FailureTopicKey")
+            use_key = s["Resource"] == GetAttJ("FailureTopicKey", "Arn");
+        }
+        EXPECT_TRUE(publish && use_key) << role;
+        std::string ud = r[lt]["Properties"]["LaunchTemplateData"]["UserData"]
+                          ["Fn::Base64"]["Fn::Sub"][0];
+        EXPECT_NE(ud.find("aws sns publish --region ${AWS::Region} "
+                          "--topic-arn ${FailureTopic}"),
+                  std::string::npos);
+      }
+    }
+
+    // The schedules: each retries, then leaves the error in the stack's
+    // dead-letter queue, whose depth raises an alarm to the topic.
+    for (const char* schedule : {"Schedule", "MaintenanceSchedule"}) {
+      const ojson& target = r[schedule]["Properties"]["Target"];
+      EXPECT_EQ(target["DeadLetterConfig"]["Arn"],
+                GetAttJ("ScheduleDeadLetterQueue", "Arn"))
+          << schedule;
+      EXPECT_GT(target["RetryPolicy"]["MaximumRetryAttempts"], 0) << schedule;
+      EXPECT_EQ(target["RoleArn"], GetAttJ("SchedulerRole", "Arn"));
+    }
+    EXPECT_EQ(r["ScheduleDeadLetterQueue"]["Type"], "AWS::SQS::Queue");
+    bool send = false;
+    for (const ojson& s : Statements(
+             r["SchedulerRole"]["Properties"]["Policies"][0]["PolicyDocument"]))
+      if (s["Action"] == ojson::array({"sqs:SendMessage"}))
+        send = s["Resource"] == GetAttJ("ScheduleDeadLetterQueue", "Arn");
+    EXPECT_TRUE(send) << "the scheduler's role cannot send to the queue";
+    const ojson& qp = r["ScheduleDeadLetterQueuePolicy"]["Properties"];
+    EXPECT_EQ(qp["Queues"], ojson::array({RefJ("ScheduleDeadLetterQueue")}));
+    EXPECT_EQ(qp["PolicyDocument"]["Statement"][0]["Principal"]["AWS"],
+              GetAttJ("SchedulerRole", "Arn"));
+    EXPECT_EQ(qp["PolicyDocument"]["Statement"][0]["Action"],
+              "sqs:SendMessage");
+    const ojson& dla = r["ScheduleFailureAlarm"]["Properties"];
+    EXPECT_EQ(dla["Namespace"], "AWS/SQS");
+    EXPECT_EQ(dla["MetricName"], "ApproximateNumberOfMessagesVisible");
+    EXPECT_EQ(dla["Dimensions"][0]["Value"],
+              GetAttJ("ScheduleDeadLetterQueue", "QueueName"));
+    EXPECT_EQ(dla["ComparisonOperator"], "GreaterThanThreshold");
+    EXPECT_EQ(dla["Threshold"], 0);
+    EXPECT_EQ(dla["AlarmActions"], ojson::array({topic}));
+
+    // No successful backup within AlertAfterHours: the alarm watches the
+    // metric the backup run emits, with the same dimensions.
+    const ojson& mb = r["MissedBackupAlarm"]["Properties"];
+    EXPECT_EQ(mb["Namespace"], "efs2s3");
+    EXPECT_EQ(mb["MetricName"], "BackupSucceeded");
+    EXPECT_EQ(mb["Dimensions"],
+              (ojson{{{"Name", "Job"}, {"Value", "nightly"}},
+                     {{"Name", "Stack"}, {"Value", RefJ("AWS::StackName")}}}));
+    EXPECT_EQ(mb["TreatMissingData"], "breaching");
+    EXPECT_EQ(mb["ComparisonOperator"], "LessThanThreshold");
+    EXPECT_EQ(mb["Threshold"], 1);
+    EXPECT_EQ(mb["Period"], 3600);
+    EXPECT_EQ(mb["EvaluationPeriods"], RefJ("AlertAfterHours"));
+    EXPECT_EQ(mb["DatapointsToAlarm"], RefJ("AlertAfterHours"));
+    EXPECT_EQ(mb["AlarmActions"], ojson::array({topic}));
+    EXPECT_EQ((*t)["Parameters"]["AlertAfterHours"]["Default"], 26);
+    if (ec2) {
+      std::string backup =
+          r["LaunchTemplate"]["Properties"]["LaunchTemplateData"]["UserData"]
+           ["Fn::Base64"]["Fn::Sub"][0];
+      EXPECT_NE(backup.find("export EFS2S3_METRICS=emf\n"
+                            "export EFS2S3_METRICS_DIMENSIONS="
+                            "Stack=${AWS::StackName}\n"),
+                std::string::npos);
+      // Each EMF line goes to the log group as an event of its own.
+      EXPECT_NE(backup.find("startswith(\"{\\\"_aws\\\"\")"), std::string::npos)
+          << backup;
+      std::string maintenance =
+          r["MaintenanceLaunchTemplate"]["Properties"]["LaunchTemplateData"]
+           ["UserData"]["Fn::Base64"]["Fn::Sub"][0];
+      EXPECT_EQ(maintenance.find("EFS2S3_METRICS"), std::string::npos);
+    } else {
+      const ojson& env = r["TaskDefinition"]["Properties"]
+                          ["ContainerDefinitions"][0]["Environment"];
+      EXPECT_TRUE(
+          Contains(env, {{"Name", "EFS2S3_METRICS"}, {"Value", "emf"}}));
+      EXPECT_TRUE(
+          Contains(env, {{"Name", "EFS2S3_METRICS_DIMENSIONS"},
+                         {"Value", {{"Fn::Sub", "Stack=${AWS::StackName}"}}}}));
+      EXPECT_EQ(r["MaintenanceTaskDefinition"].dump().find("EFS2S3_METRICS"),
+                std::string::npos);
+      EXPECT_EQ(r["RestoreTaskDefinition"].dump().find("EFS2S3_METRICS"),
+                std::string::npos);
+    }
+  }
+}
+
+TEST(GenerateTest, CloudFormationAlertAfter) {
+  Job j;
+  j.name = "nightly";
+  AwsOptions o = TestAwsOptions(false);
+  o.alert_after_hours = 30;
+  auto t = GenerateCloudFormation(j, o);
+  ASSERT_TRUE(t) << t.error().message;
+  EXPECT_EQ((*t)["Parameters"]["AlertAfterHours"]["Default"], 30);
+  EXPECT_EQ((*t)["Parameters"]["AlertAfterHours"]["MaxValue"], 168);
+  o.alert_after_hours = 169;  // beyond what an alarm can look back
+  EXPECT_FALSE(GenerateCloudFormation(j, o));
+  o.alert_after_hours = 26;
+  // A schedule whose runs are further apart would ring between them.
+  j.schedule = S("0 3 * * MON");
+  t = GenerateCloudFormation(j, o);
+  ASSERT_FALSE(t);
+  EXPECT_NE(t.error().message.find("leaves up to 7d between two runs"),
+            std::string::npos)
+      << t.error().message;
+  j.schedule = S("0 3 * * MON-FRI");  // three days over the weekend
+  EXPECT_FALSE(GenerateCloudFormation(j, o));
+  o.alert_after_hours = 80;
+  EXPECT_TRUE(GenerateCloudFormation(j, o));
+  j.schedule = S("@every 12h");
+  o.alert_after_hours = 12;
+  EXPECT_FALSE(GenerateCloudFormation(j, o));
+  // 0: no missed-backup alarm (weekly backups).
+  j.schedule = S("0 3 * * MON");
+  o.alert_after_hours = 0;
+  t = GenerateCloudFormation(j, o);
+  ASSERT_TRUE(t) << t.error().message;
+  EXPECT_FALSE((*t)["Resources"].contains("MissedBackupAlarm"));
+  EXPECT_FALSE((*t)["Parameters"].contains("AlertAfterHours"));
+  EXPECT_EQ(
+      (*t)["Resources"]["FailureTopicPolicy"].dump().find("MissedBackupAlarm"),
+      std::string::npos);
+}
+
+// Collects every string of a template but the parameters' defaults.
+void StringsOutsideDefaults(const ojson& node, const std::string& path,
+                            std::vector<std::string>* out) {
+  if (node.is_string()) {
+    out->push_back(path + ": " + node.get<std::string>());
+  } else if (node.is_object()) {
+    for (const auto& [k, v] : node.items()) {
+      if (path.rfind("/Parameters/", 0) == 0 && k == "Default") continue;
+      out->push_back(path + " key: " + k);
+      StringsOutsideDefaults(v, path + "/" + k, out);
+    }
+  } else if (node.is_array()) {
+    for (size_t i = 0; i < node.size(); ++i)
+      StringsOutsideDefaults(node[i], path + "/" + std::to_string(i), out);
+  }
+}
+
+// The IDs given on the command line are parameter defaults and nothing
+// else: a stack deployed with other parameters uses those everywhere (the
+// EC2 user data wrote efs = "fs-..." and host = "fs-..." literally).
+TEST(GenerateTest, CloudFormationNoLiteralIds) {
+  Job j;
+  j.name = "nightly";
+  for (bool ec2 : {false, true}) {
+    SCOPED_TRACE(ec2 ? "ec2" : "fargate");
+    AwsOptions o;
+    o.file_system_id = "fs-0a1b2c3d4e5f60718";
+    o.bucket = "acme-literal-bucket";
+    o.subnets = {"subnet-0a1b2c3d4e5f60718"};
+    o.security_groups = {"sg-0a1b2c3d4e5f60718"};
+    o.image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/efs2s3:7";
+    o.binary_url = "s3://acme-tools/efs2s3-7";
+    o.kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/literal-key";
+    o.ec2 = ec2;
+    auto t = GenerateCloudFormation(j, o);
+    ASSERT_TRUE(t) << t.error().message;
+    std::vector<std::string> strings;
+    StringsOutsideDefaults(*t, "", &strings);
+    const std::regex any_fs_id("fs-[0-9a-f]{8}");
+    for (const std::string& s : strings) {
+      for (const std::string& id :
+           {o.file_system_id, o.bucket, o.subnets[0], o.security_groups[0],
+            o.image, o.binary_url, o.kms_key_arn})
+        EXPECT_EQ(s.find(id), std::string::npos) << s;
+      EXPECT_FALSE(std::regex_search(s, any_fs_id)) << s;
+    }
+    EXPECT_EQ((*t)["Parameters"]["FileSystemId"]["Default"], o.file_system_id);
+  }
+}
+
+// The deploy hint names every parameter without a default.
+TEST(GenerateTest, AwsDeployCommandNamesRequiredParameters) {
+  Job j;
+  j.name = "nightly";
+  for (bool ec2 : {false, true}) {
+    for (bool binary : {false, true}) {
+      AwsOptions o = TestAwsOptions(ec2);
+      if (binary) o.binary_url = "s3://t/efs2s3";
+      auto t = GenerateCloudFormation(j, o);
+      ASSERT_TRUE(t) << t.error().message;
+      std::string cmd = AwsDeployCommand(*t, "stack.json", "efs2s3-nightly");
+      EXPECT_EQ(cmd.rfind("aws cloudformation deploy --template-file "
+                          "stack.json --stack-name efs2s3-nightly "
+                          "--capabilities CAPABILITY_IAM",
+                          0),
+                0u)
+          << cmd;
+      int required = 0;
+      for (const auto& [name, p] : (*t)["Parameters"].items()) {
+        if (p.contains("Default")) continue;
+        ++required;
+        EXPECT_NE(cmd.find(" " + name + "="), std::string::npos)
+            << name << " missing from: " << cmd;
+      }
+      EXPECT_NE(cmd.find(" PasswordSecretArn="), std::string::npos);
+      // Without --binary-url, the EC2 stack needs BinaryUrl at deploy time.
+      EXPECT_EQ(required, ec2 && !binary ? 2 : 1) << cmd;
+    }
+  }
 }
 
 }  // namespace

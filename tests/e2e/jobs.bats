@@ -408,6 +408,65 @@ EOP
   assert_status 1
 }
 
+@test "generate aws: every failure reaches the topic (both variants, cfn-lint clean); no --image is exit 2; the deploy hint names the required parameters" {
+  local kind
+  # --alert-after 0 (no missed-backup alarm) and an unencrypted topic are valid too.
+  for kind in fargate ec2 fargate-noalarm; do
+    local extra=(--alert-after 30) check=()
+    [[ "$kind" == ec2 ]] && extra=(--ec2 --alert-after 30) check=(--ec2)
+    [[ "$kind" == fargate-noalarm ]] && extra=(--alert-after 0) check=(--no-missed-backup-alarm)
+    run --separate-stderr "$EFS2S3" generate aws nightly --config "$CONF" --efs fs-0a1b2c3d4e5f60718 \
+      --bucket acme-literal-bucket --prefix efs/prod --subnets subnet-0a1b2c3d4e5f60718 \
+      --security-group sg-0a1b2c3d4e5f60718 --image 123456789012.dkr.ecr.eu-west-1.amazonaws.com/efs2s3:1 \
+      -o "$T/$kind.json" "${extra[@]}"
+    assert_status 0
+    # The hint: every parameter without a default (EC2 without --binary-url: BinaryUrl).
+    [[ "$output" == *"deploy with: aws cloudformation deploy --template-file $T/$kind.json"*"PasswordSecretArn=arn:aws:secretsmanager:..."* ]]
+    if [[ "$kind" == ec2 ]]; then [[ "$output" == *" BinaryUrl=s3://BUCKET/KEY"* ]]; fi
+    run python3 "$TOOLS/check_cfn.py" "$T/$kind.json" acme-literal-bucket efs/prod "${check[@]}"
+    [[ "$status" == 0 ]] || { echo "$output"; false; }
+    if command -v cfn-lint >/dev/null; then
+      run cfn-lint "$T/$kind.json"
+      [[ "$status" == 0 ]] || { echo "$output"; false; }
+    fi
+  done
+  jq -e '.Parameters.AlertAfterHours.Default == 30' "$T/fargate.json" >/dev/null
+  jq -e '.Resources | has("MissedBackupAlarm") | not' "$T/fargate-noalarm.json" >/dev/null
+  # The EC2 user data names the file system by its parameter only.
+  jq -e '.Resources.LaunchTemplate.Properties.LaunchTemplateData.UserData["Fn::Base64"]["Fn::Sub"][0]
+         | contains("efs = \"${FileSystemId}\"") and contains("host = \"${FileSystemId}\"")' "$T/ec2.json" >/dev/null
+  # Fargate without --image: a usage error on one line, no template.
+  run --separate-stderr "$EFS2S3" generate aws nightly --config "$CONF" --efs fs-12345678 \
+    --bucket b --subnets s --security-group g -o "$T/noimage.json"
+  assert_status 2
+  [[ "$stderr" == *"--image is required for a Fargate task"* ]]
+  [[ "$(printf '%s\n' "$stderr" | grep -c .)" == 1 ]]
+  [[ ! -e "$T/noimage.json" ]]
+  # An --alert-after the schedule cannot keep (daily backups, 20 hours).
+  run "$EFS2S3" generate aws nightly --config "$CONF" --efs fs-12345678 --bucket b \
+    --subnets s --security-group g --image i --alert-after 20
+  assert_status 1
+  assert_output_has "between two runs: --alert-after 20 would raise the missed-backup alarm"
+}
+
+@test "job run: EFS2S3_METRICS=emf prints BackupSucceeded as CloudWatch Embedded Metric Format" {
+  run --separate-stderr env EFS2S3_METRICS=emf EFS2S3_METRICS_DIMENSIONS=Stack=efs2s3-nightly \
+    "$EFS2S3" job run nightly --config "$CONF" --only backup
+  assert_status 0
+  local line
+  line=$(printf '%s\n' "$output" | tail -n 1)
+  echo "$line" | jq -e '._aws.CloudWatchMetrics[0] == {"Namespace": "efs2s3",
+      "Dimensions": [["Job", "Stack"]], "Metrics": [{"Name": "BackupSucceeded", "Unit": "Count"}]}
+    and .Job == "nightly" and .Stack == "efs2s3-nightly" and .BackupSucceeded == 1
+    and (._aws.Timestamp | type) == "number"' >/dev/null
+  # The maintenance has no backup: no metric; without EFS2S3_METRICS none either.
+  run --separate-stderr env EFS2S3_METRICS=emf "$EFS2S3" job run nightly --config "$CONF" --only maintenance
+  [[ "$output" != *'"_aws"'* ]]
+  run --separate-stderr job run nightly --only backup
+  assert_status 0
+  [[ "$output" != *'"_aws"'* ]]
+}
+
 # sqs_messages PORT QUEUE_URL: the SNS envelopes waiting in the queue, one JSON per line.
 sqs_messages() {
   python3 - "$1" "$2" <<'EOP'

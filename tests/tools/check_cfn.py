@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Structural checks of a template from `efs2s3 generate aws`.
 
-Usage: check_cfn.py TEMPLATE.json BUCKET PREFIX [--ec2]
+Usage: check_cfn.py TEMPLATE.json BUCKET PREFIX [--ec2] [--no-missed-backup-alarm]
 Checks that every Ref/GetAtt/Sub variable names a resource or parameter, that the
 expected resources exist, and that the two job roles grant nothing beyond the
 repository bucket/prefix, the KMS key, the file system (and, on EC2, the password
@@ -11,6 +11,17 @@ of a retention. Each schedule starts its part (--only backup / --only
 maintenance) with its role. On Fargate, the restore role only reads the
 repository (writing nothing but its locks) and mounts the file system
 read-write through the access point.
+
+Alerts: every failure reaches the topic FailureTopic, which is encrypted with
+a key of the stack whose policy lets exactly EventBridge and CloudWatch use it
+(never alias/aws/sns), or unencrypted by the EncryptFailureTopic parameter: a
+task stopped with a non-zero exit code and a task that failed to start
+(Fargate rules; on EC2 the instance publishes), a schedule that could not
+start its target (dead-letter queue and an alarm on its depth, both
+schedules), no successful backup within AlertAfterHours (an alarm on the
+metric the backup emits, missing data breaching). No literal ID given on the
+command line (fs-..., subnet, security group, bucket) appears outside the
+parameters' defaults.
 """
 import json
 import re
@@ -87,6 +98,7 @@ ec2_only = {
     "Binary": {"s3:GetObject"},
     "Logs": {"logs:CreateLogStream", "logs:PutLogEvents"},
     "NotifyFailure": {"sns:Publish"},
+    "FailureTopicKey": {"kms:GenerateDataKey", "kms:Decrypt"},
 }
 
 
@@ -231,6 +243,155 @@ if params["BucketName"]["Default"] != bucket:
 for s in res["SchedulerRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]:
     if '"*"' in json.dumps(s["Resource"]):
         errors.append("scheduler statement on Resource *")
+
+# ---- Alerts: every failure mode has a path to the topic.
+def check_alerts():
+    def get_att(r, a="Arn"):
+        return {"Fn::GetAtt": [r, a]}
+
+
+    topic = {"Ref": "FailureTopic"}
+    if "alias/aws/sns" in json.dumps(t):
+        errors.append("alias/aws/sns: EventBridge and alarms cannot publish to such a topic")
+    if res["FailureTopic"]["Properties"].get("KmsMasterKeyId") != {
+            "Fn::If": ["EncryptTopic", get_att("FailureTopicKey"), {"Ref": "AWS::NoValue"}]}:
+        errors.append("FailureTopic is not encrypted with FailureTopicKey (or not by choice)")
+    if t["Conditions"].get("EncryptTopic") != {"Fn::Equals": [{"Ref": "EncryptFailureTopic"}, "true"]}:
+        errors.append("EncryptTopic does not follow EncryptFailureTopic")
+    key = res.get("FailureTopicKey", {})
+    if key.get("Type") != "AWS::KMS::Key" or key.get("Condition") != "EncryptTopic":
+        errors.append("FailureTopicKey is not a conditional KMS key")
+    else:
+        ks = key["Properties"]["KeyPolicy"]["Statement"]
+        users = [s for s in ks if "Service" in s["Principal"]]
+        admins = [s for s in ks if "AWS" in s["Principal"]]
+        if len(users) != 1 or sorted(users[0]["Principal"]["Service"]) != [
+                "cloudwatch.amazonaws.com", "events.amazonaws.com"]:
+            errors.append("key policy: the publishers are not exactly EventBridge and CloudWatch")
+        elif sorted(users[0]["Action"]) != ["kms:Decrypt", "kms:GenerateDataKey"]:
+            errors.append("key policy: publishers may %s" % users[0]["Action"])
+        if len(admins) != 1 or admins[0]["Principal"]["AWS"] != {
+                "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}:
+            errors.append("key policy: administration is not the account's root alone")
+        if len(ks) != 2:
+            errors.append("key policy: %d statements, expected 2" % len(ks))
+    publishers = {}
+    tp = res["FailureTopicPolicy"]["Properties"]
+    if tp["Topics"] != [topic]:
+        errors.append("FailureTopicPolicy is not on FailureTopic")
+    for s in tp["PolicyDocument"]["Statement"]:
+        if s["Action"] != "sns:Publish" or s["Resource"] != topic:
+            errors.append("topic policy statement %s" % s.get("Sid"))
+        publishers[s["Principal"]["Service"]] = s["Condition"]["ArnEquals"]["aws:SourceArn"]
+    alarms = [get_att("ScheduleFailureAlarm")]
+    if "MissedBackupAlarm" in res:
+        alarms.append(get_att("MissedBackupAlarm"))
+    if publishers.get("cloudwatch.amazonaws.com") != alarms:
+        errors.append("topic policy: the alarms cannot publish")
+    if ec2:
+        if "events.amazonaws.com" in publishers:
+            errors.append("topic policy: EventBridge allowed without a rule")
+        for role in ("BackupRole", "MaintenanceRole"):
+            sids = {s.get("Sid"): s for s in statements(role)}
+            if sids.get("NotifyFailure", {}).get("Resource") != topic:
+                errors.append(role + ": the instance cannot publish to the topic")
+            if sids.get("FailureTopicKey", {}).get("Resource") != get_att("FailureTopicKey"):
+                errors.append(role + ": the instance cannot use the topic's key")
+    else:
+        if publishers.get("events.amazonaws.com") != [get_att("FailureRule"),
+                                                      get_att("StartFailureRule")]:
+            errors.append("topic policy: the rules cannot publish")
+        cluster = [get_att("Cluster")]
+        fr = res["FailureRule"]["Properties"]
+        d = fr["EventPattern"]["detail"]
+        if fr["Targets"][0]["Arn"] != topic or d.get("clusterArn") != cluster or \
+                d.get("lastStatus") != ["STOPPED"] or \
+                d.get("containers") != {"exitCode": [{"anything-but": 0}]}:
+            errors.append("FailureRule: a non-zero exit does not reach the topic")
+        sr = res["StartFailureRule"]["Properties"]
+        d = sr["EventPattern"]["detail"]
+        if sr["Targets"][0]["Arn"] != topic or d.get("clusterArn") != cluster or \
+                d.get("lastStatus") != ["STOPPED"] or \
+                {"stopCode": ["TaskFailedToStart"]} not in d.get("$or", []):
+            errors.append("StartFailureRule: a task that failed to start does not reach the topic")
+    # Both schedules: retries, then the dead-letter queue; its depth alarms.
+    for schedule in ("Schedule", "MaintenanceSchedule"):
+        target = res[schedule]["Properties"]["Target"]
+        if target.get("DeadLetterConfig") != {"Arn": get_att("ScheduleDeadLetterQueue")}:
+            errors.append(schedule + " has no dead-letter queue")
+    if res["ScheduleDeadLetterQueue"]["Type"] != "AWS::SQS::Queue":
+        errors.append("ScheduleDeadLetterQueue is not a queue")
+    sched = res["SchedulerRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    if not any(s["Action"] == ["sqs:SendMessage"] and
+               s["Resource"] == get_att("ScheduleDeadLetterQueue") for s in sched):
+        errors.append("SchedulerRole cannot send to the dead-letter queue")
+    qp = res["ScheduleDeadLetterQueuePolicy"]["Properties"]
+    if qp["Queues"] != [{"Ref": "ScheduleDeadLetterQueue"}] or \
+            qp["PolicyDocument"]["Statement"][0]["Principal"] != {"AWS": get_att("SchedulerRole")}:
+        errors.append("the queue policy does not let the scheduler's role send")
+    dla = res["ScheduleFailureAlarm"]["Properties"]
+    if (dla["Namespace"], dla["MetricName"], dla["ComparisonOperator"], dla["Threshold"]) != (
+            "AWS/SQS", "ApproximateNumberOfMessagesVisible", "GreaterThanThreshold", 0) or \
+            dla["Dimensions"] != [{"Name": "QueueName",
+                                   "Value": get_att("ScheduleDeadLetterQueue", "QueueName")}] or \
+            dla["AlarmActions"] != [topic]:
+        errors.append("ScheduleFailureAlarm does not alarm the topic on a dead letter")
+    # No successful backup within AlertAfterHours.
+    if "--no-missed-backup-alarm" not in sys.argv:
+        mb = res.get("MissedBackupAlarm", {}).get("Properties", {})
+        want = {"Namespace": "efs2s3", "MetricName": "BackupSucceeded",
+                "Dimensions": [{"Name": "Job", "Value": mb.get("Dimensions", [{}])[0].get("Value")},
+                               {"Name": "Stack", "Value": {"Ref": "AWS::StackName"}}],
+                "TreatMissingData": "breaching", "ComparisonOperator": "LessThanThreshold",
+                "Threshold": 1, "Period": 3600,
+                "EvaluationPeriods": {"Ref": "AlertAfterHours"},
+                "DatapointsToAlarm": {"Ref": "AlertAfterHours"}, "AlarmActions": [topic]}
+        for k, v in want.items():
+            if mb.get(k) != v:
+                errors.append("MissedBackupAlarm: %s is %r, not %r" % (k, mb.get(k), v))
+        # The backup run emits the metric with the alarm's dimensions.
+        if ec2:
+            ud = res["LaunchTemplate"]["Properties"]["LaunchTemplateData"]["UserData"]
+            emits = ("export EFS2S3_METRICS=emf\nexport EFS2S3_METRICS_DIMENSIONS="
+                     "Stack=${AWS::StackName}\n") in json.loads(json.dumps(ud))["Fn::Base64"]["Fn::Sub"][0]
+        else:
+            env = res["TaskDefinition"]["Properties"]["ContainerDefinitions"][0]["Environment"]
+            emits = {"Name": "EFS2S3_METRICS", "Value": "emf"} in env and {
+                "Name": "EFS2S3_METRICS_DIMENSIONS",
+                "Value": {"Fn::Sub": "Stack=${AWS::StackName}"}} in env
+        if not emits:
+            errors.append("the backup does not emit BackupSucceeded with the Stack dimension")
+
+
+try:
+    check_alerts()
+except KeyError as e:
+    errors.append("alert path incomplete: no %s" % e)
+
+# ---- No literal IDs outside the parameters' defaults.
+# The bucket name may be an ordinary word ("backups"): only as a bucket.
+b = params["BucketName"]["Default"]
+literal = [params["FileSystemId"]["Default"], "s3:::" + b, "s3://" + b] + \
+    params["Subnets"]["Default"].split(",") + params["SecurityGroups"]["Default"].split(",")
+
+
+def check_literals(node, path):
+    if isinstance(node, str):
+        for v in literal:
+            if v and v in node or node == b:
+                errors.append("literal %s at %s" % (v, path))
+        if re.search(r"fs-[0-9a-f]{8}", node):
+            errors.append("a file system ID at %s" % path)
+    elif isinstance(node, dict):
+        for k, v in node.items():
+            if not (path.startswith("/Parameters/") and k == "Default"):
+                check_literals(v, path + "/" + k)
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            check_literals(v, "%s/%d" % (path, i))
+
+
+check_literals(t, "")
 if errors:
     print("\n".join(errors))
     sys.exit(1)

@@ -1,0 +1,215 @@
+// The alert path of `generate aws`: every way a run can fail ends at the SNS
+// topic FailureTopic.
+//
+//   task stopped with a non-zero exit code   FailureRule (Fargate), or the
+//                                            instance publishes (EC2)
+//   task failed to start                     StartFailureRule (Fargate)
+//   schedule could not start its target      ScheduleDeadLetterQueue +
+//                                            ScheduleFailureAlarm
+//   no successful backup for AlertAfterHours MissedBackupAlarm on the metric
+//                                            the job emits (EFS2S3_METRICS)
+//
+// EventBridge and CloudWatch alarms cannot publish to a topic encrypted with
+// the AWS-managed key alias/aws/sns: the topic has a key of its own whose
+// policy lets exactly them use it (or no encryption, EncryptFailureTopic).
+#include "jobs/aws_template.h"
+#include "jobs/metrics.h"
+
+namespace efs2s3::jobs::aws_template {
+
+namespace {
+
+ojson Partition(const std::string& rest) {
+  return Sub("arn:${AWS::Partition}:" + rest);
+}
+
+}  // namespace
+
+ojson FailureTopicKey() {
+  ojson admin = {
+      {"Sid", "Administration"},
+      {"Effect", "Allow"},
+      {"Principal", {{"AWS", Partition("iam::${AWS::AccountId}:root")}}},
+      {"Action", "kms:*"},
+      {"Resource", "*"}};
+  ojson publishers = {
+      {"Sid", "PublishToFailureTopic"},
+      {"Effect", "Allow"},
+      {"Principal", {{"Service", {kAlertPublishers[0], kAlertPublishers[1]}}}},
+      {"Action", {"kms:Decrypt", "kms:GenerateDataKey"}},
+      {"Resource", "*"}};
+  return {
+      {"Type", "AWS::KMS::Key"},
+      {"Condition", "EncryptTopic"},
+      {"Properties",
+       {{"Description",
+         Sub("efs2s3 ${AWS::StackName}: encrypts the failure topic")},
+        {"EnableKeyRotation", true},
+        {"KeyPolicy",
+         {{"Version", "2012-10-17"}, {"Statement", {admin, publishers}}}}}}};
+}
+
+ojson FailureTopic() {
+  return {{"Type", "AWS::SNS::Topic"},
+          {"Properties",
+           {{"KmsMasterKeyId",
+             {{"Fn::If",
+               {"EncryptTopic", GetAtt("FailureTopicKey", "Arn"),
+                Ref("AWS::NoValue")}}}}}}};
+}
+
+ojson FailureSubscription() {
+  return {{"Type", "AWS::SNS::Subscription"},
+          {"Condition", "HasEmail"},
+          {"Properties",
+           {{"TopicArn", Ref("FailureTopic")},
+            {"Protocol", "email"},
+            {"Endpoint", Ref("NotificationEmail")}}}};
+}
+
+// Who may publish: the stack's EventBridge rules (Fargate) and its alarms,
+// each named by its ARN. On EC2 the instances publish with their role.
+ojson FailureTopicPolicy(bool ec2, bool missed_backup_alarm) {
+  auto allow = [](const char* sid, const char* service, ojson sources) {
+    return ojson{{"Sid", sid},
+                 {"Effect", "Allow"},
+                 {"Principal", {{"Service", service}}},
+                 {"Action", "sns:Publish"},
+                 {"Resource", Ref("FailureTopic")},
+                 {"Condition", {{"ArnEquals", {{"aws:SourceArn", sources}}}}}};
+  };
+  ojson statements = ojson::array();
+  if (!ec2)
+    statements.push_back(allow(
+        "PublishFromRules", kAlertPublishers[0],
+        {GetAtt("FailureRule", "Arn"), GetAtt("StartFailureRule", "Arn")}));
+  ojson alarms = ojson::array({GetAtt("ScheduleFailureAlarm", "Arn")});
+  if (missed_backup_alarm) alarms.push_back(GetAtt("MissedBackupAlarm", "Arn"));
+  statements.push_back(allow("PublishFromAlarms", kAlertPublishers[1], alarms));
+  return {{"Type", "AWS::SNS::TopicPolicy"},
+          {"Properties",
+           {{"Topics", {Ref("FailureTopic")}},
+            {"PolicyDocument",
+             {{"Version", "2012-10-17"}, {"Statement", statements}}}}}};
+}
+
+namespace {
+
+ojson StoppedTaskPattern(const ojson& detail) {
+  ojson d = {{"clusterArn", {GetAtt("Cluster", "Arn")}},
+             {"lastStatus", {"STOPPED"}}};
+  d.update(detail);
+  return {{"source", {"aws.ecs"}},
+          {"detail-type", {"ECS Task State Change"}},
+          {"detail", d}};
+}
+
+ojson ToTopic() { return {{{"Id", "sns"}, {"Arn", Ref("FailureTopic")}}}; }
+
+}  // namespace
+
+// A task that stops with a non-zero exit code is a failed run.
+ojson FailureRule() {
+  return {{"Type", "AWS::Events::Rule"},
+          {"Properties",
+           {{"Description", "efs2s3 job failed (non-zero exit code)"},
+            {"EventPattern",
+             StoppedTaskPattern(
+                 {{"containers", {{"exitCode", {{{"anything-but", 0}}}}}}})},
+            {"Targets", ToTopic()}}}};
+}
+
+// A task that never ran the job: the image could not be pulled, the secret
+// not read, the file system not mounted, no network. Its container has no
+// exit code, which FailureRule does not match.
+ojson StartFailureRule() {
+  ojson any = {{{"stopCode", {"TaskFailedToStart"}}},
+               {{"stopCode", {"EssentialContainerExited"}},
+                {"containers", {{"exitCode", {{{"exists", false}}}}}}}};
+  return {{"Type", "AWS::Events::Rule"},
+          {"Properties",
+           {{"Description", "efs2s3 job task failed to start"},
+            {"EventPattern", StoppedTaskPattern({{"$or", any}})},
+            {"Targets", ToTopic()}}}};
+}
+
+// Where the schedules put what they could not deliver, after their retries
+// (RunTask or RunInstances refused: a missing role, a deleted task
+// definition, no capacity, throttling).
+ojson DeadLetterQueue() {
+  return {{"Type", "AWS::SQS::Queue"},
+          {"Properties",
+           {{"MessageRetentionPeriod", 1209600},  // 14 days, the maximum
+            {"SqsManagedSseEnabled", true}}}};
+}
+
+// The scheduler delivers with the schedule's role (SchedulerRole's
+// DeadLetter statement); the queue policy names that role too, so that a
+// policy added to the queue later cannot shut it out unnoticed.
+ojson DeadLetterQueuePolicy() {
+  return {{"Type", "AWS::SQS::QueuePolicy"},
+          {"Properties",
+           {{"Queues", {Ref("ScheduleDeadLetterQueue")}},
+            {"PolicyDocument",
+             {{"Version", "2012-10-17"},
+              {"Statement",
+               {{{"Sid", "SchedulerDeadLetters"},
+                 {"Effect", "Allow"},
+                 {"Principal", {{"AWS", GetAtt("SchedulerRole", "Arn")}}},
+                 {"Action", "sqs:SendMessage"},
+                 {"Resource", GetAtt("ScheduleDeadLetterQueue", "Arn")}}}}}}}}};
+}
+
+ojson DeadLetterAlarm(const AwsJob& a) {
+  return {{"Type", "AWS::CloudWatch::Alarm"},
+          {"Properties",
+           {{"AlarmDescription",
+             "efs2s3 job " + a.job.name +
+                 ": a schedule could not start its run (the dead-letter queue "
+                 "ScheduleDeadLetterQueue holds the error)"},
+            {"Namespace", "AWS/SQS"},
+            {"MetricName", "ApproximateNumberOfMessagesVisible"},
+            {"Dimensions",
+             {{{"Name", "QueueName"},
+               {"Value", GetAtt("ScheduleDeadLetterQueue", "QueueName")}}}},
+            {"Statistic", "Maximum"},
+            {"Period", 300},
+            {"EvaluationPeriods", 1},
+            {"Threshold", 0},
+            {"ComparisonOperator", "GreaterThanThreshold"},
+            {"TreatMissingData", "notBreaching"},
+            {"AlarmActions", {Ref("FailureTopic")}}}}};
+}
+
+// No BackupSucceeded = 1 in any of the last AlertAfterHours hours (a run
+// that never happened sends nothing: missing data is breaching). The job
+// emits it with EFS2S3_METRICS=emf and the Stack dimension of
+// EFS2S3_METRICS_DIMENSIONS (MetricsEnvironment).
+ojson MissedBackupAlarm(const AwsJob& a) {
+  return {{"Type", "AWS::CloudWatch::Alarm"},
+          {"Properties",
+           {{"AlarmDescription",
+             "efs2s3 job " + a.job.name +
+                 ": no successful backup within AlertAfterHours hours"},
+            {"Namespace", kMetricsNamespace},
+            {"MetricName", "BackupSucceeded"},
+            {"Dimensions",
+             {{{"Name", "Job"}, {"Value", a.job.name}},
+              {{"Name", "Stack"}, {"Value", Ref("AWS::StackName")}}}},
+            {"Statistic", "Maximum"},
+            {"Period", 3600},
+            {"EvaluationPeriods", Ref("AlertAfterHours")},
+            {"DatapointsToAlarm", Ref("AlertAfterHours")},
+            {"Threshold", 1},
+            {"ComparisonOperator", "LessThanThreshold"},
+            {"TreatMissingData", "breaching"},
+            {"AlarmActions", {Ref("FailureTopic")}},
+            {"OKActions", {Ref("FailureTopic")}}}}};
+}
+
+std::vector<std::pair<std::string, std::string>> MetricsEnvironment() {
+  return {{"EFS2S3_METRICS", "emf"},
+          {"EFS2S3_METRICS_DIMENSIONS", "Stack=${AWS::StackName}"}};
+}
+
+}  // namespace efs2s3::jobs::aws_template
