@@ -48,7 +48,8 @@ std::map<std::string, IniSection> ReadIni(const std::string& path) {
   return ParseIni(std::string(AsString(*data)));
 }
 
-// Parses the JSON document of the ECS agent, IMDS and credential_process.
+}  // namespace
+
 Result<Credentials> ParseJsonCredentials(const std::string& text,
                                          const std::string& source) {
   auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
@@ -81,6 +82,8 @@ Result<Credentials> ParseJsonCredentials(const std::string& text,
         source + ": the answer has no AccessKeyId/SecretAccessKey");
   return c;
 }
+
+namespace {
 
 HttpOptions MetadataHttpOptions() {
   HttpOptions o;
