@@ -1,10 +1,11 @@
 // Property tests of the decoders of what AWS services and metadata endpoints
-// answer: S3's XML (listings, errors, multipart, Object Lock), the query
-// protocol's (STS, SNS), Content-Range, credential documents (ECS, IMDS,
-// credential_process), AWS config files and times. Every flip, truncation,
-// seeded mutation and random input of a valid answer decodes to a value or an
-// error, never to a crash, an escaped exception or an unbounded allocation
-// (base/testing/mutate.h, base/testing/alloc_limit.cc).
+// answer: S3's XML (listings of objects, versions and uploads, errors,
+// multipart, Object Lock) and times, the query protocol's XML (STS, SNS),
+// Content-Range, credential documents (ECS, IMDS, credential_process), AWS
+// config files and times. Every flip, truncation, seeded mutation and random
+// input of a valid answer decodes to a value or an error, never to a crash, an
+// escaped exception or an unbounded allocation (base/testing/mutate.h,
+// base/testing/alloc_limit.cc).
 #include <gtest/gtest.h>
 
 #include "aws/credentials.h"
@@ -59,6 +60,28 @@ TEST(DecodePropertyTest, S3ListingsDecodeOrAreCorruption) {
   ExpectValueOrCorruption({kUploads}, 502, [](const Bytes& b) {
     return ParseListMultipartUploads(b);
   });
+  ExpectValueOrCorruption({kVersions}, 516, [](const Bytes& b) {
+    auto r = ParseListObjectVersions(b);
+    if (r) {
+      for (const ObjectVersion& v : r->versions) {
+        EXPECT_FALSE(v.key.empty());
+        EXPECT_FALSE(v.version_id.empty());
+      }
+    }
+    return r;
+  });
+}
+
+TEST(DecodePropertyTest, S3TimesParseOrAreCorruption) {
+  testing::ForEachTextVariant(
+      {"2024-01-02T03:04:05Z", "2024-01-02T03:04:05.123456789Z",
+       "2026-12-03T06:38:01.830+01:00"},
+      517, [](const std::string& text) {
+        auto t = ParseS3Time(text);
+        if (!t) {
+          EXPECT_EQ(t.error().code, ErrorCode::kCorruption);
+        }
+      });
 }
 
 TEST(DecodePropertyTest, S3MultipartAnswersDecodeOrAreCorruption) {
@@ -161,7 +184,7 @@ TEST(DecodePropertyTest, AwsConfigFilesAndTimesParse) {
       });
   testing::ForEachTextVariant(
       {"2024-05-01T12:00:00Z", "2024-05-01T12:00:00.123456Z",
-       "2024-05-01T12:00:00-07:30"},
+       "2024-05-01T12:00:00-07:30", "2262-04-11T23:47:16Z"},
       514, [](const std::string& text) { (void)ParseIsoTime(text); });
 }
 

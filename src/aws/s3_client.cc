@@ -422,16 +422,21 @@ Result<std::string> S3Client::SettleCreateOnly(Call& call, const Source& data,
 
 Result<Bytes> S3Client::GetObject(const std::string& bucket,
                                   const std::string& key, std::uint64_t offset,
-                                  std::uint64_t length) {
-  ASSIGN_OR_RETURN(Fetched f, GetObjectWithMeta(bucket, key, offset, length));
+                                  std::uint64_t length,
+                                  const std::string& version_id) {
+  ASSIGN_OR_RETURN(Fetched f,
+                   GetObjectWithMeta(bucket, key, offset, length, version_id));
   return std::move(f.data);
 }
 
-Result<S3Client::Fetched> S3Client::GetObjectWithMeta(const std::string& bucket,
-                                                      const std::string& key,
-                                                      std::uint64_t offset,
-                                                      std::uint64_t length) {
+Result<S3Client::Fetched> S3Client::GetObjectWithMeta(
+    const std::string& bucket, const std::string& key, std::uint64_t offset,
+    std::uint64_t length, const std::string& version_id) {
   Call call("GET", bucket, key);
+  if (!version_id.empty()) {
+    call.query.emplace_back("versionId", version_id);
+    call.what += " (version " + version_id + ")";
+  }
   bool ranged = offset > 0 || length > 0;
   if (ranged)
     call.headers.emplace_back(
@@ -482,7 +487,7 @@ Result<S3Client::Fetched> S3Client::GetObjectWithMeta(const std::string& bucket,
     if (r.error().code == ErrorCode::kCorruption && length == 0) {
       // 416 for a range starting exactly at the end: an empty tail, not an
       // error.
-      auto meta = HeadObject(bucket, key);
+      auto meta = HeadObject(bucket, key, version_id);
       if (meta && meta->size == offset) return Fetched{Bytes{}, *meta};
     }
     return r.error();
@@ -497,8 +502,13 @@ Result<S3Client::Fetched> S3Client::GetObjectWithMeta(const std::string& bucket,
 }
 
 Result<ObjectMeta> S3Client::HeadObject(const std::string& bucket,
-                                        const std::string& key) {
+                                        const std::string& key,
+                                        const std::string& version_id) {
   Call call("HEAD", bucket, key);
+  if (!version_id.empty()) {
+    call.query.emplace_back("versionId", version_id);
+    call.what += " (version " + version_id + ")";
+  }
   auto head = Execute(call);
   if (!head && call.error_status == 403 && call.error_code == S3Code::kNone) {
     // A HEAD answer has no body, so it cannot say why access was denied. Ask
@@ -590,6 +600,38 @@ Result<void> S3Client::ListObjects(
       return MakeError(
           ErrorCode::kIo,
           call.what + ": truncated listing without a continuation token");
+  }
+}
+
+Result<void> S3Client::ListObjectVersions(
+    const std::string& bucket, const std::string& prefix,
+    const std::function<Result<void>(const ObjectVersion&)>& fn) {
+  std::string key_marker, version_marker;
+  for (;;) {
+    Call call;
+    call.method = "GET";
+    call.bucket = bucket;
+    call.query = {{"versions", ""},
+                  {"prefix", prefix},
+                  {"encoding-type", "url"},
+                  {"max-keys", std::to_string(config_.list_page_size)}};
+    call.what = S3Name(bucket, prefix) + " (versions)";
+    if (!key_marker.empty()) {
+      call.query.emplace_back("key-marker", key_marker);
+      call.query.emplace_back("version-id-marker", version_marker);
+    }
+    Result<ListVersionsPage> page = MakeError(ErrorCode::kTransient, "");
+    call.validate = DecodeOrRetry(page, &ParseListObjectVersions, call.what);
+    RETURN_IF_ERROR(Execute(call));
+    for (const ObjectVersion& v : page->versions) RETURN_IF_ERROR(fn(v));
+    if (!page->truncated) return Ok();
+    if (page->next_key_marker.empty() ||
+        (page->next_key_marker == key_marker &&
+         page->next_version_id_marker == version_marker))
+      return MakeError(ErrorCode::kIo,
+                       call.what + ": truncated listing without a new marker");
+    key_marker = page->next_key_marker;
+    version_marker = page->next_version_id_marker;
   }
 }
 

@@ -101,11 +101,12 @@ struct ObjectMeta {
 
 // Requests sent by a client (every attempt counts: S3 bills them all).
 struct RequestCounts {
-  std::uint64_t get = 0;      // GET of an object
-  std::uint64_t head = 0;     // HEAD
-  std::uint64_t put = 0;      // PUT of an object or a part, CopyObject
-  std::uint64_t post = 0;     // multipart create/complete, DeleteObjects
-  std::uint64_t list = 0;     // ListObjectsV2, ListMultipartUploads
+  std::uint64_t get = 0;   // GET of an object
+  std::uint64_t head = 0;  // HEAD
+  std::uint64_t put = 0;   // PUT of an object or a part, CopyObject
+  std::uint64_t post = 0;  // multipart create/complete, DeleteObjects
+  std::uint64_t list =
+      0;  // ListObjectsV2, ListObjectVersions, ListMultipartUploads
   std::uint64_t delete_ = 0;  // DELETE (free on S3)
 };
 
@@ -128,9 +129,11 @@ class S3Client {
   }
   // Whole object when offset == 0 and length == 0; otherwise exactly `length`
   // bytes (or to the end when length == 0) or kCorruption when the object is
-  // shorter.
+  // shorter. A non-empty `version_id` reads that version (versionId=, "null"
+  // included) instead of the current one.
   Result<Bytes> GetObject(const std::string& bucket, const std::string& key,
-                          std::uint64_t offset = 0, std::uint64_t length = 0);
+                          std::uint64_t offset = 0, std::uint64_t length = 0,
+                          const std::string& version_id = {});
   // The same, with the object's metadata from the answer's headers (size is
   // the whole object's).
   struct Fetched {
@@ -140,9 +143,11 @@ class S3Client {
   Result<Fetched> GetObjectWithMeta(const std::string& bucket,
                                     const std::string& key,
                                     std::uint64_t offset = 0,
-                                    std::uint64_t length = 0);
+                                    std::uint64_t length = 0,
+                                    const std::string& version_id = {});
   Result<ObjectMeta> HeadObject(const std::string& bucket,
-                                const std::string& key);
+                                const std::string& key,
+                                const std::string& version_id = {});
   // S3 semantics: deleting a missing key succeeds.
   Result<void> DeleteObject(const std::string& bucket, const std::string& key);
   // DeleteObjects in batches of 1000 keys; fails if any key could not be
@@ -159,6 +164,14 @@ class S3Client {
   Result<void> ListObjects(
       const std::string& bucket, const std::string& prefix,
       const std::function<Result<void>(const ListedObject&)>& fn);
+
+  // ListObjectVersions over all pages (key-marker and version-id-marker,
+  // encoding-type=url): every version and delete marker under `prefix`, by
+  // key and per key newest first, as the server lists them. Stops at and
+  // returns the first error of fn.
+  Result<void> ListObjectVersions(
+      const std::string& bucket, const std::string& prefix,
+      const std::function<Result<void>(const ObjectVersion&)>& fn);
 
   Result<void> ListMultipartUploads(
       const std::string& bucket, const std::string& prefix,

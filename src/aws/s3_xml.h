@@ -84,6 +84,39 @@ struct ListObjectsPage {
 };
 Result<ListObjectsPage> ParseListObjectsV2(ByteSpan body);
 
+// One entry of ListObjectVersions: a version of an object, or a delete
+// marker (a version without data that makes the key look deleted).
+struct ObjectVersion {
+  std::string key;
+  // "null" for an object written while the bucket's versioning was off or
+  // suspended (it is read with versionId=null like any other).
+  std::string version_id;
+  bool delete_marker = false;
+  bool is_latest = false;
+  std::string last_modified;          // ISO 8601, as sent
+  std::int64_t last_modified_ns = 0;  // the same in Unix nanoseconds
+  std::uint64_t size = 0;             // 0 for a delete marker
+  std::string etag;                   // without quotes; "" for a delete marker
+  std::string storage_class;          // "" when not sent (delete markers)
+};
+
+// One page of ListObjectVersions: <Version> and <DeleteMarker> entries in the
+// order of the answer (by key, and per key newest first). Keys are decoded as
+// in ParseListObjectsV2. An entry without a key or version ID, or with an
+// unreadable LastModified or Size, is kCorruption.
+struct ListVersionsPage {
+  std::vector<ObjectVersion> versions;
+  bool truncated = false;
+  std::string next_key_marker, next_version_id_marker;
+};
+Result<ListVersionsPage> ParseListObjectVersions(ByteSpan body);
+
+// An ISO 8601 time in UTC as S3 sends it ("2024-01-02T03:04:05Z",
+// "2024-01-02T03:04:05.123Z", or with an offset "+01:00"), in Unix
+// nanoseconds; fractions of a second are kept to the nanosecond. Anything else
+// (a missing field, a month 13, trailing text) is kCorruption.
+Result<std::int64_t> ParseS3Time(std::string_view text);
+
 struct MultipartUpload {
   std::string key;
   std::string upload_id;

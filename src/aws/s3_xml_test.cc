@@ -51,6 +51,82 @@ TEST(S3XmlTest, ListObjectsV2) {
   }
 }
 
+TEST(S3XmlTest, ListObjectVersions) {
+  auto page = ParseListObjectVersions(B(kVersions));
+  ASSERT_TRUE(page) << page.error().message;
+  ASSERT_EQ(page->versions.size(), 3u);
+  const ObjectVersion& marker = page->versions[0];
+  EXPECT_EQ(marker.key, "r/config");
+  EXPECT_TRUE(marker.delete_marker);
+  EXPECT_TRUE(marker.is_latest);
+  EXPECT_EQ(marker.version_id, "vsKA9nFV");
+  EXPECT_EQ(marker.size, 0u);
+  EXPECT_EQ(marker.last_modified, "2026-12-03T06:38:01.830Z");
+  EXPECT_EQ(marker.last_modified_ns, 1796279881830000000);
+  const ObjectVersion& old = page->versions[1];
+  EXPECT_FALSE(old.delete_marker);
+  EXPECT_FALSE(old.is_latest);
+  EXPECT_EQ(old.version_id, "96yIKbyw");
+  EXPECT_EQ(old.size, 3u);
+  EXPECT_EQ(old.etag, "bfcc9da4f2e1d313c63cd0a4ee7604e9");
+  EXPECT_EQ(old.storage_class, "STANDARD");
+  EXPECT_EQ(old.last_modified_ns, 1796279879979000000);
+  const ObjectVersion& key = page->versions[2];
+  EXPECT_EQ(key.key, "r/keys/k 1");
+  EXPECT_EQ(key.version_id, "null");
+  EXPECT_EQ(key.size, 12345678901u);
+  EXPECT_EQ(key.storage_class, "GLACIER_IR");
+  EXPECT_EQ(key.last_modified_ns, 1796279883000000000);
+  EXPECT_TRUE(page->truncated);
+  EXPECT_EQ(page->next_key_marker, "r/keys/k 1");
+  EXPECT_EQ(page->next_version_id_marker, "vZJC7a65");
+
+  auto empty = ParseListObjectVersions(B("<ListVersionsResult/>"));
+  ASSERT_TRUE(empty);
+  EXPECT_TRUE(empty->versions.empty());
+  EXPECT_FALSE(empty->truncated);
+
+  for (const char* bad :
+       {"", "<ListBucketResult/>",
+        "<ListVersionsResult><Version><VersionId>v</VersionId><LastModified>"
+        "2026-12-03T06:38:01Z</LastModified><Size>1</Size></Version>"
+        "</ListVersionsResult>",
+        "<ListVersionsResult><Version><Key>k</Key><LastModified>"
+        "2026-12-03T06:38:01Z</LastModified><Size>1</Size></Version>"
+        "</ListVersionsResult>",
+        "<ListVersionsResult><Version><Key>k</Key><VersionId>v</VersionId>"
+        "<LastModified>yesterday</LastModified><Size>1</Size></Version>"
+        "</ListVersionsResult>",
+        "<ListVersionsResult><Version><Key>k</Key><VersionId>v</VersionId>"
+        "<LastModified>2026-12-03T06:38:01Z</LastModified><Size>x</Size>"
+        "</Version></ListVersionsResult>",
+        "<ListVersionsResult><DeleteMarker><Key>k</Key><VersionId>v"
+        "</VersionId></DeleteMarker></ListVersionsResult>"}) {
+    auto r = ParseListObjectVersions(B(bad));
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().code, ErrorCode::kCorruption);
+  }
+}
+
+TEST(S3XmlTest, S3TimesKeepFractionsAndOffsets) {
+  EXPECT_EQ(*ParseS3Time("1970-01-01T00:00:00Z"), 0);
+  EXPECT_EQ(*ParseS3Time("1970-01-01T00:00:01.5Z"), 1500000000);
+  EXPECT_EQ(*ParseS3Time("2024-02-29T12:00:00.000Z"), 1709208000000000000);
+  EXPECT_EQ(*ParseS3Time("2024-02-29T13:30:00.000+01:30"), 1709208000000000000);
+  EXPECT_EQ(*ParseS3Time("2024-02-29T10:00:00-02:00"), 1709208000000000000);
+  // Digits past nanoseconds are dropped, not rounded.
+  EXPECT_EQ(*ParseS3Time("1969-12-31T23:59:59.1234567899Z"), -876543211);
+  for (const char* bad :
+       {"", "2024-02-29", "2024-02-29T12:00:00", "2024-13-01T00:00:00Z",
+        "2024-02-29T24:00:00Z", "2024-02-29T12:00:00.Z",
+        "2024-02-29T12:00:00Zx", "2024-02-29 12:00:00Z", "+024-02-29T12:00:00Z",
+        "2024-02-29T12:00:00+1:00"}) {
+    auto r = ParseS3Time(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().code, ErrorCode::kCorruption);
+  }
+}
+
 TEST(S3XmlTest, ListMultipartUploads) {
   auto page = ParseListMultipartUploads(B(kUploads));
   ASSERT_TRUE(page) << page.error().message;

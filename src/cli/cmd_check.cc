@@ -13,13 +13,13 @@ Result<std::unique_ptr<MaintenanceRepo>> OpenForMaintenance(Context& ctx,
                                                             bool exclusive,
                                                             bool fresh_cache) {
   ASSIGN_OR_RETURN(auto backend, ctx.OpenBackend());
-  RETURN_IF_ERROR(Context::RequireRepository(*backend));
+  RETURN_IF_ERROR(ctx.RequireRepository(*backend));
   ASSIGN_OR_RETURN(std::string pw, ctx.Password());
   repo::OpenOptions o = fresh_cache ? repo::OpenOptions{} : ctx.CacheOptions();
   o.skip_unreadable_index = true;
   auto m = std::make_unique<MaintenanceRepo>();
   ASSIGN_OR_RETURN(m->repo, repo::Repository::Open(std::move(backend), pw, o));
-  if (!ctx.global.no_lock) {
+  if (ctx.TakesLocks()) {
     ASSIGN_OR_RETURN(m->lock, repo::AcquireLock(*m->repo, exclusive));
     // What changed between loading the index and taking the lock (a backup or
     // prune that finished meanwhile) must be seen: reload it under the lock.

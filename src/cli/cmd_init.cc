@@ -129,14 +129,15 @@ Result<int> RunKey(const std::string& action, const std::string& id,
     if (id.empty())
       return MakeError(ErrorCode::kInvalidArgument,
                        "key remove needs a key ID");
-    ASSIGN_OR_RETURN(auto keys, repo->ListKeys());
+    // By name only: a damaged key file (docs/MAINTENANCE.md) is removed too.
+    ASSIGN_OR_RETURN(auto names, repo->ListKeyNames());
     std::string match;
-    for (const auto& k : keys)
-      if (k.first.rfind(id, 0) == 0) {
+    for (const auto& n : names)
+      if (n.rfind(id, 0) == 0) {
         if (!match.empty())
           return MakeError(ErrorCode::kInvalidArgument,
                            "key ID prefix " + id + " is ambiguous");
-        match = k.first;
+        match = n;
       }
     if (match.empty())
       return MakeError(ErrorCode::kNotFound, "keys/" + id + ": no such key");

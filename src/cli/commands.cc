@@ -40,4 +40,27 @@ void RegisterCommands(CLI::App& app, Context& ctx) {
   RegisterSync(app, ctx);
 }
 
+namespace {
+// Commands that never write to a repository (restore writes only its target):
+// what --point-in-time allows. A command added later is refused until it is
+// listed here.
+constexpr const char* kReadOnlyCommands[] = {
+    "snapshots", "ls", "find", "diff", "cat", "restore", "check", "version"};
+}  // namespace
+
+bool ReadsRepositoryOnly(const std::string& command) {
+  for (const char* c : kReadOnlyCommands)
+    if (command == c) return true;
+  return false;
+}
+
+std::string ReadOnlyCommandNames() {
+  std::string out;
+  for (const char* c : kReadOnlyCommands) {
+    if (std::string_view(c) == "version") continue;
+    out += (out.empty() ? "" : ", ") + std::string(c);
+  }
+  return out;
+}
+
 }  // namespace efs2s3::cli

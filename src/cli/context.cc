@@ -17,6 +17,7 @@
 #include "base/fd.h"
 #include "base/file_util.h"
 #include "base/test_hooks.h"
+#include "model/snapshot.h"
 #include "storage/registry.h"
 
 namespace efs2s3::cli {
@@ -203,9 +204,30 @@ Result<std::string> Context::Password(bool confirm, const char* prompt) {
   return pw;
 }
 
+Result<void> Context::UsePointInTime(const std::string& command) {
+  if (global.point_in_time.empty()) return Ok();
+  if (!ReadsRepositoryOnly(command))
+    return MakeError(ErrorCode::kUsage,
+                     "--point-in-time opens the repository read-only as it "
+                     "was then; " +
+                         command + " is not a command that only reads it (" +
+                         ReadOnlyCommandNames() + " are)");
+  auto t = model::ParseTime(global.point_in_time);
+  if (!t)
+    return MakeError(ErrorCode::kUsage,
+                     "--point-in-time: " + t.error().message +
+                         " (use RFC 3339, e.g. 2026-12-01T12:00:00Z, or "
+                         "\"YYYY-MM-DD HH:MM:SS\" in local time)");
+  global.backend.point_in_time_ns = *t;
+  return Ok();
+}
+
 repo::OpenOptions Context::CacheOptions() const {
   repo::OpenOptions o;
-  if (global.no_cache) return o;
+  // A view of the past keeps its own temporary cache: the local cache of the
+  // repository as it is now (its index, its tree packs) is neither read nor
+  // changed by it.
+  if (global.no_cache || point_in_time()) return o;
   std::string dir =
       global.cache_dir.empty() ? repo::DefaultCacheDir() : global.cache_dir;
   // A cache this user cannot write (another user's, a read-only home) is not
@@ -238,12 +260,16 @@ Result<std::unique_ptr<storage::Backend>> Context::OpenBackend() {
   return storage::Open(location, global.backend);
 }
 
-Result<void> Context::RequireRepository(storage::Backend& backend) {
+Result<void> Context::RequireRepository(storage::Backend& backend) const {
   auto st = backend.Stat({storage::ObjectType::kConfig, "config"});
   if (!st && st.error().code == ErrorCode::kNotFound)
-    return MakeError(ErrorCode::kNoRepository,
-                     backend.Location() +
-                         ": no repository here (config not found; run init)");
+    return MakeError(
+        ErrorCode::kNoRepository,
+        backend.Location() +
+            (point_in_time()
+                 ? ": no repository here at --point-in-time " +
+                       global.point_in_time + " (config not found then)"
+                 : ": no repository here (config not found; run init)"));
   if (!st) return st.error();
   return Ok();
 }
@@ -255,7 +281,7 @@ Result<repo::Repository*> Context::OpenRepository(LockMode lock) {
   ASSIGN_OR_RETURN(std::string pw, Password());
   ASSIGN_OR_RETURN(
       repo_, repo::Repository::Open(std::move(backend), pw, CacheOptions()));
-  if (lock != LockMode::kNone && !global.no_lock) {
+  if (lock != LockMode::kNone && TakesLocks()) {
     // Lets a test run another command between loading the index and locking.
     test_hooks::Gate("OPENED");
     auto locked = repo::AcquireLock(*repo_, lock == LockMode::kExclusive);

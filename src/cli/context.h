@@ -27,6 +27,9 @@ struct GlobalOptions {
   bool quiet = false;
   int verbose = 0;
   bool no_lock = false;
+  // --point-in-time TIME as given; UsePointInTime() parses it into
+  // backend.point_in_time_ns.
+  std::string point_in_time;
   storage::BackendOptions backend;
 };
 
@@ -42,11 +45,24 @@ class Context {
   // terminal prompt. kInvalidArgument if none is available.
   Result<std::string> Password(bool confirm = false,
                                const char* prompt = "enter password: ");
+  // With --point-in-time: Ok for a command that only reads the repository
+  // (ReadsRepositoryOnly), whose repository is then opened read-only as it
+  // was at that time, without locks and without the local cache; kUsage for
+  // any other command or a time that does not parse, before anything is
+  // opened.
+  Result<void> UsePointInTime(const std::string& command);
+  bool point_in_time() const {
+    return global.backend.point_in_time_ns.has_value();
+  }
+  // Whether commands lock the repository: not with --no-lock, nor in a
+  // point-in-time view (a read-only view of the past cannot conflict with
+  // anything, and the view could not write a lock anyway).
+  bool TakesLocks() const { return !global.no_lock && !point_in_time(); }
   Result<std::unique_ptr<storage::Backend>> OpenBackend();
   // Ok when `backend` holds a repository (its config): kNoRepository when it
   // does not, any other failure as it is (it has spent the request's retry
   // budget; the caller must not ask again). Before asking for a password.
-  static Result<void> RequireRepository(storage::Backend& backend);
+  Result<void> RequireRepository(storage::Backend& backend) const;
   // Opens the repository; takes a shared or exclusive lock unless lock ==
   // kNone.
   enum class LockMode { kNone, kShared, kExclusive };
@@ -85,6 +101,11 @@ class Context {
 // Each command registers its subcommand (cmd_*.cc); the table is in
 // commands.cc.
 void RegisterCommands(CLI::App& app, Context& ctx);
+// Whether the (top-level) command only reads a repository: the commands
+// --point-in-time allows.
+bool ReadsRepositoryOnly(const std::string& command);
+// The names of those commands, for messages ("snapshots, ls, ...").
+std::string ReadOnlyCommandNames();
 
 // Repository::FindSnapshot for a snapshot named on the command line: an
 // ambiguous ID prefix (whose message lists the candidates) is a usage error,

@@ -39,6 +39,10 @@ void RegisterGlobalOptions(CLI::App& app, efs2s3::cli::GlobalOptions& g) {
   app.add_flag("--no-cache", g.no_cache, "Use a temporary cache");
   app.add_flag("--no-lock", g.no_lock,
                "Do not lock the repository (read-only use on read-only media)");
+  app.add_option("--point-in-time", g.point_in_time,
+                 "Read the repository as it was at TIME, from the object "
+                 "versions of its S3 bucket (read-only commands; RFC 3339 or "
+                 "\"YYYY-MM-DD HH:MM:SS\")");
   app.add_flag("--json", g.json, "Machine-readable output");
   app.add_flag("-q,--quiet", g.quiet, "Only errors and requested output");
   app.add_flag("-v,--verbose", g.verbose, "More output (repeatable)");
@@ -186,6 +190,14 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "efs2s3: %s\n",
                  Printable(unknown.empty() ? e.what() : unknown).c_str());
     return kExitUsage;
+  }
+  // --point-in-time is refused here for a command that writes, before the
+  // command opens anything.
+  if (auto pit = ctx.UsePointInTime(app.get_subcommands().front()->get_name());
+      !pit) {
+    std::fprintf(stderr, "efs2s3: %s\n",
+                 Printable(pit.error().message).c_str());
+    return ExitCodeFor(pit.error());
   }
   int code = kExitError;
   try {

@@ -135,8 +135,11 @@ Result<void> Checker::CheckIndexFiles() {
   std::set<std::string> unreadable;
   for (const auto& [name, err] : repo_.UnreadableIndex()) {
     unreadable.insert(name);
+    // The message names the object once ("index/X: index/X: ..." before).
+    const std::string what = "index/" + name;
     Error("unreadable_index", name,
-          "index/" + name + ": " + err.message +
+          (err.message.rfind(what, 0) == 0 ? err.message
+                                           : what + ": " + err.message) +
               " (its blobs are missing from the index; `efs2s3 repair index` "
               "rebuilds it)");
   }

@@ -293,12 +293,19 @@ Result<void> Repack(repo::Repository& repo, PrunePlan& plan,
     const PrunePlan::PackState& state = plan.packs[pack];
     Progress(options, "repacking pack " + std::to_string(++done) + "/" +
                           std::to_string(order.size()) + " " + pack.Short());
-    ASSIGN_OR_RETURN(Bytes data, raw.LoadPack(pack));
+    auto loaded = raw.LoadPack(pack);
+    if (!loaded && loaded.error().code == ErrorCode::kCorruption)
+      return loaded.error().Wrap(
+          "prune: pack " + pack.Hex() +
+          " to repack is damaged (run `efs2s3 repair index --read-data`, "
+          "which keeps its intact blobs; nothing was deleted)");
+    if (!loaded) return loaded.error();
+    Bytes data = std::move(*loaded);
     auto header = raw.ParsePackHeader(data);
     if (!header)
       return header.error().Wrap(
           "prune: pack " + pack.Hex() +
-          " (run `efs2s3 check --read-data`; nothing was deleted)");
+          " (run `efs2s3 repair index --read-data`; nothing was deleted)");
     std::uint32_t found = 0;
     for (const PackEntry& e : *header) {
       if (!plan.used->Contains(e.id)) continue;
@@ -310,7 +317,7 @@ Result<void> Repack(repo::Repository& repo, PrunePlan& plan,
       if (!ok)
         return ok.error().Wrap(
             "prune: blob " + e.id.Hex() + " in pack " + pack.Hex() +
-            " (run `efs2s3 check --read-data`; nothing was deleted)");
+            " (run `efs2s3 repair index --read-data`; nothing was deleted)");
       repo::PackWriter& w = writers[e.type == repo::BlobType::kTree ? 1 : 0];
       RETURN_IF_ERROR(w.Add(e, sealed));
       ++found;

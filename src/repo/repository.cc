@@ -307,12 +307,7 @@ Result<std::string> Repository::AddKey(std::string_view password,
 Result<std::vector<std::pair<std::string, KeyFileInfo>>>
 Repository::ListKeys() {
   std::vector<std::pair<std::string, KeyFileInfo>> out;
-  std::vector<std::string> names;
-  RETURN_IF_ERROR(backend_->List(
-      ObjectType::kKey, [&](const storage::ObjectInfo& i) -> Result<void> {
-        names.push_back(i.name);
-        return Ok();
-      }));
+  ASSIGN_OR_RETURN(auto names, ListKeyNames());
   for (const auto& n : names) {
     ASSIGN_OR_RETURN(std::string text, LoadKeyFile(n));
     auto info = ParseKeyFileInfo(text);
@@ -323,6 +318,16 @@ Repository::ListKeys() {
     return a.second.created < b.second.created;
   });
   return out;
+}
+
+Result<std::vector<std::string>> Repository::ListKeyNames() {
+  std::vector<std::string> names;
+  RETURN_IF_ERROR(backend_->List(
+      ObjectType::kKey, [&](const storage::ObjectInfo& i) -> Result<void> {
+        names.push_back(i.name);
+        return Ok();
+      }));
+  return names;
 }
 
 Result<void> Repository::RemoveKey(const std::string& name) {

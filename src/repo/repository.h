@@ -187,7 +187,10 @@ class Repository : public BlobSaver, public SnapshotStore, public BlobLoader {
   // Keys.
   Result<std::string> AddKey(std::string_view password,
                              const crypto::ScryptParams& params);
+  // Every key file, read (fails on a damaged one).
   Result<std::vector<std::pair<std::string, KeyFileInfo>>> ListKeys();
+  // The names of the key files, none read: a damaged one is listed too.
+  Result<std::vector<std::string>> ListKeyNames();
   Result<void> RemoveKey(const std::string& name);
   // Adds a key file for `password`, then removes the one in use; the new one
   // is in use afterwards. Returns its name.

@@ -202,7 +202,9 @@ Result<void> Restorer::RestoreTree(int dirfd, const Id& tree_id,
                                    bool parent_selected) {
   auto tree = repo_.LoadTree(tree_id);
   if (!tree) {
-    ReportError(snap_path.empty() ? "/" : snap_path, tree.error());
+    // Named by its path, like a file: its entries are what is lost.
+    const std::string dir = snap_path.empty() ? "/" : snap_path;
+    ReportError(dir, tree.error().Wrap(dir + ": directory not restored"));
     return Ok();
   }
   for (const Node& node : tree->nodes) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace efs2s3::storage {
@@ -33,6 +34,10 @@ struct S3Options {
 
 struct BackendOptions {
   S3Options s3;
+  // --point-in-time: open a read-only view of the repository as it was then
+  // (Unix nanoseconds), from the object versions of an S3 bucket. A local
+  // repository has no versions: Open refuses it (kUsage).
+  std::optional<std::int64_t> point_in_time_ns;
 };
 
 }  // namespace efs2s3::storage

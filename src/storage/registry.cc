@@ -13,8 +13,17 @@ Result<std::unique_ptr<Backend>> Open(const std::string& location,
   if (location.rfind("s3://", 0) == 0 || location.rfind("s3:", 0) == 0) {
     // Retries and the request limit live inside the S3 client, per request.
     ASSIGN_OR_RETURN(s3::S3Location where, s3::ParseS3Location(location));
+    if (options.point_in_time_ns)
+      return s3::NewS3PointInTimeBackend(where, options.s3,
+                                         *options.point_in_time_ns);
     return s3::NewS3Backend(where, options.s3);
   }
+  if (options.point_in_time_ns)
+    return MakeError(ErrorCode::kUsage,
+                     location +
+                         ": --point-in-time needs an S3 repository (a "
+                         "versioned bucket); a local repository keeps no "
+                         "earlier versions of its objects");
   std::string path = location;
   if (path.rfind("file://", 0) == 0) {
     path = path.substr(7);

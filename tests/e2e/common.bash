@@ -238,3 +238,44 @@ gate_start() {
 }
 
 gate_release() { exec 9>&-; }
+
+# flip_byte FILE OFFSET: one byte of FILE changed in place (objects may be stored
+# read-only).
+flip_byte() {
+  "$PYTHON" - "$1" "$2" <<'PY'
+import os, sys
+path, offset = sys.argv[1], int(sys.argv[2])
+os.chmod(path, 0o644)
+with open(path, "r+b") as f:
+    f.seek(offset)
+    b = f.read(1)
+    f.seek(offset)
+    f.write(bytes([b[0] ^ 0x40]))
+PY
+}
+
+# start_proxy RATE SEED [ARGS...]: the fault proxy (tests/tools/s3_fault_proxy.py,
+# more ARGS passed on) in front of the S3 server at $EP, stalling for 4 s; sets PROXY
+# and PROXY_PID, its statistics in $T/proxy-stats.json. stop_proxy stops it.
+start_proxy() {
+  local upstream="${EP#http://}"
+  upstream="${upstream%%/*}"
+  "$PYTHON" "$TOOLS/s3_fault_proxy.py" --upstream "$upstream" --rate "$1" \
+    --seed "$2" --stall 4 --stats "$T/proxy-stats.json" --log "$T/proxy.log" "${@:3}" \
+    >"$T/proxy.port" 2>"$T/proxy.err" &
+  PROXY_PID=$!
+  local i
+  for i in $(seq 100); do
+    [[ -s "$T/proxy.port" ]] && break
+    sleep 0.05
+  done
+  PROXY="http://127.0.0.1:$(head -n1 "$T/proxy.port")"
+}
+
+stop_proxy() {
+  if [[ -n "${PROXY_PID:-}" ]]; then
+    kill "$PROXY_PID" 2>/dev/null || true
+    wait "$PROXY_PID" 2>/dev/null || true
+    PROXY_PID=""
+  fi
+}

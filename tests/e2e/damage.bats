@@ -26,20 +26,6 @@ setup() {
   (( $(stat -c %s "$PACK") > NFILES * 200 * 1024 ))
 }
 
-# flip_byte FILE OFFSET
-flip_byte() {
-  "$PYTHON" - "$1" "$2" <<'PY'
-import os, sys
-path, offset = sys.argv[1], int(sys.argv[2])
-os.chmod(path, 0o644)  # objects may be stored read-only
-with open(path, "r+b") as f:
-    f.seek(offset)
-    b = f.read(1)
-    f.seek(offset)
-    f.write(bytes([b[0] ^ 0x40]))
-PY
-}
-
 # count_restored: how many source files were restored byte for byte; names the rest
 # in $BROKEN.
 count_restored() {

@@ -46,30 +46,6 @@ teardown() {
   common_teardown
 }
 
-# start_proxy RATE SEED: the fault proxy in front of the S3 server; sets PROXY.
-start_proxy() {
-  local upstream="${EP#http://}"
-  upstream="${upstream%%/*}"
-  "$PYTHON" "$TOOLS/s3_fault_proxy.py" --upstream "$upstream" --rate "$1" \
-    --seed "$2" --stall 4 --stats "$T/proxy-stats.json" --log "$T/proxy.log" \
-    >"$T/proxy.port" 2>"$T/proxy.err" &
-  PROXY_PID=$!
-  local i
-  for i in $(seq 100); do
-    [[ -s "$T/proxy.port" ]] && break
-    sleep 0.05
-  done
-  PROXY="http://127.0.0.1:$(head -n1 "$T/proxy.port")"
-}
-
-stop_proxy() {
-  if [[ -n "${PROXY_PID:-}" ]]; then
-    kill "$PROXY_PID" 2>/dev/null || true
-    wait "$PROXY_PID" 2>/dev/null || true
-    PROXY_PID=""
-  fi
-}
-
 # Short timeouts, so that a stall costs seconds: the proxy stalls for 4 s.
 S3_TIMEOUTS=(--s3-connect-timeout 2 --s3-stall-timeout 2)
 

@@ -25,20 +25,6 @@ backups() {
   done
 }
 
-# flip_byte FILE OFFSET
-flip_byte() {
-  "$PYTHON" - "$1" "$2" <<'PY'
-import os, sys
-path, offset = sys.argv[1], int(sys.argv[2])
-os.chmod(path, 0o644)
-with open(path, "r+b") as f:
-    f.seek(offset)
-    b = f.read(1)
-    f.seek(offset)
-    f.write(bytes([b[0] ^ 0x40]))
-PY
-}
-
 # largest_pack: the biggest data pack (a data pack, not a tree pack).
 largest_pack() { data_objects | head -n1; }
 

@@ -3,7 +3,8 @@
 
 Usage: s3_fault_proxy.py --upstream HOST:PORT [--port 0] [--rate 0.05] [--seed 1]
                          [--kinds 500,503,reset_before,...] [--stall 5]
-                         [--methods GET,PUT,...] [--stats FILE] [--log FILE]
+                         [--methods GET,PUT,...] [--once-per-path]
+                         [--stats FILE] [--log FILE]
 
 Point efs2s3 at it with --s3-endpoint http://127.0.0.1:PORT (PORT is printed as the
 first line of stdout). Requests and answers are forwarded byte for byte: the Host
@@ -29,6 +30,8 @@ one fault among --kinds (default all):
                 them no checksum (only TLS protects them), so a flipped key name
                 would be a fault no client could tell from the truth.
 --methods limits faults to requests of those methods (default: all).
+--once-per-path gives each path (the query left out) at most one fault: a client that
+tries again always gets the true answer the second time.
 With concurrent clients the order of draws follows the order of arrival, so a seed
 fixes the sequence of decisions, not which request gets which.
 
@@ -91,14 +94,18 @@ class Stats:
 
 
 class Decider:
-    def __init__(self, rate: float, seed: int, kinds: list[str], methods: set[str] | None):
+    def __init__(self, rate: float, seed: int, kinds: list[str], methods: set[str] | None,
+                 once_per_path: bool = False):
         self.methods = methods
+        self.once_per_path = once_per_path
+        self.faulted: set[str] = set()
         self.lock = threading.Lock()
         self.rng = random.Random(seed)
         self.rate = rate
         self.kinds = kinds
 
-    def draw(self, method: str, object_get: bool) -> tuple[str | None, random.Random]:
+    def draw(self, method: str, object_get: bool,
+             path: str = "") -> tuple[str | None, random.Random]:
         """A fault (or None) for a request, and a generator for its details."""
         with self.lock:
             detail = random.Random(self.rng.getrandbits(64))
@@ -107,8 +114,9 @@ class Decider:
             if self.methods is not None and method not in self.methods:
                 return None, detail
             kinds = [k for k in self.kinds if k != "flip" or object_get]
-            if not kinds:
+            if not kinds or (self.once_per_path and path in self.faulted):
                 return None, detail
+            self.faulted.add(path)
             return self.rng.choice(kinds), detail
 
 
@@ -270,7 +278,7 @@ class Handler(socketserver.BaseRequestHandler):
                 method, path = method_b.decode(), path_b.decode(errors="replace")
                 segments = path.split("?")[0].strip("/").split("/", 1)
                 object_get = method == "GET" and len(segments) == 2 and segments[1] != ""
-                fault, rnd = srv.decider.draw(method, object_get)
+                fault, rnd = srv.decider.draw(method, object_get, path.split("?")[0])
                 if fault in ("500", "503"):
                     status = int(fault)
                     client.sendall(s3_error(status, "InternalError" if status == 500
@@ -344,6 +352,7 @@ def main() -> int:
     ap.add_argument("--kinds", default=",".join(KINDS))
     ap.add_argument("--stall", type=float, default=5.0)
     ap.add_argument("--methods", help="comma-separated; faults only for these")
+    ap.add_argument("--once-per-path", action="store_true")
     ap.add_argument("--stats")
     ap.add_argument("--log")
     args = ap.parse_args()
@@ -355,7 +364,7 @@ def main() -> int:
     server = Server(("127.0.0.1", args.port), Handler)
     server.upstream = (host, int(port))
     methods = set(args.methods.split(",")) if args.methods else None
-    server.decider = Decider(args.rate, args.seed, kinds, methods)
+    server.decider = Decider(args.rate, args.seed, kinds, methods, args.once_per_path)
     server.stats = Stats(args.stats, args.log)
     server.stall = args.stall
     server.stats._write()

@@ -80,4 +80,27 @@ inline constexpr char kSts[] =
   </AssumeRoleWithWebIdentityResult>
 </AssumeRoleWithWebIdentityResponse>)";
 
+// As radosgw sends it: versions and delete markers interleaved, keys
+// URL-encoded, newest first per key.
+inline constexpr char kVersions[] =
+    R"(<?xml version="1.0" encoding="UTF-8"?>
+<ListVersionsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
+  <EncodingType>url</EncodingType><Name>bkt</Name><Prefix>r/</Prefix>
+  <MaxKeys>3</MaxKeys><IsTruncated>true</IsTruncated>
+  <KeyMarker></KeyMarker><VersionIdMarker></VersionIdMarker>
+  <NextKeyMarker>r%2Fkeys%2Fk%201</NextKeyMarker>
+  <NextVersionIdMarker>vZJC7a65</NextVersionIdMarker>
+  <DeleteMarker><Key>r%2Fconfig</Key><VersionId>vsKA9nFV</VersionId>
+    <IsLatest>true</IsLatest><LastModified>2026-12-03T06:38:01.830Z</LastModified>
+    <Owner><ID>test</ID></Owner></DeleteMarker>
+  <Version><Key>r%2Fconfig</Key><VersionId>96yIKbyw</VersionId>
+    <IsLatest>false</IsLatest><LastModified>2026-12-03T06:37:59.979Z</LastModified>
+    <ETag>&quot;bfcc9da4f2e1d313c63cd0a4ee7604e9&quot;</ETag><Size>3</Size>
+    <StorageClass>STANDARD</StorageClass></Version>
+  <Version><Key>r%2Fkeys%2Fk%201</Key><VersionId>null</VersionId>
+    <IsLatest>true</IsLatest><LastModified>2026-12-03T06:38:03Z</LastModified>
+    <ETag>"60b725f10c9c85c70d97880dfe8191b3"</ETag><Size>12345678901</Size>
+    <StorageClass>GLACIER_IR</StorageClass></Version>
+</ListVersionsResult>)";
+
 }  // namespace efs2s3::aws::xml_answers

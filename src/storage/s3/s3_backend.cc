@@ -59,10 +59,7 @@ class S3Backend : public Backend, public S3Maintenance {
         where_(std::move(where)),
         opts_(std::move(opts)) {}
 
-  std::string Location() const override {
-    return "s3:" + where_.bucket +
-           (where_.prefix.empty() ? "" : "/" + where_.prefix);
-  }
+  std::string Location() const override { return LocationName(where_); }
 
   Result<void> Create() override {
     const bool lock = !policy_.mode.empty();
@@ -201,18 +198,10 @@ class S3Backend : public Backend, public S3Maintenance {
     std::string dir = Root() + ObjectTypeDir(type) + "/";
     return client_->ListObjects(
         where_.bucket, dir, [&](const ListedObject& o) -> Result<void> {
-          std::string rel = o.key.substr(dir.size());
-          size_t slash = rel.find('/');
-          if (type == ObjectType::kPack) {
-            // data/<2 hex>/<name>
-            if (slash != 2 || rel.find('/', 3) != std::string::npos)
-              return Ok();
-            rel = rel.substr(3);
-          } else if (slash != std::string::npos) {
-            return Ok();
-          }
-          if (rel.empty()) return Ok();
-          return fn(ObjectInfo{rel, o.size, ListedTime(o.last_modified)});
+          std::optional<std::string> name =
+              ObjectNameIn(type, std::string_view(o.key).substr(dir.size()));
+          if (!name) return Ok();
+          return fn(ObjectInfo{*name, o.size, ListedTime(o.last_modified)});
         });
   }
 
@@ -256,10 +245,10 @@ class S3Backend : public Backend, public S3Maintenance {
     return e;
   }
 
-  std::string Root() const {
-    return where_.prefix.empty() ? "" : where_.prefix + "/";
+  std::string Root() const { return KeyPrefix(where_); }
+  std::string Key(const Handle& h) const {
+    return KeyPrefix(where_) + ObjectKey(h);
   }
-  std::string Key(const Handle& h) const { return Root() + ObjectKey(h); }
 
   std::shared_ptr<S3Client> client_;
   LockPolicy policy_;
@@ -336,12 +325,40 @@ Result<S3Location> ParseS3Location(const std::string& location) {
   return loc;
 }
 
+std::string KeyPrefix(const S3Location& where) {
+  return where.prefix.empty() ? "" : where.prefix + "/";
+}
+
+std::string LocationName(const S3Location& where) {
+  return "s3:" + where.bucket +
+         (where.prefix.empty() ? "" : "/" + where.prefix);
+}
+
+std::optional<std::string> ObjectNameIn(ObjectType type, std::string_view rel) {
+  size_t slash = rel.find('/');
+  if (type == ObjectType::kPack) {
+    // data/<2 hex>/<name>
+    if (slash != 2 || rel.find('/', 3) != std::string_view::npos)
+      return std::nullopt;
+    rel = rel.substr(3);
+  } else if (slash != std::string_view::npos) {
+    return std::nullopt;
+  }
+  if (rel.empty()) return std::nullopt;
+  return std::string(rel);
+}
+
+Result<std::shared_ptr<S3Client>> NewS3Client(const S3Options& opts,
+                                              const Getenv& env) {
+  ASSIGN_OR_RETURN(S3Config config, ResolveS3Config(opts, env));
+  return std::make_shared<S3Client>(std::move(config),
+                                    NewDefaultCredentialsChain(env));
+}
+
 Result<std::unique_ptr<Backend>> NewS3Backend(const S3Location& where,
                                               const S3Options& opts,
                                               const Getenv& env) {
-  ASSIGN_OR_RETURN(S3Config config, ResolveS3Config(opts, env));
-  auto client = std::make_shared<S3Client>(std::move(config),
-                                           NewDefaultCredentialsChain(env));
+  ASSIGN_OR_RETURN(std::shared_ptr<S3Client> client, NewS3Client(opts, env));
   return NewS3BackendWithClient(std::move(client), where, opts);
 }
 

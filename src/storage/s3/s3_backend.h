@@ -13,8 +13,11 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "aws/credentials.h"
@@ -43,6 +46,22 @@ struct S3Location {
 };
 Result<S3Location> ParseS3Location(const std::string& location);
 
+// "prefix/" ("" without a prefix): what every key of the repository starts
+// with.
+std::string KeyPrefix(const S3Location& where);
+// "s3:bucket/prefix", as a Backend's Location().
+std::string LocationName(const S3Location& where);
+
+// The name of the object of `type` whose key, relative to the type's
+// directory, is `rel` ("3f/3fa2..." of a pack -> "3fa2..."); nullopt for a key
+// that is no such object (a deeper or shallower path).
+std::optional<std::string> ObjectNameIn(ObjectType type, std::string_view rel);
+
+// A client with the settings of ResolveS3Config and the default credentials
+// chain.
+Result<std::shared_ptr<S3Client>> NewS3Client(const S3Options& opts,
+                                              const Getenv& env);
+
 // Opens a bucket/prefix with the default credentials chain.
 Result<std::unique_ptr<Backend>> NewS3Backend(const S3Location& where,
                                               const S3Options& opts,
@@ -51,6 +70,25 @@ Result<std::unique_ptr<Backend>> NewS3Backend(const S3Location& where,
 std::unique_ptr<Backend> NewS3BackendWithClient(
     std::shared_ptr<S3Client> client, const S3Location& where,
     const S3Options& opts);
+
+// A read-only view of the repository at bucket/prefix as it was at `at_ns`
+// (Unix nanoseconds), read from the bucket's object versions
+// (docs/S3.md, "Point-in-time recovery"). List lists the versions and delete
+// markers under a type's directory (ListObjectVersions) and yields each key's
+// version current at the time (aws::SelectVersionAt), with that version's
+// size; Load and Stat read that version (versionId=), found by a listing of
+// the key's versions unless a List found it before. Later versions and delete
+// markers are ignored. Every write (Create, Save, SaveFrom, Remove) fails at
+// once with kPermission, saying the repository is opened read-only at a point
+// in time, and so does ExtendRetention; SetLockPolicy accepts the policy of a
+// locked repository (nothing is written to apply it to) and GetRetention gives
+// the retention of the version read. Thread-safe.
+Result<std::unique_ptr<Backend>> NewS3PointInTimeBackend(
+    const S3Location& where, const S3Options& opts, std::int64_t at_ns,
+    const Getenv& env = ProcessEnv());
+std::unique_ptr<Backend> NewS3PointInTimeBackendWithClient(
+    std::shared_ptr<S3Client> client, const S3Location& where,
+    const S3Options& opts, std::int64_t at_ns);
 
 // Maintenance only an S3 backend offers: multipart uploads left behind by
 // crashed runs.

@@ -369,6 +369,164 @@ TEST_F(S3ServerTest, VirtualHostAddressing) {
   EXPECT_EQ(*b->Load(h), ToBytes("virtual"));
 }
 
+// ---- point-in-time views (NewS3PointInTimeBackend)
+// ---------------------------------
+
+// Turns on versioning of `bucket` (PutBucketVersioning).
+Result<void> EnableVersioning(S3Client& client, const std::string& bucket) {
+  S3Client::Call call("PUT", bucket, "");
+  call.query = {{"versioning", ""}};
+  const std::string body =
+      "<VersioningConfiguration "
+      "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+      "<Status>Enabled</Status></VersioningConfiguration>";
+  call.body = AsBytes(body);
+  call.content_md5 = true;
+  RETURN_IF_ERROR(client.Execute(call));
+  return Ok();
+}
+
+// The newest LastModified under `prefix`, versions and delete markers alike.
+std::int64_t Newest(S3Client& client, const std::string& bucket,
+                    const std::string& prefix) {
+  std::int64_t newest = 0;
+  auto listed = client.ListObjectVersions(
+      bucket, prefix, [&](const ObjectVersion& v) -> Result<void> {
+        newest = std::max(newest, v.last_modified_ns);
+        return Ok();
+      });
+  EXPECT_TRUE(listed) << listed.error().message;
+  return newest;
+}
+
+// Returns once the server stamps a new write later than `t`: LastModified has
+// milliseconds on radosgw and moto, whole seconds on Amazon S3, so writes in
+// the same tick as `t` would count as "at `t`". A write of a scratch key
+// outside the repository, repeated until its time is past `t`.
+void WaitUntilServerTimeIsPast(S3Client& client, const std::string& bucket,
+                               std::int64_t t) {
+  const std::string scratch = "scratch-" + HexEncode(RandomBytes(8));
+  for (;;) {
+    ASSERT_TRUE(client.PutObject(bucket, scratch, ToBytes("tick"), {}));
+    if (Newest(client, bucket, scratch) > t) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+std::set<std::string> Names(Backend& b, ObjectType type) {
+  std::set<std::string> out;
+  auto listed = b.List(type, [&](const ObjectInfo& o) -> Result<void> {
+    out.insert(o.name + ":" + std::to_string(o.size));
+    return Ok();
+  });
+  EXPECT_TRUE(listed) << listed.error().message;
+  return out;
+}
+
+// The attack on a small repository: objects written before T (config written
+// while the bucket was not yet versioned: a "null" version), then, after T,
+// config overwritten, a key and a snapshot deleted (delete markers), a pack
+// overwritten and a new one added. The view at T sees the objects as they
+// were; a view before anything sees nothing; writes are refused.
+// `make_client(page_size)` gives a client of the server under test with that
+// many entries per listing page.
+void PointInTimeScenario(
+    const std::function<std::shared_ptr<S3Client>(int)>& make_client,
+    const std::string& bucket) {
+  std::shared_ptr<S3Client> client = make_client(1000);
+  ASSERT_TRUE(client->CreateBucket(bucket));
+  S3Location where{bucket, RandomPrefix()};
+  S3Options o;
+  auto now = NewS3BackendWithClient(client, where, o);
+  const Handle config{ObjectType::kConfig, "config"};
+  const Handle key{ObjectType::kKey, HexEncode(RandomBytes(32))};
+  const Handle snap{ObjectType::kSnapshot, HexEncode(RandomBytes(32))};
+  const Handle pack1{ObjectType::kPack, HexEncode(RandomBytes(32))};
+  const Handle pack2{ObjectType::kPack, HexEncode(RandomBytes(32))};
+  ASSERT_TRUE(now->Save(config, ToBytes("config-1"), {}));
+  auto versioned = EnableVersioning(*client, bucket);
+  ASSERT_TRUE(versioned) << versioned.error().message;
+  ASSERT_TRUE(now->Save(key, ToBytes("key"), {.create_only = true}));
+  ASSERT_TRUE(now->Save(snap, ToBytes("snapshot"), {.create_only = true}));
+  ASSERT_TRUE(now->Save(pack1, ToBytes("pack-one"), {}));
+  const std::int64_t t = Newest(*client, bucket, where.prefix + "/");
+  ASSERT_GT(t, 0);
+  WaitUntilServerTimeIsPast(*client, bucket, t);
+  // The attack, with the same credentials.
+  ASSERT_TRUE(now->Save(config, ToBytes("garbage!!"), {}));
+  ASSERT_TRUE(now->Remove(key));
+  ASSERT_TRUE(now->Remove(snap));
+  ASSERT_TRUE(now->Save(pack1, ToBytes("garbage"), {}));
+  ASSERT_TRUE(now->Save(pack2, ToBytes("pack-two"), {}));
+  EXPECT_EQ(*now->Load(config), ToBytes("garbage!!"));
+  EXPECT_EQ(now->Stat(key).error().code, ErrorCode::kNotFound);
+
+  // Listings first, with pages of two entries (key and version markers).
+  auto listed = NewS3PointInTimeBackendWithClient(make_client(2), where, o, t);
+  EXPECT_EQ(Names(*listed, ObjectType::kConfig),
+            std::set<std::string>{"config:8"});
+  EXPECT_EQ(Names(*listed, ObjectType::kKey),
+            std::set<std::string>{key.name + ":3"});
+  EXPECT_EQ(Names(*listed, ObjectType::kSnapshot),
+            std::set<std::string>{snap.name + ":8"});
+  EXPECT_EQ(Names(*listed, ObjectType::kPack),
+            std::set<std::string>{pack1.name + ":8"});
+  EXPECT_TRUE(Names(*listed, ObjectType::kIndex).empty());
+  EXPECT_EQ(*listed->Load(pack1), ToBytes("pack-one"));
+
+  // Reads without a listing first: each key's versions are listed on demand.
+  auto then = NewS3PointInTimeBackendWithClient(client, where, o, t);
+  auto c = then->Load(config);  // the "null" version
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(*c, ToBytes("config-1"));
+  EXPECT_EQ(*then->Load(key), ToBytes("key"));
+  EXPECT_EQ(*then->Load(snap), ToBytes("snapshot"));
+  auto range = then->Load(pack1, 2, 3);
+  ASSERT_TRUE(range) << range.error().message;
+  EXPECT_EQ(*range, ToBytes("ck-"));
+  EXPECT_EQ(*then->Load(pack1, 5), ToBytes("one"));
+  auto st = then->Stat(pack1);
+  ASSERT_TRUE(st) << st.error().message;
+  EXPECT_EQ(st->size, 8u);
+  auto missing = then->Load(pack2);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+  EXPECT_NE(missing.error().message.find("not found at"), std::string::npos)
+      << missing.error().message;
+  EXPECT_EQ(then->Stat(pack2).error().code, ErrorCode::kNotFound);
+
+  // Every write fails at once, and says why.
+  for (const Result<void>& w :
+       {then->Save(pack2, ToBytes("x"), {}), then->Remove(pack1),
+        then->Create(),
+        then->SaveFrom(key, SpanSource(ToBytes("x")), {.create_only = true})}) {
+    ASSERT_FALSE(w);
+    EXPECT_EQ(w.error().code, ErrorCode::kPermission);
+    EXPECT_NE(w.error().message.find("read-only at a point in time"),
+              std::string::npos)
+        << w.error().message;
+  }
+  EXPECT_EQ(*now->Load(pack1), ToBytes("garbage"));  // nothing was written
+
+  // Before the repository existed: nothing at all.
+  auto before = NewS3PointInTimeBackendWithClient(client, where, o, 1);
+  EXPECT_TRUE(Names(*before, ObjectType::kConfig).empty());
+  EXPECT_TRUE(Names(*before, ObjectType::kPack).empty());
+  EXPECT_EQ(before->Stat(config).error().code, ErrorCode::kNotFound);
+}
+
+TEST_F(S3ServerTest, PointInTimeViewIgnoresLaterVersionsAndDeleteMarkers) {
+  auto config = ResolveS3Config(TestOptions(), ProcessEnv());
+  ASSERT_TRUE(config);
+  PointInTimeScenario(
+      [&](int page_size) {
+        S3Config c = *config;
+        c.list_page_size = page_size;
+        return std::make_shared<S3Client>(c, NewDefaultCredentialsChain());
+      },
+      "efs2s3-pit-" + HexEncode(RandomBytes(4)));
+}
+
 // ---- moto_server: storage classes and SSE headers
 // -----------------------------------
 
@@ -558,6 +716,24 @@ std::unique_ptr<Backend> FreshMoto() {
   auto created = b->Create();
   EXPECT_TRUE(created) << created.error().message;
   return b;
+}
+
+TEST(S3MotoTest, PointInTimeViewIgnoresLaterVersionsAndDeleteMarkers) {
+  MotoServer* moto = SharedMoto();
+  if (!moto) GTEST_SKIP() << "moto_server is not installed";
+  S3Options o;
+  o.endpoint = moto->endpoint();
+  auto config =
+      ResolveS3Config(o, [](const std::string&) { return std::nullopt; });
+  ASSERT_TRUE(config);
+  PointInTimeScenario(
+      [&](int page_size) {
+        S3Config c = *config;
+        c.list_page_size = page_size;
+        return std::make_shared<S3Client>(
+            c, NewStaticCredentials({"testing", "testing", "", {}, "test"}));
+      },
+      "moto-pit-" + HexEncode(RandomBytes(4)));
 }
 
 INSTANTIATE_TEST_SUITE_P(S3, BackendConformanceTest,
