@@ -134,9 +134,17 @@ TEST(DecodePropertyTest, TimesRoundTripAndAnyTextParsesOrFails) {
     ASSERT_TRUE(back) << FormatTime(ns);
     EXPECT_EQ(*back, ns);
   }
+  // Regression (UBSan): a year past 2262 overflowed the nanoseconds.
+  // Regression (ASan): an offset of fewer digits read past the text's end.
+  for (const char* far : {"3024-01-01T00:00:00Z", "1000-01-01T00:00:00Z",
+                          "2026-11-27T15:04:05+1:2", "2026-11-27T15:04:05-1"}) {
+    auto r = ParseTime(far);
+    ASSERT_FALSE(r) << far;
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+  }
   testing::ForEachTextVariant(
       {"2026-11-27T15:04:05.123456789Z", "2026-11-27T15:04:05+02:00",
-       "2026-11-27 15:04:05"},
+       "2026-11-27 15:04:05", "2262-04-11T23:47:16Z"},
       103, [](const std::string& text) {
         auto r = ParseTime(text);
         if (r) {
