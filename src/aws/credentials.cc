@@ -486,7 +486,10 @@ std::optional<TimePoint> ParseIsoTime(const std::string& s) {
   } else if (*rest != 'Z' && *rest != '\0') {
     return std::nullopt;
   }
-  return std::chrono::system_clock::from_time_t(timegm(&tm) - offset);
+  // system_clock counts nanoseconds in 64 bits: the years 1677 to 2262.
+  std::time_t t = timegm(&tm) - offset;
+  if (t > 9000000000 || t < -9000000000) return std::nullopt;
+  return std::chrono::system_clock::from_time_t(t);
 }
 
 }  // namespace efs2s3::aws

@@ -73,6 +73,12 @@ TEST(DecodePropertyTest, S3ListingsDecodeOrAreCorruption) {
 }
 
 TEST(DecodePropertyTest, S3TimesParseOrAreCorruption) {
+  // Regression (UBSan): years beyond 64-bit nanoseconds overflowed.
+  for (const char* far : {"0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z"}) {
+    auto r = ParseS3Time(far);
+    ASSERT_FALSE(r) << far;
+    EXPECT_EQ(r.error().code, ErrorCode::kCorruption);
+  }
   testing::ForEachTextVariant(
       {"2024-01-02T03:04:05Z", "2024-01-02T03:04:05.123456789Z",
        "2026-12-03T06:38:01.830+01:00"},
@@ -182,6 +188,8 @@ TEST(DecodePropertyTest, AwsConfigFilesAndTimesParse) {
           for (const auto& [key, value] : keys)
             EXPECT_EQ(key.find('\n'), std::string::npos);
       });
+  // Regression (UBSan): a year past 2262 overflowed system_clock.
+  EXPECT_FALSE(ParseIsoTime("3024-05-01T12:00:00Z"));
   testing::ForEachTextVariant(
       {"2024-05-01T12:00:00Z", "2024-05-01T12:00:00.123456Z",
        "2024-05-01T12:00:00-07:30", "2262-04-11T23:47:16Z"},
