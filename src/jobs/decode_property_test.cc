@@ -67,6 +67,24 @@ TEST(DecodePropertyTest, ConfigsRoundTripThroughTheWriter) {
 }
 
 TEST(DecodePropertyTest, AnyTextIsAConfigOrAnError) {
+  // Regression: a table header that starts with a character no key starts
+  // with aborted in toml++'s assertions (debug and sanitizer builds).
+  // Regression: a character beyond ASCII in a key reached
+  // __builtin_unreachable in toml++ 3.3 (UBSan); it is refused before.
+  for (const char* bad : {"[*obs.nightly]\n", "[*]", "a.*=1", "\xc2\xa1 = 1",
+                          "[jobs.n\xc3\xbc]\n", "a = 1 \xe3\x80\x81"}) {
+    auto r = ParseConfig(bad, kPath);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+  }
+  // In strings and comments such characters are TOML's and stay accepted.
+  auto u = ParseConfig(
+      "# gr\xc3\xbc\xc3\x9f\n[jobs.n]\nrepository = '/r\xe2\x82\xac'\n"
+      "source = { paths = [\"\"\"/d\\\"\xc2\xa1\"\"\"] }\n"
+      "[jobs.n.env]\n\"K\xc3\xbc\" = \"v\" # \xc2\xa1\n",
+      kPath);
+  ASSERT_TRUE(u) << u.error().message;
+  EXPECT_EQ(u->jobs.at(0).repository, "/r\xe2\x82\xac");
   auto c = ParseConfig(kConfig, kPath);
   ASSERT_TRUE(c);
   testing::ForEachTextVariant(
