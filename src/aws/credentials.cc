@@ -48,7 +48,8 @@ std::map<std::string, IniSection> ReadIni(const std::string& path) {
   return ParseIni(std::string(AsString(*data)));
 }
 
-// Parses the JSON document of the ECS agent, IMDS and credential_process.
+}  // namespace
+
 Result<Credentials> ParseJsonCredentials(const std::string& text,
                                          const std::string& source) {
   auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
@@ -81,6 +82,8 @@ Result<Credentials> ParseJsonCredentials(const std::string& text,
         source + ": the answer has no AccessKeyId/SecretAccessKey");
   return c;
 }
+
+namespace {
 
 HttpOptions MetadataHttpOptions() {
   HttpOptions o;
@@ -483,7 +486,10 @@ std::optional<TimePoint> ParseIsoTime(const std::string& s) {
   } else if (*rest != 'Z' && *rest != '\0') {
     return std::nullopt;
   }
-  return std::chrono::system_clock::from_time_t(timegm(&tm) - offset);
+  // system_clock counts nanoseconds in 64 bits: the years 1677 to 2262.
+  std::time_t t = timegm(&tm) - offset;
+  if (t > 9000000000 || t < -9000000000) return std::nullopt;
+  return std::chrono::system_clock::from_time_t(t);
 }
 
 }  // namespace efs2s3::aws

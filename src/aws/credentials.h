@@ -84,6 +84,12 @@ IniSection ConfigFileProfile(const Getenv& env, const std::string& profile);
 // file, or "" when none is set.
 std::string ResolveRegion(const Getenv& env);
 
+// Parses the JSON document of the ECS agent, IMDS and credential_process
+// (AccessKeyId, SecretAccessKey, Token or SessionToken, Expiration, Code);
+// kPermission, naming `source`, for anything without a key and its secret.
+Result<Credentials> ParseJsonCredentials(const std::string& text,
+                                         const std::string& source);
+
 // Parses an ISO 8601 UTC time ("2024-05-01T12:00:00Z", fractional seconds
 // allowed).
 std::optional<std::chrono::system_clock::time_point> ParseIsoTime(

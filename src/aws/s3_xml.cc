@@ -215,6 +215,9 @@ Result<std::int64_t> ParseS3Time(std::string_view text) {
   const std::int64_t days = era * 146097 + doe - 719468;
   const std::int64_t secs =
       days * 86400 + hour * 3600 + minute * 60 + second - offset;
+  // Nanoseconds in 64 bits reach the years 1677 to 2262; a year 0001 or 9999
+  // overflowed (found by the property test under UBSan).
+  if (secs > 9000000000 || secs < -9000000000) return bad();
   return secs * 1000000000 + nanos;
 }
 

@@ -27,8 +27,8 @@ int Severity(int code) {
 std::string TimeOrEmpty(std::time_t t) { return t ? FormatUtc(t) : ""; }
 
 std::time_t TimeField(const nlohmann::json& j, const char* key) {
-  if (!j.contains(key) || !j[key].is_string()) return 0;
-  std::time_t t = ParseUtc(j[key].get<std::string>());
+  if (!j.contains(key) || !j.at(key).is_string()) return 0;
+  std::time_t t = ParseUtc(j.at(key).get<std::string>());
   return t < 0 ? 0 : t;
 }
 
@@ -107,37 +107,49 @@ nlohmann::json JobReport::ToJson() const {
 }
 
 Result<JobReport> JobReport::FromJson(const nlohmann::json& j) {
-  if (!j.is_object() || !j.contains("job") || !j.contains("exit_code") ||
-      !j["steps"].is_array())
+  auto bad = [] {
     return MakeError(ErrorCode::kCorruption, "not a job report");
-  JobReport r;
-  r.job = j.value("job", "");
-  r.repository = j.value("repository", "");
-  r.host = j.value("host", "");
-  r.exit_code = j.value("exit_code", 1);
-  r.snapshot_id = j.value("snapshot_id", "");
-  r.started = TimeField(j, "started");
-  r.finished = TimeField(j, "finished");
-  for (const nlohmann::json& s : j["steps"]) {
-    StepReport st;
-    st.name = s.value("name", "");
-    std::string status = s.value("status", "failed");
-    for (StepStatus v :
-         {StepStatus::kOk, StepStatus::kWarning, StepStatus::kFailed,
-          StepStatus::kSkipped, StepStatus::kInterrupted})
-      if (status == StepStatusName(v)) st.status = v;
-    st.exit_code = s.value("exit_code", 0);
-    st.command = s.value("command", "");
-    st.started = TimeField(s, "started");
-    st.duration_seconds = s.value("duration_seconds", 0.0);
-    if (s.contains("figures")) st.figures = s["figures"];
-    if (s.contains("errors") && s["errors"].is_array())
-      for (const auto& e : s["errors"])
-        if (e.is_string()) st.errors.push_back(e.get<std::string>());
-    st.reason = s.value("reason", "");
-    r.steps.push_back(std::move(st));
+  };
+  // at(), not operator[]: a missing key of a const object is undefined
+  // behaviour there.
+  if (!j.is_object() || !j.contains("job") || !j.contains("exit_code") ||
+      !j.contains("steps") || !j.at("steps").is_array())
+    return bad();
+  // A field of another type (a damaged or foreign file) makes value() throw:
+  // that is no report either.
+  try {
+    JobReport r;
+    r.job = j.value("job", "");
+    r.repository = j.value("repository", "");
+    r.host = j.value("host", "");
+    r.exit_code = j.value("exit_code", 1);
+    r.snapshot_id = j.value("snapshot_id", "");
+    r.started = TimeField(j, "started");
+    r.finished = TimeField(j, "finished");
+    for (const nlohmann::json& s : j.at("steps")) {
+      if (!s.is_object()) return bad();
+      StepReport st;
+      st.name = s.value("name", "");
+      std::string status = s.value("status", "failed");
+      for (StepStatus v :
+           {StepStatus::kOk, StepStatus::kWarning, StepStatus::kFailed,
+            StepStatus::kSkipped, StepStatus::kInterrupted})
+        if (status == StepStatusName(v)) st.status = v;
+      st.exit_code = s.value("exit_code", 0);
+      st.command = s.value("command", "");
+      st.started = TimeField(s, "started");
+      st.duration_seconds = s.value("duration_seconds", 0.0);
+      if (s.contains("figures")) st.figures = s.at("figures");
+      if (s.contains("errors") && s.at("errors").is_array())
+        for (const auto& e : s.at("errors"))
+          if (e.is_string()) st.errors.push_back(e.get<std::string>());
+      st.reason = s.value("reason", "");
+      r.steps.push_back(std::move(st));
+    }
+    return r;
+  } catch (const nlohmann::json::exception&) {
+    return bad();
   }
-  return r;
 }
 
 nlohmann::json JobState::ToJson() const {
@@ -155,7 +167,11 @@ JobState JobState::FromJson(const nlohmann::json& j) {
   s.last_prune = TimeField(j, "last_prune");
   s.last_check = TimeField(j, "last_check");
   s.last_lock_extend = TimeField(j, "last_lock_extend");
-  s.last_exit_code = j.value("last_exit_code", -1);
+  // A damaged state file is an empty state, not an exception out of the
+  // daemon (value() throws on a field of another type).
+  if (auto it = j.find("last_exit_code");
+      it != j.end() && it->is_number_integer())
+    s.last_exit_code = it->get<int>();
   return s;
 }
 

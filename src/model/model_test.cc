@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
-#include "base/testing/mutate.h"
 #include "model/node.h"
 #include "model/snapshot.h"
 
@@ -141,46 +140,6 @@ TEST(TreeTest, MalformedFlagsAreDamage) {
     auto r = DecodeTree(nlohmann::json::to_msgpack(root));
     ASSERT_FALSE(r) << bad;
     EXPECT_EQ(r.error().code, ErrorCode::kCorruption) << bad;
-  }
-}
-
-TEST(TreeTest, AnyBytesDecodeToATreeOrAnErrorNeverACrash) {
-  // Given mutations of a valid tree, then DecodeTree returns a tree that
-  // encodes again, or kCorruption; never a crash or an unbounded allocation.
-  Tree t;
-  t.nodes.push_back(SampleFile("a"));
-  Node dir;
-  dir.name = "d";
-  dir.type = NodeType::kDir;
-  dir.subtree = Id{};
-  dir.flags = kFlagIncomplete;
-  t.nodes.push_back(dir);
-  Bytes valid = EncodeTree(t);
-  for (std::uint64_t i = 0; i < testing::kMutations; ++i) {
-    Bytes b = testing::Mutate(valid, 1, i);
-    auto r = DecodeTree(b);
-    if (r) {
-      EXPECT_TRUE(DecodeTree(EncodeTree(*r))) << "mutation " << i;
-    } else {
-      EXPECT_EQ(r.error().code, ErrorCode::kCorruption) << "mutation " << i;
-    }
-  }
-}
-
-TEST(SnapshotTest, AnyTextDecodesToASnapshotOrAnErrorNeverACrash) {
-  Snapshot s;
-  s.time_ns = 1700000000123456789;
-  s.hostname = "h";
-  s.paths = {"/a"};
-  s.tags = {"t"};
-  std::string enc = EncodeSnapshot(s);
-  Bytes valid(enc.begin(), enc.end());
-  for (std::uint64_t i = 0; i < testing::kMutations; ++i) {
-    Bytes b = testing::Mutate(valid, 2, i);
-    auto r = DecodeSnapshot(AsString(b));
-    if (r) {
-      EXPECT_TRUE(DecodeSnapshot(EncodeSnapshot(*r))) << "mutation " << i;
-    }
   }
 }
 

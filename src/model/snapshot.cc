@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <ctime>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 namespace efs2s3::model {
@@ -145,10 +146,16 @@ Result<std::int64_t> ParseTime(std::string_view text) {
     local = false;
   } else if (*rest == '+' || *rest == '-') {
     int sign = *rest == '-' ? -1 : 1;
-    int hh = 0, mm = 0;
-    if (std::sscanf(rest + 1, "%2d:%2d", &hh, &mm) != 2)
+    // Exactly "+HH:MM": sscanf took "+1:2" too, and the 6 bytes skipped
+    // below then ran past the end of the text (found by the property test
+    // under ASan).
+    auto digit = [](char c) { return c >= '0' && c <= '9'; };
+    if (!digit(rest[1]) || !digit(rest[2]) || rest[3] != ':' ||
+        !digit(rest[4]) || !digit(rest[5]))
       return MakeError(ErrorCode::kInvalidArgument,
                        "bad time zone offset in '" + s + "'");
+    int hh = (rest[1] - '0') * 10 + (rest[2] - '0');
+    int mm = (rest[4] - '0') * 10 + (rest[5] - '0');
     offset = sign * (hh * 3600 + mm * 60);
     rest += 6;
     local = false;
@@ -165,6 +172,11 @@ Result<std::int64_t> ParseTime(std::string_view text) {
   } else {
     t = timegm(&tm) - offset;
   }
+  // Nanoseconds since 1970 in 64 bits reach the years 1677 to 2262.
+  if (t > std::numeric_limits<std::int64_t>::max() / 1000000000 - 1 ||
+      t < std::numeric_limits<std::int64_t>::min() / 1000000000 + 1)
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "time out of range in '" + s + "'");
   return static_cast<std::int64_t>(t) * 1000000000 + nsec;
 }
 

@@ -1,7 +1,9 @@
 #include "repo/keys.h"
 
+#include <cstdint>
 #include <cstring>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "base/file_util.h"
 
@@ -39,22 +41,44 @@ std::string MakeKeyFile(const MasterKey& master, std::string_view password,
   return j.dump(2);
 }
 
+// The string field `key` of `j`: "" when absent, nullopt when not a string.
+static std::optional<std::string> StringField(const json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end()) return std::string();
+  if (!it->is_string()) return std::nullopt;
+  return it->get<std::string>();
+}
+
+static bool IsUint(const json& j, const char* key, std::uint64_t max) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_number_unsigned() &&
+         it->get<std::uint64_t>() <= max;
+}
+
+// The key file's JSON, with every field it reads of the right type (a field
+// of another type was an exception escaping the decoder).
 static Result<json> ParseKeyJson(std::string_view text) {
   json j = json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || j.value("kdf", "") != "scrypt" ||
-      !j.contains("salt") || !j.contains("data") ||
-      !j["N"].is_number_unsigned() || !j["r"].is_number_unsigned() ||
-      !j["p"].is_number_unsigned())
+  auto bad = [] {
     return MakeError(ErrorCode::kCorruption, "malformed key file");
+  };
+  if (j.is_discarded() || !j.is_object()) return bad();
+  for (const char* key : {"kdf", "salt", "data"})
+    if (!j.contains(key) || !j[key].is_string()) return bad();
+  for (const char* key : {"created", "hostname", "username"})
+    if (!StringField(j, key)) return bad();
+  if (j["kdf"] != "scrypt" || !IsUint(j, "N", UINT64_MAX) ||
+      !IsUint(j, "r", UINT32_MAX) || !IsUint(j, "p", UINT32_MAX))
+    return bad();
   return j;
 }
 
 Result<KeyFileInfo> ParseKeyFileInfo(std::string_view text) {
   ASSIGN_OR_RETURN(json j, ParseKeyJson(text));
   KeyFileInfo info;
-  info.created = j.value("created", "");
-  info.hostname = j.value("hostname", "");
-  info.username = j.value("username", "");
+  info.created = *StringField(j, "created");
+  info.hostname = *StringField(j, "hostname");
+  info.username = *StringField(j, "username");
   info.params = {j["N"].get<std::uint64_t>(), j["r"].get<std::uint32_t>(),
                  j["p"].get<std::uint32_t>()};
   return info;
@@ -64,21 +88,27 @@ Result<MasterKey> OpenKeyFile(std::string_view text,
                               std::string_view password) {
   ASSIGN_OR_RETURN(json j, ParseKeyJson(text));
   ASSIGN_OR_RETURN(KeyFileInfo info, ParseKeyFileInfo(text));
-  // Refuse parameters that would exhaust memory (a hostile key file).
-  if (info.params.n > (1ULL << 24) || info.params.r > 64 || info.params.p > 64)
+  // Refuse parameters that would exhaust memory (a hostile key file): scrypt
+  // takes 128 * N * r bytes, at most 1 GiB for what init writes (N <= 2^20,
+  // r = 8). N up to 2^24 with r up to 64 let a key file ask for 128 GiB.
+  if (info.params.n > (1ULL << 24) || info.params.r > 64 ||
+      info.params.p > 64 || 128 * info.params.n * info.params.r > (1ULL << 30))
     return MakeError(ErrorCode::kCorruption,
                      "key file has excessive scrypt parameters");
   auto salt = Base64Decode(j["salt"].get<std::string>());
   auto data = Base64Decode(j["data"].get<std::string>());
   if (!salt || !data)
     return MakeError(ErrorCode::kCorruption, "malformed key file");
-  ASSIGN_OR_RETURN(crypto::Key kwk,
-                   crypto::DeriveKeyScrypt(password, *salt, info.params));
-  auto inner = crypto::Open(kwk, *data);
+  auto kwk = crypto::DeriveKeyScrypt(password, *salt, info.params);
+  if (!kwk)  // N not a power of two, or 0
+    return MakeError(ErrorCode::kCorruption,
+                     "key file has invalid scrypt parameters");
+  auto inner = crypto::Open(*kwk, *data);
   if (!inner) return MakeError(ErrorCode::kWrongPassword, "wrong password");
   json m = json::parse(AsString(*inner), nullptr, false);
   if (m.is_discarded() || !m.is_object() || !m.contains("encrypt") ||
-      !m.contains("id_key"))
+      !m["encrypt"].is_string() || !m.contains("id_key") ||
+      !m["id_key"].is_string())
     return MakeError(ErrorCode::kCorruption, "malformed master key");
   auto enc = Base64Decode(m["encrypt"].get<std::string>());
   auto idk = Base64Decode(m["id_key"].get<std::string>());

@@ -66,20 +66,21 @@ Repository::~Repository() {
   }
 }
 
-std::string Repository::ConfigJson() const {
-  json j = {{"version", config_.version},
-            {"id", config_.id},
+std::string Repository::ConfigJson() const { return EncodeRepoConfig(config_); }
+
+std::string EncodeRepoConfig(const RepoConfig& config) {
+  json j = {{"version", config.version},
+            {"id", config.id},
             {"chunker",
-             {{"min_size", config_.chunker.min_size},
-              {"avg_size", config_.chunker.avg_size},
-              {"max_size", config_.chunker.max_size},
-              {"gear_seed", Base64Encode(config_.gear_seed)}}},
-            {"pack_size", config_.pack_size},
+             {{"min_size", config.chunker.min_size},
+              {"avg_size", config.chunker.avg_size},
+              {"max_size", config.chunker.max_size},
+              {"gear_seed", Base64Encode(config.gear_seed)}}},
+            {"pack_size", config.pack_size},
             {"compression", "zstd"},
-            {"zstd_level", config_.zstd_level}};
-  if (!config_.lock_mode.empty())
-    j["object_lock"] = {{"mode", config_.lock_mode},
-                        {"days", config_.lock_days}};
+            {"zstd_level", config.zstd_level}};
+  if (!config.lock_mode.empty())
+    j["object_lock"] = {{"mode", config.lock_mode}, {"days", config.lock_days}};
   return j.dump(2);
 }
 
@@ -90,7 +91,7 @@ std::int64_t LockSeconds(const RepoConfig& config) {
   return std::int64_t{config.lock_days} * 86400;
 }
 
-static Result<RepoConfig> ParseConfig(std::string_view text) {
+Result<RepoConfig> ParseRepoConfig(std::string_view text) {
   json j = json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object())
     return MakeError(ErrorCode::kCorruption, "config: not JSON");
@@ -284,7 +285,7 @@ Result<void> Repository::LoadConfig(std::string_view password) {
                  ? std::string()
                  : fmt::format("; damaged: {}", fmt::join(damaged, ", "))));
   }
-  ASSIGN_OR_RETURN(config_, ParseConfig(AsString(plain)));
+  ASSIGN_OR_RETURN(config_, ParseRepoConfig(AsString(plain)));
   gear_ = codec::MakeGearTable(config_.gear_seed);
   chunker_ = std::make_unique<codec::Chunker>(config_.chunker, gear_);
   return Ok();

@@ -57,6 +57,12 @@ struct RepoConfig {
 
 inline constexpr int kMaxLockDays = 36500;
 
+// The config object's plaintext, JSON (docs/FORMAT.md, "Config"), and back:
+// kUnsupported for another format version, kCorruption for anything else that
+// is not a valid config.
+std::string EncodeRepoConfig(const RepoConfig& config);
+Result<RepoConfig> ParseRepoConfig(std::string_view text);
+
 // The retention the repository gives each object it writes, in seconds (days
 // unless a test build shortens it with EFS2S3_TEST_LOCK_SECONDS).
 std::int64_t LockSeconds(const RepoConfig& config);

@@ -10,7 +10,6 @@
 #include <set>
 
 #include "base/file_util.h"
-#include "base/testing/mutate.h"
 #include "codec/compress.h"
 #include "fs/file_system.h"
 #include "sync/local_fs.h"
@@ -178,25 +177,6 @@ TEST(ManifestTest, RoundTripAndCorruption) {
   ASSERT_TRUE(DecodeManifest(encoded("5")));
   for (const char* size : {"-1", " 5", "+5", "99999999999999999999"})
     EXPECT_FALSE(DecodeManifest(encoded(size))) << size;
-}
-
-TEST(ManifestTest, AnyBytesDecodeToAManifestOrAnErrorNeverACrash) {
-  Manifest m;
-  Attributes a;
-  a.mtime = {5, 1};
-  a.mode = 0644;
-  m["k"] = {12, "abc", a};
-  m["foreign"] = {7, "x", std::nullopt};
-  Bytes valid = EncodeManifest(m);
-  for (std::uint64_t i = 0; i < testing::kMutations; ++i) {
-    Bytes b = testing::Mutate(valid, 3, i);
-    auto r = DecodeManifest(b);
-    if (r) {
-      EXPECT_TRUE(DecodeManifest(EncodeManifest(*r))) << "mutation " << i;
-    } else {
-      EXPECT_EQ(r.error().code, ErrorCode::kCorruption) << "mutation " << i;
-    }
-  }
 }
 
 Entry File(std::string rel, std::uint64_t size, std::int64_t mtime) {
