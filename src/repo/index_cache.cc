@@ -33,14 +33,20 @@ std::vector<RunInfo> ReadManifest(const std::string& manifest_path) {
   json j = json::parse(AsString(*m), nullptr, false);
   if (!j.is_object() || !j.contains("runs") || !j["runs"].is_array())
     return runs;
-  for (const auto& r : j["runs"]) {
-    RunInfo ri;
-    ri.file = r.value("file", "");
-    ri.sha256 = r.value("sha256", "");
-    ri.covers = r.value("covers", std::vector<std::string>{});
-    ri.supersedes = r.value("supersedes", std::vector<std::string>{});
-    if (ri.file.empty() || ri.file.find('/') != std::string::npos) continue;
-    runs.push_back(std::move(ri));
+  // A damaged manifest (wrong types included) is an empty cache: every run
+  // is fetched again.
+  try {
+    for (const auto& r : j["runs"]) {
+      RunInfo ri;
+      ri.file = r.value("file", "");
+      ri.sha256 = r.value("sha256", "");
+      ri.covers = r.value("covers", std::vector<std::string>{});
+      ri.supersedes = r.value("supersedes", std::vector<std::string>{});
+      if (ri.file.empty() || ri.file.find('/') != std::string::npos) continue;
+      runs.push_back(std::move(ri));
+    }
+  } catch (const json::exception&) {
+    return {};
   }
   return runs;
 }

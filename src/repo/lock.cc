@@ -31,6 +31,28 @@ std::string Host() {
 }
 }  // namespace
 
+// The fields of a lock object (or of a release record, whose names go to
+// `released`); false when one has the wrong type.
+static bool ParseLock(const json& j, LockInfo& li,
+                      std::set<std::string>& released) {
+  try {
+    li.time_ns = j.value("time_ns", std::int64_t{0});
+    li.hostname = j.value("hostname", "");
+    li.pid = j.value("pid", std::int64_t{0});
+    if (j.contains("released")) {
+      std::vector<std::string> names = j.at("released");
+      released.insert(names.begin(), names.end());
+      li.release_record = true;
+      return true;
+    }
+    li.username = j.value("username", "");
+    li.exclusive = j.value("exclusive", false);
+    return true;
+  } catch (const json::exception&) {
+    return false;
+  }
+}
+
 Result<std::vector<LockInfo>> ListLocks(Repository& repo) {
   std::vector<std::string> names;
   RETURN_IF_ERROR(MaintenanceAccess(repo).List(
@@ -53,6 +75,8 @@ Result<std::vector<LockInfo>> ListLocks(Repository& repo) {
     json j = plain ? json::parse(AsString(*plain), nullptr, false) : json();
     LockInfo li;
     li.name = n;
+    if (!j.is_discarded() && j.is_object() && !ParseLock(j, li, released))
+      j = json();  // fields of the wrong type: damaged
     if (j.is_discarded() || !j.is_object()) {
       // Who holds a damaged lock cannot be told: it counts as exclusive and
       // live, so nothing runs beside what may be a prune; `unlock
@@ -62,21 +86,11 @@ Result<std::vector<LockInfo>> ListLocks(Repository& repo) {
       out.push_back(li);
       continue;
     }
-    if (j.contains("released")) {
-      // A release record: not a lock; stale, so `unlock` and prune remove it.
-      for (const auto& r : j["released"])
-        if (r.is_string()) released.insert(r.get<std::string>());
-      li.time_ns = j.value("time_ns", std::int64_t{0});
-      li.release_record = true;
+    if (li.release_record) {
       li.stale = true;
       out.push_back(li);
       continue;
     }
-    li.time_ns = j.value("time_ns", std::int64_t{0});
-    li.hostname = j.value("hostname", "");
-    li.username = j.value("username", "");
-    li.pid = j.value("pid", std::int64_t{0});
-    li.exclusive = j.value("exclusive", false);
     li.stale = NowNs() - li.time_ns > kStaleNs;
     if (li.hostname == host && li.pid > 0 &&
         ::kill(static_cast<pid_t>(li.pid), 0) != 0 && errno == ESRCH)

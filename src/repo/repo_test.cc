@@ -671,6 +671,24 @@ TEST_F(RepositoryTest, ExclusiveLockConflicts) {
   EXPECT_TRUE(AcquireLock(*repo_, true));
 }
 
+TEST_F(RepositoryTest, ALockWithFieldsOfTheWrongTypeIsDamagedNotACrash) {
+  // Given authenticated lock objects whose fields have the wrong JSON types,
+  // then each is listed as damaged (exclusive), nothing throws.
+  for (const char* text : {R"({"time_ns":"x","pid":1})", R"({"hostname":7})",
+                           R"({"released":[1,2]})", R"({"released":"abc"})",
+                           R"({"exclusive":"yes"})"}) {
+    auto id = repo_->SaveObject(storage::ObjectType::kLock, AsBytes(text));
+    ASSERT_TRUE(id) << id.error().message;
+  }
+  auto locks = ListLocks(*repo_);
+  ASSERT_TRUE(locks) << locks.error().message;
+  ASSERT_EQ(locks->size(), 5u);
+  for (const auto& l : *locks) {
+    EXPECT_TRUE(l.damaged) << l.name;
+    EXPECT_TRUE(l.exclusive);
+  }
+}
+
 TEST_F(RepositoryTest, LocksOfAHolderThatMayNotDeleteAreReleasedByARecord) {
   // Given credentials that may write but not delete (a backup-only role),
   // then a shared lock taken and released stays as an object, but a release
