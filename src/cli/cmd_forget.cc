@@ -113,7 +113,8 @@ Result<int> RunForget(ForgetCliOptions o, Context& ctx) {
         o.utc ? policy::TimeZoneMode::kUtc : policy::TimeZoneMode::kLocal,
         std::chrono::system_clock::now());
     for (const auto& w : result.warnings) ctx.Warn("warning: " + w + "\n");
-    if (result.policy_empty) {
+    // Without a policy only superseded checkpoints go (when there are any).
+    if (result.policy_empty && superseded.empty()) {
       if (ctx.global.json)
         ctx.PrintJson({{"message_type", "forget"},
                        {"policy_empty", true},
@@ -122,8 +123,9 @@ Result<int> RunForget(ForgetCliOptions o, Context& ctx) {
         ctx.Print("no policy given: nothing removed\n");
       return 0;
     }
-    for (const auto& g : result.groups)
-      ReportGroup(g, o.utc, ctx, &out, &to_remove);
+    if (!result.policy_empty)
+      for (const auto& g : result.groups)
+        ReportGroup(g, o.utc, ctx, &out, &to_remove);
   }
   if (!o.dry_run)
     for (const auto& hex : to_remove) {

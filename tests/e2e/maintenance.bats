@@ -248,3 +248,23 @@ setup() {
   check_clean --read-data
   [[ "$output" != *"hint:"* ]]
 }
+
+@test "forget without a policy removes only partial snapshots superseded by a complete one" {
+  mkdir -p "$T/src"
+  echo a >"$T/src/a"
+  run efs backup "$T/src" --tag partial --time "2026-01-01 00:00:00"
+  assert_status 0
+  # --force: a run that resumes from the partial snapshot would remove it itself.
+  run efs backup "$T/src" --force --time "2026-01-02 00:00:00"
+  assert_status 0
+  run efs backup "$T/src" --tag partial --time "2026-01-03 00:00:00"
+  assert_status 0
+  run efs --json forget
+  assert_status 0
+  [[ "$(jq -r .removed <<<"$output")" == 1 ]]
+  [[ "$(efs --json snapshots | jq -c '[.[].tags]')" == '[[],["partial"]]' ]]
+  # Nothing left to supersede: no policy, nothing removed.
+  run efs forget
+  assert_status 0
+  assert_output_has "no policy given: nothing removed"
+}
