@@ -116,6 +116,8 @@ Result<int> GenerateAws(GenerateCliOptions o, Context& ctx) {
   o.aws.subnets = subnets;
   ASSIGN_OR_RETURN(nlohmann::ordered_json t,
                    jobs::GenerateCloudFormation(*j, o.aws));
+  for (const std::string& w : jobs::AwsWarnings(*j, o.aws))
+    ctx.Warn("warning: " + w + "\n");
   std::string text = t.dump(2) + "\n";
   if (!o.output.empty()) {
     RETURN_IF_ERROR(Write(o.output, text));

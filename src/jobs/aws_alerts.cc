@@ -207,6 +207,49 @@ ojson MissedBackupAlarm(const AwsJob& a) {
             {"OKActions", {Ref("FailureTopic")}}}}};
 }
 
+// The job's metrics (RunMetrics), one graph per kind: whether backups
+// succeed, how long they take, bytes, files, errors and requests, the age of
+// the newest snapshot; with the missed-backup alarm when there is one.
+ojson Dashboard(const AwsJob& a, bool missed_backup_alarm) {
+  const std::vector<std::pair<std::string, std::vector<const char*>>> graphs = {
+      {"Backup succeeded (1) or failed (0)", {"BackupSucceeded"}},
+      {"Backup duration (s)", {"BackupDuration"}},
+      {"Bytes read and added", {"BytesRead", "BytesAdded"}},
+      {"Files new, changed, unchanged",
+       {"FilesNew", "FilesChanged", "FilesUnchanged"}},
+      {"Errors and storage requests", {"Errors", "Requests"}},
+      {"Age of the newest snapshot (s)", {"SnapshotAge"}}};
+  nlohmann::ordered_json widgets = nlohmann::ordered_json::array();
+  int n = 0;
+  for (const auto& [title, names] : graphs) {
+    nlohmann::ordered_json metrics = nlohmann::ordered_json::array();
+    for (const char* name : names)
+      metrics.push_back({kMetricsNamespace, name, "Job", SubEscape(a.job.name),
+                         "Stack", "${AWS::StackName}"});
+    nlohmann::ordered_json props = {{"title", title},
+                                    {"view", "timeSeries"},
+                                    {"region", "${AWS::Region}"},
+                                    {"stat", "Maximum"},
+                                    {"period", 3600},
+                                    {"metrics", metrics}};
+    if (missed_backup_alarm && std::string_view(names[0]) == "BackupSucceeded")
+      props["annotations"] = {{"alarms", nlohmann::ordered_json::array(
+                                             {"${MissedBackupAlarm.Arn}"})}};
+    widgets.push_back({{"type", "metric"},
+                       {"x", (n % 2) * 12},
+                       {"y", (n / 2) * 6},
+                       {"width", 12},
+                       {"height", 6},
+                       {"properties", props}});
+    ++n;
+  }
+  const std::string body = nlohmann::ordered_json{{"widgets", widgets}}.dump();
+  return {{"Type", "AWS::CloudWatch::Dashboard"},
+          {"Properties",
+           {{"DashboardName", Ref("AWS::StackName")},
+            {"DashboardBody", Sub(body)}}}};
+}
+
 std::vector<std::pair<std::string, std::string>> MetricsEnvironment() {
   return {{"EFS2S3_METRICS", "emf"},
           {"EFS2S3_METRICS_DIMENSIONS", "Stack=${AWS::StackName}"}};

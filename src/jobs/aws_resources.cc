@@ -115,10 +115,7 @@ ojson JobContainer(const AwsJob& a, Part part, const std::string& mount) {
   env.push_back({{"Name", "EFS2S3_JOB_CONFIG"}, {"Value", ConfigSub(a.toml)}});
   if (part == Part::kBackup)
     for (const auto& [name, value] : MetricsEnvironment())
-      env.push_back(
-          {{"Name", name},
-           {"Value", value.find("${") == std::string::npos ? ojson(value)
-                                                           : Sub(value)}});
+      env.push_back({{"Name", name}, {"Value", MaybeSub(value)}});
   ojson c = {
       {"Name", "efs2s3"},
       {"Image", Ref("ImageUri")},
@@ -142,7 +139,7 @@ ojson JobContainer(const AwsJob& a, Part part, const std::string& mount) {
            part == Part::kBackup ? "efs2s3" : "maintenance"}}}}}};
   if (part == Part::kBackup)
     c["MountPoints"].push_back({{"SourceVolume", "efs"},
-                                {"ContainerPath", mount},
+                                {"ContainerPath", MaybeSub(mount)},
                                 {"ReadOnly", true}});
   return c;
 }

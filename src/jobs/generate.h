@@ -64,6 +64,16 @@ inline constexpr int kMaxAlertAfterHours = 168;
 Result<nlohmann::ordered_json> GenerateCloudFormation(const Job& job,
                                                       const AwsOptions& o);
 
+// Where the stack's backup reads the file system (for Fn::Sub): the job's
+// EFS mount_point, else the one path of a `paths` job, else
+// /mnt/efs/${FileSystemId}: the path the job backs up on a host too
+// (jobs/identity.h).
+std::string AwsBackupPath(const Job& job);
+
+// What makes the job's snapshots on AWS differ from those on a host, and
+// excludes that can never match there: one line each.
+std::vector<std::string> AwsWarnings(const Job& job, const AwsOptions& o);
+
 // The `aws cloudformation deploy` command for a template, with an override
 // for every parameter that has no default.
 std::string AwsDeployCommand(const nlohmann::ordered_json& t,

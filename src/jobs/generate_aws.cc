@@ -15,14 +15,13 @@
 #include "jobs/aws_template.h"
 #include "jobs/config_writer.h"
 #include "jobs/generate.h"
+#include "jobs/identity.h"
 
 namespace efs2s3::jobs {
 
 namespace {
 
 using namespace aws_template;
-
-constexpr const char* kMount = "/mnt/efs";
 
 // How often the maintenance runs: the job's prune interval, else the
 // longest wait between its prune weekdays (a week by default).
@@ -130,6 +129,7 @@ Result<AwsJob> Resolve(const Job& job, const AwsOptions& o) {
   // The parameter, not the ID it defaults to: the stack may be deployed with
   // another file system.
   a.host = job.host.empty() ? "${FileSystemId}" : SubEscape(job.host);
+  a.mount = AwsBackupPath(job);
   // The missed-backup alarm must not ring between two runs that are on time.
   if (job.schedule && o.alert_after_hours > 0) {
     const std::chrono::seconds gap = LongestGap(*job.schedule, job.timezone);
@@ -161,14 +161,14 @@ Result<std::string> DeployedConfig(const AwsJob& a) {
   j.name = a.job.name;
   j.repository = "s3://${BucketName}/" + SubEscape(a.prefix);
   if (a.o.ec2) {
-    j.efs = EfsSource{"${FileSystemId}", SubEscape(a.efs_path),
-                      "${AWS::Region}",  kMount,
-                      "${AccessPoint}",  ""};
+    j.efs =
+        EfsSource{"${FileSystemId}", SubEscape(a.efs_path), "${AWS::Region}",
+                  a.mount,           "${AccessPoint}",      ""};
     j.password_command =
         "aws secretsmanager get-secret-value --secret-id "
         "${PasswordSecretArn} --query SecretString --output text";
   } else {
-    j.paths = {kMount};
+    j.paths = {a.mount};
   }
   j.host = a.host;
   j.tags = SubEscaped(a.job.tags);
@@ -324,6 +324,10 @@ ojson Outputs(const AwsJob& a) {
       {"MaintenanceRole", {{"Value", GetAtt("MaintenanceRole", "Arn")}}}};
   if (a.o.alert_after_hours > 0)
     out["MissedBackupAlarm"] = {{"Value", Ref("MissedBackupAlarm")}};
+  out["Dashboard"] = {
+      {"Value",
+       Sub("https://${AWS::Region}.console.aws.amazon.com/cloudwatch/"
+           "home?region=${AWS::Region}#dashboards:name=${Dashboard}")}};
   if (!a.o.ec2) {
     out["Cluster"] = {{"Value", Ref("Cluster")}};
     out["ClusterArn"] = {{"Value", GetAtt("Cluster", "Arn")}};
@@ -349,7 +353,7 @@ Launch AddFargate(const AwsJob& a, ojson& r) {
   r["ExecutionRole"] = ExecutionRole();
   Launch l{ojson::array({iam::RunTask(), iam::PassRoleToEcsTasks()}), {}};
   for (Part part : kParts) {
-    r[TaskDefinitionName(part)] = TaskDefinition(a, part, kMount);
+    r[TaskDefinitionName(part)] = TaskDefinition(a, part, a.mount);
     l.targets[part] = FargateTarget(part);
   }
   r["RestoreRole"] = RestoreRole(a);
@@ -401,6 +405,7 @@ Result<nlohmann::ordered_json> GenerateCloudFormation(const Job& job,
   r["ScheduleDeadLetterQueuePolicy"] = DeadLetterQueuePolicy();
   r["ScheduleFailureAlarm"] = DeadLetterAlarm(a);
   if (missed_backup_alarm) r["MissedBackupAlarm"] = MissedBackupAlarm(a);
+  r["Dashboard"] = Dashboard(a, missed_backup_alarm);
   launch.scheduler_statements.push_back(iam::DeadLetter());
   r["SchedulerRole"] = SchedulerRole(launch.scheduler_statements);
   for (Part part : kParts)
@@ -408,6 +413,36 @@ Result<nlohmann::ordered_json> GenerateCloudFormation(const Job& job,
   t["Resources"] = r;
   t["Outputs"] = Outputs(a);
   return t;
+}
+
+std::string AwsBackupPath(const Job& job) {
+  if (job.efs && !job.efs->mount_point.empty())
+    return SubEscape(job.efs->mount_point);
+  if (!job.efs && job.paths.size() == 1) return SubEscape(job.paths[0]);
+  // The parameter, not the ID it defaults to, as for the host.
+  return DefaultEfsMountPoint("${FileSystemId}");
+}
+
+std::vector<std::string> AwsWarnings(const Job& job, const AwsOptions& o) {
+  std::vector<std::string> out;
+  std::string fs = o.file_system_id;
+  if (fs.empty() && job.efs) fs = job.efs->file_system_id;
+  std::string path = AwsBackupPath(job);
+  if (const size_t at = path.find("${FileSystemId}"); at != std::string::npos)
+    path.replace(at, 15, fs);
+  if (!job.efs && job.host.empty())
+    out.push_back(fmt::format(
+        "job {}: on AWS its snapshots record host {}, on a host its "
+        "hostname: set host in the job so that both share their parents",
+        job.name, fs));
+  if (!job.efs && job.paths.size() > 1)
+    out.push_back(fmt::format(
+        "job {}: on AWS the file system is backed up at {}, not at the "
+        "job's {} paths: their snapshots do not share parents",
+        job.name, path, job.paths.size()));
+  for (std::string& w : ExcludeWarnings(job, {path}))
+    out.push_back(std::move(w) + " (on AWS)");
+  return out;
 }
 
 std::string AwsDeployCommand(const nlohmann::ordered_json& t,

@@ -5,8 +5,12 @@
 #include <algorithm>
 #include <map>
 #include <regex>
+#include <set>
 
 #include "jobs/aws_template.h"
+#include "jobs/config.h"
+#include "jobs/identity.h"
+#include "jobs/metrics.h"
 
 namespace efs2s3::jobs {
 namespace {
@@ -109,6 +113,40 @@ std::string Substitute(const std::string& text,
   return out;
 }
 
+// Values for the stack's ${...} variables, as CloudFormation would fill them.
+std::map<std::string, std::string> StackVariables(const std::string& fs) {
+  return {{"BucketName", "b"},
+          {"FileSystemId", fs},
+          {"AWS::StackName", "efs2s3-nightly"},
+          {"AWS::Region", "eu-west-1"},
+          {"KeepDaily", "7"},
+          {"KeepWeekly", "5"},
+          {"KeepMonthly", "12"},
+          {"CheckReadDataSubset", "1%"},
+          {"KmsSse", ""},
+          {"AccessPoint", "fsap-1"},
+          {"PasswordSecretArn", "arn:s"},
+          {"BinaryUrl", "s3://t/e"},
+          {"LogGroup", "g"},
+          {"FailureTopic", "arn:t"}};
+}
+
+// The job configuration the backup part of a template runs, filled in.
+std::string DeployedToml(const nlohmann::ordered_json& t, bool ec2,
+                         const std::map<std::string, std::string>& vars) {
+  const auto& sub =
+      ec2 ? t["Resources"]["LaunchTemplate"]["Properties"]["LaunchTemplateData"]
+             ["UserData"]["Fn::Base64"]["Fn::Sub"]
+          : t["Resources"]["TaskDefinition"]["Properties"]
+             ["ContainerDefinitions"][0]["Environment"][0]["Value"]["Fn::Sub"];
+  std::string text = Substitute(sub[0].get<std::string>(), vars);
+  if (ec2) {
+    size_t from = text.find("<<'EFS2S3_CONFIG'\n") + 18;
+    text = text.substr(from, text.find("EFS2S3_CONFIG\n", from) - from);
+  }
+  return text;
+}
+
 // The deployed configuration, once CloudFormation has filled in the stack
 // parameters, is one that config.cc reads, with the job's own strings intact.
 TEST(GenerateTest, CloudFormationConfigParsesBack) {
@@ -131,36 +169,12 @@ TEST(GenerateTest, CloudFormationConfigParsesBack) {
   o.image = "i:1";
   o.subnets = {"subnet-1"};
   o.security_groups = {"sg-1"};
-  const std::map<std::string, std::string> vars = {
-      {"BucketName", "b"},
-      {"FileSystemId", "fs-0123456789abcdef0"},
-      {"AWS::StackName", "efs2s3-nightly"},
-      {"AWS::Region", "eu-west-1"},
-      {"KeepDaily", "7"},
-      {"KeepWeekly", "5"},
-      {"KeepMonthly", "12"},
-      {"CheckReadDataSubset", "1%"},
-      {"KmsSse", ""},
-      {"AccessPoint", "fsap-1"},
-      {"PasswordSecretArn", "arn:s"},
-      {"BinaryUrl", "s3://t/e"},
-      {"LogGroup", "g"},
-      {"FailureTopic", "arn:t"}};
+  const auto vars = StackVariables("fs-0123456789abcdef0");
   for (bool ec2 : {false, true}) {
     o.ec2 = ec2;
     auto t = GenerateCloudFormation(j, o);
     ASSERT_TRUE(t) << t.error().message;
-    const auto& sub =
-        ec2 ? (*t)["Resources"]["LaunchTemplate"]["Properties"]
-                  ["LaunchTemplateData"]["UserData"]["Fn::Base64"]["Fn::Sub"]
-            : (*t)["Resources"]["TaskDefinition"]["Properties"]
-                  ["ContainerDefinitions"][0]["Environment"][0]["Value"]
-                  ["Fn::Sub"];
-    std::string text = Substitute(sub[0].get<std::string>(), vars);
-    if (ec2) {
-      size_t from = text.find("<<'EFS2S3_CONFIG'\n") + 18;
-      text = text.substr(from, text.find("EFS2S3_CONFIG\n", from) - from);
-    }
+    std::string text = DeployedToml(*t, ec2, vars);
     auto c = ParseConfig(text, "/etc/efs2s3/efs2s3.toml");
     ASSERT_TRUE(c) << c.error().message << "\n" << text;
     ASSERT_EQ(c->jobs.size(), 1u);
@@ -188,6 +202,85 @@ TEST(GenerateTest, CloudFormationConfigParsesBack) {
       EXPECT_EQ(got.efs->file_system_id, "fs-0123456789abcdef0");
     }
   }
+}
+
+using ojson = nlohmann::ordered_json;
+
+AwsOptions TestAwsOptions(bool ec2);
+
+// The same job file backs up the same path with the same host on a host
+// (job run) and on AWS (the deployed job, both variants, and the path the
+// Fargate task mounts the file system at).
+TEST(GenerateTest, CloudFormationSnapshotIdentityIsTheHosts) {
+  const auto vars = StackVariables("fs-12345678");
+  auto host_job = [](const char* toml) {
+    auto c = ParseConfig(toml, "/etc/efs2s3/efs2s3.toml");
+    EXPECT_TRUE(c) << c.error().message;
+    return c->jobs.at(0);
+  };
+  const Job efs_job = host_job(
+      "[jobs.n]\nrepository = \"/r\"\nsource = { efs = \"fs-12345678\" }\n");
+  const Job efs_at = host_job(
+      "[jobs.n]\nrepository = \"/r\"\n"
+      "source = { efs = \"fs-12345678\", mount_point = \"/srv/share\" }\n"
+      "host = \"share\"\n");
+  const Job paths_job = host_job(
+      "[jobs.n]\nrepository = \"/r\"\nsource = { paths = [\"/mnt/nfs\"] }\n"
+      "host = \"share\"\n");
+  for (const Job* j : {&efs_job, &efs_at, &paths_job}) {
+    for (bool ec2 : {false, true}) {
+      auto t = GenerateCloudFormation(*j, TestAwsOptions(ec2));
+      ASSERT_TRUE(t) << t.error().message;
+      const ojson& r = (*t)["Resources"];
+      const std::string text = DeployedToml(*t, ec2, vars);
+      auto c = ParseConfig(text, "/etc/efs2s3/efs2s3.toml");
+      ASSERT_TRUE(c) << c.error().message;
+      const Job& deployed = c->jobs[0];
+      const std::string host =
+          SnapshotHost(*j).empty() ? "fs-12345678" : SnapshotHost(*j);
+      EXPECT_EQ(SnapshotHost(deployed), host);
+      EXPECT_EQ(BackupPaths(deployed), BackupPaths(*j)) << text;
+      if (!ec2) {
+        ojson path = r["TaskDefinition"]["Properties"]["ContainerDefinitions"]
+                      [0]["MountPoints"][0]["ContainerPath"];
+        std::string p =
+            path.is_string()
+                ? path.get<std::string>()
+                : Substitute(path["Fn::Sub"].get<std::string>(), vars);
+        EXPECT_EQ(std::vector<std::string>{p}, BackupPaths(*j));
+      }
+    }
+  }
+  // On a host, an EFS job's default is the file system at
+  // /mnt/efs/<fs-id> with its ID as host.
+  EXPECT_EQ(BackupPaths(efs_job),
+            std::vector<std::string>{"/mnt/efs/fs-12345678"});
+  EXPECT_EQ(SnapshotHost(efs_job), "fs-12345678");
+}
+
+TEST(GenerateTest, AwsWarningsNameWhatDiffers) {
+  AwsOptions o = TestAwsOptions(false);
+  Job j;
+  j.name = "n";
+  j.paths = {"/a", "/b"};
+  j.excludes = {"/mnt/efs/scratch/*", "*.tmp"};
+  std::vector<std::string> w = AwsWarnings(j, o);
+  ASSERT_EQ(w.size(), 3u);
+  EXPECT_EQ(w[0],
+            "job n: on AWS its snapshots record host fs-12345678, on a host "
+            "its hostname: set host in the job so that both share their "
+            "parents");
+  EXPECT_NE(w[1].find("backed up at /mnt/efs/fs-12345678, not at the job's 2 "
+                      "paths"),
+            std::string::npos);
+  EXPECT_NE(w[2].find("exclude '/mnt/efs/scratch/*' can never match"),
+            std::string::npos);
+  EfsSource e;
+  e.file_system_id = "fs-12345678";
+  j.efs = e;
+  j.paths.clear();
+  j.excludes = {"/mnt/efs/fs-12345678/scratch/*"};
+  EXPECT_TRUE(AwsWarnings(j, o).empty());
 }
 
 AwsOptions TestAwsOptions(bool ec2) {
@@ -336,8 +429,6 @@ TEST(GenerateTest, CloudFormationMaintenanceSchedule) {
   j.lock_extend.lock_days = 8;
   EXPECT_EQ(expression(), "cron(30 10 ? * SUN *)");
 }
-
-using ojson = nlohmann::ordered_json;
 
 // The statements of an inline policy or a policy document, with the
 // conditional ones (Fn::If [cond, statement, NoValue]) unwrapped.
@@ -570,6 +661,55 @@ TEST(GenerateTest, CloudFormationAlertAfter) {
   EXPECT_EQ(
       (*t)["Resources"]["FailureTopicPolicy"].dump().find("MissedBackupAlarm"),
       std::string::npos);
+}
+
+// The dashboard shows every metric a run emits, with the dimensions the job
+// emits them with, and the missed-backup alarm.
+TEST(GenerateTest, CloudFormationDashboardShowsEveryMetric) {
+  Job j;
+  j.name = "nightly";
+  for (bool ec2 : {false, true}) {
+    auto t = GenerateCloudFormation(j, TestAwsOptions(ec2));
+    ASSERT_TRUE(t) << t.error().message;
+    const ojson& d = (*t)["Resources"]["Dashboard"];
+    EXPECT_EQ(d["Type"], "AWS::CloudWatch::Dashboard");
+    EXPECT_EQ(d["Properties"]["DashboardName"], RefJ("AWS::StackName"));
+    const std::string body =
+        d["Properties"]["DashboardBody"]["Fn::Sub"].get<std::string>();
+    auto parsed = nlohmann::json::parse(body, nullptr, false);
+    ASSERT_TRUE(parsed.is_object()) << body;
+    std::set<std::string> shown;
+    bool alarm = false;
+    for (const auto& w : parsed["widgets"]) {
+      const auto& p = w["properties"];
+      EXPECT_EQ(p["region"], "${AWS::Region}");
+      for (const auto& m : p["metrics"]) {
+        ASSERT_EQ(m.size(), 6u) << m.dump();
+        EXPECT_EQ(m[0], "efs2s3");
+        EXPECT_EQ(m[2], "Job");
+        EXPECT_EQ(m[3], "nightly");
+        EXPECT_EQ(m[4], "Stack");
+        EXPECT_EQ(m[5], "${AWS::StackName}");
+        shown.insert(m[1].get<std::string>());
+      }
+      if (p.contains("annotations"))
+        alarm = p["annotations"]["alarms"] ==
+                nlohmann::json::array({"${MissedBackupAlarm.Arn}"});
+    }
+    std::set<std::string> all;
+    for (const MetricInfo& m : AllMetrics()) all.insert(m.name);
+    EXPECT_EQ(shown, all);
+    EXPECT_TRUE(alarm);
+    EXPECT_NE((*t)["Outputs"]["Dashboard"].dump().find("${Dashboard}"),
+              std::string::npos);
+  }
+  // Without the alarm, the dashboard names none.
+  AwsOptions o = TestAwsOptions(false);
+  o.alert_after_hours = 0;
+  auto t = GenerateCloudFormation(j, o);
+  ASSERT_TRUE(t);
+  EXPECT_EQ((*t)["Resources"]["Dashboard"].dump().find("MissedBackupAlarm"),
+            std::string::npos);
 }
 
 // Collects every string of a template but the parameters' defaults.

@@ -272,6 +272,33 @@ EOT
   fi
 }
 
+@test "job run: an EFS job has the identity it has on AWS (host = fs ID, /mnt/efs/FS-ID); an exclude that can never match is named" {
+  cat >"$CONF" <<EOT
+state_dir = "state"
+[jobs.efs]
+repository = "s3://bucket/efs"
+password_command = "cat /etc/pw"
+source = { efs = "fs-12345678", region = "eu-west-1" }
+exclude = ["*.tmp", "/mnt/efs/scratch/*", "/mnt/efs/fs-12345678/cache/*"]
+EOT
+  AWS_EC2_METADATA_DISABLED=true run --separate-stderr "$EFS2S3" job run efs --config "$CONF" --dry-run
+  assert_status 0
+  assert_output_has "backup /mnt/efs/fs-12345678 --host fs-12345678 --exclude '*.tmp'"
+  [[ "$stderr" == *"warning: job efs: exclude '/mnt/efs/scratch/*' can never match: the backup reads /mnt/efs/fs-12345678"* ]]
+  [[ "$(grep -c 'can never match' <<<"$stderr")" == 1 ]]
+  # The stack generated from the same file backs up the same path, same host.
+  run --separate-stderr "$EFS2S3" generate aws efs --config "$CONF" --bucket b --subnets s \
+    --security-group g --image i -o "$T/stack.json"
+  assert_status 0
+  [[ "$stderr" == *"warning: job efs: exclude '/mnt/efs/scratch/*' can never match"*"(on AWS)"* ]]
+  jq -e '.Resources.TaskDefinition.Properties.ContainerDefinitions[0].MountPoints[0].ContainerPath
+    == {"Fn::Sub": "/mnt/efs/${FileSystemId}"}' "$T/stack.json" >/dev/null
+  jq -r '.Resources.TaskDefinition.Properties.ContainerDefinitions[0].Environment[0].Value["Fn::Sub"][0]' \
+    "$T/stack.json" >"$T/deployed.toml"
+  grep -qF 'host = "${FileSystemId}"' "$T/deployed.toml"
+  grep -qF 'paths = ["/mnt/efs/${FileSystemId}"]' "$T/deployed.toml"
+}
+
 @test "mount-efs: region from instance metadata, mount target IP from DescribeMountTargets when DNS fails" {
   command -v moto_server >/dev/null || skip "moto_server not installed"
   "$PYTHON" -c "import boto3" 2>/dev/null || PYTHON=python3
@@ -449,22 +476,83 @@ EOP
   assert_output_has "between two runs: --alert-after 20 would raise the missed-backup alarm"
 }
 
-@test "job run: EFS2S3_METRICS=emf prints BackupSucceeded as CloudWatch Embedded Metric Format" {
+@test "job run: EFS2S3_METRICS=emf prints the run's metrics as CloudWatch Embedded Metric Format" {
   run --separate-stderr env EFS2S3_METRICS=emf EFS2S3_METRICS_DIMENSIONS=Stack=efs2s3-nightly \
     "$EFS2S3" job run nightly --config "$CONF" --only backup
   assert_status 0
+  # The summary line shows what the backup did.
+  assert_output_has "job nightly: ok (exit 0), snapshot "
+  assert_output_has ": files 2 new, 0 changed, 0 unchanged; 12 B read, 12 B added"
   local line
   line=$(printf '%s\n' "$output" | tail -n 1)
-  echo "$line" | jq -e '._aws.CloudWatchMetrics[0] == {"Namespace": "efs2s3",
-      "Dimensions": [["Job", "Stack"]], "Metrics": [{"Name": "BackupSucceeded", "Unit": "Count"}]}
+  echo "$line" | jq -e '._aws.CloudWatchMetrics[0].Namespace == "efs2s3"
+    and ._aws.CloudWatchMetrics[0].Dimensions == [["Job", "Stack"]]
+    and ([._aws.CloudWatchMetrics[0].Metrics[] | .Name + ":" + .Unit] | sort) ==
+      (["BackupSucceeded:Count", "BackupDuration:Seconds", "BytesRead:Bytes",
+        "BytesAdded:Bytes", "FilesNew:Count", "FilesChanged:Count", "FilesUnchanged:Count",
+        "Errors:Count", "Requests:Count", "SnapshotAge:Seconds"] | sort)
+    and ([._aws.CloudWatchMetrics[0].Metrics[].Name] | all(. as $n | $root[$n] | type == "number"))
     and .Job == "nightly" and .Stack == "efs2s3-nightly" and .BackupSucceeded == 1
-    and (._aws.Timestamp | type) == "number"' >/dev/null
+    and .FilesNew == 2 and .BytesRead == 12 and .Errors == 0 and .Requests > 0
+    and (._aws.Timestamp | type) == "number"' --argjson root "$line" >/dev/null
   # The maintenance has no backup: no metric; without EFS2S3_METRICS none either.
   run --separate-stderr env EFS2S3_METRICS=emf "$EFS2S3" job run nightly --config "$CONF" --only maintenance
   [[ "$output" != *'"_aws"'* ]]
   run --separate-stderr job run nightly --only backup
   assert_status 0
   [[ "$output" != *'"_aws"'* ]]
+}
+
+# prom_value FILE METRIC: the value of METRIC{efs2s3_job="nightly"} in a textfile.
+prom_value() {
+  awk -v m="$2{efs2s3_job=\"nightly\"}" '$1 == m { print $2 }' "$1"
+}
+
+@test "job run: metrics_file is a Prometheus textfile with the run's figures, rewritten atomically" {
+  sed -i "/^tags = /a metrics_file = \"$T/prom/efs2s3-nightly.prom\"" "$CONF"
+  mkdir -p "$T/prom"
+  local prom="$T/prom/efs2s3-nightly.prom"
+  run --separate-stderr job run nightly --only backup
+  assert_status 0
+  [[ -f "$prom" ]]
+  # node_exporter (its own user) can read it; no temporary file is left.
+  [[ "$(stat -c %a "$prom")" == 644 ]]
+  [[ "$(ls "$T/prom")" == efs2s3-nightly.prom ]]
+  [[ "$(prom_value "$prom" efs2s3_backup_succeeded)" == 1 ]]
+  [[ "$(prom_value "$prom" efs2s3_backup_files_new)" == 2 ]]
+  [[ "$(prom_value "$prom" efs2s3_backup_files_unchanged)" == 0 ]]
+  [[ "$(prom_value "$prom" efs2s3_backup_read_bytes)" == 12 ]]
+  [[ "$(prom_value "$prom" efs2s3_backup_errors)" == 0 ]]
+  (( $(prom_value "$prom" efs2s3_backup_requests) > 0 ))
+  grep -q '^# TYPE efs2s3_backup_succeeded gauge$' "$prom"
+  # The same figures as the report.
+  [[ "$(prom_value "$prom" efs2s3_backup_added_bytes)" == \
+     "$(last_report | jq '.steps[] | select(.name == "backup") | .figures.bytes_added')" ]]
+  # A second run: one file changed, the others unchanged; the file is replaced.
+  echo "changed" >"$SRC/a"
+  run --separate-stderr job run nightly --only backup
+  assert_status 0
+  [[ "$(prom_value "$prom" efs2s3_backup_files_new)" == 0 ]]
+  [[ "$(prom_value "$prom" efs2s3_backup_files_changed)" == 1 ]]
+  [[ "$(prom_value "$prom" efs2s3_backup_files_unchanged)" == 1 ]]
+  [[ "$(grep -c '^efs2s3_backup_succeeded' "$prom")" == 1 ]]
+  # A failed backup (its source is gone) says so, with when the last snapshot was.
+  local last_snapshot
+  last_snapshot=$(prom_value "$prom" efs2s3_last_snapshot_timestamp_seconds)
+  mv "$SRC" "$T/moved"
+  run --separate-stderr job run nightly --only backup
+  [[ "$status" != 0 ]]
+  [[ "$(prom_value "$prom" efs2s3_backup_succeeded)" == 0 ]]
+  [[ "$(prom_value "$prom" efs2s3_last_snapshot_timestamp_seconds)" == "$last_snapshot" ]]
+  # A maintenance run has no backup: the file stays as it was.
+  cp "$prom" "$T/before"
+  run --separate-stderr job run nightly --only maintenance
+  cmp "$prom" "$T/before"
+  # A name node_exporter would not read is refused.
+  sed -i 's/efs2s3-nightly.prom/efs2s3-nightly.txt/' "$CONF"
+  run job run nightly
+  assert_status 1
+  assert_output_has "metrics_file: '$T/prom/efs2s3-nightly.txt' must end in .prom"
 }
 
 # sqs_messages PORT QUEUE_URL: the SNS envelopes waiting in the queue, one JSON per line.
