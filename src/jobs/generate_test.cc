@@ -53,14 +53,93 @@ TEST(GenerateTest, SystemdAndCron) {
   EXPECT_NE(u->service.find("KillMode=mixed"), std::string::npos);
   EXPECT_NE(u->timer.find("OnCalendar=*-*-* 3:0:00 Europe/Berlin"),
             std::string::npos);
-  auto c =
-      GenerateCron(j, "/usr/bin/efs2s3", "/etc/efs2s3/efs2s3.toml", "root");
-  ASSERT_TRUE(c);
+  CronOptions co;
+  co.cron_tz = true;
+  co.system_zone = "UTC";
+  auto c = GenerateCron(j, "/usr/bin/efs2s3", "/etc/efs2s3/efs2s3.toml", co);
+  ASSERT_TRUE(c) << c.error().message;
   EXPECT_NE(c->find("CRON_TZ=Europe/Berlin\n"), std::string::npos);
-  EXPECT_NE(c->find("0 3 * * * root /usr/bin/efs2s3 job run nightly"),
-            std::string::npos);
+  // The output goes to syslog, not /dev/null.
+  EXPECT_NE(c->find("0 3 * * * root /usr/bin/efs2s3 job run nightly --config "
+                    "/etc/efs2s3/efs2s3.toml 2>&1 | logger -t "
+                    "efs2s3-nightly\n"),
+            std::string::npos)
+      << *c;
+  EXPECT_EQ(c->find("/dev/null"), std::string::npos);
+  co.log_file = "/var/log/efs2s3 nightly.log";
+  c = GenerateCron(j, "/usr/bin/efs2s3", "/etc/efs2s3/efs2s3.toml", co);
+  ASSERT_TRUE(c);
+  EXPECT_NE(c->find("efs2s3.toml >>'/var/log/efs2s3 nightly.log' 2>&1\n"),
+            std::string::npos)
+      << *c;
   j.schedule = S("@every 1h");
-  EXPECT_FALSE(GenerateCron(j, "e", "c", "root"));
+  EXPECT_FALSE(GenerateCron(j, "e", "c", co));
+}
+
+// Debian's cron ignores CRON_TZ: a schedule in another zone is converted to
+// the system zone when that is exact all year, else refused with a reason.
+TEST(GenerateTest, CronWithoutCronTzConvertsOrRefuses) {
+  Job j;
+  j.name = "nightly";
+  CronOptions co;
+  co.now = 1704067200;  // 2024-01-01T00:00:00Z
+  auto cron = [&](const char* sched, const char* zone,
+                  const char* system) -> Result<std::string> {
+    j.schedule_text = sched;
+    j.schedule = S(sched);
+    j.timezone = zone;
+    co.system_zone = system;
+    return GenerateCron(j, "/e", "/c", co);
+  };
+  auto line = [](const Result<std::string>& r) {
+    if (!r) return "error: " + r.error().message;
+    std::string text = *r;
+    text.pop_back();
+    return text.substr(text.rfind('\n') + 1);
+  };
+  // The same zone: nothing to convert.
+  auto r = cron("0 3 * * *", "Europe/Berlin", "Europe/Berlin");
+  EXPECT_EQ(line(r),
+            "0 3 * * * root /e job run nightly --config /c 2>&1 | "
+            "logger -t efs2s3-nightly");
+  EXPECT_EQ(r->find("CRON_TZ="), std::string::npos);
+  // A fixed offset: Asia/Tokyo is UTC+9 all year.
+  r = cron("30 3 * * *", "Asia/Tokyo", "UTC");
+  EXPECT_EQ(line(r).substr(0, 12), "30 18 * * * ");
+  EXPECT_NE(r->find("'30 3 * * *' in Asia/Tokyo is '30 18 * * *' in UTC"),
+            std::string::npos);
+  EXPECT_EQ(r->find("CRON_TZ="), std::string::npos);
+  EXPECT_EQ(line(cron("0 1,12 * * *", "Asia/Kolkata", "UTC")).substr(0, 12),
+            "30 6,19 * * ");
+  // Moving to the day before is fine every day, not on restricted days.
+  EXPECT_EQ(line(cron("15 */6 * * *", "Asia/Tokyo", "UTC")).substr(0, 15),
+            "15 3,9,15,21 * ");
+  r = cron("0 3 * * MON", "Asia/Tokyo", "UTC");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("some runs move to another day"),
+            std::string::npos);
+  // Minutes that no longer form a grid.
+  r = cron("0,45 3 * * *", "Asia/Kolkata", "UTC");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("no longer every listed minute"),
+            std::string::npos);
+  // Daylight saving time: no fixed offset.
+  r = cron("0 3 * * *", "Europe/Berlin", "UTC");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message,
+            "job nightly: cannot convert the schedule from timezone "
+            "Europe/Berlin to the system zone (UTC), in which cron reads it: "
+            "the zones' difference changes during the year (daylight saving "
+            "time). Debian's cron ignores CRON_TZ: with a cron that honours "
+            "it (cronie) use --cron-tz; else set the job's timezone to the "
+            "system zone, or use generate systemd or the daemon");
+  // Two zones with the same rules are a fixed offset apart.
+  EXPECT_EQ(
+      line(cron("0 3 * * *", "Europe/Paris", "Europe/Berlin")).substr(0, 8),
+      "0 3 * * ");
+  EXPECT_EQ(
+      line(cron("0 3 * * *", "Europe/London", "Europe/Berlin")).substr(0, 8),
+      "0 4 * * ");
 }
 
 TEST(GenerateTest, CloudFormationNeedsItsOptions) {

@@ -403,11 +403,33 @@ EOP
   assert_status 0
 }
 
-@test "generate cron: a cron.d line" {
-  run "$EFS2S3" generate cron nightly --config "$CONF"
+@test "generate cron: a cron.d line whose output goes to syslog or a file; a zone cron ignores is converted or refused" {
+  # The job's zone is the system's: the line as written, its output to syslog.
+  run --separate-stderr env TZ=Europe/Berlin "$EFS2S3" generate cron nightly --config "$CONF"
+  assert_status 0
+  assert_output_has "0 3 * * * root $EFS2S3 job run nightly --config $CONF 2>&1 | logger -t efs2s3-nightly"
+  [[ "$output" != *CRON_TZ=* && "$output" != */dev/null* ]]
+  # On a UTC system, Europe/Berlin (daylight saving time) cannot be converted:
+  # Debian's cron would run it in UTC, so it is refused, with what to do.
+  run --separate-stderr env TZ=UTC "$EFS2S3" generate cron nightly --config "$CONF" -o "$T/cron"
+  assert_status 1
+  [[ "$stderr" == "efs2s3: job nightly: cannot convert the schedule from timezone Europe/Berlin to the system zone (UTC)"*"daylight saving time"*"--cron-tz"* ]]
+  [[ ! -e "$T/cron" ]]
+  # A cron that honours CRON_TZ (cronie); output appended to a file.
+  run --separate-stderr env TZ=UTC "$EFS2S3" generate cron nightly --config "$CONF" --cron-tz     --log-file /var/log/efs2s3-nightly.log
   assert_status 0
   assert_output_has "CRON_TZ=Europe/Berlin"
-  assert_output_has "0 3 * * * root $EFS2S3 job run nightly --config $CONF"
+  assert_output_has "0 3 * * * root $EFS2S3 job run nightly --config $CONF >>/var/log/efs2s3-nightly.log 2>&1"
+  # A zone a fixed offset away is converted.
+  sed -i 's|^timezone = .*|timezone = "Asia/Tokyo"|' "$CONF"
+  run --separate-stderr env TZ=UTC "$EFS2S3" generate cron nightly --config "$CONF"
+  assert_status 0
+  assert_output_has "# '0 3 * * *' in Asia/Tokyo is '0 18 * * *' in UTC"
+  assert_output_has "0 18 * * * root $EFS2S3 job run nightly"
+  # --log-file is absolute: cron runs in no particular directory.
+  run --separate-stderr "$EFS2S3" generate cron nightly --config "$CONF" --log-file relative.log
+  assert_status 2
+  [[ "$stderr" == "efs2s3: --log-file relative.log: give an absolute path" ]]
 }
 
 @test "generate aws: Fargate and EC2 templates pass cfn-lint; the backup role cannot delete, the maintenance role runs apart" {
