@@ -201,6 +201,11 @@ void RegisterGenerate(CLI::App& app, Context& ctx) {
   a->add_flag("--ec2", aw->aws.ec2,
               "Start an EC2 instance that mounts, runs the job and terminates");
   a->add_option("--kms-key-arn", aw->aws.kms_key_arn, "SSE-KMS key");
+  a->add_option("--architecture", aw->aws.architecture,
+                "Default of the Architecture parameter: x86_64 or arm64");
+  a->add_flag("--create-ecr", aw->aws.create_ecr,
+              "Create an ECR repository in the stack; the task runs its "
+              "image ImageTag (Fargate, instead of --image)");
   a->add_flag("--create-bucket", aw->aws.create_bucket,
               "Create the bucket in the stack");
   a->add_option("--image", aw->aws.image,

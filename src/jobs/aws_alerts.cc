@@ -104,25 +104,46 @@ ojson StoppedTaskPattern(const ojson& detail) {
           {"detail", d}};
 }
 
-ojson ToTopic() { return {{{"Id", "sns"}, {"Arn", Ref("FailureTopic")}}}; }
+// The topic, with the event made into a message a person can read: what
+// stopped, why, and where its log is (EventBridge InputTransformer).
+ojson ToTopic(const AwsJob& a, const std::string& what) {
+  const ojson paths = {{"task", "$.detail.taskArn"},
+                       {"time", "$.time"},
+                       {"exit", "$.detail.containers[0].exitCode"},
+                       {"code", "$.detail.stopCode"},
+                       {"reason", "$.detail.stoppedReason"}};
+  const std::string text =
+      "efs2s3 job " + SubEscape(a.job.name) +
+      " (stack ${AWS::StackName}): " + what +
+      " Task <task>, stopped <time>. Log: CloudWatch Logs group "
+      "/efs2s3/${AWS::StackName} (region ${AWS::Region}). Exit codes: 1 "
+      "error, 3 completed but some files unreadable, 10 no repository, 11 "
+      "locked, 12 wrong password, 130 interrupted.";
+  return {{{"Id", "sns"},
+           {"Arn", Ref("FailureTopic")},
+           {"InputTransformer",
+            {{"InputPathsMap", paths},
+             {"InputTemplate", Sub("\"" + text + "\"")}}}}};
+}
 
 }  // namespace
 
 // A task that stops with a non-zero exit code is a failed run.
-ojson FailureRule() {
+ojson FailureRule(const AwsJob& a) {
   return {{"Type", "AWS::Events::Rule"},
           {"Properties",
            {{"Description", "efs2s3 job failed (non-zero exit code)"},
             {"EventPattern",
              StoppedTaskPattern(
                  {{"containers", {{"exitCode", {{{"anything-but", 0}}}}}}})},
-            {"Targets", ToTopic()}}}};
+            {"Targets",
+             ToTopic(a, "a run failed with exit code <exit> (<reason>).")}}}};
 }
 
 // A task that never ran the job: the image could not be pulled, the secret
 // not read, the file system not mounted, no network. Its container has no
 // exit code, which FailureRule does not match.
-ojson StartFailureRule() {
+ojson StartFailureRule(const AwsJob& a) {
   ojson any = {{{"stopCode", {"TaskFailedToStart"}}},
                {{"stopCode", {"EssentialContainerExited"}},
                 {"containers", {{"exitCode", {{{"exists", false}}}}}}}};
@@ -130,7 +151,10 @@ ojson StartFailureRule() {
           {"Properties",
            {{"Description", "efs2s3 job task failed to start"},
             {"EventPattern", StoppedTaskPattern({{"$or", any}})},
-            {"Targets", ToTopic()}}}};
+            {"Targets", ToTopic(a,
+                                "a run did not start: <code>, <reason> (the "
+                                "image, the password's secret, the file "
+                                "system mount or the network).")}}}};
 }
 
 // Where the schedules put what they could not deliver, after their retries

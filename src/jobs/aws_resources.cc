@@ -118,7 +118,9 @@ ojson JobContainer(const AwsJob& a, Part part, const std::string& mount) {
       env.push_back({{"Name", name}, {"Value", MaybeSub(value)}});
   ojson c = {
       {"Name", "efs2s3"},
-      {"Image", Ref("ImageUri")},
+      {"Image", a.o.create_ecr
+                    ? Sub("${ImageRepository.RepositoryUri}:${ImageTag}")
+                    : Ref("ImageUri")},
       {"Essential", true},
       {"EntryPoint", {"/bin/sh", "-c"}},
       {"Command",
@@ -155,6 +157,9 @@ ojson TaskDefinition(const AwsJob& a, Part part, const std::string& mount) {
         {"Cpu", Ref("Cpu")},
         {"Memory", Ref("Memory")},
         {"EphemeralStorage", {{"SizeInGiB", Ref("EphemeralStorageGiB")}}},
+        {"RuntimePlatform",
+         {{"CpuArchitecture", {{"Fn::If", {"IsArm64", "ARM64", "X86_64"}}}},
+          {"OperatingSystemFamily", "LINUX"}}},
         {"ExecutionRoleArn", GetAtt("ExecutionRole", "Arn")},
         {"TaskRoleArn", GetAtt(RoleName(part), "Arn")}}}};
   ojson& p = t["Properties"];
@@ -270,8 +275,16 @@ ojson LaunchTemplate(const AwsJob& a, Part part) {
   return {{"Type", "AWS::EC2::LaunchTemplate"},
           {"Properties",
            {{"LaunchTemplateData",
-             {{"ImageId", Ref("ImageId")},
-              {"InstanceType", Ref("InstanceType")},
+             {{"ImageId",
+               {{"Fn::If",
+                 {"HasImageId", Ref("ImageId"),
+                  Sub("{{resolve:ssm:/aws/service/ami-amazon-linux-latest/"
+                      "al2023-ami-kernel-default-${Architecture}}}")}}}},
+              {"InstanceType",
+               {{"Fn::If",
+                 {"HasInstanceType",
+                  Ref("InstanceType"),
+                  {{"Fn::If", {"IsArm64", "c7g.large", "c6i.large"}}}}}}},
               {"IamInstanceProfile",
                {{"Arn", GetAtt(InstanceProfileName(part), "Arn")}}},
               {"InstanceInitiatedShutdownBehavior", "terminate"},
@@ -286,6 +299,49 @@ ojson LaunchTemplate(const AwsJob& a, Part part) {
                      "efs2s3-" + a.job.name +
                          (part == Part::kBackup ? "" : "-maintenance")}}}}}}},
               {"UserData", {{"Fn::Base64", ConfigSub(UserData(a, part))}}}}}}}};
+}
+
+// NFS from the task or instance (the first of SecurityGroups) to the mount
+// targets, when their group is given.
+ojson NfsIngress() {
+  return {
+      {"Type", "AWS::EC2::SecurityGroupIngress"},
+      {"Condition", "AddNfsIngress"},
+      {"Properties",
+       {{"GroupId", Ref("MountTargetSecurityGroup")},
+        {"IpProtocol", "tcp"},
+        {"FromPort", 2049},
+        {"ToPort", 2049},
+        {"SourceSecurityGroupId", {{"Fn::Select", {0, Ref("SecurityGroups")}}}},
+        {"Description", "efs2s3: NFS from the backup task or instance"}}}};
+}
+
+// S3 without a NAT gateway (and without its per-GiB charge): a gateway
+// endpoint on the subnets' route tables.
+ojson S3Endpoint() {
+  return {{"Type", "AWS::EC2::VPCEndpoint"},
+          {"Condition", "AddS3Endpoint"},
+          {"Properties",
+           {{"VpcId", Ref("VpcId")},
+            {"ServiceName", Sub("com.amazonaws.${AWS::Region}.s3")},
+            {"VpcEndpointType", "Gateway"},
+            {"RouteTableIds", Ref("RouteTableIds")}}}};
+}
+
+// The image's repository (--create-ecr): scanned on push, the last 20
+// images kept; retained with the stack, as the bucket.
+ojson ImageRepository() {
+  const std::string lifecycle =
+      R"({"rules":[{"rulePriority":1,"description":"keep the last 20 images",)"
+      R"("selection":{"tagStatus":"any","countType":"imageCountMoreThan",)"
+      R"("countNumber":20},"action":{"type":"expire"}}]})";
+  return {{"Type", "AWS::ECR::Repository"},
+          {"DeletionPolicy", "Retain"},
+          {"UpdateReplacePolicy", "Retain"},
+          {"Properties",
+           {{"ImageScanningConfiguration", {{"ScanOnPush", true}}},
+            {"EncryptionConfiguration", {{"EncryptionType", "AES256"}}},
+            {"LifecyclePolicy", {{"LifecyclePolicyText", lifecycle}}}}}};
 }
 
 ojson Ec2Target(Part part) {

@@ -64,6 +64,9 @@ ojson RestoreTaskDefinition(const AwsJob& a, const ojson& task_definition);
 ojson FargateTarget(Part part);
 ojson LaunchTemplate(const AwsJob& a, Part part);
 ojson Ec2Target(Part part);
+ojson NfsIngress();       // with the AddNfsIngress condition
+ojson S3Endpoint();       // with the AddS3Endpoint condition
+ojson ImageRepository();  // --create-ecr
 ojson ScheduleResource(const AwsJob& a, Part part, ojson target);
 
 // The alert path (aws_alerts.cc): the topic, its key and policy, the rules
@@ -75,8 +78,8 @@ ojson FailureTopicKey();  // only with the EncryptTopic condition
 ojson FailureTopic();
 ojson FailureSubscription();
 ojson FailureTopicPolicy(bool ec2, bool missed_backup_alarm);
-ojson FailureRule();
-ojson StartFailureRule();
+ojson FailureRule(const AwsJob& a);
+ojson StartFailureRule(const AwsJob& a);
 ojson DeadLetterQueue();
 ojson DeadLetterQueuePolicy();
 ojson DeadLetterAlarm(const AwsJob& a);
@@ -120,6 +123,7 @@ ojson MountFileSystem();
 ojson MountFileSystemReadWrite();
 ojson RepositoryKey();  // only with the HasKms condition
 ojson RepositoryPassword();
+ojson PasswordKey();  // only with the HasPasswordKey condition
 ojson Binary();
 ojson Logs();
 ojson NotifyFailure();

@@ -67,6 +67,10 @@ struct AwsOptions {
   std::string image;           // default for ImageUri (Fargate)
   std::string binary_url;      // default for BinaryUrl (EC2)
   int alert_after_hours = 26;  // default for AlertAfterHours; 0: no alarm
+  std::string architecture = "x86_64";  // default for Architecture (arm64)
+  // Fargate: the stack creates an ECR repository and the task runs its
+  // image ImageTag (instead of --image).
+  bool create_ecr = false;
 };
 
 // The longest --alert-after: a CloudWatch alarm looks back at most 7 days.

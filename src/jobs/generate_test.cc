@@ -791,6 +791,204 @@ TEST(GenerateTest, CloudFormationDashboardShowsEveryMetric) {
             std::string::npos);
 }
 
+// Statements of a role's first inline policy, Fn::If (condition) kept whole.
+std::vector<ojson> RoleStatements(const ojson& role) {
+  std::vector<ojson> out;
+  for (const ojson& st :
+       role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"])
+    out.push_back(st);
+  return out;
+}
+
+// The statement of `sid` behind an Fn::If on `condition`, or null.
+ojson ConditionalStatement(const std::vector<ojson>& statements,
+                           const std::string& condition,
+                           const std::string& sid) {
+  for (const ojson& st : statements)
+    if (st.contains("Fn::If") && st["Fn::If"][0] == condition &&
+        st["Fn::If"][1]["Sid"] == sid)
+      return st["Fn::If"][1];
+  return nullptr;
+}
+
+TEST(GenerateTest, CloudFormationArchitecture) {
+  Job j;
+  j.name = "nightly";
+  for (const char* arch : {"x86_64", "arm64"}) {
+    AwsOptions o = TestAwsOptions(false);
+    o.architecture = arch;
+    auto t = GenerateCloudFormation(j, o);
+    ASSERT_TRUE(t) << t.error().message;
+    EXPECT_EQ((*t)["Parameters"]["Architecture"]["Default"], arch);
+    EXPECT_EQ((*t)["Parameters"]["Architecture"]["AllowedValues"],
+              (ojson{"x86_64", "arm64"}));
+    EXPECT_EQ((*t)["Conditions"]["IsArm64"],
+              (ojson{{"Fn::Equals", {RefJ("Architecture"), "arm64"}}}));
+    for (const char* td : {"TaskDefinition", "MaintenanceTaskDefinition",
+                           "RestoreTaskDefinition"})
+      EXPECT_EQ((*t)["Resources"][td]["Properties"]["RuntimePlatform"],
+                (ojson{{"CpuArchitecture",
+                        {{"Fn::If", {"IsArm64", "ARM64", "X86_64"}}}},
+                       {"OperatingSystemFamily", "LINUX"}}))
+          << td;
+  }
+  AwsOptions o = TestAwsOptions(true);
+  auto t = GenerateCloudFormation(j, o);
+  ASSERT_TRUE(t) << t.error().message;
+  for (const char* lt : {"LaunchTemplate", "MaintenanceLaunchTemplate"}) {
+    const ojson& d = (*t)["Resources"][lt]["Properties"]["LaunchTemplateData"];
+    EXPECT_EQ(d["InstanceType"],
+              (ojson{{"Fn::If",
+                      {"HasInstanceType",
+                       RefJ("InstanceType"),
+                       {{"Fn::If", {"IsArm64", "c7g.large", "c6i.large"}}}}}}));
+    EXPECT_EQ(d["ImageId"]["Fn::If"][1], RefJ("ImageId"));
+    EXPECT_EQ(d["ImageId"]["Fn::If"][2]["Fn::Sub"],
+              "{{resolve:ssm:/aws/service/ami-amazon-linux-latest/"
+              "al2023-ami-kernel-default-${Architecture}}}");
+  }
+  o.architecture = "aarch64";
+  EXPECT_FALSE(GenerateCloudFormation(j, o));
+}
+
+TEST(GenerateTest, CloudFormationEcrRepository) {
+  Job j;
+  j.name = "nightly";
+  AwsOptions o = TestAwsOptions(false);
+  o.image.clear();
+  EXPECT_FALSE(GenerateCloudFormation(j, o));  // neither --image nor ECR
+  o.create_ecr = true;
+  auto t = GenerateCloudFormation(j, o);
+  ASSERT_TRUE(t) << t.error().message;
+  const ojson& repo = (*t)["Resources"]["ImageRepository"];
+  EXPECT_EQ(repo["Type"], "AWS::ECR::Repository");
+  EXPECT_EQ(repo["DeletionPolicy"], "Retain");
+  EXPECT_TRUE(repo["Properties"]["ImageScanningConfiguration"]["ScanOnPush"]);
+  EXPECT_EQ(
+      (*t)["Resources"]["TaskDefinition"]["Properties"]["ContainerDefinitions"]
+          [0]["Image"],
+      (ojson{{"Fn::Sub", "${ImageRepository.RepositoryUri}:${ImageTag}"}}));
+  EXPECT_FALSE((*t)["Parameters"].contains("ImageUri"));
+  EXPECT_EQ((*t)["Parameters"]["ImageTag"]["Default"], "latest");
+  EXPECT_EQ((*t)["Outputs"]["ImageRepositoryUri"]["Value"],
+            GetAttJ("ImageRepository", "RepositoryUri"));
+  o.image = "i:1";  // both: which one?
+  EXPECT_FALSE(GenerateCloudFormation(j, o));
+  o.image.clear();
+  o.ec2 = true;
+  EXPECT_FALSE(GenerateCloudFormation(j, o));
+}
+
+TEST(GenerateTest, CloudFormationPasswordFromSecretsManagerOrSsm) {
+  Job j;
+  j.name = "nightly";
+  for (bool ec2 : {false, true}) {
+    auto t = GenerateCloudFormation(j, TestAwsOptions(ec2));
+    ASSERT_TRUE(t) << t.error().message;
+    const std::regex allowed(
+        (*t)["Parameters"]["PasswordSecretArn"]["AllowedPattern"]
+            .get<std::string>());
+    EXPECT_TRUE(std::regex_match(
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:efs2s3-AbCd",
+        allowed));
+    EXPECT_TRUE(std::regex_match(
+        "arn:aws:ssm:eu-west-1:123456789012:parameter/efs2s3/password",
+        allowed));
+    EXPECT_FALSE(std::regex_match("efs2s3/password", allowed));
+    EXPECT_EQ((*t)["Conditions"]["HasPasswordKey"],
+              (ojson{{"Fn::Not",
+                      {{{"Fn::Equals", {RefJ("PasswordKmsKeyArn"), ""}}}}}}));
+    // Whoever reads the password may read either kind, and use its key.
+    const ojson& r = (*t)["Resources"];
+    for (const char* role :
+         ec2 ? std::vector<const char*>{"BackupRole", "MaintenanceRole"}
+             : std::vector<const char*>{"ExecutionRole"}) {
+      std::vector<ojson> st = RoleStatements(r[role]);
+      bool read = false;
+      for (const ojson& s : st)
+        if (s.contains("Action") &&
+            s["Action"] == ojson{"secretsmanager:GetSecretValue",
+                                 "ssm:GetParameter", "ssm:GetParameters"})
+          read = s["Resource"] == RefJ("PasswordSecretArn");
+      EXPECT_TRUE(read) << role;
+      ojson key = ConditionalStatement(st, "HasPasswordKey", "PasswordKey");
+      ASSERT_FALSE(key.is_null()) << role;
+      EXPECT_EQ(key["Action"], ojson{"kms:Decrypt"});
+      EXPECT_EQ(key["Resource"], RefJ("PasswordKmsKeyArn"));
+    }
+    if (ec2) {
+      std::string ud = r["LaunchTemplate"]["Properties"]["LaunchTemplateData"]
+                        ["UserData"]["Fn::Base64"]["Fn::Sub"][0];
+      EXPECT_NE(ud.find("arn:*:ssm:*) aws ssm get-parameter --with-decryption "
+                        "--name ${PasswordSecretArn}"),
+                std::string::npos);
+    } else {
+      EXPECT_EQ(r["TaskDefinition"]["Properties"]["ContainerDefinitions"][0]
+                 ["Secrets"][0]["ValueFrom"],
+                RefJ("PasswordSecretArn"));
+    }
+  }
+}
+
+TEST(GenerateTest, CloudFormationNetworkPieces) {
+  Job j;
+  j.name = "nightly";
+  for (bool ec2 : {false, true}) {
+    auto t = GenerateCloudFormation(j, TestAwsOptions(ec2));
+    ASSERT_TRUE(t) << t.error().message;
+    const ojson& in = (*t)["Resources"]["NfsIngress"];
+    EXPECT_EQ(in["Type"], "AWS::EC2::SecurityGroupIngress");
+    EXPECT_EQ(in["Condition"], "AddNfsIngress");
+    EXPECT_EQ(in["Properties"]["GroupId"], RefJ("MountTargetSecurityGroup"));
+    EXPECT_EQ(in["Properties"]["FromPort"], 2049);
+    EXPECT_EQ(in["Properties"]["ToPort"], 2049);
+    EXPECT_EQ(in["Properties"]["IpProtocol"], "tcp");
+    EXPECT_EQ(in["Properties"]["SourceSecurityGroupId"],
+              (ojson{{"Fn::Select", {0, RefJ("SecurityGroups")}}}));
+    EXPECT_EQ((*t)["Parameters"]["MountTargetSecurityGroup"]["Default"], "");
+    const ojson& ep = (*t)["Resources"]["S3Endpoint"];
+    EXPECT_EQ(ep["Type"], "AWS::EC2::VPCEndpoint");
+    EXPECT_EQ(ep["Condition"], "AddS3Endpoint");
+    EXPECT_EQ(ep["Properties"]["VpcEndpointType"], "Gateway");
+    EXPECT_EQ(ep["Properties"]["ServiceName"],
+              (ojson{{"Fn::Sub", "com.amazonaws.${AWS::Region}.s3"}}));
+    EXPECT_EQ(ep["Properties"]["RouteTableIds"], RefJ("RouteTableIds"));
+    EXPECT_EQ((*t)["Conditions"]["AddS3Endpoint"],
+              (ojson{{"Fn::Not", {{{"Fn::Equals", {RefJ("VpcId"), ""}}}}}}));
+  }
+}
+
+// The rules' messages say what happened in words, with the event's values.
+TEST(GenerateTest, CloudFormationReadableAlerts) {
+  Job j;
+  j.name = "nightly";
+  auto t = GenerateCloudFormation(j, TestAwsOptions(false));
+  ASSERT_TRUE(t) << t.error().message;
+  for (auto [rule, words] :
+       {std::pair{"FailureRule", "a run failed with exit code <exit>"},
+        std::pair{"StartFailureRule", "a run did not start: <code>"}}) {
+    const ojson& target = (*t)["Resources"][rule]["Properties"]["Targets"][0];
+    EXPECT_EQ(target["Arn"], RefJ("FailureTopic"));
+    const ojson& it = target["InputTransformer"];
+    EXPECT_EQ(it["InputPathsMap"]["exit"], "$.detail.containers[0].exitCode");
+    EXPECT_EQ(it["InputPathsMap"]["reason"], "$.detail.stoppedReason");
+    EXPECT_EQ(it["InputPathsMap"]["code"], "$.detail.stopCode");
+    EXPECT_EQ(it["InputPathsMap"]["task"], "$.detail.taskArn");
+    const std::string text = it["InputTemplate"]["Fn::Sub"];
+    EXPECT_EQ(text.front(), '"');  // a JSON string: SNS gets plain text
+    EXPECT_EQ(text.back(), '"');
+    EXPECT_NE(text.find("efs2s3 job nightly (stack ${AWS::StackName}): "),
+              std::string::npos);
+    EXPECT_NE(text.find(words), std::string::npos) << text;
+    EXPECT_NE(text.find("/efs2s3/${AWS::StackName}"), std::string::npos);
+    // Every <name> is one of the paths.
+    std::regex placeholder("<([a-z]+)>");
+    for (auto m = std::sregex_iterator(text.begin(), text.end(), placeholder);
+         m != std::sregex_iterator(); ++m)
+      EXPECT_TRUE(it["InputPathsMap"].contains((*m)[1].str())) << (*m)[1];
+  }
+}
+
 // Collects every string of a template but the parameters' defaults.
 void StringsOutsideDefaults(const ojson& node, const std::string& path,
                             std::vector<std::string>* out) {

@@ -457,6 +457,29 @@ EOP
   assert_status 1
 }
 
+@test "generate aws: the other variants (arm64, the stack's own ECR repository, no alarm) pass cfn-lint with zero warnings" {
+  command -v cfn-lint >/dev/null || skip "cfn-lint not installed"
+  local common=(--efs fs-12345678 --bucket backups --subnets subnet-0123456789abcdef0
+    --security-group sg-0123456789abcdef0)
+  local variant
+  for variant in "--create-ecr --architecture arm64" \
+      "--ec2 --binary-url s3://tools/efs2s3 --architecture arm64 --alert-after 0" \
+      "--image 123456789012.dkr.ecr.eu-west-1.amazonaws.com/efs2s3:1 --alert-after 0 --kms-key-arn arn:aws:kms:eu-west-1:123456789012:key/0b0c0d0e-1111-2222-3333-444455556666"; do
+    # shellcheck disable=SC2086
+    run --separate-stderr "$EFS2S3" generate aws nightly --config "$CONF" "${common[@]}" $variant -o "$T/v.json"
+    assert_status 0
+    run cfn-lint "$T/v.json"
+    [[ "$status" == 0 && -z "$output" ]] || { echo "$variant: $output"; false; }
+  done
+  # --create-ecr and --image together, or an unknown architecture: exit 2.
+  run --separate-stderr "$EFS2S3" generate aws nightly --config "$CONF" "${common[@]}" --create-ecr --image i
+  assert_status 2
+  [[ "$stderr" == "efs2s3: --create-ecr is for a Fargate task without --image" ]]
+  run --separate-stderr "$EFS2S3" generate aws nightly --config "$CONF" "${common[@]}" --image i --architecture aarch64
+  assert_status 2
+  [[ "$stderr" == "efs2s3: --architecture aarch64: x86_64 or arm64" ]]
+}
+
 @test "generate aws: every failure reaches the topic (both variants, cfn-lint clean); no --image is exit 2; the deploy hint names the required parameters" {
   local kind
   # --alert-after 0 (no missed-backup alarm) and an unencrypted topic are valid too.
