@@ -204,7 +204,9 @@ ojson Binary() {
 ojson Logs() {
   return {{"Sid", "Logs"},
           {"Effect", "Allow"},
-          {"Action", {"logs:CreateLogStream", "logs:PutLogEvents"}},
+          {"Action",
+           {"logs:CreateLogStream", "logs:PutLogEvents",
+            "logs:DescribeLogStreams"}},
           {"Resource", Sub("${LogGroup.Arn}")}};
 }
 

@@ -219,29 +219,48 @@ std::string UserData(const AwsJob& a, Part part) {
   if (part == Part::kBackup)
     for (const auto& [var, value] : MetricsEnvironment())
       metrics += "export " + var + "=" + value + "\n";
+  // The log streams to CloudWatch Logs while the job runs (the CloudWatch
+  // agent, one event per line, so that each EMF line is an event of its
+  // own), and a crash leaves what was written. Where the agent cannot start,
+  // the log is sent once at the end: as one event, and each EMF line as one.
   return "#!/bin/bash\n"
          "# efs2s3 job " +
          name + " (" + PartName(part) +
          "): run it, report, power off.\n"
          "set -u\n"
          "trap 'shutdown -h now' EXIT\n"
-         "dnf install -y -q amazon-efs-utils awscli >/dev/null 2>&1 || true\n"
-         "aws s3 cp \"${BinaryUrl}\" /usr/local/bin/efs2s3 && chmod 755 "
-         "/usr/local/bin/efs2s3\n"
-         "mkdir -p /etc/efs2s3 /mnt/efs\n"
-         "cat > /etc/efs2s3/efs2s3.toml <<'EFS2S3_CONFIG'\n" +
-         a.toml + "EFS2S3_CONFIG\n" + metrics + "/usr/local/bin/" +
-         JobRunCommand(a, part, "/etc/efs2s3/efs2s3.toml") +
-         " > /var/log/efs2s3.log 2>&1\n"
-         "code=$?\n"
+         "dnf install -y -q amazon-efs-utils awscli amazon-cloudwatch-agent "
+         ">/dev/null 2>&1 || true\n"
          "stream=" +
          std::string(PartName(part)) +
          "-$(date -u +%Y-%m-%dT%H-%M-%SZ)-$(cat "
          "/var/lib/cloud/data/instance-id 2>/dev/null)\n"
+         "touch /var/log/efs2s3.log\n"
+         "cat > /etc/efs2s3-logs.json <<EFS2S3_LOGS\n"
+         "{\"logs\": {\"force_flush_interval\": 5, \"logs_collected\": "
+         "{\"files\": {\"collect_list\": [{\"file_path\": "
+         "\"/var/log/efs2s3.log\", \"log_group_name\": \"${LogGroup}\", "
+         "\"log_stream_name\": \"$stream\"}]}}}}\n"
+         "EFS2S3_LOGS\n"
+         "agent=/opt/aws/amazon-cloudwatch-agent/bin/"
+         "amazon-cloudwatch-agent-ctl\n"
+         "streaming=0\n"
+         "$agent -a fetch-config -m ec2 -s -c file:/etc/efs2s3-logs.json "
+         ">/dev/null 2>&1 && streaming=1\n"
+         "aws s3 cp \"${BinaryUrl}\" /usr/local/bin/efs2s3 && chmod 755 "
+         "/usr/local/bin/efs2s3\n"
+         "mkdir -p /etc/efs2s3\n"
+         "cat > /etc/efs2s3/efs2s3.toml <<'EFS2S3_CONFIG'\n" +
+         a.toml + "EFS2S3_CONFIG\n" + metrics + "/usr/local/bin/" +
+         JobRunCommand(a, part, "/etc/efs2s3/efs2s3.toml") +
+         " >> /var/log/efs2s3.log 2>&1\n"
+         "code=$?\n"
+         "if [ \"$streaming\" = 1 ]; then\n"
+         // The agent sends what it holds every 5 s, and on stop.
+         "  sleep 10; $agent -a stop >/dev/null 2>&1 || true\n"
+         "else\n"
          "aws logs create-log-stream --region ${AWS::Region} --log-group-name "
          "${LogGroup} --log-stream-name \"$stream\" || true\n"
-         // The log as one event; each metrics (EMF) line as an event of its
-         // own, as CloudWatch reads metrics only from a whole event.
          "tail -c 200000 /var/log/efs2s3.log | python3 -c 'import "
          "json,sys,time\n"
          "now = int(time.time()*1000)\n"
@@ -254,6 +273,7 @@ std::string UserData(const AwsJob& a, Part part) {
          "aws logs put-log-events --region ${AWS::Region} --log-group-name "
          "${LogGroup} --log-stream-name \"$stream\" --log-events "
          "file:///tmp/events.json || true\n"
+         "fi\n"
          "if [ \"$code\" -ne 0 ]; then\n"
          "  aws sns publish --region ${AWS::Region} --topic-arn "
          "${FailureTopic} "

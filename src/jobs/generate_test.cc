@@ -989,6 +989,45 @@ TEST(GenerateTest, CloudFormationReadableAlerts) {
   }
 }
 
+// The EC2 variant streams the job's log to the log group while it runs (a
+// crash leaves what was written), and sends it at the end only without the
+// agent.
+TEST(GenerateTest, CloudFormationEc2StreamsItsLog) {
+  Job j;
+  j.name = "nightly";
+  auto t = GenerateCloudFormation(j, TestAwsOptions(true));
+  ASSERT_TRUE(t) << t.error().message;
+  for (const char* lt : {"LaunchTemplate", "MaintenanceLaunchTemplate"}) {
+    const std::string ud =
+        (*t)["Resources"][lt]["Properties"]["LaunchTemplateData"]["UserData"]
+            ["Fn::Base64"]["Fn::Sub"][0];
+    const size_t config = ud.find(
+        "\"file_path\": \"/var/log/efs2s3.log\", \"log_group_name\": "
+        "\"${LogGroup}\", \"log_stream_name\": \"$stream\"");
+    const size_t start = ud.find(
+        "$agent -a fetch-config -m ec2 -s -c "
+        "file:/etc/efs2s3-logs.json");
+    const size_t run = ud.find("/usr/local/bin/efs2s3 job run nightly");
+    const size_t end_upload = ud.find("aws logs put-log-events");
+    ASSERT_NE(config, std::string::npos) << ud;
+    ASSERT_NE(start, std::string::npos) << ud;
+    ASSERT_NE(run, std::string::npos) << ud;
+    EXPECT_LT(config, start);
+    EXPECT_LT(start, run);  // streaming before the job starts
+    EXPECT_NE(ud.find(" >> /var/log/efs2s3.log 2>&1\n", run),
+              std::string::npos);
+    // The upload at the end is the fallback without the agent.
+    EXPECT_LT(ud.find("if [ \"$streaming\" = 1 ]; then"), end_upload);
+    EXPECT_NE(ud.find("amazon-cloudwatch-agent"), std::string::npos);
+  }
+  bool describe = false;
+  for (const ojson& st : RoleStatements((*t)["Resources"]["BackupRole"]))
+    if (st.value("Sid", "") == "Logs")
+      describe = st["Action"].dump().find("logs:DescribeLogStreams") !=
+                 std::string::npos;
+  EXPECT_TRUE(describe);
+}
+
 // Collects every string of a template but the parameters' defaults.
 void StringsOutsideDefaults(const ojson& node, const std::string& path,
                             std::vector<std::string>* out) {

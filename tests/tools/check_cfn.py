@@ -100,7 +100,8 @@ ec2_only = {
                            "ssm:GetParameters"},
     "PasswordKey": {"kms:Decrypt"},
     "Binary": {"s3:GetObject"},
-    "Logs": {"logs:CreateLogStream", "logs:PutLogEvents"},
+    # The CloudWatch agent streams the log while the job runs.
+    "Logs": {"logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"},
     "NotifyFailure": {"sns:Publish"},
     "FailureTopicKey": {"kms:GenerateDataKey", "kms:Decrypt"},
 }
