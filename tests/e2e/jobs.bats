@@ -457,6 +457,35 @@ EOP
   assert_status 1
 }
 
+@test "generate aws: every variant's stack reaches CREATE_COMPLETE in moto_server (moto's gaps named in tests/tools/moto_deploy.py)" {
+  command -v moto_server >/dev/null || skip "moto_server not installed"
+  python3 -c "import boto3" || skip "boto3 not installed"
+  start_moto
+  local common=(--efs fs-12345678 --bucket backups --subnets subnet-0123456789abcdef0
+    --security-group sg-0123456789abcdef0)
+  local n=0 variant
+  for variant in "--image 123456789012.dkr.ecr.eu-west-1.amazonaws.com/efs2s3:1" \
+      "--create-ecr --architecture arm64" \
+      "--ec2 --binary-url s3://tools/efs2s3" \
+      "--ec2 --binary-url s3://tools/efs2s3 --architecture arm64 --alert-after 0"; do
+    n=$((n + 1))
+    # shellcheck disable=SC2086
+    run --separate-stderr "$EFS2S3" generate aws nightly --config "$CONF" "${common[@]}" $variant -o "$T/v$n.json"
+    assert_status 0
+    # Every optional piece on: the bucket, the NFS rule, the S3 endpoint, an SSM
+    # password under a customer-managed key.
+    run python3 "$TOOLS/moto_deploy.py" "http://127.0.0.1:$port" "$T/v$n.json" "stack$n" \
+      BucketName="backups-$n" CreateBucket=true NotificationEmail=ops@example.com \
+      SecurityGroups=@task-sg MountTargetSecurityGroup=@sg VpcId=@vpc RouteTableIds=@rtb \
+      PasswordSecretArn=arn:aws:ssm:eu-west-1:123456789012:parameter/efs2s3/nightly \
+      PasswordKmsKeyArn=arn:aws:kms:eu-west-1:123456789012:key/0b0c0d0e-1111-2222-3333-444455556666
+    [[ "$status" == 0 ]] || { echo "$variant: $output"; false; }
+    [[ "$output" == "stack$n CREATE_COMPLETE"* ]]
+    [[ "$output" == *"created: "*"AccessPoint"*"BackupRole"*"Bucket"*"Dashboard"*"FailureTopicKey"*"NfsIngress"*"S3Endpoint"*"ScheduleDeadLetterQueue"* ]]
+    [[ "$output" != *"(unexpected)"* ]]
+  done
+}
+
 @test "generate aws: the other variants (arm64, the stack's own ECR repository, no alarm) pass cfn-lint with zero warnings" {
   command -v cfn-lint >/dev/null || skip "cfn-lint not installed"
   local common=(--efs fs-12345678 --bucket backups --subnets subnet-0123456789abcdef0
