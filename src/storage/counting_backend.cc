@@ -53,6 +53,18 @@ class CountingBackend : public Backend {
     Count();
     return inner_->ExtendRetention(h, until);
   }
+  bool HasArchiveClasses() const override {
+    return inner_->HasArchiveClasses();
+  }
+  Result<ArchiveStatus> GetArchiveStatus(const Handle& h) override {
+    Count();
+    return inner_->GetArchiveStatus(h);
+  }
+  Result<void> RequestRestore(const Handle& h, int days,
+                              const std::string& tier) override {
+    Count();
+    return inner_->RequestRestore(h, days, tier);
+  }
   int Concurrency() const override { return inner_->Concurrency(); }
 
  private:
