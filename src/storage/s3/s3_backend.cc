@@ -201,7 +201,8 @@ class S3Backend : public Backend, public S3Maintenance {
           std::optional<std::string> name =
               ObjectNameIn(type, std::string_view(o.key).substr(dir.size()));
           if (!name) return Ok();
-          return fn(ObjectInfo{*name, o.size, ListedTime(o.last_modified)});
+          return fn(ObjectInfo{*name, o.size, ListedTime(o.last_modified),
+                               o.storage_class});
         });
   }
 
