@@ -13,6 +13,7 @@ void RegisterUploads(CLI::App& app, Context& ctx);  // cmd_uploads.cc
 void RegisterForget(CLI::App& app, Context& ctx);
 void RegisterPrune(CLI::App& app, Context& ctx);  // cmd_prune.cc
 void RegisterCheck(CLI::App& app, Context& ctx);  // cmd_check.cc
+void RegisterDrill(CLI::App& app, Context& ctx);  // cmd_drill.cc
 void RegisterRepair(CLI::App& app, Context& ctx);
 void RegisterLock(CLI::App& app,
                   Context& ctx);  // cmd_lock.cc  // cmd_repair.cc
@@ -30,6 +31,7 @@ void RegisterCommands(CLI::App& app, Context& ctx) {
   RegisterForget(app, ctx);
   RegisterPrune(app, ctx);
   RegisterCheck(app, ctx);
+  RegisterDrill(app, ctx);
   RegisterRepair(app, ctx);
   RegisterLock(app, ctx);
   RegisterCat(app, ctx);

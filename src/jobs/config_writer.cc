@@ -103,6 +103,10 @@ void WriteMaintenance(std::string& out, const std::string& header,
   w.String("read_data_subset", m.read_data_subset);
   w.String("max_unused", m.max_unused);
   w.Int("lock_days", m.lock_days);
+  w.String("sample", m.sample);
+  w.String("target", m.target);
+  w.Interval("max_duration", m.max_duration, std::chrono::seconds(0));
+  w.Bool("allow_cold", m.allow_cold);
 }
 
 void WriteRetention(std::string& out, const std::string& header,
@@ -201,6 +205,7 @@ Result<void> WriteJob(std::string& out, const Job& j,
   WriteMaintenance(out, header, "prune", j.prune, verbatim);
   WriteMaintenance(out, header, "check", j.check, verbatim);
   WriteMaintenance(out, header, "lock_extend", j.lock_extend, verbatim);
+  WriteMaintenance(out, header, "drill", j.drill, verbatim);
   WriteHooksAndReport(out, header, j, verbatim);
   return WriteS3(out, header, j, verbatim);
 }

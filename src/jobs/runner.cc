@@ -90,6 +90,7 @@ class JobRun {
   std::vector<std::string> Efs2s3(std::vector<std::string> args) const;
   std::vector<std::string> BackupArgs() const;
   std::vector<std::string> ForgetArgs() const;
+  std::vector<std::string> DrillArgs() const;
   bool Due(const Maintenance& m, std::time_t last, std::string* why) const;
   int ExitCode() const;
 
@@ -166,6 +167,22 @@ std::vector<std::string> JobRun::ForgetArgs() const {
   return Efs2s3(a);
 }
 
+// The drill restores below its target (default <state_dir>/drill) from the
+// latest snapshot of the job's host and paths.
+std::vector<std::string> JobRun::DrillArgs() const {
+  const Maintenance& d = job_.drill;
+  std::vector<std::string> a = {
+      "drill", "--target",
+      d.target.empty() ? config_.state_dir + "/drill" : d.target};
+  if (!d.sample.empty()) a.insert(a.end(), {"--sample", d.sample});
+  if (d.max_duration.count())
+    a.insert(a.end(), {"--max-duration", FormatInterval(d.max_duration)});
+  if (d.allow_cold) a.push_back("--allow-cold");
+  if (!job_.host.empty()) a.insert(a.end(), {"--host", job_.host});
+  for (const auto& p : paths_) a.insert(a.end(), {"--path", p});
+  return Efs2s3(a);
+}
+
 bool JobRun::Due(const Maintenance& m, std::time_t last,
                  std::string* why) const {
   if (opts_.force_maintenance) return true;
@@ -239,7 +256,7 @@ int JobRun::ExitCode() const {
     // with 1; the efs2s3 steps' codes keep their meaning (README).
     bool tool = s.name == "backup" || s.name == "unlock" ||
                 s.name == "forget" || s.name == "lock-extend" ||
-                s.name == "prune" || s.name == "check";
+                s.name == "prune" || s.name == "check" || s.name == "drill";
     if (s.status == StepStatus::kFailed &&
         (!tool || c == kExitOk || c == kExitIncomplete))
       c = kExitError;
@@ -424,6 +441,8 @@ void JobRun::MaintenanceSteps(JobState& state) {
       a.insert(a.end(), {"--read-data-subset", job_.check.read_data_subset});
     Maintain("check", Efs2s3(a), {"check"}, &job_.check, &state.last_check);
   }
+  if (job_.drill.enabled)
+    Maintain("drill", DrillArgs(), {"drill"}, &job_.drill, &state.last_drill);
 }
 
 // Post hooks always run and learn how the job went.
