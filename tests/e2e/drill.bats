@@ -30,6 +30,7 @@ setup() {
 }
 teardown() {
   [[ -z "${BG_PID:-}" ]] || kill "$BG_PID" 2>/dev/null || true
+  [[ -z "${MOTO_PID:-}" ]] || kill "$MOTO_PID" 2>/dev/null || true
   if [[ -n "${BUCKET:-}" ]]; then
     aws --endpoint-url "$EP" s3 rb "s3://$BUCKET" --force >/dev/null 2>&1 || true
   fi
@@ -186,4 +187,37 @@ EOT
   [[ $(jq -r .status <<<"$output") == failed ]]
   jq -e '.steps[] | select(.name == "drill") | .errors | any(test("mismatch: .*/f-[1-3]: not restored"))' <<<"$output"
   jq -e '.steps[] | select(.name == "drill") | .figures.ok == false' <<<"$output"
+}
+
+# radosgw keeps no storage classes but those its placement defines; moto_server (a
+# stand-in for S3 here) records GLACIER and refuses to GET such an object until it is
+# restored (InvalidObjectState), as S3 does.
+@test "drill: files in GLACIER packs are left out unless --allow-cold (moto_server)" {
+  command -v moto_server >/dev/null || skip "moto_server not installed"
+  start_moto
+  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
+  aws --endpoint-url "http://127.0.0.1:$port" s3 mb s3://cold >/dev/null
+  cold() {
+    "$EFS2S3" -r s3://cold/repo --s3-endpoint "http://127.0.0.1:$port" --s3-path-style "$@"
+  }
+  drill_efs() { cold --s3-storage-class-data GLACIER "$@"; }
+  run drill_efs init -q --scrypt-n 1024
+  assert_status 0
+  mkdir -p "$T/src"
+  for i in 1 2 3; do random_file "$T/src/f-$i" 1000; done
+  run drill_efs backup -q "$T/src"
+  assert_status 0
+
+  drill_json --sample 100%
+  assert_status 0
+  [[ $(jq -r .skipped_cold <<<"$output") == 3 ]]
+  [[ $(jq -r .files_checked <<<"$output") == 0 ]]
+
+  # Asked to: the files are sampled, and their packs cannot be read before a restore.
+  drill_json --sample 100% --allow-cold
+  assert_status 1
+  [[ $(jq -r .skipped_cold <<<"$output") == 0 ]]
+  [[ $(jq -r .files_checked <<<"$output") == 3 ]]
+  [[ $(jq -r '.mismatches | length' <<<"$output") == 3 ]]
+  jq -e '.strata | keys | all(endswith("/GLACIER"))' <<<"$output"
 }
