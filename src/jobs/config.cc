@@ -365,6 +365,7 @@ Result<void> ReadReport(TableReader& r, Job& j, const std::string& file,
       return rr.Fail(rr.Get("webhook"), "webhook",
                      "must be an http:// or https:// URL");
     RETURN_IF_ERROR(rr.String("file", j.report_file, true));
+    RETURN_IF_ERROR(rr.String("html", j.report_html, true));
     RETURN_IF_ERROR(rr.String("sns_topic", j.report_sns_topic));
     if (!j.report_sns_topic.empty()) {
       auto topic = ParseSnsTopicArn(j.report_sns_topic);

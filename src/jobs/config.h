@@ -16,7 +16,7 @@
 //   [jobs.nightly.hooks]      pre = ["..."]  post = ["..."]
 //   [jobs.nightly.report]     webhook = "https://..."  file = "/var/log/..."
 //                             sns_topic = "arn:aws:sns:..."  sns_when =
-//                             "problems"
+//                             "problems"  html = "/var/www/report.html"
 //   [jobs.nightly.env]        AWS_PROFILE = "backup"
 //   [jobs.nightly.s3]         endpoint = "..."  region = "..."  ...
 //
@@ -104,6 +104,8 @@ struct Job {
   std::vector<std::string> pre_hooks, post_hooks;
   std::chrono::seconds hook_timeout{3600};
   std::string report_webhook, report_file;
+  // `efs2s3 report --html` written here after every run ("" = none).
+  std::string report_html;
   // SNS topic ARN; with report_sns_problems_only only runs that are not "ok"
   // are published.
   std::string report_sns_topic;

@@ -137,11 +137,13 @@ void WriteHooksAndReport(std::string& out, const std::string& header,
     w.Interval("timeout", j.hook_timeout, default_timeout);
   }
   if (!j.report_webhook.empty() || !j.report_file.empty() ||
-      !j.report_sns_topic.empty() || j.report_sns_problems_only) {
+      !j.report_html.empty() || !j.report_sns_topic.empty() ||
+      j.report_sns_problems_only) {
     out += "\n[" + header + ".report]\n";
     TableWriter w(out, verbatim, "report");
     w.String("webhook", j.report_webhook);
     w.String("file", j.report_file);
+    w.String("html", j.report_html);
     w.String("sns_topic", j.report_sns_topic);
     w.String("sns_when", j.report_sns_problems_only ? "problems" : "");
   }

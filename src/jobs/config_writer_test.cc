@@ -52,6 +52,7 @@ Job EveryField() {
   j.hook_timeout = std::chrono::minutes(90);
   j.report_webhook = "https://hooks.example.com/" + kHostile;
   j.report_file = "/var/log/" + kHostile;
+  j.report_html = "/var/www/" + kHostile + ".html";
   j.report_sns_topic = "arn:aws:sns:eu-west-1:123456789012:efs2s3-reports";
   j.report_sns_problems_only = true;
   // Environment variable names cannot hold '='; anything else goes.

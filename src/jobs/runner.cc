@@ -109,6 +109,7 @@ class JobRun {
   void PostHooks();
   Result<JobReport> Finish(JobState& state);
   void Deliver();
+  void WriteHtmlReport();
 
   const Config& config_;
   const Job& job_;
@@ -470,7 +471,24 @@ Result<JobReport> JobRun::Finish(JobState& state) {
   if (!saved_state) Log(opts_, "warning: " + saved_state.error().message);
   Deliver();
   RETURN_IF_ERROR(state_dir_.SaveReport(report_));
+  WriteHtmlReport();
   return report_;
+}
+
+// report.html: `efs2s3 report --html` with the job's policy and runs, this
+// one included (its report is saved). A failure is logged, as a delivery's.
+void JobRun::WriteHtmlReport() {
+  if (job_.report_html.empty()) return;
+  std::vector<std::string> argv =
+      Efs2s3({"report", "--html", job_.report_html, "--job", job_.name,
+              "--config", config_.path, "--state-dir", config_.state_dir});
+  auto r = RunChild(argv, env_, nullptr, std::chrono::seconds(600), opts_.log);
+  if (!r || r->exit_code != 0)
+    Log(opts_,
+        "warning: report: " + job_.report_html + ": " +
+            (r ? (r->err_lines.empty() ? fmt::format("exit {}", r->exit_code)
+                                       : r->err_lines.back())
+               : r.error().message));
 }
 
 // Delivery errors are logged; they do not change the job's outcome.
