@@ -118,7 +118,9 @@ SourceState CompareWithSource(const std::string& path, const std::string& file,
                               const model::Node& node, std::string* what) {
   struct stat st {};
   if (::lstat(path.c_str(), &st) != 0) return SourceState::kMissing;
-  if (!S_ISREG(st.st_mode) ||
+  // A file stored while it kept changing (or cut short) may hold what the
+  // source never held at once: only the snapshot vouches for it.
+  if (node.flags != 0 || !S_ISREG(st.st_mode) ||
       static_cast<std::uint64_t>(st.st_size) != node.size ||
       st.st_mtim.tv_sec != node.mtime.sec ||
       static_cast<std::uint32_t>(st.st_mtim.tv_nsec) != node.mtime.nsec ||

@@ -78,9 +78,11 @@ struct DrillResult {
   std::uint64_t checked = 0;       // files restored and compared
   std::uint64_t bytes = 0;         // bytes restored
   std::uint64_t source_compared = 0;  // also compared with the source
-  std::uint64_t source_changed = 0;   // source changed since the snapshot
-  std::uint64_t source_missing = 0;   // source not there (not mounted)
-  bool time_limit_reached = false;    // files left unchecked at the deadline
+  // Source changed since the snapshot, or the node is flagged (stored while
+  // changing, or incomplete): not compared.
+  std::uint64_t source_changed = 0;
+  std::uint64_t source_missing = 0;  // source not there (not mounted)
+  bool time_limit_reached = false;   // files left unchecked at the deadline
   double seconds = 0;
   // Files sampled per stratum ("small/new/STANDARD": 3).
   std::map<std::string, std::uint64_t> strata;
