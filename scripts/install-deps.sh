@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages efs2s3 needs to build and test.
-# Usage: scripts/install-deps.sh [--with-s3-server] [--with-bench]
+# Usage: scripts/install-deps.sh [--with-s3-server] [--with-bench] [--with-browser]
+#   --with-browser: headless Chromium for the test of report --html (tests/e2e/report.bats)
 #   --with-bench: the peers bench/run.sh compares with (restic, rclone, awscli) and
 #   corpus A (linux-source-6.1); the EFS stand-in (libfuse3) is always installed
 set -euo pipefail
@@ -8,7 +9,7 @@ pkgs=(build-essential cmake ninja-build pkg-config git python3
       libssl-dev libzstd-dev libcurl4-openssl-dev libcli11-dev libfmt-dev
       nlohmann-json3-dev libexpected-dev libgtest-dev libgmock-dev libpugixml-dev
       libtomlplusplus-dev
-      attr acl bats jq clang-format
+      attr acl bats jq clang-format python3-jsonschema
       fuse3 libfuse3-dev)  # the EFS stand-in: op-count and resume tests
 for arg in "$@"; do
   case "$arg" in
@@ -16,6 +17,8 @@ for arg in "$@"; do
       # rclone and awscli: the sync interoperability tests (tests/e2e/sync.bats).
       pkgs+=(radosgw ceph-mon ceph-osd ceph-common uuid-runtime curl rclone)
       command -v aws >/dev/null || pkgs+=(awscli) ;;
+    --with-browser)
+      pkgs+=(chromium) ;;
     --with-bench)
       pkgs+=(restic rclone time linux-source-6.1 xz-utils
              radosgw ceph-mon ceph-osd ceph-common uuid-runtime curl)

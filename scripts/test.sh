@@ -7,9 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [[ -z "${NO_S3:-}" ]]; then
-  scripts/install-deps.sh --with-s3-server
+  scripts/install-deps.sh --with-s3-server --with-browser
 else
-  scripts/install-deps.sh
+  scripts/install-deps.sh --with-browser
 fi
 build=${BUILD_DIR:-build}
 # Test hooks (src/base/test_hooks.h) let the lock tests hold a command at a gate.
@@ -21,10 +21,12 @@ trap cleanup EXIT
 if [[ -z "${NO_S3:-}" ]]; then
   rgw_dir=$(mktemp -d "${TMPDIR:-/tmp}/efs2s3-rgw.XXXXXX")
   eval "$(scripts/radosgw.sh start "$rgw_dir")"
-  export EFS2S3_TEST_DISALLOW_SKIP=${EFS2S3_TEST_DISALLOW_SKIP:-S3,HOOKS}
+  export EFS2S3_TEST_DISALLOW_SKIP=${EFS2S3_TEST_DISALLOW_SKIP:-S3,HOOKS,BROWSER}
 else
-  export EFS2S3_TEST_DISALLOW_SKIP=${EFS2S3_TEST_DISALLOW_SKIP:-HOOKS}
+  export EFS2S3_TEST_DISALLOW_SKIP=${EFS2S3_TEST_DISALLOW_SKIP:-HOOKS,BROWSER}
 fi
+# Screenshots and other files for people to look at (report.bats).
+export EFS2S3_ARTIFACTS_DIR=${EFS2S3_ARTIFACTS_DIR:-$PWD/$build/artifacts}
 status=0
 ctest --test-dir "$build" --output-on-failure -j2 || status=1
 # No test waits for a clock, but a bug can make one wait for ever (a command that

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "aws/s3_errors.h"
+#include "base/bytes.h"
 
 namespace efs2s3::aws {
 namespace {
@@ -34,32 +35,6 @@ std::chrono::milliseconds Backoff(const RetryPolicy& p, int attempt) {
   // spreads.
   return std::chrono::milliseconds(
       static_cast<long long>(std::max(cap / 10, dist(rng))));
-}
-
-std::string XmlEscape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      default:
-        out.push_back(c);
-    }
-  }
-  return out;
 }
 
 }  // namespace
@@ -545,7 +520,7 @@ Result<void> S3Client::DeleteObjects(const std::string& bucket,
     size_t end = std::min(keys.size(), start + 1000);
     std::string body = "<Delete><Quiet>true</Quiet>";
     for (size_t i = start; i < end; ++i)
-      body += "<Object><Key>" + XmlEscape(keys[i]) + "</Key></Object>";
+      body += "<Object><Key>" + EscapeMarkup(keys[i]) + "</Key></Object>";
     body += "</Delete>";
     Call call;
     call.method = "POST";
@@ -687,7 +662,8 @@ Result<void> S3Client::HeadBucket(const std::string& bucket) {
 
 std::string CreateBucketBody(const std::string& region) {
   if (region.empty() || region == "us-east-1") return "";
-  return "<CreateBucketConfiguration><LocationConstraint>" + XmlEscape(region) +
+  return "<CreateBucketConfiguration><LocationConstraint>" +
+         EscapeMarkup(region) +
          "</LocationConstraint></CreateBucketConfiguration>";
 }
 

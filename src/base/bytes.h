@@ -30,6 +30,9 @@ std::optional<Bytes> HexDecode(std::string_view hex);
 // beyond 2^64-1. Never throws.
 std::optional<std::uint64_t> ParseUint(std::string_view text, int base = 10);
 
+// Text for XML or HTML: & < > " ' as entities (&apos; is HTML5 too).
+std::string EscapeMarkup(std::string_view text);
+
 std::string Base64Encode(ByteSpan data);
 std::optional<Bytes> Base64Decode(std::string_view text);
 

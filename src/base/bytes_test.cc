@@ -15,6 +15,11 @@ TEST(BytesTest, HexRoundTrip) {
   EXPECT_FALSE(HexDecode("zz").has_value());
 }
 
+TEST(BytesTest, EscapeMarkup) {
+  EXPECT_EQ(EscapeMarkup("a<b>&\"'c"), "a&lt;b&gt;&amp;&quot;&apos;c");
+  EXPECT_EQ(EscapeMarkup(""), "");
+}
+
 TEST(BytesTest, Base64RoundTrip) {
   for (size_t n = 0; n < 20; ++n) {
     Bytes b(n);

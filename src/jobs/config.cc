@@ -66,6 +66,14 @@ bool IsDataSubset(std::string_view text) {
          parse(text.substr(slash + 1), &m) && n >= 1 && n <= m;
 }
 
+// drill --sample N: a count of files, at least 1.
+bool IsFileCount(std::string_view text) {
+  std::uint64_t n = 0;
+  auto r = std::from_chars(text.data(), text.data() + text.size(), n);
+  return !text.empty() && r.ec == std::errc() &&
+         r.ptr == text.data() + text.size() && n >= 1;
+}
+
 // Reads one table: typed getters that produce "file:line:col: key: ..."
 // errors, and a final check that no unknown key is left.
 class TableReader {
@@ -268,6 +276,18 @@ Result<void> ReadMaintenance(TableReader& job, const std::string& key,
                                 "the retention of data that kept snapshots "
                                 "use would end before it is extended",
                                 FormatInterval(longest), m.lock_days));
+  } else if (key == "drill") {
+    RETURN_IF_ERROR(r.String("sample", m.sample));
+    if (!m.sample.empty() && !IsFileCount(m.sample) &&
+        !IsPercent(m.sample, true, false))
+      return r.Fail(r.Get("sample"), "sample",
+                    "'" + m.sample +
+                        "' is neither a number of files (1 or more) nor a "
+                        "percentage above 0% and at most 100% (drill "
+                        "--sample)");
+    RETURN_IF_ERROR(r.String("target", m.target, true));
+    RETURN_IF_ERROR(r.Interval("max_duration", m.max_duration, false));
+    RETURN_IF_ERROR(r.Bool("allow_cold", m.allow_cold));
   } else if (key == "check") {
     RETURN_IF_ERROR(r.String("read_data_subset", m.read_data_subset));
     if (!m.read_data_subset.empty() && !IsDataSubset(m.read_data_subset))
@@ -345,6 +365,7 @@ Result<void> ReadReport(TableReader& r, Job& j, const std::string& file,
       return rr.Fail(rr.Get("webhook"), "webhook",
                      "must be an http:// or https:// URL");
     RETURN_IF_ERROR(rr.String("file", j.report_file, true));
+    RETURN_IF_ERROR(rr.String("html", j.report_html, true));
     RETURN_IF_ERROR(rr.String("sns_topic", j.report_sns_topic));
     if (!j.report_sns_topic.empty()) {
       auto topic = ParseSnsTopicArn(j.report_sns_topic);
@@ -482,6 +503,7 @@ Result<void> ReadJob(const std::string& name, const toml::table& t,
   RETURN_IF_ERROR(ReadMaintenance(r, "prune", j.prune, file, base));
   RETURN_IF_ERROR(ReadMaintenance(r, "check", j.check, file, base));
   RETURN_IF_ERROR(ReadMaintenance(r, "lock_extend", j.lock_extend, file, base));
+  RETURN_IF_ERROR(ReadMaintenance(r, "drill", j.drill, file, base));
   RETURN_IF_ERROR(ReadHooks(r, j, file, base));
   RETURN_IF_ERROR(ReadReport(r, j, file, base));
   RETURN_IF_ERROR(ReadEnv(r, j, file, base));

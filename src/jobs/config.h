@@ -11,10 +11,12 @@
 //   [jobs.nightly.prune]      every = "7d"
 //   [jobs.nightly.check]      every = "1d"  read_data_subset = "5%"
 //   [jobs.nightly.lock_extend] every = "1d"  lock_days = 30
+//   [jobs.nightly.drill]      every = "7d"  sample = "20"  max_duration =
+//                             "30m"  target = "/var/tmp"  allow_cold = false
 //   [jobs.nightly.hooks]      pre = ["..."]  post = ["..."]
 //   [jobs.nightly.report]     webhook = "https://..."  file = "/var/log/..."
 //                             sns_topic = "arn:aws:sns:..."  sns_when =
-//                             "problems"
+//                             "problems"  html = "/var/www/report.html"
 //   [jobs.nightly.env]        AWS_PROFILE = "backup"
 //   [jobs.nightly.s3]         endpoint = "..."  region = "..."  ...
 //
@@ -73,6 +75,12 @@ struct Maintenance {
   // --lock-days), when the file states it; 0 = not known here. Then `every`
   // (plus the longest gap between `weekdays`) must be shorter.
   int lock_days = 0;
+  // drill only: --sample ("20", "5%"; "" = the command's default), the
+  // directory below which the scratch copy is made ("" = <state_dir>/drill),
+  // --max-duration (0 = none) and --allow-cold.
+  std::string sample, target;
+  std::chrono::seconds max_duration{0};
+  bool allow_cold = false;
   bool operator==(const Maintenance&) const = default;
 };
 
@@ -90,15 +98,17 @@ struct Job {
   std::optional<Schedule> schedule;  // unset: only run by hand
   std::string timezone;
   Retention retention;
-  // Maintenance steps: prune, check and `lock extend` (extends the Object
-  // Lock retention of what kept snapshots use).
-  Maintenance prune, check, lock_extend;
+  // Maintenance steps: prune, check, `lock extend` (extends the Object
+  // Lock retention of what kept snapshots use) and the restore drill.
+  Maintenance prune, check, lock_extend, drill;
   std::vector<std::string> pre_hooks, post_hooks;
   std::chrono::seconds hook_timeout{3600};
   std::string report_webhook, report_file;
   // A Prometheus text file (node_exporter's textfile collector) rewritten
   // after each run that included the backup; ends in ".prom".
   std::string metrics_file;
+  // `efs2s3 report --html` written here after every run ("" = none).
+  std::string report_html;
   // SNS topic ARN; with report_sns_problems_only only runs that are not "ok"
   // are published.
   std::string report_sns_topic;

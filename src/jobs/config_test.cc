@@ -30,6 +30,12 @@ max_unused = "5%"
 every = "1d"
 read_data_subset = "5%"
 
+[jobs.nightly.drill]
+every = "7d"
+sample = "5%"
+max_duration = "30m"
+target = "drills"
+
 [jobs.nightly.hooks]
 pre = "echo pre"
 post = ["echo a", "echo b"]
@@ -75,6 +81,11 @@ TEST(ConfigTest, ParsesAFullJob) {
   EXPECT_TRUE(j->prune.enabled);
   EXPECT_EQ(j->prune.every.count(), 7 * 86400);
   EXPECT_EQ(j->check.read_data_subset, "5%");
+  EXPECT_TRUE(j->drill.enabled);
+  EXPECT_EQ(j->drill.sample, "5%");
+  EXPECT_EQ(j->drill.max_duration.count(), 30 * 60);
+  EXPECT_EQ(j->drill.target, "/etc/efs2s3/drills");  // relative to the file
+  EXPECT_FALSE(j->drill.allow_cold);
   EXPECT_EQ(j->pre_hooks.size(), 1u);
   EXPECT_EQ(j->post_hooks.size(), 2u);
   EXPECT_EQ(j->env.at("AWS_PROFILE"), "backup");
@@ -183,6 +194,17 @@ TEST(ConfigTest, MaintenanceValuesAreCheckedAtLoad) {
     EXPECT_NE(e.find("jobs.a.prune.max_unused: '"), std::string::npos)
         << bad << ": " << e;
   }
+  for (const char* bad : {"0", "0%", "101%", "-1", "1.5", "x", "5 %", ""}) {
+    std::string e =
+        JobError(std::string("[jobs.a.drill]\nsample = \"") + bad + "\"\n");
+    EXPECT_NE(e.find("jobs.a.drill.sample: "), std::string::npos)
+        << bad << ": " << e;
+  }
+  for (const char* good : {"1", "20", "0.5%", "100%"})
+    EXPECT_EQ(
+        JobError(std::string("[jobs.a.drill]\nsample = \"") + good + "\"\n"),
+        "")
+        << good;
   for (const char* good : {"1/3", "3/3", "100%", "0.5%", "2%"})
     EXPECT_EQ(JobError(std::string("[jobs.a.check]\nread_data_subset = \"") +
                        good + "\"\n"),

@@ -103,6 +103,10 @@ void WriteMaintenance(std::string& out, const std::string& header,
   w.String("read_data_subset", m.read_data_subset);
   w.String("max_unused", m.max_unused);
   w.Int("lock_days", m.lock_days);
+  w.String("sample", m.sample);
+  w.String("target", m.target);
+  w.Interval("max_duration", m.max_duration, std::chrono::seconds(0));
+  w.Bool("allow_cold", m.allow_cold);
 }
 
 void WriteRetention(std::string& out, const std::string& header,
@@ -133,11 +137,13 @@ void WriteHooksAndReport(std::string& out, const std::string& header,
     w.Interval("timeout", j.hook_timeout, default_timeout);
   }
   if (!j.report_webhook.empty() || !j.report_file.empty() ||
-      !j.report_sns_topic.empty() || j.report_sns_problems_only) {
+      !j.report_html.empty() || !j.report_sns_topic.empty() ||
+      j.report_sns_problems_only) {
     out += "\n[" + header + ".report]\n";
     TableWriter w(out, verbatim, "report");
     w.String("webhook", j.report_webhook);
     w.String("file", j.report_file);
+    w.String("html", j.report_html);
     w.String("sns_topic", j.report_sns_topic);
     w.String("sns_when", j.report_sns_problems_only ? "problems" : "");
   }
@@ -202,6 +208,7 @@ Result<void> WriteJob(std::string& out, const Job& j,
   WriteMaintenance(out, header, "prune", j.prune, verbatim);
   WriteMaintenance(out, header, "check", j.check, verbatim);
   WriteMaintenance(out, header, "lock_extend", j.lock_extend, verbatim);
+  WriteMaintenance(out, header, "drill", j.drill, verbatim);
   WriteHooksAndReport(out, header, j, verbatim);
   return WriteS3(out, header, j, verbatim);
 }

@@ -30,15 +30,29 @@ Job EveryField() {
   j.timezone = "UTC";
   j.retention = {1, 2, 3, 4, 5, 6, "30d", {kHostile, "keep"}, "host,paths"};
   // read_data_subset and max_unused are validated at load: valid values.
-  j.prune = {true, std::chrono::hours(7 * 24), {0, 6}, "", "5%", 0};
-  j.check = {false, std::chrono::seconds(90061), {3}, "3/7", "", 0};
+  j.prune = {true, std::chrono::hours(7 * 24), {0, 6}, "", "5%", 0, "",
+             "",   std::chrono::seconds(0),    false};
+  j.check = {false, std::chrono::seconds(90061), {3},  "3/7", "", 0, "",
+             "",    std::chrono::seconds(0),     false};
   // Every 2 days, and within 4 days of a Monday or a Thursday: 6 < 30 days.
-  j.lock_extend = {true, std::chrono::hours(48), {1, 4}, "", "", 30};
+  j.lock_extend = {true, std::chrono::hours(48),  {1, 4}, "", "", 30, "",
+                   "",   std::chrono::seconds(0), false};
+  j.drill = {true,
+             std::chrono::hours(24),
+             {},
+             "",
+             "",
+             0,
+             "2.5%",
+             "/var/tmp/" + kHostile,
+             std::chrono::minutes(30),
+             true};
   j.pre_hooks = {kHostile, "echo pre"};
   j.post_hooks = {"echo '" + kHostile + "'"};
   j.hook_timeout = std::chrono::minutes(90);
   j.report_webhook = "https://hooks.example.com/" + kHostile;
   j.report_file = "/var/log/" + kHostile;
+  j.report_html = "/var/www/" + kHostile + ".html";
   j.report_sns_topic = "arn:aws:sns:eu-west-1:123456789012:efs2s3-reports";
   j.report_sns_problems_only = true;
   // Environment variable names cannot hold '='; anything else goes.

@@ -160,6 +160,7 @@ nlohmann::json JobState::ToJson() const {
           {"last_check", TimeOrEmpty(last_check)},
           {"last_lock_extend", TimeOrEmpty(last_lock_extend)},
           {"last_backup", TimeOrEmpty(last_backup)},
+          {"last_drill", TimeOrEmpty(last_drill)},
           {"last_exit_code", last_exit_code}};
 }
 
@@ -171,6 +172,7 @@ JobState JobState::FromJson(const nlohmann::json& j) {
   s.last_check = TimeField(j, "last_check");
   s.last_lock_extend = TimeField(j, "last_lock_extend");
   s.last_backup = TimeField(j, "last_backup");
+  s.last_drill = TimeField(j, "last_drill");
   // A damaged state file is an empty state, not an exception out of the
   // daemon (value() throws on a field of another type).
   if (auto it = j.find("last_exit_code");

@@ -4,7 +4,7 @@
 //   <state_dir>/jobs/<job>/last.json          the report of the last run
 //   <state_dir>/jobs/<job>/runs/<time>.json   every run's report (UTC time)
 //   <state_dir>/jobs/<job>/state.json         last run / prune / check / lock
-//                                             extend times
+//                                             extend / drill times
 //   <state_dir>/jobs/<job>/<repo-hash>.lock   held (flock) while the job runs
 #pragma once
 
@@ -61,7 +61,7 @@ int WorseExitCode(int a, int b);
 
 struct JobState {
   std::time_t last_run = 0, last_prune = 0, last_check = 0,
-              last_lock_extend = 0;
+              last_lock_extend = 0, last_drill = 0;
   std::time_t last_backup = 0;  // the start of the last backup that saved
                                 // a snapshot
   int last_exit_code = -1;      // -1: never ran

@@ -92,6 +92,7 @@ class JobRun {
   std::vector<std::string> Efs2s3(std::vector<std::string> args) const;
   std::vector<std::string> BackupArgs() const;
   std::vector<std::string> ForgetArgs() const;
+  std::vector<std::string> DrillArgs() const;
   bool Due(const Maintenance& m, std::time_t last, std::string* why) const;
   int ExitCode() const;
 
@@ -110,6 +111,7 @@ class JobRun {
   void PostHooks();
   Result<JobReport> Finish(JobState& state);
   void Deliver();
+  void WriteHtmlReport();
 
   const Config& config_;
   const Job& job_;
@@ -166,6 +168,22 @@ std::vector<std::string> JobRun::ForgetArgs() const {
   for (const auto& t : r.keep_tags) a.insert(a.end(), {"--keep-tag", t});
   if (!r.group_by.empty()) a.insert(a.end(), {"--group-by", r.group_by});
   if (!host_.empty()) a.insert(a.end(), {"--host", host_});
+  return Efs2s3(a);
+}
+
+// The drill restores below its target (default <state_dir>/drill) from the
+// latest snapshot of the job's host and paths.
+std::vector<std::string> JobRun::DrillArgs() const {
+  const Maintenance& d = job_.drill;
+  std::vector<std::string> a = {
+      "drill", "--target",
+      d.target.empty() ? config_.state_dir + "/drill" : d.target};
+  if (!d.sample.empty()) a.insert(a.end(), {"--sample", d.sample});
+  if (d.max_duration.count())
+    a.insert(a.end(), {"--max-duration", FormatInterval(d.max_duration)});
+  if (d.allow_cold) a.push_back("--allow-cold");
+  if (!job_.host.empty()) a.insert(a.end(), {"--host", job_.host});
+  for (const auto& p : paths_) a.insert(a.end(), {"--path", p});
   return Efs2s3(a);
 }
 
@@ -242,7 +260,7 @@ int JobRun::ExitCode() const {
     // with 1; the efs2s3 steps' codes keep their meaning (README).
     bool tool = s.name == "backup" || s.name == "unlock" ||
                 s.name == "forget" || s.name == "lock-extend" ||
-                s.name == "prune" || s.name == "check";
+                s.name == "prune" || s.name == "check" || s.name == "drill";
     if (s.status == StepStatus::kFailed &&
         (!tool || c == kExitOk || c == kExitIncomplete))
       c = kExitError;
@@ -428,6 +446,8 @@ void JobRun::MaintenanceSteps(JobState& state) {
       a.insert(a.end(), {"--read-data-subset", job_.check.read_data_subset});
     Maintain("check", Efs2s3(a), {"check"}, &job_.check, &state.last_check);
   }
+  if (job_.drill.enabled)
+    Maintain("drill", DrillArgs(), {"drill"}, &job_.drill, &state.last_drill);
 }
 
 // Post hooks always run and learn how the job went.
@@ -460,7 +480,24 @@ Result<JobReport> JobRun::Finish(JobState& state) {
   if (!saved_state) Log(opts_, "warning: " + saved_state.error().message);
   Deliver();
   RETURN_IF_ERROR(state_dir_.SaveReport(report_));
+  WriteHtmlReport();
   return report_;
+}
+
+// report.html: `efs2s3 report --html` with the job's policy and runs, this
+// one included (its report is saved). A failure is logged, as a delivery's.
+void JobRun::WriteHtmlReport() {
+  if (job_.report_html.empty()) return;
+  std::vector<std::string> argv =
+      Efs2s3({"report", "--html", job_.report_html, "--job", job_.name,
+              "--config", config_.path, "--state-dir", config_.state_dir});
+  auto r = RunChild(argv, env_, nullptr, std::chrono::seconds(600), opts_.log);
+  if (!r || r->exit_code != 0)
+    Log(opts_,
+        "warning: report: " + job_.report_html + ": " +
+            (r ? (r->err_lines.empty() ? fmt::format("exit {}", r->exit_code)
+                                       : r->err_lines.back())
+               : r.error().message));
 }
 
 // Delivery errors are logged; they do not change the job's outcome.

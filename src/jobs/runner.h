@@ -1,22 +1,24 @@
-// Running a job: hooks, mount, backup, forget, lock extend, prune and check
-// as child processes of the efs2s3 binary itself, then the report.
+// Running a job: hooks, mount, backup, forget, lock extend, prune, check and
+// the restore drill as child processes of the efs2s3 binary itself, then the
+// report.
 //
 //   lock (job + repository) ──► pre hooks ──► mount EFS ──► backup
 //     ──► forget (retention) ──► lock extend (when due) ──► prune (when due)
-//     ──► check (when due) ──► unmount ──► post hooks (always)
+//     ──► check (when due) ──► drill (when due) ──► unmount
+//     ──► post hooks (always)
 //     ──► report (state dir, file, webhook)
 //
 // A failed pre hook, mount or backup skips the repository steps; a failed
-// forget skips prune and check but not lock extend (the snapshots it kept
-// still need their retention); post hooks and the report always run. The
-// job's exit code is the worst step's (see WorseExitCode); a failed hook
+// forget skips prune, check and the drill but not lock extend (the snapshots
+// it kept still need their retention); post hooks and the report always run.
+// The job's exit code is the worst step's (see WorseExitCode); a failed hook
 // counts as 1.
 //
 // A run can do one part of the job (RunOptions::only): the backup (hooks,
 // mount, backup, unmount) or the maintenance (unlock of stale locks, forget,
-// lock extend, prune, check, without hooks or mount), so that two schedules
-// with two sets of credentials run the same job: the backup's cannot delete
-// (and so leaves its lock objects for the maintenance's unlock), the
+// lock extend, prune, check, drill, without hooks or mount), so that two
+// schedules with two sets of credentials run the same job: the backup's cannot
+// delete (and so leaves its lock objects for the maintenance's unlock), the
 // maintenance's can. The other part's steps are reported as skipped.
 //
 // Each child runs in its own process group, so a terminal's ^C reaches only
@@ -48,7 +50,7 @@ Result<JobPart> ParseJobPart(const std::string& name);
 struct RunOptions {
   std::string exe;       // the efs2s3 binary for child steps
   bool dry_run = false;  // plan only: every step is "skipped", with its command
-  // Run lock extend, prune and check even if they are not due.
+  // Run lock extend, prune, check and the drill even if they are not due.
   bool force_maintenance = false;
   JobPart only = JobPart::kAll;
   const std::atomic<bool>* cancel = nullptr;

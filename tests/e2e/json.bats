@@ -11,7 +11,7 @@ load common
 
 # Every command and subcommand this file runs with --json (see the first test).
 COVERED=(
-  init backup snapshots ls find diff restore forget prune check
+  init backup snapshots ls find diff restore forget prune check drill report
   "repair index" "repair snapshots" cat uploads sync key version unlock
   "lock extend"
   "job run" "job list" "job status" daemon
@@ -176,7 +176,7 @@ all_commands() {
   [[ -z "$output" ]]
 }
 
-@test "restore, forget, prune, check, repair and cat: one result document each" {
+@test "restore, forget, prune, check, drill, report, repair and cat: one result document each" {
   init_repo
   run efs backup "$T/src"
   assert_status 0
@@ -192,6 +192,12 @@ all_commands() {
   assert_result
 
   run --separate-stderr efs --json check --read-data
+  assert_status 0
+  assert_result
+  run --separate-stderr efs --json drill --target "$T/drill"
+  assert_status 0
+  assert_result
+  run --separate-stderr efs --json report --keep-last 1
   assert_status 0
   assert_result
   run --separate-stderr efs --json repair index

@@ -118,7 +118,8 @@ class LocalBackend : public Backend {
     std::vector<std::string> subs;
     while (dirent* e = ::readdir(d)) {
       std::string n = e->d_name;
-      if (n.size() == 2) subs.push_back(n);
+      // data/<two hex digits>/: never "..", which would list the root.
+      if (n.size() == 2 && n != "..") subs.push_back(n);
     }
     ::closedir(d);
     for (const auto& s : subs) RETURN_IF_ERROR(ListDir(dir + "/" + s, fn));
@@ -143,7 +144,8 @@ class LocalBackend : public Backend {
       struct stat st {};
       if (::fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
       if (!S_ISREG(st.st_mode)) continue;
-      items.push_back({n, static_cast<std::uint64_t>(st.st_size)});
+      items.push_back({n, static_cast<std::uint64_t>(st.st_size),
+                       static_cast<std::int64_t>(st.st_mtime)});
     }
     ::closedir(d);
     for (const auto& it : items) RETURN_IF_ERROR(fn(it));
