@@ -8,6 +8,7 @@ void RegisterBackup(CLI::App& app, Context& ctx);
 void RegisterSnapshots(CLI::App& app,
                        Context& ctx);  // snapshots, ls, find, diff
 void RegisterRestore(CLI::App& app, Context& ctx);
+void RegisterDump(CLI::App& app, Context& ctx);  // cmd_dump.cc
 void RegisterCat(CLI::App& app, Context& ctx);
 void RegisterUploads(CLI::App& app, Context& ctx);  // cmd_uploads.cc
 void RegisterForget(CLI::App& app, Context& ctx);
@@ -26,6 +27,7 @@ void RegisterCommands(CLI::App& app, Context& ctx) {
   RegisterInit(app, ctx);
   RegisterBackup(app, ctx);
   RegisterRestore(app, ctx);
+  RegisterDump(app, ctx);
   RegisterSnapshots(app, ctx);
   RegisterForget(app, ctx);
   RegisterPrune(app, ctx);
@@ -44,8 +46,9 @@ namespace {
 // Commands that never write to a repository (restore writes only its target):
 // what --point-in-time allows. A command added later is refused until it is
 // listed here.
-constexpr const char* kReadOnlyCommands[] = {
-    "snapshots", "ls", "find", "diff", "cat", "restore", "check", "version"};
+constexpr const char* kReadOnlyCommands[] = {"snapshots", "ls",    "find",
+                                             "diff",      "cat",   "restore",
+                                             "dump",      "check", "version"};
 }  // namespace
 
 bool ReadsRepositoryOnly(const std::string& command) {

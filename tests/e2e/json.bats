@@ -11,7 +11,7 @@ load common
 
 # Every command and subcommand this file runs with --json (see the first test).
 COVERED=(
-  init backup snapshots ls find diff restore forget prune check
+  init backup snapshots ls find diff restore dump forget prune check
   "repair index" "repair snapshots" cat uploads sync key version unlock
   "lock extend"
   "job run" "job list" "job status" daemon
@@ -371,6 +371,16 @@ EOT
   assert_status "$EXIT_USAGE"
   assert_stream error 1
   jq -e '.message | test("no Object Lock")' <<<"$output"
+}
+
+@test "dump --json: dump writes raw bytes, so --json is refused with an error object, exit 2" {
+  init_repo
+  run efs backup "$T/src"
+  assert_status 0
+  run --separate-stderr efs --json dump latest "$T/src/sub/file"
+  assert_status 2
+  assert_result
+  jq -e '.message_type == "error" and .exit_code == 2' <<<"$J"
 }
 
 @test "errors with --json end with an error object and keep the documented exit code" {
