@@ -99,7 +99,8 @@ Result<ListObjectsPage> ParseListObjectsV2(ByteSpan body) {
     ASSIGN_OR_RETURN(std::uint64_t size, SizeOf(c, "ListObjectsV2"));
     page.objects.push_back({encoded ? UrlDecode(key) : std::move(key), size,
                             StripQuotes(c.child_value("ETag")),
-                            c.child_value("LastModified")});
+                            c.child_value("LastModified"),
+                            c.child_value("StorageClass")});
   }
   page.truncated = IsTrue(root, "IsTruncated");
   page.next_token = root.child_value("NextContinuationToken");

@@ -72,6 +72,7 @@ struct ListedObject {
   std::uint64_t size = 0;
   std::string etag;           // without quotes
   std::string last_modified;  // ISO 8601 ("2024-01-02T03:04:05.000Z")
+  std::string storage_class;  // as listed; "" when the server does not say
 };
 
 // One page of ListObjectsV2. Keys are decoded when the answer says

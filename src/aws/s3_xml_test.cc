@@ -26,6 +26,8 @@ TEST(S3XmlTest, ListObjectsV2) {
   EXPECT_EQ(page->objects[0].size, 1234u);
   EXPECT_EQ(page->objects[0].etag, "9e107d9d372bb6826bd81d3542a419d6");
   EXPECT_EQ(page->objects[0].last_modified, "2024-01-02T03:04:05.000Z");
+  EXPECT_EQ(page->objects[0].storage_class, "STANDARD");
+  EXPECT_EQ(page->objects[1].storage_class, "");  // not sent
   EXPECT_EQ(page->objects[1].key, "repo/\xE2\x82\xAC x");
   EXPECT_EQ(page->objects[1].etag, "d41d8cd98f00b204e9800998ecf8427e-2");
   EXPECT_TRUE(page->truncated);

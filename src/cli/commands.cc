@@ -8,7 +8,8 @@ void RegisterBackup(CLI::App& app, Context& ctx);
 void RegisterSnapshots(CLI::App& app,
                        Context& ctx);  // snapshots, ls, find, diff
 void RegisterRestore(CLI::App& app, Context& ctx);
-void RegisterDump(CLI::App& app, Context& ctx);  // cmd_dump.cc
+void RegisterDump(CLI::App& app, Context& ctx);   // cmd_dump.cc
+void RegisterStats(CLI::App& app, Context& ctx);  // cmd_stats.cc
 void RegisterCat(CLI::App& app, Context& ctx);
 void RegisterUploads(CLI::App& app, Context& ctx);  // cmd_uploads.cc
 void RegisterForget(CLI::App& app, Context& ctx);
@@ -28,6 +29,7 @@ void RegisterCommands(CLI::App& app, Context& ctx) {
   RegisterBackup(app, ctx);
   RegisterRestore(app, ctx);
   RegisterDump(app, ctx);
+  RegisterStats(app, ctx);
   RegisterSnapshots(app, ctx);
   RegisterForget(app, ctx);
   RegisterPrune(app, ctx);

@@ -54,6 +54,9 @@ struct ObjectInfo {
   // When the object was written, in seconds since the epoch (0 when the
   // backend does not say).
   std::int64_t mtime = 0;
+  // The storage class a listing names (S3: "STANDARD", "GLACIER_IR", ...); ""
+  // when the backend has none (a directory) or did not say.
+  std::string storage_class{};
 };
 
 // Write-once retention of objects (S3 Object Lock). With a policy set, every

@@ -4,37 +4,16 @@
 # source tree; on a local and on an S3 repository (radosgw).
 
 load common
+load either_repo
 
-setup() {
-  common_setup
-  BUCKET=""
-}
-
-teardown() {
-  if [[ -n "$BUCKET" ]] && command -v aws >/dev/null; then
-    aws --endpoint-url "$EP" s3 rb "s3://$BUCKET" --force >/dev/null 2>&1 || true
-  fi
-  common_teardown
-}
-
-# use_local / use_s3: the repository the test runs on; r ARGS... runs the
-# binary on it.
-use_local() { R=(-r "$REPO"); init_repo; }
-use_s3() {
-  require_s3_server || return 1
-  BUCKET="efs2s3-dump-$(head -c6 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-  R=(-r "s3://$BUCKET/repo" --s3-endpoint "$EP" --s3-path-style)
-  run r init
-  assert_status 0
-}
-r() { "$EFS2S3" "${R[@]}" "$@"; }
+teardown() { either_repo_teardown; }
 
 # small_tree DIR: what both extractors restore in full: long names and paths,
 # names that are not UTF-8, a non-ASCII extended attribute name with NULs in
 # its value, hard links, symlinks (one pointing outside), a fifo, setuid and
 # sticky modes, nanosecond times and a time before 1970 (whole seconds: GNU
 # tar and bsdtar 3.6 read fractions of negative pax times differently), an
-# empty file and directory. Directory times are set last.
+# empty file and directory.
 small_tree() {
   local s="$1" long
   long="$(printf 'long-name-%.0s' {1..12})"

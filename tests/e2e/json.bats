@@ -11,7 +11,7 @@ load common
 
 # Every command and subcommand this file runs with --json (see the first test).
 COVERED=(
-  init backup snapshots ls find diff restore dump forget prune check
+  init backup snapshots ls find diff restore dump stats forget prune check
   "repair index" "repair snapshots" cat uploads sync key version unlock
   "lock extend"
   "job run" "job list" "job status" daemon
@@ -381,6 +381,19 @@ EOT
   assert_status 2
   assert_result
   jq -e '.message_type == "error" and .exit_code == 2' <<<"$J"
+}
+
+@test "stats --json: one result document in every mode" {
+  init_repo
+  run efs backup "$T/src"
+  assert_status 0
+  local mode
+  for mode in restore-size files-by-contents raw-data blobs-per-file; do
+    run --separate-stderr efs --json stats --mode "$mode"
+    assert_status 0
+    assert_result
+    jq -e --arg m "$mode" '.message_type == "stats" and .mode == $m' <<<"$J"
+  done
 }
 
 @test "errors with --json end with an error object and keep the documented exit code" {
