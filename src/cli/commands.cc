@@ -10,6 +10,8 @@ void RegisterSnapshots(CLI::App& app,
 void RegisterRestore(CLI::App& app, Context& ctx);
 void RegisterDump(CLI::App& app, Context& ctx);   // cmd_dump.cc
 void RegisterStats(CLI::App& app, Context& ctx);  // cmd_stats.cc
+void RegisterRewrite(CLI::App& app,
+                     Context& ctx);  // cmd_rewrite.cc: tag, rewrite
 void RegisterCat(CLI::App& app, Context& ctx);
 void RegisterUploads(CLI::App& app, Context& ctx);  // cmd_uploads.cc
 void RegisterForget(CLI::App& app, Context& ctx);
@@ -30,6 +32,7 @@ void RegisterCommands(CLI::App& app, Context& ctx) {
   RegisterRestore(app, ctx);
   RegisterDump(app, ctx);
   RegisterStats(app, ctx);
+  RegisterRewrite(app, ctx);
   RegisterSnapshots(app, ctx);
   RegisterForget(app, ctx);
   RegisterPrune(app, ctx);

@@ -11,7 +11,7 @@ load common
 
 # Every command and subcommand this file runs with --json (see the first test).
 COVERED=(
-  init backup snapshots ls find diff restore dump stats forget prune check
+  init backup snapshots ls find diff restore dump stats tag rewrite forget prune check
   "repair index" "repair snapshots" cat uploads sync key version unlock
   "lock extend"
   "job run" "job list" "job status" daemon
@@ -394,6 +394,20 @@ EOT
     assert_result
     jq -e --arg m "$mode" '.message_type == "stats" and .mode == $m' <<<"$J"
   done
+}
+
+@test "tag and rewrite --json: one result document each" {
+  init_repo
+  run efs backup "$T/src"
+  assert_status 0
+  run --separate-stderr efs --json tag latest --add t
+  assert_status 0
+  assert_result
+  jq -e '.message_type == "summary" and (.changed | length == 1)' <<<"$J"
+  run --separate-stderr efs --json rewrite latest --exclude file --forget
+  assert_status 0
+  assert_result
+  jq -e '.message_type == "summary" and .changed[0].removed_files == 1' <<<"$J"
 }
 
 @test "errors with --json end with an error object and keep the documented exit code" {
