@@ -23,6 +23,8 @@ void RegisterLock(CLI::App& app,
 
 void RegisterJob(CLI::App& app, Context& ctx);       // cmd_job.cc: job, daemon
 void RegisterGenerate(CLI::App& app, Context& ctx);  // cmd_generate.cc
+// cmd_generate_docs.cc: generate completion, generate man (hidden)
+void RegisterGenerateDocs(CLI::App& app, Context& ctx);
 void RegisterMountEfs(CLI::App& app, Context& ctx);  // cmd_mount_efs.cc
 void RegisterSync(CLI::App& app, Context& ctx);      // cmd_sync.cc
 
@@ -43,6 +45,7 @@ void RegisterCommands(CLI::App& app, Context& ctx) {
   RegisterUploads(app, ctx);
   RegisterJob(app, ctx);
   RegisterGenerate(app, ctx);
+  RegisterGenerateDocs(app, ctx);
   RegisterMountEfs(app, ctx);
   RegisterSync(app, ctx);
 }
