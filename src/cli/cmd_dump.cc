@@ -1,5 +1,6 @@
 // dump: a file of a snapshot to stdout, or a directory as a tar or zip archive
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include "cli/context.h"
 #include "restorer/dump.h"
@@ -35,6 +36,12 @@ Result<int> RunDump(const DumpCliOptions& o, Context& ctx) {
     return MakeError(ErrorCode::kUsage,
                      "dump: --json does not apply: dump writes a file's bytes "
                      "or an archive to standard output");
+  // An archive (or a binary file) on a terminal is noise and may be taken
+  // for control sequences.
+  if (::isatty(STDOUT_FILENO))
+    return MakeError(ErrorCode::kUsage,
+                     "dump: standard output is a terminal; redirect it to a "
+                     "file or a pipe");
   ASSIGN_OR_RETURN(repo::Repository * repo,
                    ctx.OpenRepository(Context::LockMode::kShared));
   ASSIGN_OR_RETURN(auto snap,

@@ -144,6 +144,12 @@ round_trip() {
   assert_output_has "--json does not apply"
   run --separate-stderr r dump 0000 "$T/src"
   assert_status "$EXIT_FATAL"
+  # Not onto a terminal.
+  if command -v script >/dev/null; then
+    run script -qec "'$EFS2S3' -r '$REPO' dump latest '$T/src/f'" /dev/null
+    assert_status "$EXIT_USAGE"
+    assert_output_has "standard output is a terminal"
+  fi
   # --archive on a file: the file in an archive.
   r dump latest "$T/src/f" --archive tar >"$T/f.tar"
   [[ "$(tar -tf "$T/f.tar")" == f ]]
