@@ -174,6 +174,24 @@ TEST(PaxWriterTest, TimeTextPutsTheSignBeforeTheWholeValue) {
   EXPECT_EQ(PaxWriter::TimeText({.sec = -3, .nsec = 0}), "-3");
 }
 
+TEST(PaxWriterTest, AclTextFromTheLinuxXattrValue) {
+  // version 2; user::rw-, user:1000:r-x, group::r--, mask::r-x, other::---
+  auto entry = [](std::uint16_t tag, std::uint16_t perm, std::uint32_t id) {
+    std::string e(8, '\0');
+    e[0] = static_cast<char>(tag);
+    e[2] = static_cast<char>(perm);
+    for (int i = 0; i < 4; ++i) e[4 + i] = static_cast<char>(id >> (8 * i));
+    return e;
+  };
+  std::string v = std::string("\x02\0\0\0", 4) + entry(0x01, 6, ~0u) +
+                  entry(0x02, 5, 1000) + entry(0x04, 4, ~0u) +
+                  entry(0x10, 5, ~0u) + entry(0x20, 0, ~0u);
+  EXPECT_EQ(PaxWriter::AclText(v),
+            "user::rw-,user:1000:r-x,group::r--,mask::r-x,other::---");
+  EXPECT_EQ(PaxWriter::AclText(v.substr(0, v.size() - 1)), std::nullopt);
+  EXPECT_EQ(PaxWriter::AclText(std::string("\x01\0\0\0", 4)), std::nullopt);
+}
+
 TEST(PaxWriterTest, RecordLengthCountsItselfAcrossDigitBoundaries) {
   for (size_t n = 0; n < 1100; ++n) {
     std::string r = PaxWriter::Record("path", std::string(n, 'a'));

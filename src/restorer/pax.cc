@@ -50,6 +50,55 @@ std::string PaxWriter::TimeText(const model::Timespec& t) {
   return fmt::format("-{}.{:09}", -(t.sec + 1), 1000000000u - t.nsec);
 }
 
+std::optional<std::string> PaxWriter::AclText(std::string_view v) {
+  auto u32 = [&](size_t at) {
+    return static_cast<std::uint32_t>(static_cast<unsigned char>(v[at])) |
+           static_cast<std::uint32_t>(static_cast<unsigned char>(v[at + 1]))
+               << 8 |
+           static_cast<std::uint32_t>(static_cast<unsigned char>(v[at + 2]))
+               << 16 |
+           static_cast<std::uint32_t>(static_cast<unsigned char>(v[at + 3]))
+               << 24;
+  };
+  if (v.size() < 4 || (v.size() - 4) % 8 != 0 || u32(0) != 2)
+    return std::nullopt;
+  std::string out;
+  for (size_t at = 4; at < v.size(); at += 8) {
+    std::uint32_t tag_perm = u32(at), id = u32(at + 4);
+    std::uint32_t tag = tag_perm & 0xffff, perm = tag_perm >> 16;
+    std::string qualifier;
+    const char* kind;
+    switch (tag) {
+      case 0x01:
+        kind = "user";
+        break;
+      case 0x02:
+        kind = "user";
+        qualifier = std::to_string(id);
+        break;
+      case 0x04:
+        kind = "group";
+        break;
+      case 0x08:
+        kind = "group";
+        qualifier = std::to_string(id);
+        break;
+      case 0x10:
+        kind = "mask";
+        break;
+      case 0x20:
+        kind = "other";
+        break;
+      default:
+        return std::nullopt;
+    }
+    out += fmt::format("{}{}:{}:{}{}{}", out.empty() ? "" : ",", kind,
+                       qualifier, perm & 4 ? 'r' : '-', perm & 2 ? 'w' : '-',
+                       perm & 1 ? 'x' : '-');
+  }
+  return out;
+}
+
 std::string PaxWriter::Record(const std::string& key,
                               const std::string& value) {
   size_t body = 1 + key.size() + 1 + value.size() + 1;  // " k=v\n"
@@ -79,7 +128,16 @@ Result<void> PaxWriter::Header(const PaxEntry& e) {
     records += Record("mtime", TimeText(e.mtime));
   if (e.atime != model::Timespec{})
     records += Record("atime", TimeText(e.atime));
-  for (const auto& [k, v] : e.xattrs) records += Record("SCHILY.xattr." + k, v);
+  for (const auto& [k, v] : e.xattrs) {
+    records += Record("SCHILY.xattr." + k, v);
+    std::optional<std::string> acl;
+    if (k == "system.posix_acl_access" || k == "system.posix_acl_default")
+      acl = AclText(v);
+    if (acl)
+      records += Record(k == "system.posix_acl_access" ? "SCHILY.acl.access"
+                                                       : "SCHILY.acl.default",
+                        *acl);
+  }
 
   auto header = [&](const std::string& hname, char type, std::uint64_t size,
                     const std::string& link) {

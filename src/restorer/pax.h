@@ -1,7 +1,8 @@
 // A POSIX pax (tar) writer for dump: ustar headers, with a pax extended header
 // before every entry that needs one (long or non-ASCII names and link
 // targets, nanosecond or negative times, large sizes and IDs, owner names,
-// extended attributes as SCHILY.xattr.NAME records).
+// extended attributes as SCHILY.xattr.NAME records, POSIX ACLs also as
+// SCHILY.acl.access / .default text).
 //
 // Written here rather than with libarchive (which writes the zip archives):
 // libarchive 3.6 URL-encodes non-ASCII extended attribute names in
@@ -12,7 +13,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -52,6 +55,13 @@ class PaxWriter {
   // The decimal text pax gives a time: "-1.250000000" for sec -2, nsec
   // 750000000 (sign before the whole value).
   static std::string TimeText(const model::Timespec& t);
+  // The POSIX.1e text of a Linux ACL extended attribute value
+  // (system.posix_acl_access / _default: version 2, then {u16 tag, u16 perm,
+  // u32 id} entries), "user::rw-,user:1000:r--,group::r--,mask::r--,
+  // other::---", for the SCHILY.acl.access / .default records bsdtar restores
+  // ACLs from (it skips system.posix_acl_* xattr records); nullopt when the
+  // value is not such an ACL.
+  static std::optional<std::string> AclText(std::string_view value);
   // One "LEN KEY=VALUE\n" record, LEN counting itself.
   static std::string Record(const std::string& key, const std::string& value);
 

@@ -10,10 +10,10 @@ teardown() { either_repo_teardown; }
 
 # small_tree DIR: what both extractors restore in full: long names and paths,
 # names that are not UTF-8, a non-ASCII extended attribute name with NULs in
-# its value, hard links, symlinks (one pointing outside), a fifo, setuid and
-# sticky modes, nanosecond times and a time before 1970 (whole seconds: GNU
-# tar and bsdtar 3.6 read fractions of negative pax times differently), an
-# empty file and directory.
+# its value, access and default ACLs, hard links, symlinks (one pointing
+# outside), a fifo, setuid and sticky modes, nanosecond times and a time
+# before 1970 (whole seconds: GNU tar and bsdtar 3.6 read fractions of
+# negative pax times differently), an empty file and directory.
 small_tree() {
   local s="$1" long
   long="$(printf 'long-name-%.0s' {1..12})"
@@ -25,6 +25,10 @@ small_tree() {
   printf 'caf\xc3\xa9\n' >"$s/d/caf$(printf '\xc3\xa9')"
   setfattr -n "user.nul$(printf '\xc3\xa9')" -v 0x00000000 "$s/d/file"
   setfattr -n user.plain -v value "$s/d"
+  # ACLs: access and default (SCHILY.acl records for bsdtar, SCHILY.xattr
+  # ones for GNU tar).
+  setfacl -m u:1234:r-x,g:2345:rw- "$s/d/empty-file"
+  setfacl -d -m u:1234:rwx "$s/d/empty"
   ln "$s/d/file" "$s/d/hard"
   ln "$s/d/file" "$s/d/$long/hard2"
   ln -s ../d/file "$s/sym"
