@@ -6,10 +6,13 @@
 #include <sys/sysmacros.h>
 
 #include <deque>
+#include <functional>
 #include <future>
 #include <map>
 #include <memory>
+#include <optional>
 #include <utility>
+#include <vector>
 
 #include "base/io.h"
 #include "base/thread_pool.h"
@@ -40,41 +43,143 @@ Result<std::uint64_t> ContentSize(repo::BlobLoader& repo, const Node& node,
   return size;
 }
 
-// Calls write(bytes) for each blob of a file's content in order, fetching up to
-// the pool's window ahead.
-Result<void> ForEachBlob(repo::BlobLoader& repo, ThreadPool& pool, int window,
-                         const Node& node, const std::string& path,
-                         const DumpOptions& o,
-                         const std::function<Result<void>(ByteSpan)>& write) {
-  std::deque<std::pair<Id, std::future<Result<Bytes>>>> ahead;
-  size_t next = 0;
-  auto fill = [&] {
-    while (next < node.content.size() &&
-           ahead.size() < static_cast<size_t>(std::max(1, window))) {
-      Id id = node.content[next++];
-      ahead.emplace_back(
-          id, pool.Submit([&repo, id] { return repo.LoadBlob(id); }));
-    }
-  };
-  fill();
-  while (!ahead.empty()) {
-    if (Cancelled(o)) return MakeError(ErrorCode::kCancelled, "interrupted");
-    auto [id, fut] = std::move(ahead.front());
-    ahead.pop_front();
+// The blobs of the files of a dump, fetched up to `window` ahead of the
+// writer and across files (a directory of small files costs one request after
+// another otherwise), handed out in the order they were scheduled.
+class Prefetcher {
+ public:
+  Prefetcher(repo::BlobLoader& repo, int window)
+      : repo_(repo),
+        window_(static_cast<size_t>(std::max(1, window))),
+        pool_(std::max(1, window), 1024) {}
+
+  // The blobs of a file, after those scheduled before; `path` names it in
+  // errors.
+  void Schedule(const Node& node, const std::string& path) {
+    for (const Id& id : node.content) scheduled_.push_back({id, path});
+    Pump();
+  }
+  // Blobs scheduled and not yet taken.
+  size_t waiting() const { return scheduled_.size() + fetching_.size(); }
+  bool full() const { return waiting() >= window_; }
+
+  // The next blob, in the order scheduled.
+  Result<Bytes> Take() {
+    Pump();
+    if (fetching_.empty())
+      return MakeError(ErrorCode::kUnknown, "dump: no blob scheduled");
+    auto [path, fut] = std::move(fetching_.front());
+    fetching_.pop_front();
     Result<Bytes> blob = fut.get();
+    Pump();
     if (!blob)
       return MakeError(blob.error().code, path + ": " + blob.error().message);
-    RETURN_IF_ERROR(write(*blob));
-    fill();
+    return blob;
   }
-  return Ok();
-}
+
+ private:
+  void Pump() {
+    while (!scheduled_.empty() && fetching_.size() < window_) {
+      auto [id, path] = std::move(scheduled_.front());
+      scheduled_.pop_front();
+      repo::BlobLoader& repo = repo_;
+      fetching_.emplace_back(std::move(path), pool_.Submit([&repo, id] {
+        return repo.LoadBlob(id);
+      }));
+    }
+  }
+
+  repo::BlobLoader& repo_;
+  size_t window_;
+  std::deque<std::pair<Id, std::string>> scheduled_;
+  std::deque<std::pair<std::string, std::future<Result<Bytes>>>> fetching_;
+  // Last: destroyed first, so that its workers finish the fetches still
+  // running while what they use is alive.
+  ThreadPool pool_;
+};
+
+// The entries of a dump in archive order (each directory before what it
+// holds, names in tree order), trees loaded as they are reached.
+class Entries {
+ public:
+  struct Entry {
+    Node node;
+    std::string name, path;  // in the archive; in the snapshot
+  };
+
+  Entries(repo::TreeLoader& trees, const Node& root, const std::string& name,
+          const std::string& path)
+      : trees_(trees) {
+    if (name.empty())
+      Expand(root, "", path);
+    else
+      first_ = Entry{root, name, path};
+  }
+
+  // The next entry, or nullopt after the last.
+  Result<std::optional<Entry>> Next() {
+    if (first_) {
+      Entry e = std::move(*first_);
+      first_.reset();
+      Expand(e.node, e.name, e.path);
+      return e;
+    }
+    if (expand_) RETURN_IF_ERROR(Load());
+    while (!stack_.empty() && stack_.back().next == stack_.back().nodes.size())
+      stack_.pop_back();
+    if (stack_.empty()) return std::optional<Entry>();
+    Frame& f = stack_.back();
+    Node n = std::move(f.nodes[f.next++]);
+    Entry e{std::move(n), "", ""};
+    e.name = f.name.empty() ? e.node.name : f.name + "/" + e.node.name;
+    e.path = f.path == "/" ? "/" + e.node.name : f.path + "/" + e.node.name;
+    Expand(e.node, e.name, e.path);
+    return std::optional<Entry>(std::move(e));
+  }
+
+ private:
+  struct Frame {
+    std::vector<Node> nodes;
+    size_t next = 0;
+    std::string name, path;
+  };
+  struct Pending {
+    Id tree;
+    std::string name, path;
+  };
+
+  void Expand(const Node& n, const std::string& name, const std::string& path) {
+    if (n.type == NodeType::kDir && n.subtree)
+      expand_ = Pending{*n.subtree, name, path};
+  }
+
+  Result<void> Load() {
+    Pending p = std::move(*expand_);
+    expand_.reset();
+    ASSIGN_OR_RETURN(model::Tree tree, trees_.LoadTree(p.tree));
+    // Trees are checked when decoded; checked again here because these names
+    // are what an extractor will create.
+    for (const Node& child : tree.nodes)
+      if (!model::IsSafeName(child.name))
+        return MakeError(ErrorCode::kCorruption,
+                         p.path + ": tree " + p.tree.Short() +
+                             " holds an entry name that is not a plain name "
+                             "(empty, '.', '..', or with '/' or NUL)");
+    stack_.push_back(Frame{std::move(tree.nodes), 0, p.name, p.path});
+    return Ok();
+  }
+
+  repo::TreeLoader& trees_;
+  std::optional<Entry> first_;
+  std::optional<Pending> expand_;
+  std::vector<Frame> stack_;
+};
 
 // Writes the entries of a dump: as pax (PaxWriter) or as zip (libarchive).
 class ArchiveWriter {
  public:
   ArchiveWriter(repo::BlobLoader& repo, const DumpOptions& o)
-      : repo_(repo), o_(o), pool_(std::max(1, o.read_ahead), 1024) {}
+      : repo_(repo), o_(o), blobs_(repo, o.read_ahead) {}
   ~ArchiveWriter() {
     if (zip_) archive_write_free(zip_);
   }
@@ -105,23 +210,32 @@ class ArchiveWriter {
   // entry of its own) and, for a directory, its tree below `name`.
   Result<void> Write(const Node& node, const std::string& name,
                      const std::string& path) {
-    if (Cancelled(o_)) return MakeError(ErrorCode::kCancelled, "interrupted");
-    if (!name.empty()) RETURN_IF_ERROR(Entry(node, name, path));
-    if (node.type != NodeType::kDir || !node.subtree) return Ok();
-    ASSIGN_OR_RETURN(model::Tree tree, repo_.LoadTree(*node.subtree));
-    for (const Node& child : tree.nodes) {
-      std::string child_path =
-          path == "/" ? "/" + child.name : path + "/" + child.name;
-      // Trees are checked when decoded; checked again here because this name
-      // is what an extractor will create.
-      if (!model::IsSafeName(child.name))
-        return MakeError(ErrorCode::kCorruption,
-                         path + ": tree " + node.subtree->Short() +
-                             " holds an entry name that is not a plain name "
-                             "(empty, '.', '..', or with '/' or NUL)");
-      RETURN_IF_ERROR(Write(child,
-                            name.empty() ? child.name : name + "/" + child.name,
-                            child_path));
+    Entries entries(repo_, node, name, path);
+    std::deque<Planned> ahead;
+    bool done = false;
+    // Entries are planned (and their blobs scheduled) while fewer than the
+    // read-ahead window of blobs wait, at most kAhead of them.
+    constexpr size_t kAhead = 1024;
+    auto plan = [&]() -> Result<void> {
+      while (!done && !blobs_.full() && ahead.size() < kAhead) {
+        ASSIGN_OR_RETURN(std::optional<Entries::Entry> e, entries.Next());
+        if (!e) {
+          done = true;
+          break;
+        }
+        ASSIGN_OR_RETURN(Planned p, Plan(std::move(*e)));
+        if (p.content) blobs_.Schedule(p.entry.node, p.entry.path);
+        ahead.push_back(std::move(p));
+      }
+      return Ok();
+    };
+    RETURN_IF_ERROR(plan());
+    while (!ahead.empty()) {
+      if (Cancelled(o_)) return MakeError(ErrorCode::kCancelled, "interrupted");
+      Planned p = std::move(ahead.front());
+      ahead.pop_front();
+      RETURN_IF_ERROR(Entry(p, plan));
+      RETURN_IF_ERROR(plan());
     }
     return Ok();
   }
@@ -205,13 +319,47 @@ class ArchiveWriter {
     return Ok();
   }
 
-  Result<void> Entry(const Node& node, const std::string& name,
-                     const std::string& path) {
+  // What an entry becomes, decided in archive order: left out, a hard link
+  // to an earlier name, or an entry with (for a file) content of `size`.
+  struct Planned {
+    Entries::Entry entry;
+    bool skip = false, content = false;
+    std::string link_to;
+    std::uint64_t size = 0;
+  };
+
+  Result<Planned> Plan(Entries::Entry e) {
+    Planned p{std::move(e), false, false, "", 0};
+    const Node& node = p.entry.node;
     bool tar = tar_ != nullptr;
     bool special = node.type == NodeType::kFifo ||
                    node.type == NodeType::kCharDev ||
                    node.type == NodeType::kBlockDev;
     if (node.type == NodeType::kSocket || (!tar && special)) {
+      p.skip = true;
+      return p;
+    }
+    if (node.type != NodeType::kFile) return p;
+    if (tar && node.links > 1) {
+      auto key = std::make_pair(node.device, node.inode);
+      if (auto it = first_link_.find(key); it != first_link_.end()) {
+        p.link_to = it->second;
+        return p;
+      }
+      first_link_.emplace(key, p.entry.name);
+    }
+    ASSIGN_OR_RETURN(p.size, ContentSize(repo_, node, p.entry.path));
+    p.content = true;
+    return p;
+  }
+
+  // Writes a planned entry; `more` plans further ahead as blobs are taken.
+  Result<void> Entry(const Planned& p,
+                     const std::function<Result<void>()>& more) {
+    const Node& node = p.entry.node;
+    const std::string& path = p.entry.path;
+    bool tar = tar_ != nullptr;
+    if (p.skip) {
       ++result_.skipped;
       if (o_.on_skipped)
         o_.on_skipped(path, std::string(model::NodeTypeName(node.type)) +
@@ -219,47 +367,38 @@ class ArchiveWriter {
                                 " form; left out");
       return Ok();
     }
-    PaxEntry pax = ToPax(node, name);
-    if (node.type == NodeType::kFile && tar && node.links > 1) {
-      auto key = std::make_pair(node.device, node.inode);
-      if (auto it = first_link_.find(key); it != first_link_.end()) {
-        pax.type = '1';
-        pax.link = it->second;
-        ++result_.links;
-        RETURN_IF_ERROR(tar_->Header(pax));
-        return tar_->Finish();
-      }
-      first_link_.emplace(key, name);
+    PaxEntry pax = ToPax(node, p.entry.name);
+    if (!p.link_to.empty()) {
+      pax.type = '1';
+      pax.link = p.link_to;
+      ++result_.links;
+      RETURN_IF_ERROR(tar_->Header(pax));
+      return tar_->Finish();
     }
-    std::uint64_t size = 0;
-    if (node.type == NodeType::kFile) {
-      ASSIGN_OR_RETURN(size, ContentSize(repo_, node, path));
+    if (node.type == NodeType::kFile)
       ++result_.files;
-    } else if (node.type == NodeType::kDir) {
+    else if (node.type == NodeType::kDir)
       ++result_.dirs;
-    } else {
+    else
       ++result_.other;
-    }
-    pax.size = size;
+    pax.size = p.size;
     if (tar) {
       RETURN_IF_ERROR(tar_->Header(pax));
     } else {
-      RETURN_IF_ERROR(ZipHeader(node, name, size, path));
+      RETURN_IF_ERROR(ZipHeader(node, p.entry.name, p.size, path));
     }
-    if (node.type == NodeType::kFile) {
-      auto write = [&](ByteSpan data) -> Result<void> {
-        if (tar) {
-          RETURN_IF_ERROR(tar_->Data(data));
-        } else {
-          la_ssize_t n = archive_write_data(zip_, data.data(), data.size());
-          if (n < 0 || static_cast<size_t>(n) != data.size())
-            return ZipFailure("standard output");
-        }
-        result_.bytes += data.size();
-        return Ok();
-      };
-      RETURN_IF_ERROR(
-          ForEachBlob(repo_, pool_, o_.read_ahead, node, path, o_, write));
+    for (size_t i = 0; p.content && i < node.content.size(); ++i) {
+      if (Cancelled(o_)) return MakeError(ErrorCode::kCancelled, "interrupted");
+      ASSIGN_OR_RETURN(Bytes data, blobs_.Take());
+      if (tar) {
+        RETURN_IF_ERROR(tar_->Data(data));
+      } else {
+        la_ssize_t n = archive_write_data(zip_, data.data(), data.size());
+        if (n < 0 || static_cast<size_t>(n) != data.size())
+          return ZipFailure("standard output");
+      }
+      result_.bytes += data.size();
+      RETURN_IF_ERROR(more());
     }
     if (tar) return tar_->Finish();
     if (archive_write_finish_entry(zip_) < ARCHIVE_WARN)
@@ -269,7 +408,7 @@ class ArchiveWriter {
 
   repo::BlobLoader& repo_;
   const DumpOptions& o_;
-  ThreadPool pool_;
+  Prefetcher blobs_;
   std::unique_ptr<PaxWriter> tar_;
   archive* zip_ = nullptr;
   DumpResult result_;
@@ -284,14 +423,15 @@ Result<DumpResult> DumpFile(repo::BlobLoader& repo, const Node& node,
   if (node.type != NodeType::kFile)
     return MakeError(ErrorCode::kInvalidArgument,
                      path + ": not a regular file");
-  ThreadPool pool(std::max(1, o.read_ahead), 1024);
+  Prefetcher blobs(repo, o.read_ahead);
+  blobs.Schedule(node, path);
   DumpResult result;
-  auto write = [&](ByteSpan data) -> Result<void> {
+  for (size_t i = 0; i < node.content.size(); ++i) {
+    if (Cancelled(o)) return MakeError(ErrorCode::kCancelled, "interrupted");
+    ASSIGN_OR_RETURN(Bytes data, blobs.Take());
     RETURN_IF_ERROR(WriteFull(o.out_fd, data, "standard output"));
     result.bytes += data.size();
-    return Ok();
-  };
-  RETURN_IF_ERROR(ForEachBlob(repo, pool, o.read_ahead, node, path, o, write));
+  }
   result.files = 1;
   return result;
 }

@@ -1,8 +1,10 @@
 // dump: one entry of a snapshot as a stream, for `efs2s3 dump`: a file as its
 // bytes, a directory (or any other entry) as a tar (pax) or zip archive.
 //
-// Blobs are read through the repository's authenticated LoadBlob, a few ahead
-// of the writer, and written in order; nothing is written to disk. Entry names
+// Blobs are read through the repository's authenticated LoadBlob, up to
+// read_ahead of them ahead of the writer and across files (a directory of
+// small files would otherwise cost one request after another), and written in
+// order; nothing is written to disk. Entry names
 // in the archive are relative: the dumped entry's own name first ("" for the
 // root of a snapshot, whose entries are then the top level), then the names
 // of the trees below, each checked again with model::IsSafeName, so that no

@@ -149,10 +149,12 @@ std::vector<ReadEntry> ReadTar(const std::string& tar) {
 // Runs DumpArchive into a temporary file and returns what it wrote.
 Result<std::string> DumpToString(FakeRepo& repo, const Node& node,
                                  const std::string& name,
-                                 ArchiveFormat format = ArchiveFormat::kTar) {
+                                 ArchiveFormat format = ArchiveFormat::kTar,
+                                 int read_ahead = 8) {
   std::FILE* f = std::tmpfile();
   DumpOptions o;
   o.format = format;
+  o.read_ahead = read_ahead;
   o.out_fd = fileno(f);
   auto r = DumpArchive(repo, node, name, "/" + name, o);
   std::string out;
@@ -237,6 +239,41 @@ TEST(DumpTest, TreeRoundTripsThroughTheTarReader) {
   EXPECT_EQ(entries[3].type, '1');
   EXPECT_EQ(entries[3].link, "top/file");
   EXPECT_EQ(entries[3].content, "");
+}
+
+TEST(DumpTest, BlobsFetchedAheadAcrossFilesAndDirectoriesStayInOrder) {
+  // Files of 0 to 4 blobs in nested directories, with read-ahead windows
+  // smaller and larger than a file.
+  FakeRepo repo;
+  std::vector<Node> top;
+  std::map<std::string, std::string> want;
+  for (int d = 0; d < 3; ++d) {
+    std::vector<Node> files;
+    for (int f = 0; f < 5; ++f) {
+      std::vector<Id> blobs;
+      std::string content;
+      for (int b = 0; b < (d + f) % 5; ++b) {
+        std::string part = std::to_string(d) + "." + std::to_string(f) + "." +
+                           std::to_string(b) + ";";
+        blobs.push_back(repo.AddBlob(part));
+        content += part;
+      }
+      std::string name = "f" + std::to_string(f);
+      files.push_back(FileNode(name, blobs));
+      want["top/d" + std::to_string(d) + "/" + name] = content;
+    }
+    top.push_back(DirNode("d" + std::to_string(d), repo.AddTree(Tree{files})));
+  }
+  Id root = repo.AddTree(Tree{top});
+  for (int window : {1, 2, 3, 64}) {
+    auto tar = DumpToString(repo, DirNode("top", root), "top",
+                            ArchiveFormat::kTar, window);
+    ASSERT_TRUE(tar) << tar.error().message;
+    std::map<std::string, std::string> got;
+    for (const auto& e : ReadTar(*tar))
+      if (e.type == '0') got[e.name] = e.content;
+    EXPECT_EQ(got, want) << "window " << window;
+  }
 }
 
 TEST(DumpTest, NamesThatWouldEscapeTheExtractionDirectoryFailTheDump) {
