@@ -1,6 +1,8 @@
 // stats: what snapshots hold and what the repository stores
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "cli/context.h"
 #include "maintenance/stats.h"
 
@@ -9,6 +11,8 @@ namespace efs2s3::cli {
 namespace {
 struct StatsCliOptions {
   std::vector<std::string> snapshots;
+  std::string host;
+  std::vector<std::string> paths, tags;
   std::string mode = "restore-size";
 };
 
@@ -33,10 +37,20 @@ Result<int> RunStats(const StatsCliOptions& o, Context& ctx) {
     std::vector<repo::UnreadableSnapshot> unreadable;
     ASSIGN_OR_RETURN(auto all, repo->ListSnapshots(&unreadable));
     ctx.SkipUnreadable(unreadable);
-    for (const auto& [id, s] : all) roots.push_back(s.tree);
+    auto has_all = [](const std::vector<std::string>& have,
+                      const std::vector<std::string>& want) {
+      return std::all_of(want.begin(), want.end(), [&](const std::string& w) {
+        return std::find(have.begin(), have.end(), w) != have.end();
+      });
+    };
+    for (const auto& [id, s] : all)
+      if ((o.host.empty() || s.hostname == o.host) &&
+          has_all(s.paths, o.paths) && has_all(s.tags, o.tags))
+        roots.push_back(s.tree);
   } else {
     for (const std::string& spec : o.snapshots) {
-      ASSIGN_OR_RETURN(auto snap, FindSnapshotArg(ctx, *repo, spec));
+      ASSIGN_OR_RETURN(auto snap,
+                       FindSnapshotArg(ctx, *repo, spec, o.host, o.paths));
       roots.push_back(snap.second.tree);
     }
   }
@@ -152,6 +166,12 @@ void RegisterStats(CLI::App& app, Context& ctx) {
       "bytes per storage class");
   c->add_option("snapshot", o->snapshots,
                 "Snapshot IDs, prefixes or 'latest' (default: all)");
+  c->add_option("--host", o->host,
+                "Only snapshots of this host (with 'latest': its latest)");
+  c->add_option("--path", o->paths,
+                "Only snapshots with this path (repeatable)");
+  c->add_option("--tag", o->tags,
+                "Without SNAPSHOT: only snapshots with this tag (repeatable)");
   c->add_option("--mode", o->mode,
                 "restore-size (default), files-by-contents, raw-data or "
                 "blobs-per-file")

@@ -97,6 +97,22 @@ check_stats() {
   jq -e '.repository.storage_classes | length == 1 and .[0].storage_class == "STANDARD" and .[0].bytes > 0' <<<"$J"
 }
 
+@test "stats: --host and --tag choose the snapshots" {
+  use_local
+  run r backup "$T/src" --host h1 --tag a
+  assert_status 0
+  run r backup "$T/src" --host h2 --tag b --force
+  assert_status 0
+  stats_json --host h1
+  jq -e '.snapshots_processed == 1' <<<"$J"
+  stats_json --tag b
+  jq -e '.snapshots_processed == 1' <<<"$J"
+  stats_json --tag c
+  jq -e '.snapshots_processed == 0 and .total_size == 0' <<<"$J"
+  stats_json
+  jq -e '.snapshots_processed == 2' <<<"$J"
+}
+
 @test "stats: a mode that does not exist and a snapshot that does not exist are named" {
   use_local
   run --separate-stderr r stats --mode everything
