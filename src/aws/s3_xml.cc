@@ -9,7 +9,7 @@
 namespace efs2s3::aws {
 namespace {
 
-constexpr std::array<std::pair<std::string_view, S3Code>, 21> kCodes = {{
+constexpr std::array<std::pair<std::string_view, S3Code>, 22> kCodes = {{
     {"NoSuchKey", S3Code::kNoSuchKey},
     {"NoSuchUpload", S3Code::kNoSuchUpload},
     {"NoSuchBucket", S3Code::kNoSuchBucket},
@@ -32,6 +32,7 @@ constexpr std::array<std::pair<std::string_view, S3Code>, 21> kCodes = {{
     {"ObjectLockConfigurationNotFoundError",
      S3Code::kObjectLockConfigurationNotFound},
     {"InvalidRequest", S3Code::kInvalidRequest},
+    {"RestoreAlreadyInProgress", S3Code::kRestoreAlreadyInProgress},
 }};
 
 Error Corrupt(const std::string& what) {

@@ -18,6 +18,7 @@
 #include "base/file_util.h"
 #include "base/test_hooks.h"
 #include "model/snapshot.h"
+#include "storage/counting_backend.h"
 #include "storage/registry.h"
 
 namespace efs2s3::cli {
@@ -280,7 +281,9 @@ Result<repo::Repository*> Context::OpenRepository(LockMode lock) {
   RETURN_IF_ERROR(RequireRepository(*backend));
   ASSIGN_OR_RETURN(std::string pw, Password());
   ASSIGN_OR_RETURN(
-      repo_, repo::Repository::Open(std::move(backend), pw, CacheOptions()));
+      repo_, repo::Repository::Open(
+                 storage::NewCountingBackend(std::move(backend), &requests_),
+                 pw, CacheOptions()));
   if (lock != LockMode::kNone && TakesLocks()) {
     // Lets a test run another command between loading the index and locking.
     test_hooks::Gate("OPENED");

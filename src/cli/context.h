@@ -70,6 +70,9 @@ class Context {
   repo::OpenOptions CacheOptions() const;
   // The repository opened by OpenRepository, or nullptr.
   repo::Repository* repository() { return repo_.get(); }
+  // The requests OpenRepository's repository made of its backend so far
+  // (storage/counting_backend.h).
+  std::uint64_t requests() const { return requests_.load(); }
 
   // Output: text to stdout unless --json; JSON documents to stdout with --json.
   void Print(const std::string& text) const;
@@ -94,6 +97,7 @@ class Context {
 
  private:
   std::set<Id> skipped_;
+  std::atomic<std::uint64_t> requests_{0};
   std::unique_ptr<repo::Repository> repo_;
   std::unique_ptr<repo::Lock> lock_;
 };
