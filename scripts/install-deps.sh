@@ -8,8 +8,10 @@ set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config git python3
       libssl-dev libzstd-dev libcurl4-openssl-dev libcli11-dev libfmt-dev
       nlohmann-json3-dev libexpected-dev libgtest-dev libgmock-dev libpugixml-dev
-      libtomlplusplus-dev
+      libtomlplusplus-dev libarchive-dev
       attr acl bats jq clang-format python3-jsonschema
+      libarchive-tools  # bsdtar: dump's archives read back in tests/e2e/dump.bats
+      zsh fish man-db dpkg-dev  # completions, man pages and the .deb: tests/e2e/package.bats
       fuse3 libfuse3-dev)  # the EFS stand-in: op-count and resume tests
 for arg in "$@"; do
   case "$arg" in

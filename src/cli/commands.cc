@@ -8,6 +8,10 @@ void RegisterBackup(CLI::App& app, Context& ctx);
 void RegisterSnapshots(CLI::App& app,
                        Context& ctx);  // snapshots, ls, find, diff
 void RegisterRestore(CLI::App& app, Context& ctx);
+void RegisterDump(CLI::App& app, Context& ctx);   // cmd_dump.cc
+void RegisterStats(CLI::App& app, Context& ctx);  // cmd_stats.cc
+void RegisterRewrite(CLI::App& app,
+                     Context& ctx);  // cmd_rewrite.cc: tag, rewrite
 void RegisterCat(CLI::App& app, Context& ctx);
 void RegisterUploads(CLI::App& app, Context& ctx);  // cmd_uploads.cc
 void RegisterForget(CLI::App& app, Context& ctx);
@@ -21,6 +25,8 @@ void RegisterLock(CLI::App& app,
 
 void RegisterJob(CLI::App& app, Context& ctx);       // cmd_job.cc: job, daemon
 void RegisterGenerate(CLI::App& app, Context& ctx);  // cmd_generate.cc
+// cmd_generate_docs.cc: generate completion, generate man (hidden)
+void RegisterGenerateDocs(CLI::App& app, Context& ctx);
 void RegisterMountEfs(CLI::App& app, Context& ctx);  // cmd_mount_efs.cc
 void RegisterSync(CLI::App& app, Context& ctx);      // cmd_sync.cc
 
@@ -28,6 +34,9 @@ void RegisterCommands(CLI::App& app, Context& ctx) {
   RegisterInit(app, ctx);
   RegisterBackup(app, ctx);
   RegisterRestore(app, ctx);
+  RegisterDump(app, ctx);
+  RegisterStats(app, ctx);
+  RegisterRewrite(app, ctx);
   RegisterSnapshots(app, ctx);
   RegisterForget(app, ctx);
   RegisterPrune(app, ctx);
@@ -40,6 +49,7 @@ void RegisterCommands(CLI::App& app, Context& ctx) {
   RegisterUploads(app, ctx);
   RegisterJob(app, ctx);
   RegisterGenerate(app, ctx);
+  RegisterGenerateDocs(app, ctx);
   RegisterMountEfs(app, ctx);
   RegisterSync(app, ctx);
 }
@@ -48,8 +58,9 @@ namespace {
 // Commands that never write to a repository (restore writes only its target):
 // what --point-in-time allows. A command added later is refused until it is
 // listed here.
-constexpr const char* kReadOnlyCommands[] = {
-    "snapshots", "ls", "find", "diff", "cat", "restore", "check", "version"};
+constexpr const char* kReadOnlyCommands[] = {"snapshots", "ls",    "find",
+                                             "diff",      "cat",   "restore",
+                                             "dump",      "check", "version"};
 }  // namespace
 
 bool ReadsRepositoryOnly(const std::string& command) {

@@ -100,9 +100,39 @@ size_t EditDistance(std::string_view a, std::string_view b) {
   return row[b.size()];
 }
 
+// The name among `names` closest to `word` (a prefix of it, or within an edit
+// distance of a third of its length, at least 2), for "did you mean".
+std::string Closest(const std::string& word,
+                    const std::vector<std::string>& names) {
+  std::string best;
+  size_t best_distance = std::string::npos;
+  for (const std::string& name : names) {
+    size_t d = name.rfind(word, 0) == 0 ? 1 : EditDistance(word, name);
+    if (d < best_distance) {
+      best_distance = d;
+      best = name;
+    }
+  }
+  return best_distance <= std::max<size_t>(2, word.size() / 3) ? best : "";
+}
+
+// The options `app` and the commands above it take, as written ("--exclude",
+// "-x").
+std::vector<std::string> OptionNames(CLI::App* app) {
+  std::vector<std::string> names;
+  for (CLI::App* a = app; a; a = a->get_parent())
+    for (const CLI::Option* opt : a->get_options()) {
+      for (const std::string& n : opt->get_lnames()) names.push_back("--" + n);
+      for (const std::string& n : opt->get_snames()) names.push_back("-" + n);
+    }
+  return names;
+}
+
 // After a parse error: if a word of argv stands where a command is expected
 // and names none, "unknown command 'snapshot' (did you mean 'snapshots'?)";
-// "" otherwise (the parser's own message is then the better one).
+// if an option names none of the command's, "unknown option '--exlude' of
+// 'backup' (did you mean '--exclude'?)"; "" otherwise (the parser's own
+// message is then the better one).
 std::string UnknownCommand(CLI::App& app, int argc, char** argv) {
   CLI::App* cur = &app;
   std::string path;
@@ -110,17 +140,32 @@ std::string UnknownCommand(CLI::App& app, int argc, char** argv) {
     std::string word = argv[i];
     if (word == "--") return "";
     if (word.size() > 1 && word[0] == '-') {
-      // An option that takes a value takes the next word too.
-      if (word.find('=') != std::string::npos) continue;
+      std::string name = word.substr(0, word.find('='));
+      // "-abc": a cluster of short flags; only its first is checked.
+      if (name[1] != '-' && name.size() > 2) name = name.substr(0, 2);
       const CLI::Option* opt = nullptr;
       for (CLI::App* a = cur; a && !opt; a = a->get_parent())
-        opt = a->get_option_no_throw(word);
-      if (opt && opt->get_items_expected_min() > 0) ++i;
+        opt = a->get_option_no_throw(name);
+      if (!opt) {
+        std::string msg =
+            "unknown option '" + name + "'" +
+            (path.empty() ? ""
+                          : " of '" + path.substr(0, path.size() - 1) + "'");
+        // A single letter is one edit from every other: no guess for "-Z".
+        std::string best =
+            name[1] == '-' ? Closest(name, OptionNames(cur)) : "";
+        return best.empty() ? msg + " (see --help)"
+                            : msg + " (did you mean '" + best + "'?)";
+      }
+      // An option that takes a value takes the next word too.
+      if (word.find('=') == std::string::npos &&
+          opt->get_items_expected_min() > 0)
+        ++i;
       continue;
     }
     auto subs = cur->get_subcommands(
         [](CLI::App* c) { return !c->get_name().empty(); });
-    if (subs.empty()) return "";
+    if (subs.empty()) continue;  // a positional argument of a command
     CLI::App* next = nullptr;
     for (CLI::App* c : subs)
       if (c->check_name(word)) next = c;
@@ -129,21 +174,14 @@ std::string UnknownCommand(CLI::App& app, int argc, char** argv) {
       path += word + " ";
       continue;
     }
-    std::string best, names;
-    size_t best_distance = std::string::npos;
-    for (CLI::App* c : subs) {
-      const std::string& name = c->get_name();
-      names += (names.empty() ? "" : ", ") + name;
-      size_t d = name.rfind(word, 0) == 0 ? 1 : EditDistance(word, name);
-      if (d < best_distance) {
-        best_distance = d;
-        best = name;
-      }
-    }
+    std::vector<std::string> names;
+    for (CLI::App* c : subs) names.push_back(c->get_name());
     std::string msg = "unknown command '" + path + word + "'";
-    if (best_distance <= std::max<size_t>(2, word.size() / 3))
+    if (std::string best = Closest(word, names); !best.empty())
       return msg + " (did you mean '" + path + best + "'?)";
-    return msg + " (commands: " + names + ")";
+    std::string list;
+    for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+    return msg + " (commands: " + list + ")";
   }
   return "";
 }

@@ -112,6 +112,30 @@ one_line_error() {
   [[ "$stderr" == "efs2s3: --readers: "* ]]
 }
 
+@test "an unknown option is named with the command and the closest option, exit 2" {
+  run --separate-stderr "$EFS2S3" backup --exlude x /tmp
+  assert_status "$EXIT_USAGE"
+  [[ "$stderr" == "efs2s3: unknown option '--exlude' of 'backup' (did you mean '--exclude'?)" ]]
+  [[ -z "$output" ]]
+  # Global options count, wherever they stand; and those of the subcommand.
+  run --separate-stderr "$EFS2S3" snapshots --repoo x
+  assert_status "$EXIT_USAGE"
+  [[ "$stderr" == "efs2s3: unknown option '--repoo' of 'snapshots' (did you mean '--repo'?)" ]]
+  run --separate-stderr "$EFS2S3" repair snapshots --forgt
+  assert_status "$EXIT_USAGE"
+  [[ "$stderr" == "efs2s3: unknown option '--forgt' of 'repair snapshots' (did you mean '--forget'?)" ]]
+  # --opt=value; nothing close: a pointer to --help; no guess for one letter.
+  run --separate-stderr "$EFS2S3" restore latest --targt=/x
+  [[ "$stderr" == *"unknown option '--targt' of 'restore' (did you mean '--target'?)" ]]
+  run --separate-stderr "$EFS2S3" backup --zzzzzzzz /x
+  [[ "$stderr" == "efs2s3: unknown option '--zzzzzzzz' of 'backup' (see --help)" ]]
+  run --separate-stderr "$EFS2S3" backup -Z /x
+  [[ "$stderr" == "efs2s3: unknown option '-Z' of 'backup' (see --help)" ]]
+  # A known option before the command is not taken for one.
+  run --separate-stderr "$EFS2S3" --json snapshot
+  [[ "$stderr" == "efs2s3: unknown command 'snapshot' (did you mean 'snapshots'?)" ]]
+}
+
 @test "an ambiguous snapshot ID prefix lists its candidates, exit 2" {
   init_repo
   mkdir -p "$T/src"

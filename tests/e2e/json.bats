@@ -11,7 +11,7 @@ load common
 
 # Every command and subcommand this file runs with --json (see the first test).
 COVERED=(
-  init backup snapshots ls find diff restore forget prune check drill report
+  init backup snapshots ls find diff restore dump stats tag rewrite forget prune check drill report
   "repair index" "repair snapshots" cat uploads sync key version unlock
   "lock extend"
   "job run" "job list" "job status" daemon
@@ -377,6 +377,43 @@ EOT
   assert_status "$EXIT_USAGE"
   assert_stream error 1
   jq -e '.message | test("no Object Lock")' <<<"$output"
+}
+
+@test "dump --json: dump writes raw bytes, so --json is refused with an error object, exit 2" {
+  init_repo
+  run efs backup "$T/src"
+  assert_status 0
+  run --separate-stderr efs --json dump latest "$T/src/sub/file"
+  assert_status 2
+  assert_result
+  jq -e '.message_type == "error" and .exit_code == 2' <<<"$J"
+}
+
+@test "stats --json: one result document in every mode" {
+  init_repo
+  run efs backup "$T/src"
+  assert_status 0
+  local mode
+  for mode in restore-size files-by-contents raw-data blobs-per-file; do
+    run --separate-stderr efs --json stats --mode "$mode"
+    assert_status 0
+    assert_result
+    jq -e --arg m "$mode" '.message_type == "stats" and .mode == $m' <<<"$J"
+  done
+}
+
+@test "tag and rewrite --json: one result document each" {
+  init_repo
+  run efs backup "$T/src"
+  assert_status 0
+  run --separate-stderr efs --json tag latest --add t
+  assert_status 0
+  assert_result
+  jq -e '.message_type == "summary" and (.changed | length == 1)' <<<"$J"
+  run --separate-stderr efs --json rewrite latest --exclude file --forget
+  assert_status 0
+  assert_result
+  jq -e '.message_type == "summary" and .changed[0].removed_files == 1' <<<"$J"
 }
 
 @test "errors with --json end with an error object and keep the documented exit code" {

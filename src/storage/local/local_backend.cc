@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 
 #include "base/file_util.h"
@@ -118,8 +119,11 @@ class LocalBackend : public Backend {
     std::vector<std::string> subs;
     while (dirent* e = ::readdir(d)) {
       std::string n = e->d_name;
-      // data/<two hex digits>/: never "..", which would list the root.
-      if (n.size() == 2 && n != "..") subs.push_back(n);
+      // The two-hex-digit subdirectories; not "..", whose files (the config)
+      // are no packs.
+      if (n.size() == 2 && std::isxdigit(static_cast<unsigned char>(n[0])) &&
+          std::isxdigit(static_cast<unsigned char>(n[1])))
+        subs.push_back(n);
     }
     ::closedir(d);
     for (const auto& s : subs) RETURN_IF_ERROR(ListDir(dir + "/" + s, fn));

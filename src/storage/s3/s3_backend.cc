@@ -19,6 +19,12 @@ using aws::S3Name;
 
 namespace {
 
+// S3 leaves the class out of a HEAD answer for STANDARD objects (and some
+// servers out of listings).
+std::string StorageClassOf(const std::string& listed) {
+  return listed.empty() ? "STANDARD" : listed;
+}
+
 bool ValidStorageClass(const std::string& s) {
   return std::all_of(s.begin(), s.end(), [](char c) {
     return (c >= 'A' && c <= 'Z') || c == '_' || std::isdigit(c);
@@ -134,7 +140,8 @@ class S3Backend : public Backend, public S3Maintenance {
     if (!m && h.type == ObjectType::kConfig)
       return ExplainMissingConfig(m.error());
     if (!m) return m.error();
-    return ObjectInfo{h.name, m->size, aws::HttpDateSeconds(m->last_modified)};
+    return ObjectInfo{h.name, m->size, aws::HttpDateSeconds(m->last_modified),
+                      StorageClassOf(m->storage_class)};
   }
 
   Result<void> Remove(const Handle& h) override {
@@ -223,7 +230,7 @@ class S3Backend : public Backend, public S3Maintenance {
               ObjectNameIn(type, std::string_view(o.key).substr(dir.size()));
           if (!name) return Ok();
           return fn(ObjectInfo{*name, o.size, ListedTime(o.last_modified),
-                               o.storage_class});
+                               StorageClassOf(o.storage_class)});
         });
   }
 

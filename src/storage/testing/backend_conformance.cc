@@ -148,7 +148,8 @@ TEST_P(BackendConformanceTest, ConfigObject) {
 
 TEST_P(BackendConformanceTest, ListReturnsEachObjectOnceByType) {
   std::set<std::string> packs, snaps;
-  // Objects of other types, in the root too, are not listed as packs.
+  // The config beside the packs is no pack (a local directory's listing of
+  // "data/.." once found it).
   ASSERT_TRUE(
       backend_->Save({ObjectType::kConfig, "config"}, RandomBytes(7), {}));
   for (int i = 0; i < 25; ++i) {
