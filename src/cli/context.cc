@@ -4,7 +4,6 @@
 #include <fmt/format.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -16,6 +15,7 @@
 #include "base/bytes.h"
 #include "base/fd.h"
 #include "base/file_util.h"
+#include "base/spawn.h"
 #include "base/test_hooks.h"
 #include "model/snapshot.h"
 #include "storage/registry.h"
@@ -68,23 +68,14 @@ Result<std::string> RunPasswordCommand(const std::string& cmd,
   if (::pipe2(pipefd, O_CLOEXEC) != 0)
     return PosixError("password command", errno);
   Fd rd(pipefd[0]), wr(pipefd[1]);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, wr.get(), STDOUT_FILENO);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-  posix_spawnattr_setpgroup(&attr, 0);
-  const char* argv[] = {"sh", "-c", cmd.c_str(), nullptr};
-  pid_t pid = -1;
-  int err = ::posix_spawn(&pid, "/bin/sh", &fa, &attr,
-                          const_cast<char* const*>(argv), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
+  SpawnOptions so;
+  so.stdout_fd = wr.get();
+  Result<pid_t> spawned = Spawn({"/bin/sh", "-c", cmd}, so);
   wr.Reset();
-  if (err != 0)
+  if (!spawned)
     return MakeError(ErrorCode::kInvalidArgument,
                      "password command could not be started");
+  const pid_t pid = *spawned;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   std::string out;
   std::optional<Error> problem;
