@@ -33,6 +33,16 @@ struct GlobalOptions {
   storage::BackendOptions backend;
 };
 
+// Where a password comes from: PREFIX_PASSWORD, then the file (option or
+// PREFIX_PASSWORD_FILE), then the command (option or
+// PREFIX_PASSWORD_COMMAND), then the terminal. option_prefix names the
+// options in messages ("--" or "--from-").
+struct PasswordSource {
+  std::string file, command;
+  const char* env_prefix = "EFS2S3";
+  const char* option_prefix = "--";
+};
+
 class Context {
  public:
   GlobalOptions global;
@@ -45,6 +55,8 @@ class Context {
   // terminal prompt. kInvalidArgument if none is available.
   Result<std::string> Password(bool confirm = false,
                                const char* prompt = "enter password: ");
+  Result<std::string> PasswordFrom(const PasswordSource& source, bool confirm,
+                                   const char* prompt);
   // With --point-in-time: Ok for a command that only reads the repository
   // (ReadsRepositoryOnly), whose repository is then opened read-only as it
   // was at that time, without locks and without the local cache; kUsage for
@@ -67,6 +79,12 @@ class Context {
   // kNone.
   enum class LockMode { kNone, kShared, kExclusive };
   Result<repo::Repository*> OpenRepository(LockMode lock);
+  // A second repository, that a command reads from (`copy --from-repo`),
+  // with its own password source; the S3, cache and lock options are
+  // shared.
+  Result<repo::Repository*> OpenSourceRepository(const std::string& location,
+                                                 const PasswordSource& password,
+                                                 LockMode lock);
   repo::OpenOptions CacheOptions() const;
   // The repository opened by OpenRepository, or nullptr.
   repo::Repository* repository() { return repo_.get(); }
@@ -93,9 +111,16 @@ class Context {
   ~Context();
 
  private:
+  Result<repo::Repository*> OpenRepositoryOn(
+      std::unique_ptr<storage::Backend> backend,
+      const std::function<Result<std::string>()>& password, LockMode lock,
+      std::unique_ptr<repo::Repository>& repo_slot,
+      std::unique_ptr<repo::Lock>& lock_slot);
   std::set<Id> skipped_;
   std::unique_ptr<repo::Repository> repo_;
   std::unique_ptr<repo::Lock> lock_;
+  std::unique_ptr<repo::Repository> source_repo_;
+  std::unique_ptr<repo::Lock> source_lock_;
 };
 
 // Each command registers its subcommand (cmd_*.cc); the table is in
