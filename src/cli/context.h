@@ -10,6 +10,7 @@
 #include <set>
 #include <string>
 
+#include "base/rate_limit.h"
 #include "base/result.h"
 #include "repo/lock.h"
 #include "repo/repository.h"
@@ -31,6 +32,19 @@ struct GlobalOptions {
   // backend.point_in_time_ns.
   std::string point_in_time;
   storage::BackendOptions backend;
+  // --limit-upload / --limit-download in KiB/s, 0 = none.
+  std::int64_t limit_upload_kib = 0, limit_download_kib = 0;
+  // Makes the limiters of the limits given, shared by every backend and S3
+  // client the command opens.
+  void UseLimits() {
+    auto make = [](std::int64_t kib) -> std::shared_ptr<RateLimiter> {
+      if (kib <= 0) return nullptr;
+      return std::make_shared<RateLimiter>(static_cast<std::uint64_t>(kib) *
+                                           1024);
+    };
+    backend.limits = {make(limit_upload_kib), make(limit_download_kib)};
+    backend.s3.limits = backend.limits;
+  }
 };
 
 // Where a password comes from: PREFIX_PASSWORD, then the file (option or
