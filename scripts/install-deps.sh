@@ -9,7 +9,7 @@ pkgs=(build-essential cmake ninja-build pkg-config git python3
       nlohmann-json3-dev libexpected-dev libgtest-dev libgmock-dev libpugixml-dev
       libtomlplusplus-dev
       attr acl bats jq clang-format
-      fuse3 libfuse3-dev)  # the EFS stand-in: op-count and resume tests
+      fuse3 libfuse3-dev)  # `mount`, and the EFS stand-in: op-count and resume tests
 for arg in "$@"; do
   case "$arg" in
     --with-s3-server)

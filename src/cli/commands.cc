@@ -22,12 +22,14 @@ void RegisterGenerate(CLI::App& app, Context& ctx);  // cmd_generate.cc
 void RegisterMountEfs(CLI::App& app, Context& ctx);  // cmd_mount_efs.cc
 void RegisterSync(CLI::App& app, Context& ctx);      // cmd_sync.cc
 void RegisterCopy(CLI::App& app, Context& ctx);      // cmd_copy.cc
+void RegisterMount(CLI::App& app, Context& ctx);     // cmd_mount.cc
 
 void RegisterCommands(CLI::App& app, Context& ctx) {
   RegisterInit(app, ctx);
   RegisterBackup(app, ctx);
   RegisterRestore(app, ctx);
   RegisterCopy(app, ctx);
+  RegisterMount(app, ctx);
   RegisterSnapshots(app, ctx);
   RegisterForget(app, ctx);
   RegisterPrune(app, ctx);

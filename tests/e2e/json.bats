@@ -15,7 +15,7 @@ COVERED=(
   "repair index" "repair snapshots" cat uploads sync key version unlock
   "lock extend"
   "job run" "job list" "job status" daemon
-  "generate systemd" "generate cron" "generate aws" mount-efs copy
+  "generate systemd" "generate cron" "generate aws" mount-efs copy mount
 )
 
 # json_lines: $output is non-empty JSON Lines: every line one JSON value.
@@ -129,6 +129,14 @@ all_commands() {
   assert_status 0
   assert_result
   [[ -n "$added" ]]
+}
+
+@test "mount: a directory that cannot be mounted on ends with an error object (mount.bats mounts)" {
+  init_repo
+  run --separate-stderr efs --json mount "$T/no-such-dir"
+  assert_status "$EXIT_FATAL"
+  assert_result
+  jq -e '.message_type == "error" and .exit_code == 1' <<<"$J"
 }
 
 @test "copy: one result document" {
