@@ -97,6 +97,8 @@ ObjectMeta MetaFromHeaders(const HttpResponse& r, std::uint64_t size) {
                               until->time_since_epoch())
                               .count();
   m.version_id = r.Header("x-amz-version-id");
+  m.restore = r.Header("x-amz-restore");
+  m.archive_status = r.Header("x-amz-archive-status");
   return m;
 }
 

@@ -97,7 +97,25 @@ struct ObjectMeta {
   std::string lock_mode;
   std::int64_t lock_retain_until = 0;  // seconds since the epoch
   std::string version_id;
+  // Archive storage classes (docs/S3.md, "Cold storage"): x-amz-restore
+  // ('ongoing-request="true"', or '"false", expiry-date="..."' once a
+  // restored copy can be read; "" when never restored) and
+  // x-amz-archive-status (INTELLIGENT_TIERING: "ARCHIVE_ACCESS",
+  // "DEEP_ARCHIVE_ACCESS"; "" otherwise).
+  std::string restore;
+  std::string archive_status;
 };
+
+// The state of an archived object's restore, from x-amz-restore.
+struct RestoreState {
+  bool requested = false;   // a restore was asked for (the header is there)
+  bool ongoing = false;     // ... and is not done
+  std::int64_t expiry = 0;  // when the restored copy goes (seconds), or 0
+};
+RestoreState ParseRestoreHeader(std::string_view header);
+// "Wed, 03 Dec 2026 07:04:21 GMT" (Last-Modified, expiry-date) in seconds
+// since the epoch, 0 if unreadable.
+std::int64_t HttpDateSeconds(std::string_view text);
 
 // Requests sent by a client (every attempt counts: S3 bills them all).
 struct RequestCounts {
@@ -230,6 +248,14 @@ class S3Client {
   Result<void> DeleteObjectVersion(const std::string& bucket,
                                    const std::string& key,
                                    const std::string& version_id);
+
+  // RestoreObject (s3_restore.cc): asks S3 to make a readable copy of an
+  // object in GLACIER or DEEP_ARCHIVE for `days` days at `tier`, or (days 0)
+  // to move an INTELLIGENT_TIERING object back from an archive tier. A
+  // restore already in progress, or done, is a success: asking again never
+  // costs a second retrieval.
+  Result<void> RestoreObject(const std::string& bucket, const std::string& key,
+                             int days, std::string_view tier);
 
   // The URL of an object (tests, messages).
   std::string ObjectUrl(const std::string& bucket,

@@ -9,7 +9,7 @@
 namespace efs2s3::aws {
 namespace {
 
-constexpr std::array<std::pair<std::string_view, S3Code>, 21> kCodes = {{
+constexpr std::array<std::pair<std::string_view, S3Code>, 22> kCodes = {{
     {"NoSuchKey", S3Code::kNoSuchKey},
     {"NoSuchUpload", S3Code::kNoSuchUpload},
     {"NoSuchBucket", S3Code::kNoSuchBucket},
@@ -32,6 +32,7 @@ constexpr std::array<std::pair<std::string_view, S3Code>, 21> kCodes = {{
     {"ObjectLockConfigurationNotFoundError",
      S3Code::kObjectLockConfigurationNotFound},
     {"InvalidRequest", S3Code::kInvalidRequest},
+    {"RestoreAlreadyInProgress", S3Code::kRestoreAlreadyInProgress},
 }};
 
 Error Corrupt(const std::string& what) {
@@ -99,7 +100,8 @@ Result<ListObjectsPage> ParseListObjectsV2(ByteSpan body) {
     ASSIGN_OR_RETURN(std::uint64_t size, SizeOf(c, "ListObjectsV2"));
     page.objects.push_back({encoded ? UrlDecode(key) : std::move(key), size,
                             StripQuotes(c.child_value("ETag")),
-                            c.child_value("LastModified")});
+                            c.child_value("LastModified"),
+                            c.child_value("StorageClass")});
   }
   page.truncated = IsTrue(root, "IsTruncated");
   page.next_token = root.child_value("NextContinuationToken");

@@ -44,11 +44,16 @@ enum class S3Code {
   kInvalidLocationConstraint,
   kObjectLockConfigurationNotFound,
   kInvalidRequest,
+  kRestoreAlreadyInProgress,
 };
 
 // <ObjectLockConfiguration><ObjectLockEnabled>Enabled</...>: whether Object
 // Lock is enabled (GetObjectLockConfiguration).
 Result<bool> ParseObjectLockEnabled(ByteSpan body);
+// The body of RestoreObject: a restored copy kept `days` days (0: none, for
+// INTELLIGENT_TIERING archive tiers, which move back instead), fetched at
+// `tier` ("Expedited", "Standard", "Bulk").
+std::string RestoreRequestBody(int days, std::string_view tier);
 // The body of PutObjectRetention.
 std::string RetentionBody(std::string_view mode, std::string_view until);
 
@@ -72,6 +77,7 @@ struct ListedObject {
   std::uint64_t size = 0;
   std::string etag;           // without quotes
   std::string last_modified;  // ISO 8601 ("2024-01-02T03:04:05.000Z")
+  std::string storage_class;  // "" when not sent (STANDARD)
 };
 
 // One page of ListObjectsV2. Keys are decoded when the answer says

@@ -8,6 +8,7 @@
 
 #include "aws/http.h"
 #include "aws/query_xml.h"
+#include "aws/s3_client.h"
 #include "aws/s3_errors.h"
 #include "aws/testing/xml_answers.h"
 
@@ -28,6 +29,8 @@ TEST(S3XmlTest, ListObjectsV2) {
   EXPECT_EQ(page->objects[0].last_modified, "2024-01-02T03:04:05.000Z");
   EXPECT_EQ(page->objects[1].key, "repo/\xE2\x82\xAC x");
   EXPECT_EQ(page->objects[1].etag, "d41d8cd98f00b204e9800998ecf8427e-2");
+  EXPECT_EQ(page->objects[0].storage_class, "STANDARD");
+  EXPECT_EQ(page->objects[1].storage_class, "");
   EXPECT_TRUE(page->truncated);
   EXPECT_EQ(page->next_token, "1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=");
 
@@ -49,6 +52,30 @@ TEST(S3XmlTest, ListObjectsV2) {
     ASSERT_FALSE(r) << bad;
     EXPECT_EQ(r.error().code, ErrorCode::kCorruption);
   }
+}
+
+TEST(S3XmlTest, RestoreHeaderAndRequest) {
+  EXPECT_FALSE(ParseRestoreHeader("").requested);
+  RestoreState on = ParseRestoreHeader(R"(ongoing-request="true")");
+  EXPECT_TRUE(on.requested);
+  EXPECT_TRUE(on.ongoing);
+  RestoreState done = ParseRestoreHeader(
+      R"(ongoing-request="false", expiry-date="Fri, 21 Dec 2012 00:00:00 GMT")");
+  EXPECT_TRUE(done.requested);
+  EXPECT_FALSE(done.ongoing);
+  EXPECT_EQ(done.expiry, 1356048000);
+  EXPECT_EQ(HttpDateSeconds("Fri, 21 Dec 2012 00:00:00 GMT"), 1356048000);
+  EXPECT_EQ(HttpDateSeconds("yesterday"), 0);
+  EXPECT_EQ(
+      RestoreRequestBody(7, "Bulk"),
+      R"(<RestoreRequest xmlns="http://s3.amazonaws.com/doc/2006-03-01/">)"
+      "<Days>7</Days><GlacierJobParameters><Tier>Bulk</Tier>"
+      "</GlacierJobParameters></RestoreRequest>");
+  // INTELLIGENT_TIERING archive tiers: no Days.
+  EXPECT_EQ(RestoreRequestBody(0, "Standard").find("<Days>"),
+            std::string::npos);
+  EXPECT_EQ(ParseS3Code("RestoreAlreadyInProgress"),
+            S3Code::kRestoreAlreadyInProgress);
 }
 
 TEST(S3XmlTest, ListObjectVersions) {

@@ -9,6 +9,7 @@ enum ExitCode : int {
   kExitError = 1,       // fatal error
   kExitUsage = 2,       // bad command line
   kExitIncomplete = 3,  // done, but some files could not be read or copied
+  kExitPending = 4,     // restore waits for archived data: run it again
   kExitNoRepository = 10,
   kExitLocked = 11,
   kExitWrongPassword = 12,

@@ -51,14 +51,14 @@ static void SyncDir(const std::string& path) {
 }
 
 Result<void> WriteFileAtomic(const std::string& path, ByteSpan data,
-                             bool create_only, bool sync) {
-  return WriteFileAtomic(path, SpanSource(data), create_only, sync);
+                             bool create_only, bool sync, unsigned mode) {
+  return WriteFileAtomic(path, SpanSource(data), create_only, sync, mode);
 }
 
 Result<void> WriteFileAtomic(const std::string& path, const Source& data,
-                             bool create_only, bool sync) {
+                             bool create_only, bool sync, unsigned mode) {
   std::string tmp = path + ".tmp-" + HexEncode(RandomBytes(8));
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   if (fd < 0) return PosixError(tmp, errno);
   Result<void> r = Ok();
   Result<void> read = ForEachPiece(data, 1 << 20, [&](ByteSpan piece) {

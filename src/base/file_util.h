@@ -16,12 +16,15 @@ Result<Bytes> ReadFile(const std::string& path);
 // it: with create_only, via link() so an existing `path` is never replaced
 // (kAlreadyExists); otherwise via rename(). The directory is fsynced
 // afterwards. A crash at any point leaves either the old state or the complete
-// new file (plus, at worst, a ".tmp-*" file that readers ignore).
+// new file (plus, at worst, a ".tmp-*" file that readers ignore). The file
+// is created with `mode` (less the umask).
 Result<void> WriteFileAtomic(const std::string& path, ByteSpan data,
-                             bool create_only, bool sync = true);
+                             bool create_only, bool sync = true,
+                             unsigned mode = 0600);
 // The same, streaming from a Source in pieces of 1 MiB.
 Result<void> WriteFileAtomic(const std::string& path, const Source& data,
-                             bool create_only, bool sync = true);
+                             bool create_only, bool sync = true,
+                             unsigned mode = 0600);
 
 // An unnamed temporary file in `dir` (O_TMPFILE; where the file system lacks
 // it, a file created and unlinked at once), open for reading and writing. It

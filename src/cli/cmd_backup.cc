@@ -151,6 +151,7 @@ void PrintBackupResult(const BackupCliOptions& o,
               {"partial", result.partial},
               {"checkpoints", result.checkpoints},
               {"packs_uploaded", repo.stats().packs_uploaded.load()},
+              {"requests", ctx.requests()},
               {"errors", errs},
               {"flagged", FlaggedJson(result.flagged)},
               {"flagged_total", result.flagged_total}});

@@ -3,9 +3,11 @@
 #include <fmt/format.h>
 
 #include "cli/context.h"
+#include "cli/exit_codes.h"
 #include "cli/maintenance_util.h"
 #include "maintenance/check.h"
 #include "maintenance/retention.h"
+#include "storage/storage_class.h"
 
 namespace efs2s3::cli {
 
@@ -48,6 +50,8 @@ struct CheckCliOptions {
   bool read_data = false;
   std::string subset;
   std::uint64_t seed = 0;
+  std::string cold_tier;
+  int cold_days = 7;
 };
 
 nlohmann::json ProblemJson(const maintenance::CheckProblem& p) {
@@ -65,6 +69,10 @@ Result<int> RunCheck(const CheckCliOptions& o, Context& ctx) {
   co.read_data = o.read_data || !o.subset.empty();
   ASSIGN_OR_RETURN(co.subset, maintenance::ParseDataSubset(o.subset));
   co.seed = o.seed;
+  if (!o.cold_tier.empty()) {
+    ASSIGN_OR_RETURN(co.cold_tier, storage::ParseTierOption(o.cold_tier));
+  }
+  co.cold_days = o.cold_days;
   co.cancel = &ctx.cancel;
   co.progress = StepPrinter(ctx);
   // A fresh cache: check must read the index files from the repository, not
@@ -114,6 +122,9 @@ Result<int> RunCheck(const CheckCliOptions& o, Context& ctx) {
                    {"blobs_failed", r.blobs_failed},
                    {"bytes_read", r.bytes_read},
                    {"retention_checked", retention_checked},
+                   {"cold_unread_packs", r.cold_unread_packs},
+                   {"cold_unread_bytes", r.cold_unread_bytes},
+                   {"cold_requested", r.cold_requested},
                    {"errors", errors},
                    {"hints", hints}});
   } else {
@@ -142,6 +153,10 @@ Result<int> RunCheck(const CheckCliOptions& o, Context& ctx) {
     else
       ctx.Print(fmt::format("{} errors found\n", r.errors.size()));
   }
+  // Only archived packs left unread, and their restore requested: come back.
+  if (r.cold_requested > 0 && r.errors.size() == 1 &&
+      r.errors[0].kind == "cold_unread")
+    return kExitPending;
   return r.ok() ? 0 : 1;
 }
 
@@ -158,6 +173,13 @@ void RegisterCheck(CLI::App& app, Context& ctx) {
                 "P% (random)");
   c->add_option("--seed", o->seed,
                 "Random seed for --read-data-subset P% (default random)");
+  c->add_option("--cold-tier", o->cold_tier,
+                "With --read-data: request the restore of archived packs at "
+                "this tier (Expedited, Standard, Bulk) so that a later check "
+                "reads them (exit 4)");
+  c->add_option("--cold-days", o->cold_days,
+                "Days restored copies stay readable (7)")
+      ->check(CLI::Range(1, 365));
   c->callback([&ctx, o] { ctx.run = [&ctx, o] { return RunCheck(*o, ctx); }; });
 }
 

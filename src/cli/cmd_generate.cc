@@ -14,6 +14,7 @@ namespace {
 
 struct GenerateCliOptions {
   std::string config, name, exe, output_dir, output, user = "root";
+  jobs::CronOptions cron;
   jobs::AwsOptions aws;
   std::string subnets_csv;
 };
@@ -82,8 +83,13 @@ Result<int> GenerateSystemd(const GenerateCliOptions& o, Context& ctx) {
 Result<int> GenerateCron(const GenerateCliOptions& o, Context& ctx) {
   ASSIGN_OR_RETURN(jobs::Config c, Load(o));
   ASSIGN_OR_RETURN(const jobs::Job* j, Find(c, o.name));
+  jobs::CronOptions co = o.cron;
+  co.user = o.user;
+  if (!co.log_file.empty() && co.log_file.front() != '/')
+    return MakeError(ErrorCode::kUsage,
+                     "--log-file " + co.log_file + ": give an absolute path");
   ASSIGN_OR_RETURN(std::string text,
-                   jobs::GenerateCron(*j, Exe(o), AbsConfig(c), o.user));
+                   jobs::GenerateCron(*j, Exe(o), AbsConfig(c), co));
   if (!o.output.empty()) {
     RETURN_IF_ERROR(Write(o.output, text));
     PrintWritten(ctx, {o.output});
@@ -116,6 +122,8 @@ Result<int> GenerateAws(GenerateCliOptions o, Context& ctx) {
   o.aws.subnets = subnets;
   ASSIGN_OR_RETURN(nlohmann::ordered_json t,
                    jobs::GenerateCloudFormation(*j, o.aws));
+  for (const std::string& w : jobs::AwsWarnings(*j, o.aws))
+    ctx.Warn("warning: " + w + "\n");
   std::string text = t.dump(2) + "\n";
   if (!o.output.empty()) {
     RETURN_IF_ERROR(Write(o.output, text));
@@ -163,6 +171,12 @@ void RegisterGenerate(CLI::App& app, Context& ctx) {
   c->add_option("--exe", cr->exe, "Binary path (default: this one)");
   c->add_option("--user", cr->user, "User field (default root)");
   c->add_option("-o,--output", cr->output, "Write to this file");
+  c->add_option("--log-file", cr->cron.log_file,
+                "Append the runs' output to this file (default: syslog, "
+                "tag efs2s3-JOB)");
+  c->add_flag("--cron-tz", cr->cron.cron_tz,
+              "The cron honours CRON_TZ (cronie); without it a job's "
+              "timezone is converted to the system zone, or refused");
   c->callback(
       [&ctx, cr] { ctx.run = [&ctx, cr] { return GenerateCron(*cr, ctx); }; });
 
@@ -187,6 +201,11 @@ void RegisterGenerate(CLI::App& app, Context& ctx) {
   a->add_flag("--ec2", aw->aws.ec2,
               "Start an EC2 instance that mounts, runs the job and terminates");
   a->add_option("--kms-key-arn", aw->aws.kms_key_arn, "SSE-KMS key");
+  a->add_option("--architecture", aw->aws.architecture,
+                "Default of the Architecture parameter: x86_64 or arm64");
+  a->add_flag("--create-ecr", aw->aws.create_ecr,
+              "Create an ECR repository in the stack; the task runs its "
+              "image ImageTag (Fargate, instead of --image)");
   a->add_flag("--create-bucket", aw->aws.create_bucket,
               "Create the bucket in the stack");
   a->add_option("--image", aw->aws.image,

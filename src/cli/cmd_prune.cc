@@ -16,6 +16,7 @@ namespace {
 struct PruneCliOptions {
   std::string max_unused = "5%";
   bool dry_run = false;
+  bool respect_min_duration = false;
 };
 
 // "5%", "5" (percent) or "0%".
@@ -59,6 +60,20 @@ void PrintPlan(const Context& ctx, const maintenance::PrunePlan& p,
     line("retained", p.retained,
          fmt::format("  (Object Lock: kept for a prune after {})",
                      model::FormatTime(p.retained_until * 1000000000)));
+  if (p.cold_kept.packs)
+    line("cold", p.cold_kept,
+         "  (archived: not repacked, since that would read them)");
+  if (p.early_delete.packs)
+    line("early", p.early_delete,
+         fmt::format("  (deleted before their storage class's minimum "
+                     "duration: about ${:.2f} early deletion charge; "
+                     "--respect-min-duration keeps them)",
+                     p.early_delete_usd));
+  if (p.min_duration_kept.packs)
+    line("young", p.min_duration_kept,
+         fmt::format("  (kept until their storage class's minimum duration "
+                     "ends, saving about ${:.2f})",
+                     p.min_duration_kept_usd));
   if (p.nothing_to_do) {
     ctx.Info("nothing to prune\n");
     return;
@@ -86,6 +101,11 @@ nlohmann::json PlanJson(const maintenance::PrunePlan& p) {
           {"retained_until",
            p.retained_until ? model::FormatTime(p.retained_until * 1000000000)
                             : ""},
+          {"cold_kept", CountJson(p.cold_kept)},
+          {"early_delete", CountJson(p.early_delete)},
+          {"early_delete_usd", p.early_delete_usd},
+          {"min_duration_kept", CountJson(p.min_duration_kept)},
+          {"min_duration_kept_usd", p.min_duration_kept_usd},
           {"new_packs", p.new_packs},
           {"old_index_files", p.old_index_files},
           {"new_index_files", p.new_index_files},
@@ -97,9 +117,10 @@ nlohmann::json PlanJson(const maintenance::PrunePlan& p) {
 }
 
 Result<int> Prune(repo::Repository& repo, double max_unused, bool dry_run,
-                  Context& ctx) {
+                  bool respect_min_duration, Context& ctx) {
   maintenance::PruneOptions po;
   po.max_unused = max_unused;
+  po.respect_min_duration = respect_min_duration;
   po.cancel = &ctx.cancel;
   po.progress = StepPrinter(ctx);
   auto plan = maintenance::PlanPrune(repo, po);
@@ -148,7 +169,7 @@ Result<int> RunPrune(const PruneCliOptions& o, Context& ctx) {
       repo::Repository * repo,
       ctx.OpenRepository(o.dry_run ? Context::LockMode::kNone
                                    : Context::LockMode::kExclusive));
-  return Prune(*repo, max_unused, o.dry_run, ctx);
+  return Prune(*repo, max_unused, o.dry_run, o.respect_min_duration, ctx);
 }
 
 }  // namespace
@@ -167,7 +188,7 @@ Result<int> RunPruneFromForget(Context& ctx, bool dry_run) {
   if (!repo)
     return MakeError(ErrorCode::kInvalidArgument,
                      "forget --prune: no open repository");
-  return Prune(*repo, 0.05, dry_run, ctx);
+  return Prune(*repo, 0.05, dry_run, false, ctx);
 }
 
 void RegisterPrune(CLI::App& app, Context& ctx) {
@@ -178,6 +199,10 @@ void RegisterPrune(CLI::App& app, Context& ctx) {
   c->add_option("--max-unused", o->max_unused,
                 "Repack packs with more than this share unused (default 5%)");
   c->add_flag("-n,--dry-run", o->dry_run, "Only print the plan");
+  c->add_flag("--respect-min-duration", o->respect_min_duration,
+              "Keep unused packs younger than their storage class's minimum "
+              "duration (STANDARD_IA 30 days, GLACIER 90, DEEP_ARCHIVE 180) "
+              "for a later prune instead of paying the early deletion charge");
   c->callback([&ctx, o] { ctx.run = [&ctx, o] { return RunPrune(*o, ctx); }; });
 }
 

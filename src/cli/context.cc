@@ -18,6 +18,7 @@
 #include "base/spawn.h"
 #include "base/test_hooks.h"
 #include "model/snapshot.h"
+#include "storage/counting_backend.h"
 #include "storage/registry.h"
 
 namespace efs2s3::cli {
@@ -278,7 +279,8 @@ Result<void> Context::RequireRepository(storage::Backend& backend) const {
 Result<repo::Repository*> Context::OpenRepository(LockMode lock) {
   ASSIGN_OR_RETURN(auto backend, OpenBackend());
   return OpenRepositoryOn(
-      std::move(backend), [this] { return Password(); }, lock, repo_, lock_);
+      std::move(backend), [this] { return Password(); }, lock, repo_, lock_,
+      requests_);
 }
 
 Result<repo::Repository*> Context::OpenSourceRepository(
@@ -291,19 +293,22 @@ Result<repo::Repository*> Context::OpenSourceRepository(
         return PasswordFrom(password, false,
                             "enter password of the source repository: ");
       },
-      lock, source_repo_, source_lock_);
+      lock, source_repo_, source_lock_, source_requests_);
 }
 
 Result<repo::Repository*> Context::OpenRepositoryOn(
     std::unique_ptr<storage::Backend> backend,
     const std::function<Result<std::string>()>& password, LockMode lock,
     std::unique_ptr<repo::Repository>& repo_slot,
-    std::unique_ptr<repo::Lock>& lock_slot) {
+    std::unique_ptr<repo::Lock>& lock_slot,
+    std::atomic<std::uint64_t>& requests_slot) {
   // A missing repository is reported before asking for a password.
   RETURN_IF_ERROR(RequireRepository(*backend));
   ASSIGN_OR_RETURN(std::string pw, password());
-  ASSIGN_OR_RETURN(repo_slot, repo::Repository::Open(std::move(backend), pw,
-                                                     CacheOptions()));
+  ASSIGN_OR_RETURN(
+      repo_slot, repo::Repository::Open(storage::NewCountingBackend(
+                                            std::move(backend), &requests_slot),
+                                        pw, CacheOptions()));
   if (lock != LockMode::kNone && TakesLocks()) {
     // Lets a test run another command between loading the index and locking.
     test_hooks::Gate("OPENED");

@@ -102,6 +102,9 @@ class Context {
   repo::OpenOptions CacheOptions() const;
   // The repository opened by OpenRepository, or nullptr.
   repo::Repository* repository() { return repo_.get(); }
+  // The requests OpenRepository's repository made of its backend so far
+  // (storage/counting_backend.h).
+  std::uint64_t requests() const { return requests_.load(); }
 
   // Output: text to stdout unless --json; JSON documents to stdout with --json.
   void Print(const std::string& text) const;
@@ -129,10 +132,13 @@ class Context {
       std::unique_ptr<storage::Backend> backend,
       const std::function<Result<std::string>()>& password, LockMode lock,
       std::unique_ptr<repo::Repository>& repo_slot,
-      std::unique_ptr<repo::Lock>& lock_slot);
+      std::unique_ptr<repo::Lock>& lock_slot,
+      std::atomic<std::uint64_t>& requests_slot);
   std::set<Id> skipped_;
+  std::atomic<std::uint64_t> requests_{0};
   std::unique_ptr<repo::Repository> repo_;
   std::unique_ptr<repo::Lock> lock_;
+  std::atomic<std::uint64_t> source_requests_{0};  // of the source repo
   std::unique_ptr<repo::Repository> source_repo_;
   std::unique_ptr<repo::Lock> source_lock_;
 };

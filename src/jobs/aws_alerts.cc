@@ -104,25 +104,46 @@ ojson StoppedTaskPattern(const ojson& detail) {
           {"detail", d}};
 }
 
-ojson ToTopic() { return {{{"Id", "sns"}, {"Arn", Ref("FailureTopic")}}}; }
+// The topic, with the event made into a message a person can read: what
+// stopped, why, and where its log is (EventBridge InputTransformer).
+ojson ToTopic(const AwsJob& a, const std::string& what) {
+  const ojson paths = {{"task", "$.detail.taskArn"},
+                       {"time", "$.time"},
+                       {"exit", "$.detail.containers[0].exitCode"},
+                       {"code", "$.detail.stopCode"},
+                       {"reason", "$.detail.stoppedReason"}};
+  const std::string text =
+      "efs2s3 job " + SubEscape(a.job.name) +
+      " (stack ${AWS::StackName}): " + what +
+      " Task <task>, stopped <time>. Log: CloudWatch Logs group "
+      "/efs2s3/${AWS::StackName} (region ${AWS::Region}). Exit codes: 1 "
+      "error, 3 completed but some files unreadable, 10 no repository, 11 "
+      "locked, 12 wrong password, 130 interrupted.";
+  return {{{"Id", "sns"},
+           {"Arn", Ref("FailureTopic")},
+           {"InputTransformer",
+            {{"InputPathsMap", paths},
+             {"InputTemplate", Sub("\"" + text + "\"")}}}}};
+}
 
 }  // namespace
 
 // A task that stops with a non-zero exit code is a failed run.
-ojson FailureRule() {
+ojson FailureRule(const AwsJob& a) {
   return {{"Type", "AWS::Events::Rule"},
           {"Properties",
            {{"Description", "efs2s3 job failed (non-zero exit code)"},
             {"EventPattern",
              StoppedTaskPattern(
                  {{"containers", {{"exitCode", {{{"anything-but", 0}}}}}}})},
-            {"Targets", ToTopic()}}}};
+            {"Targets",
+             ToTopic(a, "a run failed with exit code <exit> (<reason>).")}}}};
 }
 
 // A task that never ran the job: the image could not be pulled, the secret
 // not read, the file system not mounted, no network. Its container has no
 // exit code, which FailureRule does not match.
-ojson StartFailureRule() {
+ojson StartFailureRule(const AwsJob& a) {
   ojson any = {{{"stopCode", {"TaskFailedToStart"}}},
                {{"stopCode", {"EssentialContainerExited"}},
                 {"containers", {{"exitCode", {{{"exists", false}}}}}}}};
@@ -130,7 +151,10 @@ ojson StartFailureRule() {
           {"Properties",
            {{"Description", "efs2s3 job task failed to start"},
             {"EventPattern", StoppedTaskPattern({{"$or", any}})},
-            {"Targets", ToTopic()}}}};
+            {"Targets", ToTopic(a,
+                                "a run did not start: <code>, <reason> (the "
+                                "image, the password's secret, the file "
+                                "system mount or the network).")}}}};
 }
 
 // Where the schedules put what they could not deliver, after their retries
@@ -205,6 +229,49 @@ ojson MissedBackupAlarm(const AwsJob& a) {
             {"TreatMissingData", "breaching"},
             {"AlarmActions", {Ref("FailureTopic")}},
             {"OKActions", {Ref("FailureTopic")}}}}};
+}
+
+// The job's metrics (RunMetrics), one graph per kind: whether backups
+// succeed, how long they take, bytes, files, errors and requests, the age of
+// the newest snapshot; with the missed-backup alarm when there is one.
+ojson Dashboard(const AwsJob& a, bool missed_backup_alarm) {
+  const std::vector<std::pair<std::string, std::vector<const char*>>> graphs = {
+      {"Backup succeeded (1) or failed (0)", {"BackupSucceeded"}},
+      {"Backup duration (s)", {"BackupDuration"}},
+      {"Bytes read and added", {"BytesRead", "BytesAdded"}},
+      {"Files new, changed, unchanged",
+       {"FilesNew", "FilesChanged", "FilesUnchanged"}},
+      {"Errors and storage requests", {"Errors", "Requests"}},
+      {"Age of the newest snapshot (s)", {"SnapshotAge"}}};
+  nlohmann::ordered_json widgets = nlohmann::ordered_json::array();
+  int n = 0;
+  for (const auto& [title, names] : graphs) {
+    nlohmann::ordered_json metrics = nlohmann::ordered_json::array();
+    for (const char* name : names)
+      metrics.push_back({kMetricsNamespace, name, "Job", SubEscape(a.job.name),
+                         "Stack", "${AWS::StackName}"});
+    nlohmann::ordered_json props = {{"title", title},
+                                    {"view", "timeSeries"},
+                                    {"region", "${AWS::Region}"},
+                                    {"stat", "Maximum"},
+                                    {"period", 3600},
+                                    {"metrics", metrics}};
+    if (missed_backup_alarm && std::string_view(names[0]) == "BackupSucceeded")
+      props["annotations"] = {{"alarms", nlohmann::ordered_json::array(
+                                             {"${MissedBackupAlarm.Arn}"})}};
+    widgets.push_back({{"type", "metric"},
+                       {"x", (n % 2) * 12},
+                       {"y", (n / 2) * 6},
+                       {"width", 12},
+                       {"height", 6},
+                       {"properties", props}});
+    ++n;
+  }
+  const std::string body = nlohmann::ordered_json{{"widgets", widgets}}.dump();
+  return {{"Type", "AWS::CloudWatch::Dashboard"},
+          {"Properties",
+           {{"DashboardName", Ref("AWS::StackName")},
+            {"DashboardBody", Sub(body)}}}};
 }
 
 std::vector<std::pair<std::string, std::string>> MetricsEnvironment() {

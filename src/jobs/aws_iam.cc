@@ -166,11 +166,25 @@ ojson RepositoryKey() {
             Ref("AWS::NoValue")}}};
 }
 
+// The password's secret or SSM parameter (PasswordSecretArn is either).
 ojson RepositoryPassword() {
   return {{"Sid", "RepositoryPassword"},
           {"Effect", "Allow"},
-          {"Action", {"secretsmanager:GetSecretValue"}},
+          {"Action",
+           {"secretsmanager:GetSecretValue", "ssm:GetParameter",
+            "ssm:GetParameters"}},
           {"Resource", Ref("PasswordSecretArn")}};
+}
+
+// A password encrypted with a customer-managed key needs that key.
+ojson PasswordKey() {
+  return {{"Fn::If",
+           {"HasPasswordKey",
+            {{"Sid", "PasswordKey"},
+             {"Effect", "Allow"},
+             {"Action", {"kms:Decrypt"}},
+             {"Resource", Ref("PasswordKmsKeyArn")}},
+            Ref("AWS::NoValue")}}};
 }
 
 ojson Binary() {
@@ -190,7 +204,9 @@ ojson Binary() {
 ojson Logs() {
   return {{"Sid", "Logs"},
           {"Effect", "Allow"},
-          {"Action", {"logs:CreateLogStream", "logs:PutLogEvents"}},
+          {"Action",
+           {"logs:CreateLogStream", "logs:PutLogEvents",
+            "logs:DescribeLogStreams"}},
           {"Resource", Sub("${LogGroup.Arn}")}};
 }
 
@@ -283,8 +299,9 @@ namespace {
 ojson PartRole(const AwsJob& a, const char* description, const char* policy,
                ojson statements) {
   if (a.o.ec2) {
-    for (ojson s : {iam::RepositoryPassword(), iam::Binary(), iam::Logs(),
-                    iam::NotifyFailure(), iam::FailureTopicKey()})
+    for (ojson s :
+         {iam::RepositoryPassword(), iam::PasswordKey(), iam::Binary(),
+          iam::Logs(), iam::NotifyFailure(), iam::FailureTopicKey()})
       statements.push_back(std::move(s));
   }
   const char* principal =
@@ -319,17 +336,18 @@ ojson MaintenanceRole(const AwsJob& a) {
 }
 
 ojson ExecutionRole() {
-  return {{"Type", "AWS::IAM::Role"},
-          {"Properties",
-           {{"AssumeRolePolicyDocument",
-             AssumeRolePolicy("ecs-tasks.amazonaws.com")},
-            {"ManagedPolicyArns",
-             {Arn("iam::aws:policy/service-role/"
-                  "AmazonECSTaskExecutionRolePolicy")}},
-            {"Policies",
-             ojson::array({Policy(
-                 "efs2s3-password",
-                 ojson::array({WithoutSid(iam::RepositoryPassword())}))})}}}};
+  return {
+      {"Type", "AWS::IAM::Role"},
+      {"Properties",
+       {{"AssumeRolePolicyDocument",
+         AssumeRolePolicy("ecs-tasks.amazonaws.com")},
+        {"ManagedPolicyArns",
+         {Arn("iam::aws:policy/service-role/"
+              "AmazonECSTaskExecutionRolePolicy")}},
+        {"Policies", ojson::array({Policy(
+                         "efs2s3-password",
+                         ojson::array({WithoutSid(iam::RepositoryPassword()),
+                                       iam::PasswordKey()}))})}}}};
 }
 
 // Restores: reads the repository and may only write its locks.

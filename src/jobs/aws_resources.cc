@@ -115,13 +115,12 @@ ojson JobContainer(const AwsJob& a, Part part, const std::string& mount) {
   env.push_back({{"Name", "EFS2S3_JOB_CONFIG"}, {"Value", ConfigSub(a.toml)}});
   if (part == Part::kBackup)
     for (const auto& [name, value] : MetricsEnvironment())
-      env.push_back(
-          {{"Name", name},
-           {"Value", value.find("${") == std::string::npos ? ojson(value)
-                                                           : Sub(value)}});
+      env.push_back({{"Name", name}, {"Value", MaybeSub(value)}});
   ojson c = {
       {"Name", "efs2s3"},
-      {"Image", Ref("ImageUri")},
+      {"Image", a.o.create_ecr
+                    ? Sub("${ImageRepository.RepositoryUri}:${ImageTag}")
+                    : Ref("ImageUri")},
       {"Essential", true},
       {"EntryPoint", {"/bin/sh", "-c"}},
       {"Command",
@@ -142,7 +141,7 @@ ojson JobContainer(const AwsJob& a, Part part, const std::string& mount) {
            part == Part::kBackup ? "efs2s3" : "maintenance"}}}}}};
   if (part == Part::kBackup)
     c["MountPoints"].push_back({{"SourceVolume", "efs"},
-                                {"ContainerPath", mount},
+                                {"ContainerPath", MaybeSub(mount)},
                                 {"ReadOnly", true}});
   return c;
 }
@@ -158,6 +157,9 @@ ojson TaskDefinition(const AwsJob& a, Part part, const std::string& mount) {
         {"Cpu", Ref("Cpu")},
         {"Memory", Ref("Memory")},
         {"EphemeralStorage", {{"SizeInGiB", Ref("EphemeralStorageGiB")}}},
+        {"RuntimePlatform",
+         {{"CpuArchitecture", {{"Fn::If", {"IsArm64", "ARM64", "X86_64"}}}},
+          {"OperatingSystemFamily", "LINUX"}}},
         {"ExecutionRoleArn", GetAtt("ExecutionRole", "Arn")},
         {"TaskRoleArn", GetAtt(RoleName(part), "Arn")}}}};
   ojson& p = t["Properties"];
@@ -217,29 +219,48 @@ std::string UserData(const AwsJob& a, Part part) {
   if (part == Part::kBackup)
     for (const auto& [var, value] : MetricsEnvironment())
       metrics += "export " + var + "=" + value + "\n";
+  // The log streams to CloudWatch Logs while the job runs (the CloudWatch
+  // agent, one event per line, so that each EMF line is an event of its
+  // own), and a crash leaves what was written. Where the agent cannot start,
+  // the log is sent once at the end: as one event, and each EMF line as one.
   return "#!/bin/bash\n"
          "# efs2s3 job " +
          name + " (" + PartName(part) +
          "): run it, report, power off.\n"
          "set -u\n"
          "trap 'shutdown -h now' EXIT\n"
-         "dnf install -y -q amazon-efs-utils awscli >/dev/null 2>&1 || true\n"
-         "aws s3 cp \"${BinaryUrl}\" /usr/local/bin/efs2s3 && chmod 755 "
-         "/usr/local/bin/efs2s3\n"
-         "mkdir -p /etc/efs2s3 /mnt/efs\n"
-         "cat > /etc/efs2s3/efs2s3.toml <<'EFS2S3_CONFIG'\n" +
-         a.toml + "EFS2S3_CONFIG\n" + metrics + "/usr/local/bin/" +
-         JobRunCommand(a, part, "/etc/efs2s3/efs2s3.toml") +
-         " > /var/log/efs2s3.log 2>&1\n"
-         "code=$?\n"
+         "dnf install -y -q amazon-efs-utils awscli amazon-cloudwatch-agent "
+         ">/dev/null 2>&1 || true\n"
          "stream=" +
          std::string(PartName(part)) +
          "-$(date -u +%Y-%m-%dT%H-%M-%SZ)-$(cat "
          "/var/lib/cloud/data/instance-id 2>/dev/null)\n"
+         "touch /var/log/efs2s3.log\n"
+         "cat > /etc/efs2s3-logs.json <<EFS2S3_LOGS\n"
+         "{\"logs\": {\"force_flush_interval\": 5, \"logs_collected\": "
+         "{\"files\": {\"collect_list\": [{\"file_path\": "
+         "\"/var/log/efs2s3.log\", \"log_group_name\": \"${LogGroup}\", "
+         "\"log_stream_name\": \"$stream\"}]}}}}\n"
+         "EFS2S3_LOGS\n"
+         "agent=/opt/aws/amazon-cloudwatch-agent/bin/"
+         "amazon-cloudwatch-agent-ctl\n"
+         "streaming=0\n"
+         "$agent -a fetch-config -m ec2 -s -c file:/etc/efs2s3-logs.json "
+         ">/dev/null 2>&1 && streaming=1\n"
+         "aws s3 cp \"${BinaryUrl}\" /usr/local/bin/efs2s3 && chmod 755 "
+         "/usr/local/bin/efs2s3\n"
+         "mkdir -p /etc/efs2s3\n"
+         "cat > /etc/efs2s3/efs2s3.toml <<'EFS2S3_CONFIG'\n" +
+         a.toml + "EFS2S3_CONFIG\n" + metrics + "/usr/local/bin/" +
+         JobRunCommand(a, part, "/etc/efs2s3/efs2s3.toml") +
+         " >> /var/log/efs2s3.log 2>&1\n"
+         "code=$?\n"
+         "if [ \"$streaming\" = 1 ]; then\n"
+         // The agent sends what it holds every 5 s, and on stop.
+         "  sleep 10; $agent -a stop >/dev/null 2>&1 || true\n"
+         "else\n"
          "aws logs create-log-stream --region ${AWS::Region} --log-group-name "
          "${LogGroup} --log-stream-name \"$stream\" || true\n"
-         // The log as one event; each metrics (EMF) line as an event of its
-         // own, as CloudWatch reads metrics only from a whole event.
          "tail -c 200000 /var/log/efs2s3.log | python3 -c 'import "
          "json,sys,time\n"
          "now = int(time.time()*1000)\n"
@@ -252,6 +273,7 @@ std::string UserData(const AwsJob& a, Part part) {
          "aws logs put-log-events --region ${AWS::Region} --log-group-name "
          "${LogGroup} --log-stream-name \"$stream\" --log-events "
          "file:///tmp/events.json || true\n"
+         "fi\n"
          "if [ \"$code\" -ne 0 ]; then\n"
          "  aws sns publish --region ${AWS::Region} --topic-arn "
          "${FailureTopic} "
@@ -273,8 +295,16 @@ ojson LaunchTemplate(const AwsJob& a, Part part) {
   return {{"Type", "AWS::EC2::LaunchTemplate"},
           {"Properties",
            {{"LaunchTemplateData",
-             {{"ImageId", Ref("ImageId")},
-              {"InstanceType", Ref("InstanceType")},
+             {{"ImageId",
+               {{"Fn::If",
+                 {"HasImageId", Ref("ImageId"),
+                  Sub("{{resolve:ssm:/aws/service/ami-amazon-linux-latest/"
+                      "al2023-ami-kernel-default-${Architecture}}}")}}}},
+              {"InstanceType",
+               {{"Fn::If",
+                 {"HasInstanceType",
+                  Ref("InstanceType"),
+                  {{"Fn::If", {"IsArm64", "c7g.large", "c6i.large"}}}}}}},
               {"IamInstanceProfile",
                {{"Arn", GetAtt(InstanceProfileName(part), "Arn")}}},
               {"InstanceInitiatedShutdownBehavior", "terminate"},
@@ -289,6 +319,49 @@ ojson LaunchTemplate(const AwsJob& a, Part part) {
                      "efs2s3-" + a.job.name +
                          (part == Part::kBackup ? "" : "-maintenance")}}}}}}},
               {"UserData", {{"Fn::Base64", ConfigSub(UserData(a, part))}}}}}}}};
+}
+
+// NFS from the task or instance (the first of SecurityGroups) to the mount
+// targets, when their group is given.
+ojson NfsIngress() {
+  return {
+      {"Type", "AWS::EC2::SecurityGroupIngress"},
+      {"Condition", "AddNfsIngress"},
+      {"Properties",
+       {{"GroupId", Ref("MountTargetSecurityGroup")},
+        {"IpProtocol", "tcp"},
+        {"FromPort", 2049},
+        {"ToPort", 2049},
+        {"SourceSecurityGroupId", {{"Fn::Select", {0, Ref("SecurityGroups")}}}},
+        {"Description", "efs2s3: NFS from the backup task or instance"}}}};
+}
+
+// S3 without a NAT gateway (and without its per-GiB charge): a gateway
+// endpoint on the subnets' route tables.
+ojson S3Endpoint() {
+  return {{"Type", "AWS::EC2::VPCEndpoint"},
+          {"Condition", "AddS3Endpoint"},
+          {"Properties",
+           {{"VpcId", Ref("VpcId")},
+            {"ServiceName", Sub("com.amazonaws.${AWS::Region}.s3")},
+            {"VpcEndpointType", "Gateway"},
+            {"RouteTableIds", Ref("RouteTableIds")}}}};
+}
+
+// The image's repository (--create-ecr): scanned on push, the last 20
+// images kept; retained with the stack, as the bucket.
+ojson ImageRepository() {
+  const std::string lifecycle =
+      R"({"rules":[{"rulePriority":1,"description":"keep the last 20 images",)"
+      R"("selection":{"tagStatus":"any","countType":"imageCountMoreThan",)"
+      R"("countNumber":20},"action":{"type":"expire"}}]})";
+  return {{"Type", "AWS::ECR::Repository"},
+          {"DeletionPolicy", "Retain"},
+          {"UpdateReplacePolicy", "Retain"},
+          {"Properties",
+           {{"ImageScanningConfiguration", {{"ScanOnPush", true}}},
+            {"EncryptionConfiguration", {{"EncryptionType", "AES256"}}},
+            {"LifecyclePolicy", {{"LifecyclePolicyText", lifecycle}}}}}};
 }
 
 ojson Ec2Target(Part part) {

@@ -27,7 +27,8 @@ struct AwsJob {
   std::string maintenance_schedule;  // and of the maintenance
   std::string efs_path;              // the access point's root directory
   std::string host;                  // the snapshots' host (Fn::Sub)
-  std::string toml;  // the deployed configuration, for ConfigSub
+  std::string mount;  // where the backup reads the file system (Fn::Sub)
+  std::string toml;   // the deployed configuration, for ConfigSub
 };
 
 // Intrinsic functions.
@@ -35,6 +36,10 @@ inline ojson Ref(const char* name) { return {{"Ref", name}}; }
 inline ojson Sub(const std::string& s) { return {{"Fn::Sub", s}}; }
 inline ojson GetAtt(const char* res, const char* attr) {
   return {{"Fn::GetAtt", {res, attr}}};
+}
+// A string that may hold ${...}: Fn::Sub of it, else the string itself.
+inline ojson MaybeSub(const std::string& s) {
+  return s.find("${") == std::string::npos ? ojson(s) : Sub(s);
 }
 // ${...} would be taken by Fn::Sub: literal dollars become ${!...}.
 std::string SubEscape(const std::string& s);
@@ -59,6 +64,9 @@ ojson RestoreTaskDefinition(const AwsJob& a, const ojson& task_definition);
 ojson FargateTarget(Part part);
 ojson LaunchTemplate(const AwsJob& a, Part part);
 ojson Ec2Target(Part part);
+ojson NfsIngress();       // with the AddNfsIngress condition
+ojson S3Endpoint();       // with the AddS3Endpoint condition
+ojson ImageRepository();  // --create-ecr
 ojson ScheduleResource(const AwsJob& a, Part part, ojson target);
 
 // The alert path (aws_alerts.cc): the topic, its key and policy, the rules
@@ -70,12 +78,14 @@ ojson FailureTopicKey();  // only with the EncryptTopic condition
 ojson FailureTopic();
 ojson FailureSubscription();
 ojson FailureTopicPolicy(bool ec2, bool missed_backup_alarm);
-ojson FailureRule();
-ojson StartFailureRule();
+ojson FailureRule(const AwsJob& a);
+ojson StartFailureRule(const AwsJob& a);
 ojson DeadLetterQueue();
 ojson DeadLetterQueuePolicy();
 ojson DeadLetterAlarm(const AwsJob& a);
 ojson MissedBackupAlarm(const AwsJob& a);
+// A CloudWatch dashboard of the job's metrics (RunMetrics).
+ojson Dashboard(const AwsJob& a, bool missed_backup_alarm);
 // The environment of a backup run (values for Fn::Sub) that makes the job
 // emit BackupSucceeded with the dimensions MissedBackupAlarm watches.
 std::vector<std::pair<std::string, std::string>> MetricsEnvironment();
@@ -113,6 +123,7 @@ ojson MountFileSystem();
 ojson MountFileSystemReadWrite();
 ojson RepositoryKey();  // only with the HasKms condition
 ojson RepositoryPassword();
+ojson PasswordKey();  // only with the HasPasswordKey condition
 ojson Binary();
 ojson Logs();
 ojson NotifyFailure();

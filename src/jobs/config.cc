@@ -456,6 +456,14 @@ Result<void> ReadJob(const std::string& name, const toml::table& t,
   RETURN_IF_ERROR(r.Strings("exclude_file", j.exclude_files, true));
   RETURN_IF_ERROR(r.Strings("tags", j.tags));
   RETURN_IF_ERROR(r.String("host", j.host));
+  RETURN_IF_ERROR(r.String("metrics_file", j.metrics_file, true));
+  if (!j.metrics_file.empty() &&
+      (j.metrics_file.size() <= 5 ||
+       j.metrics_file.compare(j.metrics_file.size() - 5, 5, ".prom") != 0))
+    return r.Fail(r.Get("metrics_file"), "metrics_file",
+                  "'" + j.metrics_file +
+                      "' must end in .prom (node_exporter's textfile "
+                      "collector reads only those)");
   RETURN_IF_ERROR(r.Bool("one_file_system", j.one_file_system));
   RETURN_IF_ERROR(r.Int("workers", j.workers, 1, 1024));
   RETURN_IF_ERROR(r.String("schedule", j.schedule_text));

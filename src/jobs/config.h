@@ -96,6 +96,9 @@ struct Job {
   std::vector<std::string> pre_hooks, post_hooks;
   std::chrono::seconds hook_timeout{3600};
   std::string report_webhook, report_file;
+  // A Prometheus text file (node_exporter's textfile collector) rewritten
+  // after each run that included the backup; ends in ".prom".
+  std::string metrics_file;
   // SNS topic ARN; with report_sns_problems_only only runs that are not "ok"
   // are published.
   std::string report_sns_topic;

@@ -190,6 +190,7 @@ Result<void> WriteJob(std::string& out, const Job& j,
   w.String("password_file", j.password_file);
   w.String("password_command", j.password_command);
   w.String("host", j.host);
+  w.String("metrics_file", j.metrics_file);
   w.Strings("tags", j.tags);
   w.Strings("exclude", j.excludes);
   w.Strings("exclude_file", j.exclude_files);

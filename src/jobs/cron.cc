@@ -380,6 +380,11 @@ std::time_t Schedule::Next(std::time_t after, const std::string& zone) const {
   return 0;
 }
 
+long UtcOffset(std::time_t t, const std::string& zone) {
+  ScopedTimeZone tz(zone);
+  return Offset(t);
+}
+
 int LocalWeekday(std::time_t t, const std::string& zone) {
   ScopedTimeZone tz(zone);
   std::tm tm{};

@@ -85,6 +85,9 @@ class Schedule {
   bool dom_restricted_ = false, dow_restricted_ = false;
 };
 
+// The offset of `zone` from UTC at `t`, in seconds (east positive).
+long UtcOffset(std::time_t t, const std::string& zone);
+
 // The weekday (0 = Sunday) of `t` in `zone`.
 int LocalWeekday(std::time_t t, const std::string& zone);
 

@@ -2,6 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
+
 #include "jobs/efs.h"
 
 namespace efs2s3::jobs {
@@ -115,9 +119,81 @@ Result<SystemdUnits> GenerateSystemd(const Job& job, const std::string& exe,
   return u;
 }
 
+namespace {
+
+// The offset of `zone` from `system` (seconds) if it is the same all year
+// from `now`; nullopt when daylight saving time makes it change.
+std::optional<long> FixedOffset(const std::string& zone,
+                                const std::string& system, std::time_t now) {
+  std::optional<long> delta;
+  for (std::time_t t = now; t < now + 400 * 86400; t += 6 * 3600) {
+    const long d = UtcOffset(t, zone) - UtcOffset(t, system);
+    if (delta && *delta != d) return std::nullopt;
+    delta = d;
+  }
+  return delta;
+}
+
+// The cron fields of `s`, whose times are in a zone `delta` seconds ahead of
+// the one cron reads them in.
+// Errors: the reason alone ("the zones differ by seconds").
+Result<std::string> ShiftedCronFields(const Schedule& s, long delta) {
+  if (delta == 0) return s.cron_fields();
+  if (delta % 60 != 0)
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "the zones differ by seconds");
+  const int shift = static_cast<int>(delta / 60);
+  std::bitset<24> hours;
+  std::bitset<60> minutes;
+  size_t pairs = 0;
+  bool other_day = false;
+  for (int h = 0; h < 24; ++h) {
+    for (int m = 0; m < 60; ++m) {
+      if (!s.hours()[static_cast<size_t>(h)] ||
+          !s.minutes()[static_cast<size_t>(m)])
+        continue;
+      const int at = h * 60 + m - shift;
+      other_day = other_day || at < 0 || at >= 1440;
+      const int local = ((at % 1440) + 1440) % 1440;
+      hours.set(static_cast<size_t>(local / 60));
+      minutes.set(static_cast<size_t>(local % 60));
+      ++pairs;
+    }
+  }
+  if (hours.count() * minutes.count() != pairs)
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "its times, converted, are no longer every listed "
+                     "minute of every listed hour");
+  if (other_day &&
+      (s.dom_restricted() || s.dow_restricted() || s.months().count() != 12))
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "converted, some runs move to another day, which cron "
+                     "cannot express for a schedule with restricted days or "
+                     "months");
+  const std::string fields = s.cron_fields();
+  // The day fields as written (cron_fields: "MIN HOUR DOM MON DOW").
+  const size_t after_hour = fields.find(' ', fields.find(' ') + 1);
+  return ListOf(minutes, 0, 59, "-") + " " + ListOf(hours, 0, 23, "-") +
+         fields.substr(after_hour);
+}
+
+// The system zone's name for messages: TZ, else /etc/localtime's target.
+std::string SystemZoneName(const std::string& zone) {
+  if (!zone.empty()) return zone;
+  if (const char* tz = std::getenv("TZ"); tz && *tz) return tz;
+  std::error_code ec;
+  const std::string target =
+      std::filesystem::read_symlink("/etc/localtime", ec).string();
+  const size_t at = target.find("zoneinfo/");
+  if (!ec && at != std::string::npos) return target.substr(at + 9);
+  return "local time";
+}
+
+}  // namespace
+
 Result<std::string> GenerateCron(const Job& job, const std::string& exe,
                                  const std::string& config_path,
-                                 const std::string& user) {
+                                 const CronOptions& o) {
   if (!job.schedule)
     return MakeError(ErrorCode::kInvalidArgument,
                      "job " + job.name + " has no schedule");
@@ -132,13 +208,45 @@ Result<std::string> GenerateCron(const Job& job, const std::string& exe,
   out +=
       "SHELL=/bin/sh\nPATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/"
       "bin:/sbin:/bin\n";
-  if (!job.timezone.empty())
-    out +=
-        "# CRON_TZ is honoured by cronie; Debian's cron uses the system "
-        "zone\nCRON_TZ=" +
-        job.timezone + "\n";
-  out += fmt::format("{} {} {} >/dev/null 2>&1\n", job.schedule->cron_fields(),
-                     user, RunCommand(exe, job, config_path));
+  std::string fields = job.schedule->cron_fields();
+  const std::string system = SystemZoneName(o.system_zone);
+  if (!job.timezone.empty() && job.timezone != system) {
+    if (o.cron_tz) {
+      out += "# CRON_TZ: for a cron that honours it (cronie)\nCRON_TZ=" +
+             job.timezone + "\n";
+    } else {
+      const std::time_t now = o.now ? o.now : std::time(nullptr);
+      auto refuse = [&](const std::string& reason) {
+        return MakeError(
+            ErrorCode::kInvalidArgument,
+            fmt::format("job {}: cannot convert the schedule from timezone "
+                        "{} to the system zone ({}), in which cron reads it: "
+                        "{}. Debian's cron ignores CRON_TZ: with a cron that "
+                        "honours it (cronie) use --cron-tz; else set the "
+                        "job's timezone to the system zone, or use generate "
+                        "systemd or the daemon",
+                        job.name, job.timezone, system, reason));
+      };
+      auto delta = FixedOffset(job.timezone, o.system_zone, now);
+      if (!delta)
+        return refuse(
+            "the zones' difference changes during the year (daylight saving "
+            "time)");
+      auto shifted = ShiftedCronFields(*job.schedule, *delta);
+      if (!shifted) return refuse(shifted.error().message);
+      fields = *shifted;
+      out += fmt::format(
+          "# '{}' in {} is '{}' in {} (cron ignores CRON_TZ here)\n",
+          job.schedule->cron_fields(), job.timezone, fields, system);
+    }
+  }
+  // The run's output: syslog, or a file; never discarded.
+  const std::string to =
+      o.log_file.empty()
+          ? "2>&1 | logger -t " + ShellJoin({"efs2s3-" + job.name})
+          : ">>" + ShellJoin({o.log_file}) + " 2>&1";
+  out += fmt::format("{} {} {} {}\n", fields, o.user,
+                     RunCommand(exe, job, config_path), to);
   return out;
 }
 

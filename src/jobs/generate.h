@@ -4,6 +4,7 @@
 // JSON document) and never touch the system.
 #pragma once
 
+#include <ctime>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -27,11 +28,28 @@ Result<SystemdUnits> GenerateSystemd(const Job& job, const std::string& exe,
 // and day-of-week are restricted: cron ORs them, systemd ANDs).
 std::vector<std::string> OnCalendar(const Schedule& s, const std::string& tz);
 
+struct CronOptions {
+  std::string user = "root";  // the user field
+  // Where the run's output goes: "" = syslog (logger -t efs2s3-JOB), else
+  // appended to this file.
+  std::string log_file{};
+  // The cron honours CRON_TZ (cronie: Amazon Linux, RHEL, Fedora). Debian's
+  // and Ubuntu's cron ignore it and read the fields in the system zone.
+  bool cron_tz = false;
+  // The zone cron runs in ("" = this process's: TZ, else /etc/localtime).
+  std::string system_zone{};
+  std::time_t now = 0;  // the year over which zones are compared (0 = now)
+};
+
 // A file for /etc/cron.d (with the user field). kInvalidArgument for @every
-// schedules that cron cannot express, or no schedule.
+// schedules that cron cannot express, or no schedule. A job whose timezone
+// is not the system zone gets CRON_TZ with cron_tz; otherwise its times are
+// converted to the system zone when the two zones are a fixed whole number
+// of minutes apart all year and no run moves to another day of a restricted
+// day field; else kInvalidArgument saying why and what to do instead.
 Result<std::string> GenerateCron(const Job& job, const std::string& exe,
                                  const std::string& config_path,
-                                 const std::string& user);
+                                 const CronOptions& options);
 
 // EventBridge Scheduler expression: "cron(0 3 * * ? *)" or "rate(6 hours)".
 // kInvalidArgument when both day fields are restricted.
@@ -49,6 +67,10 @@ struct AwsOptions {
   std::string image;           // default for ImageUri (Fargate)
   std::string binary_url;      // default for BinaryUrl (EC2)
   int alert_after_hours = 26;  // default for AlertAfterHours; 0: no alarm
+  std::string architecture = "x86_64";  // default for Architecture (arm64)
+  // Fargate: the stack creates an ECR repository and the task runs its
+  // image ImageTag (instead of --image).
+  bool create_ecr = false;
 };
 
 // The longest --alert-after: a CloudWatch alarm looks back at most 7 days.
@@ -63,6 +85,16 @@ inline constexpr int kMaxAlertAfterHours = 168;
 // --image for Fargate.
 Result<nlohmann::ordered_json> GenerateCloudFormation(const Job& job,
                                                       const AwsOptions& o);
+
+// Where the stack's backup reads the file system (for Fn::Sub): the job's
+// EFS mount_point, else the one path of a `paths` job, else
+// /mnt/efs/${FileSystemId}: the path the job backs up on a host too
+// (jobs/identity.h).
+std::string AwsBackupPath(const Job& job);
+
+// What makes the job's snapshots on AWS differ from those on a host, and
+// excludes that can never match there: one line each.
+std::vector<std::string> AwsWarnings(const Job& job, const AwsOptions& o);
 
 // The `aws cloudformation deploy` command for a template, with an override
 // for every parameter that has no default.

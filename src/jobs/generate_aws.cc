@@ -15,14 +15,13 @@
 #include "jobs/aws_template.h"
 #include "jobs/config_writer.h"
 #include "jobs/generate.h"
+#include "jobs/identity.h"
 
 namespace efs2s3::jobs {
 
 namespace {
 
 using namespace aws_template;
-
-constexpr const char* kMount = "/mnt/efs";
 
 // How often the maintenance runs: the job's prune interval, else the
 // longest wait between its prune weekdays (a week by default).
@@ -96,12 +95,19 @@ Result<AwsJob> Resolve(const Job& job, const AwsOptions& o) {
   if (o.security_groups.empty()) return invalid("--security-group is required");
   // ECS refuses a task definition without an image: no template that
   // cannot deploy.
-  if (!o.ec2 && o.image.empty())
+  if (!o.ec2 && o.image.empty() && !o.create_ecr)
     return MakeError(ErrorCode::kUsage,
                      "--image is required for a Fargate task (the container "
                      "image with efs2s3, e.g. "
                      "123456789012.dkr.ecr.eu-west-1.amazonaws.com/efs2s3:1), "
-                     "or use --ec2 --binary-url s3://...");
+                     "or --create-ecr (the stack's own repository), or use "
+                     "--ec2 --binary-url s3://...");
+  if (o.create_ecr && (o.ec2 || !o.image.empty()))
+    return MakeError(ErrorCode::kUsage,
+                     "--create-ecr is for a Fargate task without --image");
+  if (o.architecture != "x86_64" && o.architecture != "arm64")
+    return MakeError(ErrorCode::kUsage,
+                     "--architecture " + o.architecture + ": x86_64 or arm64");
   if (o.alert_after_hours < 0 || o.alert_after_hours > kMaxAlertAfterHours)
     return invalid(fmt::format(
         "--alert-after {}: between 1 and {} hours (a CloudWatch alarm "
@@ -130,6 +136,7 @@ Result<AwsJob> Resolve(const Job& job, const AwsOptions& o) {
   // The parameter, not the ID it defaults to: the stack may be deployed with
   // another file system.
   a.host = job.host.empty() ? "${FileSystemId}" : SubEscape(job.host);
+  a.mount = AwsBackupPath(job);
   // The missed-backup alarm must not ring between two runs that are on time.
   if (job.schedule && o.alert_after_hours > 0) {
     const std::chrono::seconds gap = LongestGap(*job.schedule, job.timezone);
@@ -161,14 +168,18 @@ Result<std::string> DeployedConfig(const AwsJob& a) {
   j.name = a.job.name;
   j.repository = "s3://${BucketName}/" + SubEscape(a.prefix);
   if (a.o.ec2) {
-    j.efs = EfsSource{"${FileSystemId}", SubEscape(a.efs_path),
-                      "${AWS::Region}",  kMount,
-                      "${AccessPoint}",  ""};
+    j.efs =
+        EfsSource{"${FileSystemId}", SubEscape(a.efs_path), "${AWS::Region}",
+                  a.mount,           "${AccessPoint}",      ""};
+    // A Secrets Manager secret or an SSM Parameter Store SecureString.
     j.password_command =
-        "aws secretsmanager get-secret-value --secret-id "
-        "${PasswordSecretArn} --query SecretString --output text";
+        "case ${PasswordSecretArn} in arn:*:ssm:*) aws ssm get-parameter "
+        "--with-decryption --name ${PasswordSecretArn} --query "
+        "Parameter.Value --output text;; *) aws secretsmanager "
+        "get-secret-value --secret-id ${PasswordSecretArn} --query "
+        "SecretString --output text;; esac";
   } else {
-    j.paths = {kMount};
+    j.paths = {a.mount};
   }
   j.host = a.host;
   j.tags = SubEscaped(a.job.tags);
@@ -214,8 +225,37 @@ ojson CommonParameters(const AwsJob& a) {
                     {"Description", "KMS key for SSE-KMS ('' = SSE-S3)"}};
   p["PasswordSecretArn"] = {
       {"Type", "String"},
-      {"Description", "Secrets Manager secret holding the repository password"},
-      {"AllowedPattern", "^arn:aws[a-z-]*:secretsmanager:.+$"}};
+      {"Description",
+       "The repository password: a Secrets Manager secret or an SSM "
+       "Parameter Store SecureString (its ARN)"},
+      {"AllowedPattern",
+       "^arn:aws[a-z-]*:(secretsmanager:.+|ssm:.+:parameter/.+)$"}};
+  p["PasswordKmsKeyArn"] = {
+      {"Type", "String"},
+      {"Default", ""},
+      {"Description",
+       "The customer-managed KMS key the password is encrypted with ('' = "
+       "the AWS-managed key)"}};
+  p["Architecture"] = {{"Type", "String"},
+                       {"Default", a.o.architecture},
+                       {"AllowedValues", {"x86_64", "arm64"}},
+                       {"Description", "CPU of the task or instance"}};
+  p["MountTargetSecurityGroup"] = {
+      {"Type", "String"},
+      {"Default", ""},
+      {"Description",
+       "Security group of the file system's mount targets: the stack adds a "
+       "rule letting the first of SecurityGroups reach it on NFS (TCP 2049) "
+       "('' = none; the rule exists already)"}};
+  p["VpcId"] = {{"Type", "String"},
+                {"Default", ""},
+                {"Description",
+                 "With RouteTableIds: add an S3 gateway endpoint to this VPC "
+                 "('' = none: the subnets reach S3 by a NAT gateway or an "
+                 "endpoint of their own)"}};
+  p["RouteTableIds"] = {{"Type", "CommaDelimitedList"},
+                        {"Default", ""},
+                        {"Description", "The subnets' route tables (VpcId)"}};
   p["Subnets"] = {{"Type", "List<AWS::EC2::Subnet::Id>"},
                   {"Default", fmt::format("{}", fmt::join(a.o.subnets, ","))}};
   p["SecurityGroups"] = {
@@ -270,11 +310,15 @@ ojson Parameters(const AwsJob& a) {
         {"MaxValue", kMaxAlertAfterHours},
         {"Description", "Alarm when no backup succeeded for this many hours"}};
   if (a.o.ec2) {
-    p["InstanceType"] = {{"Type", "String"}, {"Default", "c6i.large"}};
-    p["ImageId"] = {{"Type", "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>"},
-                    {"Default",
-                     "/aws/service/ami-amazon-linux-latest/"
-                     "al2023-ami-kernel-default-x86_64"}};
+    p["InstanceType"] = {
+        {"Type", "String"},
+        {"Default", ""},
+        {"Description",
+         "'' = c6i.large (x86_64) or c7g.large (arm64), after Architecture"}};
+    p["ImageId"] = {{"Type", "String"},
+                    {"Default", ""},
+                    {"Description",
+                     "'' = the latest Amazon Linux 2023 AMI for Architecture"}};
     p["BinaryUrl"] = {{"Type", "String"},
                       {"Description", "s3://bucket/key of the efs2s3 binary"},
                       {"AllowedPattern", "^s3://[^/]+/.+$"}};
@@ -282,9 +326,16 @@ ojson Parameters(const AwsJob& a) {
     if (!a.o.binary_url.empty()) p["BinaryUrl"]["Default"] = a.o.binary_url;
     return p;
   }
-  p["ImageUri"] = {{"Type", "String"},
-                   {"Default", a.o.image},
-                   {"Description", "Container image with efs2s3 and /bin/sh"}};
+  if (a.o.create_ecr)
+    p["ImageTag"] = {
+        {"Type", "String"},
+        {"Default", "latest"},
+        {"Description", "The tag of the image in the stack's ECR repository"}};
+  else
+    p["ImageUri"] = {
+        {"Type", "String"},
+        {"Default", a.o.image},
+        {"Description", "Container image with efs2s3 and /bin/sh"}};
   p["Cpu"] = {{"Type", "String"},
               {"Default", "1024"},
               {"AllowedValues",
@@ -300,13 +351,26 @@ ojson Parameters(const AwsJob& a) {
   return p;
 }
 
-ojson Conditions() {
-  return {
+ojson Conditions(const AwsJob& a) {
+  ojson c = {
       {"CreateTheBucket", {{"Fn::Equals", {Ref("CreateBucket"), "true"}}}},
       {"HasKms", {{"Fn::Not", {{{"Fn::Equals", {Ref("KmsKeyArn"), ""}}}}}}},
       {"HasEmail",
        {{"Fn::Not", {{{"Fn::Equals", {Ref("NotificationEmail"), ""}}}}}}},
-      {"EncryptTopic", {{"Fn::Equals", {Ref("EncryptFailureTopic"), "true"}}}}};
+      {"EncryptTopic", {{"Fn::Equals", {Ref("EncryptFailureTopic"), "true"}}}},
+      {"IsArm64", {{"Fn::Equals", {Ref("Architecture"), "arm64"}}}},
+      {"HasPasswordKey",
+       {{"Fn::Not", {{{"Fn::Equals", {Ref("PasswordKmsKeyArn"), ""}}}}}}},
+      {"AddNfsIngress",
+       {{"Fn::Not",
+         {{{"Fn::Equals", {Ref("MountTargetSecurityGroup"), ""}}}}}}},
+      {"AddS3Endpoint", {{"Fn::Not", {{{"Fn::Equals", {Ref("VpcId"), ""}}}}}}}};
+  if (a.o.ec2) {
+    c["HasInstanceType"] = {
+        {"Fn::Not", {{{"Fn::Equals", {Ref("InstanceType"), ""}}}}}};
+    c["HasImageId"] = {{"Fn::Not", {{{"Fn::Equals", {Ref("ImageId"), ""}}}}}};
+  }
+  return c;
 }
 
 ojson Outputs(const AwsJob& a) {
@@ -324,6 +388,10 @@ ojson Outputs(const AwsJob& a) {
       {"MaintenanceRole", {{"Value", GetAtt("MaintenanceRole", "Arn")}}}};
   if (a.o.alert_after_hours > 0)
     out["MissedBackupAlarm"] = {{"Value", Ref("MissedBackupAlarm")}};
+  out["Dashboard"] = {
+      {"Value",
+       Sub("https://${AWS::Region}.console.aws.amazon.com/cloudwatch/"
+           "home?region=${AWS::Region}#dashboards:name=${Dashboard}")}};
   if (!a.o.ec2) {
     out["Cluster"] = {{"Value", Ref("Cluster")}};
     out["ClusterArn"] = {{"Value", GetAtt("Cluster", "Arn")}};
@@ -331,6 +399,9 @@ ojson Outputs(const AwsJob& a) {
     out["MaintenanceTaskDefinition"] = {
         {"Value", Ref("MaintenanceTaskDefinition")}};
     out["RestoreTaskDefinition"] = {{"Value", Ref("RestoreTaskDefinition")}};
+    if (a.o.create_ecr)
+      out["ImageRepositoryUri"] = {
+          {"Value", GetAtt("ImageRepository", "RepositoryUri")}};
   }
   return out;
 }
@@ -345,17 +416,18 @@ struct Launch {
 };
 
 Launch AddFargate(const AwsJob& a, ojson& r) {
+  if (a.o.create_ecr) r["ImageRepository"] = ImageRepository();
   r["Cluster"] = Cluster();
   r["ExecutionRole"] = ExecutionRole();
   Launch l{ojson::array({iam::RunTask(), iam::PassRoleToEcsTasks()}), {}};
   for (Part part : kParts) {
-    r[TaskDefinitionName(part)] = TaskDefinition(a, part, kMount);
+    r[TaskDefinitionName(part)] = TaskDefinition(a, part, a.mount);
     l.targets[part] = FargateTarget(part);
   }
   r["RestoreRole"] = RestoreRole(a);
   r["RestoreTaskDefinition"] = RestoreTaskDefinition(a, r["TaskDefinition"]);
-  r["FailureRule"] = FailureRule();
-  r["StartFailureRule"] = StartFailureRule();
+  r["FailureRule"] = FailureRule(a);
+  r["StartFailureRule"] = StartFailureRule(a);
   return l;
 }
 
@@ -384,7 +456,7 @@ Result<nlohmann::ordered_json> GenerateCloudFormation(const Job& job,
       fmt::format("efs2s3 backup job {}: EFS -> S3 on a schedule ({})",
                   job.name, o.ec2 ? "EC2 instance" : "ECS Fargate task");
   t["Parameters"] = Parameters(a);
-  t["Conditions"] = Conditions();
+  t["Conditions"] = Conditions(a);
   ojson r;
   r["Bucket"] = Bucket();
   r["LogGroup"] = LogGroup();
@@ -397,10 +469,13 @@ Result<nlohmann::ordered_json> GenerateCloudFormation(const Job& job,
   Launch launch = o.ec2 ? AddEc2(a, r) : AddFargate(a, r);
   const bool missed_backup_alarm = o.alert_after_hours > 0;
   r["FailureTopicPolicy"] = FailureTopicPolicy(o.ec2, missed_backup_alarm);
+  r["NfsIngress"] = NfsIngress();
+  r["S3Endpoint"] = S3Endpoint();
   r["ScheduleDeadLetterQueue"] = DeadLetterQueue();
   r["ScheduleDeadLetterQueuePolicy"] = DeadLetterQueuePolicy();
   r["ScheduleFailureAlarm"] = DeadLetterAlarm(a);
   if (missed_backup_alarm) r["MissedBackupAlarm"] = MissedBackupAlarm(a);
+  r["Dashboard"] = Dashboard(a, missed_backup_alarm);
   launch.scheduler_statements.push_back(iam::DeadLetter());
   r["SchedulerRole"] = SchedulerRole(launch.scheduler_statements);
   for (Part part : kParts)
@@ -408,6 +483,36 @@ Result<nlohmann::ordered_json> GenerateCloudFormation(const Job& job,
   t["Resources"] = r;
   t["Outputs"] = Outputs(a);
   return t;
+}
+
+std::string AwsBackupPath(const Job& job) {
+  if (job.efs && !job.efs->mount_point.empty())
+    return SubEscape(job.efs->mount_point);
+  if (!job.efs && job.paths.size() == 1) return SubEscape(job.paths[0]);
+  // The parameter, not the ID it defaults to, as for the host.
+  return DefaultEfsMountPoint("${FileSystemId}");
+}
+
+std::vector<std::string> AwsWarnings(const Job& job, const AwsOptions& o) {
+  std::vector<std::string> out;
+  std::string fs = o.file_system_id;
+  if (fs.empty() && job.efs) fs = job.efs->file_system_id;
+  std::string path = AwsBackupPath(job);
+  if (const size_t at = path.find("${FileSystemId}"); at != std::string::npos)
+    path.replace(at, 15, fs);
+  if (!job.efs && job.host.empty())
+    out.push_back(fmt::format(
+        "job {}: on AWS its snapshots record host {}, on a host its "
+        "hostname: set host in the job so that both share their parents",
+        job.name, fs));
+  if (!job.efs && job.paths.size() > 1)
+    out.push_back(fmt::format(
+        "job {}: on AWS the file system is backed up at {}, not at the "
+        "job's {} paths: their snapshots do not share parents",
+        job.name, path, job.paths.size()));
+  for (std::string& w : ExcludeWarnings(job, {path}))
+    out.push_back(std::move(w) + " (on AWS)");
+  return out;
 }
 
 std::string AwsDeployCommand(const nlohmann::ordered_json& t,

@@ -5,8 +5,12 @@
 #include <algorithm>
 #include <map>
 #include <regex>
+#include <set>
 
 #include "jobs/aws_template.h"
+#include "jobs/config.h"
+#include "jobs/identity.h"
+#include "jobs/metrics.h"
 
 namespace efs2s3::jobs {
 namespace {
@@ -49,14 +53,93 @@ TEST(GenerateTest, SystemdAndCron) {
   EXPECT_NE(u->service.find("KillMode=mixed"), std::string::npos);
   EXPECT_NE(u->timer.find("OnCalendar=*-*-* 3:0:00 Europe/Berlin"),
             std::string::npos);
-  auto c =
-      GenerateCron(j, "/usr/bin/efs2s3", "/etc/efs2s3/efs2s3.toml", "root");
-  ASSERT_TRUE(c);
+  CronOptions co;
+  co.cron_tz = true;
+  co.system_zone = "UTC";
+  auto c = GenerateCron(j, "/usr/bin/efs2s3", "/etc/efs2s3/efs2s3.toml", co);
+  ASSERT_TRUE(c) << c.error().message;
   EXPECT_NE(c->find("CRON_TZ=Europe/Berlin\n"), std::string::npos);
-  EXPECT_NE(c->find("0 3 * * * root /usr/bin/efs2s3 job run nightly"),
-            std::string::npos);
+  // The output goes to syslog, not /dev/null.
+  EXPECT_NE(c->find("0 3 * * * root /usr/bin/efs2s3 job run nightly --config "
+                    "/etc/efs2s3/efs2s3.toml 2>&1 | logger -t "
+                    "efs2s3-nightly\n"),
+            std::string::npos)
+      << *c;
+  EXPECT_EQ(c->find("/dev/null"), std::string::npos);
+  co.log_file = "/var/log/efs2s3 nightly.log";
+  c = GenerateCron(j, "/usr/bin/efs2s3", "/etc/efs2s3/efs2s3.toml", co);
+  ASSERT_TRUE(c);
+  EXPECT_NE(c->find("efs2s3.toml >>'/var/log/efs2s3 nightly.log' 2>&1\n"),
+            std::string::npos)
+      << *c;
   j.schedule = S("@every 1h");
-  EXPECT_FALSE(GenerateCron(j, "e", "c", "root"));
+  EXPECT_FALSE(GenerateCron(j, "e", "c", co));
+}
+
+// Debian's cron ignores CRON_TZ: a schedule in another zone is converted to
+// the system zone when that is exact all year, else refused with a reason.
+TEST(GenerateTest, CronWithoutCronTzConvertsOrRefuses) {
+  Job j;
+  j.name = "nightly";
+  CronOptions co;
+  co.now = 1704067200;  // 2024-01-01T00:00:00Z
+  auto cron = [&](const char* sched, const char* zone,
+                  const char* system) -> Result<std::string> {
+    j.schedule_text = sched;
+    j.schedule = S(sched);
+    j.timezone = zone;
+    co.system_zone = system;
+    return GenerateCron(j, "/e", "/c", co);
+  };
+  auto line = [](const Result<std::string>& r) {
+    if (!r) return "error: " + r.error().message;
+    std::string text = *r;
+    text.pop_back();
+    return text.substr(text.rfind('\n') + 1);
+  };
+  // The same zone: nothing to convert.
+  auto r = cron("0 3 * * *", "Europe/Berlin", "Europe/Berlin");
+  EXPECT_EQ(line(r),
+            "0 3 * * * root /e job run nightly --config /c 2>&1 | "
+            "logger -t efs2s3-nightly");
+  EXPECT_EQ(r->find("CRON_TZ="), std::string::npos);
+  // A fixed offset: Asia/Tokyo is UTC+9 all year.
+  r = cron("30 3 * * *", "Asia/Tokyo", "UTC");
+  EXPECT_EQ(line(r).substr(0, 12), "30 18 * * * ");
+  EXPECT_NE(r->find("'30 3 * * *' in Asia/Tokyo is '30 18 * * *' in UTC"),
+            std::string::npos);
+  EXPECT_EQ(r->find("CRON_TZ="), std::string::npos);
+  EXPECT_EQ(line(cron("0 1,12 * * *", "Asia/Kolkata", "UTC")).substr(0, 12),
+            "30 6,19 * * ");
+  // Moving to the day before is fine every day, not on restricted days.
+  EXPECT_EQ(line(cron("15 */6 * * *", "Asia/Tokyo", "UTC")).substr(0, 15),
+            "15 3,9,15,21 * ");
+  r = cron("0 3 * * MON", "Asia/Tokyo", "UTC");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("some runs move to another day"),
+            std::string::npos);
+  // Minutes that no longer form a grid.
+  r = cron("0,45 3 * * *", "Asia/Kolkata", "UTC");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("no longer every listed minute"),
+            std::string::npos);
+  // Daylight saving time: no fixed offset.
+  r = cron("0 3 * * *", "Europe/Berlin", "UTC");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message,
+            "job nightly: cannot convert the schedule from timezone "
+            "Europe/Berlin to the system zone (UTC), in which cron reads it: "
+            "the zones' difference changes during the year (daylight saving "
+            "time). Debian's cron ignores CRON_TZ: with a cron that honours "
+            "it (cronie) use --cron-tz; else set the job's timezone to the "
+            "system zone, or use generate systemd or the daemon");
+  // Two zones with the same rules are a fixed offset apart.
+  EXPECT_EQ(
+      line(cron("0 3 * * *", "Europe/Paris", "Europe/Berlin")).substr(0, 8),
+      "0 3 * * ");
+  EXPECT_EQ(
+      line(cron("0 3 * * *", "Europe/London", "Europe/Berlin")).substr(0, 8),
+      "0 4 * * ");
 }
 
 TEST(GenerateTest, CloudFormationNeedsItsOptions) {
@@ -109,6 +192,40 @@ std::string Substitute(const std::string& text,
   return out;
 }
 
+// Values for the stack's ${...} variables, as CloudFormation would fill them.
+std::map<std::string, std::string> StackVariables(const std::string& fs) {
+  return {{"BucketName", "b"},
+          {"FileSystemId", fs},
+          {"AWS::StackName", "efs2s3-nightly"},
+          {"AWS::Region", "eu-west-1"},
+          {"KeepDaily", "7"},
+          {"KeepWeekly", "5"},
+          {"KeepMonthly", "12"},
+          {"CheckReadDataSubset", "1%"},
+          {"KmsSse", ""},
+          {"AccessPoint", "fsap-1"},
+          {"PasswordSecretArn", "arn:s"},
+          {"BinaryUrl", "s3://t/e"},
+          {"LogGroup", "g"},
+          {"FailureTopic", "arn:t"}};
+}
+
+// The job configuration the backup part of a template runs, filled in.
+std::string DeployedToml(const nlohmann::ordered_json& t, bool ec2,
+                         const std::map<std::string, std::string>& vars) {
+  const auto& sub =
+      ec2 ? t["Resources"]["LaunchTemplate"]["Properties"]["LaunchTemplateData"]
+             ["UserData"]["Fn::Base64"]["Fn::Sub"]
+          : t["Resources"]["TaskDefinition"]["Properties"]
+             ["ContainerDefinitions"][0]["Environment"][0]["Value"]["Fn::Sub"];
+  std::string text = Substitute(sub[0].get<std::string>(), vars);
+  if (ec2) {
+    size_t from = text.find("<<'EFS2S3_CONFIG'\n") + 18;
+    text = text.substr(from, text.find("EFS2S3_CONFIG\n", from) - from);
+  }
+  return text;
+}
+
 // The deployed configuration, once CloudFormation has filled in the stack
 // parameters, is one that config.cc reads, with the job's own strings intact.
 TEST(GenerateTest, CloudFormationConfigParsesBack) {
@@ -131,36 +248,12 @@ TEST(GenerateTest, CloudFormationConfigParsesBack) {
   o.image = "i:1";
   o.subnets = {"subnet-1"};
   o.security_groups = {"sg-1"};
-  const std::map<std::string, std::string> vars = {
-      {"BucketName", "b"},
-      {"FileSystemId", "fs-0123456789abcdef0"},
-      {"AWS::StackName", "efs2s3-nightly"},
-      {"AWS::Region", "eu-west-1"},
-      {"KeepDaily", "7"},
-      {"KeepWeekly", "5"},
-      {"KeepMonthly", "12"},
-      {"CheckReadDataSubset", "1%"},
-      {"KmsSse", ""},
-      {"AccessPoint", "fsap-1"},
-      {"PasswordSecretArn", "arn:s"},
-      {"BinaryUrl", "s3://t/e"},
-      {"LogGroup", "g"},
-      {"FailureTopic", "arn:t"}};
+  const auto vars = StackVariables("fs-0123456789abcdef0");
   for (bool ec2 : {false, true}) {
     o.ec2 = ec2;
     auto t = GenerateCloudFormation(j, o);
     ASSERT_TRUE(t) << t.error().message;
-    const auto& sub =
-        ec2 ? (*t)["Resources"]["LaunchTemplate"]["Properties"]
-                  ["LaunchTemplateData"]["UserData"]["Fn::Base64"]["Fn::Sub"]
-            : (*t)["Resources"]["TaskDefinition"]["Properties"]
-                  ["ContainerDefinitions"][0]["Environment"][0]["Value"]
-                  ["Fn::Sub"];
-    std::string text = Substitute(sub[0].get<std::string>(), vars);
-    if (ec2) {
-      size_t from = text.find("<<'EFS2S3_CONFIG'\n") + 18;
-      text = text.substr(from, text.find("EFS2S3_CONFIG\n", from) - from);
-    }
+    std::string text = DeployedToml(*t, ec2, vars);
     auto c = ParseConfig(text, "/etc/efs2s3/efs2s3.toml");
     ASSERT_TRUE(c) << c.error().message << "\n" << text;
     ASSERT_EQ(c->jobs.size(), 1u);
@@ -188,6 +281,85 @@ TEST(GenerateTest, CloudFormationConfigParsesBack) {
       EXPECT_EQ(got.efs->file_system_id, "fs-0123456789abcdef0");
     }
   }
+}
+
+using ojson = nlohmann::ordered_json;
+
+AwsOptions TestAwsOptions(bool ec2);
+
+// The same job file backs up the same path with the same host on a host
+// (job run) and on AWS (the deployed job, both variants, and the path the
+// Fargate task mounts the file system at).
+TEST(GenerateTest, CloudFormationSnapshotIdentityIsTheHosts) {
+  const auto vars = StackVariables("fs-12345678");
+  auto host_job = [](const char* toml) {
+    auto c = ParseConfig(toml, "/etc/efs2s3/efs2s3.toml");
+    EXPECT_TRUE(c) << c.error().message;
+    return c->jobs.at(0);
+  };
+  const Job efs_job = host_job(
+      "[jobs.n]\nrepository = \"/r\"\nsource = { efs = \"fs-12345678\" }\n");
+  const Job efs_at = host_job(
+      "[jobs.n]\nrepository = \"/r\"\n"
+      "source = { efs = \"fs-12345678\", mount_point = \"/srv/share\" }\n"
+      "host = \"share\"\n");
+  const Job paths_job = host_job(
+      "[jobs.n]\nrepository = \"/r\"\nsource = { paths = [\"/mnt/nfs\"] }\n"
+      "host = \"share\"\n");
+  for (const Job* j : {&efs_job, &efs_at, &paths_job}) {
+    for (bool ec2 : {false, true}) {
+      auto t = GenerateCloudFormation(*j, TestAwsOptions(ec2));
+      ASSERT_TRUE(t) << t.error().message;
+      const ojson& r = (*t)["Resources"];
+      const std::string text = DeployedToml(*t, ec2, vars);
+      auto c = ParseConfig(text, "/etc/efs2s3/efs2s3.toml");
+      ASSERT_TRUE(c) << c.error().message;
+      const Job& deployed = c->jobs[0];
+      const std::string host =
+          SnapshotHost(*j).empty() ? "fs-12345678" : SnapshotHost(*j);
+      EXPECT_EQ(SnapshotHost(deployed), host);
+      EXPECT_EQ(BackupPaths(deployed), BackupPaths(*j)) << text;
+      if (!ec2) {
+        ojson path = r["TaskDefinition"]["Properties"]["ContainerDefinitions"]
+                      [0]["MountPoints"][0]["ContainerPath"];
+        std::string p =
+            path.is_string()
+                ? path.get<std::string>()
+                : Substitute(path["Fn::Sub"].get<std::string>(), vars);
+        EXPECT_EQ(std::vector<std::string>{p}, BackupPaths(*j));
+      }
+    }
+  }
+  // On a host, an EFS job's default is the file system at
+  // /mnt/efs/<fs-id> with its ID as host.
+  EXPECT_EQ(BackupPaths(efs_job),
+            std::vector<std::string>{"/mnt/efs/fs-12345678"});
+  EXPECT_EQ(SnapshotHost(efs_job), "fs-12345678");
+}
+
+TEST(GenerateTest, AwsWarningsNameWhatDiffers) {
+  AwsOptions o = TestAwsOptions(false);
+  Job j;
+  j.name = "n";
+  j.paths = {"/a", "/b"};
+  j.excludes = {"/mnt/efs/scratch/*", "*.tmp"};
+  std::vector<std::string> w = AwsWarnings(j, o);
+  ASSERT_EQ(w.size(), 3u);
+  EXPECT_EQ(w[0],
+            "job n: on AWS its snapshots record host fs-12345678, on a host "
+            "its hostname: set host in the job so that both share their "
+            "parents");
+  EXPECT_NE(w[1].find("backed up at /mnt/efs/fs-12345678, not at the job's 2 "
+                      "paths"),
+            std::string::npos);
+  EXPECT_NE(w[2].find("exclude '/mnt/efs/scratch/*' can never match"),
+            std::string::npos);
+  EfsSource e;
+  e.file_system_id = "fs-12345678";
+  j.efs = e;
+  j.paths.clear();
+  j.excludes = {"/mnt/efs/fs-12345678/scratch/*"};
+  EXPECT_TRUE(AwsWarnings(j, o).empty());
 }
 
 AwsOptions TestAwsOptions(bool ec2) {
@@ -336,8 +508,6 @@ TEST(GenerateTest, CloudFormationMaintenanceSchedule) {
   j.lock_extend.lock_days = 8;
   EXPECT_EQ(expression(), "cron(30 10 ? * SUN *)");
 }
-
-using ojson = nlohmann::ordered_json;
 
 // The statements of an inline policy or a policy document, with the
 // conditional ones (Fn::If [cond, statement, NoValue]) unwrapped.
@@ -570,6 +740,292 @@ TEST(GenerateTest, CloudFormationAlertAfter) {
   EXPECT_EQ(
       (*t)["Resources"]["FailureTopicPolicy"].dump().find("MissedBackupAlarm"),
       std::string::npos);
+}
+
+// The dashboard shows every metric a run emits, with the dimensions the job
+// emits them with, and the missed-backup alarm.
+TEST(GenerateTest, CloudFormationDashboardShowsEveryMetric) {
+  Job j;
+  j.name = "nightly";
+  for (bool ec2 : {false, true}) {
+    auto t = GenerateCloudFormation(j, TestAwsOptions(ec2));
+    ASSERT_TRUE(t) << t.error().message;
+    const ojson& d = (*t)["Resources"]["Dashboard"];
+    EXPECT_EQ(d["Type"], "AWS::CloudWatch::Dashboard");
+    EXPECT_EQ(d["Properties"]["DashboardName"], RefJ("AWS::StackName"));
+    const std::string body =
+        d["Properties"]["DashboardBody"]["Fn::Sub"].get<std::string>();
+    auto parsed = nlohmann::json::parse(body, nullptr, false);
+    ASSERT_TRUE(parsed.is_object()) << body;
+    std::set<std::string> shown;
+    bool alarm = false;
+    for (const auto& w : parsed["widgets"]) {
+      const auto& p = w["properties"];
+      EXPECT_EQ(p["region"], "${AWS::Region}");
+      for (const auto& m : p["metrics"]) {
+        ASSERT_EQ(m.size(), 6u) << m.dump();
+        EXPECT_EQ(m[0], "efs2s3");
+        EXPECT_EQ(m[2], "Job");
+        EXPECT_EQ(m[3], "nightly");
+        EXPECT_EQ(m[4], "Stack");
+        EXPECT_EQ(m[5], "${AWS::StackName}");
+        shown.insert(m[1].get<std::string>());
+      }
+      if (p.contains("annotations"))
+        alarm = p["annotations"]["alarms"] ==
+                nlohmann::json::array({"${MissedBackupAlarm.Arn}"});
+    }
+    std::set<std::string> all;
+    for (const MetricInfo& m : AllMetrics()) all.insert(m.name);
+    EXPECT_EQ(shown, all);
+    EXPECT_TRUE(alarm);
+    EXPECT_NE((*t)["Outputs"]["Dashboard"].dump().find("${Dashboard}"),
+              std::string::npos);
+  }
+  // Without the alarm, the dashboard names none.
+  AwsOptions o = TestAwsOptions(false);
+  o.alert_after_hours = 0;
+  auto t = GenerateCloudFormation(j, o);
+  ASSERT_TRUE(t);
+  EXPECT_EQ((*t)["Resources"]["Dashboard"].dump().find("MissedBackupAlarm"),
+            std::string::npos);
+}
+
+// Statements of a role's first inline policy, Fn::If (condition) kept whole.
+std::vector<ojson> RoleStatements(const ojson& role) {
+  std::vector<ojson> out;
+  for (const ojson& st :
+       role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"])
+    out.push_back(st);
+  return out;
+}
+
+// The statement of `sid` behind an Fn::If on `condition`, or null.
+ojson ConditionalStatement(const std::vector<ojson>& statements,
+                           const std::string& condition,
+                           const std::string& sid) {
+  for (const ojson& st : statements)
+    if (st.contains("Fn::If") && st["Fn::If"][0] == condition &&
+        st["Fn::If"][1]["Sid"] == sid)
+      return st["Fn::If"][1];
+  return nullptr;
+}
+
+TEST(GenerateTest, CloudFormationArchitecture) {
+  Job j;
+  j.name = "nightly";
+  for (const char* arch : {"x86_64", "arm64"}) {
+    AwsOptions o = TestAwsOptions(false);
+    o.architecture = arch;
+    auto t = GenerateCloudFormation(j, o);
+    ASSERT_TRUE(t) << t.error().message;
+    EXPECT_EQ((*t)["Parameters"]["Architecture"]["Default"], arch);
+    EXPECT_EQ((*t)["Parameters"]["Architecture"]["AllowedValues"],
+              (ojson{"x86_64", "arm64"}));
+    EXPECT_EQ((*t)["Conditions"]["IsArm64"],
+              (ojson{{"Fn::Equals", {RefJ("Architecture"), "arm64"}}}));
+    for (const char* td : {"TaskDefinition", "MaintenanceTaskDefinition",
+                           "RestoreTaskDefinition"})
+      EXPECT_EQ((*t)["Resources"][td]["Properties"]["RuntimePlatform"],
+                (ojson{{"CpuArchitecture",
+                        {{"Fn::If", {"IsArm64", "ARM64", "X86_64"}}}},
+                       {"OperatingSystemFamily", "LINUX"}}))
+          << td;
+  }
+  AwsOptions o = TestAwsOptions(true);
+  auto t = GenerateCloudFormation(j, o);
+  ASSERT_TRUE(t) << t.error().message;
+  for (const char* lt : {"LaunchTemplate", "MaintenanceLaunchTemplate"}) {
+    const ojson& d = (*t)["Resources"][lt]["Properties"]["LaunchTemplateData"];
+    EXPECT_EQ(d["InstanceType"],
+              (ojson{{"Fn::If",
+                      {"HasInstanceType",
+                       RefJ("InstanceType"),
+                       {{"Fn::If", {"IsArm64", "c7g.large", "c6i.large"}}}}}}));
+    EXPECT_EQ(d["ImageId"]["Fn::If"][1], RefJ("ImageId"));
+    EXPECT_EQ(d["ImageId"]["Fn::If"][2]["Fn::Sub"],
+              "{{resolve:ssm:/aws/service/ami-amazon-linux-latest/"
+              "al2023-ami-kernel-default-${Architecture}}}");
+  }
+  o.architecture = "aarch64";
+  EXPECT_FALSE(GenerateCloudFormation(j, o));
+}
+
+TEST(GenerateTest, CloudFormationEcrRepository) {
+  Job j;
+  j.name = "nightly";
+  AwsOptions o = TestAwsOptions(false);
+  o.image.clear();
+  EXPECT_FALSE(GenerateCloudFormation(j, o));  // neither --image nor ECR
+  o.create_ecr = true;
+  auto t = GenerateCloudFormation(j, o);
+  ASSERT_TRUE(t) << t.error().message;
+  const ojson& repo = (*t)["Resources"]["ImageRepository"];
+  EXPECT_EQ(repo["Type"], "AWS::ECR::Repository");
+  EXPECT_EQ(repo["DeletionPolicy"], "Retain");
+  EXPECT_TRUE(repo["Properties"]["ImageScanningConfiguration"]["ScanOnPush"]);
+  EXPECT_EQ(
+      (*t)["Resources"]["TaskDefinition"]["Properties"]["ContainerDefinitions"]
+          [0]["Image"],
+      (ojson{{"Fn::Sub", "${ImageRepository.RepositoryUri}:${ImageTag}"}}));
+  EXPECT_FALSE((*t)["Parameters"].contains("ImageUri"));
+  EXPECT_EQ((*t)["Parameters"]["ImageTag"]["Default"], "latest");
+  EXPECT_EQ((*t)["Outputs"]["ImageRepositoryUri"]["Value"],
+            GetAttJ("ImageRepository", "RepositoryUri"));
+  o.image = "i:1";  // both: which one?
+  EXPECT_FALSE(GenerateCloudFormation(j, o));
+  o.image.clear();
+  o.ec2 = true;
+  EXPECT_FALSE(GenerateCloudFormation(j, o));
+}
+
+TEST(GenerateTest, CloudFormationPasswordFromSecretsManagerOrSsm) {
+  Job j;
+  j.name = "nightly";
+  for (bool ec2 : {false, true}) {
+    auto t = GenerateCloudFormation(j, TestAwsOptions(ec2));
+    ASSERT_TRUE(t) << t.error().message;
+    const std::regex allowed(
+        (*t)["Parameters"]["PasswordSecretArn"]["AllowedPattern"]
+            .get<std::string>());
+    EXPECT_TRUE(std::regex_match(
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:efs2s3-AbCd",
+        allowed));
+    EXPECT_TRUE(std::regex_match(
+        "arn:aws:ssm:eu-west-1:123456789012:parameter/efs2s3/password",
+        allowed));
+    EXPECT_FALSE(std::regex_match("efs2s3/password", allowed));
+    EXPECT_EQ((*t)["Conditions"]["HasPasswordKey"],
+              (ojson{{"Fn::Not",
+                      {{{"Fn::Equals", {RefJ("PasswordKmsKeyArn"), ""}}}}}}));
+    // Whoever reads the password may read either kind, and use its key.
+    const ojson& r = (*t)["Resources"];
+    for (const char* role :
+         ec2 ? std::vector<const char*>{"BackupRole", "MaintenanceRole"}
+             : std::vector<const char*>{"ExecutionRole"}) {
+      std::vector<ojson> st = RoleStatements(r[role]);
+      bool read = false;
+      for (const ojson& s : st)
+        if (s.contains("Action") &&
+            s["Action"] == ojson{"secretsmanager:GetSecretValue",
+                                 "ssm:GetParameter", "ssm:GetParameters"})
+          read = s["Resource"] == RefJ("PasswordSecretArn");
+      EXPECT_TRUE(read) << role;
+      ojson key = ConditionalStatement(st, "HasPasswordKey", "PasswordKey");
+      ASSERT_FALSE(key.is_null()) << role;
+      EXPECT_EQ(key["Action"], ojson{"kms:Decrypt"});
+      EXPECT_EQ(key["Resource"], RefJ("PasswordKmsKeyArn"));
+    }
+    if (ec2) {
+      std::string ud = r["LaunchTemplate"]["Properties"]["LaunchTemplateData"]
+                        ["UserData"]["Fn::Base64"]["Fn::Sub"][0];
+      EXPECT_NE(ud.find("arn:*:ssm:*) aws ssm get-parameter --with-decryption "
+                        "--name ${PasswordSecretArn}"),
+                std::string::npos);
+    } else {
+      EXPECT_EQ(r["TaskDefinition"]["Properties"]["ContainerDefinitions"][0]
+                 ["Secrets"][0]["ValueFrom"],
+                RefJ("PasswordSecretArn"));
+    }
+  }
+}
+
+TEST(GenerateTest, CloudFormationNetworkPieces) {
+  Job j;
+  j.name = "nightly";
+  for (bool ec2 : {false, true}) {
+    auto t = GenerateCloudFormation(j, TestAwsOptions(ec2));
+    ASSERT_TRUE(t) << t.error().message;
+    const ojson& in = (*t)["Resources"]["NfsIngress"];
+    EXPECT_EQ(in["Type"], "AWS::EC2::SecurityGroupIngress");
+    EXPECT_EQ(in["Condition"], "AddNfsIngress");
+    EXPECT_EQ(in["Properties"]["GroupId"], RefJ("MountTargetSecurityGroup"));
+    EXPECT_EQ(in["Properties"]["FromPort"], 2049);
+    EXPECT_EQ(in["Properties"]["ToPort"], 2049);
+    EXPECT_EQ(in["Properties"]["IpProtocol"], "tcp");
+    EXPECT_EQ(in["Properties"]["SourceSecurityGroupId"],
+              (ojson{{"Fn::Select", {0, RefJ("SecurityGroups")}}}));
+    EXPECT_EQ((*t)["Parameters"]["MountTargetSecurityGroup"]["Default"], "");
+    const ojson& ep = (*t)["Resources"]["S3Endpoint"];
+    EXPECT_EQ(ep["Type"], "AWS::EC2::VPCEndpoint");
+    EXPECT_EQ(ep["Condition"], "AddS3Endpoint");
+    EXPECT_EQ(ep["Properties"]["VpcEndpointType"], "Gateway");
+    EXPECT_EQ(ep["Properties"]["ServiceName"],
+              (ojson{{"Fn::Sub", "com.amazonaws.${AWS::Region}.s3"}}));
+    EXPECT_EQ(ep["Properties"]["RouteTableIds"], RefJ("RouteTableIds"));
+    EXPECT_EQ((*t)["Conditions"]["AddS3Endpoint"],
+              (ojson{{"Fn::Not", {{{"Fn::Equals", {RefJ("VpcId"), ""}}}}}}));
+  }
+}
+
+// The rules' messages say what happened in words, with the event's values.
+TEST(GenerateTest, CloudFormationReadableAlerts) {
+  Job j;
+  j.name = "nightly";
+  auto t = GenerateCloudFormation(j, TestAwsOptions(false));
+  ASSERT_TRUE(t) << t.error().message;
+  for (auto [rule, words] :
+       {std::pair{"FailureRule", "a run failed with exit code <exit>"},
+        std::pair{"StartFailureRule", "a run did not start: <code>"}}) {
+    const ojson& target = (*t)["Resources"][rule]["Properties"]["Targets"][0];
+    EXPECT_EQ(target["Arn"], RefJ("FailureTopic"));
+    const ojson& it = target["InputTransformer"];
+    EXPECT_EQ(it["InputPathsMap"]["exit"], "$.detail.containers[0].exitCode");
+    EXPECT_EQ(it["InputPathsMap"]["reason"], "$.detail.stoppedReason");
+    EXPECT_EQ(it["InputPathsMap"]["code"], "$.detail.stopCode");
+    EXPECT_EQ(it["InputPathsMap"]["task"], "$.detail.taskArn");
+    const std::string text = it["InputTemplate"]["Fn::Sub"];
+    EXPECT_EQ(text.front(), '"');  // a JSON string: SNS gets plain text
+    EXPECT_EQ(text.back(), '"');
+    EXPECT_NE(text.find("efs2s3 job nightly (stack ${AWS::StackName}): "),
+              std::string::npos);
+    EXPECT_NE(text.find(words), std::string::npos) << text;
+    EXPECT_NE(text.find("/efs2s3/${AWS::StackName}"), std::string::npos);
+    // Every <name> is one of the paths.
+    std::regex placeholder("<([a-z]+)>");
+    for (auto m = std::sregex_iterator(text.begin(), text.end(), placeholder);
+         m != std::sregex_iterator(); ++m)
+      EXPECT_TRUE(it["InputPathsMap"].contains((*m)[1].str())) << (*m)[1];
+  }
+}
+
+// The EC2 variant streams the job's log to the log group while it runs (a
+// crash leaves what was written), and sends it at the end only without the
+// agent.
+TEST(GenerateTest, CloudFormationEc2StreamsItsLog) {
+  Job j;
+  j.name = "nightly";
+  auto t = GenerateCloudFormation(j, TestAwsOptions(true));
+  ASSERT_TRUE(t) << t.error().message;
+  for (const char* lt : {"LaunchTemplate", "MaintenanceLaunchTemplate"}) {
+    const std::string ud =
+        (*t)["Resources"][lt]["Properties"]["LaunchTemplateData"]["UserData"]
+            ["Fn::Base64"]["Fn::Sub"][0];
+    const size_t config = ud.find(
+        "\"file_path\": \"/var/log/efs2s3.log\", \"log_group_name\": "
+        "\"${LogGroup}\", \"log_stream_name\": \"$stream\"");
+    const size_t start = ud.find(
+        "$agent -a fetch-config -m ec2 -s -c "
+        "file:/etc/efs2s3-logs.json");
+    const size_t run = ud.find("/usr/local/bin/efs2s3 job run nightly");
+    const size_t end_upload = ud.find("aws logs put-log-events");
+    ASSERT_NE(config, std::string::npos) << ud;
+    ASSERT_NE(start, std::string::npos) << ud;
+    ASSERT_NE(run, std::string::npos) << ud;
+    EXPECT_LT(config, start);
+    EXPECT_LT(start, run);  // streaming before the job starts
+    EXPECT_NE(ud.find(" >> /var/log/efs2s3.log 2>&1\n", run),
+              std::string::npos);
+    // The upload at the end is the fallback without the agent.
+    EXPECT_LT(ud.find("if [ \"$streaming\" = 1 ]; then"), end_upload);
+    EXPECT_NE(ud.find("amazon-cloudwatch-agent"), std::string::npos);
+  }
+  bool describe = false;
+  for (const ojson& st : RoleStatements((*t)["Resources"]["BackupRole"]))
+    if (st.value("Sid", "") == "Logs")
+      describe = st["Action"].dump().find("logs:DescribeLogStreams") !=
+                 std::string::npos;
+  EXPECT_TRUE(describe);
 }
 
 // Collects every string of a template but the parameters' defaults.

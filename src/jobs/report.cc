@@ -100,6 +100,7 @@ nlohmann::json JobReport::ToJson() const {
           {"status", Status()},
           {"exit_code", exit_code},
           {"snapshot_id", snapshot_id},
+          {"last_backup", TimeOrEmpty(last_backup)},
           {"started", TimeOrEmpty(started)},
           {"finished", TimeOrEmpty(finished)},
           {"duration_seconds", static_cast<double>(finished - started)},
@@ -126,6 +127,7 @@ Result<JobReport> JobReport::FromJson(const nlohmann::json& j) {
     r.snapshot_id = j.value("snapshot_id", "");
     r.started = TimeField(j, "started");
     r.finished = TimeField(j, "finished");
+    r.last_backup = TimeField(j, "last_backup");
     for (const nlohmann::json& s : j.at("steps")) {
       if (!s.is_object()) return bad();
       StepReport st;
@@ -157,6 +159,7 @@ nlohmann::json JobState::ToJson() const {
           {"last_prune", TimeOrEmpty(last_prune)},
           {"last_check", TimeOrEmpty(last_check)},
           {"last_lock_extend", TimeOrEmpty(last_lock_extend)},
+          {"last_backup", TimeOrEmpty(last_backup)},
           {"last_exit_code", last_exit_code}};
 }
 
@@ -167,6 +170,7 @@ JobState JobState::FromJson(const nlohmann::json& j) {
   s.last_prune = TimeField(j, "last_prune");
   s.last_check = TimeField(j, "last_check");
   s.last_lock_extend = TimeField(j, "last_lock_extend");
+  s.last_backup = TimeField(j, "last_backup");
   // A damaged state file is an empty state, not an exception out of the
   // daemon (value() throws on a field of another type).
   if (auto it = j.find("last_exit_code");

@@ -41,6 +41,9 @@ struct JobReport {
   std::vector<StepReport> steps;
   int exit_code = 0;
   std::string snapshot_id;
+  // When the last backup of the job that saved a snapshot started (this run's
+  // or an earlier one's, from the state directory); 0 when none is known.
+  std::time_t last_backup = 0;
 
   StepReport& Add(StepReport s) {
     steps.push_back(std::move(s));
@@ -59,7 +62,9 @@ int WorseExitCode(int a, int b);
 struct JobState {
   std::time_t last_run = 0, last_prune = 0, last_check = 0,
               last_lock_extend = 0;
-  int last_exit_code = -1;  // -1: never ran
+  std::time_t last_backup = 0;  // the start of the last backup that saved
+                                // a snapshot
+  int last_exit_code = -1;      // -1: never ran
   nlohmann::json ToJson() const;
   static JobState FromJson(const nlohmann::json& j);
 };

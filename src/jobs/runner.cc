@@ -12,6 +12,8 @@
 #include "aws/http.h"
 #include "base/exit_codes.h"
 #include "base/file_util.h"
+#include "jobs/identity.h"
+#include "jobs/metrics.h"
 #include "jobs/sns.h"
 
 namespace efs2s3::jobs {
@@ -116,6 +118,7 @@ class JobRun {
   JobReport report_;
   std::map<std::string, std::string> env_;
   std::vector<std::string> paths_;
+  std::string host_;  // the snapshots' host (SnapshotHost); "" = hostname
   std::time_t now_ = 0;
   bool ok_ = true;              // false: skip the repository steps
   std::string why_not_;         // and why
@@ -136,7 +139,7 @@ std::vector<std::string> JobRun::BackupArgs() const {
   std::vector<std::string> a = {"backup"};
   a.insert(a.end(), paths_.begin(), paths_.end());
   for (const auto& t : job_.tags) a.insert(a.end(), {"--tag", t});
-  if (!job_.host.empty()) a.insert(a.end(), {"--host", job_.host});
+  if (!host_.empty()) a.insert(a.end(), {"--host", host_});
   for (const auto& e : job_.excludes) a.insert(a.end(), {"--exclude", e});
   for (const auto& f : job_.exclude_files)
     a.insert(a.end(), {"--exclude-file", f});
@@ -162,7 +165,7 @@ std::vector<std::string> JobRun::ForgetArgs() const {
     a.insert(a.end(), {"--keep-within", r.keep_within});
   for (const auto& t : r.keep_tags) a.insert(a.end(), {"--keep-tag", t});
   if (!r.group_by.empty()) a.insert(a.end(), {"--group-by", r.group_by});
-  if (!job_.host.empty()) a.insert(a.end(), {"--host", job_.host});
+  if (!host_.empty()) a.insert(a.end(), {"--host", host_});
   return Efs2s3(a);
 }
 
@@ -254,7 +257,8 @@ void JobRun::Begin() {
   report_.job = job_.name;
   report_.repository = job_.repository;
   report_.started = now_;
-  report_.host = job_.host;
+  host_ = SnapshotHost(job_);
+  report_.host = host_;
   if (report_.host.empty()) {
     char buf[256] = {};
     if (::gethostname(buf, sizeof buf - 1) == 0) report_.host = buf;
@@ -305,10 +309,8 @@ std::optional<EfsMountPlan> JobRun::Mount() {
   req.region = e.region;
   req.access_point = e.access_point;
   req.options = e.mount_options;
-  req.mount_point = e.mount_point.empty()
-                        ? config_.state_dir + "/mnt/" + e.file_system_id
-                        : e.mount_point;
-  paths_ = {req.mount_point};
+  paths_ = BackupPaths(job_);
+  req.mount_point = paths_.front();
   auto plan = PlanEfsMount(req, opts_.env, opts_.resolver);
   if (!plan && opts_.dry_run) {
     Skip("mount", "cannot plan the mount here: " + plan.error().message);
@@ -352,6 +354,8 @@ void JobRun::Backup() {
     Skip("backup", why_not_);
     return;
   }
+  for (const std::string& w : ExcludeWarnings(job_, paths_))
+    Log(opts_, "warning: " + w);
   StepReport& s =
       Step("backup", BackupArgs(), std::chrono::seconds(0), true, {"summary"});
   report_.snapshot_id = s.figures.value("snapshot_id", "");
@@ -447,6 +451,11 @@ Result<JobReport> JobRun::Finish(JobState& state) {
 
   state.last_run = now_;
   state.last_exit_code = code;
+  for (const StepReport& s : report_.steps)
+    if (s.name == "backup" &&
+        (s.status == StepStatus::kOk || s.status == StepStatus::kWarning))
+      state.last_backup = s.started;
+  report_.last_backup = state.last_backup;
   auto saved_state = state_dir_.SaveState(state);
   if (!saved_state) Log(opts_, "warning: " + saved_state.error().message);
   Deliver();
@@ -456,6 +465,15 @@ Result<JobReport> JobRun::Finish(JobState& state) {
 
 // Delivery errors are logged; they do not change the job's outcome.
 void JobRun::Deliver() {
+  if (!job_.metrics_file.empty()) {
+    if (auto text = PrometheusText(report_)) {
+      // Readable by node_exporter, which runs as a user of its own.
+      auto written =
+          WriteFileAtomic(job_.metrics_file, AsBytes(*text), false, true, 0644);
+      if (!written)
+        Log(opts_, "warning: metrics_file: " + written.error().message);
+    }
+  }
   if (!job_.report_file.empty() || !job_.report_webhook.empty()) {
     std::vector<std::string> errs =
         DeliverReport(report_.ToJson(), job_.report_file, job_.report_webhook);

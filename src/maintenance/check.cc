@@ -1,16 +1,22 @@
 #include "maintenance/check.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
 
+#include "base/thread_pool.h"
 #include "maintenance/walk.h"
 #include "repo/maintenance_access.h"
+#include "storage/storage_class.h"
 
 namespace efs2s3::maintenance {
 
@@ -84,6 +90,11 @@ class Checker {
   // costs nothing restorable: a hint, prune removes the pack.
   void PackDamage(const Id& pack, const std::string& message);
   std::unordered_set<Id, IdHash> indexed_packs_;
+  // Packs in an archive class (or INTELLIGENT_TIERING), by listing.
+  std::unordered_map<Id, std::string, IdHash> archive_class_;
+  // Of `chosen`, those that can be read now; the others are counted, and
+  // with o_.cold_tier requested.
+  Result<std::vector<Id>> SkipArchived(const std::vector<Id>& chosen);
   Result<void> CheckSnapshots();
   // Why a blob cannot be loaded, or "" if it can (as far as known).
   std::string BlobProblem(const Id& id);
@@ -153,7 +164,17 @@ Result<void> Checker::CheckIndexFiles() {
 
 Result<void> Checker::CheckIndexAgainstPacks() {
   Progress("checking packs");
-  ASSIGN_OR_RETURN(packs_, raw_.ListPacks());
+  // One listing: sizes, and the storage class of archived packs (never read
+  // by --read-data unless restored).
+  packs_.clear();
+  RETURN_IF_ERROR(repo_.ListPackClasses(
+      [&](const Id& id, const storage::ObjectInfo& info) -> Result<void> {
+        packs_[id] = info.size;
+        if (storage::IsArchiveClass(info.storage_class) ||
+            info.storage_class == "INTELLIGENT_TIERING")
+          archive_class_[id] = info.storage_class;
+        return Ok();
+      }));
   r_.packs = packs_.size();
   std::map<Id, std::pair<std::uint64_t, Id>> missing,
       too_short;  // pack -> (count, a blob)
@@ -304,6 +325,7 @@ Result<void> Checker::ReadData() {
       break;
     }
   }
+  ASSIGN_OR_RETURN(chosen, SkipArchived(chosen));
   size_t i = 0;
   for (const Id& pack : chosen) {
     RETURN_IF_ERROR(CheckCancel(o_.cancel));
@@ -312,6 +334,70 @@ Result<void> Checker::ReadData() {
     RETURN_IF_ERROR(ReadPack(pack));
   }
   return Ok();
+}
+
+Result<std::vector<Id>> Checker::SkipArchived(const std::vector<Id>& chosen) {
+  std::vector<Id> maybe;
+  for (const Id& p : chosen)
+    if (archive_class_.count(p)) maybe.push_back(p);
+  if (maybe.empty()) return chosen;
+  Progress("asking for the state of " + std::to_string(maybe.size()) +
+           " archived packs");
+  std::mutex mu;
+  std::optional<efs2s3::Error> failure;
+  std::unordered_set<Id, IdHash> unreadable;
+  std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> by_class;
+  ParallelFor(maybe.size(), raw_.Concurrency(), [&](size_t k) {
+    const Id& p = maybe[k];
+    auto st = repo_.PackArchiveStatus(p);
+    if (st && (!st->Readable()) && !st->restore_ongoing &&
+        !o_.cold_tier.empty()) {
+      auto req = repo_.RequestPackRestore(p, o_.cold_days, o_.cold_tier);
+      std::lock_guard lock(mu);
+      if (req)
+        ++r_.cold_requested;
+      else if (!failure)
+        failure = req.error().Wrap("pack " + p.Hex());
+    }
+    std::lock_guard lock(mu);
+    if (!st) {
+      if (!failure) failure = st.error().Wrap("pack " + p.Hex());
+      return;
+    }
+    if (st->Readable()) return;
+    unreadable.insert(p);
+    auto& c = by_class[st->storage_class];
+    ++c.first;
+    c.second += st->size;
+  });
+  if (failure) return *failure;
+  std::vector<Id> readable;
+  for (const Id& p : chosen)
+    if (!unreadable.count(p)) readable.push_back(p);
+  if (unreadable.empty()) return readable;
+  std::string classes, costs;
+  for (const auto& [cls, n] : by_class) {
+    r_.cold_unread_packs += n.first;
+    r_.cold_unread_bytes += n.second;
+    classes +=
+        fmt::format("{}{} in {}", classes.empty() ? "" : ", ", n.first, cls);
+  }
+  for (const auto& t : storage::EstimateTiers(by_class, o_.cold_days, {}))
+    costs +=
+        fmt::format("{}{} ${:.2f} within {:.0f} h", costs.empty() ? "" : ", ",
+                    t.tier, t.usd, std::max(1.0, t.hours_max));
+  Error("cold_unread", "",
+        fmt::format("{} archived packs ({} bytes: {}) were not read: they "
+                    "need a restore first ({}; prices of {}). {}",
+                    unreadable.size(), r_.cold_unread_bytes, classes, costs,
+                    storage::kPriceDate,
+                    r_.cold_requested > 0
+                        ? fmt::format("Requested {} restores now; run the "
+                                      "check again once they are done",
+                                      r_.cold_requested)
+                        : "`check --read-data --cold-tier TIER` requests "
+                          "them; a later check reads them"));
+  return readable;
 }
 
 std::string Checker::BlobProblem(const Id& id) {

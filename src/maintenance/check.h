@@ -50,6 +50,13 @@ struct CheckOptions {
   DataSubset subset;       // with read_data
   std::uint64_t seed = 0;  // for kPercent; 0 = random
   size_t max_paths = 100;  // snapshot paths listed per problem
+  // With read_data, archived packs (GLACIER, DEEP_ARCHIVE) without a readable
+  // copy are never read (a GET would fail); they are counted and reported as
+  // one `cold_unread` problem with the cost of reading them. With a tier
+  // ("Expedited", "Standard", "Bulk"), their restore is requested too, kept
+  // cold_days days, so that a later check can read them.
+  std::string cold_tier;
+  int cold_days = 7;
   const std::atomic<bool>* cancel = nullptr;
   std::function<void(const std::string&)> progress;
 };
@@ -79,6 +86,9 @@ struct CheckReport {
   std::uint64_t packs_read = 0, blobs_read = 0, bytes_read = 0;
   // Of blobs_read, those that failed authentication (the others passed).
   std::uint64_t blobs_failed = 0;
+  // Archived packs read_data left unread, and restores it requested.
+  std::uint64_t cold_unread_packs = 0, cold_unread_bytes = 0;
+  std::uint64_t cold_requested = 0;
   bool ok() const { return errors.empty(); }
 };
 

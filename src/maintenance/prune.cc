@@ -16,6 +16,7 @@
 #include "maintenance/index_writer.h"
 #include "maintenance/walk.h"
 #include "repo/maintenance_access.h"
+#include "storage/storage_class.h"
 
 namespace efs2s3::maintenance {
 
@@ -134,6 +135,44 @@ static Result<void> KeepRetainedPacks(repo::Repository& repo, PrunePlan& plan,
   return Ok();
 }
 
+// Archive classes: never repack (that reads the pack). Minimum storage
+// durations: count (or, asked to, avoid) the early deletion charge.
+static void ApplyStorageClasses(PrunePlan& plan, const PruneOptions& options) {
+  const std::int64_t now =
+      options.now ? options.now
+                  : std::chrono::duration_cast<std::chrono::seconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
+  auto count = [](PruneCount& c, const PrunePlan::PackState& p) {
+    ++c.packs;
+    c.blobs += p.indexed;
+    c.bytes += p.size;
+  };
+  for (auto& [id, p] : plan.packs) {
+    if (p.action == PackAction::kRepack &&
+        (storage::IsArchiveClass(p.storage_class) ||
+         p.storage_class == "INTELLIGENT_TIERING")) {
+      p.action = PackAction::kKeep;
+      count(plan.cold_kept, p);
+    }
+    if (p.action == PackAction::kKeep || p.mtime <= 0) continue;
+    const storage::StorageClassInfo* cls =
+        storage::FindStorageClass(p.storage_class);
+    if (!cls || cls->min_days == 0) continue;
+    const double age_days = static_cast<double>(now - p.mtime) / 86400.0;
+    const double usd = storage::EarlyDeletionCharge(*cls, p.size, age_days);
+    if (usd <= 0 && age_days >= cls->min_days) continue;
+    if (options.respect_min_duration) {
+      p.action = PackAction::kKeep;
+      count(plan.min_duration_kept, p);
+      plan.min_duration_kept_usd += usd;
+    } else {
+      count(plan.early_delete, p);
+      plan.early_delete_usd += usd;
+    }
+  }
+}
+
 Result<PrunePlan> PlanPrune(repo::Repository& repo,
                             const PruneOptions& options) {
   PrunePlan plan;
@@ -179,12 +218,16 @@ Result<PrunePlan> PlanPrune(repo::Repository& repo,
   plan.used_blobs = plan.used->size();
 
   Progress(options, "listing packs and index files");
-  ASSIGN_OR_RETURN(auto sizes, repo::MaintenanceAccess(repo).ListPacks());
-  for (const auto& [id, size] : sizes) {
-    plan.packs[id].size = size;
-    ++plan.total.packs;
-    plan.total.bytes += size;
-  }
+  RETURN_IF_ERROR(repo.ListPackClasses(
+      [&](const Id& id, const storage::ObjectInfo& info) -> Result<void> {
+        PrunePlan::PackState& p = plan.packs[id];
+        p.size = info.size;
+        p.storage_class = info.storage_class;
+        p.mtime = info.mtime;
+        ++plan.total.packs;
+        plan.total.bytes += info.size;
+        return Ok();
+      }));
   ASSIGN_OR_RETURN(plan.index_files,
                    repo::MaintenanceAccess(repo).ListNames(ObjectType::kIndex));
   plan.old_index_files = plan.index_files.size();
@@ -226,6 +269,7 @@ Result<PrunePlan> PlanPrune(repo::Repository& repo,
                               : DecidePack(p, options.max_unused);
   if (!repo.config().lock_mode.empty())
     RETURN_IF_ERROR(KeepRetainedPacks(repo, plan, options));
+  ApplyStorageClasses(plan, options);
   for (auto& [id, p] : plan.packs) {
     if (p.indexed == 0 && p.action == PackAction::kDelete) {
       ++plan.unindexed.packs;

@@ -49,6 +49,10 @@ struct PruneOptions {
   std::function<void(const std::string&)>
       progress;          // one line per step; may be empty
   std::int64_t now = 0;  // seconds since the epoch (Object Lock); 0 = clock
+  // Storage classes with a minimum storage duration (STANDARD_IA 30 days,
+  // GLACIER 90, DEEP_ARCHIVE 180, ...): keep unused packs younger than it
+  // for a later prune instead of paying the early deletion charge.
+  bool respect_min_duration = false;
 };
 
 struct PruneCount {
@@ -72,6 +76,17 @@ struct PrunePlan {
   // lasts (kept, counted in `keep` too), and the earliest end of those.
   PruneCount retained;
   std::int64_t retained_until = 0;
+  // Archive classes (and INTELLIGENT_TIERING): packs that would be repacked
+  // but are kept, since repacking reads them (kept, counted in `keep` too).
+  PruneCount cold_kept;
+  // Packs deleted (or repacked, which deletes them) before their class's
+  // minimum storage duration, and the estimated charge for the rest of it.
+  PruneCount early_delete;
+  double early_delete_usd = 0;
+  // With respect_min_duration: such packs kept for a later prune, and the
+  // charge that saves.
+  PruneCount min_duration_kept;
+  double min_duration_kept_usd = 0;
   std::uint64_t new_packs = 0;  // estimated packs written by repacking
   std::uint64_t old_index_files = 0;
   std::uint64_t new_index_files = 0;  // estimated
@@ -88,6 +103,8 @@ struct PrunePlan {
     std::uint32_t used = 0;  // used blobs whose canonical copy is here
     std::uint64_t used_bytes = 0;
     PackAction action = PackAction::kKeep;
+    std::string storage_class;  // "" = STANDARD
+    std::int64_t mtime = 0;     // written at (listing), 0 if unknown
   };
   std::unordered_map<Id, PackState, IdHash> packs;
   std::vector<std::string>

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 
 #include "base/id.h"
@@ -16,6 +17,7 @@
 #include "model/snapshot.h"
 #include "repo/index.h"
 #include "repo/pack.h"
+#include "storage/backend.h"
 
 namespace efs2s3::repo {
 
@@ -87,6 +89,26 @@ class BlobLoader : public TreeLoader {
   // kCorruption naming blob and pack.
   virtual Result<Bytes> DecodeBlob(const Id& id, const BlobLocation& loc,
                                    ByteSpan sealed) const = 0;
+};
+
+// Data packs in archive storage classes (S3 GLACIER, DEEP_ARCHIVE; docs/S3.md,
+// "Cold storage"): which can be read now, and asking for readable copies.
+// Thread-safe.
+class PackArchive {
+ public:
+  virtual ~PackArchive() = default;
+  // Whether packs can be in an archive class at all (S3: yes; a directory:
+  // no, and none of the calls below is needed).
+  virtual bool HasArchiveClasses() const = 0;
+  // Every pack with its size, write time and storage class, from a listing
+  // (no request per pack).
+  virtual Result<void> ListPackClasses(
+      const std::function<Result<void>(const Id&, const storage::ObjectInfo&)>&
+          fn) = 0;
+  // One request (S3: HEAD).
+  virtual Result<storage::ArchiveStatus> PackArchiveStatus(const Id& pack) = 0;
+  virtual Result<void> RequestPackRestore(const Id& pack, int days,
+                                          const std::string& tier) = 0;
 };
 
 }  // namespace efs2s3::repo

@@ -587,6 +587,29 @@ Result<Bytes> Repository::LoadPackRange(const Id& pack, std::uint64_t offset,
   return backend_->Load({ObjectType::kPack, pack.Hex()}, offset, length);
 }
 
+bool Repository::HasArchiveClasses() const {
+  return backend_->HasArchiveClasses();
+}
+
+Result<void> Repository::ListPackClasses(
+    const std::function<Result<void>(const Id&, const storage::ObjectInfo&)>&
+        fn) {
+  return backend_->List(ObjectType::kPack,
+                        [&](const storage::ObjectInfo& i) -> Result<void> {
+                          auto id = Id::FromHex(i.name);
+                          return id ? fn(*id, i) : Ok();
+                        });
+}
+
+Result<storage::ArchiveStatus> Repository::PackArchiveStatus(const Id& pack) {
+  return backend_->GetArchiveStatus({ObjectType::kPack, pack.Hex()});
+}
+
+Result<void> Repository::RequestPackRestore(const Id& pack, int days,
+                                            const std::string& tier) {
+  return backend_->RequestRestore({ObjectType::kPack, pack.Hex()}, days, tier);
+}
+
 int Repository::PreferredUploadConcurrency() const {
   return backend_->Concurrency();
 }

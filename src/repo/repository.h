@@ -94,7 +94,10 @@ struct RepoStats {
 // (check, prune, repair) and locks reach raw objects through
 // MaintenanceAccess (repo/maintenance_access.h), which authenticates what it
 // reads too.
-class Repository : public BlobSaver, public SnapshotStore, public BlobLoader {
+class Repository : public BlobSaver,
+                   public SnapshotStore,
+                   public BlobLoader,
+                   public PackArchive {
  public:
   // Creates a repository with a first key. kAlreadyExists if one is there.
   static Result<std::unique_ptr<Repository>> Init(
@@ -111,6 +114,8 @@ class Repository : public BlobSaver, public SnapshotStore, public BlobLoader {
   const codec::Chunker& chunker() const override { return *chunker_; }
   RepoStats& stats() { return stats_; }
   const std::string& key_name() const { return key_name_; }
+  // This repository's cache directory ("" before the index was loaded).
+  const std::string& cache_dir() const { return cache_dir_; }
   // The storage's preferred number of parallel uploads.
   int PreferredUploadConcurrency() const override;
 
@@ -136,6 +141,14 @@ class Repository : public BlobSaver, public SnapshotStore, public BlobLoader {
   Result<Bytes> DecodeBlob(const Id& id, const BlobLocation& loc,
                            ByteSpan sealed) const override;
   std::optional<BlobLocation> Lookup(const Id& id) override;
+
+  bool HasArchiveClasses() const override;
+  Result<void> ListPackClasses(
+      const std::function<Result<void>(const Id&, const storage::ObjectInfo&)>&
+          fn) override;
+  Result<storage::ArchiveStatus> PackArchiveStatus(const Id& pack) override;
+  Result<void> RequestPackRestore(const Id& pack, int days,
+                                  const std::string& tier) override;
   bool HasBlob(const Id& id) override;
 
   Result<Id> SaveTree(const model::Tree& tree) override;

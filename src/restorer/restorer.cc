@@ -127,6 +127,16 @@ void Restorer::RestoreNode(int dirfd, const Node& node,
                            const std::string& snap_path,
                            const std::string& rel) {
   const char* name = node.name.c_str();
+  if (node.type == NodeType::kFile && opts_.file_filter) {
+    FileDecision d = opts_.file_filter(snap_path, node);
+    if (d == FileDecision::kSkip) return;
+    if (d == FileDecision::kDefer) {
+      std::lock_guard lock(mu_);
+      ++result_.deferred;
+      return;
+    }
+  }
+  if (node.type != NodeType::kFile && !opts_.restore_others) return;
   if (node.type == NodeType::kFile && node.links > 1) {
     std::lock_guard lock(mu_);
     auto key = std::make_pair(node.device, node.inode);
@@ -283,9 +293,12 @@ Result<RestoreResult> Restorer::Run(const model::Snapshot& snap) {
     start = *it;
     base += "/" + comp;
   }
-  if (!opts_.dry_run) RETURN_IF_ERROR(MakeDirs(opts_.target, 0755));
-  target_fd_ = ::open(opts_.target.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (target_fd_ < 0) return PosixError(opts_.target, errno);
+  if (!opts_.dry_run) {
+    RETURN_IF_ERROR(MakeDirs(opts_.target, 0755));
+    target_fd_ =
+        ::open(opts_.target.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (target_fd_ < 0) return PosixError(opts_.target, errno);
+  }
   Result<void> walked = Ok();
   if (start.type == NodeType::kDir && !base.empty()) {
     // The target takes the metadata of the restored directory (like rsync src/
@@ -333,7 +346,7 @@ Result<RestoreResult> Restorer::Run(const model::Snapshot& snap) {
       ::close(fd);
     }
   }
-  ::close(target_fd_);
+  if (target_fd_ >= 0) ::close(target_fd_);
   if (auto refusal = errors_.refusal()) return *refusal;
   RETURN_IF_ERROR(walked);
   if (Cancelled()) return MakeError(ErrorCode::kCancelled, "interrupted");

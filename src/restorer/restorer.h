@@ -36,6 +36,13 @@ struct RestoreProgress {
   std::uint64_t bytes_expected = 0;
 };
 
+// Whether a file is restored in this pass (cold restores, restorer/cold.h).
+enum class FileDecision {
+  kRestore,
+  kDefer,  // not yet: counted in RestoreResult::deferred
+  kSkip,   // restored before
+};
+
 struct RestoreOptions {
   std::string target;
   std::string subpath;                // "" or "/" = everything
@@ -56,12 +63,25 @@ struct RestoreOptions {
       on_flagged;
   RestoreProgress* progress = nullptr;
   const std::atomic<bool>* cancel = nullptr;
+  // Restores in passes (restorer/cold.h): every selected file is shown to
+  // file_filter (also in a dry run), which decides whether it is written
+  // now; null restores all. Directories are made in every pass and get their
+  // metadata at its end; other entries (symlinks, FIFOs, devices) only when
+  // restore_others.
+  std::function<FileDecision(const std::string& snap_path,
+                             const model::Node& node)>
+      file_filter;
+  bool restore_others = true;
 };
 
 struct RestoreResult {
   std::uint64_t files = 0, dirs = 0, other = 0, bytes = 0, errors = 0,
                 verified = 0;
-  std::uint64_t flagged = 0;  // nodes restored that carry flags
+  std::uint64_t flagged = 0;   // nodes restored that carry flags
+  std::uint64_t deferred = 0;  // files file_filter deferred
+  // Packs that could not be read at all (named once each to on_error, not
+  // once per file).
+  std::uint64_t packs_failed = 0;
 };
 
 // Reads through `repo` only: blob locations, pack ranges, trees (a

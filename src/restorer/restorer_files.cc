@@ -95,6 +95,43 @@ void Restorer::FailFile(FileJob& f, const Error& e) {
   f.failed = true;
 }
 
+void Restorer::FailPack(const Id& pack, const Error& e,
+                        const std::string& file) {
+  std::lock_guard lock(mu_);
+  auto [it, added] = failed_packs_.try_emplace(pack, FailedPack{e, {}});
+  if (added) ++result_.packs_failed;
+  it->second.files.insert(file);
+}
+
+void Restorer::ReportFailedPacks() {
+  std::map<Id, FailedPack> packs;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [id, p] : failed_packs_) {
+      if (p.files.empty()) continue;
+      packs.emplace(id, FailedPack{p.error, std::move(p.files)});
+      p.files.clear();
+    }
+  }
+  // One line per pack, naming the files it took (the first kMaxNamed).
+  constexpr size_t kMaxNamed = 1000;
+  for (auto& [id, p] : packs) {
+    std::string names;
+    size_t n = 0;
+    for (const std::string& f : p.files) {
+      if (n++ == kMaxNamed) break;
+      names += (names.empty() ? "" : ", ") + f;
+    }
+    if (p.files.size() > kMaxNamed)
+      names += " and " + std::to_string(p.files.size() - kMaxNamed) + " more";
+    Error named = p.error;
+    named.message += " (" + std::to_string(p.files.size()) +
+                     " files with data in this pack not restored: " + names +
+                     ")";
+    errors_.Report("pack " + id.Hex(), named);
+  }
+}
+
 void Restorer::PieceDone(FileJob& f) {
   if (f.remaining.fetch_sub(1) == 1) FinishFile(f);
 }
@@ -111,8 +148,14 @@ void Restorer::FinishFile(FileJob& f) {
   const int fd = std::exchange(f.fd, -1);
   if (f.failed) {
     if (fd >= 0) ::close(fd);
-    if (f.error && f.error->code != ErrorCode::kCancelled)
+    if (f.pack_failed) {
+      // Named once with its pack (FailPack); counted here.
+      std::lock_guard lock(mu_);
+      ++result_.errors;
+      if (opts_.progress) ++opts_.progress->errors;
+    } else if (f.error && f.error->code != ErrorCode::kCancelled) {
       ReportError(f.snap_path, *f.error);
+    }
     remove();
     return;
   }
@@ -179,6 +222,22 @@ void Restorer::RestoreRange(const Id& pack, std::vector<Piece>& pieces,
   if (!Cancelled()) {
     range = repo_.LoadPackRange(pack, begin, end - begin);
     if (!range) range = range.error().Wrap("pack " + pack.Hex());
+  }
+  // A pack that cannot be read at all (missing, archived, denied): one error
+  // for the pack, not one per blob or file.
+  const bool whole_pack = !range &&
+                          range.error().code != ErrorCode::kCancelled &&
+                          range.error().code != ErrorCode::kCorruption &&
+                          range.error().code != ErrorCode::kTransient;
+  if (whole_pack) {
+    for (size_t p = i; p < j; ++p) {
+      FileJob& f = *pieces[p].file;
+      FailPack(pack, range.error(), f.snap_path);
+      f.pack_failed = true;
+      FailFile(f, range.error());
+      PieceDone(f);
+    }
+    return;
   }
   if (!range && range.error().code != ErrorCode::kCancelled &&
       pieces[i].id != pieces[j - 1].id) {
@@ -283,6 +342,7 @@ void Restorer::ExecuteBatch(std::vector<std::unique_ptr<FileJob>> batch) {
   }
   for (FileJob* f : ready) PieceDone(*f);  // files with no pieces finish here
   for (auto& p : packs) p.get();
+  ReportFailedPacks();
 }
 
 }  // namespace efs2s3::restorer::detail

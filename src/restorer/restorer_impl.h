@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -93,6 +94,8 @@ class Restorer {
     std::atomic<bool> failed{false};
     std::atomic<std::uint64_t> bytes{0};
     std::optional<Error> error;  // guarded by mu_
+    // The error is that of a whole pack, already reported once.
+    std::atomic<bool> pack_failed{false};
   };
   struct Piece {
     Id id;
@@ -107,6 +110,9 @@ class Restorer {
   void ExecuteBatch(std::vector<std::unique_ptr<FileJob>> batch);
   Result<void> CreateFile(FileJob& f);
   void FailFile(FileJob& f, const Error& e);
+  // A pack that cannot be read at all: every file with a piece in it fails,
+  // named in the pack's one error line (ReportFailedPacks).
+  void FailPack(const Id& pack, const Error& e, const std::string& file);
   void PieceDone(FileJob& f);
   void FinishFile(FileJob& f);
   // Sorts a pack's pieces by offset and groups them into ranges to fetch,
@@ -134,6 +140,14 @@ class Restorer {
   // Hard links: (device, inode) -> first restored path relative to the target.
   std::map<std::pair<std::uint64_t, std::uint64_t>, std::string> link_first_;
   std::vector<std::pair<std::string, std::string>> links_;  // (existing, new)
+  // Packs that could not be read at all, and the files of the running batch
+  // they took (named in one error line per pack when the batch ends).
+  struct FailedPack {
+    Error error;
+    std::set<std::string> files;
+  };
+  std::map<Id, FailedPack> failed_packs_;  // guarded by mu_
+  void ReportFailedPacks();
   int target_fd_ = -1;
   size_t max_batch_files_;         // files of a batch are open at once
   ThreadPool batch_runner_{1, 1};  // runs one batch beside the walk

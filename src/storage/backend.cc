@@ -53,4 +53,18 @@ Result<void> Backend::ExtendRetention(const Handle& h, std::int64_t) {
                    Location() + "/" + ObjectKey(h) + ": no Object Lock here");
 }
 
+Result<ArchiveStatus> Backend::GetArchiveStatus(const Handle& h) {
+  ASSIGN_OR_RETURN(ObjectInfo info, Stat(h));
+  ArchiveStatus st;
+  st.storage_class = info.storage_class;
+  st.size = info.size;
+  return st;
+}
+
+Result<void> Backend::RequestRestore(const Handle& h, int, const std::string&) {
+  return MakeError(
+      ErrorCode::kUnsupported,
+      Location() + "/" + ObjectKey(h) + ": no archive storage classes here");
+}
+
 }  // namespace efs2s3::storage

@@ -54,6 +54,22 @@ struct ObjectInfo {
   // When the object was written, in seconds since the epoch (0 when the
   // backend does not say).
   std::int64_t mtime = 0;
+  // The storage class an object store keeps it in ("" when the backend has
+  // none or does not say: STANDARD). See storage/storage_class.h.
+  std::string storage_class{};
+};
+
+// Whether an object can be read now (archive storage classes).
+struct ArchiveStatus {
+  std::string storage_class;  // as ObjectInfo
+  std::uint64_t size = 0;
+  // In an archive tier: a GET fails until a restore made a readable copy.
+  bool archived = false;
+  // A restore was requested and is not done yet.
+  bool restore_ongoing = false;
+  // A restored copy can be read until then (seconds since the epoch), or 0.
+  std::int64_t restored_until = 0;
+  bool Readable() const { return !archived || restored_until > 0; }
 };
 
 // Write-once retention of objects (S3 Object Lock). With a policy set, every
@@ -137,6 +153,17 @@ class Backend {
   // Sets the retention of the object's current version to end at `until`
   // (never earlier than it is).
   virtual Result<void> ExtendRetention(const Handle& h, std::int64_t until);
+
+  // Archive storage classes (S3 GLACIER, DEEP_ARCHIVE, INTELLIGENT_TIERING
+  // archive tiers). Backends without them: every object is readable, and
+  // RequestRestore is kUnsupported.
+  virtual bool HasArchiveClasses() const { return false; }
+  virtual Result<ArchiveStatus> GetArchiveStatus(const Handle& h);
+  // Asks for a readable copy of an archived object, kept `days` days,
+  // retrieved at `tier` ("Expedited", "Standard", "Bulk"). Asking again for
+  // an object whose restore is under way or done costs nothing more.
+  virtual Result<void> RequestRestore(const Handle& h, int days,
+                                      const std::string& tier);
 
   // Number of requests the backend can usefully have in flight (S3: tens).
   virtual int Concurrency() const { return 4; }

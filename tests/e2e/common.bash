@@ -279,3 +279,17 @@ stop_proxy() {
     PROXY_PID=""
   fi
 }
+
+# start_moto: moto_server on a free port ($MOTO_PORT, also $port; MOTO_PID), once
+# it answers; fails if it exits first (its log is in $T/moto.log). The caller's
+# teardown kills MOTO_PID.
+start_moto() {
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  MOTO_PORT=$port
+  moto_server -H 127.0.0.1 -p "$port" >"$T/moto.log" 2>&1 &
+  MOTO_PID=$!
+  until curl -s -o /dev/null "http://127.0.0.1:$port/moto-api/"; do
+    kill -0 "$MOTO_PID" 2>/dev/null || { cat "$T/moto.log" >&2; return 1; }
+    sleep 0.1
+  done
+}

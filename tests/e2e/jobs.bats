@@ -59,18 +59,6 @@ job() { "$EFS2S3" job "$@" --config "$CONF"; }
 last_report() { cat "$T/state/jobs/nightly/last.json"; }
 
 # wait_for FILE [SECONDS]
-# start_moto: moto_server on a free port ($port, MOTO_PID), once it answers; fails if
-# it exits first (its log is in $T/moto.log).
-start_moto() {
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  moto_server -H 127.0.0.1 -p "$port" >"$T/moto.log" 2>&1 &
-  MOTO_PID=$!
-  until curl -s -o /dev/null "http://127.0.0.1:$port/moto-api/"; do
-    kill -0 "$MOTO_PID" 2>/dev/null || { cat "$T/moto.log" >&2; return 1; }
-    sleep 0.1
-  done
-}
-
 wait_for() {
   local i
   for ((i = 0; i < ${2:-20} * 10; i++)); do
@@ -272,6 +260,33 @@ EOT
   fi
 }
 
+@test "job run: an EFS job has the identity it has on AWS (host = fs ID, /mnt/efs/FS-ID); an exclude that can never match is named" {
+  cat >"$CONF" <<EOT
+state_dir = "state"
+[jobs.efs]
+repository = "s3://bucket/efs"
+password_command = "cat /etc/pw"
+source = { efs = "fs-12345678", region = "eu-west-1" }
+exclude = ["*.tmp", "/mnt/efs/scratch/*", "/mnt/efs/fs-12345678/cache/*"]
+EOT
+  AWS_EC2_METADATA_DISABLED=true run --separate-stderr "$EFS2S3" job run efs --config "$CONF" --dry-run
+  assert_status 0
+  assert_output_has "backup /mnt/efs/fs-12345678 --host fs-12345678 --exclude '*.tmp'"
+  [[ "$stderr" == *"warning: job efs: exclude '/mnt/efs/scratch/*' can never match: the backup reads /mnt/efs/fs-12345678"* ]]
+  [[ "$(grep -c 'can never match' <<<"$stderr")" == 1 ]]
+  # The stack generated from the same file backs up the same path, same host.
+  run --separate-stderr "$EFS2S3" generate aws efs --config "$CONF" --bucket b --subnets s \
+    --security-group g --image i -o "$T/stack.json"
+  assert_status 0
+  [[ "$stderr" == *"warning: job efs: exclude '/mnt/efs/scratch/*' can never match"*"(on AWS)"* ]]
+  jq -e '.Resources.TaskDefinition.Properties.ContainerDefinitions[0].MountPoints[0].ContainerPath
+    == {"Fn::Sub": "/mnt/efs/${FileSystemId}"}' "$T/stack.json" >/dev/null
+  jq -r '.Resources.TaskDefinition.Properties.ContainerDefinitions[0].Environment[0].Value["Fn::Sub"][0]' \
+    "$T/stack.json" >"$T/deployed.toml"
+  grep -qF 'host = "${FileSystemId}"' "$T/deployed.toml"
+  grep -qF 'paths = ["/mnt/efs/${FileSystemId}"]' "$T/deployed.toml"
+}
+
 @test "mount-efs: region from instance metadata, mount target IP from DescribeMountTargets when DNS fails" {
   command -v moto_server >/dev/null || skip "moto_server not installed"
   "$PYTHON" -c "import boto3" 2>/dev/null || PYTHON=python3
@@ -376,11 +391,33 @@ EOP
   assert_status 0
 }
 
-@test "generate cron: a cron.d line" {
-  run "$EFS2S3" generate cron nightly --config "$CONF"
+@test "generate cron: a cron.d line whose output goes to syslog or a file; a zone cron ignores is converted or refused" {
+  # The job's zone is the system's: the line as written, its output to syslog.
+  run --separate-stderr env TZ=Europe/Berlin "$EFS2S3" generate cron nightly --config "$CONF"
+  assert_status 0
+  assert_output_has "0 3 * * * root $EFS2S3 job run nightly --config $CONF 2>&1 | logger -t efs2s3-nightly"
+  [[ "$output" != *CRON_TZ=* && "$output" != */dev/null* ]]
+  # On a UTC system, Europe/Berlin (daylight saving time) cannot be converted:
+  # Debian's cron would run it in UTC, so it is refused, with what to do.
+  run --separate-stderr env TZ=UTC "$EFS2S3" generate cron nightly --config "$CONF" -o "$T/cron"
+  assert_status 1
+  [[ "$stderr" == "efs2s3: job nightly: cannot convert the schedule from timezone Europe/Berlin to the system zone (UTC)"*"daylight saving time"*"--cron-tz"* ]]
+  [[ ! -e "$T/cron" ]]
+  # A cron that honours CRON_TZ (cronie); output appended to a file.
+  run --separate-stderr env TZ=UTC "$EFS2S3" generate cron nightly --config "$CONF" --cron-tz     --log-file /var/log/efs2s3-nightly.log
   assert_status 0
   assert_output_has "CRON_TZ=Europe/Berlin"
-  assert_output_has "0 3 * * * root $EFS2S3 job run nightly --config $CONF"
+  assert_output_has "0 3 * * * root $EFS2S3 job run nightly --config $CONF >>/var/log/efs2s3-nightly.log 2>&1"
+  # A zone a fixed offset away is converted.
+  sed -i 's|^timezone = .*|timezone = "Asia/Tokyo"|' "$CONF"
+  run --separate-stderr env TZ=UTC "$EFS2S3" generate cron nightly --config "$CONF"
+  assert_status 0
+  assert_output_has "# '0 3 * * *' in Asia/Tokyo is '0 18 * * *' in UTC"
+  assert_output_has "0 18 * * * root $EFS2S3 job run nightly"
+  # --log-file is absolute: cron runs in no particular directory.
+  run --separate-stderr "$EFS2S3" generate cron nightly --config "$CONF" --log-file relative.log
+  assert_status 2
+  [[ "$stderr" == "efs2s3: --log-file relative.log: give an absolute path" ]]
 }
 
 @test "generate aws: Fargate and EC2 templates pass cfn-lint; the backup role cannot delete, the maintenance role runs apart" {
@@ -406,6 +443,58 @@ EOP
   jq -e '.Resources.TaskDefinition.Properties.Volumes[0].EFSVolumeConfiguration | .TransitEncryption == "ENABLED" and .AuthorizationConfig.IAM == "ENABLED"' "$T/fargate.json" >/dev/null
   run "$EFS2S3" generate aws nightly --config "$CONF" --bucket b --subnets s --security-group g
   assert_status 1
+}
+
+@test "generate aws: every variant's stack reaches CREATE_COMPLETE in moto_server (moto's gaps named in tests/tools/moto_deploy.py)" {
+  command -v moto_server >/dev/null || skip "moto_server not installed"
+  python3 -c "import boto3" || skip "boto3 not installed"
+  start_moto
+  local common=(--efs fs-12345678 --bucket backups --subnets subnet-0123456789abcdef0
+    --security-group sg-0123456789abcdef0)
+  local n=0 variant
+  for variant in "--image 123456789012.dkr.ecr.eu-west-1.amazonaws.com/efs2s3:1" \
+      "--create-ecr --architecture arm64" \
+      "--ec2 --binary-url s3://tools/efs2s3" \
+      "--ec2 --binary-url s3://tools/efs2s3 --architecture arm64 --alert-after 0"; do
+    n=$((n + 1))
+    # shellcheck disable=SC2086
+    run --separate-stderr "$EFS2S3" generate aws nightly --config "$CONF" "${common[@]}" $variant -o "$T/v$n.json"
+    assert_status 0
+    # Every optional piece on: the bucket, the NFS rule, the S3 endpoint, an SSM
+    # password under a customer-managed key.
+    run python3 "$TOOLS/moto_deploy.py" "http://127.0.0.1:$port" "$T/v$n.json" "stack$n" \
+      BucketName="backups-$n" CreateBucket=true NotificationEmail=ops@example.com \
+      SecurityGroups=@task-sg MountTargetSecurityGroup=@sg VpcId=@vpc RouteTableIds=@rtb \
+      PasswordSecretArn=arn:aws:ssm:eu-west-1:123456789012:parameter/efs2s3/nightly \
+      PasswordKmsKeyArn=arn:aws:kms:eu-west-1:123456789012:key/0b0c0d0e-1111-2222-3333-444455556666
+    [[ "$status" == 0 ]] || { echo "$variant: $output"; false; }
+    [[ "$output" == "stack$n CREATE_COMPLETE"* ]]
+    [[ "$output" == *"created: "*"AccessPoint"*"BackupRole"*"Bucket"*"Dashboard"*"FailureTopicKey"*"NfsIngress"*"S3Endpoint"*"ScheduleDeadLetterQueue"* ]]
+    [[ "$output" != *"(unexpected)"* ]]
+  done
+}
+
+@test "generate aws: the other variants (arm64, the stack's own ECR repository, no alarm) pass cfn-lint with zero warnings" {
+  command -v cfn-lint >/dev/null || skip "cfn-lint not installed"
+  local common=(--efs fs-12345678 --bucket backups --subnets subnet-0123456789abcdef0
+    --security-group sg-0123456789abcdef0)
+  local variant
+  for variant in "--create-ecr --architecture arm64" \
+      "--ec2 --binary-url s3://tools/efs2s3 --architecture arm64 --alert-after 0" \
+      "--image 123456789012.dkr.ecr.eu-west-1.amazonaws.com/efs2s3:1 --alert-after 0 --kms-key-arn arn:aws:kms:eu-west-1:123456789012:key/0b0c0d0e-1111-2222-3333-444455556666"; do
+    # shellcheck disable=SC2086
+    run --separate-stderr "$EFS2S3" generate aws nightly --config "$CONF" "${common[@]}" $variant -o "$T/v.json"
+    assert_status 0
+    run cfn-lint "$T/v.json"
+    [[ "$status" == 0 && -z "$output" ]] || { echo "$variant: $output"; false; }
+  done
+  # --create-ecr and --image together, or an unknown architecture: exit 2.
+  run --separate-stderr "$EFS2S3" generate aws nightly --config "$CONF" "${common[@]}" --create-ecr --image i
+  assert_status 2
+  [[ "$stderr" == "efs2s3: --create-ecr is for a Fargate task without --image" ]]
+  run --separate-stderr "$EFS2S3" generate aws nightly --config "$CONF" "${common[@]}" --image i --architecture aarch64
+  assert_status 2
+  [[ "$stderr" == "efs2s3: --architecture aarch64: x86_64 or arm64" ]]
 }
 
 @test "generate aws: every failure reaches the topic (both variants, cfn-lint clean); no --image is exit 2; the deploy hint names the required parameters" {
@@ -449,22 +538,83 @@ EOP
   assert_output_has "between two runs: --alert-after 20 would raise the missed-backup alarm"
 }
 
-@test "job run: EFS2S3_METRICS=emf prints BackupSucceeded as CloudWatch Embedded Metric Format" {
+@test "job run: EFS2S3_METRICS=emf prints the run's metrics as CloudWatch Embedded Metric Format" {
   run --separate-stderr env EFS2S3_METRICS=emf EFS2S3_METRICS_DIMENSIONS=Stack=efs2s3-nightly \
     "$EFS2S3" job run nightly --config "$CONF" --only backup
   assert_status 0
+  # The summary line shows what the backup did.
+  assert_output_has "job nightly: ok (exit 0), snapshot "
+  assert_output_has ": files 2 new, 0 changed, 0 unchanged; 12 B read, 12 B added"
   local line
   line=$(printf '%s\n' "$output" | tail -n 1)
-  echo "$line" | jq -e '._aws.CloudWatchMetrics[0] == {"Namespace": "efs2s3",
-      "Dimensions": [["Job", "Stack"]], "Metrics": [{"Name": "BackupSucceeded", "Unit": "Count"}]}
+  echo "$line" | jq -e '._aws.CloudWatchMetrics[0].Namespace == "efs2s3"
+    and ._aws.CloudWatchMetrics[0].Dimensions == [["Job", "Stack"]]
+    and ([._aws.CloudWatchMetrics[0].Metrics[] | .Name + ":" + .Unit] | sort) ==
+      (["BackupSucceeded:Count", "BackupDuration:Seconds", "BytesRead:Bytes",
+        "BytesAdded:Bytes", "FilesNew:Count", "FilesChanged:Count", "FilesUnchanged:Count",
+        "Errors:Count", "Requests:Count", "SnapshotAge:Seconds"] | sort)
+    and ([._aws.CloudWatchMetrics[0].Metrics[].Name] | all(. as $n | $root[$n] | type == "number"))
     and .Job == "nightly" and .Stack == "efs2s3-nightly" and .BackupSucceeded == 1
-    and (._aws.Timestamp | type) == "number"' >/dev/null
+    and .FilesNew == 2 and .BytesRead == 12 and .Errors == 0 and .Requests > 0
+    and (._aws.Timestamp | type) == "number"' --argjson root "$line" >/dev/null
   # The maintenance has no backup: no metric; without EFS2S3_METRICS none either.
   run --separate-stderr env EFS2S3_METRICS=emf "$EFS2S3" job run nightly --config "$CONF" --only maintenance
   [[ "$output" != *'"_aws"'* ]]
   run --separate-stderr job run nightly --only backup
   assert_status 0
   [[ "$output" != *'"_aws"'* ]]
+}
+
+# prom_value FILE METRIC: the value of METRIC{efs2s3_job="nightly"} in a textfile.
+prom_value() {
+  awk -v m="$2{efs2s3_job=\"nightly\"}" '$1 == m { print $2 }' "$1"
+}
+
+@test "job run: metrics_file is a Prometheus textfile with the run's figures, rewritten atomically" {
+  sed -i "/^tags = /a metrics_file = \"$T/prom/efs2s3-nightly.prom\"" "$CONF"
+  mkdir -p "$T/prom"
+  local prom="$T/prom/efs2s3-nightly.prom"
+  run --separate-stderr job run nightly --only backup
+  assert_status 0
+  [[ -f "$prom" ]]
+  # node_exporter (its own user) can read it; no temporary file is left.
+  [[ "$(stat -c %a "$prom")" == 644 ]]
+  [[ "$(ls "$T/prom")" == efs2s3-nightly.prom ]]
+  [[ "$(prom_value "$prom" efs2s3_backup_succeeded)" == 1 ]]
+  [[ "$(prom_value "$prom" efs2s3_backup_files_new)" == 2 ]]
+  [[ "$(prom_value "$prom" efs2s3_backup_files_unchanged)" == 0 ]]
+  [[ "$(prom_value "$prom" efs2s3_backup_read_bytes)" == 12 ]]
+  [[ "$(prom_value "$prom" efs2s3_backup_errors)" == 0 ]]
+  (( $(prom_value "$prom" efs2s3_backup_requests) > 0 ))
+  grep -q '^# TYPE efs2s3_backup_succeeded gauge$' "$prom"
+  # The same figures as the report.
+  [[ "$(prom_value "$prom" efs2s3_backup_added_bytes)" == \
+     "$(last_report | jq '.steps[] | select(.name == "backup") | .figures.bytes_added')" ]]
+  # A second run: one file changed, the others unchanged; the file is replaced.
+  echo "changed" >"$SRC/a"
+  run --separate-stderr job run nightly --only backup
+  assert_status 0
+  [[ "$(prom_value "$prom" efs2s3_backup_files_new)" == 0 ]]
+  [[ "$(prom_value "$prom" efs2s3_backup_files_changed)" == 1 ]]
+  [[ "$(prom_value "$prom" efs2s3_backup_files_unchanged)" == 1 ]]
+  [[ "$(grep -c '^efs2s3_backup_succeeded' "$prom")" == 1 ]]
+  # A failed backup (its source is gone) says so, with when the last snapshot was.
+  local last_snapshot
+  last_snapshot=$(prom_value "$prom" efs2s3_last_snapshot_timestamp_seconds)
+  mv "$SRC" "$T/moved"
+  run --separate-stderr job run nightly --only backup
+  [[ "$status" != 0 ]]
+  [[ "$(prom_value "$prom" efs2s3_backup_succeeded)" == 0 ]]
+  [[ "$(prom_value "$prom" efs2s3_last_snapshot_timestamp_seconds)" == "$last_snapshot" ]]
+  # A maintenance run has no backup: the file stays as it was.
+  cp "$prom" "$T/before"
+  run --separate-stderr job run nightly --only maintenance
+  cmp "$prom" "$T/before"
+  # A name node_exporter would not read is refused.
+  sed -i 's/efs2s3-nightly.prom/efs2s3-nightly.txt/' "$CONF"
+  run job run nightly
+  assert_status 1
+  assert_output_has "metrics_file: '$T/prom/efs2s3-nightly.txt' must end in .prom"
 }
 
 # sqs_messages PORT QUEUE_URL: the SNS envelopes waiting in the queue, one JSON per line.

@@ -94,9 +94,14 @@ def actions(s):
 
 objects = {"Fn::Sub": "arn:${AWS::Partition}:s3:::${BucketName}/" + prefix + "/*"}
 ec2_only = {
-    "RepositoryPassword": {"secretsmanager:GetSecretValue"},
+    # PasswordSecretArn: a Secrets Manager secret or an SSM SecureString, and
+    # the customer-managed key it is encrypted with (HasPasswordKey).
+    "RepositoryPassword": {"secretsmanager:GetSecretValue", "ssm:GetParameter",
+                           "ssm:GetParameters"},
+    "PasswordKey": {"kms:Decrypt"},
     "Binary": {"s3:GetObject"},
-    "Logs": {"logs:CreateLogStream", "logs:PutLogEvents"},
+    # The CloudWatch agent streams the log while the job runs.
+    "Logs": {"logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"},
     "NotifyFailure": {"sns:Publish"},
     "FailureTopicKey": {"kms:GenerateDataKey", "kms:Decrypt"},
 }

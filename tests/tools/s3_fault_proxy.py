@@ -35,6 +35,13 @@ tries again always gets the true answer the second time.
 With concurrent clients the order of draws follows the order of arrival, so a seed
 fixes the sequence of decisions, not which request gets which.
 
+--restore-polls K emulates restores from archive storage classes that take time (the
+server behind, e.g. moto_server, restores at once): the n-th object (in order of
+arrival) asked for by RestoreObject (POST ?restore) stays unreadable for K*(1 + n%3)
+HEAD requests of it: they answer x-amz-restore: ongoing-request="true", and GETs of
+it answer 403 InvalidObjectState. Later HEADs and GETs are passed on. Each
+RestoreObject request of an object is counted in --stats under "restores" (by path).
+
 --stats FILE is rewritten (atomically) after every request as JSON:
 {"requests": N, "by_method": {...}, "faults": {kind: n}, "upstream_errors": n}.
 --log FILE gets one line per request: "METHOD PATH STATUS FAULT".
@@ -66,6 +73,12 @@ class Stats:
         self.by_method: dict[str, int] = {}
         self.faults = {k: 0 for k in KINDS}
         self.upstream_errors = 0
+        self.restores: dict[str, int] = {}
+
+    def restore(self, path: str) -> None:
+        with self.lock:
+            self.restores[path] = self.restores.get(path, 0) + 1
+            self._write()
 
     def record(self, method: str, path: str, status: int, fault: str | None) -> None:
         with self.lock:
@@ -86,7 +99,8 @@ class Stats:
         if not self.path:
             return
         doc = {"requests": self.requests, "by_method": self.by_method,
-               "faults": self.faults, "upstream_errors": self.upstream_errors}
+               "faults": self.faults, "upstream_errors": self.upstream_errors,
+               "restores": self.restores}
         tmp = self.path + ".tmp"
         with open(tmp, "w") as f:
             json.dump(doc, f, sort_keys=True)
@@ -118,6 +132,30 @@ class Decider:
                 return None, detail
             self.faulted.add(path)
             return self.rng.choice(kinds), detail
+
+
+class SlowRestores:
+    """Objects under restore that the proxy keeps unreadable for a while."""
+
+    def __init__(self, polls: int):
+        self.polls = polls
+        self.lock = threading.Lock()
+        self.left: dict[str, int] = {}  # path -> HEADs still answered "ongoing"
+
+    def requested(self, path: str) -> None:
+        with self.lock:
+            if path not in self.left:
+                self.left[path] = self.polls * (1 + len(self.left) % 3)
+
+    def waiting(self, path: str, head: bool) -> bool:
+        """Whether the object is still unreadable; a HEAD counts as a poll."""
+        with self.lock:
+            n = self.left.get(path, 0)
+            if n <= 0:
+                return False
+            if head:
+                self.left[path] = n - 1
+            return True
 
 
 class Message:
@@ -209,7 +247,8 @@ def s3_error(status: int, code: str, message: str) -> bytes:
     body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code>'
             f"<Message>{message}</Message><RequestId>fault-proxy</RequestId>"
             "</Error>").encode()
-    reason = {500: b"Internal Server Error", 503: b"Service Unavailable"}[status]
+    reason = {403: b"Forbidden", 500: b"Internal Server Error",
+              503: b"Service Unavailable"}[status]
     return (b"HTTP/1.1 %d %s\r\nContent-Type: application/xml\r\n"
             b"x-amz-request-id: fault-proxy\r\nContent-Length: %d\r\n\r\n"
             % (status, reason, len(body))) + body
@@ -278,7 +317,13 @@ class Handler(socketserver.BaseRequestHandler):
                 method, path = method_b.decode(), path_b.decode(errors="replace")
                 segments = path.split("?")[0].strip("/").split("/", 1)
                 object_get = method == "GET" and len(segments) == 2 and segments[1] != ""
-                fault, rnd = srv.decider.draw(method, object_get, path.split("?")[0])
+                bare = path.split("?")[0]
+                if srv.slow and method == "GET" and object_get and srv.slow.waiting(bare, False):
+                    client.sendall(s3_error(403, "InvalidObjectState",
+                                            "The operation is not valid for the object's storage class"))
+                    srv.stats.record(method, path, 403, None)
+                    continue
+                fault, rnd = srv.decider.draw(method, object_get, bare)
                 if fault in ("500", "503"):
                     status = int(fault)
                     client.sendall(s3_error(status, "InternalError" if status == 500
@@ -317,6 +362,14 @@ class Handler(socketserver.BaseRequestHandler):
                     time.sleep(srv.stall)
                     client.close()
                     return
+                if method == "POST" and "?restore" in path and 200 <= status < 300:
+                    srv.stats.restore(bare)
+                    if srv.slow:
+                        srv.slow.requested(bare)
+                if srv.slow and method == "HEAD" and status == 200 and srv.slow.waiting(bare, True):
+                    resp.headers = [(k, v) for k, v in resp.headers
+                                    if k.lower() != b"x-amz-restore"]
+                    resp.headers.append((b"x-amz-restore", b'ongoing-request="true"'))
                 body = resp.body
                 if fault == "flip":
                     if 200 <= status < 300 and body:
@@ -355,6 +408,7 @@ def main() -> int:
     ap.add_argument("--once-per-path", action="store_true")
     ap.add_argument("--stats")
     ap.add_argument("--log")
+    ap.add_argument("--restore-polls", type=int, default=0)
     args = ap.parse_args()
     kinds = [k for k in args.kinds.split(",") if k]
     for k in kinds:
@@ -367,6 +421,7 @@ def main() -> int:
     server.decider = Decider(args.rate, args.seed, kinds, methods, args.once_per_path)
     server.stats = Stats(args.stats, args.log)
     server.stall = args.stall
+    server.slow = SlowRestores(args.restore_polls) if args.restore_polls > 0 else None
     server.stats._write()
     print(server.server_address[1], flush=True)
     server.serve_forever()

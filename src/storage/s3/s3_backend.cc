@@ -6,6 +6,7 @@
 #include <ctime>
 
 #include "aws/multipart.h"
+#include "storage/storage_class.h"
 
 namespace efs2s3::storage::s3 {
 
@@ -43,13 +44,6 @@ std::int64_t ListedTime(const std::string& iso) {
   if (!t) return 0;
   return std::chrono::duration_cast<std::chrono::seconds>(t->time_since_epoch())
       .count();
-}
-
-// "Wed, 03 Dec 2026 07:04:21 GMT" (Last-Modified) in seconds, 0 if unreadable.
-std::int64_t HttpDateTime(const std::string& text) {
-  std::tm tm{};
-  const char* end = strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S", &tm);
-  return end ? static_cast<std::int64_t>(timegm(&tm)) : 0;
 }
 
 class S3Backend : public Backend, public S3Maintenance {
@@ -140,7 +134,7 @@ class S3Backend : public Backend, public S3Maintenance {
     if (!m && h.type == ObjectType::kConfig)
       return ExplainMissingConfig(m.error());
     if (!m) return m.error();
-    return ObjectInfo{h.name, m->size, HttpDateTime(m->last_modified)};
+    return ObjectInfo{h.name, m->size, aws::HttpDateSeconds(m->last_modified)};
   }
 
   Result<void> Remove(const Handle& h) override {
@@ -157,6 +151,33 @@ class S3Backend : public Backend, public S3Maintenance {
       // it; a lifecycle rule removes it (docs/S3.md).
     }
     return client_->DeleteObject(where_.bucket, key);
+  }
+
+  bool HasArchiveClasses() const override { return true; }
+
+  Result<ArchiveStatus> GetArchiveStatus(const Handle& h) override {
+    ASSIGN_OR_RETURN(aws::ObjectMeta m,
+                     client_->HeadObject(where_.bucket, Key(h)));
+    ArchiveStatus st;
+    st.storage_class = m.storage_class;
+    st.size = m.size;
+    st.archived = IsArchiveClass(m.storage_class) || !m.archive_status.empty();
+    aws::RestoreState r = aws::ParseRestoreHeader(m.restore);
+    st.restore_ongoing = r.requested && r.ongoing;
+    // An INTELLIGENT_TIERING object restored from an archive tier moves back
+    // to a readable tier (no x-amz-archive-status then, no expiry).
+    st.restored_until =
+        r.requested && !r.ongoing ? std::max<std::int64_t>(r.expiry, 1) : 0;
+    return st;
+  }
+
+  Result<void> RequestRestore(const Handle& h, int days,
+                              const std::string& tier) override {
+    // INTELLIGENT_TIERING archive tiers take no Days: the object moves back.
+    ASSIGN_OR_RETURN(ArchiveStatus st, GetArchiveStatus(h));
+    const bool tiering = st.storage_class == "INTELLIGENT_TIERING";
+    return client_->RestoreObject(where_.bucket, Key(h), tiering ? 0 : days,
+                                  tier);
   }
 
   Result<bool> CanLock() override {
@@ -201,7 +222,8 @@ class S3Backend : public Backend, public S3Maintenance {
           std::optional<std::string> name =
               ObjectNameIn(type, std::string_view(o.key).substr(dir.size()));
           if (!name) return Ok();
-          return fn(ObjectInfo{*name, o.size, ListedTime(o.last_modified)});
+          return fn(ObjectInfo{*name, o.size, ListedTime(o.last_modified),
+                               o.storage_class});
         });
   }
 
@@ -296,6 +318,12 @@ Result<S3Config> ResolveS3Config(const S3Options& opts, const Getenv& env) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "S3 storage classes are upper-case names such as STANDARD "
                      "or GLACIER_IR");
+  if (IsArchiveClass(opts.storage_class_meta))
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "--s3-storage-class-meta " + opts.storage_class_meta +
+                         ": metadata must stay readable without a restore; "
+                         "use an archive class for data "
+                         "(--s3-storage-class-data) only");
   return c;
 }
 
