@@ -12,7 +12,7 @@ pkgs=(build-essential cmake ninja-build pkg-config git python3
       attr acl bats jq clang-format python3-jsonschema
       libarchive-tools  # bsdtar: dump's archives read back in tests/e2e/dump.bats
       zsh fish man-db dpkg-dev  # completions, man pages and the .deb: tests/e2e/package.bats
-      fuse3 libfuse3-dev)  # the EFS stand-in: op-count and resume tests
+      fuse3 libfuse3-dev)  # `mount`, and the EFS stand-in: op-count and resume tests
 for arg in "$@"; do
   case "$arg" in
     --with-s3-server)

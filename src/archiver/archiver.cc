@@ -498,39 +498,8 @@ Result<Id> Archiver::SaveTrie(const PathTrie& trie, int dirfd, Dir& dir) {
 }
 
 model::Snapshot Archiver::MakeSnapshot(Id tree, bool partial) {
-  model::Snapshot snap;
-  auto now = std::chrono::system_clock::now().time_since_epoch();
-  snap.time_ns = opts_.time_ns.value_or(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(now).count());
-  snap.hostname = HostOrThis(opts_.hostname);
-  snap.username = names_.User(::getuid());
-  snap.paths = abs_paths_;
-  snap.tags = opts_.tags;
-  if (partial) snap.tags.push_back("partial");
-  snap.excludes = opts_.excludes;
-  snap.tree = tree;
-  snap.parent = opts_.parent;
-  snap.program_version = EFS2S3_VERSION;
-  model::SnapshotSummary& m = snap.summary;
-  m.files_new = counters_.files_new;
-  m.files_changed = counters_.files_changed;
-  m.files_unchanged = counters_.files_unchanged;
-  m.dirs_new = counters_.dirs_new;
-  m.dirs_changed = counters_.dirs_changed;
-  m.dirs_unchanged = counters_.dirs_unchanged;
-  m.other_nodes = counters_.other;
-  m.errors = counters_.errors;
-  m.changed_while_read = counters_.changed_while_read;
-  m.incomplete = counters_.incomplete;
-  m.bytes_read = counters_.bytes_read;
-  m.bytes_total = counters_.bytes_total;
-  m.bytes_added = counters_.bytes_added;
-  m.bytes_stored = counters_.bytes_stored;
-  m.blobs_added = counters_.blobs_added;
-  m.duration_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_)
-          .count();
-  return snap;
+  return SnapshotOf(opts_, counters_, abs_paths_, tree, partial, start_,
+                    names_.User(::getuid()));
 }
 
 // A partial snapshot of what is complete so far (Frontier::Build). Every blob

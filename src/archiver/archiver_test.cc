@@ -13,9 +13,13 @@
 #include <fstream>
 #include <mutex>
 #include <random>
+#include <thread>
 #include <vector>
 
+#include "archiver/stream.h"
+#include "base/fd.h"
 #include "base/file_util.h"
+#include "base/io.h"
 #include "fs/testing/recording_fs.h"
 #include "model/node.h"
 #include "repo/repository.h"
@@ -613,6 +617,85 @@ TEST(ArchiverTest, CheckpointsAreConsistentWhileTheWalkGoesOn) {
   ASSERT_TRUE(all);
   ASSERT_EQ(all->size(), 1u);  // each checkpoint removed the one before
   EXPECT_EQ(all->front().first, r->snapshot_id);
+  fs::remove_all(dir);
+}
+
+TEST(StreamBackupTest, StreamPathIsAbsoluteAndNamesAFile) {
+  EXPECT_EQ(*StreamPath("db.sql"), "/db.sql");
+  EXPECT_EQ(*StreamPath("//a/./b/"), "/a/b");
+  EXPECT_EQ(*StreamPath("../x"), "/x");
+  for (const char* bad : {"", "/", "..", "a/..", "."}) {
+    auto p = StreamPath(bad);
+    ASSERT_FALSE(p) << bad;
+    EXPECT_EQ(p.error().code, ErrorCode::kUsage) << bad;
+  }
+}
+
+// Writes `data` into a pipe on a thread of its own; returns the read end.
+Fd PipeOf(std::string data, std::thread& writer) {
+  int fds[2];
+  EFS2S3_CHECK(::pipe(fds) == 0);
+  writer = std::thread([w = fds[1], d = std::move(data)] {
+    (void)WriteFull(w, AsBytes(d), "pipe");
+    ::close(w);
+  });
+  return Fd(fds[0]);
+}
+
+TEST(StreamBackupTest, StreamRoundTripAndFailedSourceKeepsNoSnapshot) {
+  // Given a stream of several chunks, when it is backed up as "/d/s", then the
+  // snapshot holds it as one file; when its source fails after the end, no
+  // snapshot is saved.
+  std::string dir = TempDir();
+  auto repo = NewRepo(dir, 256 << 10);
+  ASSERT_TRUE(repo) << repo.error().message;
+  std::mt19937 rng(3);
+  std::string data(1 << 20, '\0');
+  for (auto& c : data) c = static_cast<char>(rng());
+  BackupOptions opts;
+  std::thread writer;
+  Fd rd = PipeOf(data, writer);
+  int finished_calls = 0;
+  StreamSource src{rd.get(), "d/s", "test stream", [&]() -> Result<void> {
+                     ++finished_calls;
+                     return Ok();
+                   }};
+  auto r = RunStreamBackup(**repo, opts, src);
+  writer.join();
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(finished_calls, 1);
+  EXPECT_EQ(r->snapshot.paths, std::vector<std::string>{"/d/s"});
+  EXPECT_EQ(r->snapshot.summary.bytes_total, data.size());
+  auto root = (*repo)->LoadTree(r->snapshot.tree);
+  ASSERT_TRUE(root);
+  ASSERT_EQ(root->nodes.size(), 1u);
+  EXPECT_EQ(root->nodes[0].name, "d");
+  auto sub = (*repo)->LoadTree(*root->nodes[0].subtree);
+  ASSERT_TRUE(sub);
+  ASSERT_EQ(sub->nodes.size(), 1u);
+  const model::Node& file = sub->nodes[0];
+  EXPECT_EQ(file.size, data.size());
+  EXPECT_GT(file.content.size(), 1u);
+  std::string back;
+  for (const Id& id : file.content) {
+    auto b = (*repo)->LoadBlob(id);
+    ASSERT_TRUE(b);
+    back += AsString(*b);
+  }
+  EXPECT_EQ(back, data);
+
+  Fd rd2 = PipeOf(data + "tail", writer);
+  src.fd = rd2.get();
+  src.finished = [] {
+    return Result<void>(MakeError(ErrorCode::kInvalidArgument, "it failed"));
+  };
+  auto failed = RunStreamBackup(**repo, opts, src);
+  writer.join();
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().message, "it failed");
+  auto snaps = (*repo)->ListSnapshots();
+  ASSERT_TRUE(snaps);
+  EXPECT_EQ(snaps->size(), 1u);
   fs::remove_all(dir);
 }
 

@@ -1,11 +1,16 @@
 #include "archiver/file_saver.h"
 
+#include <poll.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <deque>
 #include <future>
 #include <optional>
 #include <thread>
 
+#include "archiver/parent.h"
 #include "base/io.h"
 
 namespace efs2s3::archiver {
@@ -61,6 +66,46 @@ class ReadAhead {
   bool done_ = false;
   std::deque<std::future<Result<Bytes>>> queue_;
 };
+
+model::Snapshot SnapshotOf(const BackupOptions& opts, const Counters& counters,
+                           const std::vector<std::string>& paths, Id tree,
+                           bool partial,
+                           std::chrono::steady_clock::time_point start,
+                           const std::string& username) {
+  model::Snapshot snap;
+  auto now = std::chrono::system_clock::now().time_since_epoch();
+  snap.time_ns = opts.time_ns.value_or(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(now).count());
+  snap.hostname = HostOrThis(opts.hostname);
+  snap.username = username;
+  snap.paths = paths;
+  snap.tags = opts.tags;
+  if (partial) snap.tags.push_back("partial");
+  snap.excludes = opts.excludes;
+  snap.tree = tree;
+  snap.parent = opts.parent;
+  snap.program_version = EFS2S3_VERSION;
+  model::SnapshotSummary& m = snap.summary;
+  m.files_new = counters.files_new;
+  m.files_changed = counters.files_changed;
+  m.files_unchanged = counters.files_unchanged;
+  m.dirs_new = counters.dirs_new;
+  m.dirs_changed = counters.dirs_changed;
+  m.dirs_unchanged = counters.dirs_unchanged;
+  m.other_nodes = counters.other;
+  m.errors = counters.errors;
+  m.changed_while_read = counters.changed_while_read;
+  m.incomplete = counters.incomplete;
+  m.bytes_read = counters.bytes_read;
+  m.bytes_total = counters.bytes_total;
+  m.bytes_added = counters.bytes_added;
+  m.bytes_stored = counters.bytes_stored;
+  m.blobs_added = counters.blobs_added;
+  m.duration_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  return snap;
+}
 
 FileSaver::FileSaver(repo::BlobSaver& repo, const BackupOptions& opts,
                      Counters& counters, ErrorSink& errors, int readers)
@@ -188,12 +233,74 @@ Result<size_t> FileSaver::ReadMore(int fd, const std::string& path,
 }
 
 Result<void> FileSaver::Save(int fd, const std::string& path, Node& node) {
-  const codec::Chunker& chunker = repo_.chunker();
   // Files of at least 4 maximum chunks are large: read ahead (4 blocks of
   // 2 MiB in flight), and their chunks go to the CPU pool, a window of them at
   // a time, so hashing, compressing and sealing run on every core.
-  const bool large = node.size >= 4ULL * chunker.params().max_size;
+  const bool large = node.size >= 4ULL * repo_.chunker().params().max_size;
   std::optional<ReadAhead> ahead;
+  if (large) ahead.emplace(read_ahead_pool_, fd, 2u << 20, 4);
+  ASSIGN_OR_RETURN(
+      std::uint64_t total,
+      Chunk(node, large, [&](std::uint64_t offset, Bytes& buf, bool* eof) {
+        return ReadMore(fd, path, offset, node.size, ahead ? &*ahead : nullptr,
+                        buf, eof);
+      }));
+  if (total != node.size) {
+    std::uint64_t expected = node.size;
+    node.size = total;
+    return MakeError(ErrorCode::kIo,
+                     path + ": file changed size while being read (" +
+                         std::to_string(expected) + " -> " +
+                         std::to_string(total) + " bytes)");
+  }
+  return Ok();
+}
+
+Result<void> FileSaver::SaveStream(int fd, const std::string& what,
+                                   Node& node) {
+  constexpr size_t kBlock = 2u << 20;
+  ASSIGN_OR_RETURN(node.size,
+                   Chunk(node, true, [&](std::uint64_t, Bytes& buf, bool* eof) {
+                     return ReadStream(fd, what, kBlock, buf, eof);
+                   }));
+  return Ok();
+}
+
+// Up to `block` more bytes of a pipe onto the end of buf (fewer at its end,
+// which sets *eof). Waits in slices, so that a cancelled run does not wait for
+// a writer that has nothing to say.
+Result<size_t> FileSaver::ReadStream(int fd, const std::string& what,
+                                     size_t block, Bytes& buf, bool* eof) {
+  const size_t old = buf.size();
+  buf.resize(old + block);
+  size_t got = 0;
+  while (got < block) {
+    if (Cancelled()) {
+      buf.resize(old + got);
+      return MakeError(ErrorCode::kCancelled, "interrupted");
+    }
+    pollfd p{fd, POLLIN, 0};
+    int r = ::poll(&p, 1, 200);
+    if (r < 0 && errno != EINTR) return PosixError(what, errno);
+    if (r <= 0) continue;
+    ssize_t n = ::read(fd, buf.data() + old + got, block - got);
+    if (n < 0) {
+      if (errno == EINTR || errno == EAGAIN) continue;
+      return PosixError(what, errno);
+    }
+    if (n == 0) {
+      *eof = true;
+      break;
+    }
+    got += static_cast<size_t>(n);
+  }
+  buf.resize(old + got);
+  return got;
+}
+
+Result<std::uint64_t> FileSaver::Chunk(Node& node, bool large,
+                                       const ReadFn& read_more) {
+  const codec::Chunker& chunker = repo_.chunker();
   struct SlotGuard {
     std::counting_semaphore<256>* sem = nullptr;
     ~SlotGuard() {
@@ -203,7 +310,6 @@ Result<void> FileSaver::Save(int fd, const std::string& path, Node& node) {
   if (large) {
     large_file_slots_.acquire();
     slot.sem = &large_file_slots_;
-    ahead.emplace(read_ahead_pool_, fd, 2u << 20, 4);
   }
   node.content.clear();
   ChunkSink sink(repo_, cpu_pool_, counters_, opts_.dry_run, large, node);
@@ -226,9 +332,7 @@ Result<void> FileSaver::Save(int fd, const std::string& path, Node& node) {
         buf.erase(buf.begin(), buf.begin() + static_cast<long>(start));
         start = 0;
       }
-      ASSIGN_OR_RETURN(size_t n,
-                       ReadMore(fd, path, total, node.size,
-                                ahead ? &*ahead : nullptr, buf, &eof));
+      ASSIGN_OR_RETURN(size_t n, read_more(total, buf, &eof));
       total += n;
       Got(n);
       need = false;
@@ -252,15 +356,7 @@ Result<void> FileSaver::Save(int fd, const std::string& path, Node& node) {
   }
   if (Result<void> finished = sink.Finish(); !finished)
     return StopRun(finished.error());
-  if (total != node.size) {
-    std::uint64_t expected = node.size;
-    node.size = total;
-    return MakeError(ErrorCode::kIo,
-                     path + ": file changed size while being read (" +
-                         std::to_string(expected) + " -> " +
-                         std::to_string(total) + " bytes)");
-  }
-  return Ok();
+  return total;
 }
 
 }  // namespace efs2s3::archiver

@@ -2,15 +2,19 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <semaphore>
 #include <string>
+#include <vector>
 
 #include "archiver/archiver.h"
 #include "base/error_sink.h"
 #include "base/result.h"
 #include "base/thread_pool.h"
 #include "model/node.h"
+#include "model/snapshot.h"
 #include "repo/interfaces.h"
 
 namespace efs2s3::archiver {
@@ -23,6 +27,14 @@ struct Counters {
   std::atomic<std::uint64_t> bytes_added{0}, bytes_stored{0}, blobs_added{0};
   std::atomic<std::uint64_t> changed_while_read{0}, incomplete{0};
 };
+
+// A snapshot of `tree` with what `counters` counted; time, host and tags from
+// opts.
+model::Snapshot SnapshotOf(const BackupOptions& opts, const Counters& counters,
+                           const std::vector<std::string>& paths, Id tree,
+                           bool partial,
+                           std::chrono::steady_clock::time_point start,
+                           const std::string& username);
 
 class ReadAhead;
 
@@ -44,8 +56,21 @@ class FileSaver {
   // the repository (saving a blob) is no file's: it stops the run
   // (ErrorSink::Stop) and kCancelled is returned.
   Result<void> Save(int fd, const std::string& path, model::Node& node);
+  // Reads a stream (a pipe) open at fd to its end and sets node.content and
+  // node.size. `what` names the stream in errors. A cancelled run returns
+  // kCancelled while waiting for bytes.
+  Result<void> SaveStream(int fd, const std::string& what, model::Node& node);
 
  private:
+  // Appends the next bytes at `offset` to buf; sets *eof at the end.
+  using ReadFn = std::function<Result<size_t>(std::uint64_t offset, Bytes& buf,
+                                              bool* eof)>;
+  // Cuts what read_more gives into chunks and saves them (node.content);
+  // returns the bytes read. `large`: chunks are sealed on the CPU pool.
+  Result<std::uint64_t> Chunk(model::Node& node, bool large,
+                              const ReadFn& read_more);
+  Result<size_t> ReadStream(int fd, const std::string& what, size_t block,
+                            Bytes& buf, bool* eof);
   bool Cancelled() const { return errors_.Stopped(); }
   Result<size_t> ReadMore(int fd, const std::string& path, std::uint64_t offset,
                           std::uint64_t size, ReadAhead* ahead, Bytes& buf,

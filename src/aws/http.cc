@@ -24,6 +24,8 @@ struct Transfer {
   HttpResponse* resp = nullptr;
   StallWatch* stall = nullptr;
   bool stalled = false;
+  RateLimiter* upload = nullptr;  // --limit-upload, or null
+  RateLimiter* download = nullptr;
 };
 
 // libcurl calls this at least once a second while a transfer runs.
@@ -48,6 +50,7 @@ size_t ReadBody(char* buf, size_t size, size_t n, void* user) {
       !t->body->ReadAt(t->sent,
                        std::span(reinterpret_cast<std::uint8_t*>(buf), want)))
     return CURL_READFUNC_ABORT;  // a transport error: the request fails
+  if (t->upload && want) t->upload->Take(want);
   t->sent += want;
   return want;
 }
@@ -63,6 +66,7 @@ int SeekBody(void* user, curl_off_t offset, int origin) {
 
 size_t WriteBody(char* buf, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
+  if (t->download) t->download->Take(size * n);
   if (t->resp->body.empty()) {
     // Room for the announced length up front: a 16 MiB pack is then not
     // copied on every doubling of the buffer.
@@ -284,6 +288,8 @@ Result<HttpResponse> HttpClient::Do(const HttpRequest& req) {
   const Source& body = req.source ? *req.source : span_body;
   StallWatch stall(options_.stall_timeout, StallWatch::Clock::now());
   Transfer t{&body, 0, &resp, &stall};
+  t.upload = options_.limits.upload.get();
+  t.download = options_.limits.download.get();
   curl_slist* headers = HeaderLines(req);
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
   SetTransfer(h, req, options_, pool_->resolve, t);

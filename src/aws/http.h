@@ -24,6 +24,7 @@
 
 #include "aws/sigv4.h"
 #include "base/bytes.h"
+#include "base/rate_limit.h"
 #include "base/result.h"
 #include "base/source.h"
 
@@ -41,6 +42,10 @@ struct HttpOptions {
   std::vector<std::string> resolve;
   // Path of a CA bundle, "" for the system default.
   std::string ca_file;
+  // Request bodies sent (upload) and answer bodies received (download) take
+  // from these, shared by every connection (and every client that shares
+  // them); null: unlimited.
+  TransferLimits limits;
 };
 
 struct HttpRequest {

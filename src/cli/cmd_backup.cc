@@ -1,5 +1,6 @@
 // backup
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <mutex>
@@ -7,9 +8,11 @@
 
 #include "archiver/archiver.h"
 #include "archiver/parent.h"
+#include "archiver/stream.h"
 #include "cli/context.h"
 #include "cli/exit_codes.h"
 #include "cli/progress.h"
+#include "cli/stream_command.h"
 #include "model/snapshot.h"
 #include "pattern/pattern.h"
 
@@ -29,6 +32,10 @@ struct BackupCliOptions {
   int readers = 16, walkers = 32, uploads = 0;
   int checkpoint_interval = 300;  // seconds, 0 = none
   bool dry_run = false;
+  // --stdin / --stdin-from-command (paths is then the command's argv).
+  bool from_stdin = false, stdin_from_command = false;
+  std::string stdin_filename = "stdin";
+  bool stream() const { return from_stdin || stdin_from_command; }
 };
 
 // The archiver's options from the command line (patterns files read).
@@ -64,14 +71,13 @@ Result<archiver::BackupOptions> MakeBackupOptions(const BackupCliOptions& o,
 // (and, when that is partial, the last complete one as its fallback). Returns
 // the partial snapshot this run resumes from, if any.
 Result<std::optional<Id>> ChooseParent(const BackupCliOptions& o,
+                                       const std::vector<std::string>& abs,
                                        repo::Repository& repo,
                                        archiver::BackupOptions& opts,
                                        archiver::BackupProgress& progress,
                                        Context& ctx) {
   std::optional<Id> resumed_from;
   if (o.force) return resumed_from;
-  std::vector<std::string> abs;
-  for (const auto& p : o.paths) abs.push_back(archiver::NormalizeBackupPath(p));
   // A damaged snapshot is skipped and named (exit 3): the parent is the
   // latest readable one. Any other failure of the listing fails the backup: a
   // run without the parent it should have would read every file again.
@@ -172,13 +178,40 @@ void PrintBackupResult(const BackupCliOptions& o,
   PrintFlagged(result, ctx);
 }
 
+// The stream of --stdin or --stdin-from-command as one file at `path`.
+Result<archiver::BackupResult> RunStreamBackup(
+    const BackupCliOptions& o, const std::string& path, repo::Repository& repo,
+    const archiver::BackupOptions& opts, Context& ctx) {
+  archiver::StreamSource source;
+  source.name = path;
+  std::unique_ptr<StreamCommand> command;
+  if (o.stdin_from_command) {
+    ASSIGN_OR_RETURN(command, StreamCommand::Start(o.paths));
+    source.fd = command->fd();
+    source.what = "output of '" + o.paths.front() + "'";
+    source.finished = [&] { return command->Finish(&ctx.cancel); };
+  } else {
+    source.fd = STDIN_FILENO;
+    source.what = "standard input";
+  }
+  return archiver::RunStreamBackup(repo, opts, source);
+}
+
 Result<int> RunBackup(const BackupCliOptions& o, Context& ctx) {
+  std::vector<std::string> abs;
+  if (o.stream()) {
+    ASSIGN_OR_RETURN(std::string p, archiver::StreamPath(o.stdin_filename));
+    abs.push_back(p);
+  } else {
+    for (const auto& p : o.paths)
+      abs.push_back(archiver::NormalizeBackupPath(p));
+  }
   ASSIGN_OR_RETURN(repo::Repository * repo,
                    ctx.OpenRepository(Context::LockMode::kShared));
   ASSIGN_OR_RETURN(archiver::BackupOptions opts, MakeBackupOptions(o, ctx));
   archiver::BackupProgress progress;
   ASSIGN_OR_RETURN(std::optional<Id> resumed_from,
-                   ChooseParent(o, *repo, opts, progress, ctx));
+                   ChooseParent(o, abs, *repo, opts, progress, ctx));
   std::mutex err_mu;
   PathErrors errors;
   opts.on_error = [&](const std::string& path, const Error& e) -> Result<void> {
@@ -195,7 +228,8 @@ Result<int> RunBackup(const BackupCliOptions& o, Context& ctx) {
       return ProgressSample{progress.files, progress.dirs, progress.bytes_done,
                             progress.bytes_expected, progress.errors};
     });
-    result = archiver::RunBackup(*repo, opts);
+    result = o.stream() ? RunStreamBackup(o, abs.front(), *repo, opts, ctx)
+                        : archiver::RunBackup(*repo, opts);
   }
   if (!result) return result.error();
   if (resumed_from && !result->partial && !o.dry_run && o.parent.empty()) {
@@ -217,8 +251,9 @@ void RegisterBackup(CLI::App& app, Context& ctx) {
   auto o = std::make_shared<BackupCliOptions>();
   CLI::App* c = app.add_subcommand(
       "backup", "Back up files and directories into a new snapshot");
-  c->add_option("paths", o->paths, "Files and directories to back up")
-      ->required();
+  c->add_option("paths", o->paths,
+                "Files and directories to back up (with --stdin-from-command: "
+                "the command and its arguments, after --)");
   c->add_option("--tag", o->tags, "Tag the snapshot (repeatable)");
   c->add_option("--host", o->host, "Host name to record (default: this host)");
   c->add_option("--time", o->time,
@@ -249,8 +284,36 @@ void RegisterBackup(CLI::App& app, Context& ctx) {
       ->check(CLI::NonNegativeNumber);
   c->add_flag("-n,--dry-run", o->dry_run,
               "Read and hash everything but store nothing");
-  c->callback(
-      [&ctx, o] { ctx.run = [&ctx, o] { return RunBackup(*o, ctx); }; });
+  CLI::Option* in = c->add_flag("--stdin", o->from_stdin,
+                                "Back up standard input as one file");
+  CLI::Option* from = c->add_flag(
+      "--stdin-from-command", o->stdin_from_command,
+      "Back up the standard output of the command after -- as one file (run "
+      "without a shell; a failure fails the backup)");
+  CLI::Option* name = c->add_option(
+      "--stdin-filename", o->stdin_filename,
+      "Name of the file of --stdin / --stdin-from-command (default stdin)");
+  in->excludes(from);
+  for (const char* opt : {"--exclude", "--exclude-file", "--one-file-system",
+                          "--walkers", "--checkpoint-interval"}) {
+    in->excludes(opt);
+    from->excludes(opt);
+  }
+  c->callback([&ctx, o, name] {
+    if (o->from_stdin && !o->paths.empty())
+      throw CLI::ValidationError("--stdin", "takes no PATH");
+    if (o->stdin_from_command && o->paths.empty())
+      throw CLI::ValidationError("--stdin-from-command",
+                                 "needs a command after --");
+    if (!o->stream() && o->paths.empty())
+      throw CLI::ValidationError(
+          "PATH",
+          "at least one is required (or --stdin, --stdin-from-command)");
+    if (!o->stream() && name->count() > 0)
+      throw CLI::ValidationError("--stdin-filename",
+                                 "needs --stdin or --stdin-from-command");
+    ctx.run = [&ctx, o] { return RunBackup(*o, ctx); };
+  });
 }
 
 }  // namespace efs2s3::cli

@@ -29,6 +29,8 @@ void RegisterGenerate(CLI::App& app, Context& ctx);  // cmd_generate.cc
 void RegisterGenerateDocs(CLI::App& app, Context& ctx);
 void RegisterMountEfs(CLI::App& app, Context& ctx);  // cmd_mount_efs.cc
 void RegisterSync(CLI::App& app, Context& ctx);      // cmd_sync.cc
+void RegisterCopy(CLI::App& app, Context& ctx);      // cmd_copy.cc
+void RegisterMount(CLI::App& app, Context& ctx);     // cmd_mount.cc
 
 void RegisterCommands(CLI::App& app, Context& ctx) {
   RegisterInit(app, ctx);
@@ -37,6 +39,8 @@ void RegisterCommands(CLI::App& app, Context& ctx) {
   RegisterDump(app, ctx);
   RegisterStats(app, ctx);
   RegisterRewrite(app, ctx);
+  RegisterCopy(app, ctx);
+  RegisterMount(app, ctx);
   RegisterSnapshots(app, ctx);
   RegisterForget(app, ctx);
   RegisterPrune(app, ctx);

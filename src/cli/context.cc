@@ -4,7 +4,6 @@
 #include <fmt/format.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -16,6 +15,7 @@
 #include "base/bytes.h"
 #include "base/fd.h"
 #include "base/file_util.h"
+#include "base/spawn.h"
 #include "base/test_hooks.h"
 #include "model/snapshot.h"
 #include "storage/counting_backend.h"
@@ -69,23 +69,14 @@ Result<std::string> RunPasswordCommand(const std::string& cmd,
   if (::pipe2(pipefd, O_CLOEXEC) != 0)
     return PosixError("password command", errno);
   Fd rd(pipefd[0]), wr(pipefd[1]);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, wr.get(), STDOUT_FILENO);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-  posix_spawnattr_setpgroup(&attr, 0);
-  const char* argv[] = {"sh", "-c", cmd.c_str(), nullptr};
-  pid_t pid = -1;
-  int err = ::posix_spawn(&pid, "/bin/sh", &fa, &attr,
-                          const_cast<char* const*>(argv), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
+  SpawnOptions so;
+  so.stdout_fd = wr.get();
+  Result<pid_t> spawned = Spawn({"/bin/sh", "-c", cmd}, so);
   wr.Reset();
-  if (err != 0)
+  if (!spawned)
     return MakeError(ErrorCode::kInvalidArgument,
                      "password command could not be started");
+  const pid_t pid = *spawned;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   std::string out;
   std::optional<Error> problem;
@@ -178,22 +169,32 @@ Result<std::string> ReadFromTerminal(const char* prompt) {
 }  // namespace
 
 Result<std::string> Context::Password(bool confirm, const char* prompt) {
-  if (std::string p = Env("EFS2S3_PASSWORD"); !p.empty()) return p;
-  std::string file = global.password_file.empty() ? Env("EFS2S3_PASSWORD_FILE")
-                                                  : global.password_file;
+  return PasswordFrom(
+      {global.password_file, global.password_command, "EFS2S3", "--"}, confirm,
+      prompt);
+}
+
+Result<std::string> Context::PasswordFrom(const PasswordSource& src,
+                                          bool confirm, const char* prompt) {
+  const std::string env = src.env_prefix;
+  const std::string opt = src.option_prefix;
+  if (std::string p = Env((env + "_PASSWORD").c_str()); !p.empty()) return p;
+  std::string file =
+      src.file.empty() ? Env((env + "_PASSWORD_FILE").c_str()) : src.file;
   if (!file.empty())
     return NotEmpty(ReadPasswordFile(file), "the password file");
-  std::string cmd = global.password_command.empty()
-                        ? Env("EFS2S3_PASSWORD_COMMAND")
-                        : global.password_command;
+  std::string cmd = src.command.empty()
+                        ? Env((env + "_PASSWORD_COMMAND").c_str())
+                        : src.command;
   if (!cmd.empty())
     return NotEmpty(RunPasswordCommand(cmd, PasswordTimeout()),
                     "the password command");
   if (!::isatty(STDIN_FILENO))
-    return MakeError(
-        ErrorCode::kInvalidArgument,
-        "no password given (set EFS2S3_PASSWORD, EFS2S3_PASSWORD_FILE, "
-        "--password-file or --password-command)");
+    return MakeError(ErrorCode::kInvalidArgument,
+                     fmt::format("no password given (set {0}_PASSWORD, "
+                                 "{0}_PASSWORD_FILE, {1}password-file or "
+                                 "{1}password-command)",
+                                 env, opt));
   ASSIGN_OR_RETURN(std::string pw,
                    NotEmpty(ReadFromTerminal(prompt), "the terminal"));
   if (confirm) {
@@ -277,17 +278,41 @@ Result<void> Context::RequireRepository(storage::Backend& backend) const {
 
 Result<repo::Repository*> Context::OpenRepository(LockMode lock) {
   ASSIGN_OR_RETURN(auto backend, OpenBackend());
+  return OpenRepositoryOn(
+      std::move(backend), [this] { return Password(); }, lock, repo_, lock_,
+      requests_);
+}
+
+Result<repo::Repository*> Context::OpenSourceRepository(
+    const std::string& location, const PasswordSource& password,
+    LockMode lock) {
+  ASSIGN_OR_RETURN(auto backend, storage::Open(location, global.backend));
+  return OpenRepositoryOn(
+      std::move(backend),
+      [&] {
+        return PasswordFrom(password, false,
+                            "enter password of the source repository: ");
+      },
+      lock, source_repo_, source_lock_, source_requests_);
+}
+
+Result<repo::Repository*> Context::OpenRepositoryOn(
+    std::unique_ptr<storage::Backend> backend,
+    const std::function<Result<std::string>()>& password, LockMode lock,
+    std::unique_ptr<repo::Repository>& repo_slot,
+    std::unique_ptr<repo::Lock>& lock_slot,
+    std::atomic<std::uint64_t>& requests_slot) {
   // A missing repository is reported before asking for a password.
   RETURN_IF_ERROR(RequireRepository(*backend));
-  ASSIGN_OR_RETURN(std::string pw, Password());
+  ASSIGN_OR_RETURN(std::string pw, password());
   ASSIGN_OR_RETURN(
-      repo_, repo::Repository::Open(
-                 storage::NewCountingBackend(std::move(backend), &requests_),
-                 pw, CacheOptions()));
+      repo_slot, repo::Repository::Open(storage::NewCountingBackend(
+                                            std::move(backend), &requests_slot),
+                                        pw, CacheOptions()));
   if (lock != LockMode::kNone && TakesLocks()) {
     // Lets a test run another command between loading the index and locking.
     test_hooks::Gate("OPENED");
-    auto locked = repo::AcquireLock(*repo_, lock == LockMode::kExclusive);
+    auto locked = repo::AcquireLock(*repo_slot, lock == LockMode::kExclusive);
     if (!locked && lock == LockMode::kShared &&
         locked.error().code == ErrorCode::kPermission) {
       // A repository this user may only read (a read-only mount, a bucket
@@ -299,22 +324,24 @@ Result<repo::Repository*> Context::OpenRepository(LockMode lock) {
       return e;
     }
     if (!locked) return locked.error();
-    lock_ = std::move(*locked);
+    lock_slot = std::move(*locked);
     // The index was loaded before the lock was held: a prune that ran in
     // between may have deleted packs it names (a backup would then deduplicate
     // against them), and a backup that finished in between added index files a
     // prune must see. Reload it under the lock (one listing when nothing
     // changed).
-    RETURN_IF_ERROR(repo_->ReloadIndex());
+    RETURN_IF_ERROR(repo_slot->ReloadIndex());
     // Lets the lock tests hold this command while it holds the lock.
     test_hooks::Gate("LOCKED");
   }
-  return repo_.get();
+  return repo_slot.get();
 }
 
 Context::~Context() {
   lock_.reset();
   repo_.reset();
+  source_lock_.reset();
+  source_repo_.reset();
 }
 
 void Context::Print(const std::string& text) const {

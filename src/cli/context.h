@@ -10,6 +10,7 @@
 #include <set>
 #include <string>
 
+#include "base/rate_limit.h"
 #include "base/result.h"
 #include "repo/lock.h"
 #include "repo/repository.h"
@@ -31,6 +32,29 @@ struct GlobalOptions {
   // backend.point_in_time_ns.
   std::string point_in_time;
   storage::BackendOptions backend;
+  // --limit-upload / --limit-download in KiB/s, 0 = none.
+  std::int64_t limit_upload_kib = 0, limit_download_kib = 0;
+  // Makes the limiters of the limits given, shared by every backend and S3
+  // client the command opens.
+  void UseLimits() {
+    auto make = [](std::int64_t kib) -> std::shared_ptr<RateLimiter> {
+      if (kib <= 0) return nullptr;
+      return std::make_shared<RateLimiter>(static_cast<std::uint64_t>(kib) *
+                                           1024);
+    };
+    backend.limits = {make(limit_upload_kib), make(limit_download_kib)};
+    backend.s3.limits = backend.limits;
+  }
+};
+
+// Where a password comes from: PREFIX_PASSWORD, then the file (option or
+// PREFIX_PASSWORD_FILE), then the command (option or
+// PREFIX_PASSWORD_COMMAND), then the terminal. option_prefix names the
+// options in messages ("--" or "--from-").
+struct PasswordSource {
+  std::string file, command;
+  const char* env_prefix = "EFS2S3";
+  const char* option_prefix = "--";
 };
 
 class Context {
@@ -45,6 +69,8 @@ class Context {
   // terminal prompt. kInvalidArgument if none is available.
   Result<std::string> Password(bool confirm = false,
                                const char* prompt = "enter password: ");
+  Result<std::string> PasswordFrom(const PasswordSource& source, bool confirm,
+                                   const char* prompt);
   // With --point-in-time: Ok for a command that only reads the repository
   // (ReadsRepositoryOnly), whose repository is then opened read-only as it
   // was at that time, without locks and without the local cache; kUsage for
@@ -67,6 +93,12 @@ class Context {
   // kNone.
   enum class LockMode { kNone, kShared, kExclusive };
   Result<repo::Repository*> OpenRepository(LockMode lock);
+  // A second repository, that a command reads from (`copy --from-repo`),
+  // with its own password source; the S3, cache and lock options are
+  // shared.
+  Result<repo::Repository*> OpenSourceRepository(const std::string& location,
+                                                 const PasswordSource& password,
+                                                 LockMode lock);
   repo::OpenOptions CacheOptions() const;
   // The repository opened by OpenRepository, or nullptr.
   repo::Repository* repository() { return repo_.get(); }
@@ -96,10 +128,19 @@ class Context {
   ~Context();
 
  private:
+  Result<repo::Repository*> OpenRepositoryOn(
+      std::unique_ptr<storage::Backend> backend,
+      const std::function<Result<std::string>()>& password, LockMode lock,
+      std::unique_ptr<repo::Repository>& repo_slot,
+      std::unique_ptr<repo::Lock>& lock_slot,
+      std::atomic<std::uint64_t>& requests_slot);
   std::set<Id> skipped_;
   std::atomic<std::uint64_t> requests_{0};
   std::unique_ptr<repo::Repository> repo_;
   std::unique_ptr<repo::Lock> lock_;
+  std::atomic<std::uint64_t> source_requests_{0};  // of the source repo
+  std::unique_ptr<repo::Repository> source_repo_;
+  std::unique_ptr<repo::Lock> source_lock_;
 };
 
 // Each command registers its subcommand (cmd_*.cc); the table is in

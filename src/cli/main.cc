@@ -81,6 +81,14 @@ void RegisterGlobalOptions(CLI::App& app, efs2s3::cli::GlobalOptions& g) {
   app.add_option("--s3-max-attempts", s3.max_attempts,
                  "Attempts per request on retryable errors (default 8)")
       ->check(CLI::Range(1, 100));
+  app.add_option("--limit-upload", g.limit_upload_kib,
+                 "Limit what is written to the repository (or S3) to KiB/s, "
+                 "across all connections")
+      ->check(CLI::Range(1, 1 << 30));
+  app.add_option("--limit-download", g.limit_download_kib,
+                 "Limit what is read from the repository (or S3) to KiB/s, "
+                 "across all connections")
+      ->check(CLI::Range(1, 1 << 30));
 }
 
 // Levenshtein distance, for suggestions.
@@ -237,6 +245,7 @@ int main(int argc, char** argv) {
                  Printable(pit.error().message).c_str());
     return ExitCodeFor(pit.error());
   }
+  ctx.global.UseLimits();
   int code = kExitError;
   try {
     auto r = ctx.run();

@@ -4,6 +4,8 @@
 
 #include <cstdio>
 
+#include "cli/eta.h"
+
 namespace efs2s3::cli {
 
 ProgressReporter::ProgressReporter(const Context& ctx, std::string verb,
@@ -41,6 +43,7 @@ void ProgressReporter::Draw(bool) {
           .count();
   double rate = secs > 0 ? static_cast<double>(s.bytes) / secs : 0;
   double files_rate = secs > 0 ? static_cast<double>(s.files) / secs : 0;
+  const Estimate est = EstimateProgress(s.bytes, s.bytes_expected, secs);
   if (json_) {
     nlohmann::json j = {{"message_type", "status"},
                         {"action", verb_},
@@ -52,16 +55,14 @@ void ProgressReporter::Draw(bool) {
                         {"errors", s.errors},
                         {"bytes_per_second", rate},
                         {"files_per_second", files_rate}};
+    if (est.fraction) j["percent_done"] = *est.fraction;
+    if (est.seconds_left) j["seconds_remaining"] = *est.seconds_left;
     ctx_.PrintJson(j);
     return;
   }
   std::string eta;
-  if (s.bytes_expected > s.bytes && rate > 0) {
-    int left = static_cast<int>(
-        static_cast<double>(s.bytes_expected - s.bytes) / rate);
-    eta = fmt::format(" ETA {}:{:02d}:{:02d}", left / 3600, left / 60 % 60,
-                      left % 60);
-  }
+  if (est.fraction) eta = fmt::format(" {:.1f}%", *est.fraction * 100);
+  if (est.seconds_left) eta += " ETA " + FormatDuration(*est.seconds_left);
   int el = static_cast<int>(secs);
   std::string line = fmt::format(
       "[{}:{:02d}] {} {} files, {} dirs, {} ({}/s, {:.0f} files/s){}{}",

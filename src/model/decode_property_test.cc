@@ -91,6 +91,9 @@ std::vector<Snapshot> SampleSnapshots() {
   Id parent;
   parent.bytes[0] = 3;
   s.parent = parent;
+  Id original;
+  original.bytes[1] = 4;
+  s.original = original;
   s.program_version = "efs2s3 0.1.0";
   s.summary.files_new = 3;
   s.summary.changed_while_read = 2;

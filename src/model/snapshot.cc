@@ -41,6 +41,7 @@ std::string EncodeSnapshot(const Snapshot& s) {
   j["excludes"] = s.excludes;
   j["tree"] = s.tree.Hex();
   if (s.parent) j["parent"] = s.parent->Hex();
+  if (s.original) j["original"] = s.original->Hex();
   j["program_version"] = s.program_version;
   j["summary"] = SummaryToJson(s.summary);
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -66,6 +67,8 @@ Result<Snapshot> DecodeSnapshot(std::string_view text) {
     s.tree = *tree;
     if (j.contains("parent"))
       s.parent = Id::FromHex(j["parent"].get<std::string>());
+    if (j.contains("original"))
+      s.original = Id::FromHex(j["original"].get<std::string>());
     s.program_version = j.value("program_version", "");
     if (j.contains("summary")) {
       const json& m = j["summary"];

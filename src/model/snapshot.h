@@ -37,6 +37,9 @@ struct Snapshot {
   std::vector<std::string> excludes;
   Id tree;
   std::optional<Id> parent;
+  // A copy (`copy`): the ID of the snapshot it was copied from, in the
+  // repository it came from (or that snapshot's own original).
+  std::optional<Id> original;
   std::string program_version;
   SnapshotSummary summary;
 };

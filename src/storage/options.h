@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 
+#include "base/rate_limit.h"
+
 namespace efs2s3::storage {
 
 struct S3Options {
@@ -30,6 +32,9 @@ struct S3Options {
   int request_timeout_s = 0;
   // Attempts per request for retryable failures.
   int max_attempts = 8;
+  // --limit-upload / --limit-download, shared with every other client of the
+  // process (BackendOptions::limits).
+  TransferLimits limits;
 };
 
 struct BackendOptions {
@@ -38,6 +43,9 @@ struct BackendOptions {
   // (Unix nanoseconds), from the object versions of an S3 bucket. A local
   // repository has no versions: Open refuses it (kUsage).
   std::optional<std::int64_t> point_in_time_ns;
+  // --limit-upload / --limit-download: what objects written to and read from
+  // any backend take from (for S3 through s3.limits, the same limiters).
+  TransferLimits limits;
 };
 
 }  // namespace efs2s3::storage

@@ -43,7 +43,7 @@ Result<std::unique_ptr<Backend>> Open(const std::string& location,
         location + ": unknown location scheme \"" + path.substr(0, colon) +
             "\" (use s3://BUCKET/PREFIX, a path, or file:///PATH)");
   }
-  return NewLocalBackend(path);
+  return NewLocalBackend(path, options.limits);
 }
 
 }  // namespace efs2s3::storage

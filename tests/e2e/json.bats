@@ -15,7 +15,7 @@ COVERED=(
   "repair index" "repair snapshots" cat uploads sync key version unlock
   "lock extend"
   "job run" "job list" "job status" daemon
-  "generate systemd" "generate cron" "generate aws" mount-efs
+  "generate systemd" "generate cron" "generate aws" mount-efs copy mount
 )
 
 # json_lines: $output is non-empty JSON Lines: every line one JSON value.
@@ -129,6 +129,27 @@ all_commands() {
   assert_status 0
   assert_result
   [[ -n "$added" ]]
+}
+
+@test "mount: a directory that cannot be mounted on ends with an error object (mount.bats mounts)" {
+  init_repo
+  run --separate-stderr efs --json mount "$T/no-such-dir"
+  assert_status "$EXIT_FATAL"
+  assert_result
+  jq -e '.message_type == "error" and .exit_code == 1' <<<"$J"
+}
+
+@test "copy: one result document" {
+  init_repo
+  run efs backup "$T/src"
+  assert_status 0
+  run "$EFS2S3" -r "$T/dest" init
+  assert_status 0
+  EFS2S3_FROM_PASSWORD="$EFS2S3_PASSWORD" run --separate-stderr "$EFS2S3" \
+    -r "$T/dest" --json copy --from-repo "$REPO"
+  assert_status 0
+  assert_result
+  jq -e '.message_type == "summary" and .snapshots_copied == 1 and (.copied | length) == 1' <<<"$J"
 }
 
 @test "snapshots --json is an array with id, time, host, paths and tags" {

@@ -7,6 +7,7 @@
 
 #include <cctype>
 #include <cerrno>
+#include <optional>
 
 #include "base/file_util.h"
 #include "base/io.h"
@@ -14,9 +15,27 @@
 namespace efs2s3::storage {
 namespace {
 
+// A Source that takes what is read of it from a rate limiter.
+class LimitedSource final : public Source {
+ public:
+  LimitedSource(const Source& data, RateLimiter& limit)
+      : data_(data), limit_(limit) {}
+  std::uint64_t size() const override { return data_.size(); }
+  Result<void> ReadAt(std::uint64_t offset,
+                      std::span<std::uint8_t> out) const override {
+    limit_.Take(out.size());
+    return data_.ReadAt(offset, out);
+  }
+
+ private:
+  const Source& data_;
+  RateLimiter& limit_;
+};
+
 class LocalBackend : public Backend {
  public:
-  explicit LocalBackend(std::string root) : root_(std::move(root)) {
+  LocalBackend(std::string root, TransferLimits limits)
+      : root_(std::move(root)), limits_(std::move(limits)) {
     while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
   }
 
@@ -46,8 +65,11 @@ class LocalBackend : public Backend {
     return SaveFrom(h, SpanSource(data), opts);
   }
 
-  Result<void> SaveFrom(const Handle& h, const Source& data,
+  Result<void> SaveFrom(const Handle& h, const Source& given,
                         const SaveOptions& opts) override {
+    std::optional<LimitedSource> limited;
+    if (limits_.upload) limited.emplace(given, *limits_.upload);
+    const Source& data = limited ? *limited : given;
     std::string path = Path(h);
     Result<void> r = WriteFileAtomic(path, data, opts.create_only);
     if (!r && r.error().code == ErrorCode::kNotFound) {
@@ -81,6 +103,7 @@ class LocalBackend : public Backend {
                            " bytes, shorter than the requested range");
     }
     if (length == 0) length = size - offset;
+    if (limits_.download) limits_.download->Take(length);
     Bytes out(length);
     auto read = PreadExact(fd, out, offset, ObjectKey(h));
     ::close(fd);
@@ -157,12 +180,14 @@ class LocalBackend : public Backend {
   }
 
   std::string root_;
+  TransferLimits limits_;
 };
 
 }  // namespace
 
-std::unique_ptr<Backend> NewLocalBackend(const std::string& root) {
-  return std::make_unique<LocalBackend>(root);
+std::unique_ptr<Backend> NewLocalBackend(const std::string& root,
+                                         TransferLimits limits) {
+  return std::make_unique<LocalBackend>(root, std::move(limits));
 }
 
 }  // namespace efs2s3::storage

@@ -9,10 +9,14 @@
 #include <memory>
 #include <string>
 
+#include "base/rate_limit.h"
 #include "storage/backend.h"
 
 namespace efs2s3::storage {
 
-std::unique_ptr<Backend> NewLocalBackend(const std::string& root);
+// Objects written take from limits.upload, objects read from limits.download
+// (--limit-upload, --limit-download).
+std::unique_ptr<Backend> NewLocalBackend(const std::string& root,
+                                         TransferLimits limits = {});
 
 }  // namespace efs2s3::storage

@@ -313,6 +313,7 @@ Result<S3Config> ResolveS3Config(const S3Options& opts, const Getenv& env) {
   c.http.total_timeout =
       std::chrono::seconds(std::max(0, opts.request_timeout_s));
   c.retry.max_attempts = std::max(1, opts.max_attempts);
+  c.http.limits = opts.limits;
   if (!opts.sse.empty() && opts.sse != "AES256" && opts.sse != "aws:kms")
     return MakeError(ErrorCode::kInvalidArgument,
                      "--s3-sse " + opts.sse + ": use AES256 or aws:kms");
