@@ -10,6 +10,7 @@
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 
 #include "base/file_util.h"
 #include "base/thread_pool.h"
@@ -331,6 +332,13 @@ class ColdRestore {
       });
       if (!ready) return FileDecision::kDefer;
       if (before) return FileDecision::kSkip;
+      bool lost = false;
+      ForEachPack(n, [&](const Id& p) { lost = lost || failed_.count(p); });
+      if (lost) {
+        // Its pack failed in an earlier pass, named there once: counted.
+        ++lost_files_;
+        return FileDecision::kSkip;
+      }
       if (first && result_.plan.resumed && AlreadyRestored(path, n))
         return FileDecision::kSkip;
       return FileDecision::kRestore;
@@ -345,6 +353,8 @@ class ColdRestore {
     t.verified += r.verified;
     t.flagged += r.flagged;
     t.packs_failed += r.packs_failed;
+    failed_.insert(r.failed_packs.begin(), r.failed_packs.end());
+    t.errors += std::exchange(lost_files_, 0);
     t.deferred = r.deferred;
     last_deferred_ = r.deferred;
     ready_before_.clear();
@@ -372,6 +382,8 @@ class ColdRestore {
   std::vector<Id> request_;
   std::unordered_set<Id, IdHash> ready_before_;
   std::uint64_t last_deferred_ = 0;
+  std::unordered_set<Id, IdHash> failed_;  // packs that failed in a pass
+  std::uint64_t lost_files_ = 0;
 };
 
 }  // namespace

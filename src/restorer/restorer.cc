@@ -347,6 +347,7 @@ Result<RestoreResult> Restorer::Run(const model::Snapshot& snap) {
     }
   }
   if (target_fd_ >= 0) ::close(target_fd_);
+  for (const auto& [id, p] : failed_packs_) result_.failed_packs.push_back(id);
   if (auto refusal = errors_.refusal()) return *refusal;
   RETURN_IF_ERROR(walked);
   if (Cancelled()) return MakeError(ErrorCode::kCancelled, "interrupted");

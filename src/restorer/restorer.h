@@ -82,6 +82,7 @@ struct RestoreResult {
   // Packs that could not be read at all (named once each to on_error, not
   // once per file).
   std::uint64_t packs_failed = 0;
+  std::vector<Id> failed_packs;  // their IDs
 };
 
 // Reads through `repo` only: blob locations, pack ranges, trees (a
