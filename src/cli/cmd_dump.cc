@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "cli/context.h"
+#include "restorer/cold.h"
 #include "restorer/dump.h"
 #include "restorer/restorer.h"
 
@@ -51,6 +52,27 @@ Result<int> RunDump(const DumpCliOptions& o, Context& ctx) {
   std::string path = NormalPath(o.path);
   ASSIGN_OR_RETURN(model::Node node,
                    restorer::FindNode(*repo, snap.second.tree, path));
+  if (repo->HasArchiveClasses()) {
+    // Archived data cannot be streamed: plan as a restore would, and refuse
+    // before writing a byte, with what a restore of it would take.
+    restorer::RestoreOptions ro;
+    ro.subpath = path == "/" ? "" : path;
+    restorer::ColdOptions co;
+    co.plan_only = true;
+    ASSIGN_OR_RETURN(
+        restorer::ColdResult plan,
+        restorer::RunColdRestore(*repo, *repo, snap.second, ro, co, {}));
+    const std::uint64_t cold =
+        plan.plan.archived_packs - plan.plan.restored_packs;
+    if (cold > 0)
+      return MakeError(
+          ErrorCode::kInvalidArgument,
+          fmt::format("dump: {} of {}'s {} packs are archived and not "
+                      "restored; `efs2s3 restore {}:{} --target DIR` "
+                      "plans, requests and waits for them (`--dry-run` shows "
+                      "the cost)",
+                      cold, path, plan.plan.packs, snap.first.Short(), path));
+  }
   restorer::DumpOptions opts;
   opts.format = o.archive == "zip" ? restorer::ArchiveFormat::kZip
                                    : restorer::ArchiveFormat::kTar;

@@ -245,3 +245,17 @@ EOP
   [ "$status" -eq 1 ]
   [[ "$output" == *"--s3-storage-class-meta GLACIER: metadata must stay readable"* ]]
 }
+
+@test "cold: dump refuses archived data before writing a byte, and works once it is restored" {
+  archived_keys >"$T/keys"
+  run --separate-stderr cold dump latest "$SRC/a/big2"
+  [ "$status" -eq 1 ]
+  [[ "$stderr" == *"packs are archived and not restored; \`efs2s3 restore "*":$SRC/a/big2 --target DIR\`"* ]]
+  [ -z "$output" ]
+  [ "$(gets_of "$T/keys" "$T/moto.log")" -eq 0 ]
+  # Small files in a hot class would dump at once; here: restore them first.
+  run cold check --read-data --cold-tier bulk
+  [ "$status" -eq 4 ]
+  cold dump latest "$SRC/a/big2" >"$T/big2"
+  cmp "$SRC/a/big2" "$T/big2"
+}
