@@ -5,10 +5,20 @@
 
 #include "cli/context.h"
 #include "maintenance/stats.h"
+#include "storage/storage_class.h"
 
 namespace efs2s3::cli {
 
 namespace {
+
+// The monthly storage cost of one class's objects (us-east-1 list prices,
+// storage/storage_class.h); -1 for a directory or an unknown class.
+double MonthlyUsd(const maintenance::StorageClassUse& c) {
+  if (c.storage_class.empty()) return -1;
+  const storage::StorageClassInfo* info =
+      storage::FindStorageClass(c.storage_class);
+  return info ? storage::MonthlyStorageCost(*info, c.objects, c.bytes) : -1;
+}
 struct StatsCliOptions {
   std::vector<std::string> snapshots;
   std::string host;
@@ -89,7 +99,8 @@ Result<int> RunStats(const StatsCliOptions& o, Context& ctx) {
     for (const auto& c : s.storage_classes)
       classes.push_back({{"storage_class", c.storage_class},
                          {"objects", c.objects},
-                         {"bytes", c.bytes}});
+                         {"bytes", c.bytes},
+                         {"usd_per_month", MonthlyUsd(c)}});
     ctx.PrintJson(
         {{"message_type", "stats"},
          {"mode", o.mode},
@@ -147,11 +158,19 @@ Result<int> RunStats(const StatsCliOptions& o, Context& ctx) {
       "stored)\n"
       "repository, by storage class: {} in {} objects\n",
       dedup, compression, HumanBytes(s.stored_bytes), s.stored_objects);
-  for (const auto& c : s.storage_classes)
+  for (const auto& c : s.storage_classes) {
+    double usd = MonthlyUsd(c);
     text += fmt::format(
-        "  {:<20} {:>12} {:>8} objects\n",
+        "  {:<20} {:>12} {:>8} objects{}\n",
         c.storage_class.empty() ? "(none: a directory)" : c.storage_class,
-        HumanBytes(c.bytes), c.objects);
+        HumanBytes(c.bytes), c.objects,
+        usd >= 0 ? fmt::format("  ~${:.2f}/month", usd) : "");
+  }
+  if (!s.storage_classes.empty() && !s.storage_classes[0].storage_class.empty())
+    text += fmt::format(
+        "  (storage only, us-east-1 list prices of {}; requests and "
+        "transfer not included)\n",
+        storage::kPriceDate);
   ctx.Print(text);
   return 0;
 }

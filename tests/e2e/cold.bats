@@ -259,3 +259,20 @@ EOP
   cold dump latest "$SRC/a/big2" >"$T/big2"
   cmp "$SRC/a/big2" "$T/big2"
 }
+
+@test "cold: stats shows the bytes per storage class and their monthly cost" {
+  run cold --json stats
+  [ "$status" -eq 0 ]
+  local deep
+  deep=$(jq -c '.. | objects | select(.storage_class? == "DEEP_ARCHIVE")' <<<"$output")
+  [ "$(jq .objects <<<"$deep")" -eq "$(wc -l < <(archived_keys))" ]
+  # $0.00099 per GB-month, plus 32 KB per object at that rate and 8 KB at
+  # STANDARD's $0.023.
+  python3 -c "
+import json, sys
+d = json.loads(sys.argv[1])
+want = d['bytes'] / 2**30 * 0.00099 + d['objects'] * (32 * 0.00099 + 8 * 0.023) / 2**20
+sys.exit(0 if abs(d['usd_per_month'] - want) < 1e-12 else 1)" "$deep"
+  run cold stats
+  [[ "$output" == *"DEEP_ARCHIVE"*"/month"* ]]
+}
