@@ -15,6 +15,7 @@
 #include "base/io.h"
 #include "base/test_hooks.h"
 #include "restorer/restorer.h"
+#include "storage/storage_class.h"
 #include "trees/trees.h"
 
 namespace efs2s3::drill {
@@ -164,7 +165,7 @@ void RemoveTree(const std::string& dir) {
 }  // namespace
 
 bool IsColdStorageClass(const std::string& storage_class) {
-  return storage_class == "GLACIER" || storage_class == "DEEP_ARCHIVE";
+  return storage::IsArchiveClass(storage_class);
 }
 
 std::string Stratum(std::uint64_t size, std::int64_t age_seconds,

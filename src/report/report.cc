@@ -7,6 +7,8 @@
 #include <ctime>
 #include <map>
 
+#include "storage/storage_class.h"
+
 namespace efs2s3::report {
 
 namespace {
@@ -247,14 +249,11 @@ json Jobs(const ReportInput& in) {
 }  // namespace
 
 std::optional<double> PricePerGiBMonth(const std::string& storage_class) {
-  static const std::map<std::string, double> kPrices = {
-      {"STANDARD", 0.023},       {"INTELLIGENT_TIERING", 0.023},
-      {"STANDARD_IA", 0.0125},   {"ONEZONE_IA", 0.01},
-      {"GLACIER_IR", 0.004},     {"GLACIER", 0.0036},
-      {"DEEP_ARCHIVE", 0.00099}, {"REDUCED_REDUNDANCY", 0.024}};
-  auto it = kPrices.find(ClassName(storage_class));
-  if (it == kPrices.end()) return std::nullopt;
-  return it->second;
+  // The one price table (storage/storage_class.h).
+  const storage::StorageClassInfo* c =
+      storage::FindStorageClass(ClassName(storage_class));
+  if (!c) return std::nullopt;
+  return c->usd_per_gb_month;
 }
 
 json BuildReport(const ReportInput& in) {
