@@ -215,6 +215,10 @@ void RegisterGenerate(CLI::App& app, Context& ctx) {
   a->add_option("--alert-after", aw->aws.alert_after_hours,
                 "Alarm when no backup succeeded for this many hours "
                 "(default 26, at most 168)");
+  a->add_option("--shards", aw->aws.shards,
+                "One backup on N workers: an AWS Batch array job of N Fargate "
+                "workers and a merge job, run by a Step Functions state "
+                "machine (2 to 10000)");
   a->add_option("-o,--output", aw->output, "Write the template to this file");
   a->callback(
       [&ctx, aw] { ctx.run = [&ctx, aw] { return GenerateAws(*aw, ctx); }; });

@@ -67,9 +67,11 @@ ojson FailureSubscription() {
             {"Endpoint", Ref("NotificationEmail")}}}};
 }
 
-// Who may publish: the stack's EventBridge rules (Fargate) and its alarms,
-// each named by its ARN. On EC2 the instances publish with their role.
-ojson FailureTopicPolicy(bool ec2, bool missed_backup_alarm) {
+// Who may publish: the stack's EventBridge rules (Fargate, Batch) and its
+// alarms, each named by its ARN. On EC2 the instances publish with their
+// role.
+ojson FailureTopicPolicy(const std::vector<std::string>& rules,
+                         bool missed_backup_alarm) {
   auto allow = [](const char* sid, const char* service, ojson sources) {
     return ojson{{"Sid", sid},
                  {"Effect", "Allow"},
@@ -79,10 +81,13 @@ ojson FailureTopicPolicy(bool ec2, bool missed_backup_alarm) {
                  {"Condition", {{"ArnEquals", {{"aws:SourceArn", sources}}}}}};
   };
   ojson statements = ojson::array();
-  if (!ec2)
-    statements.push_back(allow(
-        "PublishFromRules", kAlertPublishers[0],
-        {GetAtt("FailureRule", "Arn"), GetAtt("StartFailureRule", "Arn")}));
+  if (!rules.empty()) {
+    ojson sources = ojson::array();
+    for (const std::string& rule : rules)
+      sources.push_back(GetAtt(rule.c_str(), "Arn"));
+    statements.push_back(
+        allow("PublishFromRules", kAlertPublishers[0], std::move(sources)));
+  }
   ojson alarms = ojson::array({GetAtt("ScheduleFailureAlarm", "Arn")});
   if (missed_backup_alarm) alarms.push_back(GetAtt("MissedBackupAlarm", "Arn"));
   statements.push_back(allow("PublishFromAlarms", kAlertPublishers[1], alarms));
@@ -104,18 +109,15 @@ ojson StoppedTaskPattern(const ojson& detail) {
           {"detail", d}};
 }
 
+}  // namespace
+
 // The topic, with the event made into a message a person can read: what
-// stopped, why, and where its log is (EventBridge InputTransformer).
-ojson ToTopic(const AwsJob& a, const std::string& what) {
-  const ojson paths = {{"task", "$.detail.taskArn"},
-                       {"time", "$.time"},
-                       {"exit", "$.detail.containers[0].exitCode"},
-                       {"code", "$.detail.stopCode"},
-                       {"reason", "$.detail.stoppedReason"}};
+// failed, why, and where its log is (EventBridge InputTransformer).
+ojson ToTopic(const AwsJob& a, const ojson& paths, const std::string& what) {
   const std::string text =
       "efs2s3 job " + SubEscape(a.job.name) +
       " (stack ${AWS::StackName}): " + what +
-      " Task <task>, stopped <time>. Log: CloudWatch Logs group "
+      " Log: CloudWatch Logs group "
       "/efs2s3/${AWS::StackName} (region ${AWS::Region}). Exit codes: 1 "
       "error, 3 completed but some files unreadable, 10 no repository, 11 "
       "locked, 12 wrong password, 130 interrupted.";
@@ -126,18 +128,31 @@ ojson ToTopic(const AwsJob& a, const std::string& what) {
              {"InputTemplate", Sub("\"" + text + "\"")}}}}};
 }
 
+namespace {
+
+// A stopped task's message.
+ojson TaskToTopic(const AwsJob& a, const std::string& what) {
+  const ojson paths = {{"task", "$.detail.taskArn"},
+                       {"time", "$.time"},
+                       {"exit", "$.detail.containers[0].exitCode"},
+                       {"code", "$.detail.stopCode"},
+                       {"reason", "$.detail.stoppedReason"}};
+  return ToTopic(a, paths, what + " Task <task>, stopped <time>.");
+}
+
 }  // namespace
 
 // A task that stops with a non-zero exit code is a failed run.
 ojson FailureRule(const AwsJob& a) {
-  return {{"Type", "AWS::Events::Rule"},
-          {"Properties",
-           {{"Description", "efs2s3 job failed (non-zero exit code)"},
-            {"EventPattern",
-             StoppedTaskPattern(
-                 {{"containers", {{"exitCode", {{{"anything-but", 0}}}}}}})},
-            {"Targets",
-             ToTopic(a, "a run failed with exit code <exit> (<reason>).")}}}};
+  return {
+      {"Type", "AWS::Events::Rule"},
+      {"Properties",
+       {{"Description", "efs2s3 job failed (non-zero exit code)"},
+        {"EventPattern",
+         StoppedTaskPattern(
+             {{"containers", {{"exitCode", {{{"anything-but", 0}}}}}}})},
+        {"Targets",
+         TaskToTopic(a, "a run failed with exit code <exit> (<reason>).")}}}};
 }
 
 // A task that never ran the job: the image could not be pulled, the secret
@@ -147,11 +162,12 @@ ojson StartFailureRule(const AwsJob& a) {
   ojson any = {{{"stopCode", {"TaskFailedToStart"}}},
                {{"stopCode", {"EssentialContainerExited"}},
                 {"containers", {{"exitCode", {{{"exists", false}}}}}}}};
-  return {{"Type", "AWS::Events::Rule"},
-          {"Properties",
-           {{"Description", "efs2s3 job task failed to start"},
-            {"EventPattern", StoppedTaskPattern({{"$or", any}})},
-            {"Targets", ToTopic(a,
+  return {
+      {"Type", "AWS::Events::Rule"},
+      {"Properties",
+       {{"Description", "efs2s3 job task failed to start"},
+        {"EventPattern", StoppedTaskPattern({{"$or", any}})},
+        {"Targets", TaskToTopic(a,
                                 "a run did not start: <code>, <reason> (the "
                                 "image, the password's secret, the file "
                                 "system mount or the network).")}}}};

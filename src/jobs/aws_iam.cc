@@ -118,6 +118,16 @@ ojson RepositoryRetention(const AwsJob& a) {
           {"Resource", RepositoryObjects(a)}};
 }
 
+// The merge of a sharded backup's: it removes the workers' partial
+// snapshots once the merged one is saved, and nothing else.
+ojson RemoveShardSnapshots(const AwsJob& a) {
+  return {{"Sid", "RemoveShardSnapshots"},
+          {"Effect", "Allow"},
+          {"Action", {"s3:DeleteObject"}},
+          {"Resource",
+           Arn("s3:::${BucketName}/" + SubEscape(a.prefix) + "/snapshots/*")}};
+}
+
 ojson ReadRepository(const AwsJob& a) {
   return {{"Sid", "ReadRepository"},
           {"Effect", "Allow"},
@@ -258,6 +268,45 @@ ojson PassRoleToEcsTasks() {
              {{"iam:PassedToService", "ecs-tasks.amazonaws.com"}}}}}};
 }
 
+// The scheduler's (--shards): start the backup's state machine and submit
+// the maintenance job.
+ojson StartBackupRun() {
+  return {{"Effect", "Allow"},
+          {"Action", {"states:StartExecution"}},
+          {"Resource", Ref("StateMachine")}};
+}
+
+ojson SubmitJobs(const std::vector<const char*>& job_definitions) {
+  ojson resources = ojson::array({Ref("JobQueue")});
+  for (const char* d : job_definitions) resources.push_back(Ref(d));
+  return {{"Effect", "Allow"},
+          {"Action", {"batch:SubmitJob"}},
+          {"Resource", resources}};
+}
+
+// The state machine's batch:submitJob.sync: it follows its jobs through a
+// rule Step Functions manages, and stops them when the execution stops.
+ojson FollowJobs() {
+  return {{"Effect", "Allow"},
+          {"Action", {"batch:DescribeJobs"}},
+          // DescribeJobs has no resource-level permissions.
+          {"Resource", "*"}};
+}
+
+ojson StopJobs() {
+  return {{"Effect", "Allow"},
+          {"Action", {"batch:TerminateJob"}},
+          {"Resource", Arn("batch:${AWS::Region}:${AWS::AccountId}:job/*")}};
+}
+
+ojson SyncRule() {
+  return {{"Effect", "Allow"},
+          {"Action",
+           {"events:PutTargets", "events:PutRule", "events:DescribeRule"}},
+          {"Resource", Arn("events:${AWS::Region}:${AWS::AccountId}:rule/"
+                           "StepFunctionsGetEventsForBatchJobsRule")}};
+}
+
 ojson RunInstances() {
   return {{"Effect", "Allow"},
           {"Action", {"ec2:RunInstances"}},
@@ -333,6 +382,33 @@ ojson MaintenanceRole(const AwsJob& a) {
       ojson::array({iam::ListRepository(a), iam::ListRepositoryVersions(a),
                     iam::MaintainRepository(a), iam::RepositoryVersions(a),
                     iam::RepositoryRetention(a), iam::RepositoryKey()}));
+}
+
+// The merge of a sharded backup: the backup's rights, and the removal of
+// the workers' partial snapshots.
+ojson MergeRole(const AwsJob& a) {
+  return PartRole(
+      a,
+      "efs2s3 merge: writes the repository prefix, deletes only the "
+      "workers' partial snapshots",
+      "efs2s3-merge",
+      ojson::array({iam::ListRepository(a), iam::WriteRepository(a),
+                    iam::SetRetentionOnWrite(a), iam::RemoveShardSnapshots(a),
+                    iam::MountFileSystem(), iam::RepositoryKey()}));
+}
+
+ojson StateMachineRole() {
+  ojson statements = ojson::array(
+      {iam::SubmitJobs({"ShardJobDefinition", "MergeJobDefinition"}),
+       iam::FollowJobs(), iam::StopJobs(), iam::SyncRule()});
+  return {
+      {"Type", "AWS::IAM::Role"},
+      {"Properties",
+       {{"Description",
+         "efs2s3 sharded backup: submits the workers and the merge"},
+        {"AssumeRolePolicyDocument", AssumeRolePolicy("states.amazonaws.com")},
+        {"Policies",
+         ojson::array({Policy("efs2s3-run-backup", statements)})}}}};
 }
 
 ojson ExecutionRole() {

@@ -110,23 +110,38 @@ std::string JobRunCommand(const AwsJob& a, Part part,
          PartName(part);
 }
 
-ojson JobContainer(const AwsJob& a, Part part, const std::string& mount) {
+}  // namespace
+
+std::string JobRunScript(const AwsJob& a, const std::string& args) {
+  return "printf '%s' \"$EFS2S3_JOB_CONFIG\" > /tmp/efs2s3.toml && exec "
+         "efs2s3 job run " +
+         a.job.name + " --config /tmp/efs2s3.toml " + args;
+}
+
+ojson ContainerImage(const AwsJob& a) {
+  return a.o.create_ecr ? Sub("${ImageRepository.RepositoryUri}:${ImageTag}")
+                        : Ref("ImageUri");
+}
+
+ojson JobEnvironment(const AwsJob& a, bool metrics) {
   ojson env = ojson::array();
   env.push_back({{"Name", "EFS2S3_JOB_CONFIG"}, {"Value", ConfigSub(a.toml)}});
-  if (part == Part::kBackup)
+  if (metrics)
     for (const auto& [name, value] : MetricsEnvironment())
       env.push_back({{"Name", name}, {"Value", MaybeSub(value)}});
+  return env;
+}
+
+namespace {
+
+ojson JobContainer(const AwsJob& a, Part part, const std::string& mount) {
   ojson c = {
       {"Name", "efs2s3"},
-      {"Image", a.o.create_ecr
-                    ? Sub("${ImageRepository.RepositoryUri}:${ImageTag}")
-                    : Ref("ImageUri")},
+      {"Image", ContainerImage(a)},
       {"Essential", true},
       {"EntryPoint", {"/bin/sh", "-c"}},
-      {"Command",
-       {"printf '%s' \"$EFS2S3_JOB_CONFIG\" > /tmp/efs2s3.toml && exec " +
-        JobRunCommand(a, part, "/tmp/efs2s3.toml")}},
-      {"Environment", env},
+      {"Command", {JobRunScript(a, std::string("--only ") + PartName(part))}},
+      {"Environment", JobEnvironment(a, part == Part::kBackup)},
       {"Secrets",
        {{{"Name", "EFS2S3_PASSWORD"},
          {"ValueFrom", Ref("PasswordSecretArn")}}}},

@@ -62,12 +62,33 @@ ojson InstanceProfile(Part part);
 ojson TaskDefinition(const AwsJob& a, Part part, const std::string& mount);
 ojson RestoreTaskDefinition(const AwsJob& a, const ojson& task_definition);
 ojson FargateTarget(Part part);
+// What a job's container runs: the configuration written from
+// $EFS2S3_JOB_CONFIG, then `efs2s3 job run NAME --config FILE ARGS`.
+std::string JobRunScript(const AwsJob& a, const std::string& args);
+// The image of the job's containers: ImageUri, or the stack's repository.
+ojson ContainerImage(const AwsJob& a);
+// The containers' environment: the configuration, and with metrics the
+// variables that make the run emit BackupSucceeded (MetricsEnvironment).
+ojson JobEnvironment(const AwsJob& a, bool metrics);
 ojson LaunchTemplate(const AwsJob& a, Part part);
 ojson Ec2Target(Part part);
 ojson NfsIngress();       // with the AddNfsIngress condition
 ojson S3Endpoint();       // with the AddS3Endpoint condition
 ojson ImageRepository();  // --create-ecr
 ojson ScheduleResource(const AwsJob& a, Part part, ojson target);
+
+// The sharded backup (--shards N, aws_batch.cc): a Fargate compute
+// environment and job queue, a job definition per kind of job (workers,
+// merge, maintenance, restore), the state machine that runs the workers as
+// an array job and then the merge, the merge's role, and the rules that
+// send a failed job or execution to the topic.
+void AddBatch(const AwsJob& a, ojson& resources);
+// The schedules' targets: the state machine (backup), SubmitJob of the
+// maintenance job (maintenance), and the scheduler's statements.
+ojson BatchTarget(Part part);
+ojson BatchSchedulerStatements();
+// The logical IDs of the rules that publish to the topic.
+std::vector<std::string> BatchFailureRules();
 
 // The alert path (aws_alerts.cc): the topic, its key and policy, the rules
 // for stopped tasks (Fargate), the schedules' dead-letter queue and its
@@ -77,7 +98,12 @@ inline constexpr const char* kAlertPublishers[] = {"events.amazonaws.com",
 ojson FailureTopicKey();  // only with the EncryptTopic condition
 ojson FailureTopic();
 ojson FailureSubscription();
-ojson FailureTopicPolicy(bool ec2, bool missed_backup_alarm);
+// The rules that publish (their logical IDs; none on EC2).
+ojson FailureTopicPolicy(const std::vector<std::string>& rules,
+                         bool missed_backup_alarm);
+// A target of a rule: the topic, with the event made into a message (what
+// may name the paths as <name>) and where the log is.
+ojson ToTopic(const AwsJob& a, const ojson& paths, const std::string& what);
 ojson FailureRule(const AwsJob& a);
 ojson StartFailureRule(const AwsJob& a);
 ojson DeadLetterQueue();
@@ -104,6 +130,11 @@ ojson BackupRole(const AwsJob& a);
 // Maintenance (forget, lock extend, prune, check): deletes objects and
 // versions and extends retention, but cannot bypass a retention.
 ojson MaintenanceRole(const AwsJob& a);
+// The merge of a sharded backup: the backup's rights, and removes the
+// workers' partial snapshots.
+ojson MergeRole(const AwsJob& a);
+// The state machine of a sharded backup: submits its jobs and follows them.
+ojson StateMachineRole();
 ojson ExecutionRole();
 ojson RestoreRole(const AwsJob& a);
 ojson SchedulerRole(const ojson& statements);
@@ -118,6 +149,7 @@ ojson MaintainRepository(const AwsJob& a);
 ojson RepositoryVersions(const AwsJob& a);
 ojson RepositoryRetention(const AwsJob& a);
 ojson ReadRepository(const AwsJob& a);
+ojson RemoveShardSnapshots(const AwsJob& a);
 ojson RepositoryLocks(const AwsJob& a);
 ojson MountFileSystem();
 ojson MountFileSystemReadWrite();
@@ -132,6 +164,11 @@ ojson FailureTopicKey();  // only with the EncryptTopic condition
 ojson RunTask();
 ojson PassRoleToEcsTasks();
 ojson RunInstances();
+ojson StartBackupRun();  // --shards
+ojson SubmitJobs(const std::vector<const char*>& job_definitions);
+ojson FollowJobs();
+ojson StopJobs();
+ojson SyncRule();
 ojson TagNewInstances();
 ojson PassRoleToEc2();
 ojson DeadLetter();  // the schedules' dead-letter queue

@@ -71,7 +71,14 @@ struct AwsOptions {
   // Fargate: the stack creates an ECR repository and the task runs its
   // image ImageTag (instead of --image).
   bool create_ecr = false;
+  // One backup on this many workers (2 or more): an AWS Batch array job of
+  // Fargate workers, then a merge job, run by a Step Functions state machine
+  // that the schedule starts (docs/DEPLOY.md, "Many workers"). 0: one task.
+  int shards = 0;
 };
+
+// The largest AWS Batch array job.
+inline constexpr int kMaxAwsShards = 10000;
 
 // The longest --alert-after: a CloudWatch alarm looks back at most 7 days.
 inline constexpr int kMaxAlertAfterHours = 168;

@@ -105,6 +105,16 @@ Result<AwsJob> Resolve(const Job& job, const AwsOptions& o) {
   if (o.create_ecr && (o.ec2 || !o.image.empty()))
     return MakeError(ErrorCode::kUsage,
                      "--create-ecr is for a Fargate task without --image");
+  if (o.shards != 0 && (o.shards < 2 || o.shards > kMaxAwsShards))
+    return MakeError(ErrorCode::kUsage,
+                     fmt::format("--shards {}: between 2 and {} workers (an "
+                                 "AWS Batch array job); without --shards one "
+                                 "task backs up the whole file system",
+                                 o.shards, kMaxAwsShards));
+  if (o.shards && o.ec2)
+    return MakeError(ErrorCode::kUsage,
+                     "--shards runs its workers on AWS Batch with Fargate, "
+                     "not with --ec2");
   if (o.architecture != "x86_64" && o.architecture != "arm64")
     return MakeError(ErrorCode::kUsage,
                      "--architecture " + o.architecture + ": x86_64 or arm64");
@@ -336,10 +346,31 @@ ojson Parameters(const AwsJob& a) {
         {"Type", "String"},
         {"Default", a.o.image},
         {"Description", "Container image with efs2s3 and /bin/sh"}};
-  p["Cpu"] = {{"Type", "String"},
-              {"Default", "1024"},
-              {"AllowedValues",
-               {"256", "512", "1024", "2048", "4096", "8192", "16384"}}};
+  if (a.o.shards) {
+    p["Vcpu"] = {{"Type", "String"},
+                 {"Default", "1"},
+                 {"AllowedValues", {"0.25", "0.5", "1", "2", "4", "8", "16"}},
+                 {"Description", "vCPUs of each worker"}};
+    p["MaxVcpus"] = {
+        {"Type", "Number"},
+        {"Default", a.o.shards},
+        {"MinValue", 1},
+        {"Description",
+         "vCPUs of the compute environment: the workers times Vcpu runs "
+         "them all at once"}};
+    p["RunTimeoutSeconds"] = {
+        {"Type", "Number"},
+        {"Default", 86400},
+        {"MinValue", 600},
+        {"Description",
+         "A run (workers and merge) that takes longer is stopped and "
+         "notified"}};
+  } else {
+    p["Cpu"] = {{"Type", "String"},
+                {"Default", "1024"},
+                {"AllowedValues",
+                 {"256", "512", "1024", "2048", "4096", "8192", "16384"}}};
+  }
   p["Memory"] = {{"Type", "String"},
                  {"Default", "4096"},
                  {"Description", "MiB, valid for the Cpu value"}};
@@ -392,7 +423,13 @@ ojson Outputs(const AwsJob& a) {
       {"Value",
        Sub("https://${AWS::Region}.console.aws.amazon.com/cloudwatch/"
            "home?region=${AWS::Region}#dashboards:name=${Dashboard}")}};
-  if (!a.o.ec2) {
+  if (a.o.shards) {
+    for (const char* name : {"StateMachine", "JobQueue", "ShardJobDefinition",
+                             "MergeJobDefinition", "MaintenanceJobDefinition",
+                             "RestoreJobDefinition"})
+      out[name] = {{"Value", Ref(name)}};
+    out["MergeRole"] = {{"Value", GetAtt("MergeRole", "Arn")}};
+  } else if (!a.o.ec2) {
     out["Cluster"] = {{"Value", Ref("Cluster")}};
     out["ClusterArn"] = {{"Value", GetAtt("Cluster", "Arn")}};
     out["TaskDefinition"] = {{"Value", Ref("TaskDefinition")}};
@@ -431,6 +468,14 @@ Launch AddFargate(const AwsJob& a, ojson& r) {
   return l;
 }
 
+// --shards: AWS Batch, run by a state machine (aws_batch.cc).
+Launch AddSharded(const AwsJob& a, ojson& r) {
+  AddBatch(a, r);
+  Launch l{BatchSchedulerStatements(), {}};
+  for (Part part : kParts) l.targets[part] = BatchTarget(part);
+  return l;
+}
+
 Launch AddEc2(const AwsJob& a, ojson& r) {
   Launch l{ojson::array({iam::RunInstances(), iam::TagNewInstances(),
                          iam::PassRoleToEc2()}),
@@ -452,9 +497,11 @@ Result<nlohmann::ordered_json> GenerateCloudFormation(const Job& job,
   ojson t;
   t["AWSTemplateFormatVersion"] = "2010-09-09";
   // No IDs: they are parameters (FileSystemId, BucketName).
-  t["Description"] =
-      fmt::format("efs2s3 backup job {}: EFS -> S3 on a schedule ({})",
-                  job.name, o.ec2 ? "EC2 instance" : "ECS Fargate task");
+  t["Description"] = fmt::format(
+      "efs2s3 backup job {}: EFS -> S3 on a schedule ({})", job.name,
+      o.ec2      ? "EC2 instance"
+      : o.shards ? fmt::format("{} AWS Batch Fargate workers", o.shards)
+                 : "ECS Fargate task");
   t["Parameters"] = Parameters(a);
   t["Conditions"] = Conditions(a);
   ojson r;
@@ -466,9 +513,16 @@ Result<nlohmann::ordered_json> GenerateCloudFormation(const Job& job,
   r["FailureTopicKey"] = FailureTopicKey();
   r["FailureTopic"] = FailureTopic();
   r["FailureSubscription"] = FailureSubscription();
-  Launch launch = o.ec2 ? AddEc2(a, r) : AddFargate(a, r);
+  Launch launch = o.ec2      ? AddEc2(a, r)
+                  : o.shards ? AddSharded(a, r)
+                             : AddFargate(a, r);
   const bool missed_backup_alarm = o.alert_after_hours > 0;
-  r["FailureTopicPolicy"] = FailureTopicPolicy(o.ec2, missed_backup_alarm);
+  std::vector<std::string> rules;
+  if (o.shards)
+    rules = BatchFailureRules();
+  else if (!o.ec2)
+    rules = {"FailureRule", "StartFailureRule"};
+  r["FailureTopicPolicy"] = FailureTopicPolicy(rules, missed_backup_alarm);
   r["NfsIngress"] = NfsIngress();
   r["S3Endpoint"] = S3Endpoint();
   r["ScheduleDeadLetterQueue"] = DeadLetterQueue();

@@ -475,6 +475,125 @@ TEST(GenerateTest, CloudFormationBackupAndMaintenanceRolesAndSchedules) {
   }
 }
 
+// --shards N: the workers are one AWS Batch array job and the merge a job
+// after it, both run by a state machine with its execution's name as the
+// run ID; each of them has its role, and every failure reaches the topic.
+TEST(GenerateTest, CloudFormationShardedBackup) {
+  Job j;
+  j.name = "nightly";
+  AwsOptions o = TestAwsOptions(false);
+  for (int bad : {1, -2, kMaxAwsShards + 1}) {
+    o.shards = bad;
+    auto t = GenerateCloudFormation(j, o);
+    ASSERT_FALSE(t);
+    EXPECT_EQ(t.error().code, ErrorCode::kUsage);
+    EXPECT_EQ(t.error().message.rfind("--shards " + std::to_string(bad), 0), 0u)
+        << t.error().message;
+    EXPECT_EQ(t.error().message.find('\n'), std::string::npos);
+  }
+  o.shards = 3;
+  auto ec2 = TestAwsOptions(true);
+  ec2.shards = 3;
+  ASSERT_FALSE(GenerateCloudFormation(j, ec2));
+  EXPECT_EQ(GenerateCloudFormation(j, ec2).error().code, ErrorCode::kUsage);
+
+  auto t = GenerateCloudFormation(j, o);
+  ASSERT_TRUE(t) << t.error().message;
+  const auto& r = (*t)["Resources"];
+  for (const char* name : {"Cluster", "TaskDefinition", "FailureRule"})
+    EXPECT_FALSE(r.contains(name)) << name;
+  EXPECT_EQ((*t)["Parameters"]["MaxVcpus"]["Default"], 3);
+  EXPECT_FALSE((*t)["Parameters"].contains("Cpu"));
+  EXPECT_EQ(r["ComputeEnvironment"]["Properties"]["ComputeResources"]["Type"],
+            "FARGATE");
+
+  // The run: the workers as an array job of 3, then the merge.
+  EXPECT_EQ(r["Schedule"]["Properties"]["Target"]["Arn"],
+            aws_template::Ref("StateMachine"));
+  std::string text =
+      r["StateMachine"]["Properties"]["DefinitionString"]["Fn::Sub"]
+          .get<std::string>();
+  const std::string timeout = "${RunTimeoutSeconds}";
+  ASSERT_NE(text.find(timeout), std::string::npos);
+  text.replace(text.find(timeout), timeout.size(), "60");
+  const auto d = nlohmann::json::parse(text);
+  EXPECT_EQ(d["StartAt"], "Shards");
+  EXPECT_EQ(d["States"]["Shards"]["Next"], "Merge");
+  EXPECT_EQ(d["States"]["Shards"]["Parameters"]["ArrayProperties"]["Size"], 3);
+  EXPECT_TRUE(d["States"]["Merge"]["End"].get<bool>());
+  // One run ID for the workers and the merge of a run, another for the next
+  // run: the execution's name.
+  for (const char* state : {"Shards", "Merge"}) {
+    const auto& p = d["States"][state]["Parameters"];
+    EXPECT_EQ(d["States"][state]["Resource"],
+              "arn:${AWS::Partition}:states:::batch:submitJob.sync");
+    EXPECT_EQ(
+        p["ContainerOverrides"]["Environment"],
+        nlohmann::json::parse(
+            R"([{"Name":"EFS2S3_RUN_ID","Value.$":"$$.Execution.Name"}])"));
+  }
+  EXPECT_EQ(d["States"]["Shards"]["Parameters"]["JobDefinition"],
+            "${ShardJobDefinition}");
+  EXPECT_EQ(d["States"]["Merge"]["Parameters"]["JobDefinition"],
+            "${MergeJobDefinition}");
+  auto command = [&](const char* definition) {
+    return r[definition]["Properties"]["ContainerProperties"]["Command"][2]
+        .get<std::string>();
+  };
+  EXPECT_NE(command("ShardJobDefinition")
+                .find("efs2s3 job run nightly --config /tmp/efs2s3.toml "
+                      "--shard auto/3 --run-id \"$EFS2S3_RUN_ID\""),
+            std::string::npos);
+  EXPECT_NE(command("MergeJobDefinition")
+                .find("job run nightly --config /tmp/efs2s3.toml --merge "
+                      "\"$EFS2S3_RUN_ID\" --only backup"),
+            std::string::npos);
+  EXPECT_NE(command("MaintenanceJobDefinition").find("--only maintenance"),
+            std::string::npos);
+
+  // Roles: the workers cannot delete; the merge deletes only snapshots.
+  auto role = [&](const char* definition) {
+    return r[definition]["Properties"]["ContainerProperties"]["JobRoleArn"];
+  };
+  EXPECT_EQ(role("ShardJobDefinition"),
+            aws_template::GetAtt("BackupRole", "Arn"));
+  EXPECT_EQ(role("MergeJobDefinition"),
+            aws_template::GetAtt("MergeRole", "Arn"));
+  EXPECT_EQ(role("MaintenanceJobDefinition"),
+            aws_template::GetAtt("MaintenanceRole", "Arn"));
+  for (const std::string& a : RoleActions(r["BackupRole"]))
+    EXPECT_FALSE(Matches(a, "s3:Delete*")) << a;
+  for (const auto& st : r["MergeRole"]["Properties"]["Policies"][0]
+                         ["PolicyDocument"]["Statement"]) {
+    if (st["Action"].dump().find("Delete") == std::string::npos) continue;
+    EXPECT_EQ(st["Action"], nlohmann::ordered_json::array({"s3:DeleteObject"}));
+    EXPECT_EQ(st["Resource"]["Fn::Sub"],
+              "arn:${AWS::Partition}:s3:::${BucketName}/nightly/snapshots/*");
+  }
+
+  // Alerts: a failed job of the queue, a failed or timed-out run; the
+  // merge emits BackupSucceeded for the missed-backup alarm.
+  const std::string policy = r["FailureTopicPolicy"].dump();
+  for (const char* rule : {"BatchFailureRule", "ExecutionFailureRule"}) {
+    EXPECT_NE(policy.find(rule), std::string::npos) << rule;
+    EXPECT_EQ(r[rule]["Properties"]["Targets"][0]["Arn"],
+              aws_template::Ref("FailureTopic"));
+  }
+  EXPECT_EQ(r["BatchFailureRule"]["Properties"]["EventPattern"]["detail"]
+             ["jobQueue"][0],
+            aws_template::Ref("JobQueue"));
+  EXPECT_EQ(r["ExecutionFailureRule"]["Properties"]["EventPattern"]["detail"]
+             ["status"],
+            nlohmann::ordered_json::array({"FAILED", "TIMED_OUT", "ABORTED"}));
+  EXPECT_NE(r["MergeJobDefinition"].dump().find("EFS2S3_METRICS_DIMENSIONS"),
+            std::string::npos);
+  EXPECT_EQ(r["ShardJobDefinition"].dump().find("EFS2S3_METRICS"),
+            std::string::npos);
+  for (const char* schedule : {"Schedule", "MaintenanceSchedule"})
+    EXPECT_TRUE(
+        r[schedule]["Properties"]["Target"].contains("DeadLetterConfig"));
+}
+
 TEST(GenerateTest, CloudFormationMaintenanceSchedule) {
   Job j;
   j.name = "nightly";

@@ -474,6 +474,48 @@ EOP
   done
 }
 
+@test "generate aws --shards: AWS Batch workers and a merge run by a state machine: cfn-lint clean, every failure reaches the topic, CREATE_COMPLETE in moto_server" {
+  local common=(--efs fs-12345678 --bucket backups --prefix efs/prod --subnets subnet-0123456789abcdef0
+    --security-group sg-0123456789abcdef0)
+  local n=0 variant
+  for variant in "--image 123456789012.dkr.ecr.eu-west-1.amazonaws.com/efs2s3:1 --shards 4" \
+      "--create-ecr --architecture arm64 --shards 16 --alert-after 0"; do
+    n=$((n + 1))
+    # shellcheck disable=SC2086
+    run --separate-stderr "$EFS2S3" generate aws nightly --config "$CONF" "${common[@]}" $variant -o "$T/s$n.json"
+    assert_status 0
+    local shards=${variant##*--shards }
+    shards=${shards%% *}
+    local check=(--shards "$shards")
+    [[ "$variant" == *"--alert-after 0"* ]] && check+=(--no-missed-backup-alarm)
+    run python3 "$TOOLS/check_cfn.py" "$T/s$n.json" backups efs/prod "${check[@]}"
+    [[ "$status" == 0 ]] || { echo "$variant: $output"; false; }
+    if command -v cfn-lint >/dev/null; then
+      run cfn-lint "$T/s$n.json"
+      [[ "$status" == 0 && -z "$output" ]] || { echo "$variant: $output"; false; }
+    fi
+  done
+  # Not one worker, not on EC2: exit 2, one line.
+  run --separate-stderr "$EFS2S3" generate aws nightly --config "$CONF" "${common[@]}" --image i --shards 1
+  assert_status 2
+  [[ "$stderr" == "efs2s3: --shards 1: between 2 and 10000 workers"* && "$stderr" != *$'\n'* ]]
+  run --separate-stderr "$EFS2S3" generate aws nightly --config "$CONF" "${common[@]}" --ec2 --shards 2
+  assert_status 2
+  [[ "$stderr" == "efs2s3: --shards runs its workers on AWS Batch with Fargate, not with --ec2" ]]
+  command -v moto_server >/dev/null || skip "moto_server not installed"
+  python3 -c "import boto3" || skip "boto3 not installed"
+  start_moto
+  for n in 1 2; do
+    run python3 "$TOOLS/moto_deploy.py" "http://127.0.0.1:$port" "$T/s$n.json" "sharded$n" \
+      BucketName="sharded-$n" CreateBucket=true Subnets=@subnet SecurityGroups=@task-sg \
+      PasswordSecretArn=arn:aws:secretsmanager:eu-west-1:123456789012:secret:efs2s3-AbCdEf
+    [[ "$status" == 0 ]] || { echo "$output"; false; }
+    [[ "$output" == "sharded$n CREATE_COMPLETE"* ]]
+    [[ "$output" == *"created: "*"BatchFailureRule"*"ComputeEnvironment"*"ExecutionFailureRule"*"JobQueue"*"MergeJobDefinition"*"MergeRole"*"ShardJobDefinition"*"StateMachine"* ]]
+    [[ "$output" != *"(unexpected)"* ]]
+  done
+}
+
 @test "generate aws: the other variants (arm64, the stack's own ECR repository, no alarm) pass cfn-lint with zero warnings" {
   command -v cfn-lint >/dev/null || skip "cfn-lint not installed"
   local common=(--efs fs-12345678 --bucket backups --subnets subnet-0123456789abcdef0

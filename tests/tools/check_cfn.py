@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Structural checks of a template from `efs2s3 generate aws`.
 
-Usage: check_cfn.py TEMPLATE.json BUCKET PREFIX [--ec2] [--no-missed-backup-alarm]
+Usage: check_cfn.py TEMPLATE.json BUCKET PREFIX [--ec2 | --shards N] [--no-missed-backup-alarm]
 Checks that every Ref/GetAtt/Sub variable names a resource or parameter, that the
 expected resources exist, and that the two job roles grant nothing beyond the
 repository bucket/prefix, the KMS key, the file system (and, on EC2, the password
@@ -22,6 +22,14 @@ schedules), no successful backup within AlertAfterHours (an alarm on the
 metric the backup emits, missing data breaching). No literal ID given on the
 command line (fs-..., subnet, security group, bucket) appears outside the
 parameters' defaults.
+
+--shards N (AWS Batch): the schedule starts the state machine, which runs the
+workers as an array job of N (the backup role, `--shard auto/N` with the run
+ID from the execution's name) and then the merge (the merge role: the
+backup's rights and the removal of snapshots only, `--merge RUN`); the
+maintenance schedule submits the maintenance job. A failed job of the queue
+(a worker, the merge, the maintenance) and an execution that failed, timed
+out or was aborted reach the topic by their rules.
 """
 import json
 import re
@@ -29,6 +37,7 @@ import sys
 
 path, bucket, prefix = sys.argv[1:4]
 ec2 = "--ec2" in sys.argv
+shards = int(sys.argv[sys.argv.index("--shards") + 1]) if "--shards" in sys.argv else 0
 t = json.load(open(path))
 res, params = t["Resources"], t["Parameters"]
 names = set(res) | set(params) | {"AWS::Region", "AWS::AccountId", "AWS::Partition",
@@ -65,7 +74,12 @@ def check_refs(node):
 walk(t, check_refs)
 common = {"Schedule", "MaintenanceSchedule", "SchedulerRole", "BackupRole",
           "MaintenanceRole", "LogGroup", "AccessPoint", "FailureTopic", "Bucket"}
-need = common | ({"LaunchTemplate", "MaintenanceLaunchTemplate", "InstanceProfile",
+batch = {"ComputeEnvironment", "JobQueue", "ShardJobDefinition", "MergeJobDefinition",
+         "MaintenanceJobDefinition", "RestoreJobDefinition", "StateMachine",
+         "StateMachineRole", "MergeRole", "ExecutionRole", "RestoreRole",
+         "BatchFailureRule", "ExecutionFailureRule"}
+need = common | (batch if shards else
+                 {"LaunchTemplate", "MaintenanceLaunchTemplate", "InstanceProfile",
                   "MaintenanceInstanceProfile"} if ec2 else
                  {"Cluster", "TaskDefinition", "MaintenanceTaskDefinition",
                   "ExecutionRole", "FailureRule", "RestoreTaskDefinition",
@@ -171,6 +185,39 @@ for a in ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:ListBucketVersions",
     if a not in maintenance:
         errors.append("MaintenanceRole lacks " + a)
 
+# The merge (--shards): the backup's rights, and it removes the workers'
+# partial snapshots, nothing else.
+if shards:
+    merge = check_role("MergeRole", {
+        "ListRepository": {"s3:ListBucket", "s3:ListBucketMultipartUploads"},
+        "WriteRepository": {"s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"},
+        "SetRetentionOnWrite": {"s3:PutObjectRetention"},
+        "RemoveShardSnapshots": {"s3:DeleteObject"},
+        "MountFileSystem": {"elasticfilesystem:ClientMount",
+                            "elasticfilesystem:ClientRootAccess"},
+        "RepositoryKey": {"kms:GenerateDataKey", "kms:Decrypt"},
+    }, {"WriteRepository", "SetRetentionOnWrite"})
+    for s in statements("MergeRole"):
+        if "s3:DeleteObject" in actions(s) and s["Resource"] != {
+                "Fn::Sub": "arn:${AWS::Partition}:s3:::${BucketName}/" + prefix + "/snapshots/*"}:
+            errors.append("MergeRole deletes beyond the snapshots: %s" % json.dumps(s["Resource"]))
+    for a in forbidden(merge, [r"s3:DeleteObjectVersion", r"s3:Bypass.*", r"s3:PutBucket.*"]):
+        errors.append("MergeRole grants " + a)
+
+
+def job_definition(name, role, pattern, mount):
+    """The Batch job definition runs `pattern` with role, mounting as asked."""
+    c = res[name]["Properties"]["ContainerProperties"]
+    if c["JobRoleArn"] != {"Fn::GetAtt": [role, "Arn"]}:
+        errors.append("%s runs with %s, not %s" % (name, c["JobRoleArn"], role))
+    if not re.search(pattern, c["Command"][-1]):
+        errors.append("%s runs %r, not %s" % (name, c["Command"], pattern))
+    mounts = [m["ReadOnly"] for m in c.get("MountPoints", [])]
+    if mounts != mount:
+        errors.append("%s mounts %s, expected %s" % (name, mounts, mount))
+    return c
+
+
 # Each schedule starts its part with its role: the backup with --only backup
 # and the backup role, the maintenance with --only maintenance and the
 # maintenance role.
@@ -184,6 +231,8 @@ for schedule, part, expression, role, runner in [
     if p["ScheduleExpression"] != {"Ref": expression}:
         errors.append("%s does not use %s" % (schedule, expression))
     target = p["Target"]
+    if shards:
+        continue
     if ec2:
         if "${%s}" % runner not in json.dumps(target["Input"]):
             errors.append("%s does not start %s" % (schedule, runner))
@@ -203,6 +252,52 @@ for schedule, part, expression, role, runner in [
     if len(line) != 1 or not re.search(
             r"efs2s3 job run \S+ --config \S+ --only %s( |$)" % part, line[0]):
         errors.append("%s runs %r, not --only %s" % (schedule, line, part))
+if shards:
+    # The backup: the schedule starts the state machine; it runs the workers
+    # as one array job, then the merge, both with the execution's name as run.
+    if res["Schedule"]["Properties"]["Target"]["Arn"] != {"Ref": "StateMachine"}:
+        errors.append("Schedule does not start the state machine")
+    sm = res["StateMachine"]["Properties"]
+    if sm["RoleArn"] != {"Fn::GetAtt": ["StateMachineRole", "Arn"]}:
+        errors.append("StateMachine does not run with StateMachineRole")
+    text = sm["DefinitionString"]["Fn::Sub"]
+    if '"TimeoutSeconds":${RunTimeoutSeconds}' not in text:
+        errors.append("the run has no timeout")
+    d = json.loads(text.replace("${RunTimeoutSeconds}", "3600"))
+    run_id = [{"Name": "EFS2S3_RUN_ID", "Value.$": "$$.Execution.Name"}]
+    state = d["States"].get(d["StartAt"], {})
+    for name, definition in [("Shards", "ShardJobDefinition"), ("Merge", "MergeJobDefinition")]:
+        st = d["States"].get(name, {})
+        p = st.get("Parameters", {})
+        if st.get("Resource") != "arn:${AWS::Partition}:states:::batch:submitJob.sync" or \
+                p.get("JobQueue") != "${JobQueue}" or \
+                p.get("JobDefinition") != "${%s}" % definition or \
+                p.get("ContainerOverrides", {}).get("Environment") != run_id:
+            errors.append("state %s does not run %s with the run ID and wait for it" % (name, definition))
+    if d["StartAt"] != "Shards" or state.get("Next") != "Merge" or \
+            not d["States"].get("Merge", {}).get("End"):
+        errors.append("the state machine does not run the workers, then the merge")
+    if state.get("Parameters", {}).get("ArrayProperties") != {"Size": shards}:
+        errors.append("the workers are not an array job of %d" % shards)
+    job_definition("ShardJobDefinition", "BackupRole",
+                   r'efs2s3 job run \S+ --config \S+ --shard auto/%d --run-id "\$EFS2S3_RUN_ID"$' % shards,
+                   [True])
+    merge_job = job_definition("MergeJobDefinition", "MergeRole",
+                               r'efs2s3 job run \S+ --config \S+ --merge "\$EFS2S3_RUN_ID" --only backup$',
+                               [True])
+    job_definition("MaintenanceJobDefinition", "MaintenanceRole",
+                   r"efs2s3 job run \S+ --config \S+ --only maintenance$", [])
+    job_definition("RestoreJobDefinition", "RestoreRole", r"^snapshots$", [False])
+    mt = res["MaintenanceSchedule"]["Properties"]["Target"]
+    if mt["Arn"] != "arn:aws:scheduler:::aws-sdk:batch:submitJob" or \
+            json.loads(mt["Input"]["Fn::Sub"]).get("JobDefinition") != "${MaintenanceJobDefinition}":
+        errors.append("MaintenanceSchedule does not submit the maintenance job")
+    ce = res["ComputeEnvironment"]["Properties"]
+    if ce["ComputeResources"]["Type"] != "FARGATE":
+        errors.append("the compute environment is not Fargate")
+    jq = res["JobQueue"]["Properties"]["ComputeEnvironmentOrder"]
+    if [o["ComputeEnvironment"] for o in jq] != [{"Ref": "ComputeEnvironment"}]:
+        errors.append("the job queue does not use the compute environment")
 # The restore role (Fargate): reads the repository, writes only its locks.
 if not ec2:
     restore_actions = {
@@ -233,6 +328,7 @@ if not ec2:
             errors.append("restore role reads beyond the prefix: " + resource)
         if sid.startswith("MountFileSystem") and "AccessPointArn" not in json.dumps(s["Condition"]):
             errors.append("restore role mounts without the access point")
+if not ec2 and not shards:
     rc = res["RestoreTaskDefinition"]["Properties"]["ContainerDefinitions"][0]
     if rc["MountPoints"][0]["ReadOnly"] is not False:
         errors.append("restore task mounts the file system read-only")
@@ -302,6 +398,22 @@ def check_alerts():
                 errors.append(role + ": the instance cannot publish to the topic")
             if sids.get("FailureTopicKey", {}).get("Resource") != get_att("FailureTopicKey"):
                 errors.append(role + ": the instance cannot use the topic's key")
+    elif shards:
+        if publishers.get("events.amazonaws.com") != [get_att("BatchFailureRule"),
+                                                      get_att("ExecutionFailureRule")]:
+            errors.append("topic policy: the rules cannot publish")
+        br = res["BatchFailureRule"]["Properties"]
+        if br["Targets"][0]["Arn"] != topic or br["EventPattern"] != {
+                "source": ["aws.batch"], "detail-type": ["Batch Job State Change"],
+                "detail": {"status": ["FAILED"], "jobQueue": [{"Ref": "JobQueue"}]}}:
+            errors.append("BatchFailureRule: a failed worker or merge does not reach the topic")
+        er = res["ExecutionFailureRule"]["Properties"]
+        if er["Targets"][0]["Arn"] != topic or er["EventPattern"] != {
+                "source": ["aws.states"],
+                "detail-type": ["Step Functions Execution Status Change"],
+                "detail": {"status": ["FAILED", "TIMED_OUT", "ABORTED"],
+                           "stateMachineArn": [{"Ref": "StateMachine"}]}}:
+            errors.append("ExecutionFailureRule: a failed or timed-out run does not reach the topic")
     else:
         if publishers.get("events.amazonaws.com") != [get_att("FailureRule"),
                                                       get_att("StartFailureRule")]:
@@ -360,7 +472,9 @@ def check_alerts():
             emits = ("export EFS2S3_METRICS=emf\nexport EFS2S3_METRICS_DIMENSIONS="
                      "Stack=${AWS::StackName}\n") in json.loads(json.dumps(ud))["Fn::Base64"]["Fn::Sub"][0]
         else:
-            env = res["TaskDefinition"]["Properties"]["ContainerDefinitions"][0]["Environment"]
+            env = res["MergeJobDefinition"]["Properties"]["ContainerProperties"]["Environment"] \
+                if shards else \
+                res["TaskDefinition"]["Properties"]["ContainerDefinitions"][0]["Environment"]
             emits = {"Name": "EFS2S3_METRICS", "Value": "emf"} in env and {
                 "Name": "EFS2S3_METRICS_DIMENSIONS",
                 "Value": {"Fn::Sub": "Stack=${AWS::StackName}"}} in env

@@ -4,8 +4,9 @@
   moto_deploy.py ENDPOINT TEMPLATE STACK [NAME=VALUE ...]
 
 moto checks that security groups, VPCs and route tables exist: the script
-creates a VPC with a route table and two security groups, and a VALUE of @vpc,
-@rtb, @task-sg or @sg (the mount targets' group) stands for their IDs.
+creates a VPC with a route table, a subnet and two security groups, and a VALUE
+of @vpc, @rtb, @subnet, @task-sg or @sg (the mount targets' group) stands for
+their IDs (AWS Batch checks that its subnets exist).
 
 moto's CloudFormation lacks some of what the template uses. Each gap is worked
 around here, by name, on a copy of the template (the generated file is not
@@ -22,6 +23,11 @@ changed); anything else moto refuses fails the test:
                         and the dashboard name the alarms) becomes the ARN it
                         would have; the resources stay in the template, and
                         the test lists which of them moto did not create.
+  GAP-BATCH-SERVICE-ROLE  moto's AWS::Batch::ComputeEnvironment requires
+                        ServiceRole (KeyError), which AWS makes optional (the
+                        service-linked role AWSServiceRoleForBatch), and a
+                        role that exists: the script creates that role and
+                        the copy names it.
   GAP-ECR-NAME          moto names an AWS::ECR::Repository without a
                         RepositoryName after the stack and the logical ID,
                         capitals included, and then refuses that name
@@ -77,6 +83,11 @@ arns = {name: "arn:${AWS::Partition}:" + IGNORED_TYPES[r["Type"]] + name
         for name, r in template["Resources"].items()
         if IGNORED_TYPES.get(r["Type"])}
 template = ignored_arns(template, arns)
+for name, r in template["Resources"].items():  # GAP-BATCH-SERVICE-ROLE
+    if r["Type"] == "AWS::Batch::ComputeEnvironment":
+        r["Properties"].setdefault("ServiceRole", {
+            "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/aws-service-role/"
+                       "batch.amazonaws.com/AWSServiceRoleForBatch"})
 for name, r in template["Resources"].items():  # GAP-ECR-NAME
     if r["Type"] == "AWS::ECR::Repository":
         r["Properties"].setdefault("RepositoryName", (stack + "-" + name).lower())
@@ -87,11 +98,22 @@ ec2 = boto3.client("ec2", **kw)
 vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
 ids = {"@vpc": vpc,
        "@rtb": ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"],
+       "@subnet": ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"],
        "@sg": ec2.create_security_group(GroupName=stack + "-mount-targets", Description="t",
                                         VpcId=vpc)["GroupId"],
        "@task-sg": ec2.create_security_group(GroupName=stack + "-task", Description="t",
                                              VpcId=vpc)["GroupId"]}
 params = {k: ids.get(v, v) for k, v in params.items()}
+if any(r["Type"] == "AWS::Batch::ComputeEnvironment"
+       for r in template["Resources"].values()):  # GAP-BATCH-SERVICE-ROLE
+    iam = boto3.client("iam", **kw)
+    try:
+        iam.create_role(RoleName="AWSServiceRoleForBatch",
+                        Path="/aws-service-role/batch.amazonaws.com/",
+                        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17",
+                                                             "Statement": []}))
+    except iam.exceptions.EntityAlreadyExistsException:
+        pass
 cf = boto3.client("cloudformation", **kw)
 cf.create_stack(StackName=stack, TemplateBody=json.dumps(template),
                 Capabilities=["CAPABILITY_IAM"],
