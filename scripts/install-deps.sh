@@ -10,6 +10,7 @@ pkgs=(build-essential cmake ninja-build pkg-config git python3
       nlohmann-json3-dev libexpected-dev libgtest-dev libgmock-dev libpugixml-dev
       libtomlplusplus-dev libarchive-dev
       attr acl bats jq clang-format python3-jsonschema
+      python3-yaml  # tests/tools/check_k8s.py: the manifests of generate k8s
       libarchive-tools  # bsdtar: dump's archives read back in tests/e2e/dump.bats
       zsh fish man-db dpkg-dev  # completions, man pages and the .deb: tests/e2e/package.bats
       fuse3 libfuse3-dev)  # `mount`, and the EFS stand-in: op-count and resume tests

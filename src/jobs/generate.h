@@ -5,6 +5,7 @@
 #pragma once
 
 #include <ctime>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -79,6 +80,62 @@ struct AwsOptions {
 
 // The largest AWS Batch array job.
 inline constexpr int kMaxAwsShards = 10000;
+
+struct K8sOptions {
+  std::string file_system_id;  // "" = the job's EFS source
+  std::string bucket;
+  std::string prefix;  // "" = the job's name
+  std::string image;   // with efs2s3 and /bin/sh
+  std::string region;  // the bucket's
+  std::string namespace_ = "efs2s3";
+  // IAM role of the pods (IRSA): the service account's annotation, and no
+  // S3 keys in the Secret.
+  std::string role_arn;
+  std::string access_point;  // fsap-...: the PersistentVolume's handle
+  std::string cpu = "1", memory = "4Gi";  // each worker's requests
+  int shards = 1;
+};
+
+inline constexpr int kMaxK8sShards = 10000;
+
+// Kubernetes objects (EKS, EFS CSI driver) that run the job: the file
+// system as a PersistentVolume and claim, a ServiceAccount, a Secret (the
+// keys; their values are set at deployment), a ConfigMap (the job file), a
+// CronJob whose Indexed Job runs `shards` workers (--shard auto/N, the run
+// ID the Job's name, --merge-if-last), a maintenance CronJob and, with
+// shards, a suspended CronJob to merge a run or run one shard again by hand.
+// kUsage for missing or invalid options; kInvalidArgument for a job that
+// Kubernetes cannot run (an @every schedule, a name too long).
+Result<std::vector<nlohmann::ordered_json>> GenerateKubernetes(
+    const Job& job, const K8sOptions& o);
+
+// One YAML document of a JSON one (strings double-quoted, multi-line ones as
+// literal blocks), without the "---" line.
+std::string ToYaml(const nlohmann::ordered_json& document);
+
+// The file system a deployment backs up (--efs, else the job's EFS
+// source), checked with the repository's bucket: kInvalidArgument naming
+// the option when either is missing or malformed.
+Result<std::string> DeployedFileSystem(const Job& job,
+                                       const std::string& file_system_id,
+                                       const std::string& bucket);
+
+// When the maintenance (forget, lock extend, prune, check) of a deployment
+// runs: on the job's prune weekdays (Sunday by default), twelve hours away
+// from a once-a-day backup (15:00 for the default 03:00), so that the two
+// rarely meet (a maintenance that meets a backup's lock fails with exit 11).
+struct MaintenanceTime {
+  int minute = 0, hour = 15;
+  std::vector<int> weekdays;  // 0 = Sunday, sorted
+};
+MaintenanceTime MaintenanceSlot(const Job& job);
+
+// What a deployment (AWS, Kubernetes) keeps of the job: name, tags,
+// excludes, workers, retention, and prune, check and lock extend, each
+// string through `escape` (Fn::Sub's). A run there keeps no state, so no
+// step has an interval; repository, source and host are the caller's.
+Job DeployedJob(const Job& job,
+                const std::function<std::string(const std::string&)>& escape);
 
 // The longest --alert-after: a CloudWatch alarm looks back at most 7 days.
 inline constexpr int kMaxAlertAfterHours = 168;

@@ -32,9 +32,7 @@ std::chrono::seconds MaintenanceInterval(const Job& job) {
 }
 
 // The maintenance schedule: at the job's prune interval, else on its prune
-// weekdays (Sunday by default), twelve hours away from a once-a-day backup
-// (15:00 for the default 03:00), so that the two rarely meet (a maintenance
-// that meets a backup's lock fails with exit 11).
+// weekdays (MaintenanceSlot).
 Result<std::string> MaintenanceSchedule(const Job& job) {
   if (job.prune.every.count() > 0) {
     ASSIGN_OR_RETURN(
@@ -42,24 +40,12 @@ Result<std::string> MaintenanceSchedule(const Job& job) {
         Schedule::Parse("@every " + FormatInterval(job.prune.every)));
     return AwsScheduleExpression(every);
   }
-  int hour = 15, minute = 0;
-  if (job.schedule && !job.schedule->is_interval() &&
-      job.schedule->hours().count() == 1 &&
-      job.schedule->minutes().count() == 1) {
-    for (int h = 0; h < 24; ++h)
-      if (job.schedule->hours()[h]) hour = (h + 12) % 24;
-    for (int m = 0; m < 60; ++m)
-      if (job.schedule->minutes()[m]) minute = m;
-  }
   static const char* const kAwsDays[] = {"SUN", "MON", "TUE", "WED",
                                          "THU", "FRI", "SAT"};
-  std::vector<int> days = job.prune.weekdays;
-  if (days.empty()) days = {0};
-  std::sort(days.begin(), days.end());
-  days.erase(std::unique(days.begin(), days.end()), days.end());
+  const MaintenanceTime slot = MaintenanceSlot(job);
   std::vector<std::string> names;
-  for (int d : days) names.push_back(kAwsDays[d % 7]);
-  return fmt::format("cron({} {} ? * {} *)", minute, hour,
+  for (int d : slot.weekdays) names.push_back(kAwsDays[d % 7]);
+  return fmt::format("cron({} {} ? * {} *)", slot.minute, slot.hour,
                      fmt::join(names, ","));
 }
 
@@ -85,12 +71,7 @@ Result<AwsJob> Resolve(const Job& job, const AwsOptions& o) {
     return MakeError(ErrorCode::kInvalidArgument, m);
   };
   AwsJob a{job, o};
-  a.fs = o.file_system_id;
-  if (a.fs.empty() && job.efs) a.fs = job.efs->file_system_id;
-  if (a.fs.rfind("fs-", 0) != 0) return invalid("--efs fs-... is required");
-  if (o.bucket.empty()) return invalid("--bucket is required");
-  if (o.bucket.find_first_of("/:") != std::string::npos)
-    return invalid("--bucket takes a bucket name, not a URL");
+  ASSIGN_OR_RETURN(a.fs, DeployedFileSystem(job, o.file_system_id, o.bucket));
   if (o.subnets.empty()) return invalid("--subnets is required");
   if (o.security_groups.empty()) return invalid("--security-group is required");
   // ECS refuses a task definition without an image: no template that
@@ -161,12 +142,6 @@ Result<AwsJob> Resolve(const Job& job, const AwsOptions& o) {
   return a;
 }
 
-std::vector<std::string> SubEscaped(const std::vector<std::string>& v) {
-  std::vector<std::string> out;
-  for (const auto& s : v) out.push_back(SubEscape(s));
-  return out;
-}
-
 // The job as it runs on AWS: the EFS volume at /mnt/efs, the repository in
 // the bucket, retention from the stack parameters. Fn::Sub fills ${...}
 // (ConfigSub adds ${KmsSse}); the job's own strings are escaped for it.
@@ -174,8 +149,7 @@ std::vector<std::string> SubEscaped(const std::vector<std::string>& v) {
 // job has it), prune and check: a task keeps no state, so none has an
 // interval.
 Result<std::string> DeployedConfig(const AwsJob& a) {
-  Job j;
-  j.name = a.job.name;
+  Job j = DeployedJob(a.job, SubEscape);
   j.repository = "s3://${BucketName}/" + SubEscape(a.prefix);
   if (a.o.ec2) {
     j.efs =
@@ -192,20 +166,10 @@ Result<std::string> DeployedConfig(const AwsJob& a) {
     j.paths = {a.mount};
   }
   j.host = a.host;
-  j.tags = SubEscaped(a.job.tags);
-  j.excludes = SubEscaped(a.job.excludes);
-  j.workers = a.job.workers;
-  const Retention& ret = a.job.retention;
-  j.retention.keep_last = ret.keep_last;
-  j.retention.keep_hourly = ret.keep_hourly;
-  j.retention.keep_yearly = ret.keep_yearly;
-  j.retention.keep_within = SubEscape(ret.keep_within);
-  j.prune.enabled = true;
-  j.prune.max_unused = SubEscape(a.job.prune.max_unused);
-  j.check.enabled = true;
+  // Daily, weekly and monthly from the stack's parameters.
+  j.retention.keep_daily = j.retention.keep_weekly = 0;
+  j.retention.keep_monthly = 0;
   j.check.read_data_subset = "${CheckReadDataSubset}";
-  j.lock_extend.enabled = a.job.lock_extend.enabled;
-  j.lock_extend.lock_days = a.job.lock_extend.lock_days;
   j.s3_options = {{"--s3-region", "${AWS::Region}"}};
   Config c;
   c.state_dir = "/tmp/efs2s3";
@@ -489,6 +453,68 @@ Launch AddEc2(const AwsJob& a, ojson& r) {
 }
 
 }  // namespace
+
+Result<std::string> DeployedFileSystem(const Job& job,
+                                       const std::string& file_system_id,
+                                       const std::string& bucket) {
+  auto invalid = [](const std::string& m) {
+    return MakeError(ErrorCode::kInvalidArgument, m);
+  };
+  std::string fs = file_system_id;
+  if (fs.empty() && job.efs) fs = job.efs->file_system_id;
+  if (fs.rfind("fs-", 0) != 0) return invalid("--efs fs-... is required");
+  if (bucket.empty()) return invalid("--bucket is required");
+  if (bucket.find_first_of("/:") != std::string::npos)
+    return invalid("--bucket takes a bucket name, not a URL");
+  return fs;
+}
+
+MaintenanceTime MaintenanceSlot(const Job& job) {
+  MaintenanceTime t;
+  if (job.schedule && !job.schedule->is_interval() &&
+      job.schedule->hours().count() == 1 &&
+      job.schedule->minutes().count() == 1) {
+    for (int h = 0; h < 24; ++h)
+      if (job.schedule->hours()[h]) t.hour = (h + 12) % 24;
+    for (int m = 0; m < 60; ++m)
+      if (job.schedule->minutes()[m]) t.minute = m;
+  }
+  t.weekdays = job.prune.weekdays;
+  if (t.weekdays.empty()) t.weekdays = {0};
+  std::sort(t.weekdays.begin(), t.weekdays.end());
+  t.weekdays.erase(std::unique(t.weekdays.begin(), t.weekdays.end()),
+                   t.weekdays.end());
+  return t;
+}
+
+Job DeployedJob(const Job& job,
+                const std::function<std::string(const std::string&)>& escape) {
+  auto escaped = [&escape](const std::vector<std::string>& v) {
+    std::vector<std::string> out;
+    for (const auto& s : v) out.push_back(escape(s));
+    return out;
+  };
+  Job j;
+  j.name = job.name;
+  j.tags = escaped(job.tags);
+  j.excludes = escaped(job.excludes);
+  j.workers = job.workers;
+  const Retention& ret = job.retention;
+  j.retention.keep_last = ret.keep_last;
+  j.retention.keep_hourly = ret.keep_hourly;
+  j.retention.keep_daily = ret.keep_daily;
+  j.retention.keep_weekly = ret.keep_weekly;
+  j.retention.keep_monthly = ret.keep_monthly;
+  j.retention.keep_yearly = ret.keep_yearly;
+  j.retention.keep_within = escape(ret.keep_within);
+  j.prune.enabled = true;
+  j.prune.max_unused = escape(job.prune.max_unused);
+  j.check.enabled = true;
+  j.check.read_data_subset = escape(job.check.read_data_subset);
+  j.lock_extend.enabled = job.lock_extend.enabled;
+  j.lock_extend.lock_days = job.lock_extend.lock_days;
+  return j;
+}
 
 Result<nlohmann::ordered_json> GenerateCloudFormation(const Job& job,
                                                       const AwsOptions& o) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <regex>
 #include <set>
@@ -592,6 +593,187 @@ TEST(GenerateTest, CloudFormationShardedBackup) {
   for (const char* schedule : {"Schedule", "MaintenanceSchedule"})
     EXPECT_TRUE(
         r[schedule]["Properties"]["Target"].contains("DeadLetterConfig"));
+}
+
+K8sOptions TestK8sOptions(int shards) {
+  K8sOptions o;
+  o.file_system_id = "fs-12345678";
+  o.bucket = "backups";
+  o.region = "eu-west-1";
+  o.image = "registry.example/efs2s3:1";
+  o.shards = shards;
+  return o;
+}
+
+const nlohmann::ordered_json* FindObject(
+    const std::vector<nlohmann::ordered_json>& docs, const std::string& kind,
+    const std::string& name) {
+  for (const auto& d : docs)
+    if (d["kind"] == kind && d["metadata"]["name"] == name) return &d;
+  return nullptr;
+}
+
+// generate k8s: an Indexed Job of N workers in a CronJob; each worker's
+// shard is its completion index, the run ID the Job's name, and the last
+// one merges; the pods read the Secret's keys and the ConfigMap's job file.
+TEST(GenerateTest, KubernetesIndexedJob) {
+  Job j;
+  j.name = "nightly";
+  j.schedule_text = "15 2 * * *";
+  j.schedule = S("15 2 * * *");
+  j.timezone = "Europe/Berlin";
+  j.paths = {"/mnt/data"};
+  j.retention.keep_daily = 7;
+  auto docs = GenerateKubernetes(j, TestK8sOptions(3));
+  ASSERT_TRUE(docs) << docs.error().message;
+  const auto* cron = FindObject(*docs, "CronJob", "efs2s3-nightly");
+  ASSERT_NE(cron, nullptr);
+  EXPECT_EQ((*cron)["spec"]["schedule"], "15 2 * * *");
+  EXPECT_EQ((*cron)["spec"]["timeZone"], "Europe/Berlin");
+  EXPECT_EQ((*cron)["spec"]["concurrencyPolicy"], "Forbid");
+  const auto& spec = (*cron)["spec"]["jobTemplate"]["spec"];
+  EXPECT_EQ(spec["completionMode"], "Indexed");
+  EXPECT_EQ(spec["completions"], 3);
+  EXPECT_EQ(spec["parallelism"], 3);
+  EXPECT_EQ(spec["template"]["spec"]["restartPolicy"], "Never");
+  const auto& c = spec["template"]["spec"]["containers"][0];
+  std::vector<std::string> command = c["command"];
+  const std::vector<std::string> tail = {"--shard", "auto/3", "--run-id",
+                                         "$(EFS2S3_RUN_ID)", "--merge-if-last"};
+  ASSERT_GE(command.size(), tail.size());
+  EXPECT_EQ(std::vector<std::string>(command.end() - 5, command.end()), tail);
+  std::map<std::string, nlohmann::ordered_json> env;
+  for (const auto& e : c["env"]) env[e["name"]] = e;
+  EXPECT_EQ(env["EFS2S3_RUN_ID"]["valueFrom"]["fieldRef"]["fieldPath"],
+            "metadata.labels['batch.kubernetes.io/job-name']");
+  const auto* secret = FindObject(*docs, "Secret", "efs2s3-nightly");
+  ASSERT_NE(secret, nullptr);
+  for (const char* var :
+       {"EFS2S3_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}) {
+    const auto& ref = env[var]["valueFrom"]["secretKeyRef"];
+    EXPECT_EQ(ref["name"], "efs2s3-nightly") << var;
+    EXPECT_TRUE((*secret)["stringData"].contains(ref["key"].get<std::string>()))
+        << var;
+    // Nothing secret is generated.
+    EXPECT_EQ((*secret)["stringData"][ref["key"].get<std::string>()], "");
+  }
+  // The job file backs up where the file system is mounted.
+  const auto* cm = FindObject(*docs, "ConfigMap", "efs2s3-nightly");
+  ASSERT_NE(cm, nullptr);
+  auto config = ParseConfig((*cm)["data"]["efs2s3.toml"].get<std::string>(),
+                            "/etc/efs2s3/efs2s3.toml");
+  ASSERT_TRUE(config) << config.error().message;
+  ASSERT_EQ(config->jobs.size(), 1u);
+  EXPECT_EQ(config->jobs[0].repository, "s3://backups/nightly");
+  EXPECT_EQ(config->jobs[0].paths, std::vector<std::string>{"/mnt/data"});
+  EXPECT_EQ(config->jobs[0].host, "fs-12345678");
+  EXPECT_EQ(config->jobs[0].retention.keep_daily, 7);
+  bool mounted = false;
+  for (const auto& m : c["volumeMounts"])
+    if (m["mountPath"] == "/mnt/data") mounted = m["readOnly"].get<bool>();
+  EXPECT_TRUE(mounted);
+  // Maintenance twelve hours after the backup, on Sundays; by hand, a
+  // suspended CronJob merges or runs one shard again.
+  const auto* maintenance =
+      FindObject(*docs, "CronJob", "efs2s3-nightly-maintenance");
+  ASSERT_NE(maintenance, nullptr);
+  EXPECT_EQ((*maintenance)["spec"]["schedule"], "15 14 * * 0");
+  const auto* manual = FindObject(*docs, "CronJob", "efs2s3-nightly-manual");
+  ASSERT_NE(manual, nullptr);
+  EXPECT_TRUE((*manual)["spec"]["suspend"].get<bool>());
+
+  // One worker: no shard, the backup part only, no manual CronJob.
+  docs = GenerateKubernetes(j, TestK8sOptions(1));
+  ASSERT_TRUE(docs);
+  cron = FindObject(*docs, "CronJob", "efs2s3-nightly");
+  ASSERT_NE(cron, nullptr);
+  const std::string one =
+      (*cron)["spec"]["jobTemplate"]["spec"]["template"].dump();
+  EXPECT_EQ(one.find("--shard"), std::string::npos);
+  EXPECT_NE(one.find(R"("--only","backup")"), std::string::npos);
+  EXPECT_EQ(FindObject(*docs, "CronJob", "efs2s3-nightly-manual"), nullptr);
+
+  // IRSA: the role on the service account, no S3 keys anywhere.
+  K8sOptions irsa = TestK8sOptions(2);
+  irsa.role_arn = "arn:aws:iam::123456789012:role/efs2s3";
+  docs = GenerateKubernetes(j, irsa);
+  ASSERT_TRUE(docs);
+  const auto* sa = FindObject(*docs, "ServiceAccount", "efs2s3-nightly");
+  ASSERT_NE(sa, nullptr);
+  EXPECT_EQ((*sa)["metadata"]["annotations"]["eks.amazonaws.com/role-arn"],
+            irsa.role_arn);
+  for (const auto& d : *docs)
+    EXPECT_EQ(d.dump().find("AWS_ACCESS_KEY_ID"), std::string::npos);
+}
+
+TEST(GenerateTest, KubernetesRefusesWhatItCannotRun) {
+  Job j;
+  j.name = "nightly";
+  j.paths = {"/data"};
+  for (auto change : std::vector<std::function<void(K8sOptions&)>>{
+           [](K8sOptions& o) { o.shards = 0; },
+           [](K8sOptions& o) { o.shards = kMaxK8sShards + 1; },
+           [](K8sOptions& o) { o.image.clear(); },
+           [](K8sOptions& o) { o.namespace_ = "Backups"; },
+           [](K8sOptions& o) { o.access_point = "ap-1"; }}) {
+    K8sOptions o = TestK8sOptions(2);
+    change(o);
+    auto docs = GenerateKubernetes(j, o);
+    ASSERT_FALSE(docs);
+    EXPECT_EQ(docs.error().code, ErrorCode::kUsage) << docs.error().message;
+    EXPECT_EQ(docs.error().message.find('\n'), std::string::npos);
+  }
+  // As for generate aws: the file system and the bucket.
+  K8sOptions o = TestK8sOptions(2);
+  o.bucket = "s3://b";
+  EXPECT_EQ(GenerateKubernetes(j, o).error().code, ErrorCode::kInvalidArgument);
+  o = TestK8sOptions(2);
+  o.file_system_id = "12345678";
+  EXPECT_EQ(GenerateKubernetes(j, o).error().code, ErrorCode::kInvalidArgument);
+  j.schedule_text = "@every 1h";
+  j.schedule = S("@every 1h");
+  auto docs = GenerateKubernetes(j, TestK8sOptions(2));
+  ASSERT_FALSE(docs);
+  EXPECT_EQ(docs.error().code, ErrorCode::kInvalidArgument);
+  j.schedule.reset();
+  j.name = std::string(40, 'a');
+  docs = GenerateKubernetes(j, TestK8sOptions(2));
+  ASSERT_FALSE(docs);
+  EXPECT_EQ(docs.error().code, ErrorCode::kInvalidArgument);
+  j.name = "Nightly";
+  EXPECT_FALSE(GenerateKubernetes(j, TestK8sOptions(2)));
+}
+
+// Strings stay strings ("no", "1.0" quoted), multi-line ones are literal
+// blocks, list items that are maps start on the "- " line.
+TEST(GenerateTest, ToYaml) {
+  nlohmann::ordered_json d = {
+      {"a", "no"},
+      {"b", 1},
+      {"on", true},
+      {"list", {{{"name", "x"}, {"value", "1.0"}}, "y"}},
+      {"empty", nlohmann::ordered_json::object()},
+      {"none", nlohmann::ordered_json::array()},
+      {"text", "line 1\n  line 2\n"},
+      {"cut", "a\nb"},
+      {"lead", " x\ny"}};
+  EXPECT_EQ(ToYaml(d),
+            "a: \"no\"\n"
+            "b: 1\n"
+            "\"on\": true\n"
+            "list:\n"
+            "  - name: \"x\"\n"
+            "    value: \"1.0\"\n"
+            "  - \"y\"\n"
+            "empty: {}\n"
+            "none: []\n"
+            "text: |\n"
+            "  line 1\n"
+            "    line 2\n"
+            "cut: |-\n"
+            "  a\n"
+            "  b\n"
+            "lead: \" x\\ny\"\n");
 }
 
 TEST(GenerateTest, CloudFormationMaintenanceSchedule) {
