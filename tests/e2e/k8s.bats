@@ -87,7 +87,9 @@ k8s() { "$EFS2S3" generate k8s --config "$CONF" --bucket backups --region eu-wes
 
 @test "generate k8s: every object validates against the Kubernetes schemas of the npm package kubernetes-models" {
   command -v node >/dev/null || skip "node not installed"
-  local models="${EFS2S3_K8S_MODELS:-${XDG_CACHE_HOME:-$HOME/.cache}/efs2s3-k8s-models}"
+  # Installed once into $HOME (common_setup points XDG_CACHE_HOME at the test's
+  # directory).
+  local models="${EFS2S3_K8S_MODELS:-$HOME/.cache/efs2s3-k8s-models}"
   if [[ ! -d "$models/node_modules/kubernetes-models" ]]; then
     command -v npm >/dev/null || skip "npm not installed"
     mkdir -p "$models"
