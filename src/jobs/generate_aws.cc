@@ -335,9 +335,11 @@ ojson Parameters(const AwsJob& a) {
                 {"AllowedValues",
                  {"256", "512", "1024", "2048", "4096", "8192", "16384"}}};
   }
-  p["Memory"] = {{"Type", "String"},
-                 {"Default", "4096"},
-                 {"Description", "MiB, valid for the Cpu value"}};
+  p["Memory"] = {
+      {"Type", "String"},
+      {"Default", "4096"},
+      {"Description", a.o.shards ? "MiB of each worker, valid for Vcpu"
+                                 : "MiB, valid for the Cpu value"}};
   p["EphemeralStorageGiB"] = {{"Type", "Number"},
                               {"Default", 21},
                               {"MinValue", 21},
