@@ -141,3 +141,35 @@ merges_into_the_single_process_tree() {
   run r backup --shard 0/3 --run-id env "$SRC"
   assert_status "$EXIT_USAGE"
 }
+
+@test "job run --shard runs only the backup as a worker; job run --merge merges, then the other steps" {
+  use_local
+  echo "$EFS2S3_PASSWORD" >"$T/pw"
+  cat >"$T/efs2s3.toml" <<EOT
+state_dir = "state"
+
+[jobs.nightly]
+repository = "$REPO"
+password_file = "pw"
+source = { paths = ["$SRC"] }
+
+[jobs.nightly.retention]
+keep_last = 3
+EOT
+  job() { "$EFS2S3" job "$@" --config "$T/efs2s3.toml"; }
+  export EFS2S3_RUN_ID=jobrun
+  job run nightly --shard 0/2 --json >"$T/j0.out" 2>&1 &
+  p0=$!
+  job run nightly --shard 1/2 --json >"$T/j1.out" 2>&1 &
+  p1=$!
+  wait "$p0"
+  wait "$p1"
+  # A worker's run has no maintenance: forget would run beside the others.
+  [[ $(jq -r '.steps[] | select(.name == "forget") | .status' <(tail -1 "$T/j0.out")) == skipped ]]
+  [[ $(shards_left) == 2 ]]
+  run job run nightly --merge jobrun --json
+  assert_status 0
+  [[ $(echo "$output" | tail -1 | jq -r '.steps[] | select(.name == "forget") | .status') == ok ]]
+  [[ $(shards_left) == 0 ]]
+  [[ $(snap_of run:jobrun | wc -l) == 1 ]]
+}
