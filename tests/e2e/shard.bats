@@ -140,6 +140,12 @@ merges_into_the_single_process_tree() {
   # The same run with another shard count is refused.
   run r backup --shard 0/3 --run-id env "$SRC"
   assert_status "$EXIT_USAGE"
+  # A shard snapshot is never a parent, and forget neither counts nor removes it.
+  [[ $(r --json backup "$SRC" | jq -r 'select(.message_type == "summary") | .parent') == "" ]]
+  r backup "$SRC" >/dev/null
+  r forget --keep-last 1 >/dev/null
+  [[ $(snap_of shard:env:0/2 | wc -l) == 1 ]]
+  [[ $(r --json snapshots | jq length) == 2 ]]
 }
 
 @test "job run --shard runs only the backup as a worker; job run --merge merges, then the other steps" {
