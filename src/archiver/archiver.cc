@@ -70,6 +70,9 @@ struct DirState {
   // The device of the backup path it is below (--one-file-system).
   std::optional<dev_t> root_dev;
   bool tracked = false;  // in the checkpoint frontier
+  // Shared by the workers of a sharded run: each stores its own entries (the
+  // merge counts it).
+  bool split = false;
 
   ParentRef Of(const std::string& name) const {
     auto it = children.find(name);
@@ -122,6 +125,10 @@ class Archiver {
   // The visitor of fs::Walk (fs/walk.h).
   bool Cancelled() const { return errors_.Stopped(); }
   bool Skip(const Dir&, const std::string& path, const std::string&) {
+    if (opts_.share) {
+      ShardShare s = opts_.share(path);
+      if (!s.mine && !s.split) return true;  // another worker's
+    }
     return pattern::IsExcluded(opts_.excludes, path);
   }
   std::optional<Node> Visit(const Dir& dir, int dirfd, const fs::Entry& e);
@@ -258,6 +265,8 @@ std::optional<Node> Archiver::Visit(const Dir& dir, int dirfd,
         false);
     return std::nullopt;
   }
+  // A file where the plan saw a split directory: its owner's alone.
+  if (opts_.share && !opts_.share(e.path).mine) return std::nullopt;
   Node node = MakeNode(e.name, e.st);
   ParentRef parents = dir.Of(e.name);
   if (node.type == NodeType::kFile) {
@@ -394,6 +403,7 @@ std::optional<DirState> Archiver::Enter(const Dir& parent, const fs::Entry& e) {
   d.node = MakeNode(e.name, e.st);
   d.parents = parent.Of(e.name);
   d.root_dev = parent.root_dev ? *parent.root_dev : e.st.st_dev;
+  d.split = opts_.share && opts_.share(e.path).split;
   if (opts_.progress) ++opts_.progress->dirs;
   return d;
 }
@@ -439,6 +449,7 @@ Result<std::optional<Node>> Archiver::Leave(Dir& dir, const fs::Entry& e,
   if (!dir.tracked) return dir.node;  // a backup path's root: not counted
   KeepAtimeOfParent(dir.node, p);
   frontier_.Done(e.path, dir.node);
+  if (dir.split) return dir.node;  // counted by the merge
   const Node* parent = p.any();
   if (!parent || parent->type != NodeType::kDir)
     ++counters_.dirs_new;
@@ -464,6 +475,10 @@ Result<Id> Archiver::SaveTrie(const PathTrie& trie, int dirfd, Dir& dir) {
   Tree tree;
   for (const auto& [name, child] : trie.children) {
     fs::Entry e{name, fs::JoinPath(dir.path, name), {}};
+    if (child.target && opts_.share) {
+      ShardShare s = opts_.share(e.path);
+      if (!s.mine && !s.split) continue;  // another worker's
+    }
     if (int err = walk_.files().StatAt(dirfd, name, e.path, &e.st))
       return PosixError(e.path, err);
     if (child.target) {

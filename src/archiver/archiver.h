@@ -48,6 +48,13 @@ struct BackupProgress {
   std::uint64_t bytes_expected = 0;  // from the parent snapshot, 0 if unknown
 };
 
+// What a sharded run's worker stores of a path (BackupOptions::share).
+struct ShardShare {
+  bool mine = true;    // the path is this worker's (and, unless split, all
+                       // below it)
+  bool split = false;  // a directory whose entries several workers share
+};
+
 struct BackupOptions {
   std::vector<std::string> paths;
   std::vector<std::string> excludes;  // glob patterns (README, "Patterns")
@@ -71,6 +78,11 @@ struct BackupOptions {
   int uploads =
       0;  // packs uploaded in parallel (0 = the backend's concurrency)
   bool dry_run = false;
+  // One worker of a sharded run (shard/plan.h): which paths this worker
+  // stores. A path neither its own nor split is left out without a stat; a
+  // split directory is stored as a skeleton (its own metadata, and below it
+  // only what is this worker's). Null: everything.
+  std::function<ShardShare(const std::string& abs_path)> share;
   // Called for every per-file error, from many threads: Ok goes on, an error
   // stops the backup, which then fails with it (what was uploaded is indexed).
   OnError on_error;

@@ -26,6 +26,10 @@ std::string NormalizeBackupPath(const std::string& path);
 // Saved by an interrupted run or a checkpoint (tagged "partial").
 bool IsPartial(const model::Snapshot& snapshot);
 
+// Saved by one worker of a sharded run (tagged "shard:RUN:I/N"): it holds
+// only that worker's share, so it is never the parent of a backup.
+bool IsShardSnapshot(const model::Snapshot& snapshot);
+
 struct ParentChoice {
   std::optional<std::pair<Id, model::Snapshot>> parent;
   // When the parent is partial: the last complete snapshot of the parent's
@@ -36,7 +40,8 @@ struct ParentChoice {
 // Chooses the parent among `all` (sorted by time, as
 // Repository::ListSnapshots returns them): `explicit_parent` (a full ID or a
 // unique prefix) if it is not empty, else the latest snapshot of `host` with
-// the same `paths` (normalised; order does not matter), or none. Errors only
+// the same `paths` (normalised; order does not matter) that is not a shard
+// snapshot, or none. Errors only
 // for an explicit parent that does not resolve (kNotFound, kInvalidArgument
 // for an ambiguous prefix).
 Result<ParentChoice> SelectParent(const repo::SnapshotList& all,

@@ -53,6 +53,22 @@ TEST(SelectParentTest, LatestOfTheSameHostAndPaths) {
   EXPECT_FALSE(c->fallback);
 }
 
+TEST(SelectParentTest, NeverAShardSnapshot) {
+  // Given a complete snapshot and, after it, shard snapshots of a sharded run
+  // (a complete one and a worker's checkpoint), then the complete snapshot is
+  // the parent: a shard holds only its worker's share.
+  ListBuilder b;
+  Id want = b.Add("h", {"/data"});
+  b.Add("h", {"/data"}, {"shard:r1:0/2", "shard-plan:0123456789abcdef"});
+  b.Add("h", {"/data"}, {"shard:r1:1/2", "partial"});
+  auto c = SelectParent(b.all, "h", {"/data"}, "");
+  ASSERT_TRUE(c && c->parent);
+  EXPECT_EQ(c->parent->first, want);
+  EXPECT_FALSE(c->fallback);
+  EXPECT_TRUE(IsShardSnapshot(b.all[1].second));
+  EXPECT_FALSE(IsShardSnapshot(b.all[0].second));
+}
+
 TEST(SelectParentTest, PathOrderDoesNotMatter) {
   ListBuilder b;
   Id want = b.Add("h", {"/b", "/a"});

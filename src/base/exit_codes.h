@@ -6,10 +6,11 @@ namespace efs2s3 {
 
 enum ExitCode : int {
   kExitOk = 0,
-  kExitError = 1,       // fatal error
-  kExitUsage = 2,       // bad command line
-  kExitIncomplete = 3,  // done, but some files could not be read or copied
-  kExitPending = 4,     // restore waits for archived data: run it again
+  kExitError = 1,          // fatal error
+  kExitUsage = 2,          // bad command line
+  kExitIncomplete = 3,     // done, but some files could not be read or copied
+  kExitPending = 4,        // restore waits for archived data: run it again
+  kExitShardsMissing = 5,  // backup --merge: shards of the run are missing
   kExitNoRepository = 10,
   kExitLocked = 11,
   kExitWrongPassword = 12,

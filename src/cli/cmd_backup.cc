@@ -9,12 +9,14 @@
 #include "archiver/archiver.h"
 #include "archiver/parent.h"
 #include "archiver/stream.h"
+#include "cli/backup_shard.h"
 #include "cli/context.h"
 #include "cli/exit_codes.h"
 #include "cli/progress.h"
 #include "cli/stream_command.h"
 #include "model/snapshot.h"
 #include "pattern/pattern.h"
+#include "shard/plan.h"
 
 namespace efs2s3::cli {
 
@@ -36,7 +38,48 @@ struct BackupCliOptions {
   bool from_stdin = false, stdin_from_command = false;
   std::string stdin_filename = "stdin";
   bool stream() const { return from_stdin || stdin_from_command; }
+  // A sharded run (README, "Sharded backup"): --shard I/N, --run-id,
+  // --merge-if-last; or --merge RUN.
+  std::string shard, run_id, merge;
+  bool merge_if_last = false;
 };
+
+// A worker of a sharded run: which one, of which run.
+struct ShardWorker {
+  shard::ShardSpec spec;
+  std::string run_id;
+};
+
+Result<std::optional<ShardWorker>> ParseShardWorker(const BackupCliOptions& o) {
+  if (o.shard.empty()) return std::optional<ShardWorker>();
+  ShardWorker w;
+  ASSIGN_OR_RETURN(w.spec, shard::ParseShardSpec(o.shard));
+  w.run_id = o.run_id;
+  if (w.run_id.empty())
+    if (const char* env = std::getenv("EFS2S3_RUN_ID")) w.run_id = env;
+  if (w.run_id.empty())
+    return MakeError(ErrorCode::kUsage,
+                     "--shard needs --run-id or $EFS2S3_RUN_ID (the same for "
+                     "every worker of the run)");
+  RETURN_IF_ERROR(shard::ValidateRunId(w.run_id));
+  return std::optional<ShardWorker>(std::move(w));
+}
+
+// After a worker saved its shard: with --merge-if-last, merges when every
+// shard of the run is there, else says which are still missing.
+Result<int> MergeIfLast(const ShardWorker& w, const BackupCliOptions& o,
+                        repo::Repository& repo, Context& ctx) {
+  ASSIGN_OR_RETURN(RunState state, InspectRun(repo, w.run_id));
+  if (!state.merged && state.count == w.spec.count &&
+      !state.Missing().empty()) {
+    ctx.Info(
+        fmt::format("run {}: shards {} of {} still missing; the last "
+                    "worker merges\n",
+                    w.run_id, ShardList(state.Missing()), w.spec.count));
+    return kExitOk;
+  }
+  return MergeRun(repo, w.run_id, o.time, ctx);
+}
 
 // The archiver's options from the command line (patterns files read).
 Result<archiver::BackupOptions> MakeBackupOptions(const BackupCliOptions& o,
@@ -198,6 +241,13 @@ Result<archiver::BackupResult> RunStreamBackup(
 }
 
 Result<int> RunBackup(const BackupCliOptions& o, Context& ctx) {
+  if (!o.merge.empty()) {
+    RETURN_IF_ERROR(shard::ValidateRunId(o.merge));
+    ASSIGN_OR_RETURN(repo::Repository * repo,
+                     ctx.OpenRepository(Context::LockMode::kShared));
+    return MergeRun(*repo, o.merge, o.time, ctx);
+  }
+  ASSIGN_OR_RETURN(std::optional<ShardWorker> worker, ParseShardWorker(o));
   std::vector<std::string> abs;
   if (o.stream()) {
     ASSIGN_OR_RETURN(std::string p, archiver::StreamPath(o.stdin_filename));
@@ -212,6 +262,40 @@ Result<int> RunBackup(const BackupCliOptions& o, Context& ctx) {
   archiver::BackupProgress progress;
   ASSIGN_OR_RETURN(std::optional<Id> resumed_from,
                    ChooseParent(o, abs, *repo, opts, progress, ctx));
+  std::optional<shard::Plan> plan;
+  if (worker) {
+    const ShardWorker& w = *worker;
+    ASSIGN_OR_RETURN(RunState state, InspectRun(*repo, w.run_id));
+    if (state.merged) {
+      ctx.Info(fmt::format("run {} is already merged: snapshot {}\n", w.run_id,
+                           state.merged->first.Short()));
+      return kExitOk;
+    }
+    if (state.count == w.spec.count &&
+        state.shards[static_cast<size_t>(w.spec.index)]) {
+      ctx.Info(fmt::format(
+          "shard {}/{} of run {} is already saved: snapshot {}\n", w.spec.index,
+          w.spec.count, w.run_id,
+          state.shards[static_cast<size_t>(w.spec.index)]->first.Short()));
+      return o.merge_if_last ? MergeIfLast(w, o, *repo, ctx) : kExitOk;
+    }
+    // Planned by the last complete snapshot (the fallback when resuming).
+    std::optional<Id> parent_root;
+    if (auto p = opts.fallback_parent ? opts.fallback_parent : opts.parent) {
+      ASSIGN_OR_RETURN(model::Snapshot ps, repo->LoadSnapshot(*p));
+      parent_root = ps.tree;
+    }
+    ASSIGN_OR_RETURN(plan, LoadOrMakePlan(*repo, w.run_id, w.spec.count, abs,
+                                          parent_root, ctx));
+    opts.share = [&plan, index = w.spec.index](const std::string& path) {
+      return archiver::ShardShare{plan->Owner(path) == index,
+                                  plan->Split(path)};
+    };
+    opts.tags.push_back(shard::ShardTag(w.run_id, w.spec.index, w.spec.count));
+    opts.tags.push_back(shard::PlanTag(*plan));
+    // Other workers may resume from the same partial snapshot still.
+    resumed_from.reset();
+  }
   std::mutex err_mu;
   PathErrors errors;
   opts.on_error = [&](const std::string& path, const Error& e) -> Result<void> {
@@ -242,6 +326,10 @@ Result<int> RunBackup(const BackupCliOptions& o, Context& ctx) {
              result->snapshot_id.Short() +
              " holds what was completed; the next backup continues from it\n");
     return kExitInterrupted;
+  }
+  if (worker && o.merge_if_last) {
+    ASSIGN_OR_RETURN(int merged, MergeIfLast(*worker, o, *repo, ctx));
+    if (merged != kExitOk) return merged;
   }
   return errors.empty() ? kExitOk : kExitIncomplete;
 }
@@ -293,9 +381,29 @@ void RegisterBackup(CLI::App& app, Context& ctx) {
   CLI::Option* name = c->add_option(
       "--stdin-filename", o->stdin_filename,
       "Name of the file of --stdin / --stdin-from-command (default stdin)");
+  CLI::Option* shard_opt =
+      c->add_option("--shard", o->shard,
+                    "Back up worker I's share of a run of N workers (I/N, "
+                    "0-based; auto/N: I from $JOB_COMPLETION_INDEX or "
+                    "$AWS_BATCH_JOB_ARRAY_INDEX) into a shard snapshot");
+  CLI::Option* run_opt = c->add_option(
+      "--run-id", o->run_id,
+      "The run the shard belongs to, the same for all its workers (default "
+      "$EFS2S3_RUN_ID)");
+  CLI::Option* last_opt = c->add_flag(
+      "--merge-if-last", o->merge_if_last,
+      "After saving the shard, merge the run if every shard is saved");
+  CLI::Option* merge_opt = c->add_option(
+      "--merge", o->merge,
+      "Merge the shard snapshots of run ID into its one snapshot, and remove "
+      "them");
+  run_opt->needs(shard_opt);
+  last_opt->needs(shard_opt);
+  merge_opt->excludes(shard_opt);
   in->excludes(from);
-  for (const char* opt : {"--exclude", "--exclude-file", "--one-file-system",
-                          "--walkers", "--checkpoint-interval"}) {
+  for (const char* opt :
+       {"--exclude", "--exclude-file", "--one-file-system", "--walkers",
+        "--checkpoint-interval", "--shard", "--merge"}) {
     in->excludes(opt);
     from->excludes(opt);
   }
@@ -305,6 +413,12 @@ void RegisterBackup(CLI::App& app, Context& ctx) {
     if (o->stdin_from_command && o->paths.empty())
       throw CLI::ValidationError("--stdin-from-command",
                                  "needs a command after --");
+    if (!o->merge.empty()) {
+      if (!o->paths.empty())
+        throw CLI::ValidationError("--merge", "takes no PATH");
+      ctx.run = [&ctx, o] { return RunBackup(*o, ctx); };
+      return;
+    }
     if (!o->stream() && o->paths.empty())
       throw CLI::ValidationError(
           "PATH",

@@ -3,6 +3,7 @@
 
 #include <set>
 
+#include "archiver/parent.h"
 #include "cli/context.h"
 #include "policy/forget_policy.h"
 
@@ -86,6 +87,9 @@ Result<int> RunForget(ForgetCliOptions o, Context& ctx) {
     std::vector<policy::SnapshotRef> refs;
     for (const auto& [id, s] : all) {
       if (!o.host.empty() && s.hostname != o.host) continue;
+      // A worker's share of a sharded run: the merge replaces it; counted, it
+      // could take the keep slot of a whole snapshot.
+      if (archiver::IsShardSnapshot(s)) continue;
       refs.push_back({id.Hex(), s.time_ns, s.hostname, s.paths, s.tags});
     }
     // Checkpoints a completed run could not remove (backup credentials

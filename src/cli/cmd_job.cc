@@ -27,6 +27,9 @@ struct JobCliOptions {
   bool dry_run = false;
   bool force_maintenance = false;
   std::string only;  // job run: "backup" or "maintenance"
+  // job run: one worker of a sharded run, or the merge of one.
+  std::string shard, run_id, merge;
+  bool merge_if_last = false;
   int max_runs = 0;
 };
 
@@ -159,6 +162,15 @@ Result<int> RunJobCommand(const JobCliOptions& o, Context& ctx) {
   if (!o.only.empty()) {
     ASSIGN_OR_RETURN(ro.only, jobs::ParseJobPart(o.only));
   }
+  if (!o.shard.empty()) {
+    // The backup step does the checks (and reads auto and $EFS2S3_RUN_ID).
+    ro.only = jobs::JobPart::kBackup;
+    ro.shard_args = {"--shard", o.shard};
+    if (!o.run_id.empty())
+      ro.shard_args.insert(ro.shard_args.end(), {"--run-id", o.run_id});
+    if (o.merge_if_last) ro.shard_args.push_back("--merge-if-last");
+  }
+  ro.merge_run = o.merge;
   ASSIGN_OR_RETURN(jobs::JobReport report, jobs::RunJob(config, *job, ro));
   PrintReport(ctx, report, o.dry_run);
   if (!o.dry_run) PrintMetrics(ctx, report);
@@ -293,6 +305,20 @@ void RegisterJob(CLI::App& app, Context& ctx) {
                 "Run one part of the job: backup (hooks, mount, backup) or "
                 "maintenance (forget, lock extend, prune, check)")
       ->check(CLI::IsMember({"backup", "maintenance"}));
+  CLI::Option* shard = r->add_option(
+      "--shard", run->shard,
+      "Run only the backup, as worker I/N of a sharded run (README, "
+      "\"Sharded backup\"; auto/N: I from the Indexed Job or array job)");
+  r->add_option("--run-id", run->run_id,
+                "The sharded run (default $EFS2S3_RUN_ID)")
+      ->needs(shard);
+  r->add_flag("--merge-if-last", run->merge_if_last,
+              "The worker that finds every shard saved merges the run")
+      ->needs(shard);
+  r->add_option("--merge", run->merge,
+                "Merge the sharded run ID (instead of a backup), then run the "
+                "job's other steps")
+      ->excludes(shard);
   r->callback([&ctx, run] {
     ctx.run = [&ctx, run] { return RunJobCommand(*run, ctx); };
   });

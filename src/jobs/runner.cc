@@ -138,7 +138,10 @@ std::vector<std::string> JobRun::Efs2s3(std::vector<std::string> args) const {
 }
 
 std::vector<std::string> JobRun::BackupArgs() const {
+  if (!opts_.merge_run.empty())
+    return Efs2s3({"backup", "--merge", opts_.merge_run});
   std::vector<std::string> a = {"backup"};
+  a.insert(a.end(), opts_.shard_args.begin(), opts_.shard_args.end());
   a.insert(a.end(), paths_.begin(), paths_.end());
   for (const auto& t : job_.tags) a.insert(a.end(), {"--tag", t});
   if (!host_.empty()) a.insert(a.end(), {"--host", host_});
@@ -539,14 +542,16 @@ void JobRun::Deliver() {
 Result<JobReport> JobRun::Run() {
   Begin();
   std::unique_ptr<JobLock> lock;
-  if (!opts_.dry_run) {
+  if (!opts_.dry_run && opts_.shard_args.empty()) {
     ASSIGN_OR_RETURN(lock,
                      JobLock::Acquire(state_dir_, job_.name, job_.repository));
   }
   JobState state = state_dir_.LoadState();
   PrepareEnvironment();
-  // Hooks and the mount are the backup's: a maintenance run has neither.
-  const bool backup_part = opts_.only != JobPart::kMaintenance;
+  // Hooks and the mount are the backup's: a maintenance run has neither, nor
+  // has a merge (it reads the repository only).
+  const bool backup_part =
+      opts_.only != JobPart::kMaintenance && opts_.merge_run.empty();
   if (backup_part) PreHooks();
   std::optional<EfsMountPlan> mount;
   if (backup_part) mount = Mount();

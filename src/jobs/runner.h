@@ -53,6 +53,13 @@ struct RunOptions {
   // Run lock extend, prune, check and the drill even if they are not due.
   bool force_maintenance = false;
   JobPart only = JobPart::kAll;
+  // One worker of a sharded run (job run --shard): these arguments are added
+  // to the backup's ("--shard", "I/N", ...); only the backup part runs, and
+  // without the job's lock, as the run's other workers run beside it.
+  std::vector<std::string> shard_args;
+  // job run --merge RUN: the backup step merges the run's shards (`backup
+  // --merge RUN`, no hooks or mount); the steps after it run as usual.
+  std::string merge_run;
   const std::atomic<bool>* cancel = nullptr;
   // Log lines (children's stderr, step starts and ends).
   std::function<void(const std::string&)> log;

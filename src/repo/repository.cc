@@ -674,6 +674,25 @@ Result<Id> Repository::SaveObject(ObjectType type, ByteSpan plaintext) {
   return name;
 }
 
+static std::string RunObjectName(const std::string& run_id) {
+  return HexEncode(crypto::Sha256(AsBytes(run_id)));
+}
+
+Result<void> Repository::SaveRunObject(const std::string& run_id,
+                                       ByteSpan plaintext) {
+  Bytes sealed = crypto::Seal(key_.encrypt, plaintext);
+  return backend_->Save({ObjectType::kRun, RunObjectName(run_id)}, sealed,
+                        {.create_only = true});
+}
+
+Result<Bytes> Repository::LoadRunObject(const std::string& run_id) {
+  return LoadObject(ObjectType::kRun, RunObjectName(run_id));
+}
+
+Result<void> Repository::RemoveRunObject(const std::string& run_id) {
+  return backend_->Remove({ObjectType::kRun, RunObjectName(run_id)});
+}
+
 Result<Bytes> Repository::LoadObject(ObjectType type, const std::string& name) {
   Handle h{type, name};
   std::string key = storage::ObjectKey(h);
@@ -681,7 +700,7 @@ Result<Bytes> Repository::LoadObject(ObjectType type, const std::string& name) {
   RETURN_IF_ERROR(ReadChecked(
       [&] { return backend_->Load(h); },
       [&](Bytes& sealed) -> Result<void> {
-        if (type != ObjectType::kLock &&
+        if (type != ObjectType::kLock && type != ObjectType::kRun &&
             HexEncode(crypto::Sha256(sealed)) != name)
           return MakeError(ErrorCode::kCorruption,
                            key + ": content does not match its name (damaged)");

@@ -174,7 +174,14 @@ class Repository : public BlobSaver,
   // Sealed whole objects (snapshots, index, locks, config). The name is the
   // SHA-256 of the stored bytes, except for locks (random).
   Result<Id> SaveObject(storage::ObjectType type, ByteSpan plaintext);
-  // Loads, checks the name against the content hash (not for locks) and opens.
+  // The object of a sharded run (docs/FORMAT.md, "Sharded runs"), named by
+  // the SHA-256 of its run ID: written only if absent (kAlreadyExists if it
+  // is there), loaded (kNotFound), removed once the run is merged.
+  Result<void> SaveRunObject(const std::string& run_id, ByteSpan plaintext);
+  Result<Bytes> LoadRunObject(const std::string& run_id);
+  Result<void> RemoveRunObject(const std::string& run_id);
+  // Loads, checks the name against the content hash (not for locks and runs)
+  // and opens.
   Result<Bytes> LoadObject(storage::ObjectType type, const std::string& name);
 
   Result<Id> SaveSnapshot(const model::Snapshot& snapshot) override;

@@ -16,6 +16,8 @@ const char* ObjectTypeDir(ObjectType type) {
       return "snapshots";
     case ObjectType::kLock:
       return "locks";
+    case ObjectType::kRun:
+      return "runs";
   }
   return "";
 }

@@ -13,6 +13,7 @@
 //   index/<name>                kIndex
 //   snapshots/<name>            kSnapshot
 //   locks/<name>                kLock
+//   runs/<name>                 kRun      (sharded runs' plans)
 //
 // Error contract (checked by the conformance suite, storage/testing/):
 //   - a missing object is kNotFound, on Load, Stat and Remove;
@@ -35,7 +36,7 @@
 
 namespace efs2s3::storage {
 
-enum class ObjectType { kConfig, kKey, kPack, kIndex, kSnapshot, kLock };
+enum class ObjectType { kConfig, kKey, kPack, kIndex, kSnapshot, kLock, kRun };
 
 // Directory name of a type ("keys", "data", ...), "" for kConfig.
 const char* ObjectTypeDir(ObjectType type);
