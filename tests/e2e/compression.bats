@@ -140,3 +140,43 @@ print(sum(b["raw_length"] for b in raw), sum(b["raw_length"] for b in packed))
   diff=$(( ${stored[0]#* } - ${stored[64]#* } ))
   (( diff > -1024 && diff < 1024 ))
 }
+
+@test "a job's compression key is its backup's --compression" {
+  mkdir "$T/src"
+  text_file "$T/src/log.txt" 1
+  init_repo
+  echo "$EFS2S3_PASSWORD" >"$T/pw"
+  for mode in off fastest; do
+    cat >"$T/jobs.toml" <<EOT
+state_dir = "state"
+
+[jobs.j]
+repository = "$REPO"
+password_file = "pw"
+source = { paths = ["$T/src"] }
+compression = "$mode"
+EOT
+    echo "$mode" >>"$T/src/log.txt"  # a new blob each time
+    run "$EFS2S3" job run j --only backup --config "$T/jobs.toml"
+    assert_status 0
+  done
+  run efs --json cat index
+  assert_status 0
+  # Two index files, one per backup: the first stores its blob raw, the second
+  # compressed.
+  flags=$("$PYTHON" -c '
+import json, subprocess, sys
+names = json.loads(sys.argv[1])
+out = []
+for n in names:
+    doc = subprocess.run(sys.argv[2:] + [n], capture_output=True, check=True).stdout
+    out += [b["compressed"] for b in json.loads(doc)["blobs"] if b["type"] == "data"]
+print(sorted(out))' "$output" "$EFS2S3" -r "$REPO" --json cat index)
+  [[ "$flags" == "[False, True]" ]]
+  # A job file with another value is refused at load (exit 1, as every
+  # configuration error), naming the line and the key.
+  sed -i 's/"fastest"/"fast"/' "$T/jobs.toml"
+  run "$EFS2S3" job run j --only backup --config "$T/jobs.toml"
+  assert_status "$EXIT_FATAL"
+  assert_output_has "jobs.toml:7:15: jobs.j.compression: 'fast' is not a compression mode"
+}
