@@ -33,6 +33,8 @@ struct BackupCliOptions {
   bool force = false;  // ignore the parent: re-read everything
   int readers = 16, walkers = 32, uploads = 0;
   int checkpoint_interval = 300;  // seconds, 0 = none
+  std::string compression;        // --compression
+  std::uint64_t pack_memory_mib = repo::Repository::kDefaultPackMemory >> 20;
   bool dry_run = false;
   // --stdin / --stdin-from-command (paths is then the command's argv).
   bool from_stdin = false, stdin_from_command = false;
@@ -258,6 +260,8 @@ Result<int> RunBackup(const BackupCliOptions& o, Context& ctx) {
   }
   ASSIGN_OR_RETURN(repo::Repository * repo,
                    ctx.OpenRepository(Context::LockMode::kShared));
+  UseCompression(o.compression, *repo);
+  repo->SetPackMemory(o.pack_memory_mib << 20);
   ASSIGN_OR_RETURN(archiver::BackupOptions opts, MakeBackupOptions(o, ctx));
   archiver::BackupProgress progress;
   ASSIGN_OR_RETURN(std::optional<Id> resumed_from,
@@ -366,6 +370,12 @@ void RegisterBackup(CLI::App& app, Context& ctx) {
        "--uploads", o->uploads,
        "Packs uploaded in parallel (default: the backend's, S3 32, local 4)")
       ->check(CLI::Range(0, 256));
+  AddCompressionOption(c, &o->compression);
+  c->add_option("--pack-memory", o->pack_memory_mib,
+                "MiB of packs held in memory while they are filled and "
+                "uploaded; beyond it packs wait in temporary files (default "
+                "64, 0 = always temporary files)")
+      ->check(CLI::Range(0, 1 << 20));
   c->add_option("--checkpoint-interval", o->checkpoint_interval,
                 "Seconds between checkpoints: partial snapshots that a run "
                 "killed without warning resumes from (default 300, 0 = none)")

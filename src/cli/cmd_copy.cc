@@ -18,6 +18,7 @@ struct CopyCliOptions {
   std::string from_repo;
   std::string from_password_file, from_password_command;
   std::vector<std::string> snapshots;  // none: all but partial ones
+  std::string compression;             // --compression
 };
 
 // The source snapshots to copy, oldest first: those named, else every
@@ -58,6 +59,7 @@ std::string MapPath(Context& ctx, repo::Repository& from,
 Result<int> RunCopy(const CopyCliOptions& o, Context& ctx) {
   ASSIGN_OR_RETURN(repo::Repository * to,
                    ctx.OpenRepository(Context::LockMode::kShared));
+  UseCompression(o.compression, *to);
   PasswordSource pw{o.from_password_file, o.from_password_command,
                     "EFS2S3_FROM", "--from-"};
   ASSIGN_OR_RETURN(
@@ -128,6 +130,7 @@ void RegisterCopy(CLI::App& app, Context& ctx) {
   c->add_option("--from-password-command", o->from_password_command,
                 "Run a shell command that prints the source's password (env "
                 "EFS2S3_FROM_PASSWORD_COMMAND)");
+  AddCompressionOption(c, &o->compression);
   c->add_option("snapshots", o->snapshots,
                 "Source snapshots to copy (default: all but partial ones)");
   c->callback([&ctx, o] { ctx.run = [&ctx, o] { return RunCopy(*o, ctx); }; });

@@ -116,6 +116,7 @@ struct RewriteOptions {
   std::vector<std::string> snapshots, excludes;
   std::vector<std::string> exclude_files;
   bool forget = false;
+  std::string compression;  // --compression (of the new trees)
 };
 
 Result<int> RunRewrite(const RewriteOptions& o, Context& ctx) {
@@ -130,6 +131,7 @@ Result<int> RunRewrite(const RewriteOptions& o, Context& ctx) {
         "rewrite: nothing to do: give --exclude or --exclude-file");
   ASSIGN_OR_RETURN(repo::Repository * repo,
                    ctx.OpenRepository(Context::LockMode::kExclusive));
+  UseCompression(o.compression, *repo);
   std::vector<repo::UnreadableSnapshot> unreadable;
   ASSIGN_OR_RETURN(SnapshotList all, repo->ListSnapshots(&unreadable));
   ctx.SkipUnreadable(unreadable);
@@ -214,6 +216,7 @@ void RegisterRewrite(CLI::App& app, Context& ctx) {
                  "--exclude)");
   rw->add_option("--exclude-file", r->exclude_files,
                  "Read exclude patterns from a file (repeatable)");
+  AddCompressionOption(rw, &r->compression);
   rw->add_flag("--forget", r->forget,
                "Remove each old snapshot once its replacement is saved");
   rw->callback(

@@ -17,6 +17,7 @@
 #include "base/file_util.h"
 #include "base/spawn.h"
 #include "base/test_hooks.h"
+#include "codec/compress.h"
 #include "model/snapshot.h"
 #include "storage/counting_backend.h"
 #include "storage/registry.h"
@@ -426,6 +427,26 @@ std::string HumanBytes(std::uint64_t n) {
   }
   return u == 0 ? fmt::format("{} B", n)
                 : fmt::format("{:.2f} {}", v, units[u]);
+}
+
+void AddCompressionOption(CLI::App* command, std::string* mode) {
+  *mode = "auto";
+  command
+      ->add_option("--compression", *mode,
+                   "How new blobs are compressed: auto (default: skip data "
+                   "that does not compress, zstd's fastest level unless "
+                   "uploads are the bottleneck), off, fastest, default or "
+                   "max")
+      ->check([](const std::string& v) -> std::string {
+        if (codec::ParseCompression(v)) return "";
+        return "'" + v + "' is not a compression mode (" +
+               std::string(codec::kCompressionNames) + ")";
+      });
+}
+
+void UseCompression(const std::string& mode, repo::Repository& repo) {
+  repo.SetCompression(
+      codec::ParseCompression(mode).value_or(codec::Compression::kAuto));
 }
 
 }  // namespace efs2s3::cli

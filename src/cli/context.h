@@ -143,6 +143,12 @@ class Context {
   std::unique_ptr<repo::Lock> source_lock_;
 };
 
+// --compression MODE, for the commands that write blobs (backup, copy,
+// rewrite): stored in *mode, checked against codec::ParseCompression's names.
+void AddCompressionOption(CLI::App* command, std::string* mode);
+// Sets the mode of AddCompressionOption's option on `repo`.
+void UseCompression(const std::string& mode, repo::Repository& repo);
+
 // Each command registers its subcommand (cmd_*.cc); the table is in
 // commands.cc.
 void RegisterCommands(CLI::App& app, Context& ctx);

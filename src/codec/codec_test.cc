@@ -183,5 +183,70 @@ TEST(CompressTest, IncompressibleDataIsRecognised) {
   EXPECT_FALSE(LooksIncompressible(ByteSpan(random).first(60000)));
 }
 
+std::string LogText(size_t size) {
+  std::string text;
+  for (int i = 0; text.size() < size; ++i)
+    text += "2026-11-27T18:00:" + std::to_string(i % 60) +
+            " GET /api/v1/items/" + std::to_string(i * 7919 % 100003) +
+            " 200 " + std::to_string(i % 977) + "ms\n";
+  return text;
+}
+
+TEST(CompressionModeTest, NamesRoundTripAndOthersAreRefused) {
+  for (std::string_view n : {"auto", "off", "fastest", "default", "max"}) {
+    auto mode = ParseCompression(n);
+    ASSERT_TRUE(mode) << n;
+    EXPECT_EQ(CompressionName(*mode), n);
+  }
+  EXPECT_FALSE(ParseCompression(""));
+  EXPECT_FALSE(ParseCompression("fast"));
+  EXPECT_FALSE(ParseCompression("Auto"));
+  EXPECT_FALSE(ParseCompression("3"));
+}
+
+TEST(CompressionModeTest, FixedModesMapToTheirLevelsWhateverTheData) {
+  Bytes random = RandomData(1 << 20, 7);
+  std::string text = LogText(1 << 20);
+  for (ByteSpan data : {ByteSpan(random), AsBytes(text)}) {
+    for (bool behind : {false, true}) {
+      EXPECT_EQ(LevelFor(Compression::kOff, 3, behind, data), 0);
+      EXPECT_EQ(LevelFor(Compression::kFastest, 3, behind, data), 1);
+      EXPECT_EQ(LevelFor(Compression::kDefault, 3, behind, data), 3);
+      EXPECT_EQ(LevelFor(Compression::kDefault, 7, behind, data), 7);
+      EXPECT_EQ(LevelFor(Compression::kMax, 3, behind, data), kMaxLevel);
+    }
+  }
+  // The levels are ordered by what they achieve on compressible data.
+  size_t fastest = Compress(AsBytes(text), kFastestLevel).size();
+  size_t max = Compress(AsBytes(text), kMaxLevel).size();
+  EXPECT_LT(max, fastest);
+  // The same frame as Compress, in a buffer of its own.
+  Compressed c = CompressUninitialized(AsBytes(text), 3);
+  EXPECT_EQ(Bytes(c.view().begin(), c.view().end()),
+            Compress(AsBytes(text), 3));
+  auto back = Decompress(c.view(), text.size());
+  ASSERT_TRUE(back);
+  EXPECT_EQ(std::string(back->begin(), back->end()), text);
+}
+
+TEST(CompressionModeTest, AutoSkipsIncompressibleDataAndFollowsTheUploads) {
+  // Random data is not compressed, whether or not uploads are behind.
+  Bytes random = RandomData(1 << 20, 8);
+  EXPECT_EQ(LevelFor(Compression::kAuto, 3, false, random), 0);
+  EXPECT_EQ(LevelFor(Compression::kAuto, 3, true, random), 0);
+  // Compressible data: the fastest level while the CPU is the bottleneck,
+  // the repository's level while packs wait for uploaders.
+  std::string text = LogText(1 << 20);
+  EXPECT_EQ(LevelFor(Compression::kAuto, 3, false, AsBytes(text)),
+            kFastestLevel);
+  EXPECT_EQ(LevelFor(Compression::kAuto, 3, true, AsBytes(text)), 3);
+  EXPECT_EQ(LevelFor(Compression::kAuto, 6, true, AsBytes(text)), 6);
+  // Blobs too small to probe are compressed (and kept raw by the writer if
+  // that does not make them shorter).
+  EXPECT_EQ(
+      LevelFor(Compression::kAuto, 3, false, ByteSpan(random).first(1000)),
+      kFastestLevel);
+}
+
 }  // namespace
 }  // namespace efs2s3::codec

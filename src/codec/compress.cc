@@ -26,6 +26,15 @@ Bytes Compress(ByteSpan data, int level) {
   return out;
 }
 
+Compressed CompressUninitialized(ByteSpan data, int level) {
+  size_t bound = ZSTD_compressBound(data.size());
+  Compressed out{std::make_unique_for_overwrite<std::uint8_t[]>(bound), 0};
+  out.size = ZSTD_compressCCtx(tls_ctx.c, out.buffer.get(), bound, data.data(),
+                               data.size(), level);
+  EFS2S3_CHECK(!ZSTD_isError(out.size));
+  return out;
+}
+
 bool LooksIncompressible(ByteSpan data) {
   constexpr size_t kSample = 16 << 10;
   if (data.size() < 4 * kSample) return false;
@@ -35,6 +44,48 @@ bool LooksIncompressible(ByteSpan data) {
                                sample.size(), 1);
   if (ZSTD_isError(n)) return false;
   return n * 100 >= sample.size() * 98;
+}
+
+std::optional<Compression> ParseCompression(std::string_view name) {
+  for (Compression c :
+       {Compression::kAuto, Compression::kOff, Compression::kFastest,
+        Compression::kDefault, Compression::kMax})
+    if (CompressionName(c) == name) return c;
+  return std::nullopt;
+}
+
+std::string_view CompressionName(Compression mode) {
+  switch (mode) {
+    case Compression::kOff:
+      return "off";
+    case Compression::kFastest:
+      return "fastest";
+    case Compression::kDefault:
+      return "default";
+    case Compression::kMax:
+      return "max";
+    case Compression::kAuto:
+      break;
+  }
+  return "auto";
+}
+
+int LevelFor(Compression mode, int default_level, bool uploads_behind,
+             ByteSpan data) {
+  switch (mode) {
+    case Compression::kOff:
+      return 0;
+    case Compression::kFastest:
+      return kFastestLevel;
+    case Compression::kDefault:
+      return default_level;
+    case Compression::kMax:
+      return kMaxLevel;
+    case Compression::kAuto:
+      break;
+  }
+  if (LooksIncompressible(data)) return 0;
+  return uploads_behind ? default_level : kFastestLevel;
 }
 
 Result<Bytes> Decompress(ByteSpan data, size_t expected_size) {

@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "base/file_util.h"
+#include "codec/compress.h"
 #include "jobs/sns.h"
 #include "policy/forget_policy.h"
 
@@ -486,6 +487,11 @@ Result<void> ReadJob(const std::string& name, const toml::table& t,
                       "' must end in .prom (node_exporter's textfile "
                       "collector reads only those)");
   RETURN_IF_ERROR(r.Bool("one_file_system", j.one_file_system));
+  RETURN_IF_ERROR(r.String("compression", j.compression));
+  if (!j.compression.empty() && !codec::ParseCompression(j.compression))
+    return r.Fail(r.Get("compression"), "compression",
+                  "'" + j.compression + "' is not a compression mode (" +
+                      std::string(codec::kCompressionNames) + ")");
   RETURN_IF_ERROR(r.Int("workers", j.workers, 1, 1024));
   RETURN_IF_ERROR(r.String("schedule", j.schedule_text));
   RETURN_IF_ERROR(r.String("timezone", j.timezone));

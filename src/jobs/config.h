@@ -93,6 +93,8 @@ struct Job {
   std::vector<std::string> excludes, exclude_files, tags;
   std::string host;
   bool one_file_system = false;
+  // backup --compression (codec::ParseCompression's names); "" = its default.
+  std::string compression;
   int workers = 0;
   std::string schedule_text;
   std::optional<Schedule> schedule;  // unset: only run by hand

@@ -164,6 +164,11 @@ TEST(ConfigTest, ValidationErrors) {
                            "}\n[jobs.a.report]\nwebhook = \"ftp://x\"\n")
                 .find("jobs.a.report.webhook: must be an http"),
             std::string::npos);
+  EXPECT_NE(
+      ErrorOf(head + "source = { paths = [\"/d\"] }\ncompression = \"zip\"\n")
+          .find(":4:15: jobs.a.compression: 'zip' is not a compression mode "
+                "(auto, off, fastest, default or max)"),
+      std::string::npos);
   EXPECT_NE(ErrorOf("state_dir = \"/s\"\n").find("jobs: no job defined"),
             std::string::npos);
   EXPECT_NE(ErrorOf("[jobs.\"a b\"]\n").find("job names may use"),

@@ -201,6 +201,7 @@ Result<void> WriteJob(std::string& out, const Job& j,
   w.Strings("exclude", j.excludes);
   w.Strings("exclude_file", j.exclude_files);
   w.Bool("one_file_system", j.one_file_system);
+  w.String("compression", j.compression);
   w.Int("workers", j.workers);
   w.String("schedule", j.schedule_text);
   w.String("timezone", j.timezone);

@@ -24,6 +24,7 @@ Job EveryField() {
   j.tags = {kHostile, "nightly"};
   j.host = kHostile;
   j.one_file_system = true;
+  j.compression = "max";
   j.workers = 17;
   j.schedule_text = "*/15 1-5 * * MON-FRI";
   j.schedule = *Schedule::Parse(j.schedule_text);

@@ -149,6 +149,8 @@ std::vector<std::string> JobRun::BackupArgs() const {
   for (const auto& f : job_.exclude_files)
     a.insert(a.end(), {"--exclude-file", f});
   if (job_.one_file_system) a.push_back("--one-file-system");
+  if (!job_.compression.empty())
+    a.insert(a.end(), {"--compression", job_.compression});
   if (job_.workers)
     a.insert(a.end(), {"--workers", std::to_string(job_.workers)});
   return Efs2s3(a);

@@ -32,6 +32,13 @@ PackWriter PackWriter::Spooled(const std::string& dir) {
   return w;
 }
 
+PackWriter PackWriter::InMemory(size_t reserve) {
+  PackWriter w;
+  w.data_.reserve(reserve);
+  w.counted_ = true;
+  return w;
+}
+
 PackWriter::PackWriter(PackWriter&& other) noexcept {
   *this = std::move(other);
 }
@@ -42,6 +49,7 @@ PackWriter& PackWriter::operator=(PackWriter&& other) noexcept {
   data_ = std::move(other.data_);
   fd_ = std::exchange(other.fd_, -1);
   spool_dir_ = std::move(other.spool_dir_);
+  counted_ = std::exchange(other.counted_, false);
   size_ = std::exchange(other.size_, 0);
   sha_ = std::exchange(other.sha_, std::make_unique<crypto::Sha256Stream>());
   entries_ = std::move(other.entries_);
@@ -95,8 +103,9 @@ Result<std::unique_ptr<FinishedPack>> PackWriter::Finish(
   pack->fd_ = std::exchange(fd_, -1);
   pack->memory_ = std::move(data_);
   pack->span_ = pack->memory_;
-  data_.clear();
+  data_ = Bytes();
   entries_.clear();
+  counted_ = false;
   size_ = 0;
   sha_ = std::make_unique<crypto::Sha256Stream>();
   return pack;

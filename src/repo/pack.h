@@ -65,6 +65,9 @@ class PackWriter {
   // Blobs go to a temporary file in `dir`; falls back to memory if the file
   // cannot be created.
   static PackWriter Spooled(const std::string& dir);
+  // Blobs go to memory, `reserve` bytes reserved at once (so that a pack
+  // is not copied as it grows); counted() says it was made this way.
+  static PackWriter InMemory(size_t reserve);
   PackWriter(PackWriter&& other) noexcept;
   PackWriter& operator=(PackWriter&& other) noexcept;
   ~PackWriter();
@@ -73,6 +76,8 @@ class PackWriter {
   size_t size() const { return size_; }
   size_t count() const { return entries_.size(); }
   bool empty() const { return entries_.empty(); }
+  // Made by InMemory() (and so counted against a memory budget).
+  bool counted() const { return counted_; }
   const std::vector<PackEntry>& entries() const { return entries_; }
   // Appends the sealed header. The writer is empty (and in memory) afterwards.
   Result<std::unique_ptr<FinishedPack>> Finish(const crypto::Key& key);
@@ -83,6 +88,7 @@ class PackWriter {
   Bytes data_;
   int fd_ = -1;
   std::string spool_dir_;
+  bool counted_ = false;
   size_t size_ = 0;
   std::unique_ptr<crypto::Sha256Stream> sha_ =
       std::make_unique<crypto::Sha256Stream>();

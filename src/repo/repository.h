@@ -30,6 +30,7 @@
 #include "base/result.h"
 #include "base/thread_pool.h"
 #include "codec/chunker.h"
+#include "codec/compress.h"
 #include "crypto/crypto.h"
 #include "model/node.h"
 #include "model/snapshot.h"
@@ -166,10 +167,19 @@ class Repository : public BlobSaver,
   Result<void> Checkpoint() override;
 
   // Uploads full packs on `n` background threads (at most n + n/2 + 1 packs
-  // waiting, in temporary files), so the threads calling SaveBlob go on
-  // reading. 0 = upload on the
-  // calling thread. An upload error is returned by the next SaveBlob or Flush.
+  // waiting), so the threads calling SaveBlob go on reading. 0 = upload on
+  // the calling thread. An upload error is returned by the next SaveBlob or
+  // Flush.
   void SetUploadConcurrency(int n) override;
+  // How SaveBlob compresses (codec::Compression; default auto). Thread-safe.
+  void SetCompression(codec::Compression mode) { compression_ = mode; }
+  // Packs being filled or waiting for their upload are held in memory while
+  // they fit in `bytes` (each counted at the pack size), in unnamed temporary
+  // files of the cache beyond that. The memory of a pack is given back once
+  // its upload succeeded (a retried PUT sends the same bytes again).
+  // Default kDefaultPackMemory.
+  void SetPackMemory(std::uint64_t bytes);
+  static constexpr std::uint64_t kDefaultPackMemory = 64ull << 20;
 
   // Sealed whole objects (snapshots, index, locks, config). The name is the
   // SHA-256 of the stored bytes, except for locks (random).
@@ -273,6 +283,9 @@ class Repository : public BlobSaver,
   OpenOptions open_;
   std::string cache_dir_;  // this repository's cache directory
   std::string spool_dir_;  // temporary files of packs ("" = packs in memory)
+  std::atomic<codec::Compression> compression_{codec::Compression::kAuto};
+  std::uint64_t pack_memory_ = kDefaultPackMemory;  // guarded by mu_
+  std::uint64_t packs_in_memory_ = 0;  // writers in memory, guarded by mu_
   bool temp_cache_ = false;
   MasterKey key_;
   std::string key_name_;
@@ -295,6 +308,7 @@ class Repository : public BlobSaver,
   std::unique_ptr<ThreadPool> uploads_;
   std::condition_variable uploads_done_;
   int uploads_in_flight_ = 0;  // guarded by mu_
+  int upload_threads_ = 0;     // guarded by mu_
   // Sequence numbers of the background uploads running (for Checkpoint).
   std::uint64_t next_upload_seq_ = 0;        // guarded by mu_
   std::set<std::uint64_t> running_uploads_;  // guarded by mu_

@@ -29,6 +29,7 @@ Result<SaveBlobResult> Repository::SaveBlob(BlobType type, ByteSpan plaintext) {
 
 Result<SaveBlobResult> Repository::SaveBlobWithId(BlobType type, const Id& id,
                                                   ByteSpan plaintext) {
+  bool uploads_behind;
   {
     std::unique_lock lock(mu_);
     sealed_.wait(lock, [&] { return !sealing_.count(id); });
@@ -36,14 +37,17 @@ Result<SaveBlobResult> Repository::SaveBlobWithId(BlobType type, const Id& id,
       return SaveBlobResult{id, false, 0};
     inflight_.insert(id);
     sealing_.insert(id);
+    // Packs wait in the queue for an uploader: the network is behind.
+    uploads_behind = uploads_ && uploads_in_flight_ > upload_threads_;
   }
-  Bytes compressed;
-  if (!codec::LooksIncompressible(plaintext))
-    compressed = codec::Compress(plaintext, config_.zstd_level);
-  bool use_compressed =
-      !compressed.empty() && compressed.size() < plaintext.size();
-  Bytes sealed = crypto::Seal(
-      key_.encrypt, use_compressed ? ByteSpan(compressed) : plaintext);
+  int level = codec::LevelFor(compression_.load(), config_.zstd_level,
+                              uploads_behind, plaintext);
+  codec::Compressed compressed;
+  if (level > 0) compressed = codec::CompressUninitialized(plaintext, level);
+  bool use_compressed = level > 0 && compressed.size < plaintext.size();
+  Bytes sealed = crypto::Seal(key_.encrypt,
+                              use_compressed ? compressed.view() : plaintext);
+  compressed = {};
   std::uint64_t stored = sealed.size();
   PackEntry e;
   e.id = id;
@@ -55,7 +59,17 @@ Result<SaveBlobResult> Repository::SaveBlobWithId(BlobType type, const Id& id,
   {
     std::lock_guard lock(mu_);
     PackWriter& w = writers_[static_cast<int>(type)];
-    if (w.empty() && !spool_dir_.empty()) w = PackWriter::Spooled(spool_dir_);
+    if (w.empty() && !w.counted()) {
+      if (spool_dir_.empty() ||
+          (packs_in_memory_ + 1) * config_.pack_size <= pack_memory_) {
+        // A pack closes at the first blob that takes it past the pack size.
+        w = PackWriter::InMemory(config_.pack_size + config_.chunker.max_size +
+                                 4096);
+        ++packs_in_memory_;
+      } else {
+        w = PackWriter::Spooled(spool_dir_);
+      }
+    }
     auto added = w.Add(e, sealed);
     sealing_.erase(id);
     sealed_.notify_all();
@@ -106,6 +120,17 @@ Result<SaveBlobResult> Repository::SaveBlobWithId(BlobType type, const Id& id,
 }
 
 Result<void> Repository::UploadPack(PackWriter writer) {
+  // The memory of a pack held in memory is given back when its upload is over
+  // (the backend retries a failed PUT with the same bytes before that).
+  struct Release {
+    Repository* repo;
+    bool counted;
+    ~Release() {
+      if (!counted) return;
+      std::lock_guard lock(repo->mu_);
+      --repo->packs_in_memory_;
+    }
+  } release{this, writer.counted()};
   auto finished = writer.Finish(key_.encrypt);
   if (!finished) {
     std::lock_guard lock(mu_);
@@ -172,6 +197,13 @@ void Repository::SetUploadConcurrency(int n) {
   uploads_.reset();
   if (n > 0)
     uploads_ = std::make_unique<ThreadPool>(n, static_cast<size_t>(n / 2 + 1));
+  std::lock_guard lock(mu_);
+  upload_threads_ = n;
+}
+
+void Repository::SetPackMemory(std::uint64_t bytes) {
+  std::lock_guard lock(mu_);
+  pack_memory_ = bytes;
 }
 
 Result<void> Repository::Flush() {
