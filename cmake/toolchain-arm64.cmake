@@ -43,7 +43,12 @@ set(ENV{PKG_CONFIG_LIBDIR}
 set(ENV{PKG_CONFIG_SYSROOT_DIR} "${_sysroot}")
 set(ENV{PKG_CONFIG_PATH} "")
 
-# The loader and libc from the cross toolchain, the rest from the sysroot.
+# qemu runs the cross toolchain's loader, which loads the program with libc
+# from /usr/aarch64-linux-gnu and the rest from the sysroot. Not `qemu-aarch64
+# -L /usr/aarch64-linux-gnu`: with a prefix qemu looks up every absolute path
+# there first, "/" included, so a walk that opens "/" and then "tmp" below it
+# (fs::OpenBeneath) fails with "/tmp: No such file or directory".
 list(JOIN _libdirs ":" _ld_path)
 set(CMAKE_CROSSCOMPILING_EMULATOR
-    qemu-aarch64 -L /usr/${_multiarch} -E LD_LIBRARY_PATH=${_ld_path})
+    qemu-aarch64 /usr/${_multiarch}/lib/ld-linux-aarch64.so.1
+    --library-path /usr/${_multiarch}/lib:${_ld_path})
