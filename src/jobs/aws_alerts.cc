@@ -5,13 +5,19 @@
 //                                            instance publishes (EC2)
 //   task failed to start                     StartFailureRule (Fargate)
 //   schedule could not start its target      ScheduleDeadLetterQueue +
-//                                            ScheduleFailureAlarm
+//                                            ScheduleFailureAlarm +
+//                                            ScheduleFailureAlarmRule
 //   no successful backup for AlertAfterHours MissedBackupAlarm on the metric
-//                                            the job emits (EFS2S3_METRICS)
+//                                            the job emits (EFS2S3_METRICS) +
+//                                            MissedBackupAlarmRule
 //
-// EventBridge and CloudWatch alarms cannot publish to a topic encrypted with
-// the AWS-managed key alias/aws/sns: the topic has a key of its own whose
-// policy lets exactly them use it (or no encryption, EncryptFailureTopic).
+// The alarms have no AlarmActions: an alarm's own notification is a JSON
+// document. Their state changes ("CloudWatch Alarm State Change" events) go
+// through a rule each, whose InputTransformer writes the message a person
+// reads, as for the stopped tasks; so EventBridge is the only service that
+// publishes. It cannot publish to a topic encrypted with the AWS-managed key
+// alias/aws/sns: the topic has a key of its own whose policy lets exactly
+// EventBridge use it (or no encryption, EncryptFailureTopic).
 #include "jobs/aws_template.h"
 #include "jobs/metrics.h"
 
@@ -32,12 +38,11 @@ ojson FailureTopicKey() {
       {"Principal", {{"AWS", Partition("iam::${AWS::AccountId}:root")}}},
       {"Action", "kms:*"},
       {"Resource", "*"}};
-  ojson publishers = {
-      {"Sid", "PublishToFailureTopic"},
-      {"Effect", "Allow"},
-      {"Principal", {{"Service", {kAlertPublishers[0], kAlertPublishers[1]}}}},
-      {"Action", {"kms:Decrypt", "kms:GenerateDataKey"}},
-      {"Resource", "*"}};
+  ojson publishers = {{"Sid", "PublishToFailureTopic"},
+                      {"Effect", "Allow"},
+                      {"Principal", {{"Service", kAlertPublisher}}},
+                      {"Action", {"kms:Decrypt", "kms:GenerateDataKey"}},
+                      {"Resource", "*"}};
   return {
       {"Type", "AWS::KMS::Key"},
       {"Condition", "EncryptTopic"},
@@ -67,35 +72,42 @@ ojson FailureSubscription() {
             {"Endpoint", Ref("NotificationEmail")}}}};
 }
 
-// Who may publish: the stack's EventBridge rules (Fargate, Batch) and its
-// alarms, each named by its ARN. On EC2 the instances publish with their
-// role.
-ojson FailureTopicPolicy(const std::vector<std::string>& rules,
+// Who may publish: the stack's EventBridge rules, each named by its ARN (the
+// stopped-task rules on Fargate, the failed-job and failed-run rules on Batch,
+// the alarms' rules always). On EC2 the instances publish with their role.
+ojson FailureTopicPolicy(const std::vector<std::string>& publishers,
                          bool missed_backup_alarm) {
-  auto allow = [](const char* sid, const char* service, ojson sources) {
-    return ojson{{"Sid", sid},
-                 {"Effect", "Allow"},
-                 {"Principal", {{"Service", service}}},
-                 {"Action", "sns:Publish"},
-                 {"Resource", Ref("FailureTopic")},
-                 {"Condition", {{"ArnEquals", {{"aws:SourceArn", sources}}}}}};
-  };
-  ojson statements = ojson::array();
-  if (!rules.empty()) {
-    ojson sources = ojson::array();
-    for (const std::string& rule : rules)
-      sources.push_back(GetAtt(rule.c_str(), "Arn"));
-    statements.push_back(
-        allow("PublishFromRules", kAlertPublishers[0], std::move(sources)));
-  }
-  ojson alarms = ojson::array({GetAtt("ScheduleFailureAlarm", "Arn")});
-  if (missed_backup_alarm) alarms.push_back(GetAtt("MissedBackupAlarm", "Arn"));
-  statements.push_back(allow("PublishFromAlarms", kAlertPublishers[1], alarms));
+  ojson rules = ojson::array();
+  for (const std::string& rule : publishers)
+    rules.push_back(GetAtt(rule.c_str(), "Arn"));
+  rules.push_back(GetAtt(kScheduleFailureRoute.rule, "Arn"));
+  if (missed_backup_alarm)
+    rules.push_back(GetAtt(kMissedBackupRoute.rule, "Arn"));
+  ojson statement = {
+      {"Sid", "PublishFromRules"},
+      {"Effect", "Allow"},
+      {"Principal", {{"Service", kAlertPublisher}}},
+      {"Action", "sns:Publish"},
+      {"Resource", Ref("FailureTopic")},
+      {"Condition", {{"ArnEquals", {{"aws:SourceArn", rules}}}}}};
   return {{"Type", "AWS::SNS::TopicPolicy"},
           {"Properties",
            {{"Topics", {Ref("FailureTopic")}},
             {"PolicyDocument",
-             {{"Version", "2012-10-17"}, {"Statement", statements}}}}}};
+             {{"Version", "2012-10-17"}, {"Statement", {statement}}}}}}};
+}
+
+// The rule's one target: the topic, with the event made into a message a
+// person can read (EventBridge InputTransformer; `text` is for Fn::Sub, its
+// <name>s are the event's `paths`). The message starts with the job.
+ojson ToTopic(const AwsJob& a, const ojson& paths, const std::string& text) {
+  const std::string message = "efs2s3 job " + SubEscape(a.job.name) +
+                              " (stack ${AWS::StackName}): " + text;
+  return {{{"Id", "sns"},
+           {"Arn", Ref("FailureTopic")},
+           {"InputTransformer",
+            {{"InputPathsMap", paths},
+             {"InputTemplate", Sub("\"" + message + "\"")}}}}};
 }
 
 namespace {
@@ -109,50 +121,33 @@ ojson StoppedTaskPattern(const ojson& detail) {
           {"detail", d}};
 }
 
-}  // namespace
-
-// The topic, with the event made into a message a person can read: what
-// failed, why, and where its log is (EventBridge InputTransformer).
-ojson ToTopic(const AwsJob& a, const ojson& paths, const std::string& what) {
-  const std::string text =
-      "efs2s3 job " + SubEscape(a.job.name) +
-      " (stack ${AWS::StackName}): " + what +
-      " Log: CloudWatch Logs group "
-      "/efs2s3/${AWS::StackName} (region ${AWS::Region}). Exit codes: 1 "
-      "error, 3 completed but some files unreadable, 10 no repository, 11 "
-      "locked, 12 wrong password, 130 interrupted.";
-  return {{{"Id", "sns"},
-           {"Arn", Ref("FailureTopic")},
-           {"InputTransformer",
-            {{"InputPathsMap", paths},
-             {"InputTemplate", Sub("\"" + text + "\"")}}}}};
-}
-
-namespace {
-
-// A stopped task's message.
-ojson TaskToTopic(const AwsJob& a, const std::string& what) {
+// A stopped task: what stopped, why, and where its log is.
+ojson StoppedTaskToTopic(const AwsJob& a, const std::string& what) {
   const ojson paths = {{"task", "$.detail.taskArn"},
                        {"time", "$.time"},
                        {"exit", "$.detail.containers[0].exitCode"},
                        {"code", "$.detail.stopCode"},
                        {"reason", "$.detail.stoppedReason"}};
-  return ToTopic(a, paths, what + " Task <task>, stopped <time>.");
+  return ToTopic(a, paths,
+                 what + " Task <task>, stopped <time>. " + kLogText +
+                     " Exit codes: 1 error, 3 completed but some files "
+                     "unreadable, 10 no repository, 11 locked, 12 wrong "
+                     "password, 130 interrupted.");
 }
 
 }  // namespace
 
 // A task that stops with a non-zero exit code is a failed run.
 ojson FailureRule(const AwsJob& a) {
-  return {
-      {"Type", "AWS::Events::Rule"},
-      {"Properties",
-       {{"Description", "efs2s3 job failed (non-zero exit code)"},
-        {"EventPattern",
-         StoppedTaskPattern(
-             {{"containers", {{"exitCode", {{{"anything-but", 0}}}}}}})},
-        {"Targets",
-         TaskToTopic(a, "a run failed with exit code <exit> (<reason>).")}}}};
+  return {{"Type", "AWS::Events::Rule"},
+          {"Properties",
+           {{"Description", "efs2s3 job failed (non-zero exit code)"},
+            {"EventPattern",
+             StoppedTaskPattern(
+                 {{"containers", {{"exitCode", {{{"anything-but", 0}}}}}}})},
+            {"Targets",
+             StoppedTaskToTopic(
+                 a, "a run failed with exit code <exit> (<reason>).")}}}};
 }
 
 // A task that never ran the job: the image could not be pulled, the secret
@@ -162,12 +157,12 @@ ojson StartFailureRule(const AwsJob& a) {
   ojson any = {{{"stopCode", {"TaskFailedToStart"}}},
                {{"stopCode", {"EssentialContainerExited"}},
                 {"containers", {{"exitCode", {{{"exists", false}}}}}}}};
-  return {
-      {"Type", "AWS::Events::Rule"},
-      {"Properties",
-       {{"Description", "efs2s3 job task failed to start"},
-        {"EventPattern", StoppedTaskPattern({{"$or", any}})},
-        {"Targets", TaskToTopic(a,
+  return {{"Type", "AWS::Events::Rule"},
+          {"Properties",
+           {{"Description", "efs2s3 job task failed to start"},
+            {"EventPattern", StoppedTaskPattern({{"$or", any}})},
+            {"Targets",
+             StoppedTaskToTopic(a,
                                 "a run did not start: <code>, <reason> (the "
                                 "image, the password's secret, the file "
                                 "system mount or the network).")}}}};
@@ -217,8 +212,7 @@ ojson DeadLetterAlarm(const AwsJob& a) {
             {"EvaluationPeriods", 1},
             {"Threshold", 0},
             {"ComparisonOperator", "GreaterThanThreshold"},
-            {"TreatMissingData", "notBreaching"},
-            {"AlarmActions", {Ref("FailureTopic")}}}}};
+            {"TreatMissingData", "notBreaching"}}}};
 }
 
 // No BackupSucceeded = 1 in any of the last AlertAfterHours hours (a run
@@ -242,9 +236,66 @@ ojson MissedBackupAlarm(const AwsJob& a) {
             {"DatapointsToAlarm", Ref("AlertAfterHours")},
             {"Threshold", 1},
             {"ComparisonOperator", "LessThanThreshold"},
-            {"TreatMissingData", "breaching"},
-            {"AlarmActions", {Ref("FailureTopic")}},
-            {"OKActions", {Ref("FailureTopic")}}}}};
+            {"TreatMissingData", "breaching"}}}};
+}
+
+namespace {
+
+// The state changes of one of the stack's alarms (to one of `states`) as a
+// message: what the alarm means, its name, new state, time and reason, then
+// what to do.
+ojson AlarmRule(const AwsJob& a, const AlarmRoute& route,
+                const std::vector<std::string>& states,
+                const std::string& description, const std::string& meaning,
+                const std::string& what_to_do) {
+  const ojson paths = {{"alarm", "$.detail.alarmName"},
+                       {"state", "$.detail.state.value"},
+                       {"reason", "$.detail.state.reason"},
+                       {"time", "$.time"}};
+  ojson pattern = {{"source", {"aws.cloudwatch"}},
+                   {"detail-type", {"CloudWatch Alarm State Change"}},
+                   {"resources", {GetAtt(route.alarm, "Arn")}},
+                   {"detail", {{"state", {{"value", states}}}}}};
+  return {{"Type", "AWS::Events::Rule"},
+          {"Properties",
+           {{"Description", description},
+            {"EventPattern", pattern},
+            {"Targets", ToTopic(a, paths,
+                                meaning +
+                                    " Alarm <alarm> is <state> since <time>. "
+                                    "Reason: <reason> " +
+                                    what_to_do)}}}};
+}
+
+}  // namespace
+
+ojson ScheduleFailureAlarmRule(const AwsJob& a) {
+  return AlarmRule(
+      a, kScheduleFailureRoute, {"ALARM"},
+      "efs2s3 job: a schedule could not start its run (ScheduleFailureAlarm)",
+      "a schedule could not start its run after its retries (a deleted task "
+      "definition or role, no capacity, throttling).",
+      "What to do: read the error of each attempt with aws sqs "
+      "receive-message --region ${AWS::Region} --queue-url "
+      "${ScheduleDeadLetterQueue} --message-attribute-names All "
+      "--max-number-of-messages 10, fix its cause, then empty the queue (aws "
+      "sqs purge-queue --region ${AWS::Region} --queue-url "
+      "${ScheduleDeadLetterQueue}) to end the alarm.");
+}
+
+ojson MissedBackupAlarmRule(const AwsJob& a) {
+  return AlarmRule(
+      a, kMissedBackupRoute, {"ALARM", "OK"},
+      "efs2s3 job: no successful backup within AlertAfterHours hours "
+      "(MissedBackupAlarm), and when backups succeed again",
+      "ALARM: no backup succeeded in the last ${AlertAfterHours} hours; OK: a "
+      "backup succeeded again.",
+      std::string(
+          "What to do on ALARM: look for the failure alerts of the runs "
+          "before this one; none means that no run started: is the stack's "
+          "backup schedule enabled (aws scheduler list-schedules --region "
+          "${AWS::Region} --name-prefix ${AWS::StackName})? ") +
+          kLogText);
 }
 
 // The job's metrics (RunMetrics), one graph per kind: whether backups

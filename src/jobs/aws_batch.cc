@@ -166,7 +166,8 @@ ojson BatchFailureRule(const AwsJob& a) {
             {"Targets", ToTopic(a, paths,
                                 "AWS Batch job <job> (<id>) failed at <time>: "
                                 "<reason>. A worker's job name is that of "
-                                "the array job with :INDEX.")}}}};
+                                "the array job with :INDEX. " +
+                                    std::string(kLogText))}}}};
 }
 
 // A run that failed (a job failed), timed out or was stopped.
@@ -187,7 +188,8 @@ ojson ExecutionFailureRule(const AwsJob& a) {
              ToTopic(a, paths,
                      "run <run> ended <status> at <time>: no merged snapshot. "
                      "Re-run the failed workers with the same run ID (redrive "
-                     "the execution), or merge by hand.")}}}};
+                     "the execution), or merge by hand. " +
+                         std::string(kLogText))}}}};
 }
 
 }  // namespace

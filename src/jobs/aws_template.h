@@ -92,17 +92,22 @@ std::vector<std::string> BatchFailureRules();
 
 // The alert path (aws_alerts.cc): the topic, its key and policy, the rules
 // for stopped tasks (Fargate), the schedules' dead-letter queue and its
-// alarm, the alarm on missing successful backups.
-inline constexpr const char* kAlertPublishers[] = {"events.amazonaws.com",
-                                                   "cloudwatch.amazonaws.com"};
+// alarm, the alarm on missing successful backups, and for each alarm a rule
+// that turns its state change into a message. Only EventBridge publishes to
+// the topic (and, on EC2, the instances with their role).
+inline constexpr const char* kAlertPublisher = "events.amazonaws.com";
 ojson FailureTopicKey();  // only with the EncryptTopic condition
 ojson FailureTopic();
 ojson FailureSubscription();
 // The rules that publish (their logical IDs; none on EC2).
 ojson FailureTopicPolicy(const std::vector<std::string>& rules,
                          bool missed_backup_alarm);
-// A target of a rule: the topic, with the event made into a message (what
-// may name the paths as <name>) and where the log is.
+// Where a run's log is, for the messages.
+inline constexpr const char* kLogText =
+    "Log: CloudWatch Logs group /efs2s3/${AWS::StackName} (region "
+    "${AWS::Region}).";
+// A target of a rule: the topic, with the event made into a message that
+// starts with the job (`what` may name the paths as <name>).
 ojson ToTopic(const AwsJob& a, const ojson& paths, const std::string& what);
 ojson FailureRule(const AwsJob& a);
 ojson StartFailureRule(const AwsJob& a);
@@ -110,6 +115,18 @@ ojson DeadLetterQueue();
 ojson DeadLetterQueuePolicy();
 ojson DeadLetterAlarm(const AwsJob& a);
 ojson MissedBackupAlarm(const AwsJob& a);
+// The alarms, each with the rule that carries its state changes to the topic
+// as a readable message: logical IDs of the alarm and of its rule.
+struct AlarmRoute {
+  const char* alarm;
+  const char* rule;
+};
+inline constexpr AlarmRoute kScheduleFailureRoute = {
+    "ScheduleFailureAlarm", "ScheduleFailureAlarmRule"};
+inline constexpr AlarmRoute kMissedBackupRoute = {"MissedBackupAlarm",
+                                                  "MissedBackupAlarmRule"};
+ojson ScheduleFailureAlarmRule(const AwsJob& a);
+ojson MissedBackupAlarmRule(const AwsJob& a);
 // A CloudWatch dashboard of the job's metrics (RunMetrics).
 ojson Dashboard(const AwsJob& a, bool missed_backup_alarm);
 // The environment of a backup run (values for Fn::Sub) that makes the job

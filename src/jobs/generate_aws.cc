@@ -555,8 +555,12 @@ Result<nlohmann::ordered_json> GenerateCloudFormation(const Job& job,
   r["S3Endpoint"] = S3Endpoint();
   r["ScheduleDeadLetterQueue"] = DeadLetterQueue();
   r["ScheduleDeadLetterQueuePolicy"] = DeadLetterQueuePolicy();
-  r["ScheduleFailureAlarm"] = DeadLetterAlarm(a);
-  if (missed_backup_alarm) r["MissedBackupAlarm"] = MissedBackupAlarm(a);
+  r[kScheduleFailureRoute.alarm] = DeadLetterAlarm(a);
+  r[kScheduleFailureRoute.rule] = ScheduleFailureAlarmRule(a);
+  if (missed_backup_alarm) {
+    r[kMissedBackupRoute.alarm] = MissedBackupAlarm(a);
+    r[kMissedBackupRoute.rule] = MissedBackupAlarmRule(a);
+  }
   r["Dashboard"] = Dashboard(a, missed_backup_alarm);
   launch.scheduler_statements.push_back(iam::DeadLetter());
   r["SchedulerRole"] = SchedulerRole(launch.scheduler_statements);

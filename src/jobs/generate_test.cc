@@ -840,7 +840,7 @@ TEST(GenerateTest, CloudFormationEveryFailureReachesTheTopic) {
     ASSERT_TRUE(t) << t.error().message;
     const ojson& r = (*t)["Resources"];
     const ojson topic = RefJ("FailureTopic");
-    // Never the AWS-managed key: EventBridge and alarms cannot use it.
+    // Never the AWS-managed key: EventBridge cannot use it.
     EXPECT_EQ(t->dump().find("alias/aws/sns"), std::string::npos);
     // The topic's own key, or none when EncryptFailureTopic=false.
     EXPECT_EQ(r["FailureTopic"]["Properties"]["KmsMasterKeyId"],
@@ -859,11 +859,10 @@ TEST(GenerateTest, CloudFormationEveryFailureReachesTheTopic) {
     EXPECT_EQ(ks[0]["Principal"]["AWS"],
               (ojson{{"Fn::Sub",
                       "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}}));
-    EXPECT_EQ(ks[1]["Principal"],
-              (ojson{{"Service",
-                      {"events.amazonaws.com", "cloudwatch.amazonaws.com"}}}));
+    EXPECT_EQ(ks[1]["Principal"], (ojson{{"Service", "events.amazonaws.com"}}));
     EXPECT_EQ(ks[1]["Action"], (ojson{"kms:Decrypt", "kms:GenerateDataKey"}));
-    // The topic policy lets exactly the stack's rules and alarms publish.
+    // The topic policy lets exactly the stack's rules publish (the alarms
+    // reach the topic through rules of their own).
     std::vector<ojson> tp =
         Statements(r["FailureTopicPolicy"]["Properties"]["PolicyDocument"]);
     EXPECT_EQ(r["FailureTopicPolicy"]["Properties"]["Topics"],
@@ -875,14 +874,18 @@ TEST(GenerateTest, CloudFormationEveryFailureReachesTheTopic) {
       sources[st["Principal"]["Service"].get<std::string>()] =
           st["Condition"]["ArnEquals"]["aws:SourceArn"];
     }
-    EXPECT_EQ(sources["cloudwatch.amazonaws.com"],
-              (ojson{GetAttJ("ScheduleFailureAlarm", "Arn"),
-                     GetAttJ("MissedBackupAlarm", "Arn")}));
+    EXPECT_EQ(tp.size(), 1u);
+    EXPECT_FALSE(sources.count("cloudwatch.amazonaws.com"));
+    ojson rules = ojson::array();
+    if (!ec2) {
+      rules.push_back(GetAttJ("FailureRule", "Arn"));
+      rules.push_back(GetAttJ("StartFailureRule", "Arn"));
+    }
+    rules.push_back(GetAttJ("ScheduleFailureAlarmRule", "Arn"));
+    rules.push_back(GetAttJ("MissedBackupAlarmRule", "Arn"));
+    EXPECT_EQ(sources["events.amazonaws.com"], rules);
 
     if (!ec2) {
-      EXPECT_EQ(sources["events.amazonaws.com"],
-                (ojson{GetAttJ("FailureRule", "Arn"),
-                       GetAttJ("StartFailureRule", "Arn")}));
       // Task stopped with a non-zero exit code.
       const ojson& fr = r["FailureRule"]["Properties"];
       EXPECT_EQ(fr["Targets"][0]["Arn"], topic);
@@ -904,7 +907,6 @@ TEST(GenerateTest, CloudFormationEveryFailureReachesTheTopic) {
       EXPECT_EQ(d["$or"][1]["containers"]["exitCode"],
                 (ojson::array({{{"exists", false}}})));
     } else {
-      EXPECT_FALSE(sources.count("events.amazonaws.com"));
       // The instance publishes itself: it may, and may use the key.
       for (auto [role, lt] :
            {std::pair{"BackupRole", "LaunchTemplate"},
@@ -956,7 +958,6 @@ TEST(GenerateTest, CloudFormationEveryFailureReachesTheTopic) {
               GetAttJ("ScheduleDeadLetterQueue", "QueueName"));
     EXPECT_EQ(dla["ComparisonOperator"], "GreaterThanThreshold");
     EXPECT_EQ(dla["Threshold"], 0);
-    EXPECT_EQ(dla["AlarmActions"], ojson::array({topic}));
 
     // No successful backup within AlertAfterHours: the alarm watches the
     // metric the backup run emits, with the same dimensions.
@@ -972,7 +973,6 @@ TEST(GenerateTest, CloudFormationEveryFailureReachesTheTopic) {
     EXPECT_EQ(mb["Period"], 3600);
     EXPECT_EQ(mb["EvaluationPeriods"], RefJ("AlertAfterHours"));
     EXPECT_EQ(mb["DatapointsToAlarm"], RefJ("AlertAfterHours"));
-    EXPECT_EQ(mb["AlarmActions"], ojson::array({topic}));
     EXPECT_EQ((*t)["Parameters"]["AlertAfterHours"]["Default"], 26);
     if (ec2) {
       std::string backup =
@@ -1002,6 +1002,84 @@ TEST(GenerateTest, CloudFormationEveryFailureReachesTheTopic) {
       EXPECT_EQ(r["RestoreTaskDefinition"].dump().find("EFS2S3_METRICS"),
                 std::string::npos);
     }
+  }
+}
+
+// Each alarm of the stack reaches the topic as a message a person reads: no
+// alarm publishes its own JSON (no AlarmActions), a rule matches the alarm's
+// state changes and writes a message that names the job, the alarm, its state
+// and reason, and what to do.
+TEST(GenerateTest, CloudFormationEveryAlarmReachesTheTopicReadably) {
+  Job j;
+  j.name = "nightly";
+  for (bool ec2 : {false, true}) {
+    SCOPED_TRACE(ec2 ? "ec2" : "fargate");
+    auto t = GenerateCloudFormation(j, TestAwsOptions(ec2));
+    ASSERT_TRUE(t) << t.error().message;
+    const ojson& r = (*t)["Resources"];
+    std::map<std::string, std::string> messages;  // alarm -> message
+    for (const auto& [name, alarm] : r.items()) {
+      if (alarm["Type"] != "AWS::CloudWatch::Alarm") continue;
+      SCOPED_TRACE(name);
+      EXPECT_FALSE(alarm["Properties"].contains("AlarmActions"));
+      EXPECT_FALSE(alarm["Properties"].contains("OKActions"));
+      EXPECT_FALSE(alarm["Properties"].contains("InsufficientDataActions"));
+      int routes = 0;
+      for (const auto& [rule_name, rule] : r.items()) {
+        if (rule["Type"] != "AWS::Events::Rule") continue;
+        const ojson& pattern = rule["Properties"]["EventPattern"];
+        if (pattern.value("resources", ojson::array()) !=
+            ojson::array({GetAttJ(name.c_str(), "Arn")}))
+          continue;
+        ++routes;
+        EXPECT_EQ(pattern["source"], ojson::array({"aws.cloudwatch"}));
+        EXPECT_EQ(pattern["detail-type"],
+                  ojson::array({"CloudWatch Alarm State Change"}));
+        EXPECT_TRUE(Contains(pattern["detail"]["state"]["value"], "ALARM"));
+        const ojson& targets = rule["Properties"]["Targets"];
+        ASSERT_EQ(targets.size(), 1u);
+        EXPECT_EQ(targets[0]["Arn"], RefJ("FailureTopic"));
+        const ojson& it = targets[0]["InputTransformer"];
+        EXPECT_EQ(it["InputPathsMap"]["alarm"], "$.detail.alarmName");
+        EXPECT_EQ(it["InputPathsMap"]["state"], "$.detail.state.value");
+        EXPECT_EQ(it["InputPathsMap"]["reason"], "$.detail.state.reason");
+        const std::string text = it["InputTemplate"]["Fn::Sub"];
+        // One JSON string: quoted, no quote inside.
+        ASSERT_GE(text.size(), 2u);
+        EXPECT_EQ(text.front(), '"');
+        EXPECT_EQ(text.back(), '"');
+        EXPECT_EQ(text.find('"', 1), text.size() - 1) << text;
+        EXPECT_EQ(text.rfind("\"efs2s3 job nightly (stack "
+                             "${AWS::StackName}): ",
+                             0),
+                  0u)
+            << text;
+        for (const char* field : {"<alarm>", "<state>", "<reason>", "<time>"})
+          EXPECT_NE(text.find(field), std::string::npos) << field;
+        EXPECT_NE(text.find("What to do"), std::string::npos) << text;
+        // The topic lets this rule publish.
+        EXPECT_TRUE(Contains(
+            r["FailureTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+             [0]["Condition"]["ArnEquals"]["aws:SourceArn"],
+            GetAttJ(rule_name.c_str(), "Arn")));
+        messages[name] = text;
+      }
+      EXPECT_EQ(routes, 1) << "alarm " << name << " has no readable route";
+    }
+    ASSERT_EQ(messages.size(), 2u);
+    // What to do, per alarm: the dead-letter queue to read; where to look
+    // when no backup succeeded, and the recovery (OK) too.
+    EXPECT_NE(messages["ScheduleFailureAlarm"].find(
+                  "--queue-url ${ScheduleDeadLetterQueue}"),
+              std::string::npos);
+    EXPECT_NE(messages["MissedBackupAlarm"].find("${AlertAfterHours} hours"),
+              std::string::npos);
+    EXPECT_EQ(r["MissedBackupAlarmRule"]["Properties"]["EventPattern"]["detail"]
+               ["state"]["value"],
+              (ojson{"ALARM", "OK"}));
+    EXPECT_EQ(r["ScheduleFailureAlarmRule"]["Properties"]["EventPattern"]
+               ["detail"]["state"]["value"],
+              ojson::array({"ALARM"}));
   }
 }
 
@@ -1037,6 +1115,7 @@ TEST(GenerateTest, CloudFormationAlertAfter) {
   t = GenerateCloudFormation(j, o);
   ASSERT_TRUE(t) << t.error().message;
   EXPECT_FALSE((*t)["Resources"].contains("MissedBackupAlarm"));
+  EXPECT_FALSE((*t)["Resources"].contains("MissedBackupAlarmRule"));
   EXPECT_FALSE((*t)["Parameters"].contains("AlertAfterHours"));
   EXPECT_EQ(
       (*t)["Resources"]["FailureTopicPolicy"].dump().find("MissedBackupAlarm"),

@@ -40,6 +40,7 @@ ec2 = "--ec2" in sys.argv
 shards = int(sys.argv[sys.argv.index("--shards") + 1]) if "--shards" in sys.argv else 0
 t = json.load(open(path))
 res, params = t["Resources"], t["Parameters"]
+job = re.match(r"efs2s3 backup job (\S+): ", t["Description"]).group(1)
 names = set(res) | set(params) | {"AWS::Region", "AWS::AccountId", "AWS::Partition",
                                   "AWS::StackName", "AWS::NoValue", "AWS::URLSuffix"}
 errors = []
@@ -353,7 +354,7 @@ def check_alerts():
 
     topic = {"Ref": "FailureTopic"}
     if "alias/aws/sns" in json.dumps(t):
-        errors.append("alias/aws/sns: EventBridge and alarms cannot publish to such a topic")
+        errors.append("alias/aws/sns: EventBridge cannot publish to such a topic")
     if res["FailureTopic"]["Properties"].get("KmsMasterKeyId") != {
             "Fn::If": ["EncryptTopic", get_att("FailureTopicKey"), {"Ref": "AWS::NoValue"}]}:
         errors.append("FailureTopic is not encrypted with FailureTopicKey (or not by choice)")
@@ -366,9 +367,8 @@ def check_alerts():
         ks = key["Properties"]["KeyPolicy"]["Statement"]
         users = [s for s in ks if "Service" in s["Principal"]]
         admins = [s for s in ks if "AWS" in s["Principal"]]
-        if len(users) != 1 or sorted(users[0]["Principal"]["Service"]) != [
-                "cloudwatch.amazonaws.com", "events.amazonaws.com"]:
-            errors.append("key policy: the publishers are not exactly EventBridge and CloudWatch")
+        if len(users) != 1 or users[0]["Principal"]["Service"] != "events.amazonaws.com":
+            errors.append("key policy: the publisher is not exactly EventBridge")
         elif sorted(users[0]["Action"]) != ["kms:Decrypt", "kms:GenerateDataKey"]:
             errors.append("key policy: publishers may %s" % users[0]["Action"])
         if len(admins) != 1 or admins[0]["Principal"]["AWS"] != {
@@ -384,14 +384,33 @@ def check_alerts():
         if s["Action"] != "sns:Publish" or s["Resource"] != topic:
             errors.append("topic policy statement %s" % s.get("Sid"))
         publishers[s["Principal"]["Service"]] = s["Condition"]["ArnEquals"]["aws:SourceArn"]
-    alarms = [get_att("ScheduleFailureAlarm")]
-    if "MissedBackupAlarm" in res:
-        alarms.append(get_att("MissedBackupAlarm"))
-    if publishers.get("cloudwatch.amazonaws.com") != alarms:
-        errors.append("topic policy: the alarms cannot publish")
+    # Each alarm: no JSON of its own to the topic, a rule that turns its
+    # state changes into a message naming the job.
+    alarm_rules = []
+    for name, alarm in res.items():
+        if alarm["Type"] != "AWS::CloudWatch::Alarm":
+            continue
+        if any(k in alarm["Properties"] for k in
+               ("AlarmActions", "OKActions", "InsufficientDataActions")):
+            errors.append(name + ": the alarm publishes its own JSON")
+        routes = [n for n, r in res.items() if r["Type"] == "AWS::Events::Rule" and
+                  r["Properties"]["EventPattern"].get("resources") == [get_att(name)]]
+        if len(routes) != 1:
+            errors.append(name + ": no rule carries its state changes to the topic")
+            continue
+        rule = res[routes[0]]["Properties"]
+        target = rule["Targets"][0]
+        text = target.get("InputTransformer", {}).get("InputTemplate", {}).get("Fn::Sub", "")
+        if rule["EventPattern"].get("detail-type") != ["CloudWatch Alarm State Change"] or \
+                target["Arn"] != topic or \
+                not text.startswith('"efs2s3 job ' + job + ' (stack ${AWS::StackName}): ') or \
+                "<reason>" not in text:
+            errors.append(routes[0] + ": not a readable message of " + name + " to the topic")
+        alarm_rules.append(get_att(routes[0]))
+    rules = [] if ec2 else [get_att("FailureRule"), get_att("StartFailureRule")]
+    if publishers != {"events.amazonaws.com": rules + alarm_rules}:
+        errors.append("topic policy: the publishers are not exactly the stack's rules")
     if ec2:
-        if "events.amazonaws.com" in publishers:
-            errors.append("topic policy: EventBridge allowed without a rule")
         for role in ("BackupRole", "MaintenanceRole"):
             sids = {s.get("Sid"): s for s in statements(role)}
             if sids.get("NotifyFailure", {}).get("Resource") != topic:
@@ -415,9 +434,6 @@ def check_alerts():
                            "stateMachineArn": [{"Ref": "StateMachine"}]}}:
             errors.append("ExecutionFailureRule: a failed or timed-out run does not reach the topic")
     else:
-        if publishers.get("events.amazonaws.com") != [get_att("FailureRule"),
-                                                      get_att("StartFailureRule")]:
-            errors.append("topic policy: the rules cannot publish")
         cluster = [get_att("Cluster")]
         fr = res["FailureRule"]["Properties"]
         d = fr["EventPattern"]["detail"]
@@ -450,8 +466,7 @@ def check_alerts():
     if (dla["Namespace"], dla["MetricName"], dla["ComparisonOperator"], dla["Threshold"]) != (
             "AWS/SQS", "ApproximateNumberOfMessagesVisible", "GreaterThanThreshold", 0) or \
             dla["Dimensions"] != [{"Name": "QueueName",
-                                   "Value": get_att("ScheduleDeadLetterQueue", "QueueName")}] or \
-            dla["AlarmActions"] != [topic]:
+                                   "Value": get_att("ScheduleDeadLetterQueue", "QueueName")}]:
         errors.append("ScheduleFailureAlarm does not alarm the topic on a dead letter")
     # No successful backup within AlertAfterHours.
     if "--no-missed-backup-alarm" not in sys.argv:
@@ -462,7 +477,7 @@ def check_alerts():
                 "TreatMissingData": "breaching", "ComparisonOperator": "LessThanThreshold",
                 "Threshold": 1, "Period": 3600,
                 "EvaluationPeriods": {"Ref": "AlertAfterHours"},
-                "DatapointsToAlarm": {"Ref": "AlertAfterHours"}, "AlarmActions": [topic]}
+                "DatapointsToAlarm": {"Ref": "AlertAfterHours"}}
         for k, v in want.items():
             if mb.get(k) != v:
                 errors.append("MissedBackupAlarm: %s is %r, not %r" % (k, mb.get(k), v))
