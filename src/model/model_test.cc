@@ -186,6 +186,25 @@ TEST(TreeTest, DecodingFollowsTheWholeDocument) {
   EXPECT_EQ(*last, t);
 }
 
+TEST(TreeTest, EncodingIsTheWholeDocumentsEncoding) {
+  // Trees are encoded a node at a time; the bytes are those of the whole
+  // document encoded at once (what nlohmann writes for it), at every size of
+  // the array header: 0, 15 (fixarray), 16 and 65535 (array 16), 65536
+  // (array 32) nodes.
+  for (size_t n : {0, 1, 15, 16, 65535, 65536}) {
+    Tree t;
+    for (size_t i = 0; i < n; ++i)
+      t.nodes.push_back(SampleFile(std::to_string(i)));
+    Bytes enc = EncodeTree(t);
+    EXPECT_EQ(nlohmann::json::to_msgpack(nlohmann::json::from_msgpack(enc)),
+              enc)
+        << n;
+    auto back = DecodeTree(enc);
+    ASSERT_TRUE(back) << n;
+    EXPECT_EQ(back->nodes.size(), n);
+  }
+}
+
 TEST(SnapshotTest, RoundTrip) {
   Snapshot s;
   s.time_ns = 1764255845123456789;

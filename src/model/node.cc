@@ -205,11 +205,25 @@ bool IsSafeName(std::string_view name) {
 Bytes EncodeTree(Tree tree) {
   std::sort(tree.nodes.begin(), tree.nodes.end(),
             [](const Node& a, const Node& b) { return a.name < b.name; });
-  json nodes = json::array();
-  for (const Node& n : tree.nodes) nodes.push_back(EncodeNode(n));
-  json root = json::object();
-  root["nodes"] = std::move(nodes);
-  return json::to_msgpack(root);
+  // The bytes of json::to_msgpack({"nodes": [node...]}), written a node at a
+  // time instead of from a document of the whole tree: a map of one key,
+  // "nodes", then the array's header as nlohmann writes it, then each node's
+  // own encoding (MessagePack is the same standalone and embedded).
+  Bytes out = {0x81, 0xa5, 'n', 'o', 'd', 'e', 's'};
+  const size_t n = tree.nodes.size();
+  if (n <= 15) {
+    out.push_back(static_cast<std::uint8_t>(0x90 | n));
+  } else {
+    const int width = n <= 0xffff ? 2 : 4;
+    out.push_back(width == 2 ? 0xdc : 0xdd);
+    for (int i = width - 1; i >= 0; --i)
+      out.push_back(static_cast<std::uint8_t>(n >> (8 * i)));
+  }
+  for (const Node& node : tree.nodes) {
+    Bytes one = json::to_msgpack(EncodeNode(node));
+    out.insert(out.end(), one.begin(), one.end());
+  }
+  return out;
 }
 
 namespace {
