@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the benchmark corpora reproducibly (same inputs, same bytes and mtimes).
 #
-# Usage: bench/corpus.sh DIR [A] [B] [C]      (no letter: all three)
+# Usage: bench/corpus.sh DIR [A] [B] [C] [D]  (no letter: all four)
 #   A  DIR/A: the Linux kernel source tree of Debian's linux-source-6.1 package
 #      (about 80,000 files); CORPUS_A_MAX_FILES=N keeps only the first N files of the
 #      archive, for a quick run.
@@ -9,6 +9,10 @@
 #      (about 2,000 directories), seed CORPUS_SEED (default 1).
 #   C  DIR/C: random.bin, compressible.bin (CORPUS_C_MIB MiB each, default 1024) and
 #      duplicate.bin (a copy of random.bin).
+#   D  DIR/D: a directory-heavy tree shaped like a system tree (/usr on Debian):
+#      CORPUS_D_FILES (default 30000) files of mixed sizes (about 0.9 GB at the
+#      default) in CORPUS_D_FILES/10 directories of random depth, CORPUS_D_FILES/12
+#      symbolic links, seed CORPUS_SEED (bench/gencorpus.py tree).
 # A corpus that exists with the same parameters is kept (DIR/X.done records them).
 #
 #   bench/corpus.sh change DIR/X [PERCENT]    rewrites PERCENT (default 1) % of the files
@@ -26,7 +30,7 @@ dir=${1:-}
 [[ -n "$dir" ]] || die "usage: $0 DIR [A] [B] [C]"
 shift
 kinds=("$@")
-((${#kinds[@]})) || kinds=(A B C)
+((${#kinds[@]})) || kinds=(A B C D)
 mkdir -p "$dir"
 seed=${CORPUS_SEED:-1}
 
@@ -66,6 +70,8 @@ for k in "${kinds[@]}"; do
        build B "files=$n seed=$seed" python3 "$here/gencorpus.py" small "$dir/B" --files "$n" --seed "$seed" ;;
     C) m=${CORPUS_C_MIB:-1024}
        build C "mib=$m seed=$seed" python3 "$here/gencorpus.py" large "$dir/C" --mib "$m" --seed "$seed" ;;
-    *) die "unknown corpus $k (A, B or C)" ;;
+    D) n=${CORPUS_D_FILES:-30000}
+       build D "files=$n seed=$seed" python3 "$here/gencorpus.py" tree "$dir/D" --files "$n" --seed "$seed" ;;
+    *) die "unknown corpus $k (A, B, C or D)" ;;
   esac
 done

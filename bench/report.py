@@ -96,6 +96,7 @@ def main():
                 print(line)
             print()
     targets(results, limits, sys.argv[1])
+    targets20(results, limits, sys.argv[1])
 
 
 def corpus_bytes(results_path, corpus):
@@ -111,6 +112,31 @@ def corpus_bytes(results_path, corpus):
         for f in files:
             total += os.lstat(os.path.join(d, f)).st_size
     return total
+
+
+def corpus_c_share(groups, limits, results_path, tool):
+    """("R MB/s of L MB/s (limit) = P %", share) of tool's first backup of C against
+    the slowest of C's read limit and the server's PUT rate, or None."""
+    first = groups.get(("C", "first", tool))
+    size = corpus_bytes(results_path, "C") if first else None
+    if not first or not size:
+        return None
+    rate = size / med(first, "wall")[0] / 1e6
+    lims = {}
+    stored = med(first, "bytes")[0]
+    for name, value, unit in limits:
+        if "corpus C" in name:
+            v = value.split(",")[-1].strip()  # "N files/s, M" -> M
+            lims[name] = float(v)
+        elif name.startswith("S3 PUT 16 MiB") and stored and tool != "efs2s3-local":
+            # The server's rate of stored bytes, in bytes of input.
+            lims[f"{name} (x {size / stored:.2f} input/stored)"] = float(value) * size / stored
+    if not lims:
+        return None
+    slowest = min(lims, key=lims.get)
+    share = rate / lims[slowest]
+    return (f"{rate:.0f} MB/s of {lims[slowest]:.0f} MB/s ({slowest}) = {100 * share:.0f} %",
+            share)
 
 
 def targets(results, limits, results_path):
@@ -136,26 +162,11 @@ def targets(results, limits, results_path):
     else:
         wall_ratio("A", "first", 0.5, "A on local disk: first backup")
         wall_ratio("A", "restore", 0.5, "A on local disk: restore")
-    first = groups.get(("C", "first", "efs2s3"))
-    size = corpus_bytes(results_path, "C") if first else None
-    if first and size:
-        rate = size / med(first, "wall")[0] / 1e6
-        lims = {}
-        stored = med(first, "bytes")[0]
-        for name, value, unit in limits:
-            if "corpus C" in name:
-                v = value.split(",")[-1].strip()  # "N files/s, M" -> M
-                lims[name] = float(v)
-            elif name.startswith("S3 PUT 16 MiB") and stored:
-                # The server's rate of stored bytes, in bytes of input.
-                lims[f"{name} (x {size / stored:.2f} input/stored)"] = float(value) * size / stored
-        if lims:
-            slowest = min(lims, key=lims.get)
-            share = rate / lims[slowest]
-            status = "met" if share >= 0.8 else f"missed by {0.8 / share:.2f}x"
-            rows.append(("C: first backup rate vs the slowest limit", "80 %",
-                         f"{rate:.0f} MB/s of {lims[slowest]:.0f} MB/s ({slowest}) = {100 * share:.0f} %",
-                         status))
+    c_share = corpus_c_share(groups, limits, results_path, "efs2s3")
+    if c_share:
+        text, share = c_share
+        status = "met" if share >= 0.8 else f"missed by {0.8 / share:.2f}x"
+        rows.append(("C: first backup rate vs the slowest limit", "80 %", text, status))
     worse_rss, worse_put, n_rss, n_put = [], [], 0, 0
     for (c, scen, t), a in sorted(groups.items()):
         if t != "efs2s3":
@@ -185,6 +196,97 @@ def targets(results, limits, results_path):
     if not rows:
         return
     print("#### Targets of issue 5 in this run (medians)\n")
+    print("| target | goal | measured | status |\n|---|---|---|---|")
+    for r in rows:
+        print("| " + " | ".join(r) + " |")
+    print()
+
+
+def targets20(results, limits, results_path):
+    """Issue 20's targets against this run, every one of them: met, missed (by how
+    much), or not measured (which corpus or setting the run lacked)."""
+    groups = defaultdict(list)
+    for r in results:
+        groups[(r["corpus"], r["scen"], r["tool"])].append(r)
+    latency = any("latencyfs" in name for name, _, _ in limits)
+    corpora = list(dict.fromkeys(r["corpus"] for r in results))
+    rows = []
+
+    def status(ok, miss):
+        return "met" if ok else f"missed by {miss:.2f}x"
+
+    # Peak RSS: every efs2s3 tool, corpus and scenario against restic with the same
+    # kind of repository (restic-local for efs2s3-local when the run has it).
+    for tool, peers in (("efs2s3", ("restic",)), ("efs2s3-local", ("restic-local", "restic"))):
+        for c in corpora:
+            for scen, title in SCENARIOS.items():
+                peer = next((p for p in peers if (c, scen, p) in groups), None)
+                a, b = groups.get((c, scen, tool)), groups.get((c, scen, peer))
+                if not a or not b:
+                    continue
+                x, y = med(a, "rss_kb")[0], med(b, "rss_kb")[0]
+                rows.append((f"peak RSS, {tool}, corpus {c}, {title}", f"<= 1.0x {peer}",
+                             f"{x / 1024:.0f} vs {y / 1024:.0f} MiB = {x / y:.2f}x",
+                             status(x <= y, x / y)))
+    if not any(r[0].startswith("peak RSS") for r in rows):
+        rows.append(("peak RSS on every corpus and scenario", "<= 1.0x restic",
+                     "not measured (needs efs2s3 or efs2s3-local and restic)", "-"))
+
+    # Corpus A: the first backup's rate against efs2s3's own CPU limit on A.
+    tool = next((t for t in ("efs2s3-local", "efs2s3") if ("A", "first", t) in groups), None)
+    lim = next((float(v) for n, v, _ in limits
+                if n.startswith("efs2s3 chunk+hash+compress+encrypt, corpus A")), None)
+    size = corpus_bytes(results_path, "A") if tool else None
+    if tool and lim and size:
+        rate = size / med(groups[("A", "first", tool)], "wall")[0] / 1e6
+        rows.append((f"A first backup ({tool}) vs its cpulimit rate", ">= 60 %",
+                     f"{rate:.0f} of {lim:.0f} MB/s = {100 * rate / lim:.0f} %",
+                     status(rate >= 0.6 * lim, 0.6 * lim / rate)))
+    else:
+        rows.append(("A first backup vs its cpulimit rate", ">= 60 %",
+                     "not measured (corpus A not in this run)", "-"))
+
+    # Restore time against restic's with the same kind of repository, per corpus
+    # (A is the one the issue names).
+    n_restore = 0
+    for c in corpora:
+        for tool, peer in (("efs2s3", "restic"), ("efs2s3-local", "restic-local")):
+            a, b = groups.get((c, "restore", tool)), groups.get((c, "restore", peer))
+            if not a or not b:
+                continue
+            x, y = med(a, "wall")[0], med(b, "wall")[0]
+            n_restore += 1
+            rows.append((f"restore, corpus {c} ({tool})", f"<= 0.5x {peer}",
+                         f"{x:.1f} s vs {y:.1f} s = {x / y:.2f}x",
+                         status(x <= 0.5 * y, x / y / 0.5)))
+    if not n_restore:
+        rows.append(("restore time", "<= 0.5x restic",
+                     "not measured (needs efs2s3 and restic, or efs2s3-local and restic-local)",
+                     "-"))
+
+    # Corpus C: the first backup against the slowest limit.
+    tool = next((t for t in ("efs2s3", "efs2s3-local") if ("C", "first", t) in groups), None)
+    share = corpus_c_share(groups, limits, results_path, tool) if tool else None
+    if share:
+        rows.append((f"C first backup ({tool}) vs the slowest limit", ">= 80 %", share[0],
+                     status(share[1] >= 0.8, 0.8 / share[1])))
+    else:
+        rows.append(("C first backup vs the slowest limit", ">= 80 %",
+                     "not measured (corpus C not in this run)", "-"))
+
+    # Corpus B through the 1 ms stand-in.
+    for scen, goal in (("first", 0.2), ("nochange", 0.1)):
+        what = f"B through the stand-in, {SCENARIOS[scen]}"
+        a, b = groups.get(("B", scen, "efs2s3")), groups.get(("B", scen, "restic"))
+        if latency and a and b:
+            x, y = med(a, "wall")[0], med(b, "wall")[0]
+            rows.append((what, f"<= {goal}x restic", f"{x:.1f} s vs {y:.1f} s = {x / y:.3f}x",
+                         status(x <= goal * y, x / y / goal)))
+        else:
+            rows.append((what, f"<= {goal}x restic",
+                         "not measured (needs LATENCY=1, corpus B, efs2s3 and restic)", "-"))
+
+    print("#### Targets of issue 20 in this run (medians)\n")
     print("| target | goal | measured | status |\n|---|---|---|---|")
     for r in rows:
         print("| " + " | ".join(r) + " |")

@@ -5,11 +5,13 @@
 # Usage: bench/run.sh            (from the repository root; needs root for latencyfs)
 #
 # Settings (environment):
-#   CORPORA="A B C"      corpora to run (bench/corpus.sh; CORPUS_B_FILES, CORPUS_C_MIB,
-#                        CORPUS_A_MAX_FILES scale them)
+#   CORPORA="A B C"      corpora to run (bench/corpus.sh: A B C D; CORPUS_B_FILES,
+#                        CORPUS_C_MIB, CORPUS_A_MAX_FILES, CORPUS_D_FILES scale them)
 #   TOOLS="efs2s3 efs2s3-local efs2s3-sync restic rclone aws"
 #                        efs2s3 = S3 repository, efs2s3-local = repository on local disk,
-#                        efs2s3-sync = `efs2s3 sync` (skipped when it does not exist)
+#                        efs2s3-sync = `efs2s3 sync` (skipped when it does not exist),
+#                        restic-local = restic with a repository on local disk (not in
+#                        the default list; the peer of efs2s3-local)
 #   LATENCY=1            read the sources through latencyfs (BENCH_DELAY_US, default 1000)
 #   RUNS=3               repetitions of the whole sequence (the tables show medians
 #                        and ranges)
@@ -136,7 +138,7 @@ done
 rclone=(env -u AWS_CA_BUNDLE rclone)
 
 # ---- helpers ----
-rm -rf "$W"/repo-local-* "$W/cache" "$W/logs" "$W/restore"
+rm -rf "$W"/repo-local-* "$W"/restic-local-* "$W/cache" "$W/logs" "$W/restore"
 results="$W/results.tsv"
 limits="$W/limits.tsv"
 : >"$results"
@@ -161,8 +163,9 @@ bucket_of() { echo "bench-$1-$(tr 'A-Z' 'a-z' <<<"$2")-r$3"; }
 # storage TOOL C RUN: "objects bytes" of what the tool stored.
 storage() {
   local tool=$1 c=$2 run=$3
-  if [[ $tool == efs2s3-local ]]; then
+  if [[ $tool == efs2s3-local || $tool == restic-local ]]; then
     local d="$W/repo-local-$c-r$run"
+    [[ $tool == restic-local ]] && d="$W/restic-local-$c-r$run"
     echo "$(find "$d" -type f | wc -l) $(du -sb "$d" | cut -f1)"
   else
     { aws --endpoint-url "$EP" s3 ls "s3://$(bucket_of "$tool" "$c" "$run")" --recursive --summarize 2>/dev/null || true; } |
@@ -207,7 +210,7 @@ measure() {
       "$mnt/.latencyfs-stats" | tr '\t' ' ')
   fi
   local req st
-  if [[ $tool == efs2s3-local ]]; then req="0 0 0 0 0 0"; else
+  if [[ $tool == efs2s3-local || $tool == restic-local ]]; then req="0 0 0 0 0 0"; else
     req=$(requests "$(bucket_of "$tool" "$c" "$run")" "$off")
   fi
   st=$(storage "$tool" "$c" "$run")
@@ -238,6 +241,10 @@ backup() {
       local r=(restic -r "s3:$EP/$b" --cache-dir "$W/cache/$tool-$c-r$run" -o s3.connections=32 -o s3.bucket-lookup=path)
       [[ $scen == first ]] && "${r[@]}" init >/dev/null
       measure "$tool" "$c" "$scen" "$run" "${r[@]}" backup --host bench "$SRC" ;;
+    restic-local)
+      local r=(restic -r "$W/restic-local-$c-r$run" --cache-dir "$W/cache/$tool-$c-r$run")
+      [[ $scen == first ]] && "${r[@]}" init >/dev/null
+      measure "$tool" "$c" "$scen" "$run" "${r[@]}" backup --host bench "$SRC" ;;
     rclone)
       measure "$tool" "$c" "$scen" "$run" "${rclone[@]}" sync "$SRC" "bench:$b" --transfers 32 --checkers 64 --fast-list ;;
     aws)
@@ -259,6 +266,8 @@ restore() {
     efs2s3-sync) measure "$tool" "$c" restore "$run" "${efs[@]}" sync "s3://$b/" "$t" ;;
     restic) measure "$tool" "$c" restore "$run" restic -r "s3:$EP/$b" --cache-dir "$W/cache/$tool-$c-r$run" \
               -o s3.connections=32 -o s3.bucket-lookup=path restore latest --target "$t" ;;
+    restic-local) measure "$tool" "$c" restore "$run" restic -r "$W/restic-local-$c-r$run" \
+              --cache-dir "$W/cache/$tool-$c-r$run" restore latest --target "$t" ;;
     rclone) measure "$tool" "$c" restore "$run" "${rclone[@]}" copy "bench:$b" "$t" --transfers 32 --checkers 64 --fast-list ;;
     aws) measure "$tool" "$c" restore "$run" aws --endpoint-url "$EP" s3 sync "s3://$b" "$t" --only-show-errors --no-progress ;;
   esac
@@ -353,7 +362,7 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
   echo "efs2s3 built from commit $built_from (the tree when the run started)."
   echo "Versions: efs2s3 $("$EFS2S3" version 2>/dev/null | head -n1 | tr -d '\n'); $(restic version | cut -d' ' -f1-2); $(rclone version | head -n1); $(aws --version 2>&1 | cut -d' ' -f1); radosgw $(radosgw --version | awk '{print $3}')."
   echo
-  echo "Command: \`CORPORA=\"$CORPORA\" RUNS=$RUNS LATENCY=$LATENCY$([[ $LATENCY == 1 ]] && echo " BENCH_DELAY_US=$BENCH_DELAY_US") CORPUS_B_FILES=${CORPUS_B_FILES:-100000} CORPUS_C_MIB=${CORPUS_C_MIB:-1024}$([[ -n ${CORPUS_A_MAX_FILES:-} ]] && echo " CORPUS_A_MAX_FILES=$CORPUS_A_MAX_FILES") bench/run.sh\`"
+  echo "Command: \`CORPORA=\"$CORPORA\" RUNS=$RUNS LATENCY=$LATENCY$([[ $LATENCY == 1 ]] && echo " BENCH_DELAY_US=$BENCH_DELAY_US") CORPUS_B_FILES=${CORPUS_B_FILES:-100000} CORPUS_C_MIB=${CORPUS_C_MIB:-1024}$([[ -n ${CORPUS_A_MAX_FILES:-} ]] && echo " CORPUS_A_MAX_FILES=$CORPUS_A_MAX_FILES")$([[ " $CORPORA " == *" D "* ]] && echo " CORPUS_D_FILES=${CORPUS_D_FILES:-30000}") TOOLS=\"$TOOLS\" bench/run.sh\`"
   echo
   python3 "$here/report.py" "$results" "$limits"
 } >"$W/results.md"

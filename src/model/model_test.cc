@@ -143,6 +143,68 @@ TEST(TreeTest, MalformedFlagsAreDamage) {
   }
 }
 
+TEST(TreeTest, DecodingFollowsTheWholeDocument) {
+  // Trees are decoded as they are parsed, one node at a time; the outcome is
+  // that of the whole document: other root keys (with nested values) are
+  // ignored, a repeated "nodes" counts as its last, nested node fields
+  // (xattrs) survive, and invalid MessagePack wins over a bad node.
+  using nlohmann::json;
+  Node f = SampleFile("f");
+  f.xattrs = {{"user.a", "1"}, {"user.b", std::string("\0x", 2)}};
+  Tree t{{f, SampleFile("g")}};
+  json doc = json::from_msgpack(EncodeTree(t));
+  json root = {{"a", {{"x", json::array({1, 2, {{"y", 3}}})}}},
+               {"nodes", json::array({1})},
+               {"zz", json::array({json::object()})}};
+  root["nodes"] = doc["nodes"];
+  auto back = DecodeTree(json::to_msgpack(root));
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(*back, t);
+  Bytes enc = EncodeTree(t);
+  enc.resize(enc.size() - 1);
+  EXPECT_FALSE(DecodeTree(enc));
+  EXPECT_FALSE(DecodeTree(json::to_msgpack(json::array({doc}))));
+  EXPECT_FALSE(DecodeTree(json::to_msgpack(json{{"nodes", 7}})));
+  EXPECT_FALSE(DecodeTree(json::to_msgpack(json{{"other", doc["nodes"]}})));
+  json bad = doc;
+  bad["nodes"][1]["name"] = json::binary({'a', '/', 'b'});
+  auto r = DecodeTree(json::to_msgpack(bad));
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("unsafe entry name"), std::string::npos);
+  // Two "nodes" keys (MessagePack allows it; nlohmann's encoder does not make
+  // it): the last counts.
+  Bytes two = {0x82};  // map of 2
+  Bytes key = json::to_msgpack(json("nodes"));
+  Bytes empty_list = {0x90};
+  Bytes list = json::to_msgpack(doc["nodes"]);
+  two.insert(two.end(), key.begin(), key.end());
+  two.insert(two.end(), empty_list.begin(), empty_list.end());
+  two.insert(two.end(), key.begin(), key.end());
+  two.insert(two.end(), list.begin(), list.end());
+  auto last = DecodeTree(two);
+  ASSERT_TRUE(last) << last.error().message;
+  EXPECT_EQ(*last, t);
+}
+
+TEST(TreeTest, EncodingIsTheWholeDocumentsEncoding) {
+  // Trees are encoded a node at a time; the bytes are those of the whole
+  // document encoded at once (what nlohmann writes for it), at every size of
+  // the array header: 0, 15 (fixarray), 16 and 65535 (array 16), 65536
+  // (array 32) nodes.
+  for (size_t n : {0, 1, 15, 16, 65535, 65536}) {
+    Tree t;
+    for (size_t i = 0; i < n; ++i)
+      t.nodes.push_back(SampleFile(std::to_string(i)));
+    Bytes enc = EncodeTree(t);
+    EXPECT_EQ(nlohmann::json::to_msgpack(nlohmann::json::from_msgpack(enc)),
+              enc)
+        << n;
+    auto back = DecodeTree(enc);
+    ASSERT_TRUE(back) << n;
+    EXPECT_EQ(back->nodes.size(), n);
+  }
+}
+
 TEST(SnapshotTest, RoundTrip) {
   Snapshot s;
   s.time_ns = 1764255845123456789;

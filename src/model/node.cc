@@ -205,33 +205,173 @@ bool IsSafeName(std::string_view name) {
 Bytes EncodeTree(Tree tree) {
   std::sort(tree.nodes.begin(), tree.nodes.end(),
             [](const Node& a, const Node& b) { return a.name < b.name; });
-  json nodes = json::array();
-  for (const Node& n : tree.nodes) nodes.push_back(EncodeNode(n));
-  json root = json::object();
-  root["nodes"] = std::move(nodes);
-  return json::to_msgpack(root);
+  // The bytes of json::to_msgpack({"nodes": [node...]}), written a node at a
+  // time instead of from a document of the whole tree: a map of one key,
+  // "nodes", then the array's header as nlohmann writes it, then each node's
+  // own encoding (MessagePack is the same standalone and embedded).
+  Bytes out = {0x81, 0xa5, 'n', 'o', 'd', 'e', 's'};
+  const size_t n = tree.nodes.size();
+  if (n <= 15) {
+    out.push_back(static_cast<std::uint8_t>(0x90 | n));
+  } else {
+    const int width = n <= 0xffff ? 2 : 4;
+    out.push_back(width == 2 ? 0xdc : 0xdd);
+    for (int i = width - 1; i >= 0; --i)
+      out.push_back(static_cast<std::uint8_t>(n >> (8 * i)));
+  }
+  for (const Node& node : tree.nodes) {
+    Bytes one = json::to_msgpack(EncodeNode(node));
+    out.insert(out.end(), one.begin(), one.end());
+  }
+  return out;
 }
 
-Result<Tree> DecodeTree(ByteSpan data) {
-  json root = json::from_msgpack(data.begin(), data.end(), true, false);
-  if (root.is_discarded() || !root.is_object())
-    return MakeError(ErrorCode::kCorruption, "tree is not valid MessagePack");
-  auto it = root.find("nodes");
-  if (it == root.end() || !it->is_array())
-    return MakeError(ErrorCode::kCorruption, "tree without node list");
-  Tree tree;
-  for (const auto& j : *it) {
-    ASSIGN_OR_RETURN(Node n, DecodeNode(j));
-    if (!IsSafeName(n.name))
-      return MakeError(ErrorCode::kCorruption,
-                       "unsafe entry name " + Printable(n.name));
-    if (!tree.nodes.empty() && !(tree.nodes.back().name < n.name))
-      return MakeError(
-          ErrorCode::kCorruption,
-          "entries not sorted or duplicated at " + Printable(n.name));
-    tree.nodes.push_back(std::move(n));
+namespace {
+
+// Decodes a tree's MessagePack as it is parsed (nlohmann's SAX interface), one
+// node's JSON document at a time: a tree of n entries never exists as a whole
+// document (about 1.2 KiB per entry), only as its nodes. The outcome is that of
+// decoding the whole document: invalid MessagePack first, then a missing node
+// list, then the first bad node; a repeated "nodes" key counts as its last.
+class TreeDecoder {
+ public:
+  using number_integer_t = json::number_integer_t;
+  using number_unsigned_t = json::number_unsigned_t;
+  using number_float_t = json::number_float_t;
+  using string_t = json::string_t;
+  using binary_t = json::binary_t;
+
+  bool null() { return Value(nullptr); }
+  bool boolean(bool v) { return Value(v); }
+  bool number_integer(number_integer_t v) { return Value(v); }
+  bool number_unsigned(number_unsigned_t v) { return Value(v); }
+  bool number_float(number_float_t v, const string_t&) { return Value(v); }
+  bool string(string_t& v) { return Value(std::move(v)); }
+  bool binary(binary_t& v) {
+    if (!v.has_subtype()) return Value(json::binary(std::move(v)));
+    const auto subtype = v.subtype();
+    return Value(json::binary(std::move(v), subtype));
   }
-  return tree;
+  bool start_object(std::size_t) { return Open(json::object()); }
+  bool start_array(std::size_t) { return Open(json::array()); }
+  bool key(string_t& k) {
+    if (depth_ == 1) {
+      in_nodes_key_ = k == "nodes";
+      if (in_nodes_key_) {  // a later "nodes" replaces an earlier one
+        tree_.nodes.clear();
+        node_error_.reset();
+        has_list_ = false;
+      }
+    } else if (!stack_.empty()) {
+      key_ = std::move(k);
+    }
+    return true;
+  }
+  bool end_object() { return Close(); }
+  bool end_array() { return Close(); }
+  template <class Exception>
+  bool parse_error(std::size_t, const std::string&, const Exception&) {
+    return false;
+  }
+
+  Result<Tree> Finish(bool parsed) {
+    if (!parsed || !root_object_)
+      return MakeError(ErrorCode::kCorruption, "tree is not valid MessagePack");
+    if (!has_list_)
+      return MakeError(ErrorCode::kCorruption, "tree without node list");
+    if (node_error_) return *node_error_;
+    return std::move(tree_);
+  }
+
+ private:
+  // A node's document is being built below depth 2 (root object, node list).
+  bool Building() const { return !stack_.empty(); }
+
+  bool Value(json v) {
+    if (depth_ == 0) return true;  // a root that is not an object
+    if (Building()) {
+      Add(std::move(v));
+      return true;
+    }
+    if (depth_ == 2 && in_list_) {  // a node that is a scalar
+      Decoded(v);
+    }
+    return true;
+  }
+  bool Open(json container) {
+    ++depth_;
+    if (depth_ == 1) {
+      root_object_ = container.is_object();
+      return true;
+    }
+    if (depth_ == 2 && in_nodes_key_) {
+      in_list_ = container.is_array();
+      has_list_ = in_list_;
+      return true;
+    }
+    if (depth_ == 3 && in_list_) {
+      node_ = std::move(container);
+      stack_.push_back(&node_);
+      return true;
+    }
+    if (Building()) stack_.push_back(Add(std::move(container)));
+    return true;
+  }
+  bool Close() {
+    if (Building()) {
+      stack_.pop_back();
+      if (stack_.empty()) Decoded(node_);
+    }
+    if (depth_ == 2) in_list_ = false;
+    --depth_;
+    return true;
+  }
+  json* Add(json v) {
+    json& top = *stack_.back();
+    if (top.is_array()) {
+      top.push_back(std::move(v));
+      return &top.back();
+    }
+    json& slot = top[key_];
+    slot = std::move(v);
+    return &slot;
+  }
+  void Decoded(const json& j) {
+    if (node_error_) return;
+    auto n = DecodeNode(j);
+    if (!n) {
+      node_error_ = n.error();
+    } else if (!IsSafeName(n->name)) {
+      node_error_ = MakeError(ErrorCode::kCorruption,
+                              "unsafe entry name " + Printable(n->name));
+    } else if (!tree_.nodes.empty() && !(tree_.nodes.back().name < n->name)) {
+      node_error_ = MakeError(
+          ErrorCode::kCorruption,
+          "entries not sorted or duplicated at " + Printable(n->name));
+    } else {
+      tree_.nodes.push_back(std::move(*n));
+    }
+  }
+
+  int depth_ = 0;
+  bool root_object_ = false;
+  bool in_nodes_key_ = false;
+  bool in_list_ = false;
+  bool has_list_ = false;
+  std::string key_;
+  json node_;
+  std::vector<json*> stack_;
+  Tree tree_;
+  std::optional<Error> node_error_;
+};
+
+}  // namespace
+
+Result<Tree> DecodeTree(ByteSpan data) {
+  TreeDecoder decoder;
+  bool parsed = json::sax_parse(data.begin(), data.end(), &decoder,
+                                json::input_format_t::msgpack, true);
+  return decoder.Finish(parsed);
 }
 
 std::string TreeToJson(const Tree& tree) {

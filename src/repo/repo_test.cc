@@ -2,10 +2,13 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include "base/file_util.h"
 #include "base/testing/mutate.h"
+#include "base/thread_pool.h"
 #include "repo/lock.h"
 #include "repo/maintenance_access.h"
 #include "repo/read_checked.h"
@@ -656,6 +659,54 @@ TEST_F(RepositoryTest, TreePacksAreCachedLocally) {
   ASSERT_TRUE(again) << again.error().message;
   EXPECT_EQ(*again, t);
   EXPECT_FALSE(repo_->LoadBlob(data->id));
+}
+
+// Counts the whole-object loads of packs, each held up for a moment so that
+// loads of the same pack from several threads overlap.
+class SlowPackBackend : public FlippingBackend {
+ public:
+  using FlippingBackend::FlippingBackend;
+  Result<Bytes> Load(const storage::Handle& h, std::uint64_t offset,
+                     std::uint64_t length) override {
+    if (h.type == storage::ObjectType::kPack && offset == 0 && length == 0) {
+      ++whole_pack_loads;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return FlippingBackend::Load(h, offset, length);
+  }
+  std::atomic<int> whole_pack_loads{0};
+};
+
+TEST_F(RepositoryTest, ATreePackIsFetchedOnceByManyReadersOfItsTrees) {
+  // Given 40 trees in one pack and a cold tree-pack cache, when 16 threads
+  // load them at once, then the pack is fetched whole once (the others wait
+  // for the cache instead of each holding a copy) and every tree loads.
+  std::vector<Id> ids;
+  std::vector<model::Tree> trees;
+  for (int i = 0; i < 40; ++i) {
+    model::Tree t;
+    model::Node n;
+    n.name = "f" + std::to_string(i);
+    n.type = model::NodeType::kFile;
+    t.nodes.push_back(n);
+    auto id = repo_->SaveTree(t);
+    ASSERT_TRUE(id);
+    ids.push_back(*id);
+    trees.push_back(t);
+  }
+  ASSERT_TRUE(repo_->Flush());
+  auto b = std::make_unique<SlowPackBackend>(
+      storage::NewLocalBackend(dir_ + "/repo"));
+  SlowPackBackend* slow = b.get();
+  auto r = Repository::Open(std::move(b), "pw", {dir_ + "/cold-cache"});
+  ASSERT_TRUE(r) << r.error().message;
+  std::atomic<int> bad{0};
+  ParallelFor(ids.size(), 16, [&](size_t i) {
+    auto t = (*r)->LoadTree(ids[i]);
+    if (!t || *t != trees[i]) ++bad;
+  });
+  EXPECT_EQ(bad, 0);
+  EXPECT_EQ(slow->whole_pack_loads, 1);
 }
 
 TEST_F(RepositoryTest, ExclusiveLockConflicts) {

@@ -500,29 +500,66 @@ std::optional<Bytes> Repository::LoadCachedTreeBlob(const Id& id,
   return std::nullopt;
 }
 
+std::optional<Result<Bytes>> Repository::FetchTreePack(
+    const Id& id, const BlobLocation& loc) {
+  std::string where = "blob " + id.Short() + " in pack " + loc.pack.Hex();
+  // Fetch the whole pack for the cache; a pack that is not intact is not
+  // cached, and the blob is read by itself.
+  auto pack = LoadWholePack(loc.pack);
+  if (!pack) {
+    if (pack.error().code == ErrorCode::kCorruption) return std::nullopt;
+    return pack.error().Wrap(where);
+  }
+  std::string path = TreePackCachePath(loc.pack);
+  if (MakeDirs(path.substr(0, path.rfind('/'))))
+    (void)WriteFileAtomic(path, *pack, false, false);
+  if (std::uint64_t{loc.offset} + loc.length > pack->size())
+    return MakeError(ErrorCode::kCorruption,
+                     where + ": beyond the end of the pack");
+  return DecodeBlob(id, loc, ByteSpan(*pack).subspan(loc.offset, loc.length));
+}
+
+std::optional<Result<Bytes>> Repository::LoadTreeBlobCached(
+    const Id& id, const BlobLocation& loc) {
+  if (auto blob = LoadCachedTreeBlob(id, loc)) return std::move(*blob);
+  {
+    std::unique_lock lock(tree_fetch_mu_);
+    if (tree_fetches_.contains(loc.pack)) {
+      // Another thread is fetching this pack: wait for the cache.
+      tree_fetched_.wait(lock,
+                         [&] { return !tree_fetches_.contains(loc.pack); });
+      lock.unlock();
+      if (auto blob = LoadCachedTreeBlob(id, loc)) return std::move(*blob);
+      return std::nullopt;
+    }
+    if (tree_fetches_.size() >= kMaxWholeTreePacks) return std::nullopt;
+    tree_fetches_.insert(loc.pack);
+  }
+  struct Done {
+    Repository& r;
+    const Id& pack;
+    ~Done() {
+      {
+        std::lock_guard lock(r.tree_fetch_mu_);
+        r.tree_fetches_.erase(pack);
+      }
+      r.tree_fetched_.notify_all();
+    }
+  } done{*this, loc.pack};
+  // A fetch that ended between the miss above and this one's start has
+  // cached the pack already.
+  if (auto blob = LoadCachedTreeBlob(id, loc)) return std::move(*blob);
+  return FetchTreePack(id, loc);
+}
+
 Result<Bytes> Repository::LoadBlob(const Id& id) {
   auto loc = Lookup(id);
   if (!loc)
     return MakeError(ErrorCode::kNotFound,
                      "blob " + id.Hex() + ": not in the index");
   std::string where = "blob " + id.Short() + " in pack " + loc->pack.Hex();
-  bool cache = loc->type == BlobType::kTree && !temp_cache_;
-  if (cache) {
-    if (auto blob = LoadCachedTreeBlob(id, *loc)) return std::move(*blob);
-    // Fetch the whole pack for the cache; a pack that is not intact is not
-    // cached, and the blob is read by itself below.
-    if (auto pack = LoadWholePack(loc->pack)) {
-      std::string path = TreePackCachePath(loc->pack);
-      if (MakeDirs(path.substr(0, path.rfind('/'))))
-        (void)WriteFileAtomic(path, *pack, false, false);
-      if (std::uint64_t{loc->offset} + loc->length <= pack->size())
-        return DecodeBlob(id, *loc,
-                          ByteSpan(*pack).subspan(loc->offset, loc->length));
-      return MakeError(ErrorCode::kCorruption,
-                       where + ": beyond the end of the pack");
-    } else if (pack.error().code != ErrorCode::kCorruption) {
-      return pack.error().Wrap(where);
-    }
+  if (loc->type == BlobType::kTree && !temp_cache_) {
+    if (auto blob = LoadTreeBlobCached(id, *loc)) return std::move(*blob);
   }
   Bytes out;
   auto r = ReadChecked(

@@ -278,6 +278,15 @@ class Repository : public BlobSaver,
   // repo/read_checked.h). On stable damage, kCorruption, and the bytes in
   // *damaged when given.
   Result<Bytes> LoadWholePack(const Id& pack, Bytes* damaged = nullptr);
+  // A tree blob through the tree-pack cache: nullopt when the caller is to
+  // read the blob by itself (the cache is off, the pack could not be cached,
+  // or kMaxWholeTreePacks packs are being fetched already).
+  std::optional<Result<Bytes>> LoadTreeBlobCached(const Id& id,
+                                                  const BlobLocation& loc);
+  // The blob of `id` from its pack fetched whole, after the pack was written
+  // into the cache (nullopt: the pack was not intact; read the blob alone).
+  std::optional<Result<Bytes>> FetchTreePack(const Id& id,
+                                             const BlobLocation& loc);
 
   std::unique_ptr<storage::Backend> backend_;
   OpenOptions open_;
@@ -318,6 +327,16 @@ class Repository : public BlobSaver,
   std::unordered_set<Id, IdHash> sealing_;  // guarded by mu_
   std::condition_variable sealed_;
   std::optional<Error> upload_error_;  // guarded by mu_
+
+  // Tree packs being fetched whole into the local cache. A reader of a tree
+  // whose pack is among them waits for it and reads the cache, so a pack is
+  // in memory once however many walkers need it (without this, every walker
+  // of a backup with a cold cache held its own copy of the same 16 MiB
+  // pack); beyond kMaxWholeTreePacks packs at once, trees are read by range.
+  static constexpr size_t kMaxWholeTreePacks = 2;
+  std::mutex tree_fetch_mu_;
+  std::condition_variable tree_fetched_;
+  std::set<Id> tree_fetches_;  // guarded by tree_fetch_mu_
 };
 
 // The cache root: $XDG_CACHE_HOME/efs2s3 or ~/.cache/efs2s3.
