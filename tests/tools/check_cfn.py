@@ -407,7 +407,12 @@ def check_alerts():
                 "<reason>" not in text:
             errors.append(routes[0] + ": not a readable message of " + name + " to the topic")
         alarm_rules.append(get_att(routes[0]))
-    rules = [] if ec2 else [get_att("FailureRule"), get_att("StartFailureRule")]
+    if ec2:
+        rules = []
+    elif shards:
+        rules = [get_att("BatchFailureRule"), get_att("ExecutionFailureRule")]
+    else:
+        rules = [get_att("FailureRule"), get_att("StartFailureRule")]
     if publishers != {"events.amazonaws.com": rules + alarm_rules}:
         errors.append("topic policy: the publishers are not exactly the stack's rules")
     if ec2:
@@ -418,9 +423,7 @@ def check_alerts():
             if sids.get("FailureTopicKey", {}).get("Resource") != get_att("FailureTopicKey"):
                 errors.append(role + ": the instance cannot use the topic's key")
     elif shards:
-        if publishers.get("events.amazonaws.com") != [get_att("BatchFailureRule"),
-                                                      get_att("ExecutionFailureRule")]:
-            errors.append("topic policy: the rules cannot publish")
+        # The Batch rules are among the publishers checked above.
         br = res["BatchFailureRule"]["Properties"]
         if br["Targets"][0]["Arn"] != topic or br["EventPattern"] != {
                 "source": ["aws.batch"], "detail-type": ["Batch Job State Change"],
