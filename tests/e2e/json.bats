@@ -15,7 +15,7 @@ COVERED=(
   "repair index" "repair snapshots" cat uploads sync key version unlock
   "lock extend"
   "job run" "job list" "job status" daemon
-  "generate systemd" "generate cron" "generate aws" mount-efs copy mount
+  "generate systemd" "generate cron" "generate aws" "generate k8s" mount-efs copy mount
 )
 
 # json_lines: $output is non-empty JSON Lines: every line one JSON value.
@@ -350,6 +350,16 @@ EOT
   assert_status 0
   assert_result
   jq -e . "$T/stack.json" >/dev/null
+  run --separate-stderr "$EFS2S3" --json generate k8s nightly --config "$CONF" --efs fs-12345678 \
+    --bucket b --region eu-west-1 --image img --shards 2
+  assert_status 0
+  assert_result
+  jq -e 'type == "array" and length > 0 and all(.[]; has("apiVersion") and has("kind"))' <<<"$J"
+  run --separate-stderr "$EFS2S3" --json generate k8s nightly --config "$CONF" --efs fs-12345678 \
+    --bucket b --region eu-west-1 --image img --out "$T/k8s"
+  assert_status 0
+  assert_result
+  [ -n "$(ls "$T/k8s")" ]
 }
 
 @test "mount-efs --unmount --dry-run --json (the mount plan is tested in jobs.bats)" {
