@@ -14,7 +14,7 @@ trap 'rm -rf "$demo"' EXIT
 export EFS2S3_PASSWORD=demo-password
 python3 tests/tools/gentree.py "$demo/source" --small --seed 1 >/dev/null
 echo "== efs2s3 init"
-$bin -r "$demo/repo" --cache-dir "$demo/cache" init --scrypt-n 16384
+$bin -r "$demo/repo" --cache-dir "$demo/cache" init
 echo "== efs2s3 backup (first)"
 $bin -r "$demo/repo" --cache-dir "$demo/cache" backup "$demo/source" --tag demo
 echo "hello again" >"$demo/source/new-file.txt"

@@ -14,10 +14,17 @@ namespace {
 struct InitOptions {
   std::uint32_t pack_size_mib = 16;
   std::uint32_t chunk_min_kib = 512, chunk_avg_kib = 1024, chunk_max_kib = 8192;
-  std::uint64_t scrypt_n = 1 << 15;
+  std::uint64_t scrypt_n = crypto::ScryptParams{}.n;
   std::string object_lock;  // "", "governance", "compliance"
   int lock_days = 0;
 };
+
+// A new key's scrypt parameters: N as given, r and p the defaults.
+crypto::ScryptParams KeyParams(std::uint64_t n) {
+  crypto::ScryptParams params;
+  params.n = n;
+  return params;
+}
 
 Result<int> RunInit(const InitOptions& o, Context& ctx) {
   ASSIGN_OR_RETURN(auto backend, ctx.OpenBackend());
@@ -29,7 +36,7 @@ Result<int> RunInit(const InitOptions& o, Context& ctx) {
   io.pack_size = o.pack_size_mib << 20;
   io.chunker = {o.chunk_min_kib << 10, o.chunk_avg_kib << 10,
                 o.chunk_max_kib << 10};
-  io.kdf.n = o.scrypt_n;
+  io.kdf = KeyParams(o.scrypt_n);
   if (!o.object_lock.empty()) {
     if (o.lock_days == 0)
       return MakeError(ErrorCode::kUsage,
@@ -115,8 +122,8 @@ Result<int> RunKey(const std::string& action, const std::string& id,
     // passwd: the old key is removed only after the new one is stored.
     ASSIGN_OR_RETURN(std::string name,
                      action == "passwd"
-                         ? repo->ChangePassword(pw, {scrypt_n, 8, 1})
-                         : repo->AddKey(pw, {scrypt_n, 8, 1}));
+                         ? repo->ChangePassword(pw, KeyParams(scrypt_n))
+                         : repo->AddKey(pw, KeyParams(scrypt_n)));
     if (ctx.global.json)
       ctx.PrintJson({{"id", name}});
     else
@@ -182,7 +189,7 @@ void RegisterInit(CLI::App& app, Context& ctx) {
                 "Maximum chunk size in KiB (default 8192)")
       ->check(CLI::Range(64, 65536));
   c->add_option("--scrypt-n", o->scrypt_n,
-                "scrypt cost N for the key (default 32768)")
+                "scrypt cost N for the key (default 16384, with r = 8, p = 5)")
       ->check(ScryptN());
   c->add_option("--object-lock", o->object_lock,
                 "S3 Object Lock mode of every object written: governance or "
@@ -197,7 +204,7 @@ void RegisterInit(CLI::App& app, Context& ctx) {
 
   auto action = std::make_shared<std::string>();
   auto id = std::make_shared<std::string>();
-  auto n = std::make_shared<std::uint64_t>(1 << 15);
+  auto n = std::make_shared<std::uint64_t>(crypto::ScryptParams{}.n);
   CLI::App* k = app.add_subcommand(
       "key", "Manage passwords (key files): add, list, remove ID, passwd");
   k->add_option("action", *action, "add | list | remove | passwd")

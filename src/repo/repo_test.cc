@@ -471,6 +471,45 @@ TEST_F(RepositoryTest, SecondKeyOpensAndCanBeRemoved) {
   EXPECT_EQ(Reopen("second").error().code, ErrorCode::kWrongPassword);
 }
 
+TEST(RepositoryKdfTest, NewKeysTakeHalfTheMemoryAndOldKeysStillOpen) {
+  // The default key derivation: 16 MiB (128 * N * r), and no weaker than
+  // the previous default (N = 2^15, r = 8, p = 1) by memory x mixes.
+  crypto::ScryptParams d;
+  EXPECT_EQ(128 * d.n * d.r, 16u << 20);
+  double before = 128.0 * (1 << 15) * 8 * (1 << 15) * 1;
+  EXPECT_GE(128.0 * d.n * d.r * d.n * d.p, before);
+  // A key made with the previous default still opens the repository, and a
+  // new repository's key records the parameters it was made with.
+  std::string dir = TempDir();
+  repo::InitOptions o = FastInit();
+  o.kdf = {1 << 15, 8, 1};
+  auto r = Repository::Init(storage::NewLocalBackend(dir + "/repo"), "old", o,
+                            {dir + "/cache"});
+  ASSERT_TRUE(r) << r.error().message;
+  auto keys = (*r)->ListKeys();
+  ASSERT_TRUE(keys);
+  ASSERT_EQ(keys->size(), 1u);
+  EXPECT_EQ((*keys)[0].second.params.n, 1u << 15);
+  EXPECT_EQ((*keys)[0].second.params.p, 1u);
+  auto name = (*r)->AddKey("new", d);
+  ASSERT_TRUE(name) << name.error().message;
+  for (const char* pw : {"old", "new"}) {
+    auto again = Repository::Open(storage::NewLocalBackend(dir + "/repo"), pw,
+                                  {dir + "/cache"});
+    ASSERT_TRUE(again) << pw << ": " << again.error().message;
+  }
+  keys = (*r)->ListKeys();
+  ASSERT_TRUE(keys);
+  bool found = false;
+  for (const auto& [n, info] : *keys)
+    if (n == *name) {
+      found = true;
+      EXPECT_EQ(info.params.n, d.n);
+      EXPECT_EQ(info.params.p, d.p);
+    }
+  EXPECT_TRUE(found);
+}
+
 TEST_F(RepositoryTest, DamagedPackIsReportedNamingBlobAndPack) {
   auto r = repo_->SaveBlob(BlobType::kData, RandomBytes(1000));
   ASSERT_TRUE(repo_->Flush());
