@@ -114,6 +114,21 @@ def corpus_bytes(results_path, corpus):
     return total
 
 
+def machine_load(results_path, corpus, scen, tool):
+    """Medians over the runs of (share of the machine's CPU busy, radosgw CPU s,
+    latencyfs CPU s) while TOOL ran SCEN on CORPUS (machine.tsv of run.sh), or None."""
+    import os
+    import statistics
+    path = os.path.join(os.path.dirname(os.path.abspath(results_path)), "machine.tsv")
+    if not os.path.exists(path):
+        return None
+    rows = [line.rstrip("\n").split("\t") for line in open(path) if line.strip()]
+    rows = [r for r in rows if r[:3] == [corpus, scen, tool]]
+    if not rows:
+        return None
+    return tuple(statistics.median(float(r[i]) for r in rows) for i in (4, 5, 6))
+
+
 def corpus_c_share(groups, limits, results_path, tool):
     """("R MB/s of L MB/s (limit) = P %", share) of tool's first backup of C against
     the slowest of C's read limit and the server's PUT rate, or None."""
@@ -268,7 +283,15 @@ def targets20(results, limits, results_path):
     tool = next((t for t in ("efs2s3", "efs2s3-local") if ("C", "first", t) in groups), None)
     share = corpus_c_share(groups, limits, results_path, tool) if tool else None
     if share:
-        rows.append((f"C first backup ({tool}) vs the slowest limit", ">= 80 %", share[0],
+        text = share[0]
+        load = machine_load(results_path, "C", "first", tool)
+        if load:
+            # Every limit above was measured alone, on every core; in the backup the
+            # tool, the server and the stand-in share the cores.
+            cpu = med(groups[("C", "first", tool)], "cpu")[0]
+            text += (f"; the cores were {100 * load[0]:.0f} % busy meanwhile ({tool} "
+                     f"{cpu:.1f} s, radosgw {load[1]:.1f} s, latencyfs {load[2]:.1f} s of CPU)")
+        rows.append((f"C first backup ({tool}) vs the slowest limit", ">= 80 %", text,
                      status(share[1] >= 0.8, 0.8 / share[1])))
     else:
         rows.append(("C first backup vs the slowest limit", ">= 80 %",

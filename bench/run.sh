@@ -143,6 +143,7 @@ results="$W/results.tsv"
 limits="$W/limits.tsv"
 : >"$results"
 : >"$limits"
+: >"$W/machine.tsv"
 
 # Source directory of corpus C as the tools see it (mounted through latencyfs if asked).
 mount_src() {
@@ -194,7 +195,19 @@ requests() {
     END { printf "%d %d %d %d %d %d\n", n, put, get, head, list, other }'
 }
 
-# measure TOOL C SCENARIO RUN CMD...: runs CMD and appends one line to results.tsv.
+# cpu_now: "busy total" jiffies of the whole machine (/proc/stat), then the CPU
+# jiffies of radosgw and of latencyfs (every process of each name).
+cpu_now() {
+  local busy total rgw=0 lfs=0 p
+  read -r busy total < <(awk '/^cpu / {t=0; for (i=2;i<=NF;i++) t+=$i; print t-$5-$6, t}' /proc/stat)
+  for p in $(pgrep -x radosgw); do rgw=$((rgw + $(awk '{print $14+$15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done
+  for p in $(pgrep -x latencyfs); do lfs=$((lfs + $(awk '{print $14+$15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done
+  echo "$busy $total $rgw $lfs"
+}
+
+# measure TOOL C SCENARIO RUN CMD...: runs CMD and appends one line to results.tsv,
+# and to machine.tsv the share of the machine's CPU that was busy meanwhile and the
+# CPU seconds of the server and the stand-in (what shared the cores with the tool).
 measure() {
   local tool=$1 c=$2 scen=$3 run=$4
   shift 4
@@ -202,7 +215,14 @@ measure() {
   mkdir -p "$W/logs"
   off=$(stat -c %s "$rgwlog")
   log "$c run $run: $tool $scen"
+  local c0 c1
+  c0=$(cpu_now)
   /usr/bin/time -f '%e %U %S %M' -o "$W/time.out" "$@" >"$out" 2>&1 || rc=$?
+  c1=$(cpu_now)
+  awk -v a="$c0" -v b="$c1" -v hz="$(getconf CLK_TCK)" -v key="$c\t$scen\t$tool\t$run" 'BEGIN {
+    split(a, x, " "); split(b, y, " ")
+    printf "%s\t%.3f\t%.2f\t%.2f\n", key, (y[2] > x[2] ? (y[1] - x[1]) / (y[2] - x[2]) : 0),
+      (y[3] - x[3]) / hz, (y[4] - x[4]) / hz }' >>"$W/machine.tsv"
   local tm fsops="- - - -"
   tm=$(tail -n 1 "$W/time.out")
   if [[ "$LATENCY" == 1 && $scen != restore ]]; then
