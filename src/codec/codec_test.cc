@@ -2,9 +2,12 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <random>
 #include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "codec/chunker.h"
 #include "codec/compress.h"
@@ -162,6 +165,30 @@ TEST(CompressTest, LargeFramesDecodeInAGrowingBufferAndMustHaveTheirSize) {
   EXPECT_FALSE(Decompress(s, big.size() - 4096));  // more than expected
   EXPECT_FALSE(Decompress(s, big.size() + 4096));  // less than expected
   EXPECT_FALSE(Decompress(s, size_t{3} << 30));    // a claimed 3 GiB
+}
+
+TEST(CompressTest, ManyThreadsShareAtMostOneContextPerCore) {
+  // 16 threads compressing at once, at two levels, get correct frames from at
+  // most max(2, cores) contexts (one per thread held 42 MiB in a backup).
+  std::string text;
+  for (int i = 0; text.size() < (256 << 10); ++i)
+    text += "line " + std::to_string(i * 7919 % 100003) + " of a log\n";
+  Bytes data(text.begin(), text.end());
+  std::atomic<int> bad{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 16; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 8; ++i) {
+        Bytes c = Compress(data, (t + i) % 2 ? 1 : 3);
+        auto back = Decompress(c, data.size());
+        if (!back || *back != data || c.size() >= data.size()) ++bad;
+      }
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_GE(CompressionContexts(), 1u);
+  EXPECT_LE(CompressionContexts(),
+            std::max<size_t>(2, std::thread::hardware_concurrency()));
 }
 
 TEST(CompressTest, IncompressibleDataIsRecognised) {

@@ -3,23 +3,90 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 namespace efs2s3::codec {
 namespace {
-struct Ctx {
-  ZSTD_CCtx* c = ZSTD_createCCtx();
+// Decompression contexts are small (about 100 KiB): one per thread.
+struct DCtx {
   ZSTD_DCtx* d = ZSTD_createDCtx();
-  ~Ctx() {
-    ZSTD_freeCCtx(c);
-    ZSTD_freeDCtx(d);
-  }
+  ~DCtx() { ZSTD_freeDCtx(d); }
 };
-thread_local Ctx tls_ctx;
+thread_local DCtx tls_ctx;
+
+// Compression contexts keep a workspace of 1-3 MiB at the levels used (more
+// at high levels), and a backup has 50 threads that may compress (readers,
+// the CPU pool, walkers saving trees): one per thread held 42 MiB at the peak
+// of a first backup. They are shared instead, at most max(2, cores) at once;
+// compression is CPU-bound, so more at once than cores would only take turns.
+class CCtxPool {
+ public:
+  CCtxPool() : max_(std::max<size_t>(2, std::thread::hardware_concurrency())) {}
+  ~CCtxPool() {
+    for (ZSTD_CCtx* c : free_) ZSTD_freeCCtx(c);
+  }
+  ZSTD_CCtx* Get() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return !free_.empty() || created_ < max_; });
+    if (!free_.empty()) {
+      ZSTD_CCtx* c = free_.back();
+      free_.pop_back();
+      return c;
+    }
+    ++created_;
+    lock.unlock();
+    ZSTD_CCtx* c = ZSTD_createCCtx();
+    EFS2S3_CHECK(c != nullptr);
+    return c;
+  }
+  void Put(ZSTD_CCtx* c) {
+    {
+      std::lock_guard lock(mu_);
+      free_.push_back(c);
+    }
+    cv_.notify_one();
+  }
+  size_t created() {
+    std::lock_guard lock(mu_);
+    return created_;
+  }
+
+ private:
+  const size_t max_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<ZSTD_CCtx*> free_;
+  size_t created_ = 0;
+};
+
+CCtxPool& Pool() {
+  static CCtxPool* pool = new CCtxPool;  // never destroyed: threads may
+  return *pool;                          // compress during exit
+}
+
+// A pooled context for one compression call.
+class PooledCCtx {
+ public:
+  PooledCCtx() : c_(Pool().Get()) {}
+  ~PooledCCtx() { Pool().Put(c_); }
+  PooledCCtx(const PooledCCtx&) = delete;
+  PooledCCtx& operator=(const PooledCCtx&) = delete;
+  ZSTD_CCtx* get() const { return c_; }
+
+ private:
+  ZSTD_CCtx* c_;
+};
 }  // namespace
+
+size_t CompressionContexts() { return Pool().created(); }
 
 Bytes Compress(ByteSpan data, int level) {
   Bytes out(ZSTD_compressBound(data.size()));
-  size_t n = ZSTD_compressCCtx(tls_ctx.c, out.data(), out.size(), data.data(),
+  PooledCCtx ctx;
+  size_t n = ZSTD_compressCCtx(ctx.get(), out.data(), out.size(), data.data(),
                                data.size(), level);
   EFS2S3_CHECK(!ZSTD_isError(n));
   out.resize(n);
@@ -29,7 +96,8 @@ Bytes Compress(ByteSpan data, int level) {
 Compressed CompressUninitialized(ByteSpan data, int level) {
   size_t bound = ZSTD_compressBound(data.size());
   Compressed out{std::make_unique_for_overwrite<std::uint8_t[]>(bound), 0};
-  out.size = ZSTD_compressCCtx(tls_ctx.c, out.buffer.get(), bound, data.data(),
+  PooledCCtx ctx;
+  out.size = ZSTD_compressCCtx(ctx.get(), out.buffer.get(), bound, data.data(),
                                data.size(), level);
   EFS2S3_CHECK(!ZSTD_isError(out.size));
   return out;
@@ -40,7 +108,8 @@ bool LooksIncompressible(ByteSpan data) {
   if (data.size() < 4 * kSample) return false;
   ByteSpan sample = data.subspan(data.size() / 2 - kSample / 2, kSample);
   std::uint8_t out[kSample + 512];
-  size_t n = ZSTD_compressCCtx(tls_ctx.c, out, sizeof out, sample.data(),
+  PooledCCtx ctx;
+  size_t n = ZSTD_compressCCtx(ctx.get(), out, sizeof out, sample.data(),
                                sample.size(), 1);
   if (ZSTD_isError(n)) return false;
   return n * 100 >= sample.size() * 98;

@@ -38,8 +38,13 @@ std::string_view CompressionName(Compression mode);
 int LevelFor(Compression mode, int default_level, bool uploads_behind,
              ByteSpan data);
 
-// Compresses with zstd at `level`. Thread-safe (a context per thread).
+// Compresses with zstd at `level`. Thread-safe: the compression contexts are
+// shared by all threads, at most max(2, cores) of them; a call waits while
+// that many compress.
 Bytes Compress(ByteSpan data, int level = 3);
+
+// How many compression contexts exist (they are kept for reuse).
+size_t CompressionContexts();
 
 // Compress's result in a buffer that is not zeroed before zstd writes it
 // (a blob's compression bound is its size and more: zeroing it cost 3 % of a
