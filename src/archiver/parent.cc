@@ -27,19 +27,13 @@ bool IsPartial(const model::Snapshot& snapshot) {
          snapshot.tags.end();
 }
 
-bool IsShardSnapshot(const model::Snapshot& snapshot) {
-  return std::any_of(
-      snapshot.tags.begin(), snapshot.tags.end(),
-      [](const std::string& t) { return t.rfind("shard:", 0) == 0; });
-}
-
 Result<ParentChoice> SelectParent(const repo::SnapshotList& given,
                                   const std::string& host,
                                   const std::vector<std::string>& paths,
                                   const std::string& explicit_parent) {
   repo::SnapshotList all;
   for (const auto& s : given)
-    if (!explicit_parent.empty() || !IsShardSnapshot(s.second))
+    if (!explicit_parent.empty() || !model::IsShardSnapshot(s.second))
       all.push_back(s);
   ParentChoice choice;
   auto parent = explicit_parent.empty()

@@ -26,10 +26,6 @@ std::string NormalizeBackupPath(const std::string& path);
 // Saved by an interrupted run or a checkpoint (tagged "partial").
 bool IsPartial(const model::Snapshot& snapshot);
 
-// Saved by one worker of a sharded run (tagged "shard:RUN:I/N"): it holds
-// only that worker's share, so it is never the parent of a backup.
-bool IsShardSnapshot(const model::Snapshot& snapshot);
-
 struct ParentChoice {
   std::optional<std::pair<Id, model::Snapshot>> parent;
   // When the parent is partial: the last complete snapshot of the parent's

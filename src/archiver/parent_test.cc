@@ -65,8 +65,8 @@ TEST(SelectParentTest, NeverAShardSnapshot) {
   ASSERT_TRUE(c && c->parent);
   EXPECT_EQ(c->parent->first, want);
   EXPECT_FALSE(c->fallback);
-  EXPECT_TRUE(IsShardSnapshot(b.all[1].second));
-  EXPECT_FALSE(IsShardSnapshot(b.all[0].second));
+  EXPECT_TRUE(model::IsShardSnapshot(b.all[1].second));
+  EXPECT_FALSE(model::IsShardSnapshot(b.all[0].second));
 }
 
 TEST(SelectParentTest, PathOrderDoesNotMatter) {

@@ -86,7 +86,7 @@ Result<RunState> InspectRun(repo::Repository& repo, const std::string& run_id) {
   RunState state;
   const std::string prefix = "shard:" + run_id + ":";
   for (auto& [id, s] : all) {
-    if (!archiver::IsShardSnapshot(s)) {
+    if (!model::IsShardSnapshot(s)) {
       if (!HasTag(s, shard::RunTag(run_id))) continue;
       state.all_merged.push_back(id);
       if (!state.merged || id < state.merged->first) state.merged = {id, s};

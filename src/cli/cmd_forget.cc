@@ -89,7 +89,7 @@ Result<int> RunForget(ForgetCliOptions o, Context& ctx) {
       if (!o.host.empty() && s.hostname != o.host) continue;
       // A worker's share of a sharded run: the merge replaces it; counted, it
       // could take the keep slot of a whole snapshot.
-      if (archiver::IsShardSnapshot(s)) continue;
+      if (model::IsShardSnapshot(s)) continue;
       refs.push_back({id.Hex(), s.time_ns, s.hostname, s.paths, s.tags});
     }
     // Checkpoints a completed run could not remove (backup credentials

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <ctime>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -181,6 +182,12 @@ Result<std::int64_t> ParseTime(std::string_view text) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "time out of range in '" + s + "'");
   return static_cast<std::int64_t>(t) * 1000000000 + nsec;
+}
+
+bool IsShardSnapshot(const Snapshot& snapshot) {
+  return std::any_of(
+      snapshot.tags.begin(), snapshot.tags.end(),
+      [](const std::string& t) { return t.rfind("shard:", 0) == 0; });
 }
 
 }  // namespace efs2s3::model

@@ -44,6 +44,11 @@ struct Snapshot {
   SnapshotSummary summary;
 };
 
+// Saved by one worker of a sharded run (tagged "shard:RUN:I/N"): it holds
+// only that worker's share, so it is never the parent of a backup, and
+// forget's policies (and the report's preview of them) leave it to the merge.
+bool IsShardSnapshot(const Snapshot& snapshot);
+
 // JSON text (docs/FORMAT.md, "Snapshots").
 std::string EncodeSnapshot(const Snapshot& s);
 // The summary as the JSON object stored in snapshots (and printed by

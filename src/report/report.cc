@@ -167,9 +167,10 @@ json Retention(const ReportInput& in) {
       {"keep_within", p.within ? policy::FormatDuration(*p.within) : ""},
       {"keep_tags", p.keep_tags},
       {"group_by", policy::FormatGroupBy(in.group_by)}};
-  std::vector<policy::SnapshotRef> refs;
+  std::vector<policy::SnapshotRef> refs, shards;
   for (const auto& [id, s] : in.snapshots)
-    refs.push_back({id, s.time_ns, s.hostname, s.paths, s.tags});
+    (model::IsShardSnapshot(s) ? shards : refs)
+        .push_back({id, s.time_ns, s.hostname, s.paths, s.tags});
   json& list = out["snapshots"];
   int keep = 0, remove = 0;
   auto add = [&](const policy::SnapshotRef& r, bool kept,
@@ -182,6 +183,10 @@ json Retention(const ReportInput& in) {
                     {"reasons", reasons}});
     ++(kept ? keep : remove);
   };
+  // As forget does: a worker's share of a sharded run is left to the merge
+  // (`forget ID` removes one of a run given up).
+  for (const auto& r : shards)
+    add(r, true, {"shard of a sharded run: the merge replaces it"});
   std::vector<std::string> superseded = policy::SupersededPartials(refs);
   for (const auto& r : refs)
     if (std::find(superseded.begin(), superseded.end(), r.id) !=

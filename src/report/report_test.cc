@@ -90,6 +90,31 @@ TEST(ReportTest, RetentionSaysWhichRuleKeepsWhat) {
   }
 }
 
+TEST(ReportTest, RetentionLeavesShardSnapshotsToTheMergeAsForgetDoes) {
+  // Two newer shard snapshots of h1 would take the two "last" slots if the
+  // policy counted them; forget skips them, so the preview does too.
+  ReportInput in = Input();
+  for (int i = 0; i < 2; ++i) {
+    model::Snapshot s = Snap(10, "h1", 100);
+    s.tags = {"shard:run-1:" + std::to_string(i) + "/2"};
+    in.snapshots.push_back({std::string(63, 's') + char('0' + i), s});
+  }
+  policy::ForgetPolicy p;
+  p.last = 2;
+  in.policy = p;
+  json r = BuildReport(in)["retention"];
+  EXPECT_EQ(r["keep"], 5);  // 2 + h2's 1 + the 2 shards
+  EXPECT_EQ(r["remove"], 4);
+  int shards = 0;
+  for (const json& s : r["snapshots"]) {
+    if (s["id"].get<std::string>().rfind("sss", 0) != 0) continue;
+    ++shards;
+    EXPECT_EQ(s["action"], "keep");
+    EXPECT_EQ(s["reasons"][0], "shard of a sharded run: the merge replaces it");
+  }
+  EXPECT_EQ(shards, 2);
+}
+
 TEST(ReportTest, LastCheckAndDrillFromJobRuns) {
   ReportInput in = Input();
   in.job_runs.push_back({{"job", "n"},

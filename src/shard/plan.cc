@@ -237,10 +237,4 @@ std::string PlanTag(const Plan& plan) {
 }
 std::string RunTag(const std::string& run_id) { return "run:" + run_id; }
 
-bool IsShardSnapshotTags(const std::vector<std::string>& tags) {
-  return std::any_of(tags.begin(), tags.end(), [](const std::string& t) {
-    return t.rfind("shard:", 0) == 0;
-  });
-}
-
 }  // namespace efs2s3::shard

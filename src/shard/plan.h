@@ -87,7 +87,5 @@ Result<void> ValidateRunId(std::string_view run_id);
 std::string ShardTag(const std::string& run_id, int index, int count);
 std::string PlanTag(const Plan& plan);
 std::string RunTag(const std::string& run_id);
-// True for a shard snapshot of any run.
-bool IsShardSnapshotTags(const std::vector<std::string>& tags);
 
 }  // namespace efs2s3::shard
