@@ -105,6 +105,10 @@ class PackArchive {
   virtual Result<void> ListPackClasses(
       const std::function<Result<void>(const Id&, const storage::ObjectInfo&)>&
           fn) = 0;
+  // About how many data and tree packs the repository has (what its index
+  // names), so that a caller can tell what a listing costs (one request per
+  // 1,000 packs) against a request per pack; 0 if not known.
+  virtual size_t PackCountHint() { return 0; }
   // One request (S3: HEAD).
   virtual Result<storage::ArchiveStatus> PackArchiveStatus(const Id& pack) = 0;
   virtual Result<void> RequestPackRestore(const Id& pack, int days,

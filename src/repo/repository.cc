@@ -628,6 +628,13 @@ bool Repository::HasArchiveClasses() const {
   return backend_->HasArchiveClasses();
 }
 
+size_t Repository::PackCountHint() {
+  std::lock_guard lock(mu_);
+  size_t n = 0;  // a pack named by two index runs counts twice: a hint
+  for (const auto& run : runs_) n += run->pack_count();
+  return n;
+}
+
 Result<void> Repository::ListPackClasses(
     const std::function<Result<void>(const Id&, const storage::ObjectInfo&)>&
         fn) {

@@ -147,6 +147,7 @@ class Repository : public BlobSaver,
   Result<void> ListPackClasses(
       const std::function<Result<void>(const Id&, const storage::ObjectInfo&)>&
           fn) override;
+  size_t PackCountHint() override;
   Result<storage::ArchiveStatus> PackArchiveStatus(const Id& pack) override;
   Result<void> RequestPackRestore(const Id& pack, int days,
                                   const std::string& tier) override;

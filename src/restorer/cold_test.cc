@@ -28,13 +28,18 @@ class FakeArchive : public repo::PackArchive, public repo::BlobLoader {
   Result<void> ListPackClasses(
       const std::function<Result<void>(const Id&, const storage::ObjectInfo&)>&
           fn) override {
+    {
+      std::lock_guard lock(mu_);
+      ++lists_;
+    }
     return repo_.ListPackClasses(
         [&](const Id& id, const storage::ObjectInfo& i) -> Result<void> {
           storage::ObjectInfo c = i;
-          c.storage_class = "DEEP_ARCHIVE";
+          c.storage_class = list_class_;
           return fn(id, c);
         });
   }
+  size_t PackCountHint() override { return pack_hint_; }
   Result<storage::ArchiveStatus> PackArchiveStatus(const Id& pack) override {
     std::lock_guard lock(mu_);
     ++heads_;
@@ -101,7 +106,10 @@ class FakeArchive : public repo::PackArchive, public repo::BlobLoader {
   std::map<Id, int> requests_;
   std::set<Id> tree_packs_;
   int heads_ = 0;
+  int lists_ = 0;
   int early_reads_ = 0;
+  size_t pack_hint_ = 0;                     // PackCountHint(): 0 = unknown
+  std::string list_class_ = "DEEP_ARCHIVE";  // every pack's class in listings
 };
 
 class ColdTest : public ::testing::Test {
@@ -243,6 +251,36 @@ TEST_F(ColdTest, PlanCountsEachPackOnceAndOnlyTheSelection) {
   EXPECT_NEAR(all->plan.tiers[1].usd,
               gb * 0.0025 + packs.size() / 1000.0 * 0.025 + gb * 0.023 * 7 / 30,
               1e-12);
+}
+
+TEST_F(ColdTest, AListingReplacesAHeadPerPackWhenItAsksLess) {
+  ColdOptions c = Cold();
+  c.plan_only = true;
+  // Unknown pack count: a HEAD per needed pack.
+  auto heads = RunColdRestore(*archive_, *archive_, snap_, Opts(), c, {});
+  ASSERT_TRUE(heads) << heads.error().message;
+  EXPECT_EQ(archive_->heads_, static_cast<int>(heads->plan.packs));
+  EXPECT_EQ(archive_->lists_, 0);
+  // The index's count (a page of listing) against more needed packs than
+  // that: one listing, and HEADs of the archived packs only (none here).
+  archive_->heads_ = 0;
+  archive_->pack_hint_ = repo_->PackCountHint();
+  ASSERT_GT(heads->plan.packs, 1u);
+  archive_->list_class_ = "STANDARD";
+  auto listed = RunColdRestore(*archive_, *archive_, snap_, Opts(), c, {});
+  ASSERT_TRUE(listed) << listed.error().message;
+  EXPECT_EQ(archive_->lists_, 1);
+  EXPECT_EQ(archive_->heads_, 0);
+  EXPECT_EQ(listed->plan.packs, heads->plan.packs);
+  EXPECT_EQ(listed->plan.hot_packs, listed->plan.packs);
+  EXPECT_EQ(listed->plan.request_packs, 0u);
+  // Archived in the listing: HEADs of those, for their restore state.
+  archive_->list_class_ = "DEEP_ARCHIVE";
+  auto cold = RunColdRestore(*archive_, *archive_, snap_, Opts(), c, {});
+  ASSERT_TRUE(cold);
+  EXPECT_EQ(archive_->lists_, 2);
+  EXPECT_EQ(archive_->heads_, static_cast<int>(cold->plan.packs));
+  EXPECT_EQ(cold->plan.request_packs, cold->plan.packs);
 }
 
 TEST_F(ColdTest, RequestsOncePerPackReadsNothingEarlyAndRestoresProgressively) {
