@@ -134,11 +134,14 @@ print(sum(b["raw_length"] for b in raw), sum(b["raw_length"] for b in packed))
     assert_status 0
     comparetree "$T/src" "$T/restored-$mib"
   done
-  # As many packs, and the same bytes but for the trees (they record the
-  # atimes that the first backup's reads set).
+  # As many packs, and the same bytes but for the trees: they record the
+  # atimes that the first backup's reads set and the times of the directories
+  # above the source, which the first iteration changed; compressed, their
+  # sizes differed by up to 1,338 bytes in 8 runs. A data blob stored
+  # differently would differ by far more (the text is 3 MiB).
   [[ "${stored[0]% *}" == "${stored[64]% *}" ]]
   diff=$(( ${stored[0]#* } - ${stored[64]#* } ))
-  (( diff > -1024 && diff < 1024 ))
+  (( diff > -8192 && diff < 8192 ))
 }
 
 @test "a job's compression key is its backup's --compression" {
